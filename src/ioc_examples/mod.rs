@@ -1,0 +1,1 @@
+//! See shared/ARCHITECTURE.md; filled in by its own issue.
