@@ -11,7 +11,7 @@
 use super::status::{AlarmSeverity, AlarmStatus};
 
 /// The seven native CA field types. Codes 0..=6. caproto calls `Short` "INT".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum NativeType {
     String = 0,
     Short = 1,
@@ -52,9 +52,134 @@ pub enum DbrType {
     ClassName,
 }
 
+impl NativeType {
+    /// All seven, in code order.
+    pub const ALL: [NativeType; 7] = [
+        NativeType::String,
+        NativeType::Short,
+        NativeType::Float,
+        NativeType::Enum,
+        NativeType::Char,
+        NativeType::Long,
+        NativeType::Double,
+    ];
+
+    /// caproto's name for the type (`INT` for short), as used in log lines.
+    pub fn caproto_name(self) -> &'static str {
+        match self {
+            NativeType::String => "STRING",
+            NativeType::Short => "INT",
+            NativeType::Float => "FLOAT",
+            NativeType::Enum => "ENUM",
+            NativeType::Char => "CHAR",
+            NativeType::Long => "LONG",
+            NativeType::Double => "DOUBLE",
+        }
+    }
+
+    /// EPICS base's name for the type (`SHORT`), as printed by caget/cainfo.
+    pub fn epics_name(self) -> &'static str {
+        match self {
+            NativeType::Short => "SHORT",
+            other => other.caproto_name(),
+        }
+    }
+}
+
+impl DbrClass {
+    /// All five, in code order.
+    pub const ALL: [DbrClass; 5] = [
+        DbrClass::Plain,
+        DbrClass::Sts,
+        DbrClass::Time,
+        DbrClass::Gr,
+        DbrClass::Ctrl,
+    ];
+
+    /// Name prefix used in type names (`""`, `"STS_"`, ...).
+    pub fn prefix(self) -> &'static str {
+        match self {
+            DbrClass::Plain => "",
+            DbrClass::Sts => "STS_",
+            DbrClass::Time => "TIME_",
+            DbrClass::Gr => "GR_",
+            DbrClass::Ctrl => "CTRL_",
+        }
+    }
+}
+
 impl DbrType {
     /// Plain DOUBLE, the most common request.
     pub const DOUBLE: DbrType = DbrType::Value(DbrClass::Plain, NativeType::Double);
+    /// Highest valid code (CLASS_NAME).
+    pub const MAX_CODE: u16 = 38;
+
+    /// Plain type of a native type, e.g. the `data_type` of a CREATE_CHAN reply.
+    pub fn plain(native: NativeType) -> DbrType {
+        DbrType::Value(DbrClass::Plain, native)
+    }
+
+    /// The wire code, 0..=38.
+    pub fn code(self) -> u16 {
+        match self {
+            DbrType::Value(class, native) => (class as u16) * 7 + native as u16,
+            DbrType::PutAckt => 35,
+            DbrType::PutAcks => 36,
+            DbrType::StsackString => 37,
+            DbrType::ClassName => 38,
+        }
+    }
+
+    /// From a wire code; `None` for codes above 38.
+    pub fn from_code(code: u16) -> Option<DbrType> {
+        Some(match code {
+            0..=34 => DbrType::Value(
+                DbrClass::ALL[usize::from(code / 7)],
+                NativeType::ALL[usize::from(code % 7)],
+            ),
+            35 => DbrType::PutAckt,
+            36 => DbrType::PutAcks,
+            37 => DbrType::StsackString,
+            38 => DbrType::ClassName,
+            _ => return None,
+        })
+    }
+
+    /// The native type whose elements this DBR type carries.
+    pub fn native(self) -> NativeType {
+        match self {
+            DbrType::Value(_, native) => native,
+            DbrType::PutAckt | DbrType::PutAcks => NativeType::Short,
+            DbrType::StsackString | DbrType::ClassName => NativeType::String,
+        }
+    }
+
+    /// caproto's name (`TIME_DOUBLE`, `INT`, `STSACK_STRING`), as used in log lines.
+    pub fn caproto_name(self) -> String {
+        self.name_with(NativeType::caproto_name)
+    }
+
+    /// EPICS base's name without the `DBR_` prefix (`TIME_DOUBLE`, `SHORT`).
+    pub fn epics_name(self) -> String {
+        self.name_with(NativeType::epics_name)
+    }
+
+    fn name_with(self, native_name: fn(NativeType) -> &'static str) -> String {
+        match self {
+            DbrType::Value(class, native) => format!("{}{}", class.prefix(), native_name(native)),
+            DbrType::PutAckt => "PUT_ACKT".into(),
+            DbrType::PutAcks => "PUT_ACKS".into(),
+            DbrType::StsackString => "STSACK_STRING".into(),
+            DbrType::ClassName => "CLASS_NAME".into(),
+        }
+    }
+}
+
+impl std::fmt::Display for DbrType {
+    /// caproto's spelling, e.g. `TIME_DOUBLE`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.caproto_name())
+    }
 }
 
 /// Seconds between the POSIX epoch and the EPICS epoch (1990-01-01 00:00:00 UTC).
@@ -144,3 +269,22 @@ impl std::fmt::Display for DbrError {
 }
 
 impl std::error::Error for DbrError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_round_trips() {
+        for code in 0..=DbrType::MAX_CODE {
+            assert_eq!(DbrType::from_code(code).unwrap().code(), code);
+        }
+        assert_eq!(DbrType::from_code(39), None);
+        assert_eq!(
+            DbrType::from_code(20).unwrap().caproto_name(),
+            "TIME_DOUBLE"
+        );
+        assert_eq!(DbrType::from_code(29).unwrap().epics_name(), "CTRL_SHORT");
+        assert_eq!(DbrType::from_code(29).unwrap().to_string(), "CTRL_INT");
+    }
+}
