@@ -270,6 +270,74 @@ impl std::fmt::Display for DbrError {
 
 impl std::error::Error for DbrError {}
 
+/// Bytes a DBR of `dbr_type` with `count` elements occupies on the wire,
+/// before the command's 8-byte padding.
+pub fn payload_size(dbr_type: DbrType, count: usize) -> usize {
+    let _ = (dbr_type, count);
+    0
+}
+
+/// Decode a DBR payload of `count` elements (trailing padding is ignored).
+/// Fills the metadata fields the type carries; others stay at their defaults.
+pub fn decode(dbr_type: DbrType, count: u32, bytes: &[u8]) -> Result<(Value, Metadata), DbrError> {
+    let _ = (dbr_type, count, bytes);
+    Err(DbrError::Unimplemented)
+}
+
+/// Append the wire form of `value` as `dbr_type` (unpadded), taking from `meta`
+/// the fields that type carries. `value` must already be of `dbr_type`'s native
+/// type; see [`Value::convert`].
+pub fn encode(
+    dbr_type: DbrType,
+    value: &Value,
+    meta: &Metadata,
+    out: &mut Vec<u8>,
+) -> Result<(), DbrError> {
+    let _ = (dbr_type, value, meta, out);
+    Err(DbrError::Unimplemented)
+}
+
+impl Value {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            Value::String(v) => v.len(),
+            Value::Short(v) => v.len(),
+            Value::Float(v) => v.len(),
+            Value::Enum(v) => v.len(),
+            Value::Char(v) => v.len(),
+            Value::Long(v) => v.len(),
+            Value::Double(v) => v.len(),
+        }
+    }
+
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The native type of the elements.
+    pub fn native_type(&self) -> NativeType {
+        match self {
+            Value::String(_) => NativeType::String,
+            Value::Short(_) => NativeType::Short,
+            Value::Float(_) => NativeType::Float,
+            Value::Enum(_) => NativeType::Enum,
+            Value::Char(_) => NativeType::Char,
+            Value::Long(_) => NativeType::Long,
+            Value::Double(_) => NativeType::Double,
+        }
+    }
+
+    /// Convert to another native type the way an IOC does when a client asks
+    /// for a different type than the field's (numbers <-> strings, enums via
+    /// `enum_strings`).
+    pub fn convert(&self, to: NativeType, enum_strings: &[String]) -> Result<Value, DbrError> {
+        let _ = (to, enum_strings);
+        Err(DbrError::Unimplemented)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
