@@ -319,19 +319,16 @@ impl Tables {
                     id::READ_NOTIFY | id::READ | id::WRITE_NOTIFY => {
                         self.ioids.remove(&p2);
                     }
-                    id::EVENT_ADD => {
-                        if self.subs.get(&p2).is_some_and(|s| s.sid == p1) {
-                            self.subs.remove(&p2);
-                        }
+                    id::EVENT_ADD if self.subs.get(&p2).is_some_and(|s| s.sid == p1) => {
+                        self.subs.remove(&p2);
                     }
-                    id::CREATE_CHAN => {
+                    id::CREATE_CHAN
                         if self
                             .channels
                             .get(&p1)
-                            .is_some_and(|c| c.state == ChannelState::CreateRequested)
-                        {
-                            self.remove_channel(p1);
-                        }
+                            .is_some_and(|c| c.state == ChannelState::CreateRequested) =>
+                    {
+                        self.remove_channel(p1);
                     }
                     _ => {}
                 }
