@@ -660,3 +660,40 @@ impl WithSid for Command {
         self
     }
 }
+
+/// Servers confirm a cancel with an empty EVENT_ADD; however the codec types
+/// it, the circuit hands it out as an `EventCancelResponse`.
+#[test]
+fn empty_event_add_confirms_cancel() {
+    let (mut client, mut server) = connected_pair();
+    deliver(&mut client, &mut server, &[event_add(6)]);
+    let cancel = Command::EventCancelRequest {
+        data_type: DbrType::DOUBLE,
+        sid: SID,
+        subscriptionid: 6,
+    };
+    deliver(&mut client, &mut server, &[cancel]);
+    let raw = Header {
+        command: caproto::proto::command::id::EVENT_ADD,
+        payload_size: 0,
+        data_type: DbrType::DOUBLE.code(),
+        data_count: 0,
+        parameter1: SID,
+        parameter2: 6,
+    };
+    let mut wire = Vec::new();
+    raw.encode(&mut wire);
+    client.recv(&wire);
+    assert_eq!(
+        client.next_command().unwrap().unwrap(),
+        Command::EventCancelResponse {
+            data_type: DbrType::DOUBLE,
+            sid: SID,
+            subscriptionid: 6
+        }
+    );
+    assert!(client.subscription(6).is_none());
+    // A late one (RSRV sends them after clearing) is tolerated.
+    client.recv(&wire);
+    assert!(client.next_command().unwrap().is_ok());
+}
