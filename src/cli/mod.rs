@@ -3,10 +3,21 @@
 //! use), output formatting that reproduces caproto's tools, and the
 //! per-tool run functions the thin `src/bin` mains call.
 
+pub mod argv;
+pub mod common_args;
 pub mod dtype;
 pub mod eca;
 pub mod format;
+pub mod get_args;
+mod log_placeholder;
+pub mod monitor_args;
 pub mod npfmt;
 pub mod numfmt;
+pub mod put_args;
+pub mod repeater_args;
 pub mod template;
 pub mod timefmt;
+
+/// The shared logging flags, flattened into every tool's arguments.
+/// (Placeholder until `cli::log_args::LogArgs` from the logging work lands.)
+pub use log_placeholder::LogArgs;
