@@ -4,6 +4,7 @@
 //! per-tool run functions the thin `src/bin` mains call.
 
 pub mod argv;
+pub mod backend;
 pub mod common_args;
 pub mod dtype;
 pub mod eca;
@@ -14,7 +15,11 @@ pub mod monitor_args;
 pub mod npfmt;
 pub mod numfmt;
 pub mod put_args;
+pub mod put_value;
 pub mod repeater_args;
+pub mod run_get;
+pub mod run_monitor;
+pub mod run_put;
 pub mod template;
 pub mod timefmt;
 
