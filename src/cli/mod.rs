@@ -6,6 +6,7 @@
 pub mod argv;
 pub mod backend;
 pub mod common_args;
+pub mod docs;
 pub mod dtype;
 pub mod eca;
 pub mod format;
