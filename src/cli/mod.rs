@@ -17,6 +17,7 @@ pub mod npfmt;
 pub mod numfmt;
 pub mod put_args;
 pub mod put_value;
+pub mod repeater;
 pub mod repeater_args;
 pub mod run_get;
 pub mod run_monitor;
