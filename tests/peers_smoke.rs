@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::CaEnv;
 
@@ -43,6 +43,26 @@ fn epics_caget_reads_softioc_fixture() {
 
     let out = epics_caget(&env, &["-a", "smk1:ai_alarm"]).expect("caget present");
     assert!(out.contains("HIHI") && out.contains("MAJOR"), "{out}");
+}
+
+#[test]
+fn ioc_shell_input_reaches_clients() {
+    let env = CaEnv::new();
+    let Some(mut ioc) = common::softioc_fixture(&env, "smk5:") else {
+        return;
+    };
+    ioc.send_line("dbpf smk5:longin 7")
+        .expect("softIoc stdin open");
+    // The IOC shell runs the command asynchronously: poll, bounded.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = epics_caget(&env, &["-t", "smk5:longin"]).expect("caget present");
+        if out.trim() == "7" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "dbpf never took effect: {out}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
