@@ -340,6 +340,8 @@ fn bad_configuration_is_reported() {
         err.to_string().contains("/nonexistent-dir/caproto.log"),
         "{err}"
     );
+    // With a global handler in place, the remaining slots fill up, then adding fails cleanly.
+    let (_global, _cap) = debug_handler(vec![]);
     let mut taken = Vec::new();
     let err = loop {
         match log::add_handler(LogConfig::writer(Capture::new().writer())) {
@@ -347,9 +349,15 @@ fn bad_configuration_is_reported() {
             Err(e) => break e,
         }
     };
-    assert!(matches!(err, LogError::NoFreeSlot), "{err}");
-    assert!(taken.len() < log::MAX_HANDLERS);
+    let n = taken.len();
     for h in taken {
         h.remove().unwrap();
     }
+    assert!(matches!(err, LogError::NoFreeSlot), "{err}");
+    assert_eq!(n, log::MAX_HANDLERS - 1);
+    // Freed slots are usable again.
+    log::add_handler(LogConfig::writer(Capture::new().writer()))
+        .unwrap()
+        .remove()
+        .unwrap();
 }

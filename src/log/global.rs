@@ -1,7 +1,8 @@
 //! The process-wide subscriber: a fixed set of handler slots created once, reconfigured through
-//! reload handles (adding a filtered layer after installation is impossible, LOGGING-NOTES
-//! pitfall 3). The reload wraps the whole filtered layer so `event_enabled` reaches our filter
-//! (pitfall 1).
+//! a reload handle (adding a filtered layer after installation is impossible, LOGGING-NOTES
+//! pitfall 3). The reload wraps the filtered layers themselves, so `event_enabled` reaches our
+//! filters (pitfall 1). One reload around the `Vec` of slots, rather than one per slot, keeps the
+//! hot path at one uncontended read lock per tracing call instead of one per slot.
 
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -16,7 +17,7 @@ use super::time::DateFormat;
 use super::{ColorMode, Handler, LogConfig, LogError, MAX_FILTERS, MAX_HANDLERS};
 
 type SlotLayer = Filtered<HandlerLayer, HandlerFilter, Registry>;
-type SlotHandle = reload::Handle<SlotLayer, Registry>;
+type SlotsHandle = reload::Handle<Vec<SlotLayer>, Registry>;
 
 /// Book-keeping of the slots, guarded by one mutex (configuration only, never the hot path).
 struct Slots {
@@ -28,7 +29,7 @@ struct Slots {
 }
 
 struct Global {
-    handles: Vec<SlotHandle>,
+    handle: SlotsHandle,
     slots: Mutex<Slots>,
 }
 
@@ -48,18 +49,14 @@ fn global() -> Result<&'static Global, LogError> {
     if let Some(g) = GLOBAL.get() {
         return Ok(g);
     }
-    let mut layers = Vec::with_capacity(MAX_HANDLERS);
-    let mut handles = Vec::with_capacity(MAX_HANDLERS);
-    for _ in 0..MAX_HANDLERS {
-        let filtered = HandlerLayer::default().with_filter(HandlerFilter::inactive());
-        let (layer, handle) = reload::Layer::new(filtered);
-        layers.push(layer);
-        handles.push(handle);
-    }
-    let subscriber = Registry::default().with(layers);
+    let slots: Vec<SlotLayer> = (0..MAX_HANDLERS)
+        .map(|_| HandlerLayer::default().with_filter(HandlerFilter::inactive()))
+        .collect();
+    let (layer, handle) = reload::Layer::new(slots);
+    let subscriber = Registry::default().with(layer);
     tracing::subscriber::set_global_default(subscriber).map_err(|_| LogError::ForeignSubscriber)?;
     let g = Global {
-        handles,
+        handle,
         slots: Mutex::new(Slots {
             generation: [0; MAX_HANDLERS],
             output: Default::default(),
@@ -96,9 +93,9 @@ fn build_output(cfg: &LogConfig) -> Result<Output, LogError> {
 fn apply(g: &Global, slot: usize, filter: HandlerFilter, output: Option<Arc<Output>>) {
     // The slot layers live as long as the global subscriber, i.e. forever: modify cannot fail
     // with "subscriber gone"; a poisoned lock would only come from a panic inside our filter.
-    let _ = g.handles[slot].modify(|l| {
-        *l.filter_mut() = filter;
-        l.inner_mut().output = output;
+    let _ = g.handle.modify(|v| {
+        *v[slot].filter_mut() = filter;
+        v[slot].inner_mut().output = output;
     });
 }
 
@@ -174,7 +171,7 @@ pub(crate) fn modify_filter<T>(
     let slots = lock(&g.slots);
     check_live(&slots, h)?;
     let mut result = Err(LogError::HandlerGone);
-    let _ = g.handles[h.slot].modify(|l| result = f(l.filter_mut()));
+    let _ = g.handle.modify(|v| result = f(v[h.slot].filter_mut()));
     result
 }
 
@@ -186,8 +183,8 @@ pub(crate) fn read_filter<T>(
     let g = GLOBAL.get().ok_or(LogError::HandlerGone)?;
     let slots = lock(&g.slots);
     check_live(&slots, h)?;
-    g.handles[h.slot]
-        .with_current(|l| f(l.filter()))
+    g.handle
+        .with_current(|v| f(v[h.slot].filter()))
         .map_err(|_| LogError::HandlerGone)
 }
 

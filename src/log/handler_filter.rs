@@ -79,6 +79,14 @@ impl HandlerFilter {
             filters: &self.filters,
             seen: SeenFields::default(),
             pv_matches: 0,
+            want_addr: self
+                .filters
+                .iter()
+                .any(|f| matches!(f, FieldFilter::Address(_))),
+            want_role: self
+                .filters
+                .iter()
+                .any(|f| matches!(f, FieldFilter::Role(_))),
         };
         event.record(&mut v);
         self.filters.iter().enumerate().all(|(i, f)| {
@@ -121,6 +129,9 @@ struct FilterVisitor<'a> {
     seen: SeenFields,
     /// Bit `i` set: filter `i` is a PV filter matching this record's PV.
     pv_matches: u64,
+    /// Whether any filter looks at addresses / the role (formatting them costs, so skip it).
+    want_addr: bool,
+    want_role: bool,
 }
 
 const _: () = assert!(MAX_FILTERS <= 64, "pv_matches is a u64 bitmask");
@@ -158,8 +169,8 @@ impl Visit for FilterVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         match field.name() {
             "pv" => self.pv(value),
-            n @ ("our_addr" | "their_addr") => self.addr(n, Some(value)),
-            "role" => self.role(value),
+            n @ ("our_addr" | "their_addr") if self.want_addr => self.addr(n, Some(value)),
+            "role" if self.want_role => self.role(value),
             _ => {}
         }
     }
@@ -172,11 +183,11 @@ impl Visit for FilterVisitor<'_> {
                 Some(b) => self.pv(b.as_str()),
                 None => self.pv(&format!("{value:?}")),
             },
-            n @ ("our_addr" | "their_addr") => {
+            n @ ("our_addr" | "their_addr") if self.want_addr => {
                 let b = StackBuf::<64>::debug_of(value);
                 self.addr(n, b.as_ref().map(StackBuf::as_str))
             }
-            "role" => {
+            "role" if self.want_role => {
                 let b = StackBuf::<16>::debug_of(value);
                 self.seen.role_present = true;
                 self.seen.role = b.and_then(|b| super::filter::Role::from_field(b.as_str()));
