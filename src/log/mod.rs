@@ -53,3 +53,8 @@ pub const MAX_HANDLERS: usize = 4;
 
 /// Most filters one handler carries.
 pub const MAX_FILTERS: usize = 16;
+
+/// Compiles the examples in `docs/logging.md` as doc tests, so the user guide stays correct.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/logging.md")]
+pub struct LoggingGuide;
