@@ -217,3 +217,18 @@ fn closed_stderr_pipe_does_not_crash() {
         "every record reached the file"
     );
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn full_disk_stops_the_file_once_and_keeps_the_terminal() {
+    // Every write to /dev/full fails with ENOSPC.
+    let out = run_child(&["--filler", "50", "--log-file", "/dev/full"], false);
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        stderr.matches("writing log file /dev/full failed").count(),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("filler record").count(), 50, "{stderr}");
+}
