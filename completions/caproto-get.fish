@@ -7,13 +7,13 @@ complete -c caproto-get -s e -d 'Use %e format with a precision of <nr> digits (
 complete -c caproto-get -s f -d 'Use %f format with a precision of <nr> digits (e.g. -f5 or -f 5)' -r
 complete -c caproto-get -s g -d 'Use %g format with a precision of <nr> digits (e.g. -g5 or -g 5)' -r
 complete -c caproto-get -s F -d 'Use <ofs> as an alternate output field separator (e.g. -F*, -F \'*\', -F \' ** \')' -r
-complete -c caproto-get -l log-file -d 'Write log records to this file instead of standard error' -r -F
-complete -c caproto-get -l log-pv -d 'Only log records about PVs matching this glob (repeatable; * is a wildcard)' -r
-complete -c caproto-get -l log-addr -d 'Only log records about this host or host:port (repeatable)' -r
-complete -c caproto-get -l log-role -d 'Only log records of this role' -r -f -a "client\t''
-server\t''"
-complete -c caproto-get -l log-format -d 'Log line format' -r -f -a "text\t''
-json\t''"
+complete -c caproto-get -l log-file -d 'Also append log records to this file (at DEBUG, or more with -vvv)' -r -F
+complete -c caproto-get -l log-pv -d 'Only log records about PVs matching this name or pattern (* and ? wildcards; repeatable)' -r
+complete -c caproto-get -l log-addr -d 'Only log records involving this address: HOST (all ports) or HOST:PORT (repeatable)' -r
+complete -c caproto-get -l log-role -d 'Only log records from this side of the conversation' -r -f -a "client\t'Records produced by client code (`role = "client"`)'
+server\t'Records produced by server code (`role = "server"`)'"
+complete -c caproto-get -l log-format -d 'Log line format' -r -f -a "text\t'caproto\'s one-line text format'
+json\t'One JSON object per line with the same fields'"
 complete -c caproto-get -l no-repeater -d 'Do not start a Channel Access repeater process'
 complete -c caproto-get -s c -l notify -d 'Accepted for compatibility with caget; has no effect (reads always wait for completion)'
 complete -c caproto-get -s t -l terse -d 'Display data only. Unpack scalars: [3.] -> 3'
@@ -28,8 +28,8 @@ complete -c caproto-get -l lb -d 'Round to a long integer and print as binary nu
 complete -c caproto-get -l 0x -d 'Print as hex number (also -0x)'
 complete -c caproto-get -l 0o -d 'Print as octal number (also -0o)'
 complete -c caproto-get -l 0b -d 'Print as binary number (also -0b)'
-complete -c caproto-get -s v -l verbose -d 'Show more log messages (-v: channel and context records; -vvv: every command sent and received)'
-complete -c caproto-get -s q -l quiet -d 'Show only warnings and errors'
-complete -c caproto-get -l no-color -d 'Suppress ANSI colour codes in log messages'
-complete -c caproto-get -s h -l help -d 'Print help'
+complete -c caproto-get -s v -l verbose -d 'Show more log messages (-v info, -vv every CA command, -vvv also payload detail)'
+complete -c caproto-get -s q -l quiet -d 'Show fewer log messages (-q errors only, -qq none)'
+complete -c caproto-get -l no-color -d 'Do not colour log lines (also honoured: the NO_COLOR environment variable)'
+complete -c caproto-get -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c caproto-get -s V -l version -d 'Print version'

@@ -130,6 +130,7 @@ fn get_logging_flags_are_present() {
     .unwrap();
     assert_eq!(a.log.verbose, 3);
     assert_eq!(a.log.log_pv, ["x*"]);
+    assert!(a.log.log_role.is_some());
     assert!(a.log.no_color);
 }
 
@@ -238,7 +239,7 @@ fn monitor_flags() {
 fn repeater_flags() {
     let a =
         RepeaterArgs::try_parse_from(["caproto-repeater", "-q", "--bind", "127.0.0.1"]).unwrap();
-    assert!(a.log.quiet);
+    assert_eq!(a.log.quiet, 1);
     assert_eq!(a.bind, Some(std::net::Ipv4Addr::LOCALHOST));
     assert!(RepeaterArgs::try_parse_from(["caproto-repeater", "--bind", "nowhere"]).is_err());
 }

@@ -9,7 +9,13 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = RepeaterArgs::parse();
-    args.log.install();
+    let _log = match args.log.init() {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("caproto-repeater: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let addr = match listen_addr(args.bind, |k| std::env::var(k).ok()) {
         Ok(a) => a,
         Err(e) => {

@@ -11,7 +11,7 @@ pub mod dtype;
 pub mod eca;
 pub mod format;
 pub mod get_args;
-mod log_placeholder;
+mod log_args;
 pub mod monitor_args;
 pub mod npfmt;
 pub mod numfmt;
@@ -26,5 +26,4 @@ pub mod template;
 pub mod timefmt;
 
 /// The shared logging flags, flattened into every tool's arguments.
-/// (Placeholder until `cli::log_args::LogArgs` from the logging work lands.)
-pub use log_placeholder::LogArgs;
+pub use log_args::LogArgs;
