@@ -4,7 +4,17 @@
 //!
 //! Data-carrying commands keep their DBR payload as raw wire bytes (`data`):
 //! decoding it into values is [`crate::proto::dbr`]'s job, so relaying or
-//! logging a command never pays for a conversion it does not need.
+//! logging a command never pays for a conversion it does not need. A decoded
+//! `data` is the payload exactly as received (trailing padding included); on
+//! encode, `data` may be unpadded and is padded to 8 with zeros.
+//!
+//! The same command id means different things in each [`Direction`] (e.g. an
+//! EVENT_ADD from a server is an update, or a cancel confirmation when it has
+//! no payload), so decoding always takes the direction. Byte layouts follow
+//! EPICS base and caproto 1.3.0 and are checked against both by
+//! `tests/golden_commands.rs`. The one field neither we nor caproto keep is the
+//! UDP search sequence number EPICS puts in VERSION's parameter1; a
+//! [`Command::VersionResponse`] encodes as caproto's (data_type 1, parameter1 1).
 
 use std::net::Ipv4Addr;
 
