@@ -212,3 +212,34 @@ fn bad_type_code() {
         "unknown DBR type code 39 (valid: 0..=38)"
     );
 }
+
+#[test]
+fn random_payloads_never_panic() {
+    // Deterministic xorshift noise: every type, many counts and lengths.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..4000 {
+        let code = (next() % 39) as u16;
+        let len = (next() % 600) as usize;
+        let count = match next() % 4 {
+            0 => 0,
+            1 => 1,
+            2 => (next() % 20) as u32,
+            _ => next() as u32,
+        };
+        let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        let ty = t(code);
+        match decode(ty, count, &bytes) {
+            Ok((v, _)) => {
+                assert_eq!(v.len(), count as usize);
+                assert!(payload_size(ty, v.len()) <= bytes.len());
+            }
+            Err(e) => assert!(!e.to_string().is_empty()),
+        }
+    }
+}

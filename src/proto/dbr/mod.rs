@@ -7,6 +7,11 @@
 //! (every metadata field any DBR class can carry). The requested [`DbrType`]
 //! decides which metadata fields go on the wire, so a server holds one
 //! `Value` + `Metadata` per PV and can answer any request from it.
+//!
+//! Files: `layout` (field order, pads, sizes), `encode` / `decode` (the codec,
+//! never panicking, bounded allocation), `convert` (IOC-style type conversion
+//! and caput parsing), `time` (EPICS epoch), `display` (log-line rendering),
+//! `error` ([`DbrError`]), `wire` (big-endian and fixed-string helpers).
 
 mod convert;
 mod decode;
@@ -33,12 +38,19 @@ use super::status::{AlarmSeverity, AlarmStatus};
 /// The seven native CA field types. Codes 0..=6. caproto calls `Short` "INT".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum NativeType {
+    /// 40-byte string.
     String = 0,
+    /// i16 (caproto INT, EPICS SHORT).
     Short = 1,
+    /// f32.
     Float = 2,
+    /// u16 state index.
     Enum = 3,
+    /// u8.
     Char = 4,
+    /// i32.
     Long = 5,
+    /// f64.
     Double = 6,
 }
 
@@ -231,12 +243,19 @@ pub const MAX_UNITS_SIZE: usize = 8;
 /// The elements of a value, in its native type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// 40-byte NUL-padded strings (at most 39 bytes of text each).
     String(Vec<String>),
+    /// 16-bit signed integers (caproto's INT).
     Short(Vec<i16>),
+    /// 32-bit floats.
     Float(Vec<f32>),
+    /// Enum state indexes.
     Enum(Vec<u16>),
+    /// Unsigned bytes (also used to carry long strings).
     Char(Vec<u8>),
+    /// 32-bit signed integers.
     Long(Vec<i32>),
+    /// 64-bit floats.
     Double(Vec<f64>),
 }
 
@@ -245,21 +264,30 @@ pub enum Value {
 /// native type on the wire.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Graphics {
+    /// Engineering units, at most 7 bytes on the wire.
     pub units: String,
     /// Only FLOAT and DOUBLE carry it on the wire.
     pub precision: i16,
+    /// Upper display (operating range) limit (HOPR).
     pub upper_disp_limit: f64,
+    /// Lower display limit (LOPR).
     pub lower_disp_limit: f64,
+    /// Upper alarm limit (HIHI).
     pub upper_alarm_limit: f64,
+    /// Upper warning limit (HIGH).
     pub upper_warning_limit: f64,
+    /// Lower warning limit (LOW).
     pub lower_warning_limit: f64,
+    /// Lower alarm limit (LOLO).
     pub lower_alarm_limit: f64,
 }
 
 /// Control (CTRL) limits of numeric types.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Control {
+    /// Upper control limit (DRVH).
     pub upper_ctrl_limit: f64,
+    /// Lower control limit (DRVL).
     pub lower_ctrl_limit: f64,
 }
 
@@ -267,10 +295,15 @@ pub struct Control {
 /// type has and leaves the rest at their defaults.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Metadata {
+    /// Alarm status (STS and richer, STSACK_STRING).
     pub status: AlarmStatus,
+    /// Alarm severity (STS and richer, STSACK_STRING).
     pub severity: AlarmSeverity,
+    /// Timestamp (TIME types).
     pub stamp: EpicsTime,
+    /// Units, precision and display/alarm limits (GR and CTRL numeric types).
     pub graphics: Graphics,
+    /// Control limits (CTRL numeric types).
     pub control: Control,
     /// ENUM state strings (GR/CTRL ENUM).
     pub enum_strings: Vec<String>,
