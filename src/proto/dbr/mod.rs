@@ -7,18 +7,50 @@
 //! (every metadata field any DBR class can carry). The requested [`DbrType`]
 //! decides which metadata fields go on the wire, so a server holds one
 //! `Value` + `Metadata` per PV and can answer any request from it.
+//!
+//! Files: `layout` (field order, pads, sizes), `encode` / `decode` (the codec,
+//! never panicking, bounded allocation), `convert` (IOC-style type conversion
+//! and caput parsing), `time` (EPICS epoch), `display` (log-line rendering),
+//! `error` ([`DbrError`]), `wire` (big-endian and fixed-string helpers).
 
+mod convert;
+mod decode;
+mod display;
+mod encode;
+mod error;
+mod layout;
+mod time;
+mod wire;
+
+#[cfg(test)]
+mod codec_tests;
+#[cfg(test)]
+mod convert_tests;
+
+pub use self::convert::{format_double, format_float, DEFAULT_STRING_PRECISION};
+pub use self::decode::decode;
+pub use self::display::DISPLAY_MAX_ELEMENTS;
+pub use self::encode::encode;
+pub use self::error::DbrError;
+pub use self::layout::{element_size, header_size, payload_size};
 use super::status::{AlarmSeverity, AlarmStatus};
 
 /// The seven native CA field types. Codes 0..=6. caproto calls `Short` "INT".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum NativeType {
+    /// 40-byte string.
     String = 0,
+    /// i16 (caproto INT, EPICS SHORT).
     Short = 1,
+    /// f32.
     Float = 2,
+    /// u16 state index.
     Enum = 3,
+    /// u8.
     Char = 4,
+    /// i32.
     Long = 5,
+    /// f64.
     Double = 6,
 }
 
@@ -145,6 +177,11 @@ impl DbrType {
         })
     }
 
+    /// From a wire code, as a typed error for codes above 38.
+    pub fn try_from_code(code: u16) -> Result<DbrType, DbrError> {
+        DbrType::from_code(code).ok_or(DbrError::BadType(code))
+    }
+
     /// The native type whose elements this DBR type carries.
     pub fn native(self) -> NativeType {
         match self {
@@ -206,12 +243,19 @@ pub const MAX_UNITS_SIZE: usize = 8;
 /// The elements of a value, in its native type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// 40-byte NUL-padded strings (at most 39 bytes of text each).
     String(Vec<String>),
+    /// 16-bit signed integers (caproto's INT).
     Short(Vec<i16>),
+    /// 32-bit floats.
     Float(Vec<f32>),
+    /// Enum state indexes.
     Enum(Vec<u16>),
+    /// Unsigned bytes (also used to carry long strings).
     Char(Vec<u8>),
+    /// 32-bit signed integers.
     Long(Vec<i32>),
+    /// 64-bit floats.
     Double(Vec<f64>),
 }
 
@@ -220,21 +264,30 @@ pub enum Value {
 /// native type on the wire.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Graphics {
+    /// Engineering units, at most 7 bytes on the wire.
     pub units: String,
     /// Only FLOAT and DOUBLE carry it on the wire.
     pub precision: i16,
+    /// Upper display (operating range) limit (HOPR).
     pub upper_disp_limit: f64,
+    /// Lower display limit (LOPR).
     pub lower_disp_limit: f64,
+    /// Upper alarm limit (HIHI).
     pub upper_alarm_limit: f64,
+    /// Upper warning limit (HIGH).
     pub upper_warning_limit: f64,
+    /// Lower warning limit (LOW).
     pub lower_warning_limit: f64,
+    /// Lower alarm limit (LOLO).
     pub lower_alarm_limit: f64,
 }
 
 /// Control (CTRL) limits of numeric types.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Control {
+    /// Upper control limit (DRVH).
     pub upper_ctrl_limit: f64,
+    /// Lower control limit (DRVL).
     pub lower_ctrl_limit: f64,
 }
 
@@ -242,10 +295,15 @@ pub struct Control {
 /// type has and leaves the rest at their defaults.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Metadata {
+    /// Alarm status (STS and richer, STSACK_STRING).
     pub status: AlarmStatus,
+    /// Alarm severity (STS and richer, STSACK_STRING).
     pub severity: AlarmSeverity,
+    /// Timestamp (TIME types).
     pub stamp: EpicsTime,
+    /// Units, precision and display/alarm limits (GR and CTRL numeric types).
     pub graphics: Graphics,
+    /// Control limits (CTRL numeric types).
     pub control: Control,
     /// ENUM state strings (GR/CTRL ENUM).
     pub enum_strings: Vec<String>,
@@ -253,48 +311,6 @@ pub struct Metadata {
     pub ackt: u16,
     /// STSACK_STRING: highest unacknowledged severity.
     pub acks: AlarmSeverity,
-}
-
-/// Why a DBR payload could not be decoded, encoded or converted.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DbrError {
-    /// Placeholder until the DBR work lands; removed by it.
-    Unimplemented,
-}
-
-impl std::fmt::Display for DbrError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{self:?}")
-    }
-}
-
-impl std::error::Error for DbrError {}
-
-/// Bytes a DBR of `dbr_type` with `count` elements occupies on the wire,
-/// before the command's 8-byte padding.
-pub fn payload_size(dbr_type: DbrType, count: usize) -> usize {
-    let _ = (dbr_type, count);
-    0
-}
-
-/// Decode a DBR payload of `count` elements (trailing padding is ignored).
-/// Fills the metadata fields the type carries; others stay at their defaults.
-pub fn decode(dbr_type: DbrType, count: u32, bytes: &[u8]) -> Result<(Value, Metadata), DbrError> {
-    let _ = (dbr_type, count, bytes);
-    Err(DbrError::Unimplemented)
-}
-
-/// Append the wire form of `value` as `dbr_type` (unpadded), taking from `meta`
-/// the fields that type carries. `value` must already be of `dbr_type`'s native
-/// type; see [`Value::convert`].
-pub fn encode(
-    dbr_type: DbrType,
-    value: &Value,
-    meta: &Metadata,
-    out: &mut Vec<u8>,
-) -> Result<(), DbrError> {
-    let _ = (dbr_type, value, meta, out);
-    Err(DbrError::Unimplemented)
 }
 
 impl Value {
@@ -327,14 +343,6 @@ impl Value {
             Value::Long(_) => NativeType::Long,
             Value::Double(_) => NativeType::Double,
         }
-    }
-
-    /// Convert to another native type the way an IOC does when a client asks
-    /// for a different type than the field's (numbers <-> strings, enums via
-    /// `enum_strings`).
-    pub fn convert(&self, to: NativeType, enum_strings: &[String]) -> Result<Value, DbrError> {
-        let _ = (to, enum_strings);
-        Err(DbrError::Unimplemented)
     }
 }
 
