@@ -1,0 +1,539 @@
+//! [`Context`]: the client's entry point. It owns the UDP search socket, the
+//! search schedule, beacon watching, repeater registration, and one circuit
+//! task per server; channels are created through it.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::channel::{Channel, ChannelShared, ConnState};
+use super::circuit_task::{self, CircuitHandle, CircuitKey, CircuitMsg};
+use super::config::Config;
+use super::error::ClientError;
+use super::nameserver::{self, NameServerHandle};
+use super::search::SearchScheduler;
+use super::wire;
+use crate::proto::command::{Command, Decoded};
+use crate::proto::{Direction, MAX_PV_NAME_LEN};
+
+/// Default capacity of a subscription's update queue before the oldest
+/// updates are dropped.
+pub const DEFAULT_SUB_QUEUE: usize = 10_000;
+
+/// State shared by the context task, circuits and channel handles.
+#[derive(Debug)]
+pub(crate) struct ContextShared {
+    pub config: Config,
+    pub tx: mpsc::UnboundedSender<CtxMsg>,
+    pub sub_queue_capacity: usize,
+    next_cid: AtomicU32,
+    next_subid: AtomicU32,
+}
+
+impl ContextShared {
+    pub(crate) fn next_subid(&self) -> u32 {
+        self.next_subid.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Messages to the context task.
+#[derive(Debug)]
+pub(crate) enum CtxMsg {
+    /// Search for this new channel.
+    Add(Arc<ChannelShared>),
+    /// The last handle on a channel was dropped.
+    Drop { cid: u32 },
+    /// A circuit ended; its channels (`cids`) must be searched for again.
+    CircuitDown {
+        key: CircuitKey,
+        cids: Vec<u32>,
+        connect_failed: bool,
+    },
+    /// The server dropped one channel (SERVER_DISCONN): search again.
+    Research { cid: u32 },
+    /// A name server (TCP search) found a channel at `server`.
+    Found { cid: u32, server: SocketAddr },
+    /// Close everything; answer when done.
+    Close(Option<oneshot::Sender<()>>),
+}
+
+/// A Channel Access client context: searches, circuits and channels.
+///
+/// Create it inside a tokio runtime (either flavour). Dropping it (or
+/// calling [`Context::close`]) disconnects every channel.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), caproto::client::ClientError> {
+/// use std::time::Duration;
+/// use caproto::client::Context;
+/// use caproto::proto::dbr::DbrClass;
+/// let ctx = Context::from_env()?;
+/// let chans = ctx.connect(&["test:ai"], Duration::from_secs(1)).await;
+/// let ch = chans.into_iter().next().unwrap()?;
+/// let reading = ch.get_class(DbrClass::Time, None).await?;
+/// println!("{:?} at {:?}", reading.value, reading.meta.stamp);
+/// ctx.close().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Context {
+    shared: Arc<ContextShared>,
+}
+
+impl Context {
+    /// A context configured from the `EPICS_CA_*` environment variables.
+    /// Must be called from within a tokio runtime.
+    pub fn from_env() -> Result<Context, ClientError> {
+        Context::new(Config::from_env()?)
+    }
+
+    /// A context with an explicit configuration. Must be called from within
+    /// a tokio runtime. Binds the UDP search socket and starts searching
+    /// (and repeater registration, if enabled) right away.
+    pub fn new(config: Config) -> Result<Context, ClientError> {
+        Context::with_queue_capacity(config, DEFAULT_SUB_QUEUE)
+    }
+
+    /// Like [`Context::new`], with a given per-subscription queue capacity.
+    pub fn with_queue_capacity(config: Config, capacity: usize) -> Result<Context, ClientError> {
+        let handle = tokio::runtime::Handle::try_current().map_err(|e| ClientError::Io {
+            context: "client context needs a tokio runtime",
+            message: e.to_string(),
+        })?;
+        let std_sock = std::net::UdpSocket::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))
+            .map_err(|e| ClientError::io("binding the search socket", e))?;
+        std_sock
+            .set_nonblocking(true)
+            .map_err(|e| ClientError::io("binding the search socket", e))?;
+        if config.search_addrs.iter().any(is_broadcast) {
+            std_sock
+                .set_broadcast(true)
+                .map_err(|e| ClientError::io("enabling broadcast on the search socket", e))?;
+        }
+        let _guard = handle.enter();
+        let udp = UdpSocket::from_std(std_sock)
+            .map_err(|e| ClientError::io("binding the search socket", e))?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(ContextShared {
+            config,
+            tx,
+            sub_queue_capacity: capacity,
+            next_cid: AtomicU32::new(1),
+            next_subid: AtomicU32::new(1),
+        });
+        let task = ContextTask::new(shared.clone(), udp);
+        handle.spawn(task.run(rx));
+        Ok(Context { shared })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// Start searching for `name` and return its handle at once (not yet
+    /// connected; see [`Channel::wait_connected`]).
+    pub fn channel(&self, name: &str) -> Result<Channel, ClientError> {
+        if name.is_empty() || name.len() > MAX_PV_NAME_LEN || name.contains('\0') {
+            return Err(ClientError::InvalidName(name.to_string()));
+        }
+        let cid = self.shared.next_cid.fetch_add(1, Ordering::Relaxed);
+        let shared = ChannelShared::new(name.to_string(), cid);
+        self.shared
+            .tx
+            .send(CtxMsg::Add(shared.clone()))
+            .map_err(|_| ClientError::Closed)?;
+        Ok(Channel::new(shared, self.shared.clone()))
+    }
+
+    /// Connect many channels concurrently: all names are searched for in
+    /// one batch of datagrams, and the call returns when every one has
+    /// connected or `timeout` has passed. Results are in `names` order;
+    /// names that did not connect give [`ClientError::Timeout`] (and stop
+    /// being searched for).
+    pub async fn connect<S: AsRef<str>>(
+        &self,
+        names: &[S],
+        timeout: Duration,
+    ) -> Vec<Result<Channel, ClientError>> {
+        let deadline = Instant::now() + timeout;
+        let pending: Vec<Result<Channel, ClientError>> =
+            names.iter().map(|n| self.channel(n.as_ref())).collect();
+        let mut out = Vec::with_capacity(pending.len());
+        for ch in pending {
+            out.push(match ch {
+                Ok(ch) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match ch.wait_connected(left).await {
+                        Ok(_) => Ok(ch),
+                        Err(ClientError::Timeout { pv, .. }) => {
+                            Err(ClientError::Timeout { pv, timeout })
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            });
+        }
+        out
+    }
+
+    /// Connect one channel (see [`Context::connect`]).
+    pub async fn connect_one(&self, name: &str, timeout: Duration) -> Result<Channel, ClientError> {
+        let ch = self.channel(name)?;
+        match ch.wait_connected(timeout).await {
+            Ok(_) => Ok(ch),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Flush every circuit's queued requests, close the circuits, and mark
+    /// all channels closed. Waits (briefly) for the circuits to finish.
+    pub async fn close(self) {
+        let (tx, rx) = oneshot::channel();
+        if self.shared.tx.send(CtxMsg::Close(Some(tx))).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        let _ = self.shared.tx.send(CtxMsg::Close(None));
+    }
+}
+
+fn is_broadcast(addr: &SocketAddr) -> bool {
+    match addr {
+        SocketAddr::V4(a) => a.ip().is_broadcast() || a.ip().octets()[3] == 255,
+        SocketAddr::V6(_) => false,
+    }
+}
+
+/// What we remember about a server's beacons.
+struct BeaconSeen {
+    id: u32,
+}
+
+/// The context's own task state.
+struct ContextTask {
+    shared: Arc<ContextShared>,
+    udp: UdpSocket,
+    our_addr: SocketAddr,
+    sched: SearchScheduler,
+    channels: HashMap<u32, Arc<ChannelShared>>,
+    circuits: HashMap<CircuitKey, CircuitHandle>,
+    name_servers: Vec<NameServerHandle>,
+    beacons: HashMap<SocketAddr, BeaconSeen>,
+    /// When to (re)send the repeater registration; `None` once confirmed or disabled.
+    register_at: Option<Instant>,
+    register_backoff: Duration,
+}
+
+impl ContextTask {
+    fn new(shared: Arc<ContextShared>, udp: UdpSocket) -> ContextTask {
+        let config = &shared.config;
+        let our_addr = udp
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let name_servers = config
+            .name_servers
+            .iter()
+            .map(|addr| nameserver::spawn(*addr, shared.clone()))
+            .collect();
+        ContextTask {
+            sched: SearchScheduler::new(config.min_search_period, config.max_search_period),
+            register_at: config.use_repeater.then(Instant::now),
+            register_backoff: Duration::from_millis(500),
+            shared,
+            udp,
+            our_addr,
+            channels: HashMap::new(),
+            circuits: HashMap::new(),
+            name_servers,
+            beacons: HashMap::new(),
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<CtxMsg>) {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let now = Instant::now();
+            self.send_due_searches(now).await;
+            self.maybe_register(now).await;
+            let next = [
+                self.sched.next_due().map(Instant::from_std),
+                self.register_at,
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(now + Duration::from_secs(3600));
+            tokio::select! {
+                biased;
+                msg = rx.recv() => {
+                    let Some(msg) = msg else { break };
+                    if let Some(done) = self.handle_msg(msg) {
+                        self.shutdown(done).await;
+                        return;
+                    }
+                    while let Ok(msg) = rx.try_recv() {
+                        if let Some(done) = self.handle_msg(msg) {
+                            self.shutdown(done).await;
+                            return;
+                        }
+                    }
+                }
+                r = self.udp.recv_from(&mut buf) => {
+                    if let Ok((n, src)) = r {
+                        self.handle_datagram(&buf[..n], src);
+                    }
+                }
+                _ = tokio::time::sleep_until(next) => {}
+            }
+        }
+        self.shutdown(None).await;
+    }
+
+    /// Handle one message; returns `Some(reply)` when asked to close.
+    fn handle_msg(&mut self, msg: CtxMsg) -> Option<Option<oneshot::Sender<()>>> {
+        let now = Instant::now();
+        match msg {
+            CtxMsg::Add(shared) => {
+                tracing::debug!(target: "caproto::ch", pv = %shared.name, role = "client",
+                    "searching");
+                self.sched.add(shared.cid, &shared.name, now.into_std());
+                self.channels.insert(shared.cid, shared);
+            }
+            CtxMsg::Drop { cid } => {
+                self.sched.remove(cid);
+                self.channels.remove(&cid);
+            }
+            CtxMsg::CircuitDown {
+                key,
+                cids,
+                connect_failed,
+            } => {
+                self.circuits.remove(&key);
+                // A server that refused the connection should not be hammered:
+                // wait a little before searching again.
+                let due = if connect_failed {
+                    now + Duration::from_secs(1)
+                } else {
+                    now
+                };
+                for cid in cids {
+                    if let Some(ch) = self.channels.get(&cid) {
+                        if matches!(&*ch.state.borrow(), ConnState::Closed | ConnState::Failed) {
+                            continue;
+                        }
+                        self.sched.add(cid, &ch.name, due.into_std());
+                    }
+                }
+            }
+            CtxMsg::Research { cid } => {
+                if let Some(ch) = self.channels.get(&cid) {
+                    self.sched.add(cid, &ch.name, now.into_std());
+                }
+            }
+            CtxMsg::Found { cid, server } => self.found(cid, server),
+            CtxMsg::Close(reply) => return Some(reply),
+        }
+        None
+    }
+
+    /// A server has `cid`: attach the channel to that server's circuit.
+    fn found(&mut self, cid: u32, server: SocketAddr) {
+        if !self.sched.remove(cid) {
+            return; // Already found (another server answered first) or dropped.
+        }
+        let Some(shared) = self.channels.get(&cid).cloned() else {
+            return;
+        };
+        tracing::debug!(target: "caproto::ch", pv = %shared.name, their_addr = %server,
+            role = "client", "found");
+        let key = CircuitKey {
+            addr: server,
+            priority: self.shared.config.priority,
+        };
+        let mut msg = CircuitMsg::Attach(shared);
+        if let Some(circuit) = self.circuits.get(&key) {
+            match circuit.tx.send(msg) {
+                Ok(()) => return,
+                // The circuit is going down; start a fresh one.
+                Err(e) => msg = e.0,
+            }
+        }
+        let circuit = circuit_task::spawn(key, self.shared.clone());
+        let _ = circuit.tx.send(msg);
+        self.circuits.insert(key, circuit);
+    }
+
+    async fn send_due_searches(&mut self, now: Instant) {
+        if self
+            .sched
+            .next_due()
+            .map_or(true, |due| due > now.into_std())
+        {
+            return;
+        }
+        let due = self.sched.poll(now.into_std());
+        if due.is_empty() {
+            return;
+        }
+        for ns in &self.name_servers {
+            ns.search(&due);
+        }
+        let priority = self.shared.config.priority;
+        for d in wire::search_datagrams(&due, priority, false) {
+            for dest in &self.shared.config.search_addrs {
+                match self.udp.send_to(&d.bytes, dest).await {
+                    Ok(_) => {
+                        for (cmd, len) in &d.cmds {
+                            let pv = match cmd {
+                                Command::SearchRequest { name, .. } => Some(name.as_str()),
+                                _ => None,
+                            };
+                            wire::log_bcast(cmd, pv, self.our_addr, *dest, "send", *len as u64);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(target: "caproto::bcast::search", their_addr = %dest,
+                            role = "client", "search send failed: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    async fn maybe_register(&mut self, now: Instant) {
+        let Some(at) = self.register_at else { return };
+        if at > now {
+            return;
+        }
+        let dest = SocketAddr::V4(SocketAddrV4::new(
+            Ipv4Addr::LOCALHOST,
+            self.shared.config.repeater_port,
+        ));
+        let cmd = Command::RepeaterRegisterRequest {
+            client_address: Ipv4Addr::UNSPECIFIED,
+        };
+        let mut buf = Vec::with_capacity(16);
+        if let Ok(len) = cmd.encode(&mut buf) {
+            if self.udp.send_to(&buf, dest).await.is_ok() {
+                wire::log_bcast(&cmd, None, self.our_addr, dest, "send", len as u64);
+            }
+        }
+        self.register_at = Some(now + self.register_backoff);
+        self.register_backoff = (self.register_backoff * 2).min(Duration::from_secs(60));
+    }
+
+    fn handle_datagram(&mut self, mut data: &[u8], src: SocketAddr) {
+        let max = self.shared.config.max_payload();
+        while !data.is_empty() {
+            let (cmd, used) = match Command::decode_from(data, Direction::Response, max) {
+                Ok(Decoded::Command(cmd, used)) if used > 0 => (cmd, used),
+                Ok(_) => break, // truncated datagram: ignore the rest
+                Err(e) => {
+                    tracing::debug!(target: "caproto::bcast", their_addr = %src, role = "client",
+                        "ignoring malformed datagram: {e}");
+                    break;
+                }
+            };
+            data = &data[used..];
+            let pv = match &cmd {
+                Command::SearchResponse { cid, .. } => {
+                    self.channels.get(cid).map(|c| c.name.clone())
+                }
+                _ => None,
+            };
+            wire::log_bcast(&cmd, pv.as_deref(), self.our_addr, src, "recv", used as u64);
+            match cmd {
+                Command::SearchResponse { port, ip, cid, .. } => {
+                    let ip = ip.unwrap_or(match src {
+                        SocketAddr::V4(a) => *a.ip(),
+                        SocketAddr::V6(_) => Ipv4Addr::LOCALHOST,
+                    });
+                    let ip = if ip.is_unspecified() {
+                        match src {
+                            SocketAddr::V4(a) => *a.ip(),
+                            SocketAddr::V6(_) => ip,
+                        }
+                    } else {
+                        ip
+                    };
+                    self.found(cid, SocketAddr::V4(SocketAddrV4::new(ip, port)));
+                }
+                Command::Beacon {
+                    server_port,
+                    beacon_id,
+                    address,
+                    ..
+                } => self.beacon(src, address, server_port, beacon_id),
+                Command::RepeaterConfirmResponse { .. } if self.register_at.take().is_some() => {
+                    tracing::debug!(target: "caproto::ctx", their_addr = %src,
+                        role = "client", "registered with repeater");
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Watch beacons for anomalies: a server we have not heard before, or
+    /// one whose beacon ids restarted (a server restart). Either makes all
+    /// pending searches due now, as EPICS clients do.
+    fn beacon(&mut self, src: SocketAddr, address: Ipv4Addr, port: u16, id: u32) {
+        let ip = if address.is_unspecified() {
+            match src {
+                SocketAddr::V4(a) => *a.ip(),
+                SocketAddr::V6(_) => address,
+            }
+        } else {
+            address
+        };
+        let server = SocketAddr::V4(SocketAddrV4::new(ip, port));
+        let anomaly = match self.beacons.insert(server, BeaconSeen { id }) {
+            None => true,
+            Some(prev) => id != prev.id.wrapping_add(1) && id != prev.id,
+        };
+        if anomaly && !self.sched.is_empty() {
+            tracing::debug!(target: "caproto::ctx", their_addr = %server, role = "client",
+                "beacon anomaly: searching again now");
+            self.sched.reset(Instant::now().into_std());
+        }
+    }
+
+    async fn shutdown(&mut self, reply: Option<oneshot::Sender<()>>) {
+        for circuit in self.circuits.values() {
+            let _ = circuit.tx.send(CircuitMsg::Close);
+        }
+        for (_, circuit) in self.circuits.drain() {
+            let mut task = circuit.task;
+            if tokio::time::timeout(Duration::from_secs(2), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+        for ns in self.name_servers.drain(..) {
+            ns.task.abort();
+        }
+        for ch in self.channels.values() {
+            ch.state.send_replace(ConnState::Closed);
+            for spec in ch.subs().values() {
+                spec.queue.close();
+            }
+        }
+        self.channels.clear();
+        if let Some(reply) = reply {
+            let _ = reply.send(());
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Small wire helpers shared by the client tasks: per-command log records
+//! (in the shared logging contract's shape) and search datagram assembly.
+
+use std::net::SocketAddr;
+
+use crate::proto::command::Command;
+use crate::proto::PROTOCOL_VERSION;
+
+/// Largest search datagram we send (an Ethernet MTU's worth of UDP payload).
+pub(crate) const MAX_DATAGRAM: usize = 1472;
+
+/// Emit the per-command DEBUG record for a TCP command. Formatting of the
+/// command happens only if a subscriber takes the record.
+pub(crate) fn log_circ(
+    cmd: &Command,
+    pv: Option<&str>,
+    our: SocketAddr,
+    their: SocketAddr,
+    direction: &'static str,
+    bytes: u64,
+) {
+    tracing::debug!(target: "caproto::circ", pv, our_addr = %our, their_addr = %their,
+        direction, role = "client", bytes, command = ?cmd);
+}
+
+/// Emit the per-command DEBUG record for a UDP command.
+pub(crate) fn log_bcast(
+    cmd: &Command,
+    pv: Option<&str>,
+    our: SocketAddr,
+    their: SocketAddr,
+    direction: &'static str,
+    bytes: u64,
+) {
+    match cmd {
+        Command::Beacon { .. } => tracing::debug!(target: "caproto::bcast::beacon", pv,
+            our_addr = %our, their_addr = %their, direction, role = "client", bytes, command = ?cmd),
+        Command::SearchRequest { .. }
+        | Command::SearchResponse { .. }
+        | Command::NotFoundResponse { .. } => tracing::debug!(target: "caproto::bcast::search",
+            pv, our_addr = %our, their_addr = %their, direction, role = "client", bytes,
+            command = ?cmd),
+        _ => tracing::debug!(target: "caproto::bcast", pv, our_addr = %our, their_addr = %their,
+            direction, role = "client", bytes, command = ?cmd),
+    }
+}
+
+/// The channel id a server response refers to, when it names one directly
+/// (used to put the PV name on log records).
+pub(crate) fn response_cid(cmd: &Command) -> Option<u32> {
+    match cmd {
+        Command::CreateChanResponse { cid, .. }
+        | Command::CreateChFailResponse { cid }
+        | Command::ServerDisconnResponse { cid }
+        | Command::AccessRightsResponse { cid, .. }
+        | Command::ClearChannelResponse { cid, .. } => Some(*cid),
+        _ => None,
+    }
+}
+
+/// One search datagram, and the commands in it with their wire sizes (for logging).
+pub(crate) struct Datagram {
+    pub bytes: Vec<u8>,
+    pub cmds: Vec<(Command, usize)>,
+}
+
+/// Pack search requests for `names` into as few datagrams as fit in
+/// [`MAX_DATAGRAM`] bytes, each starting with a VERSION command.
+pub(crate) fn search_datagrams(
+    names: &[(u32, String)],
+    priority: u16,
+    reply: bool,
+) -> Vec<Datagram> {
+    let mut out = Vec::new();
+    let mut current: Option<Datagram> = None;
+    for (cid, name) in names {
+        let cmd = Command::SearchRequest {
+            name: name.clone(),
+            cid: *cid,
+            version: PROTOCOL_VERSION,
+            reply,
+        };
+        let mut one = Vec::new();
+        let Ok(len) = cmd.encode(&mut one) else {
+            tracing::warn!(target: "caproto::bcast::search", pv = %name, role = "client",
+                "cannot encode search request");
+            continue;
+        };
+        if current
+            .as_ref()
+            .is_some_and(|d| d.bytes.len() + len > MAX_DATAGRAM)
+        {
+            out.extend(current.take());
+        }
+        let d = current.get_or_insert_with(|| {
+            let version = Command::VersionRequest {
+                priority,
+                version: PROTOCOL_VERSION,
+            };
+            let mut bytes = Vec::with_capacity(MAX_DATAGRAM);
+            let vlen = version.encode(&mut bytes).unwrap_or(0);
+            Datagram {
+                bytes,
+                cmds: vec![(version, vlen)],
+            }
+        });
+        d.bytes.extend_from_slice(&one);
+        d.cmds.push((cmd, len));
+    }
+    out.extend(current);
+    out
+}
