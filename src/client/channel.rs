@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -76,6 +77,9 @@ pub(crate) struct ChannelShared {
     pub cid: u32,
     pub state: watch::Sender<ConnState>,
     pub subs: Mutex<HashMap<u32, SubSpec>>,
+    /// Set when the last [`Channel`] handle is gone, so a circuit that
+    /// finishes creating it afterwards clears it again.
+    pub dropped: AtomicBool,
 }
 
 impl ChannelShared {
@@ -85,6 +89,7 @@ impl ChannelShared {
             cid,
             state: watch::Sender::new(ConnState::Searching),
             subs: Mutex::new(HashMap::new()),
+            dropped: AtomicBool::new(false),
         })
     }
 
@@ -111,6 +116,9 @@ struct ChannelOwner {
 
 impl Drop for ChannelOwner {
     fn drop(&mut self) {
+        // Flag first, then look at the state: a circuit publishes the
+        // connection first, then checks the flag, so one side clears it.
+        self.shared.dropped.store(true, Ordering::SeqCst);
         if let Some(conn) = self.shared.connection() {
             let _ = conn.circuit.send(CircuitMsg::Clear {
                 cid: self.shared.cid,

@@ -252,6 +252,13 @@ impl Circuit {
         let (mut start, mut filled) = (0usize, 0usize);
         let mut last_heard = Instant::now();
         let mut echo_sent: Option<Instant> = None;
+        // Requests that queued up while we were connecting go out in the
+        // same write as the handshake.
+        while let Ok(m) = rx.try_recv() {
+            if self.handle_msg(m) {
+                return End::Closed;
+            }
+        }
         loop {
             if !self.out.is_empty() {
                 let chunk = std::mem::replace(&mut self.out, Vec::with_capacity(4096));
@@ -360,6 +367,9 @@ impl Circuit {
     fn handle_msg(&mut self, msg: CircuitMsg) -> bool {
         match msg {
             CircuitMsg::Attach(shared) => {
+                if shared.dropped.load(std::sync::atomic::Ordering::SeqCst) {
+                    return false;
+                }
                 let cmd = Command::CreateChanRequest {
                     name: shared.name.clone(),
                     cid: shared.cid,
@@ -718,6 +728,10 @@ impl Circuit {
         tracing::debug!(target: "caproto::ch", pv = %entry.shared.name, their_addr = %self.key.addr,
             role = "client", "connected: {} x{count}", data_type.native().caproto_name());
         self.publish(cid, info);
+        if entry_dropped(self.entries.get(&cid)) {
+            self.handle_msg(CircuitMsg::Clear { cid });
+            return;
+        }
         let subids: Vec<u32> = match self.entries.get(&cid) {
             Some(e) => e.shared.subs().keys().copied().collect(),
             None => return,
@@ -789,6 +803,10 @@ impl Circuit {
             connect_failed: false,
         });
     }
+}
+
+fn entry_dropped(entry: Option<&Entry>) -> bool {
+    entry.is_some_and(|e| e.shared.dropped.load(std::sync::atomic::Ordering::SeqCst))
 }
 
 impl Pending {
