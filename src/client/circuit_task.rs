@@ -24,10 +24,10 @@ use tokio::time::Instant;
 use super::channel::{ChannelInfo, ChannelShared, ConnState, Connection, Reading};
 use super::context::{ContextShared, CtxMsg};
 use super::error::{eca_description, eca_is_success, ClientError};
-use super::wire;
-use crate::proto::command::{id, AccessRights, Command, Decoded};
+use crate::proto::circuit::VirtualCircuit;
+use crate::proto::command::{id, AccessRights, Command};
 use crate::proto::dbr::{self, DbrType};
-use crate::proto::{Direction, PROTOCOL_VERSION};
+use crate::proto::{Role, PROTOCOL_VERSION};
 
 /// A circuit is identified by its server and priority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -115,12 +115,12 @@ struct Circuit {
     ctx: Arc<ContextShared>,
     /// Our handle on ourselves, put into each channel's `Connection`.
     self_tx: mpsc::UnboundedSender<CircuitMsg>,
-    our_addr: SocketAddr,
+    /// The protocol state machine: framing, id tables, per-command log records.
+    vc: VirtualCircuit,
     entries: HashMap<u32, Entry>,
     /// subid -> cid.
     sub_owner: HashMap<u32, u32>,
     pending: HashMap<u32, Pending>,
-    next_ioid: u32,
     out: Vec<u8>,
 }
 
@@ -149,11 +149,16 @@ async fn run(
         key,
         ctx: ctx.clone(),
         self_tx,
-        our_addr,
+        vc: VirtualCircuit::new(
+            Role::Client,
+            our_addr,
+            key.addr,
+            key.priority,
+            ctx.config.max_array_bytes,
+        ),
         entries: HashMap::new(),
         sub_owner: HashMap::new(),
         pending: HashMap::new(),
-        next_ioid: 1,
         out: Vec::with_capacity(4096),
     };
     let _ = c.send(
@@ -247,9 +252,7 @@ impl Circuit {
     ) -> End {
         let conn_tmo = self.ctx.config.conn_timeout;
         let echo_tmo = self.ctx.config.echo_timeout;
-        let max_payload = self.ctx.config.max_payload();
         let mut inbuf = vec![0u8; 64 * 1024];
-        let (mut start, mut filled) = (0usize, 0usize);
         let mut last_heard = Instant::now();
         let mut echo_sent: Option<Instant> = None;
         // Requests that queued up while we were connecting go out in the
@@ -273,7 +276,7 @@ impl Circuit {
             let wake = tokio::select! {
                 biased;
                 m = rx.recv() => Wake::Msg(m),
-                r = rd.read(&mut inbuf[filled..]) => Wake::Read(r),
+                r = rd.read(&mut inbuf) => Wake::Read(r),
                 _ = tokio::time::sleep_until(deadline) => Wake::Timer,
                 _ = &mut *writer => Wake::WriterDone,
             };
@@ -292,33 +295,19 @@ impl Circuit {
                 Wake::Read(Ok(0)) => return End::Lost("server closed the connection".into()),
                 Wake::Read(Err(e)) => return End::Lost(e.to_string()),
                 Wake::Read(Ok(n)) => {
-                    filled += n;
                     last_heard = Instant::now();
                     echo_sent = None;
-                    // Decode every complete command in the buffer.
-                    loop {
-                        match Command::decode_from(
-                            &inbuf[start..filled],
-                            Direction::Response,
-                            max_payload,
-                        ) {
-                            Ok(Decoded::Command(cmd, used)) => {
-                                self.log_recv(&cmd, used);
-                                start += used;
-                                self.handle_cmd(cmd);
+                    self.vc.recv(&inbuf[..n]);
+                    while let Some(next) = self.vc.next_command() {
+                        match next {
+                            Ok(cmd) => self.handle_cmd(cmd),
+                            Err(e) if e.is_fatal() => {
+                                return End::Lost(format!("protocol error: {e}"))
                             }
-                            Ok(Decoded::Incomplete { needed }) => {
-                                // Compact, and grow to hold the next command whole.
-                                inbuf.copy_within(start..filled, 0);
-                                filled -= start;
-                                start = 0;
-                                let want = needed.max(filled + 16 * 1024);
-                                if inbuf.len() < want {
-                                    inbuf.resize(want, 0);
-                                }
-                                break;
-                            }
-                            Err(e) => return End::Lost(format!("protocol error: {e}")),
+                            // A late or stray reply (e.g. for a channel we just
+                            // cleared): consumed, nothing to do.
+                            Err(e) => tracing::debug!(target: "caproto::circ",
+                                their_addr = %self.key.addr, role = "client", "ignored: {e}"),
                         }
                     }
                 }
@@ -334,33 +323,22 @@ impl Circuit {
         }
     }
 
-    /// Encode `cmd` into the outgoing buffer and log it. An encoding failure
-    /// is logged and returned; the caller decides whom to tell.
+    /// Encode `cmd` into the outgoing buffer through the state machine (which
+    /// checks it and logs it). A refusal is logged and returned; the caller
+    /// decides whom to tell.
     fn send(&mut self, cmd: Command, pv: Option<&str>) -> Result<(), ClientError> {
-        match cmd.encode(&mut self.out) {
-            Ok(bytes) => {
-                wire::log_circ(&cmd, pv, self.our_addr, self.key.addr, "send", bytes as u64);
-                Ok(())
-            }
+        match self.vc.send(&cmd, &mut self.out) {
+            Ok(_) => Ok(()),
             Err(e) => {
                 tracing::error!(target: "caproto::circ", pv, their_addr = %self.key.addr,
-                    role = "client", "cannot encode {cmd:?}: {e}");
-                Err(ClientError::Protocol(e))
+                    role = "client", "cannot send {cmd:?}: {e}");
+                Err(ClientError::Circuit(e))
             }
         }
     }
 
-    fn log_recv(&self, cmd: &Command, bytes: usize) {
-        let pv = wire::response_cid(cmd)
-            .and_then(|cid| self.entries.get(&cid))
-            .map(|e| e.shared.name.as_str());
-        wire::log_circ(cmd, pv, self.our_addr, self.key.addr, "recv", bytes as u64);
-    }
-
     fn alloc_ioid(&mut self) -> u32 {
-        let ioid = self.next_ioid;
-        self.next_ioid = self.next_ioid.wrapping_add(1);
-        ioid
+        self.vc.new_ioid()
     }
 
     /// Handle one request; returns true when the circuit should close.

@@ -20,6 +20,7 @@ use super::nameserver::{self, NameServerHandle};
 use super::search::SearchScheduler;
 use super::wire;
 use crate::proto::command::{Command, Decoded};
+use crate::proto::trace::Flow;
 use crate::proto::{Direction, MAX_PV_NAME_LEN};
 
 /// Default capacity of a subscription's update queue before the oldest
@@ -400,7 +401,7 @@ impl ContextTask {
                                 Command::SearchRequest { name, .. } => Some(name.as_str()),
                                 _ => None,
                             };
-                            wire::log_bcast(cmd, pv, self.our_addr, *dest, "send", *len as u64);
+                            wire::log_bcast(cmd, pv, self.our_addr, *dest, Flow::Send, *len);
                         }
                     }
                     Err(e) => {
@@ -427,7 +428,7 @@ impl ContextTask {
         let mut buf = Vec::with_capacity(16);
         if let Ok(len) = cmd.encode(&mut buf) {
             if self.udp.send_to(&buf, dest).await.is_ok() {
-                wire::log_bcast(&cmd, None, self.our_addr, dest, "send", len as u64);
+                wire::log_bcast(&cmd, None, self.our_addr, dest, Flow::Send, len);
             }
         }
         self.register_at = Some(now + self.register_backoff);
@@ -453,7 +454,7 @@ impl ContextTask {
                 }
                 _ => None,
             };
-            wire::log_bcast(&cmd, pv.as_deref(), self.our_addr, src, "recv", used as u64);
+            wire::log_bcast(&cmd, pv.as_deref(), self.our_addr, src, Flow::Recv, used);
             match cmd {
                 Command::SearchResponse { port, ip, cid, .. } => {
                     let ip = ip.unwrap_or(match src {

@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::proto::circuit::CircuitError;
 use crate::proto::dbr::DbrError;
 use crate::proto::CommandError;
 
@@ -75,6 +76,9 @@ pub enum ClientError {
     Dbr(DbrError),
     /// A command could not be encoded or decoded.
     Protocol(CommandError),
+    /// The circuit state machine refused a command (a bug on one side, or a
+    /// request on a channel that is going away).
+    Circuit(CircuitError),
     /// The reply would exceed `EPICS_CA_MAX_ARRAY_BYTES`.
     TooLarge {
         /// The PV name.
@@ -119,6 +123,7 @@ impl fmt::Display for ClientError {
             } => write!(f, "{pv}: server error (ECA status {status:#x}): {message}"),
             ClientError::Dbr(e) => write!(f, "DBR error: {e}"),
             ClientError::Protocol(e) => write!(f, "protocol error: {e}"),
+            ClientError::Circuit(e) => write!(f, "circuit error: {e}"),
             ClientError::TooLarge { pv, bytes, limit } => write!(
                 f,
                 "{pv}: {bytes} bytes exceed EPICS_CA_MAX_ARRAY_BYTES ({limit})"

@@ -12,9 +12,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::context::{ContextShared, CtxMsg};
-use super::wire;
-use crate::proto::command::{Command, Decoded};
-use crate::proto::Direction;
+use crate::proto::circuit::VirtualCircuit;
+use crate::proto::command::Command;
+use crate::proto::{Role, PROTOCOL_VERSION};
 
 /// The context's handle on a name-server task.
 #[derive(Debug)]
@@ -79,60 +79,67 @@ async fn serve(
     let our = stream
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-    let max = ctx.config.max_payload();
+    let config = &ctx.config;
+    // The state machine frames, checks and logs the search traffic.
+    let mut vc = VirtualCircuit::new(
+        Role::Client,
+        our,
+        addr,
+        config.priority,
+        config.max_array_bytes,
+    );
     let mut inbuf = vec![0u8; 16 * 1024];
-    let mut filled = 0usize;
+    let mut out = Vec::new();
+    let version = Command::VersionRequest {
+        priority: config.priority,
+        version: PROTOCOL_VERSION,
+    };
+    vc.send(&version, &mut out).ok()?;
     loop {
+        if !out.is_empty() {
+            if stream.write_all(&out).await.is_err() {
+                return Some(());
+            }
+            out.clear();
+        }
         tokio::select! {
             batch = rx.recv() => {
-                let batch = batch?;
-                let mut out = Vec::new();
-                for d in wire::search_datagrams(&batch, ctx.config.priority, false) {
-                    out.extend_from_slice(&d.bytes);
-                    for (cmd, len) in &d.cmds {
-                        let pv = match cmd {
-                            Command::SearchRequest { name, .. } => Some(name.as_str()),
-                            _ => None,
-                        };
-                        wire::log_circ(cmd, pv, our, addr, "send", *len as u64);
+                for (cid, name) in batch? {
+                    let cmd = Command::SearchRequest {
+                        name,
+                        cid,
+                        version: PROTOCOL_VERSION,
+                        reply: false,
+                    };
+                    if let Err(e) = vc.send(&cmd, &mut out) {
+                        tracing::warn!(target: "caproto::ctx", their_addr = %addr,
+                            role = "client", "cannot send search: {e}");
                     }
                 }
-                if stream.write_all(&out).await.is_err() {
-                    return Some(());
-                }
             }
-            r = stream.read(&mut inbuf[filled..]) => {
+            r = stream.read(&mut inbuf) => {
                 match r {
                     Ok(0) | Err(_) => return Some(()),
-                    Ok(n) => filled += n,
+                    Ok(n) => vc.recv(&inbuf[..n]),
                 }
-                let mut start = 0;
-                loop {
-                    match Command::decode_from(&inbuf[start..filled], Direction::Response, max) {
-                        Ok(Decoded::Command(cmd, used)) if used > 0 => {
-                            start += used;
-                            wire::log_circ(&cmd, None, our, addr, "recv", used as u64);
-                            if let Command::SearchResponse { port, ip, cid, .. } = cmd {
-                                let ip = ip
-                                    .filter(|ip| !ip.is_unspecified())
-                                    .unwrap_or(match addr {
-                                        SocketAddr::V4(a) => *a.ip(),
-                                        SocketAddr::V6(_) => Ipv4Addr::LOCALHOST,
-                                    });
-                                let server = SocketAddr::V4(SocketAddrV4::new(ip, port));
-                                ctx.tx.send(CtxMsg::Found { cid, server }).ok()?;
-                            }
+                while let Some(next) = vc.next_command() {
+                    match next {
+                        Ok(Command::SearchResponse { port, ip, cid, .. }) => {
+                            let ip = ip
+                                .filter(|ip| !ip.is_unspecified())
+                                .unwrap_or(match addr {
+                                    SocketAddr::V4(a) => *a.ip(),
+                                    SocketAddr::V6(_) => Ipv4Addr::LOCALHOST,
+                                });
+                            let server = SocketAddr::V4(SocketAddrV4::new(ip, port));
+                            ctx.tx.send(CtxMsg::Found { cid, server }).ok()?;
                         }
-                        Ok(Decoded::Incomplete { needed }) => {
-                            inbuf.copy_within(start..filled, 0);
-                            filled -= start;
-                            let want = needed.max(filled + 4096);
-                            if inbuf.len() < want {
-                                inbuf.resize(want, 0);
-                            }
-                            break;
+                        Ok(Command::EchoRequest) => {
+                            let _ = vc.send(&Command::EchoResponse, &mut out);
                         }
-                        Ok(Decoded::Command(..)) | Err(_) => return Some(()),
+                        Ok(_) => {}
+                        Err(e) if e.is_fatal() => return Some(()),
+                        Err(_) => {}
                     }
                 }
             }

@@ -1,60 +1,33 @@
 //! Small wire helpers shared by the client tasks: per-command log records
-//! (in the shared logging contract's shape) and search datagram assembly.
+//! for UDP traffic and search datagram assembly.
 
 use std::net::SocketAddr;
 
 use crate::proto::command::Command;
-use crate::proto::PROTOCOL_VERSION;
+use crate::proto::trace::{self, Endpoints, Flow, Target};
+use crate::proto::{Role, PROTOCOL_VERSION};
 
 /// Largest search datagram we send (an Ethernet MTU's worth of UDP payload).
 pub(crate) const MAX_DATAGRAM: usize = 1472;
 
-/// Emit the per-command DEBUG record for a TCP command. Formatting of the
-/// command happens only if a subscriber takes the record.
-pub(crate) fn log_circ(
-    cmd: &Command,
-    pv: Option<&str>,
-    our: SocketAddr,
-    their: SocketAddr,
-    direction: &'static str,
-    bytes: u64,
-) {
-    tracing::debug!(target: "caproto::circ", pv, our_addr = %our, their_addr = %their,
-        direction, role = "client", bytes, command = ?cmd);
-}
-
-/// Emit the per-command DEBUG record for a UDP command.
+/// Emit the per-command DEBUG record for a UDP command we sent or received
+/// (until the broadcaster state machine does it for us).
 pub(crate) fn log_bcast(
     cmd: &Command,
     pv: Option<&str>,
     our: SocketAddr,
     their: SocketAddr,
-    direction: &'static str,
-    bytes: u64,
+    flow: Flow,
+    bytes: usize,
 ) {
-    match cmd {
-        Command::Beacon { .. } => tracing::debug!(target: "caproto::bcast::beacon", pv,
-            our_addr = %our, their_addr = %their, direction, role = "client", bytes, command = ?cmd),
-        Command::SearchRequest { .. }
-        | Command::SearchResponse { .. }
-        | Command::NotFoundResponse { .. } => tracing::debug!(target: "caproto::bcast::search",
-            pv, our_addr = %our, their_addr = %their, direction, role = "client", bytes,
-            command = ?cmd),
-        _ => tracing::debug!(target: "caproto::bcast", pv, our_addr = %our, their_addr = %their,
-            direction, role = "client", bytes, command = ?cmd),
-    }
-}
-
-/// The channel id a server response refers to, when it names one directly
-/// (used to put the PV name on log records).
-pub(crate) fn response_cid(cmd: &Command) -> Option<u32> {
-    match cmd {
-        Command::CreateChanResponse { cid, .. }
-        | Command::CreateChFailResponse { cid }
-        | Command::ServerDisconnResponse { cid }
-        | Command::AccessRightsResponse { cid, .. }
-        | Command::ClearChannelResponse { cid, .. } => Some(*cid),
-        _ => None,
+    let target = Target::for_datagram(cmd);
+    if trace::enabled(target) {
+        let ends = Endpoints {
+            our_addr: our,
+            their_addr: their,
+            role: Role::Client,
+        };
+        trace::command(target, &ends, flow, pv, bytes, cmd);
     }
 }
 
