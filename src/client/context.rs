@@ -120,6 +120,11 @@ impl Context {
         let _guard = handle.enter();
         let udp = UdpSocket::from_std(std_sock)
             .map_err(|e| ClientError::io("binding the search socket", e))?;
+        if config.search_addrs.is_empty() && config.name_servers.is_empty() {
+            tracing::warn!(target: "caproto::ctx", role = "client",
+                "empty search address list (EPICS_CA_ADDR_LIST / EPICS_CA_NAME_SERVERS): \
+                 no PV can be found");
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(ContextShared {
             config,
