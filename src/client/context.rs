@@ -18,10 +18,8 @@ use super::config::Config;
 use super::error::ClientError;
 use super::nameserver::{self, NameServerHandle};
 use super::search::SearchScheduler;
-use super::wire;
-use crate::proto::command::{Command, Decoded};
-use crate::proto::trace::Flow;
-use crate::proto::{Direction, MAX_PV_NAME_LEN};
+use crate::proto::broadcaster::{Broadcaster, Event};
+use crate::proto::{Role, MAX_PV_NAME_LEN};
 
 /// Default capacity of a subscription's update queue before the oldest
 /// updates are dropped.
@@ -222,21 +220,20 @@ fn is_broadcast(addr: &SocketAddr) -> bool {
     }
 }
 
-/// What we remember about a server's beacons.
-struct BeaconSeen {
-    id: u32,
-}
-
 /// The context's own task state.
 struct ContextTask {
     shared: Arc<ContextShared>,
     udp: UdpSocket,
-    our_addr: SocketAddr,
+    /// The UDP state machine: search datagrams, reply matching, beacon
+    /// anomalies, repeater registration, and their log records.
+    bc: Broadcaster,
+    /// When each pending name is next due (the back-off); `bc` knows the names.
     sched: SearchScheduler,
     channels: HashMap<u32, Arc<ChannelShared>>,
     circuits: HashMap<CircuitKey, CircuitHandle>,
     name_servers: Vec<NameServerHandle>,
-    beacons: HashMap<SocketAddr, BeaconSeen>,
+    /// Reused datagram buffer.
+    out: Vec<u8>,
     /// When to (re)send the repeater registration; `None` once confirmed or disabled.
     register_at: Option<Instant>,
     register_backoff: Duration,
@@ -259,11 +256,11 @@ impl ContextTask {
             register_backoff: Duration::from_millis(500),
             shared,
             udp,
-            our_addr,
+            bc: Broadcaster::new(Role::Client, our_addr),
             channels: HashMap::new(),
             circuits: HashMap::new(),
             name_servers,
-            beacons: HashMap::new(),
+            out: Vec::with_capacity(1500),
         }
     }
 
@@ -314,11 +311,12 @@ impl ContextTask {
             CtxMsg::Add(shared) => {
                 tracing::debug!(target: "caproto::ch", pv = %shared.name, role = "client",
                     "searching");
-                self.sched.add(shared.cid, &shared.name, now.into_std());
+                self.search(shared.cid, &shared.name, now);
                 self.channels.insert(shared.cid, shared);
             }
             CtxMsg::Drop { cid } => {
                 self.sched.remove(cid);
+                self.bc.cancel_search(cid);
                 self.channels.remove(&cid);
             }
             CtxMsg::CircuitDown {
@@ -335,17 +333,18 @@ impl ContextTask {
                     now
                 };
                 for cid in cids {
-                    if let Some(ch) = self.channels.get(&cid) {
-                        if matches!(&*ch.state.borrow(), ConnState::Closed | ConnState::Failed) {
-                            continue;
-                        }
-                        self.sched.add(cid, &ch.name, due.into_std());
+                    let Some(ch) = self.channels.get(&cid).cloned() else {
+                        continue;
+                    };
+                    if matches!(&*ch.state.borrow(), ConnState::Closed | ConnState::Failed) {
+                        continue;
                     }
+                    self.search(cid, &ch.name, due);
                 }
             }
             CtxMsg::Research { cid } => {
-                if let Some(ch) = self.channels.get(&cid) {
-                    self.sched.add(cid, &ch.name, now.into_std());
+                if let Some(ch) = self.channels.get(&cid).cloned() {
+                    self.search(cid, &ch.name, now);
                 }
             }
             CtxMsg::Found { cid, server } => self.found(cid, server),
@@ -354,8 +353,19 @@ impl ContextTask {
         None
     }
 
+    /// (Re)start searching for `cid`, first due at `due`.
+    fn search(&mut self, cid: u32, name: &str, due: Instant) {
+        if let Err(e) = self.bc.add_search(cid, name) {
+            tracing::error!(target: "caproto::ch", pv = %name, role = "client",
+                "cannot search: {e}");
+            return;
+        }
+        self.sched.add(cid, name, due.into_std());
+    }
+
     /// A server has `cid`: attach the channel to that server's circuit.
     fn found(&mut self, cid: u32, server: SocketAddr) {
+        self.bc.cancel_search(cid);
         if !self.sched.remove(cid) {
             return; // Already found (another server answered first) or dropped.
         }
@@ -389,30 +399,47 @@ impl ContextTask {
         {
             return;
         }
-        let due = self.sched.poll(now.into_std());
+        let due: Vec<u32> = self
+            .sched
+            .poll(now.into_std())
+            .into_iter()
+            .map(|(cid, _)| cid)
+            .collect();
         if due.is_empty() {
             return;
         }
-        for ns in &self.name_servers {
-            ns.search(&due);
+        if !self.name_servers.is_empty() {
+            let named: Vec<(u32, String)> = due
+                .iter()
+                .filter_map(|cid| Some((*cid, self.bc.pending_search(*cid)?.to_string())))
+                .collect();
+            for ns in &self.name_servers {
+                ns.search(&named);
+            }
         }
-        let priority = self.shared.config.priority;
-        for d in wire::search_datagrams(&due, priority, false) {
-            for dest in &self.shared.config.search_addrs {
-                match self.udp.send_to(&d.bytes, dest).await {
-                    Ok(_) => {
-                        for (cmd, len) in &d.cmds {
-                            let pv = match cmd {
-                                Command::SearchRequest { name, .. } => Some(name.as_str()),
-                                _ => None,
-                            };
-                            wire::log_bcast(cmd, pv, self.our_addr, *dest, Flow::Send, *len);
-                        }
-                    }
+        let dests = self.shared.config.search_addrs.clone();
+        for dest in dests {
+            let mut rest = &due[..];
+            while !rest.is_empty() {
+                self.out.clear();
+                let used = match self
+                    .bc
+                    .fill_search_datagram(rest, false, dest, &mut self.out)
+                {
+                    Ok(used) => used.max(1),
                     Err(e) => {
                         tracing::warn!(target: "caproto::bcast::search", their_addr = %dest,
-                            role = "client", "search send failed: {e}");
+                            role = "client", "cannot build search datagram: {e}");
+                        break;
                     }
+                };
+                rest = &rest[used.min(rest.len())..];
+                if self.out.is_empty() {
+                    continue;
+                }
+                if let Err(e) = self.udp.send_to(&self.out, dest).await {
+                    tracing::warn!(target: "caproto::bcast::search", their_addr = %dest,
+                        role = "client", "search send failed: {e}");
                 }
             }
         }
@@ -427,91 +454,45 @@ impl ContextTask {
             Ipv4Addr::LOCALHOST,
             self.shared.config.repeater_port,
         ));
-        let cmd = Command::RepeaterRegisterRequest {
-            client_address: Ipv4Addr::UNSPECIFIED,
-        };
-        let mut buf = Vec::with_capacity(16);
-        if let Ok(len) = cmd.encode(&mut buf) {
-            if self.udp.send_to(&buf, dest).await.is_ok() {
-                wire::log_bcast(&cmd, None, self.our_addr, dest, Flow::Send, len);
-            }
+        self.out.clear();
+        if self.bc.register_with_repeater(dest, &mut self.out).is_ok() {
+            let _ = self.udp.send_to(&self.out, dest).await;
         }
         self.register_at = Some(now + self.register_backoff);
         self.register_backoff = (self.register_backoff * 2).min(Duration::from_secs(60));
     }
 
-    fn handle_datagram(&mut self, mut data: &[u8], src: SocketAddr) {
-        let max = self.shared.config.max_payload();
-        while !data.is_empty() {
-            let (cmd, used) = match Command::decode_from(data, Direction::Response, max) {
-                Ok(Decoded::Command(cmd, used)) if used > 0 => (cmd, used),
-                Ok(_) => break, // truncated datagram: ignore the rest
-                Err(e) => {
-                    tracing::debug!(target: "caproto::bcast", their_addr = %src, role = "client",
-                        "ignoring malformed datagram: {e}");
-                    break;
+    fn handle_datagram(&mut self, data: &[u8], src: SocketAddr) {
+        let mut events = Vec::new();
+        if let Err(e) = self
+            .bc
+            .recv(data, src, Instant::now().into_std(), &mut events)
+        {
+            tracing::debug!(target: "caproto::bcast", their_addr = %src, role = "client",
+                "ignoring malformed datagram: {e}");
+        }
+        for event in events {
+            match event {
+                Event::Found { cid, server, .. } => {
+                    // The search is no longer pending in `bc`; the schedule
+                    // still says whether we want it.
+                    self.found(cid, server)
                 }
-            };
-            data = &data[used..];
-            let pv = match &cmd {
-                Command::SearchResponse { cid, .. } => {
-                    self.channels.get(cid).map(|c| c.name.clone())
-                }
-                _ => None,
-            };
-            wire::log_bcast(&cmd, pv.as_deref(), self.our_addr, src, Flow::Recv, used);
-            match cmd {
-                Command::SearchResponse { port, ip, cid, .. } => {
-                    let ip = ip.unwrap_or(match src {
-                        SocketAddr::V4(a) => *a.ip(),
-                        SocketAddr::V6(_) => Ipv4Addr::LOCALHOST,
-                    });
-                    let ip = if ip.is_unspecified() {
-                        match src {
-                            SocketAddr::V4(a) => *a.ip(),
-                            SocketAddr::V6(_) => ip,
-                        }
-                    } else {
-                        ip
-                    };
-                    self.found(cid, SocketAddr::V4(SocketAddrV4::new(ip, port)));
-                }
-                Command::Beacon {
-                    server_port,
-                    beacon_id,
-                    address,
+                Event::Beacon {
+                    server,
+                    anomaly: Some(anomaly),
                     ..
-                } => self.beacon(src, address, server_port, beacon_id),
-                Command::RepeaterConfirmResponse { .. } if self.register_at.take().is_some() => {
+                } if !self.sched.is_empty() => {
+                    tracing::debug!(target: "caproto::ctx", their_addr = %server,
+                        role = "client", "beacon anomaly ({anomaly:?}): searching again now");
+                    self.sched.reset(Instant::now().into_std());
+                }
+                Event::RepeaterConfirmed { .. } if self.register_at.take().is_some() => {
                     tracing::debug!(target: "caproto::ctx", their_addr = %src,
                         role = "client", "registered with repeater");
                 }
                 _ => {}
             }
-        }
-    }
-
-    /// Watch beacons for anomalies: a server we have not heard before, or
-    /// one whose beacon ids restarted (a server restart). Either makes all
-    /// pending searches due now, as EPICS clients do.
-    fn beacon(&mut self, src: SocketAddr, address: Ipv4Addr, port: u16, id: u32) {
-        let ip = if address.is_unspecified() {
-            match src {
-                SocketAddr::V4(a) => *a.ip(),
-                SocketAddr::V6(_) => address,
-            }
-        } else {
-            address
-        };
-        let server = SocketAddr::V4(SocketAddrV4::new(ip, port));
-        let anomaly = match self.beacons.insert(server, BeaconSeen { id }) {
-            None => true,
-            Some(prev) => id != prev.id.wrapping_add(1) && id != prev.id,
-        };
-        if anomaly && !self.sched.is_empty() {
-            tracing::debug!(target: "caproto::ctx", their_addr = %server, role = "client",
-                "beacon anomaly: searching again now");
-            self.sched.reset(Instant::now().into_std());
         }
     }
 

@@ -19,7 +19,6 @@ mod error;
 mod nameserver;
 mod search;
 mod subscription;
-mod wire;
 
 pub use crate::proto::command::{mask, AccessRights};
 pub use channel::{Channel, ChannelInfo, Reading};
