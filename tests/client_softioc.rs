@@ -311,3 +311,74 @@ async fn reconnects_and_resubscribes_after_server_restart() {
     assert_eq!(scalar(&ao.get(DbrType::DOUBLE, None).await.unwrap()), 1.5);
     ctx.close().await;
 }
+
+#[tokio::test]
+async fn array_sizes_and_max_array_bytes() {
+    let env = CaEnv::new();
+    let Some(mut ioc) = ioc(&env, "cs8:") else {
+        return;
+    };
+    let ctx = context(&env);
+    let wave = ctx.connect_one("cs8:wave_d", WAIT).await.unwrap();
+    assert_eq!(wave.count(), Some(100_000));
+    // The current length (5) fits the default limit...
+    let r = wave.get(DbrType::DOUBLE, None).await.unwrap();
+    assert_eq!(r.value, Value::Double(vec![1.5, 2.5, 3.5, 4.5, 5.5]));
+    // ...the full capacity does not: refused before anything is sent.
+    match wave.get(DbrType::DOUBLE, Some(100_000)).await {
+        Err(ClientError::TooLarge { pv, bytes, limit }) => {
+            assert_eq!(pv, "cs8:wave_d");
+            assert!(bytes >= 800_000 && limit < bytes);
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    // The channel is still usable.
+    assert_eq!(
+        wave.get(DbrType::DOUBLE, Some(2))
+            .await
+            .unwrap()
+            .value
+            .len(),
+        2
+    );
+    ctx.close().await;
+
+    // With a larger EPICS_CA_MAX_ARRAY_BYTES a long array arrives whole
+    // (extended headers both ways).
+    let mut cfg = config(&env, false);
+    cfg.max_array_bytes = 2_000_000;
+    let ctx = Context::new(cfg).unwrap();
+    let wave = ctx.connect_one("cs8:wave_d", WAIT).await.unwrap();
+    let long: Vec<f64> = (0..70_000).map(f64::from).collect();
+    // EPICS 7's server sizes its buffers itself (EPICS_CA_AUTO_ARRAY_BYTES).
+    wave.put(&Value::Double(long.clone()), true).await.unwrap();
+    let r = wave.get(DbrType::DOUBLE, None).await.unwrap();
+    assert_eq!(r.value, Value::Double(long));
+    ioc.assert_running();
+    ctx.close().await;
+}
+
+#[tokio::test]
+async fn name_server_search_over_tcp() {
+    let env = CaEnv::new();
+    let Some(_ioc) = ioc(&env, "cs9:") else {
+        return;
+    };
+    // No UDP search at all: only EPICS_CA_NAME_SERVERS (loopback).
+    let mut cfg = config(&env, false);
+    cfg.search_addrs.clear();
+    cfg.name_servers = vec![std::net::SocketAddr::from((
+        [127, 0, 0, 1],
+        env.server_port(),
+    ))];
+    let ctx = Context::new(cfg).unwrap();
+    let chans = ctx.connect(&["cs9:ai", "cs9:longin"], WAIT).await;
+    let ai = chans[0].as_ref().expect("found through the name server");
+    assert_eq!(scalar(&ai.get(DbrType::DOUBLE, None).await.unwrap()), 3.5);
+    let longin = chans[1].as_ref().expect("found through the name server");
+    assert_eq!(
+        scalar(&longin.get(DbrType::DOUBLE, None).await.unwrap()),
+        42.0
+    );
+    ctx.close().await;
+}

@@ -223,8 +223,9 @@ impl Channel {
 
     /// Read the value as `dbr_type` (READ_NOTIFY). `count` = `None` asks for
     /// the server's current element count. Fails at once if the channel is
-    /// not connected; waits for the reply otherwise (wrap in
-    /// `tokio::time::timeout` to bound it).
+    /// not connected, or with [`ClientError::TooLarge`] if `count` elements
+    /// would exceed `EPICS_CA_MAX_ARRAY_BYTES`; otherwise waits for the reply
+    /// (wrap in `tokio::time::timeout` to bound it).
     pub async fn get(&self, dbr_type: DbrType, count: Option<u32>) -> Result<Reading, ClientError> {
         let conn = self.connected()?;
         if !conn.info.access_rights.read {
@@ -232,15 +233,19 @@ impl Channel {
                 pv: self.name().to_string(),
             });
         }
-        let limit = self.owner.ctx.config.max_payload();
-        let expected = count.unwrap_or(conn.info.count) as usize;
-        let bytes = dbr::payload_size(dbr_type, expected);
-        if bytes > limit {
-            return Err(ClientError::TooLarge {
-                pv: self.name().to_string(),
-                bytes,
-                limit,
-            });
+        // An explicit count we cannot receive is refused here. With `None`
+        // the server sends its current length, which is often far below the
+        // field's capacity; if it exceeds our limit the circuit refuses it.
+        if let Some(count) = count {
+            let limit = self.owner.ctx.config.max_payload();
+            let bytes = dbr::payload_size(dbr_type, count as usize);
+            if bytes > limit {
+                return Err(ClientError::TooLarge {
+                    pv: self.name().to_string(),
+                    bytes,
+                    limit,
+                });
+            }
         }
         let (reply, rx) = oneshot::channel();
         let msg = CircuitMsg::Get {
