@@ -244,6 +244,7 @@ fn subscribe_update_cancel() {
         &mut server,
         &[Command::EventCancelRequest {
             data_type: DbrType::DOUBLE,
+            data_count: 1,
             sid: SID,
             subscriptionid: 3,
         }],
@@ -256,6 +257,7 @@ fn subscribe_update_cancel() {
     deliver(&mut server, &mut client, &[event(3, 3.0)]);
     let cancel = Command::EventCancelResponse {
         data_type: DbrType::DOUBLE,
+        data_count: 1,
         sid: SID,
         subscriptionid: 3,
     };
@@ -266,6 +268,7 @@ fn subscribe_update_cancel() {
     let mut out = Vec::new();
     let again = Command::EventCancelRequest {
         data_type: DbrType::DOUBLE,
+        data_count: 1,
         sid: SID,
         subscriptionid: 3,
     };
@@ -669,6 +672,7 @@ fn empty_event_add_confirms_cancel() {
     deliver(&mut client, &mut server, &[event_add(6)]);
     let cancel = Command::EventCancelRequest {
         data_type: DbrType::DOUBLE,
+        data_count: 1,
         sid: SID,
         subscriptionid: 6,
     };
@@ -688,6 +692,7 @@ fn empty_event_add_confirms_cancel() {
         client.next_command().unwrap().unwrap(),
         Command::EventCancelResponse {
             data_type: DbrType::DOUBLE,
+            data_count: 0,
             sid: SID,
             subscriptionid: 6
         }

@@ -1,0 +1,526 @@
+//! [`Context`]: the client's entry point. It owns the UDP search socket, the
+//! search schedule, beacon watching, repeater registration, and one circuit
+//! task per server; channels are created through it.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::channel::{Channel, ChannelShared, ConnState};
+use super::circuit_task::{self, CircuitHandle, CircuitKey, CircuitMsg};
+use super::config::Config;
+use super::error::ClientError;
+use super::nameserver::{self, NameServerHandle};
+use super::search::SearchScheduler;
+use crate::proto::broadcaster::{Broadcaster, Event};
+use crate::proto::{Role, MAX_PV_NAME_LEN};
+
+/// Default capacity of a subscription's update queue before the oldest
+/// updates are dropped.
+pub const DEFAULT_SUB_QUEUE: usize = 10_000;
+
+/// State shared by the context task, circuits and channel handles.
+#[derive(Debug)]
+pub(crate) struct ContextShared {
+    pub config: Config,
+    pub tx: mpsc::UnboundedSender<CtxMsg>,
+    pub sub_queue_capacity: usize,
+    next_cid: AtomicU32,
+    next_subid: AtomicU32,
+}
+
+impl ContextShared {
+    pub(crate) fn next_subid(&self) -> u32 {
+        self.next_subid.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Messages to the context task.
+#[derive(Debug)]
+pub(crate) enum CtxMsg {
+    /// Search for this new channel.
+    Add(Arc<ChannelShared>),
+    /// The last handle on a channel was dropped.
+    Drop { cid: u32 },
+    /// A circuit ended; its channels (`cids`) must be searched for again.
+    CircuitDown {
+        key: CircuitKey,
+        cids: Vec<u32>,
+        connect_failed: bool,
+    },
+    /// The server dropped one channel (SERVER_DISCONN): search again.
+    Research { cid: u32 },
+    /// A name server (TCP search) found a channel at `server`.
+    Found { cid: u32, server: SocketAddr },
+    /// Close everything; answer when done.
+    Close(Option<oneshot::Sender<()>>),
+}
+
+/// A Channel Access client context: searches, circuits and channels.
+///
+/// Create it inside a tokio runtime (either flavour). Dropping it (or
+/// calling [`Context::close`]) disconnects every channel.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), caproto::client::ClientError> {
+/// use std::time::Duration;
+/// use caproto::client::Context;
+/// use caproto::proto::dbr::DbrClass;
+/// let ctx = Context::from_env()?;
+/// let chans = ctx.connect(&["test:ai"], Duration::from_secs(1)).await;
+/// let ch = chans.into_iter().next().unwrap()?;
+/// let reading = ch.get_class(DbrClass::Time, None).await?;
+/// println!("{:?} at {:?}", reading.value, reading.meta.stamp);
+/// ctx.close().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Context {
+    shared: Arc<ContextShared>,
+}
+
+impl Context {
+    /// A context configured from the `EPICS_CA_*` environment variables.
+    /// Must be called from within a tokio runtime.
+    pub fn from_env() -> Result<Context, ClientError> {
+        Context::new(Config::from_env()?)
+    }
+
+    /// A context with an explicit configuration. Must be called from within
+    /// a tokio runtime. Binds the UDP search socket and starts searching
+    /// (and repeater registration, if enabled) right away.
+    pub fn new(config: Config) -> Result<Context, ClientError> {
+        Context::with_queue_capacity(config, DEFAULT_SUB_QUEUE)
+    }
+
+    /// Like [`Context::new`], with a given per-subscription queue capacity.
+    pub fn with_queue_capacity(config: Config, capacity: usize) -> Result<Context, ClientError> {
+        let handle = tokio::runtime::Handle::try_current().map_err(|e| ClientError::Io {
+            context: "client context needs a tokio runtime",
+            message: e.to_string(),
+        })?;
+        let std_sock = std::net::UdpSocket::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))
+            .map_err(|e| ClientError::io("binding the search socket", e))?;
+        std_sock
+            .set_nonblocking(true)
+            .map_err(|e| ClientError::io("binding the search socket", e))?;
+        if config.search_addrs.iter().any(is_broadcast) {
+            std_sock
+                .set_broadcast(true)
+                .map_err(|e| ClientError::io("enabling broadcast on the search socket", e))?;
+        }
+        let _guard = handle.enter();
+        let udp = UdpSocket::from_std(std_sock)
+            .map_err(|e| ClientError::io("binding the search socket", e))?;
+        if config.search_addrs.is_empty() && config.name_servers.is_empty() {
+            tracing::warn!(target: "caproto::ctx", role = "client",
+                "empty search address list (EPICS_CA_ADDR_LIST / EPICS_CA_NAME_SERVERS): \
+                 no PV can be found");
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(ContextShared {
+            config,
+            tx,
+            sub_queue_capacity: capacity,
+            next_cid: AtomicU32::new(1),
+            next_subid: AtomicU32::new(1),
+        });
+        let task = ContextTask::new(shared.clone(), udp);
+        handle.spawn(task.run(rx));
+        Ok(Context { shared })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// Start searching for `name` and return its handle at once (not yet
+    /// connected; see [`Channel::wait_connected`]).
+    pub fn channel(&self, name: &str) -> Result<Channel, ClientError> {
+        if name.is_empty() || name.len() > MAX_PV_NAME_LEN || name.contains('\0') {
+            return Err(ClientError::InvalidName(name.to_string()));
+        }
+        let cid = self.shared.next_cid.fetch_add(1, Ordering::Relaxed);
+        let shared = ChannelShared::new(name.to_string(), cid);
+        self.shared
+            .tx
+            .send(CtxMsg::Add(shared.clone()))
+            .map_err(|_| ClientError::Closed)?;
+        Ok(Channel::new(shared, self.shared.clone()))
+    }
+
+    /// Connect many channels concurrently: all names are searched for in
+    /// one batch of datagrams, and the call returns when every one has
+    /// connected or `timeout` has passed. Results are in `names` order;
+    /// names that did not connect give [`ClientError::Timeout`] (and stop
+    /// being searched for).
+    pub async fn connect<S: AsRef<str>>(
+        &self,
+        names: &[S],
+        timeout: Duration,
+    ) -> Vec<Result<Channel, ClientError>> {
+        let deadline = Instant::now() + timeout;
+        let pending: Vec<Result<Channel, ClientError>> =
+            names.iter().map(|n| self.channel(n.as_ref())).collect();
+        let mut out = Vec::with_capacity(pending.len());
+        for ch in pending {
+            out.push(match ch {
+                Ok(ch) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match ch.wait_connected(left).await {
+                        Ok(_) => Ok(ch),
+                        Err(ClientError::Timeout { pv, .. }) => {
+                            Err(ClientError::Timeout { pv, timeout })
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            });
+        }
+        out
+    }
+
+    /// Connect one channel (see [`Context::connect`]).
+    pub async fn connect_one(&self, name: &str, timeout: Duration) -> Result<Channel, ClientError> {
+        let ch = self.channel(name)?;
+        match ch.wait_connected(timeout).await {
+            Ok(_) => Ok(ch),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Flush every circuit's queued requests, close the circuits, and mark
+    /// all channels closed. Waits (briefly) for the circuits to finish.
+    pub async fn close(self) {
+        let (tx, rx) = oneshot::channel();
+        if self.shared.tx.send(CtxMsg::Close(Some(tx))).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        let _ = self.shared.tx.send(CtxMsg::Close(None));
+    }
+}
+
+fn is_broadcast(addr: &SocketAddr) -> bool {
+    match addr {
+        SocketAddr::V4(a) => a.ip().is_broadcast() || a.ip().octets()[3] == 255,
+        SocketAddr::V6(_) => false,
+    }
+}
+
+/// The context's own task state.
+struct ContextTask {
+    shared: Arc<ContextShared>,
+    udp: UdpSocket,
+    /// The UDP state machine: search datagrams, reply matching, beacon
+    /// anomalies, repeater registration, and their log records.
+    bc: Broadcaster,
+    /// When each pending name is next due (the back-off); `bc` knows the names.
+    sched: SearchScheduler,
+    channels: HashMap<u32, Arc<ChannelShared>>,
+    circuits: HashMap<CircuitKey, CircuitHandle>,
+    name_servers: Vec<NameServerHandle>,
+    /// Reused datagram buffer.
+    out: Vec<u8>,
+    /// When to (re)send the repeater registration; `None` once confirmed or disabled.
+    register_at: Option<Instant>,
+    register_backoff: Duration,
+}
+
+impl ContextTask {
+    fn new(shared: Arc<ContextShared>, udp: UdpSocket) -> ContextTask {
+        let config = &shared.config;
+        let our_addr = udp
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let name_servers = config
+            .name_servers
+            .iter()
+            .map(|addr| nameserver::spawn(*addr, shared.clone()))
+            .collect();
+        ContextTask {
+            sched: SearchScheduler::new(config.min_search_period, config.max_search_period),
+            register_at: config.use_repeater.then(Instant::now),
+            register_backoff: Duration::from_millis(500),
+            shared,
+            udp,
+            bc: Broadcaster::new(Role::Client, our_addr),
+            channels: HashMap::new(),
+            circuits: HashMap::new(),
+            name_servers,
+            out: Vec::with_capacity(1500),
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<CtxMsg>) {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let now = Instant::now();
+            self.send_due_searches(now).await;
+            self.maybe_register(now).await;
+            let next = [
+                self.sched.next_due().map(Instant::from_std),
+                self.register_at,
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(now + Duration::from_secs(3600));
+            tokio::select! {
+                biased;
+                msg = rx.recv() => {
+                    let Some(msg) = msg else { break };
+                    if let Some(done) = self.handle_msg(msg) {
+                        self.shutdown(done).await;
+                        return;
+                    }
+                    while let Ok(msg) = rx.try_recv() {
+                        if let Some(done) = self.handle_msg(msg) {
+                            self.shutdown(done).await;
+                            return;
+                        }
+                    }
+                }
+                r = self.udp.recv_from(&mut buf) => {
+                    if let Ok((n, src)) = r {
+                        self.handle_datagram(&buf[..n], src);
+                    }
+                }
+                _ = tokio::time::sleep_until(next) => {}
+            }
+        }
+        self.shutdown(None).await;
+    }
+
+    /// Handle one message; returns `Some(reply)` when asked to close.
+    fn handle_msg(&mut self, msg: CtxMsg) -> Option<Option<oneshot::Sender<()>>> {
+        let now = Instant::now();
+        match msg {
+            CtxMsg::Add(shared) => {
+                tracing::debug!(target: "caproto::ch", pv = %shared.name, role = "client",
+                    "searching");
+                self.search(shared.cid, &shared.name, now);
+                self.channels.insert(shared.cid, shared);
+            }
+            CtxMsg::Drop { cid } => {
+                self.sched.remove(cid);
+                self.bc.cancel_search(cid);
+                self.channels.remove(&cid);
+            }
+            CtxMsg::CircuitDown {
+                key,
+                cids,
+                connect_failed,
+            } => {
+                self.circuits.remove(&key);
+                // A server that refused the connection should not be hammered:
+                // wait a little before searching again.
+                let due = if connect_failed {
+                    now + Duration::from_secs(1)
+                } else {
+                    now
+                };
+                for cid in cids {
+                    let Some(ch) = self.channels.get(&cid).cloned() else {
+                        continue;
+                    };
+                    if matches!(&*ch.state.borrow(), ConnState::Closed | ConnState::Failed) {
+                        continue;
+                    }
+                    self.search(cid, &ch.name, due);
+                }
+            }
+            CtxMsg::Research { cid } => {
+                if let Some(ch) = self.channels.get(&cid).cloned() {
+                    self.search(cid, &ch.name, now);
+                }
+            }
+            CtxMsg::Found { cid, server } => self.found(cid, server),
+            CtxMsg::Close(reply) => return Some(reply),
+        }
+        None
+    }
+
+    /// (Re)start searching for `cid`, first due at `due`.
+    fn search(&mut self, cid: u32, name: &str, due: Instant) {
+        if let Err(e) = self.bc.add_search(cid, name) {
+            tracing::error!(target: "caproto::ch", pv = %name, role = "client",
+                "cannot search: {e}");
+            return;
+        }
+        self.sched.add(cid, name, due.into_std());
+    }
+
+    /// A server has `cid`: attach the channel to that server's circuit.
+    fn found(&mut self, cid: u32, server: SocketAddr) {
+        self.bc.cancel_search(cid);
+        if !self.sched.remove(cid) {
+            return; // Already found (another server answered first) or dropped.
+        }
+        let Some(shared) = self.channels.get(&cid).cloned() else {
+            return;
+        };
+        tracing::debug!(target: "caproto::ch", pv = %shared.name, their_addr = %server,
+            role = "client", "found");
+        let key = CircuitKey {
+            addr: server,
+            priority: self.shared.config.priority,
+        };
+        let mut msg = CircuitMsg::Attach(shared);
+        if let Some(circuit) = self.circuits.get(&key) {
+            match circuit.tx.send(msg) {
+                Ok(()) => return,
+                // The circuit is going down; start a fresh one.
+                Err(e) => msg = e.0,
+            }
+        }
+        let circuit = circuit_task::spawn(key, self.shared.clone());
+        let _ = circuit.tx.send(msg);
+        self.circuits.insert(key, circuit);
+    }
+
+    async fn send_due_searches(&mut self, now: Instant) {
+        if self
+            .sched
+            .next_due()
+            .map_or(true, |due| due > now.into_std())
+        {
+            return;
+        }
+        let due: Vec<u32> = self
+            .sched
+            .poll(now.into_std())
+            .into_iter()
+            .map(|(cid, _)| cid)
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        if !self.name_servers.is_empty() {
+            let named: Vec<(u32, String)> = due
+                .iter()
+                .filter_map(|cid| Some((*cid, self.bc.pending_search(*cid)?.to_string())))
+                .collect();
+            for ns in &self.name_servers {
+                ns.search(&named);
+            }
+        }
+        let dests = self.shared.config.search_addrs.clone();
+        for dest in dests {
+            let mut rest = &due[..];
+            while !rest.is_empty() {
+                self.out.clear();
+                let used = match self
+                    .bc
+                    .fill_search_datagram(rest, false, dest, &mut self.out)
+                {
+                    Ok(used) => used.max(1),
+                    Err(e) => {
+                        tracing::warn!(target: "caproto::bcast::search", their_addr = %dest,
+                            role = "client", "cannot build search datagram: {e}");
+                        break;
+                    }
+                };
+                rest = &rest[used.min(rest.len())..];
+                if self.out.is_empty() {
+                    continue;
+                }
+                if let Err(e) = self.udp.send_to(&self.out, dest).await {
+                    tracing::warn!(target: "caproto::bcast::search", their_addr = %dest,
+                        role = "client", "search send failed: {e}");
+                }
+            }
+        }
+    }
+
+    async fn maybe_register(&mut self, now: Instant) {
+        let Some(at) = self.register_at else { return };
+        if at > now {
+            return;
+        }
+        let dest = SocketAddr::V4(SocketAddrV4::new(
+            Ipv4Addr::LOCALHOST,
+            self.shared.config.repeater_port,
+        ));
+        self.out.clear();
+        if self.bc.register_with_repeater(dest, &mut self.out).is_ok() {
+            let _ = self.udp.send_to(&self.out, dest).await;
+        }
+        self.register_at = Some(now + self.register_backoff);
+        self.register_backoff = (self.register_backoff * 2).min(Duration::from_secs(60));
+    }
+
+    fn handle_datagram(&mut self, data: &[u8], src: SocketAddr) {
+        let mut events = Vec::new();
+        if let Err(e) = self
+            .bc
+            .recv(data, src, Instant::now().into_std(), &mut events)
+        {
+            tracing::debug!(target: "caproto::bcast", their_addr = %src, role = "client",
+                "ignoring malformed datagram: {e}");
+        }
+        for event in events {
+            match event {
+                Event::Found { cid, server, .. } => {
+                    // The search is no longer pending in `bc`; the schedule
+                    // still says whether we want it.
+                    self.found(cid, server)
+                }
+                Event::Beacon {
+                    server,
+                    anomaly: Some(anomaly),
+                    ..
+                } if !self.sched.is_empty() => {
+                    tracing::debug!(target: "caproto::ctx", their_addr = %server,
+                        role = "client", "beacon anomaly ({anomaly:?}): searching again now");
+                    self.sched.reset(Instant::now().into_std());
+                }
+                Event::RepeaterConfirmed { .. } if self.register_at.take().is_some() => {
+                    tracing::debug!(target: "caproto::ctx", their_addr = %src,
+                        role = "client", "registered with repeater");
+                }
+                _ => {}
+            }
+        }
+    }
+
+    async fn shutdown(&mut self, reply: Option<oneshot::Sender<()>>) {
+        for circuit in self.circuits.values() {
+            let _ = circuit.tx.send(CircuitMsg::Close);
+        }
+        for (_, circuit) in self.circuits.drain() {
+            let mut task = circuit.task;
+            if tokio::time::timeout(Duration::from_secs(2), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+        for ns in self.name_servers.drain(..) {
+            ns.task.abort();
+        }
+        for ch in self.channels.values() {
+            ch.state.send_replace(ConnState::Closed);
+            for spec in ch.subs().values() {
+                spec.queue.close();
+            }
+        }
+        self.channels.clear();
+        if let Some(reply) = reply {
+            let _ = reply.send(());
+        }
+    }
+}

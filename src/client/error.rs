@@ -1,0 +1,190 @@
+//! The client's error type: everything a [`crate::client`] call can fail with.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::proto::circuit::CircuitError;
+use crate::proto::dbr::DbrError;
+use crate::proto::CommandError;
+
+/// Why a client call failed.
+///
+/// Variants say what the caller can do about it: retry later (`Disconnected`,
+/// `Timeout`), fix the request (`InvalidName`, `NoReadAccess`, ...), or report
+/// what the server said (`Server`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientError {
+    /// An environment variable could not be parsed.
+    Config {
+        /// The variable, e.g. `EPICS_CA_SERVER_PORT`.
+        var: &'static str,
+        /// Its offending value.
+        value: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// A socket operation failed (binding the search socket, connecting a circuit, ...).
+    Io {
+        /// What we were doing.
+        context: &'static str,
+        /// The OS error, rendered.
+        message: String,
+    },
+    /// The PV name is empty or longer than [`crate::proto::MAX_PV_NAME_LEN`] bytes.
+    InvalidName(String),
+    /// No server answered the search for `pv` (or the channel did not come back
+    /// after a disconnect) within `timeout`.
+    Timeout {
+        /// The PV name.
+        pv: String,
+        /// How long we waited.
+        timeout: Duration,
+    },
+    /// The server refused to create the channel (CREATE_CH_FAIL).
+    CreateFailed {
+        /// The PV name.
+        pv: String,
+    },
+    /// The channel is not connected right now (its circuit was lost, or it was
+    /// never connected); the context keeps searching for it.
+    Disconnected {
+        /// The PV name.
+        pv: String,
+    },
+    /// The server does not grant read access on this channel.
+    NoReadAccess {
+        /// The PV name.
+        pv: String,
+    },
+    /// The server does not grant write access on this channel.
+    NoWriteAccess {
+        /// The PV name.
+        pv: String,
+    },
+    /// The server answered with a failing ECA status (in an ERROR response, or
+    /// in the status field of a READ_NOTIFY / WRITE_NOTIFY / EVENT_ADD reply).
+    Server {
+        /// The PV name.
+        pv: String,
+        /// The raw ECA status code (message number << 3 | severity).
+        status: u32,
+        /// The server's message, or our description of the status.
+        message: String,
+    },
+    /// A value could not be encoded, or a reply could not be decoded.
+    Dbr(DbrError),
+    /// A command could not be encoded or decoded.
+    Protocol(CommandError),
+    /// The circuit state machine refused a command (a bug on one side, or a
+    /// request on a channel that is going away).
+    Circuit(CircuitError),
+    /// The reply would exceed `EPICS_CA_MAX_ARRAY_BYTES`.
+    TooLarge {
+        /// The PV name.
+        pv: String,
+        /// Bytes the request would need.
+        bytes: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The context was closed.
+    Closed,
+    /// The circuit to `server` failed (protocol error, reset, echo timeout).
+    CircuitLost {
+        /// The server's address.
+        server: SocketAddr,
+    },
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Config { var, value, reason } => {
+                write!(f, "bad environment variable {var}={value:?}: {reason}")
+            }
+            ClientError::Io { context, message } => write!(f, "{context}: {message}"),
+            ClientError::InvalidName(name) => write!(f, "invalid PV name {name:?}"),
+            ClientError::Timeout { pv, timeout } => {
+                write!(
+                    f,
+                    "{pv}: no connection within {:.3} s",
+                    timeout.as_secs_f64()
+                )
+            }
+            ClientError::CreateFailed { pv } => write!(f, "{pv}: server refused to create channel"),
+            ClientError::Disconnected { pv } => write!(f, "{pv}: channel disconnected"),
+            ClientError::NoReadAccess { pv } => write!(f, "{pv}: no read access"),
+            ClientError::NoWriteAccess { pv } => write!(f, "{pv}: no write access"),
+            ClientError::Server {
+                pv,
+                status,
+                message,
+            } => write!(f, "{pv}: server error (ECA status {status:#x}): {message}"),
+            ClientError::Dbr(e) => write!(f, "DBR error: {e}"),
+            ClientError::Protocol(e) => write!(f, "protocol error: {e}"),
+            ClientError::Circuit(e) => write!(f, "circuit error: {e}"),
+            ClientError::TooLarge { pv, bytes, limit } => write!(
+                f,
+                "{pv}: {bytes} bytes exceed EPICS_CA_MAX_ARRAY_BYTES ({limit})"
+            ),
+            ClientError::Closed => f.write_str("client context closed"),
+            ClientError::CircuitLost { server } => write!(f, "circuit to {server} lost"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+impl From<DbrError> for ClientError {
+    fn from(e: DbrError) -> Self {
+        ClientError::Dbr(e)
+    }
+}
+
+impl From<CommandError> for ClientError {
+    fn from(e: CommandError) -> Self {
+        ClientError::Protocol(e)
+    }
+}
+
+impl ClientError {
+    /// Wrap an I/O error with a note of what we were doing.
+    pub(crate) fn io(context: &'static str, err: std::io::Error) -> Self {
+        ClientError::Io {
+            context,
+            message: err.to_string(),
+        }
+    }
+}
+
+/// Whether an ECA status code means success (its severity's low bit is set:
+/// SUCCESS = 1, INFO = 3).
+pub fn eca_is_success(status: u32) -> bool {
+    status & 1 == 1
+}
+
+/// A short description of common ECA status codes, for errors that arrive
+/// without a server message.
+pub fn eca_description(status: u32) -> &'static str {
+    // Message numbers (status >> 3) from the CA protocol's ECA table.
+    match status >> 3 {
+        0 => "normal successful completion",
+        7 => "unknown IO channel",
+        14 => "the data type specified is invalid",
+        19 => "channel read request failed",
+        20 => "channel write request failed",
+        21 => "channel subscription request failed",
+        22 => "invalid element count requested",
+        23 => "invalid string",
+        24 => "virtual circuit disconnect",
+        41 => "invalid event selection mask",
+        45 => "put callback timed out",
+        46 => "read access denied",
+        47 => "write access denied",
+        50 => "no reasonable data conversion between client and server types",
+        51 => "invalid channel identifier",
+        60 => "virtual circuit unresponsive",
+        _ => "request failed",
+    }
+}
