@@ -36,6 +36,15 @@ fn put_like_caproto(env: &CaEnv, args: &[&str], restore: &[&str]) -> String {
     }
 }
 
+/// (caproto-put args, caput args that restore the record, PV, old, new).
+type PutCase = (
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
 fn old_new(pv: &str, old: &str, new: &str) -> String {
     format!(
         "Old : {}\nNew : {}\n",
@@ -50,7 +59,7 @@ fn put_and_read_back_every_native_type() {
     let Some(_ioc) = ioc(&env, "tp1:") else {
         return;
     };
-    let cases: [(&[&str], &[&str], &str, &str, &str); 8] = [
+    let cases: [PutCase; 8] = [
         (
             &["tp1:ao", "2.25"],
             &["tp1:ao", "1.5"],
