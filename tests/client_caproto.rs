@@ -40,8 +40,17 @@ async fn get_put_and_put_callback_on_the_simple_example() {
 
     b.put(&Value::Double(vec![-3.25]), true).await.unwrap();
     assert_eq!(scalar(&b.get(DbrType::DOUBLE, None).await.unwrap()), -3.25);
+    // Without a callback nothing says when the server has applied the
+    // write: poll (bounded) until a read shows it.
     a.put(&Value::Long(vec![17]), false).await.unwrap();
-    assert_eq!(scalar(&a.get(DbrType::DOUBLE, None).await.unwrap()), 17.0);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while scalar(&a.get(DbrType::DOUBLE, None).await.unwrap()) != 17.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "write never applied"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     ctx.close().await;
 }
 

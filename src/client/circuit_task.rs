@@ -86,8 +86,8 @@ struct Entry {
     shared: Arc<ChannelShared>,
     sid: Option<u32>,
     access: AccessRights,
-    /// subid -> requested type, for subscriptions whose EVENT_ADD went out.
-    active: HashMap<u32, DbrType>,
+    /// subid -> requested type and count, for subscriptions whose EVENT_ADD went out.
+    active: HashMap<u32, (DbrType, u32)>,
 }
 
 /// An I/O request waiting for its reply.
@@ -452,13 +452,15 @@ impl Circuit {
                 let Some(entry) = self.entries.get_mut(&cid) else {
                     return false;
                 };
-                let (Some(dbr_type), Some(sid)) = (entry.active.remove(&subid), entry.sid) else {
+                let (Some((dbr_type, count)), Some(sid)) = (entry.active.remove(&subid), entry.sid)
+                else {
                     return false;
                 };
                 self.sub_owner.remove(&subid);
                 let name = entry.shared.name.clone();
                 let cmd = Command::EventCancelRequest {
                     data_type: dbr_type,
+                    data_count: count,
                     sid,
                     subscriptionid: subid,
                 };
@@ -508,8 +510,13 @@ impl Circuit {
                 mask: spec.mask,
             }
         };
-        if let Command::EventAddRequest { data_type, .. } = &cmd {
-            entry.active.insert(subid, *data_type);
+        if let Command::EventAddRequest {
+            data_type,
+            data_count,
+            ..
+        } = &cmd
+        {
+            entry.active.insert(subid, (*data_type, *data_count));
         }
         self.sub_owner.insert(subid, cid);
         let name = entry.shared.name.clone();

@@ -27,3 +27,34 @@ pub use context::{Context, DEFAULT_SUB_QUEUE};
 pub use error::{eca_description, eca_is_success, ClientError};
 pub use search::SearchScheduler;
 pub use subscription::Subscription;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::dbr::{DbrClass, DbrType, Value};
+    use std::time::Duration;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// Callers (the tools) run these futures on multi-threaded runtimes and
+    /// behind `impl Future + Send`; this fails to compile if one stops being Send.
+    #[allow(dead_code)]
+    fn futures_are_send(ctx: &Context, ch: &Channel, sub: &mut Subscription) {
+        assert_send(&ctx.connect(&["a"], Duration::ZERO));
+        assert_send(&ctx.connect_one("a", Duration::ZERO));
+        assert_send(&ch.wait_connected(Duration::ZERO));
+        assert_send(&ch.get(DbrType::DOUBLE, None));
+        assert_send(&ch.get_class(DbrClass::Time, None));
+        assert_send(&ch.put(&Value::Double(vec![1.0]), true));
+        assert_send(&sub.recv());
+    }
+
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Context>();
+        check::<Channel>();
+        check::<Subscription>();
+        check::<ClientError>();
+    }
+}

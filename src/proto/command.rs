@@ -12,6 +12,16 @@ use super::dbr::DbrType;
 use super::header::Header;
 use super::Direction;
 
+mod decode;
+mod display;
+mod encode;
+mod error;
+#[cfg(test)]
+mod tests;
+
+pub use decode::{split_frame, Frame};
+pub use error::CommandError;
+
 /// Numeric command ids (`CA_PROTO_*`).
 pub mod id {
     pub const VERSION: u16 = 0;
@@ -42,6 +52,41 @@ pub mod id {
     pub const SIGNAL: u16 = 25;
     pub const CREATE_CH_FAIL: u16 = 26;
     pub const SERVER_DISCONN: u16 = 27;
+
+    /// The `CA_PROTO_` suffix of a command id (`"READ_NOTIFY"`), or `None` for ids EPICS does not define.
+    pub fn name(id: u16) -> Option<&'static str> {
+        const NAMES: [&str; 28] = [
+            "VERSION",
+            "EVENT_ADD",
+            "EVENT_CANCEL",
+            "READ",
+            "WRITE",
+            "SNAPSHOT",
+            "SEARCH",
+            "BUILD",
+            "EVENTS_OFF",
+            "EVENTS_ON",
+            "READ_SYNC",
+            "ERROR",
+            "CLEAR_CHANNEL",
+            "RSRV_IS_UP",
+            "NOT_FOUND",
+            "READ_NOTIFY",
+            "READ_BUILD",
+            "REPEATER_CONFIRM",
+            "CREATE_CHAN",
+            "WRITE_NOTIFY",
+            "CLIENT_NAME",
+            "HOST_NAME",
+            "ACCESS_RIGHTS",
+            "ECHO",
+            "REPEATER_REGISTER",
+            "SIGNAL",
+            "CREATE_CH_FAIL",
+            "SERVER_DISCONN",
+        ];
+        NAMES.get(usize::from(id)).copied()
+    }
 }
 
 /// `data_type` of a SEARCH request: whether the server should answer NOT_FOUND.
@@ -153,14 +198,19 @@ pub enum Command {
         status: u32,
         subscriptionid: u32,
     },
+    /// `data_count` is the subscription's element count: EPICS libca sends it
+    /// (caproto sends 0), and servers echo it in the [`Command::EventCancelResponse`].
     EventCancelRequest {
         data_type: DbrType,
+        data_count: u32,
         sid: u32,
         subscriptionid: u32,
     },
     /// An EVENT_ADD with no payload, sent by the server to confirm a cancel.
+    /// Its header echoes the cancel request's type, count, sid and subscription id.
     EventCancelResponse {
         data_type: DbrType,
+        data_count: u32,
         sid: u32,
         subscriptionid: u32,
     },
@@ -265,21 +315,6 @@ pub enum Command {
     },
 }
 
-/// Why bytes could not be turned into a [`Command`] (or a command into bytes).
-#[derive(Debug, Clone, PartialEq)]
-pub enum CommandError {
-    /// Placeholder until the codec lands; removed by the codec work.
-    Unimplemented,
-}
-
-impl std::fmt::Display for CommandError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{self:?}")
-    }
-}
-
-impl std::error::Error for CommandError {}
-
 /// Result of trying to decode one command from the front of a byte buffer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decoded {
@@ -291,29 +326,154 @@ pub enum Decoded {
 
 impl Command {
     /// Decode the command at the front of `buf`, travelling in `direction`.
-    /// Payloads larger than `max_payload` are refused before anything is buffered.
+    ///
+    /// Payloads larger than `max_payload` are refused from the header alone, before
+    /// anything is buffered; so are unknown command ids and commands that cannot travel
+    /// in `direction`. When an error is returned, [`split_frame`] tells how many bytes
+    /// the offending message occupies, for callers that want to skip it.
     pub fn decode_from(
         buf: &[u8],
         direction: Direction,
         max_payload: usize,
     ) -> Result<Decoded, CommandError> {
-        let _ = (buf, direction, max_payload);
-        Err(CommandError::Unimplemented)
+        decode::decode_from(buf, direction, max_payload)
     }
 
-    /// Decode from an already-parsed header and its complete payload.
+    /// Decode from an already-parsed header and its complete payload
+    /// (`payload.len()` should equal `header.payload_size`; any excess is treated as padding).
     pub fn decode(
         header: &Header,
         payload: &[u8],
         direction: Direction,
     ) -> Result<Command, CommandError> {
-        let _ = (header, payload, direction);
-        Err(CommandError::Unimplemented)
+        decode::decode(header, payload, direction)
     }
 
-    /// Append the wire form (header + padded payload) to `out`; returns the bytes written.
+    /// Append the wire form (header + payload padded to 8) to `out`; returns the bytes written.
+    /// On error nothing is appended.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<usize, CommandError> {
-        let _ = out;
-        Err(CommandError::Unimplemented)
+        encode::encode(self, out)
+    }
+
+    /// The wire form as a new vector; see [`Command::encode`].
+    pub fn to_bytes(&self) -> Result<Vec<u8>, CommandError> {
+        let mut out = Vec::with_capacity(self.encoded_len());
+        self.encode(&mut out)?;
+        Ok(out)
+    }
+
+    /// The header this command encodes to (payload size padded to 8, real sizes even when
+    /// the extended form will be used on the wire).
+    pub fn header(&self) -> Header {
+        encode::header(self)
+    }
+
+    /// Total bytes on the wire: header (16 or 24) + padded payload.
+    pub fn encoded_len(&self) -> usize {
+        let header = self.header();
+        header.encoded_len() + header.payload_size as usize
+    }
+
+    /// The `CA_PROTO_*` command id this command travels under. Note that
+    /// [`Command::EventCancelResponse`] travels as EVENT_ADD (1), as EPICS does.
+    pub fn command_id(&self) -> u16 {
+        use Command::*;
+        match self {
+            VersionRequest { .. } | VersionResponse { .. } => id::VERSION,
+            SearchRequest { .. } | SearchResponse { .. } => id::SEARCH,
+            NotFoundResponse { .. } => id::NOT_FOUND,
+            EchoRequest | EchoResponse => id::ECHO,
+            Beacon { .. } => id::RSRV_IS_UP,
+            RepeaterRegisterRequest { .. } => id::REPEATER_REGISTER,
+            RepeaterConfirmResponse { .. } => id::REPEATER_CONFIRM,
+            EventAddRequest { .. } | EventAddResponse { .. } | EventCancelResponse { .. } => {
+                id::EVENT_ADD
+            }
+            EventCancelRequest { .. } => id::EVENT_CANCEL,
+            ReadRequest { .. } | ReadResponse { .. } => id::READ,
+            WriteRequest { .. } => id::WRITE,
+            EventsOffRequest => id::EVENTS_OFF,
+            EventsOnRequest => id::EVENTS_ON,
+            ReadSyncRequest => id::READ_SYNC,
+            ErrorResponse { .. } => id::ERROR,
+            ClearChannelRequest { .. } | ClearChannelResponse { .. } => id::CLEAR_CHANNEL,
+            ReadNotifyRequest { .. } | ReadNotifyResponse { .. } => id::READ_NOTIFY,
+            CreateChanRequest { .. } | CreateChanResponse { .. } => id::CREATE_CHAN,
+            WriteNotifyRequest { .. } | WriteNotifyResponse { .. } => id::WRITE_NOTIFY,
+            ClientNameRequest { .. } => id::CLIENT_NAME,
+            HostNameRequest { .. } => id::HOST_NAME,
+            AccessRightsResponse { .. } => id::ACCESS_RIGHTS,
+            CreateChFailResponse { .. } => id::CREATE_CH_FAIL,
+            ServerDisconnResponse { .. } => id::SERVER_DISCONN,
+            Obsolete { header, .. } => header.command,
+        }
+    }
+
+    /// caproto's class name of the command (`"ReadNotifyRequest"`), as printed in log lines.
+    pub fn name(&self) -> &'static str {
+        use Command::*;
+        match self {
+            VersionRequest { .. } => "VersionRequest",
+            VersionResponse { .. } => "VersionResponse",
+            SearchRequest { .. } => "SearchRequest",
+            SearchResponse { .. } => "SearchResponse",
+            NotFoundResponse { .. } => "NotFoundResponse",
+            EchoRequest => "EchoRequest",
+            EchoResponse => "EchoResponse",
+            Beacon { .. } => "Beacon",
+            RepeaterRegisterRequest { .. } => "RepeaterRegisterRequest",
+            RepeaterConfirmResponse { .. } => "RepeaterConfirmResponse",
+            EventAddRequest { .. } => "EventAddRequest",
+            EventAddResponse { .. } => "EventAddResponse",
+            EventCancelRequest { .. } => "EventCancelRequest",
+            EventCancelResponse { .. } => "EventCancelResponse",
+            ReadRequest { .. } => "ReadRequest",
+            ReadResponse { .. } => "ReadResponse",
+            WriteRequest { .. } => "WriteRequest",
+            EventsOffRequest => "EventsOffRequest",
+            EventsOnRequest => "EventsOnRequest",
+            ReadSyncRequest => "ReadSyncRequest",
+            ErrorResponse { .. } => "ErrorResponse",
+            ClearChannelRequest { .. } => "ClearChannelRequest",
+            ClearChannelResponse { .. } => "ClearChannelResponse",
+            ReadNotifyRequest { .. } => "ReadNotifyRequest",
+            ReadNotifyResponse { .. } => "ReadNotifyResponse",
+            CreateChanRequest { .. } => "CreateChanRequest",
+            CreateChanResponse { .. } => "CreateChanResponse",
+            WriteNotifyRequest { .. } => "WriteNotifyRequest",
+            WriteNotifyResponse { .. } => "WriteNotifyResponse",
+            ClientNameRequest { .. } => "ClientNameRequest",
+            HostNameRequest { .. } => "HostNameRequest",
+            AccessRightsResponse { .. } => "AccessRightsResponse",
+            CreateChFailResponse { .. } => "CreateChFailResponse",
+            ServerDisconnResponse { .. } => "ServerDisconnResponse",
+            Obsolete { .. } => "Obsolete",
+        }
+    }
+
+    /// Which way this command travels. [`Command::Beacon`] and [`Command::Obsolete`]
+    /// travel either way and report [`Direction::Response`] (beacons come from servers).
+    pub fn direction(&self) -> Direction {
+        use Command::*;
+        match self {
+            VersionRequest { .. }
+            | SearchRequest { .. }
+            | EchoRequest
+            | RepeaterRegisterRequest { .. }
+            | EventAddRequest { .. }
+            | EventCancelRequest { .. }
+            | ReadRequest { .. }
+            | WriteRequest { .. }
+            | EventsOffRequest
+            | EventsOnRequest
+            | ReadSyncRequest
+            | ClearChannelRequest { .. }
+            | ReadNotifyRequest { .. }
+            | CreateChanRequest { .. }
+            | WriteNotifyRequest { .. }
+            | ClientNameRequest { .. }
+            | HostNameRequest { .. } => Direction::Request,
+            _ => Direction::Response,
+        }
     }
 }

@@ -322,6 +322,7 @@ impl VirtualCircuit {
         if let Command::EventAddResponse {
             data,
             data_type,
+            data_count,
             subscriptionid,
             ..
         } = &cmd
@@ -330,6 +331,7 @@ impl VirtualCircuit {
                 if data.is_empty() && sub.state == SubscriptionState::CancelRequested {
                     return Command::EventCancelResponse {
                         data_type: *data_type,
+                        data_count: *data_count,
                         sid: sub.sid,
                         subscriptionid: *subscriptionid,
                     };

@@ -284,6 +284,7 @@ impl Tables {
                 data_type,
                 sid,
                 subscriptionid,
+                ..
             } => {
                 let sub = self
                     .subs
