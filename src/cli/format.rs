@@ -495,7 +495,11 @@ fn metadata_fields(r: &Reading) -> Vec<(&'static str, FieldValue)> {
             if matches!(native, N::Float | N::Double) {
                 out.push(("precision", FieldValue::Int(i64::from(g.precision))));
             }
-            out.push(("units", FieldValue::Str(g.units.clone())));
+            // caproto's DBR structs hold units as bytes: printed as b'mm'.
+            out.push((
+                "units",
+                FieldValue::Str(npfmt::bytes_repr(g.units.as_bytes())),
+            ));
         }
     }
     out
@@ -519,7 +523,6 @@ fn metadata_summary(r: &Reading) -> String {
             let text = match v {
                 FieldValue::Int(i) => i.to_string(),
                 FieldValue::Float(x) => py_repr_f64(x),
-                FieldValue::Str(s) if n == "units" => npfmt::bytes_repr(s.as_bytes()),
                 FieldValue::Str(s) => s,
                 FieldValue::Time(t) => t.posix_seconds().to_string(),
                 FieldValue::Delta(d) => d.to_string(),

@@ -5,6 +5,7 @@
 
 pub mod argv;
 pub mod backend;
+pub mod client_backend;
 pub mod common_args;
 pub mod docs;
 pub mod dtype;
@@ -22,8 +23,10 @@ pub mod repeater_args;
 pub mod run_get;
 pub mod run_monitor;
 pub mod run_put;
+pub mod spawn_repeater;
 pub mod template;
 pub mod timefmt;
+pub mod tool_main;
 
 /// The shared logging flags, flattened into every tool's arguments.
 pub use log_args::LogArgs;

@@ -268,7 +268,7 @@ fn ctrl_metadata_fields() {
         "t:ai",
         &r,
     );
-    assert_eq!(line, "mm 3 10.0 -10.0");
+    assert_eq!(line, "b'mm' 3 10.0 -10.0");
     assert_eq!(r.data_type.native(), NativeType::Double);
 }
 

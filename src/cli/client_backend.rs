@@ -1,0 +1,278 @@
+//! The real [`Backend`]: the tools' operations mapped onto
+//! [`crate::client`] (`Context`, `Channel`, `Subscription`), with every
+//! client error translated into the [`ToolError`] the tools print.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::backend::{Backend, ToolChannel, ToolError, ToolSubscription};
+use super::eca;
+use super::format::Reading;
+use crate::client::{self, Channel, ClientError, Context, Subscription};
+use crate::proto::dbr::{DbrType, NativeType, Value};
+
+/// The array limit the tools use when `EPICS_CA_MAX_ARRAY_BYTES` is not set:
+/// caproto's tools read arrays of any size, so the EPICS default of 16 kB
+/// would refuse reads they make. Replies are still bounded by this.
+pub const TOOL_MAX_ARRAY_BYTES: usize = 256 * 1024 * 1024;
+
+/// The client configuration the tools use: the `EPICS_CA_*` environment
+/// (read through `lookup`), the circuit priority and repeater choice from
+/// the command line, and [`TOOL_MAX_ARRAY_BYTES`] unless the environment
+/// sets a limit.
+pub fn tool_config(
+    lookup: impl Fn(&str) -> Option<String>,
+    priority: u16,
+    use_repeater: bool,
+) -> Result<client::Config, ClientError> {
+    let explicit_limit = lookup("EPICS_CA_MAX_ARRAY_BYTES").is_some_and(|v| !v.trim().is_empty());
+    let mut config = client::Config::from_lookup(lookup)?;
+    if !explicit_limit {
+        config.max_array_bytes = TOOL_MAX_ARRAY_BYTES;
+    }
+    config.priority = priority;
+    config.use_repeater = use_repeater;
+    Ok(config)
+}
+
+/// A [`Backend`] over one client [`Context`]. Cheap to clone (shares the context).
+#[derive(Debug, Clone)]
+pub struct ClientBackend {
+    ctx: Arc<Context>,
+}
+
+impl ClientBackend {
+    /// Wrap a context (created inside the tool's runtime).
+    pub fn new(ctx: Context) -> ClientBackend {
+        ClientBackend { ctx: Arc::new(ctx) }
+    }
+
+    /// Flush queued requests (a put without callback is only queued) and
+    /// close the context. If clones are still alive, the context is closed
+    /// when the last one drops instead.
+    pub async fn close(self) {
+        if let Ok(ctx) = Arc::try_unwrap(self.ctx) {
+            ctx.close().await;
+        }
+    }
+}
+
+/// A connected channel plus the native type it had when it connected (the
+/// client only knows the type while connected; the tools need it fixed).
+#[derive(Debug, Clone)]
+pub struct ClientChannel {
+    channel: Channel,
+    native: NativeType,
+}
+
+impl ToolChannel for ClientChannel {
+    fn name(&self) -> &str {
+        self.channel.name()
+    }
+
+    fn native_type(&self) -> NativeType {
+        self.native
+    }
+}
+
+/// A subscription whose updates are translated for the tools.
+#[derive(Debug)]
+pub struct ClientSubscription {
+    sub: Subscription,
+}
+
+impl ToolSubscription for ClientSubscription {
+    async fn recv(&mut self) -> Option<Result<Reading, ToolError>> {
+        let item = self.sub.recv().await?;
+        Some(item.map(reading).map_err(tool_error))
+    }
+}
+
+/// A client reading as the formatter's [`Reading`]. The client turns a
+/// failing status into an error, so every reading it delivers is NORMAL.
+fn reading(r: client::Reading) -> Reading {
+    Reading {
+        data_type: r.dbr_type,
+        value: r.value,
+        meta: r.meta,
+        status: eca::NORMAL,
+    }
+}
+
+/// Translate a client error into the tools' terms.
+pub fn tool_error(e: ClientError) -> ToolError {
+    match e {
+        // `connect` reports an unanswered search as a timeout.
+        ClientError::Timeout { pv, .. } => ToolError::NotFound { pv },
+        ClientError::CreateFailed { pv } => ToolError::Server {
+            pv,
+            message: "server refused to create the channel".into(),
+        },
+        ClientError::Disconnected { pv } => ToolError::Disconnected { pv },
+        ClientError::NoReadAccess { pv } => ToolError::ReadRefused { pv },
+        ClientError::NoWriteAccess { pv } => ToolError::WriteRefused { pv },
+        ClientError::Server { pv, message, .. } => ToolError::Server { pv, message },
+        other => ToolError::Client(other.to_string()),
+    }
+}
+
+/// `Timeout` if `fut` does not finish within `timeout`, else its result translated.
+async fn bounded<T>(
+    pv: &str,
+    awaiting: &'static str,
+    timeout: Duration,
+    fut: impl std::future::Future<Output = Result<T, ClientError>>,
+) -> Result<T, ToolError> {
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(result) => result.map_err(tool_error),
+        Err(_) => Err(ToolError::Timeout {
+            pv: pv.to_string(),
+            awaiting,
+        }),
+    }
+}
+
+impl Backend for ClientBackend {
+    type Channel = ClientChannel;
+    type Subscription = ClientSubscription;
+
+    async fn connect(
+        &self,
+        names: &[String],
+        timeout: Duration,
+    ) -> Vec<Result<ClientChannel, ToolError>> {
+        self.ctx
+            .connect(names, timeout)
+            .await
+            .into_iter()
+            .zip(names)
+            .map(|(result, name)| {
+                let channel = result.map_err(tool_error)?;
+                // Connected a moment ago; if it dropped since, say so.
+                let native = channel
+                    .native_type()
+                    .ok_or_else(|| ToolError::Disconnected { pv: name.clone() })?;
+                Ok(ClientChannel { channel, native })
+            })
+            .collect()
+    }
+
+    async fn get(
+        &self,
+        ch: &ClientChannel,
+        dbr_type: DbrType,
+        count: Option<u32>,
+        timeout: Duration,
+    ) -> Result<Reading, ToolError> {
+        let fut = ch.channel.get(dbr_type, count);
+        bounded(ch.name(), "a reading", timeout, fut)
+            .await
+            .map(reading)
+    }
+
+    async fn put(
+        &self,
+        ch: &ClientChannel,
+        value: &Value,
+        notify: bool,
+        timeout: Duration,
+    ) -> Result<(), ToolError> {
+        let awaiting = if notify {
+            "the write to complete"
+        } else {
+            "the write to be sent"
+        };
+        bounded(ch.name(), awaiting, timeout, ch.channel.put(value, notify)).await
+    }
+
+    fn subscribe(
+        &self,
+        ch: &ClientChannel,
+        dbr_type: DbrType,
+        count: Option<u32>,
+        mask: u16,
+    ) -> ClientSubscription {
+        ClientSubscription {
+            sub: ch.channel.subscribe(dbr_type, count, mask),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            vars.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn errors_map_to_what_the_tools_print() {
+        let pv = || "x:y".to_string();
+        assert_eq!(
+            tool_error(ClientError::Timeout {
+                pv: pv(),
+                timeout: Duration::from_secs(1)
+            }),
+            ToolError::NotFound { pv: pv() }
+        );
+        assert_eq!(
+            tool_error(ClientError::NoWriteAccess { pv: pv() }),
+            ToolError::WriteRefused { pv: pv() }
+        );
+        assert_eq!(
+            tool_error(ClientError::NoReadAccess { pv: pv() }),
+            ToolError::ReadRefused { pv: pv() }
+        );
+        assert_eq!(
+            tool_error(ClientError::Disconnected { pv: pv() }),
+            ToolError::Disconnected { pv: pv() }
+        );
+        assert_eq!(
+            tool_error(ClientError::Server {
+                pv: pv(),
+                status: 0x1a,
+                message: "bad".into()
+            }),
+            ToolError::Server {
+                pv: pv(),
+                message: "bad".into()
+            }
+        );
+        match tool_error(ClientError::InvalidName(String::new())) {
+            ToolError::Client(m) => assert!(m.contains("invalid PV name"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn config_raises_the_array_limit_only_when_unset() {
+        let base = [
+            ("EPICS_CA_AUTO_ADDR_LIST", "NO"),
+            ("EPICS_CA_ADDR_LIST", "127.0.0.1"),
+        ];
+        let c = tool_config(env(&base), 5, false).expect("parses");
+        assert_eq!(c.max_array_bytes, TOOL_MAX_ARRAY_BYTES);
+        assert_eq!(c.priority, 5);
+        assert!(!c.use_repeater);
+
+        let mut with_limit = base.to_vec();
+        with_limit.push(("EPICS_CA_MAX_ARRAY_BYTES", "100000"));
+        let c = tool_config(env(&with_limit), 0, true).expect("parses");
+        assert_eq!(c.max_array_bytes, 100_000);
+        assert!(c.use_repeater);
+    }
+
+    #[test]
+    fn bad_environment_is_an_error() {
+        let vars = [("EPICS_CA_SERVER_PORT", "seventy")];
+        assert!(matches!(
+            tool_config(env(&vars), 0, false),
+            Err(ClientError::Config { .. })
+        ));
+    }
+}

@@ -1,0 +1,120 @@
+//! What the three client tools' `main`s share: parse (after rewriting
+//! caget's two-letter flags), start logging, start a repeater if needed,
+//! run the tool on a current-thread runtime over a [`ClientBackend`], and
+//! turn the result into an exit status.
+
+use std::ffi::OsString;
+use std::future::Future;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use super::argv;
+use super::client_backend::{tool_config, ClientBackend};
+use super::common_args::ChannelArgs;
+use super::run_get::{EXIT_FAILED, EXIT_USAGE};
+use super::spawn_repeater::{ensure_repeater, RepeaterStart};
+use super::LogArgs;
+use crate::client::Context;
+
+/// Exit status after Ctrl-C (128 + SIGINT, as a shell reports it).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Parse `args` as `A` after [`argv::normalize`]. On a usage error (or
+/// `--help` / `--version`), clap's text is printed and the status returned.
+pub fn parse<A: Parser>(args: impl IntoIterator<Item = OsString>) -> Result<A, ExitCode> {
+    match A::try_parse_from(argv::normalize(args)) {
+        Ok(a) => Ok(a),
+        Err(e) => {
+            let _ = e.print();
+            Err(ExitCode::from(
+                u8::try_from(e.exit_code()).unwrap_or(EXIT_USAGE),
+            ))
+        }
+    }
+}
+
+/// Run a client tool: logging from `log`, a repeater unless `--no-repeater`,
+/// a client context configured from the environment and `channel`, then
+/// `run` (given the backend and a future that resolves on Ctrl-C), and a
+/// clean close so queued writes go out. Returns `run`'s status; on Ctrl-C
+/// during a tool that does not watch for it, logs are flushed and 130 returned.
+pub fn run_tool<F, Fut>(
+    tool: &str,
+    log: &LogArgs,
+    channel: &ChannelArgs,
+    watches_ctrl_c: bool,
+    run: F,
+) -> ExitCode
+where
+    F: FnOnce(ClientBackend, std::pin::Pin<Box<dyn Future<Output = ()>>>) -> Fut,
+    Fut: Future<Output = u8>,
+{
+    let _log = match log.init() {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("{tool}: error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    if !channel.no_repeater {
+        match ensure_repeater(env) {
+            Ok(RepeaterStart::Started(pid)) => {
+                tracing::debug!(target: "caproto::ctx", "started caproto-repeater (pid {pid})")
+            }
+            Ok(RepeaterStart::AlreadyRunning(addr)) => {
+                tracing::trace!(target: "caproto::ctx", "a repeater already listens on {addr}")
+            }
+            Err(e) => tracing::info!(target: "caproto::ctx", "{e}"),
+        }
+    }
+    let config = match tool_config(env, channel.priority, !channel.no_repeater) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{tool}: error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{tool}: error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let status = runtime.block_on(async {
+        let ctx = match Context::new(config) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{tool}: error: {e}");
+                return EXIT_FAILED;
+            }
+        };
+        let backend = ClientBackend::new(ctx);
+        let ctrl_c: std::pin::Pin<Box<dyn Future<Output = ()>>> = Box::pin(async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                // No signal handling: never resolve rather than stop at once.
+                std::future::pending::<()>().await;
+            }
+            crate::log::flush();
+        });
+        let status = if watches_ctrl_c {
+            run(backend.clone(), ctrl_c).await
+        } else {
+            tokio::select! {
+                status = run(backend.clone(), Box::pin(std::future::pending())) => status,
+                _ = ctrl_c => EXIT_INTERRUPTED,
+            }
+        };
+        backend.close().await;
+        status
+    });
+    // Do not wait for tasks still running (e.g. a circuit closing): the
+    // context has flushed what matters.
+    runtime.shutdown_background();
+    ExitCode::from(status)
+}
