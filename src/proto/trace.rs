@@ -86,7 +86,7 @@ struct Shown<'a>(&'a Command);
 impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Until the codec branch gives `Command` its caproto-style Display.
-        fmt::Debug::fmt(self.0, f)
+        fmt::Display::fmt(self.0, f)
     }
 }
 
