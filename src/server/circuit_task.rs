@@ -1,0 +1,702 @@
+//! One task per TCP circuit: reads requests, answers them, and streams
+//! subscription events, all through one output buffer that is flushed with
+//! one write per batch (not a syscall per message).
+//!
+//! Back-pressure: when the client does not read, the output buffer reaches
+//! [`HIGH_WATER`]; the task then stops reading requests and stops draining
+//! subscription queues, which coalesce (drop oldest) on their own. Only this
+//! circuit waits; posting to PVs and other circuits carry on.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use super::error::{eca, PutError};
+use super::pv::{pad, truncate, PvHandle, PvSnapshot};
+use super::server::Shared;
+use super::subscription::{CircuitEvents, Subscription, QUEUE_DEPTH};
+use crate::proto::command::{AccessRights, Command, Decoded};
+use crate::proto::dbr::{self, DbrType, Value};
+use crate::proto::header::Header;
+use crate::proto::{Direction, PROTOCOL_VERSION};
+
+/// Output bytes above which the circuit stops reading and draining events.
+pub const HIGH_WATER: usize = 1 << 20;
+/// How long to wait for the final SERVER_DISCONN messages to go out.
+const SHUTDOWN_FLUSH: Duration = Duration::from_millis(500);
+
+struct Channel {
+    cid: u32,
+    pv: PvHandle,
+    subs: Vec<u32>,
+}
+
+/// Why a circuit ended.
+#[derive(Debug)]
+enum Close {
+    /// The client closed its end.
+    ClientClosed,
+    /// Socket error.
+    Io(std::io::Error),
+    /// The client sent bytes that are not CA.
+    Protocol(String),
+    /// The server is shutting down.
+    Shutdown,
+}
+
+struct Circuit {
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    local: SocketAddr,
+    channels: HashMap<u32, Channel>,
+    subs: HashMap<u32, Arc<Subscription>>,
+    next_sid: u32,
+    events: Arc<CircuitEvents>,
+    events_on: bool,
+    out: Vec<u8>,
+    snaps: Vec<Arc<PvSnapshot>>,
+    client_version: u16,
+}
+
+/// Serve one accepted connection until the client leaves or `shutdown` fires.
+pub(crate) async fn run(
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let peer = match stream.peer_addr() {
+        Ok(a) => a,
+        Err(_) => return,
+    };
+    let local = stream
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let _ = stream.set_nodelay(true);
+    tracing::info!(target: "caproto::serv", our_addr = %local, their_addr = %peer, role = "server",
+        "client connected: {peer}");
+    let (mut rd, mut wr) = stream.into_split();
+    let mut c = Circuit {
+        shared,
+        peer,
+        local,
+        channels: HashMap::new(),
+        subs: HashMap::new(),
+        next_sid: 1,
+        events: Arc::new(CircuitEvents::default()),
+        events_on: true,
+        out: Vec::with_capacity(16 * 1024),
+        snaps: Vec::new(),
+        client_version: 0,
+    };
+    let mut inbuf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut out_pos = 0usize;
+    let events = Arc::clone(&c.events);
+
+    let reason = loop {
+        let pending = c.out.len() - out_pos;
+        let room = pending < HIGH_WATER;
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => break Close::Shutdown,
+            r = wr.write(&c.out[out_pos..]), if pending > 0 => match r {
+                Ok(0) => break Close::ClientClosed,
+                Ok(n) => {
+                    out_pos += n;
+                    if out_pos == c.out.len() {
+                        c.out.clear();
+                        out_pos = 0;
+                    } else if out_pos > HIGH_WATER {
+                        c.out.drain(..out_pos);
+                        out_pos = 0;
+                    }
+                    c.drain_events();
+                }
+                Err(e) => break Close::Io(e),
+            },
+            r = rd.read_buf(&mut inbuf), if room => match r {
+                Ok(0) => break Close::ClientClosed,
+                Ok(_) => {
+                    if let Err(e) = c.process(&mut inbuf).await {
+                        break e;
+                    }
+                    c.drain_events();
+                    if inbuf.capacity() - inbuf.len() < 4096 {
+                        inbuf.reserve(16 * 1024);
+                    }
+                }
+                Err(e) => break Close::Io(e),
+            },
+            _ = events.notify.notified(), if room && c.events_on => c.drain_events(),
+        }
+    };
+
+    if matches!(reason, Close::Shutdown) {
+        let cids: Vec<u32> = c.channels.values().map(|ch| ch.cid).collect();
+        for cid in cids {
+            c.send(&Command::ServerDisconnResponse { cid }, None);
+        }
+        let _ = tokio::time::timeout(SHUTDOWN_FLUSH, async {
+            wr.write_all(&c.out[out_pos..]).await?;
+            wr.shutdown().await
+        })
+        .await;
+    }
+    c.teardown();
+    match &reason {
+        Close::Protocol(msg) => tracing::warn!(target: "caproto::serv", our_addr = %local,
+            their_addr = %peer, role = "server", "closing circuit with {peer}: {msg}"),
+        Close::Io(e) => tracing::info!(target: "caproto::serv", our_addr = %local,
+            their_addr = %peer, role = "server", "client disconnected: {peer} ({e})"),
+        Close::ClientClosed | Close::Shutdown => tracing::info!(target: "caproto::serv",
+            our_addr = %local, their_addr = %peer, role = "server", "client disconnected: {peer}"),
+    }
+}
+
+impl Circuit {
+    /// Decode and answer every complete request at the front of `inbuf`.
+    async fn process(&mut self, inbuf: &mut Vec<u8>) -> Result<(), Close> {
+        let max = self.shared.config.max_request_bytes;
+        let mut pos = 0;
+        let result = loop {
+            let rest = &inbuf[pos..];
+            let header = match Header::decode(rest) {
+                Ok((h, _)) => h,
+                Err(_) => break Ok(()),
+            };
+            match Command::decode_from(rest, Direction::Request, max) {
+                Ok(Decoded::Incomplete { .. }) => break Ok(()),
+                Ok(Decoded::Command(cmd, used)) => {
+                    pos += used;
+                    self.log_recv(&cmd, used);
+                    self.handle(header, cmd).await;
+                }
+                Err(e) => break Err(Close::Protocol(format!("bad request: {e}"))),
+            }
+        };
+        inbuf.drain(..pos);
+        result
+    }
+
+    fn pv_name_for_sid(&self, sid: u32) -> Option<&str> {
+        self.channels.get(&sid).map(|c| c.pv.name())
+    }
+
+    fn log_recv(&self, cmd: &Command, bytes: usize) {
+        if !tracing::enabled!(target: "caproto::circ", tracing::Level::DEBUG) {
+            return;
+        }
+        let pv = match cmd {
+            Command::CreateChanRequest { name, .. } | Command::SearchRequest { name, .. } => {
+                Some(name.as_str())
+            }
+            Command::ReadNotifyRequest { sid, .. }
+            | Command::ReadRequest { sid, .. }
+            | Command::WriteRequest { sid, .. }
+            | Command::WriteNotifyRequest { sid, .. }
+            | Command::EventAddRequest { sid, .. }
+            | Command::EventCancelRequest { sid, .. }
+            | Command::ClearChannelRequest { sid, .. } => self.pv_name_for_sid(*sid),
+            _ => None,
+        };
+        wire_log(self.local, self.peer, "recv", cmd, bytes, pv);
+    }
+
+    /// Encode `cmd` into the output buffer and log it.
+    fn send(&mut self, cmd: &Command, pv: Option<&str>) {
+        match cmd.encode(&mut self.out) {
+            Ok(n) => wire_log(self.local, self.peer, "send", cmd, n, pv),
+            Err(e) => tracing::error!(target: "caproto::serv", our_addr = %self.local,
+                their_addr = %self.peer, role = "server", "could not encode reply: {e}"),
+        }
+    }
+
+    fn send_error(
+        &mut self,
+        header: Header,
+        cid: u32,
+        status: u32,
+        msg: String,
+        pv: Option<String>,
+    ) {
+        let cmd = Command::ErrorResponse {
+            original_request: header,
+            cid,
+            status,
+            error_message: msg,
+        };
+        self.send(&cmd, pv.as_deref());
+    }
+
+    async fn handle(&mut self, header: Header, cmd: Command) {
+        match cmd {
+            Command::VersionRequest { version, .. } => {
+                self.client_version = version;
+                self.send(
+                    &Command::VersionResponse {
+                        version: PROTOCOL_VERSION,
+                    },
+                    None,
+                );
+            }
+            Command::HostNameRequest { .. } | Command::ClientNameRequest { .. } => {}
+            Command::EchoRequest => self.send(&Command::EchoResponse, None),
+            Command::CreateChanRequest { name, cid, .. } => self.create_channel(name, cid),
+            Command::SearchRequest {
+                name, cid, reply, ..
+            } => {
+                // Name-server search over TCP: answer, and say NOT_FOUND when asked to.
+                if self.shared.db.get(&name).is_some() {
+                    let port = self.shared.tcp_port;
+                    let cmd = Command::SearchResponse {
+                        port,
+                        ip: None,
+                        cid,
+                        version: PROTOCOL_VERSION,
+                    };
+                    self.send(&cmd, Some(&name));
+                } else if reply {
+                    let cmd = Command::NotFoundResponse {
+                        version: PROTOCOL_VERSION,
+                        cid,
+                    };
+                    self.send(&cmd, Some(&name));
+                }
+            }
+            Command::ReadNotifyRequest {
+                data_type,
+                data_count,
+                sid,
+                ioid,
+            }
+            | Command::ReadRequest {
+                data_type,
+                data_count,
+                sid,
+                ioid,
+            } => {
+                let notify = header.command == crate::proto::command::id::READ_NOTIFY;
+                self.read(header, data_type, data_count, sid, ioid, notify);
+            }
+            Command::WriteRequest {
+                data,
+                data_type,
+                data_count,
+                sid,
+                ioid,
+            } => {
+                self.write(header, data, data_type, data_count, sid, ioid, false)
+                    .await;
+            }
+            Command::WriteNotifyRequest {
+                data,
+                data_type,
+                data_count,
+                sid,
+                ioid,
+            } => {
+                self.write(header, data, data_type, data_count, sid, ioid, true)
+                    .await;
+            }
+            Command::EventAddRequest {
+                data_type,
+                data_count,
+                sid,
+                subscriptionid,
+                mask,
+                ..
+            } => {
+                self.subscribe(header, data_type, data_count, sid, subscriptionid, mask);
+            }
+            Command::EventCancelRequest {
+                data_type,
+                sid,
+                subscriptionid,
+            } => {
+                if let Some(sub) = self.remove_sub(subscriptionid) {
+                    let pv = self.pv_name_for_sid(sub.sid).map(str::to_string);
+                    let cmd = Command::EventCancelResponse {
+                        data_type,
+                        sid,
+                        subscriptionid,
+                    };
+                    self.send(&cmd, pv.as_deref());
+                }
+            }
+            Command::EventsOffRequest => self.events_on = false,
+            Command::EventsOnRequest => {
+                self.events_on = true;
+                self.events.notify.notify_one();
+            }
+            Command::ClearChannelRequest { sid, cid } => {
+                let pv = match self.channels.remove(&sid) {
+                    Some(ch) => {
+                        for subid in ch.subs {
+                            if let Some(sub) = self.subs.remove(&subid) {
+                                sub.cancel();
+                                ch.pv.unsubscribe(&sub);
+                            }
+                        }
+                        Some(ch.pv.name().to_string())
+                    }
+                    None => None,
+                };
+                self.send(&Command::ClearChannelResponse { sid, cid }, pv.as_deref());
+            }
+            Command::ReadSyncRequest => {}
+            other => {
+                tracing::debug!(target: "caproto::serv", our_addr = %self.local,
+                    their_addr = %self.peer, role = "server", "ignoring {other:?}");
+                self.send_error(
+                    header,
+                    0,
+                    eca::NOSUPPORT,
+                    "unsupported request".into(),
+                    None,
+                );
+            }
+        }
+    }
+
+    fn create_channel(&mut self, name: String, cid: u32) {
+        let Some(pv) = self.shared.db.get(&name).cloned() else {
+            self.send(&Command::CreateChFailResponse { cid }, Some(&name));
+            return;
+        };
+        let sid = self.next_sid;
+        self.next_sid = self.next_sid.wrapping_add(1).max(1);
+        let rights = if pv.is_read_only() {
+            AccessRights::READ_ONLY
+        } else {
+            AccessRights::READ_WRITE
+        };
+        self.send(
+            &Command::AccessRightsResponse {
+                cid,
+                access_rights: rights,
+            },
+            Some(&name),
+        );
+        let reply = Command::CreateChanResponse {
+            data_type: DbrType::plain(pv.native_type()),
+            data_count: pv.max_count() as u32,
+            cid,
+            sid,
+        };
+        self.send(&reply, Some(&name));
+        self.channels.insert(
+            sid,
+            Channel {
+                cid,
+                pv,
+                subs: Vec::new(),
+            },
+        );
+    }
+
+    fn read(
+        &mut self,
+        header: Header,
+        data_type: DbrType,
+        count: u32,
+        sid: u32,
+        ioid: u32,
+        notify: bool,
+    ) {
+        let Some(ch) = self.channels.get(&sid) else {
+            self.send_error(
+                header,
+                sid,
+                eca::BADCHID,
+                format!("no channel with sid {sid}"),
+                None,
+            );
+            return;
+        };
+        let pv = ch.pv.clone();
+        let snap = pv.snapshot();
+        let (data, data_count, status) = match encode_value(&pv, &snap, data_type, count) {
+            Ok((data, n)) => (data, n, eca::NORMAL),
+            Err(status) => {
+                let n = if count == 0 {
+                    1
+                } else {
+                    count.min(pv.max_count() as u32)
+                };
+                let data = vec![0; dbr::payload_size(data_type, n as usize)];
+                (data, n, status)
+            }
+        };
+        let cmd = if notify {
+            Command::ReadNotifyResponse {
+                data,
+                data_type,
+                data_count,
+                status,
+                ioid,
+            }
+        } else {
+            Command::ReadResponse {
+                data,
+                data_type,
+                data_count,
+                sid,
+                ioid,
+            }
+        };
+        self.send(&cmd, Some(pv.name()));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn write(
+        &mut self,
+        header: Header,
+        data: Vec<u8>,
+        data_type: DbrType,
+        count: u32,
+        sid: u32,
+        ioid: u32,
+        notify: bool,
+    ) {
+        let Some(ch) = self.channels.get(&sid) else {
+            self.send_error(
+                header,
+                sid,
+                eca::BADCHID,
+                format!("no channel with sid {sid}"),
+                None,
+            );
+            return;
+        };
+        let (pv, cid) = (ch.pv.clone(), ch.cid);
+        let result = apply_write(&pv, &data, data_type, count).await;
+        if notify {
+            let status = match &result {
+                Ok(()) => eca::NORMAL,
+                Err(e) => e.eca(),
+            };
+            let reply = Command::WriteNotifyResponse {
+                data_type,
+                data_count: count,
+                status,
+                ioid,
+            };
+            self.send(&reply, Some(pv.name()));
+        } else if let Err(e) = result {
+            self.send_error(
+                header,
+                cid,
+                e.eca(),
+                e.to_string(),
+                Some(pv.name().to_string()),
+            );
+        }
+    }
+
+    fn subscribe(
+        &mut self,
+        header: Header,
+        data_type: DbrType,
+        count: u32,
+        sid: u32,
+        subid: u32,
+        mask: u16,
+    ) {
+        let Some(ch) = self.channels.get(&sid) else {
+            self.send_error(
+                header,
+                sid,
+                eca::BADCHID,
+                format!("no channel with sid {sid}"),
+                None,
+            );
+            return;
+        };
+        let (pv, cid) = (ch.pv.clone(), ch.cid);
+        if mask == 0 {
+            let msg = "empty event mask".to_string();
+            self.send_error(header, cid, eca::BADMASK, msg, Some(pv.name().to_string()));
+            return;
+        }
+        if matches!(data_type, DbrType::PutAckt | DbrType::PutAcks) {
+            let msg = format!("cannot subscribe with {data_type}");
+            self.send_error(header, cid, eca::BADTYPE, msg, Some(pv.name().to_string()));
+            return;
+        }
+        if self.subs.contains_key(&subid) {
+            self.remove_sub(subid);
+        }
+        let count = count.min(pv.max_count() as u32);
+        let sub = Arc::new(Subscription::new(
+            subid,
+            sid,
+            data_type,
+            count,
+            mask,
+            Arc::clone(&self.events),
+        ));
+        if let Some(ch) = self.channels.get_mut(&sid) {
+            ch.subs.push(subid);
+        }
+        self.subs.insert(subid, Arc::clone(&sub));
+        pv.subscribe(&sub);
+    }
+
+    fn remove_sub(&mut self, subid: u32) -> Option<Arc<Subscription>> {
+        let sub = self.subs.remove(&subid)?;
+        sub.cancel();
+        if let Some(ch) = self.channels.get_mut(&sub.sid) {
+            ch.subs.retain(|s| *s != subid);
+            ch.pv.unsubscribe(&sub);
+        }
+        Some(sub)
+    }
+
+    /// Move pending subscription events into the output buffer while there is room.
+    fn drain_events(&mut self) {
+        if !self.events_on {
+            return;
+        }
+        let ready = self.events.take_ready();
+        if ready.is_empty() {
+            return;
+        }
+        let mut leftover = Vec::new();
+        let mut snaps = std::mem::take(&mut self.snaps);
+        for sub in ready {
+            if sub.is_cancelled() {
+                continue;
+            }
+            if self.out.len() >= HIGH_WATER {
+                leftover.push(sub);
+                continue;
+            }
+            let more = sub.drain(QUEUE_DEPTH, &mut snaps);
+            let Some(pv) = self.channels.get(&sub.sid).map(|c| c.pv.clone()) else {
+                snaps.clear();
+                continue;
+            };
+            for snap in snaps.drain(..) {
+                let (data, data_count, status) =
+                    match encode_value(&pv, &snap, sub.data_type, sub.count) {
+                        Ok((d, n)) => (d, n, eca::NORMAL),
+                        Err(status) => {
+                            let n = sub.count.max(1);
+                            (
+                                vec![0; dbr::payload_size(sub.data_type, n as usize)],
+                                n,
+                                status,
+                            )
+                        }
+                    };
+                let cmd = Command::EventAddResponse {
+                    data,
+                    data_type: sub.data_type,
+                    data_count,
+                    status,
+                    subscriptionid: sub.subid,
+                };
+                self.send(&cmd, Some(pv.name()));
+            }
+            if more {
+                leftover.push(sub);
+            }
+        }
+        self.snaps = snaps;
+        self.events.requeue(leftover);
+    }
+
+    /// Drop every subscription so PVs stop queueing for this circuit.
+    fn teardown(&mut self) {
+        for (_, sub) in self.subs.drain() {
+            sub.cancel();
+            if let Some(ch) = self.channels.get(&sub.sid) {
+                ch.pv.unsubscribe(&sub);
+            }
+        }
+        self.channels.clear();
+    }
+}
+
+/// Encode the snapshot as `data_type` with `count` elements (0 = current length).
+/// Returns the payload and the element count sent, or an ECA code.
+fn encode_value(
+    pv: &PvHandle,
+    snap: &PvSnapshot,
+    data_type: DbrType,
+    count: u32,
+) -> Result<(Vec<u8>, u32), u32> {
+    let max = pv.max_count();
+    let mut value: Cow<'_, Value> = match data_type {
+        DbrType::PutAckt | DbrType::PutAcks => return Err(eca::BADTYPE),
+        DbrType::ClassName => Cow::Owned(Value::String(vec![pv.record_type().to_string()])),
+        other if other.native() == snap.value.native_type() => Cow::Borrowed(&snap.value),
+        other => Cow::Owned(
+            snap.value
+                .convert(other.native(), &snap.meta.enum_strings)
+                .map_err(|_| eca::NOCONVERT)?,
+        ),
+    };
+    let n = match data_type {
+        DbrType::ClassName => 1,
+        _ if count == 0 => value.len(),
+        _ if count as usize > max => return Err(eca::BADCOUNT),
+        _ => count as usize,
+    };
+    if value.len() < n {
+        pad(value.to_mut(), n);
+    } else if value.len() > n {
+        truncate(value.to_mut(), n);
+    }
+    let mut data = Vec::with_capacity(dbr::payload_size(data_type, n));
+    dbr::encode(data_type, &value, &snap.meta, &mut data).map_err(|_| eca::GETFAIL)?;
+    Ok((data, n as u32))
+}
+
+/// Decode a client's payload and write it to the PV.
+async fn apply_write(
+    pv: &PvHandle,
+    data: &[u8],
+    data_type: DbrType,
+    count: u32,
+) -> Result<(), PutError> {
+    if pv.is_read_only() {
+        return Err(PutError::ReadOnly);
+    }
+    let (value, _meta) = dbr::decode(data_type, count, data)
+        .map_err(|e| PutError::Status(eca::BADTYPE, e.to_string()))?;
+    match data_type {
+        DbrType::PutAckt | DbrType::PutAcks => {
+            let v = match &value {
+                Value::Short(v) => v.first().map(|&x| x as u16),
+                Value::Enum(v) => v.first().copied(),
+                _ => None,
+            }
+            .ok_or_else(|| PutError::NoConvert("acknowledge needs one value".into()))?;
+            if data_type == DbrType::PutAckt {
+                pv.put_ack(Some(v), None)
+            } else {
+                pv.put_ack(None, Some(v))
+            }
+        }
+        _ => pv.client_put(value).await,
+    }
+}
+
+/// Emit one per-command record (role=server) in the shared logging contract.
+pub(crate) fn wire_log(
+    our: SocketAddr,
+    their: SocketAddr,
+    direction: &'static str,
+    cmd: &Command,
+    bytes: usize,
+    pv: Option<&str>,
+) {
+    tracing::debug!(target: "caproto::circ", pv, our_addr = %our, their_addr = %their,
+        direction, role = "server", bytes = bytes as u64, command = ?cmd);
+}
