@@ -121,11 +121,6 @@ impl IntoValue for Vec<String> {
         Value::String(self)
     }
 }
-impl IntoValue for bool {
-    fn into_value(self) -> Value {
-        Value::Enum(vec![u16::from(self)])
-    }
-}
 
 /// Convenience reads of a value's first element.
 pub trait ValueExt {
