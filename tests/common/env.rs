@@ -1,0 +1,196 @@
+//! `CaEnv`: the loopback-only Channel Access environment of one test.
+//!
+//! Every process a test starts gets the loopback variables required by the
+//! project rules plus ports unique to the test, so tests run in parallel and
+//! no packet leaves 127.0.0.1. The env also owns a temp dir (logs, database
+//! files) and, once an EPICS tool is run, an EPICS `caRepeater` on the test's
+//! repeater port: without it every EPICS client would spawn a detached
+//! repeater that outlives the test.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::peers;
+use super::ports;
+use super::process::{run_with_timeout, ChildGuard, RunOutput};
+use super::tempdir::TempDir;
+
+/// The fixed loopback settings from the project rules.
+pub const LOOPBACK_VARS: [(&str, &str); 5] = [
+    ("EPICS_CA_AUTO_ADDR_LIST", "NO"),
+    ("EPICS_CA_ADDR_LIST", "127.0.0.1"),
+    ("EPICS_CAS_INTF_ADDR_LIST", "127.0.0.1"),
+    ("EPICS_CAS_AUTO_BEACON_ADDR_LIST", "NO"),
+    ("EPICS_CAS_BEACON_ADDR_LIST", "127.0.0.1"),
+];
+
+/// Variables removed from children because they could send traffic elsewhere.
+/// (A test of name servers sets it again after `apply`, pointing at loopback.)
+pub const REMOVED_VARS: [&str; 1] = ["EPICS_CA_NAME_SERVERS"];
+
+/// One test's CA environment: unique ports, temp dir, optional repeater.
+#[derive(Debug)]
+pub struct CaEnv {
+    server_port: u16,
+    repeater_port: u16,
+    dir: TempDir,
+    repeater: Mutex<Option<ChildGuard>>,
+}
+
+impl Default for CaEnv {
+    fn default() -> Self {
+        CaEnv::new()
+    }
+}
+
+impl CaEnv {
+    /// Picks a free TCP+UDP server port and a separate free repeater port.
+    pub fn new() -> CaEnv {
+        CaEnv {
+            server_port: ports::free_tcp_udp_port(),
+            repeater_port: ports::free_udp_port(),
+            dir: TempDir::new("ca"),
+            repeater: Mutex::new(None),
+        }
+    }
+
+    /// EPICS_CA_SERVER_PORT = EPICS_CAS_SERVER_PORT for this test.
+    pub fn server_port(&self) -> u16 {
+        self.server_port
+    }
+
+    /// EPICS_CA_REPEATER_PORT (and beacon port) for this test.
+    pub fn repeater_port(&self) -> u16 {
+        self.repeater_port
+    }
+
+    /// This test's temp dir (server logs, generated database files).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// All variables this env sets, in order.
+    pub fn vars(&self) -> Vec<(&'static str, String)> {
+        let mut v: Vec<(&'static str, String)> = LOOPBACK_VARS
+            .iter()
+            .map(|(k, val)| (*k, (*val).to_owned()))
+            .collect();
+        let server = self.server_port.to_string();
+        let repeater = self.repeater_port.to_string();
+        v.push(("EPICS_CA_SERVER_PORT", server.clone()));
+        v.push(("EPICS_CAS_SERVER_PORT", server));
+        v.push(("EPICS_CA_REPEATER_PORT", repeater.clone()));
+        // caproto does not derive the beacon port from the repeater port.
+        v.push(("EPICS_CAS_BEACON_PORT", repeater));
+        v
+    }
+
+    /// Sets this env on `cmd` (and removes variables that could leak traffic).
+    pub fn apply<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
+        for var in REMOVED_VARS {
+            cmd.env_remove(var);
+        }
+        for (k, v) in self.vars() {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Starts an EPICS `caRepeater` on this env's repeater port unless one is
+    /// already running; returns false (after SKIPPED/panic per peer rules) if
+    /// EPICS is not installed. EPICS clients then register with it instead of
+    /// spawning their own detached repeater.
+    pub fn ensure_repeater(&self) -> bool {
+        let mut slot = self.repeater.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(rep) = slot.as_mut() {
+            if rep.is_running() {
+                return true;
+            }
+        }
+        let Some(mut cmd) = peers::epics_command("caRepeater") else {
+            return false;
+        };
+        self.apply(&mut cmd);
+        let mut guard = ChildGuard::spawn("caRepeater", &mut cmd, self.dir());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !ports::udp_port_in_use(self.repeater_port) {
+            guard.assert_running();
+            if Instant::now() >= deadline {
+                panic!(
+                    "caRepeater did not bind port {} within 10 s\n{}",
+                    self.repeater_port,
+                    guard.log_contents()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        *slot = Some(guard);
+        true
+    }
+
+    /// An EPICS base tool (`caget`, `caput`, `camonitor`, `cainfo`, `softIoc`,
+    /// `acctst`, ...) with this env applied and the test's repeater running.
+    pub fn epics(&self, tool: &str) -> Option<Command> {
+        let mut cmd = peers::epics_command(tool)?;
+        if !self.ensure_repeater() {
+            return None;
+        }
+        self.apply(&mut cmd);
+        Some(cmd)
+    }
+
+    /// A caproto console script (`caproto-get`, `caproto-put`,
+    /// `caproto-monitor`, `caproto-repeater`) with this env applied. Pass
+    /// `--no-repeater` to clients, or call [`CaEnv::ensure_repeater`].
+    pub fn caproto(&self, tool: &str) -> Option<Command> {
+        let mut cmd = Command::new(peers::caproto_bin(tool)?);
+        self.apply(&mut cmd);
+        Some(cmd)
+    }
+
+    /// `python -m <module>` in caproto's environment with this env applied,
+    /// e.g. `caproto.ioc_examples.simple`.
+    pub fn caproto_module(&self, module: &str) -> Option<Command> {
+        let mut cmd = Command::new(peers::caproto_python()?);
+        cmd.arg("-m").arg(module);
+        self.apply(&mut cmd);
+        Some(cmd)
+    }
+
+    /// One of our own binaries (built by cargo for integration tests), with
+    /// this env applied. Pass the path from `env!("CARGO_BIN_EXE_<name>")`.
+    pub fn own(&self, exe: impl AsRef<Path>) -> Command {
+        let mut cmd = Command::new(exe.as_ref());
+        self.apply(&mut cmd);
+        cmd
+    }
+
+    /// Spawns `cmd` as a guarded server with its log in this env's temp dir.
+    /// The caller must have applied the env (all constructors above do).
+    pub fn spawn(&self, name: &str, cmd: &mut Command) -> ChildGuard {
+        ChildGuard::spawn(name, cmd, self.dir())
+    }
+
+    /// Runs a client command to completion, killed after `timeout`.
+    pub fn run(&self, cmd: &mut Command, timeout: Duration) -> RunOutput {
+        run_with_timeout(cmd, timeout)
+    }
+
+    /// Writes `contents` to a file in this env's temp dir and returns its path.
+    pub fn write_file(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.dir.join(name);
+        std::fs::write(&path, contents)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        path
+    }
+}
+
+/// Creates a fresh [`CaEnv`] and applies it to `cmd`; keep the returned env
+/// alive (and use it for every other process of the test) so all share ports.
+pub fn loopback_env(cmd: &mut Command) -> CaEnv {
+    let env = CaEnv::new();
+    env.apply(cmd);
+    env
+}
