@@ -31,16 +31,16 @@ pub fn build(prefix: &str, _: &ExampleOptions) -> PvGroup {
     g.add(Pv::new("ro_double", 9.75f64).read_only());
     g.add(Pv::new("ro_string", "fixed").read_only());
     g.add(Pv::enumerated("bool", &["Off", "On"], 0).read_only());
-    // Like `record(ai) { EGU mm PREC 3 HOPR 10 LOPR -10 HIHI 8 HIGH 6 LOW -6 LOLO -8 }`:
+    // Like `record(ai) { EGU mm PREC 3 HOPR 100 LOPR -100 HIHI 90 HIGH 50 LOW -50 LOLO -90 }`:
     // an ai's control limits are its display limits.
     g.add(
         Pv::new("ai", 3.5f64)
             .record_type("ai")
             .units("mm")
             .precision(3)
-            .display_limits(-10.0, 10.0)
-            .control_limits(-10.0, 10.0)
-            .alarm_limits(-8.0, -6.0, 6.0, 8.0),
+            .display_limits(-100.0, 100.0)
+            .control_limits(-100.0, 100.0)
+            .alarm_limits(-90.0, -50.0, 50.0, 90.0),
     );
     g
 }
