@@ -59,9 +59,14 @@ struct Circuit {
     next_sid: u32,
     events: Arc<CircuitEvents>,
     events_on: bool,
+    /// Replies not yet encoded (see [`Circuit::flush`]), with the PV they concern.
+    outq: Vec<(Command, Option<Arc<str>>)>,
     out: Vec<u8>,
     snaps: Vec<Arc<PvSnapshot>>,
     client_version: u16,
+    /// Every reply flushed, for unit tests that run without the codec.
+    #[cfg(test)]
+    sent: Vec<Command>,
 }
 
 /// Serve one accepted connection until the client leaves or `shutdown` fires.
@@ -81,19 +86,7 @@ pub(crate) async fn run(
     tracing::info!(target: "caproto::serv", our_addr = %local, their_addr = %peer, role = "server",
         "client connected: {peer}");
     let (mut rd, mut wr) = stream.into_split();
-    let mut c = Circuit {
-        shared,
-        peer,
-        local,
-        channels: HashMap::new(),
-        subs: HashMap::new(),
-        next_sid: 1,
-        events: Arc::new(CircuitEvents::default()),
-        events_on: true,
-        out: Vec::with_capacity(16 * 1024),
-        snaps: Vec::new(),
-        client_version: 0,
-    };
+    let mut c = Circuit::new(shared, local, peer);
     let mut inbuf: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut out_pos = 0usize;
     let events = Arc::clone(&c.events);
@@ -116,31 +109,39 @@ pub(crate) async fn run(
                         out_pos = 0;
                     }
                     c.drain_events();
+                    c.flush();
                 }
                 Err(e) => break Close::Io(e),
             },
             r = rd.read_buf(&mut inbuf), if room => match r {
                 Ok(0) => break Close::ClientClosed,
                 Ok(_) => {
-                    if let Err(e) = c.process(&mut inbuf).await {
+                    let result = c.process(&mut inbuf).await;
+                    c.flush();
+                    if let Err(e) = result {
                         break e;
                     }
                     c.drain_events();
+                    c.flush();
                     if inbuf.capacity() - inbuf.len() < 4096 {
                         inbuf.reserve(16 * 1024);
                     }
                 }
                 Err(e) => break Close::Io(e),
             },
-            _ = events.notify.notified(), if room && c.events_on => c.drain_events(),
+            _ = events.notify.notified(), if room && c.events_on => {
+                c.drain_events();
+                c.flush();
+            }
         }
     };
 
     if matches!(reason, Close::Shutdown) {
         let cids: Vec<u32> = c.channels.values().map(|ch| ch.cid).collect();
         for cid in cids {
-            c.send(&Command::ServerDisconnResponse { cid }, None);
+            c.send(Command::ServerDisconnResponse { cid }, None);
         }
+        c.flush();
         let _ = tokio::time::timeout(SHUTDOWN_FLUSH, async {
             wr.write_all(&c.out[out_pos..]).await?;
             wr.shutdown().await
@@ -159,6 +160,39 @@ pub(crate) async fn run(
 }
 
 impl Circuit {
+    fn new(shared: Arc<Shared>, local: SocketAddr, peer: SocketAddr) -> Circuit {
+        Circuit {
+            shared,
+            peer,
+            local,
+            channels: HashMap::new(),
+            subs: HashMap::new(),
+            next_sid: 1,
+            events: Arc::new(CircuitEvents::default()),
+            events_on: true,
+            outq: Vec::new(),
+            out: Vec::with_capacity(16 * 1024),
+            snaps: Vec::new(),
+            client_version: 0,
+            #[cfg(test)]
+            sent: Vec::new(),
+        }
+    }
+
+    /// Encode queued replies into the output buffer (one buffer per flush, so
+    /// a batch of replies goes out in one write) and log each.
+    fn flush(&mut self) {
+        for (cmd, pv) in self.outq.drain(..) {
+            #[cfg(test)]
+            self.sent.push(cmd.clone());
+            match cmd.encode(&mut self.out) {
+                Ok(n) => wire_log(self.local, self.peer, "send", &cmd, n, pv.as_deref()),
+                Err(e) => tracing::error!(target: "caproto::serv", our_addr = %self.local,
+                    their_addr = %self.peer, role = "server", "could not encode reply: {e}"),
+            }
+        }
+    }
+
     /// Decode and answer every complete request at the front of `inbuf`.
     async fn process(&mut self, inbuf: &mut Vec<u8>) -> Result<(), Close> {
         let max = self.shared.config.max_request_bytes;
@@ -183,8 +217,8 @@ impl Circuit {
         result
     }
 
-    fn pv_name_for_sid(&self, sid: u32) -> Option<&str> {
-        self.channels.get(&sid).map(|c| c.pv.name())
+    fn pv_name_for_sid(&self, sid: u32) -> Option<Arc<str>> {
+        self.channels.get(&sid).map(|c| c.pv.name_arc())
     }
 
     fn log_recv(&self, cmd: &Command, bytes: usize) {
@@ -193,7 +227,7 @@ impl Circuit {
         }
         let pv = match cmd {
             Command::CreateChanRequest { name, .. } | Command::SearchRequest { name, .. } => {
-                Some(name.as_str())
+                Some(Arc::from(name.as_str()))
             }
             Command::ReadNotifyRequest { sid, .. }
             | Command::ReadRequest { sid, .. }
@@ -204,16 +238,12 @@ impl Circuit {
             | Command::ClearChannelRequest { sid, .. } => self.pv_name_for_sid(*sid),
             _ => None,
         };
-        wire_log(self.local, self.peer, "recv", cmd, bytes, pv);
+        wire_log(self.local, self.peer, "recv", cmd, bytes, pv.as_deref());
     }
 
-    /// Encode `cmd` into the output buffer and log it.
-    fn send(&mut self, cmd: &Command, pv: Option<&str>) {
-        match cmd.encode(&mut self.out) {
-            Ok(n) => wire_log(self.local, self.peer, "send", cmd, n, pv),
-            Err(e) => tracing::error!(target: "caproto::serv", our_addr = %self.local,
-                their_addr = %self.peer, role = "server", "could not encode reply: {e}"),
-        }
+    /// Queue a reply concerning `pv` (if any).
+    fn send(&mut self, cmd: Command, pv: Option<Arc<str>>) {
+        self.outq.push((cmd, pv));
     }
 
     fn send_error(
@@ -222,7 +252,7 @@ impl Circuit {
         cid: u32,
         status: u32,
         msg: String,
-        pv: Option<String>,
+        pv: Option<Arc<str>>,
     ) {
         let cmd = Command::ErrorResponse {
             original_request: header,
@@ -230,7 +260,7 @@ impl Circuit {
             status,
             error_message: msg,
         };
-        self.send(&cmd, pv.as_deref());
+        self.send(cmd, pv);
     }
 
     async fn handle(&mut self, header: Header, cmd: Command) {
@@ -238,14 +268,14 @@ impl Circuit {
             Command::VersionRequest { version, .. } => {
                 self.client_version = version;
                 self.send(
-                    &Command::VersionResponse {
+                    Command::VersionResponse {
                         version: PROTOCOL_VERSION,
                     },
                     None,
                 );
             }
             Command::HostNameRequest { .. } | Command::ClientNameRequest { .. } => {}
-            Command::EchoRequest => self.send(&Command::EchoResponse, None),
+            Command::EchoRequest => self.send(Command::EchoResponse, None),
             Command::CreateChanRequest { name, cid, .. } => self.create_channel(name, cid),
             Command::SearchRequest {
                 name, cid, reply, ..
@@ -259,13 +289,13 @@ impl Circuit {
                         cid,
                         version: PROTOCOL_VERSION,
                     };
-                    self.send(&cmd, Some(&name));
+                    self.send(cmd, Some(name.as_str().into()));
                 } else if reply {
                     let cmd = Command::NotFoundResponse {
                         version: PROTOCOL_VERSION,
                         cid,
                     };
-                    self.send(&cmd, Some(&name));
+                    self.send(cmd, Some(name.as_str().into()));
                 }
             }
             Command::ReadNotifyRequest {
@@ -319,13 +349,13 @@ impl Circuit {
                 subscriptionid,
             } => {
                 if let Some(sub) = self.remove_sub(subscriptionid) {
-                    let pv = self.pv_name_for_sid(sub.sid).map(str::to_string);
+                    let pv = self.pv_name_for_sid(sub.sid);
                     let cmd = Command::EventCancelResponse {
                         data_type,
                         sid,
                         subscriptionid,
                     };
-                    self.send(&cmd, pv.as_deref());
+                    self.send(cmd, pv);
                 }
             }
             Command::EventsOffRequest => self.events_on = false,
@@ -342,11 +372,11 @@ impl Circuit {
                                 ch.pv.unsubscribe(&sub);
                             }
                         }
-                        Some(ch.pv.name().to_string())
+                        Some(ch.pv.name_arc())
                     }
                     None => None,
                 };
-                self.send(&Command::ClearChannelResponse { sid, cid }, pv.as_deref());
+                self.send(Command::ClearChannelResponse { sid, cid }, pv);
             }
             Command::ReadSyncRequest => {}
             other => {
@@ -365,7 +395,10 @@ impl Circuit {
 
     fn create_channel(&mut self, name: String, cid: u32) {
         let Some(pv) = self.shared.db.get(&name).cloned() else {
-            self.send(&Command::CreateChFailResponse { cid }, Some(&name));
+            self.send(
+                Command::CreateChFailResponse { cid },
+                Some(name.as_str().into()),
+            );
             return;
         };
         let sid = self.next_sid;
@@ -376,11 +409,11 @@ impl Circuit {
             AccessRights::READ_WRITE
         };
         self.send(
-            &Command::AccessRightsResponse {
+            Command::AccessRightsResponse {
                 cid,
                 access_rights: rights,
             },
-            Some(&name),
+            Some(name.as_str().into()),
         );
         let reply = Command::CreateChanResponse {
             data_type: DbrType::plain(pv.native_type()),
@@ -388,7 +421,7 @@ impl Circuit {
             cid,
             sid,
         };
-        self.send(&reply, Some(&name));
+        self.send(reply, Some(name.as_str().into()));
         self.channels.insert(
             sid,
             Channel {
@@ -449,7 +482,7 @@ impl Circuit {
                 ioid,
             }
         };
-        self.send(&cmd, Some(pv.name()));
+        self.send(cmd, Some(pv.name_arc()));
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -486,15 +519,9 @@ impl Circuit {
                 status,
                 ioid,
             };
-            self.send(&reply, Some(pv.name()));
+            self.send(reply, Some(pv.name_arc()));
         } else if let Err(e) = result {
-            self.send_error(
-                header,
-                cid,
-                e.eca(),
-                e.to_string(),
-                Some(pv.name().to_string()),
-            );
+            self.send_error(header, cid, e.eca(), e.to_string(), Some(pv.name_arc()));
         }
     }
 
@@ -520,12 +547,12 @@ impl Circuit {
         let (pv, cid) = (ch.pv.clone(), ch.cid);
         if mask == 0 {
             let msg = "empty event mask".to_string();
-            self.send_error(header, cid, eca::BADMASK, msg, Some(pv.name().to_string()));
+            self.send_error(header, cid, eca::BADMASK, msg, Some(pv.name_arc()));
             return;
         }
         if matches!(data_type, DbrType::PutAckt | DbrType::PutAcks) {
             let msg = format!("cannot subscribe with {data_type}");
-            self.send_error(header, cid, eca::BADTYPE, msg, Some(pv.name().to_string()));
+            self.send_error(header, cid, eca::BADTYPE, msg, Some(pv.name_arc()));
             return;
         }
         if self.subs.contains_key(&subid) {
@@ -601,8 +628,9 @@ impl Circuit {
                     status,
                     subscriptionid: sub.subid,
                 };
-                self.send(&cmd, Some(pv.name()));
+                self.send(cmd, Some(pv.name_arc()));
             }
+            self.flush();
             if more {
                 leftover.push(sub);
             }
@@ -699,4 +727,266 @@ pub(crate) fn wire_log(
 ) {
     tracing::debug!(target: "caproto::circ", pv, our_addr = %our, their_addr = %their,
         direction, role = "server", bytes = bytes as u64, command = ?cmd);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::command::{id, mask};
+    use crate::proto::dbr::NativeType;
+    use crate::server::config::ServerConfig;
+    use crate::server::pv::{Pv, PvDatabase, PvGroup};
+
+    fn circuit() -> (Circuit, PvHandle, PvHandle) {
+        let mut g = PvGroup::new("t:");
+        let x = g.add(Pv::new("x", 1.5));
+        let ro = g.add(Pv::new("ro", vec![1i32, 2, 3]).read_only());
+        let mut db = PvDatabase::new();
+        db.add_group(g).unwrap();
+        let shared = Arc::new(Shared {
+            db,
+            config: ServerConfig::default(),
+            tcp_port: 5064,
+        });
+        let a = SocketAddr::from(([127, 0, 0, 1], 5064));
+        let b = SocketAddr::from(([127, 0, 0, 1], 40000));
+        (Circuit::new(shared, a, b), x, ro)
+    }
+
+    fn hdr(command: u16) -> Header {
+        Header {
+            command,
+            ..Header::default()
+        }
+    }
+
+    async fn req(c: &mut Circuit, command: u16, cmd: Command) -> Vec<Command> {
+        c.handle(hdr(command), cmd).await;
+        c.flush();
+        std::mem::take(&mut c.sent)
+    }
+
+    async fn connect(c: &mut Circuit, name: &str, cid: u32) -> u32 {
+        let cmd = Command::CreateChanRequest {
+            name: name.into(),
+            cid,
+            version: 13,
+        };
+        match req(c, id::CREATE_CHAN, cmd).await.as_slice() {
+            [Command::AccessRightsResponse { .. }, Command::CreateChanResponse { sid, .. }] => *sid,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn version_echo_and_channel_creation() {
+        let (mut c, _, _) = circuit();
+        let out = req(
+            &mut c,
+            id::VERSION,
+            Command::VersionRequest {
+                priority: 0,
+                version: 13,
+            },
+        )
+        .await;
+        assert_eq!(out, [Command::VersionResponse { version: 13 }]);
+        assert_eq!(
+            req(&mut c, id::ECHO, Command::EchoRequest).await,
+            [Command::EchoResponse]
+        );
+
+        let cmd = Command::CreateChanRequest {
+            name: "t:ro".into(),
+            cid: 7,
+            version: 13,
+        };
+        let out = req(&mut c, id::CREATE_CHAN, cmd).await;
+        assert_eq!(
+            out,
+            [
+                Command::AccessRightsResponse {
+                    cid: 7,
+                    access_rights: AccessRights::READ_ONLY
+                },
+                Command::CreateChanResponse {
+                    data_type: DbrType::plain(NativeType::Long),
+                    data_count: 3,
+                    cid: 7,
+                    sid: 1
+                },
+            ]
+        );
+        let cmd = Command::CreateChanRequest {
+            name: "t:none".into(),
+            cid: 8,
+            version: 13,
+        };
+        assert_eq!(
+            req(&mut c, id::CREATE_CHAN, cmd).await,
+            [Command::CreateChFailResponse { cid: 8 }]
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_ids_and_read_only_writes_get_eca_codes() {
+        let (mut c, _, ro) = circuit();
+        let cmd = Command::ReadNotifyRequest {
+            data_type: DbrType::DOUBLE,
+            data_count: 1,
+            sid: 99,
+            ioid: 1,
+        };
+        match req(&mut c, id::READ_NOTIFY, cmd).await.as_slice() {
+            [Command::ErrorResponse {
+                status,
+                original_request,
+                ..
+            }] => {
+                assert_eq!(*status, eca::BADCHID);
+                assert_eq!(original_request.command, id::READ_NOTIFY);
+            }
+            other => panic!("{other:?}"),
+        }
+        let sid = connect(&mut c, "t:ro", 1).await;
+        let cmd = Command::WriteNotifyRequest {
+            data: vec![0; 8],
+            data_type: DbrType::plain(NativeType::Long),
+            data_count: 1,
+            sid,
+            ioid: 5,
+        };
+        match req(&mut c, id::WRITE_NOTIFY, cmd).await.as_slice() {
+            [Command::WriteNotifyResponse {
+                status, ioid: 5, ..
+            }] => assert_eq!(*status, eca::NOWTACCESS),
+            other => panic!("{other:?}"),
+        }
+        let cmd = Command::WriteRequest {
+            data: vec![0; 8],
+            data_type: DbrType::plain(NativeType::Long),
+            data_count: 1,
+            sid,
+            ioid: 6,
+        };
+        match req(&mut c, id::WRITE, cmd).await.as_slice() {
+            [Command::ErrorResponse { status, cid: 1, .. }] => assert_eq!(*status, eca::NOWTACCESS),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(ro.value(), Value::Long(vec![1, 2, 3]));
+    }
+
+    fn event_add(sid: u32, subscriptionid: u32, m: u16) -> Command {
+        Command::EventAddRequest {
+            data_type: DbrType::DOUBLE,
+            data_count: 1,
+            sid,
+            subscriptionid,
+            low: 0.0,
+            high: 0.0,
+            to: 0.0,
+            mask: m,
+        }
+    }
+
+    #[tokio::test]
+    async fn subscriptions_cancel_clear_and_flow_control() {
+        let (mut c, x, _) = circuit();
+        let sid = connect(&mut c, "t:x", 1).await;
+        match req(&mut c, id::EVENT_ADD, event_add(sid, 10, 0))
+            .await
+            .as_slice()
+        {
+            [Command::ErrorResponse { status, .. }] => assert_eq!(*status, eca::BADMASK),
+            other => panic!("{other:?}"),
+        }
+        assert!(req(&mut c, id::EVENT_ADD, event_add(sid, 10, mask::VALUE))
+            .await
+            .is_empty());
+        assert!(req(&mut c, id::EVENT_ADD, event_add(sid, 11, mask::VALUE))
+            .await
+            .is_empty());
+        assert_eq!(x.subscriber_count(), 2);
+        c.drain_events();
+        let initial = std::mem::take(&mut c.sent);
+        assert_eq!(initial.len(), 2, "one initial event per subscription");
+        assert!(initial
+            .iter()
+            .all(|e| matches!(e, Command::EventAddResponse { .. })));
+
+        // EVENTS_OFF: nothing is sent; posts coalesce to the newest QUEUE_DEPTH.
+        req(&mut c, id::EVENTS_OFF, Command::EventsOffRequest).await;
+        for i in 0..50 {
+            x.post(f64::from(i)).unwrap();
+        }
+        c.drain_events();
+        assert!(c.sent.is_empty());
+        req(&mut c, id::EVENTS_ON, Command::EventsOnRequest).await;
+        c.drain_events();
+        assert_eq!(std::mem::take(&mut c.sent).len(), 2 * QUEUE_DEPTH);
+
+        let cancel = Command::EventCancelRequest {
+            data_type: DbrType::DOUBLE,
+            sid,
+            subscriptionid: 10,
+        };
+        assert_eq!(
+            req(&mut c, id::EVENT_CANCEL, cancel).await,
+            [Command::EventCancelResponse {
+                data_type: DbrType::DOUBLE,
+                sid,
+                subscriptionid: 10
+            }]
+        );
+        assert_eq!(x.subscriber_count(), 1);
+        let clear = Command::ClearChannelRequest { sid, cid: 1 };
+        assert_eq!(
+            req(&mut c, id::CLEAR_CHANNEL, clear).await,
+            [Command::ClearChannelResponse { sid, cid: 1 }]
+        );
+        assert_eq!(x.subscriber_count(), 0);
+        x.post(99.0).unwrap();
+        c.drain_events();
+        assert!(c.sent.is_empty());
+    }
+
+    #[tokio::test]
+    async fn teardown_releases_subscriptions() {
+        let (mut c, x, _) = circuit();
+        let sid = connect(&mut c, "t:x", 1).await;
+        req(&mut c, id::EVENT_ADD, event_add(sid, 1, mask::VALUE)).await;
+        assert_eq!(x.subscriber_count(), 1);
+        c.teardown();
+        assert_eq!(x.subscriber_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn tcp_name_server_search_answers_not_found_only_when_asked() {
+        let (mut c, _, _) = circuit();
+        let search = |name: &str, reply| Command::SearchRequest {
+            name: name.into(),
+            cid: 3,
+            version: 13,
+            reply,
+        };
+        assert_eq!(
+            req(&mut c, id::SEARCH, search("t:x", false)).await,
+            [Command::SearchResponse {
+                port: 5064,
+                ip: None,
+                cid: 3,
+                version: 13
+            }]
+        );
+        assert_eq!(
+            req(&mut c, id::SEARCH, search("t:nope", true)).await,
+            [Command::NotFoundResponse {
+                version: 13,
+                cid: 3
+            }]
+        );
+        assert!(req(&mut c, id::SEARCH, search("t:nope", false))
+            .await
+            .is_empty());
+    }
 }

@@ -272,7 +272,7 @@ impl Pv {
             .record_type
             .unwrap_or_else(|| default_record_type(native, max_count).to_string());
         PvHandle(Arc::new(PvInner {
-            name: full_name,
+            name: full_name.into(),
             native,
             max_count,
             read_only: self.read_only,
@@ -302,7 +302,7 @@ fn default_record_type(native: NativeType, count: usize) -> &'static str {
 }
 
 struct PvInner {
-    name: String,
+    name: Arc<str>,
     native: NativeType,
     max_count: usize,
     read_only: bool,
@@ -335,6 +335,11 @@ impl PvHandle {
     /// Full name, prefix included.
     pub fn name(&self) -> &str {
         &self.0.name
+    }
+
+    /// Full name as a shared string (cheap to clone into log records).
+    pub(crate) fn name_arc(&self) -> Arc<str> {
+        Arc::clone(&self.0.name)
     }
 
     /// Native type (fixed for the PV's lifetime).
