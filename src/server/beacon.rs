@@ -10,8 +10,9 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
+use crate::proto::broadcaster::Broadcaster;
 use crate::proto::command::Command;
-use crate::proto::PROTOCOL_VERSION;
+use crate::proto::{Role, PROTOCOL_VERSION};
 
 /// First interval of the start-up ramp.
 const FIRST_INTERVAL: Duration = Duration::from_millis(20);
@@ -33,39 +34,30 @@ pub(crate) async fn run(
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let mut interval = FIRST_INTERVAL.min(period);
-    let mut beacon_id: u32 = 0;
+    let mut bcast = Broadcaster::new(Role::Server, local);
     let mut buf = Vec::with_capacity(16);
+    let mut beacon_id: u32 = 0;
     loop {
-        let cmd = Command::Beacon {
+        // One id per period, the same for every destination.
+        let beacon = Command::Beacon {
             version: PROTOCOL_VERSION,
             server_port,
             beacon_id,
             address,
         };
-        buf.clear();
-        match cmd.encode(&mut buf) {
-            Ok(n) => {
-                for t in &targets {
-                    let to = SocketAddr::V4(*t);
-                    match socket.send_to(&buf, to).await {
-                        Ok(_) => {
-                            tracing::debug!(target: "caproto::bcast::beacon", our_addr = %local,
-                            their_addr = %to, direction = "send", role = "server", bytes = n as u64,
-                            command = ?cmd)
-                        }
-                        Err(e) => {
-                            tracing::debug!(target: "caproto::bcast::beacon", our_addr = %local,
-                            their_addr = %to, role = "server", "beacon not sent: {e}")
-                        }
-                    }
-                }
-            }
-            Err(e) => {
+        beacon_id = beacon_id.wrapping_add(1);
+        for t in &targets {
+            let to = SocketAddr::V4(*t);
+            buf.clear();
+            if let Err(e) = bcast.send(&beacon, to, &mut buf) {
                 tracing::error!(target: "caproto::serv", role = "server", "could not encode beacon: {e}");
                 return;
             }
+            if let Err(e) = socket.send_to(&buf, to).await {
+                tracing::debug!(target: "caproto::bcast::beacon", our_addr = %local,
+                    their_addr = %to, role = "server", "beacon not sent: {e}");
+            }
         }
-        beacon_id = beacon_id.wrapping_add(1);
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = tokio::time::sleep(interval) => {}

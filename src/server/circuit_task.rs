@@ -21,10 +21,11 @@ use super::error::{eca, PutError};
 use super::pv::{pad, truncate, PvHandle, PvSnapshot};
 use super::server::Shared;
 use super::subscription::{CircuitEvents, Subscription, QUEUE_DEPTH};
-use crate::proto::command::{AccessRights, Command, Decoded};
+use crate::proto::circuit::{CircuitError, Refused, Violation, VirtualCircuit};
+use crate::proto::command::{AccessRights, Command};
 use crate::proto::dbr::{self, DbrType, Value};
 use crate::proto::header::Header;
-use crate::proto::{Direction, PROTOCOL_VERSION};
+use crate::proto::{Role, PROTOCOL_VERSION};
 
 /// Output bytes above which the circuit stops reading and draining events.
 pub const HIGH_WATER: usize = 1 << 20;
@@ -52,6 +53,8 @@ enum Close {
 
 struct Circuit {
     shared: Arc<Shared>,
+    /// Protocol state, decoding and the per-command log records.
+    vc: VirtualCircuit,
     peer: SocketAddr,
     local: SocketAddr,
     channels: HashMap<u32, Channel>,
@@ -87,7 +90,7 @@ pub(crate) async fn run(
         "client connected: {peer}");
     let (mut rd, mut wr) = stream.into_split();
     let mut c = Circuit::new(shared, local, peer);
-    let mut inbuf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut inbuf = vec![0u8; 64 * 1024];
     let mut out_pos = 0usize;
     let events = Arc::clone(&c.events);
 
@@ -113,19 +116,16 @@ pub(crate) async fn run(
                 }
                 Err(e) => break Close::Io(e),
             },
-            r = rd.read_buf(&mut inbuf), if room => match r {
+            r = rd.read(&mut inbuf), if room => match r {
                 Ok(0) => break Close::ClientClosed,
-                Ok(_) => {
-                    let result = c.process(&mut inbuf).await;
+                Ok(n) => {
+                    let result = c.process(&inbuf[..n]).await;
                     c.flush();
                     if let Err(e) = result {
                         break e;
                     }
                     c.drain_events();
                     c.flush();
-                    if inbuf.capacity() - inbuf.len() < 4096 {
-                        inbuf.reserve(16 * 1024);
-                    }
                 }
                 Err(e) => break Close::Io(e),
             },
@@ -161,8 +161,16 @@ pub(crate) async fn run(
 
 impl Circuit {
     fn new(shared: Arc<Shared>, local: SocketAddr, peer: SocketAddr) -> Circuit {
+        let vc = VirtualCircuit::new(
+            Role::Server,
+            local,
+            peer,
+            0,
+            shared.config.max_request_bytes,
+        );
         Circuit {
             shared,
+            vc,
             peer,
             local,
             channels: HashMap::new(),
@@ -185,60 +193,74 @@ impl Circuit {
         for (cmd, pv) in self.outq.drain(..) {
             #[cfg(test)]
             self.sent.push(cmd.clone());
-            match cmd.encode(&mut self.out) {
-                Ok(n) => wire_log(self.local, self.peer, "send", &cmd, n, pv.as_deref()),
-                Err(e) => tracing::error!(target: "caproto::serv", our_addr = %self.local,
-                    their_addr = %self.peer, role = "server", "could not encode reply: {e}"),
+            if let Err(e) = self.vc.send(&cmd, &mut self.out) {
+                // A reply the protocol no longer allows (e.g. an event for a
+                // subscription cancelled meanwhile) is dropped.
+                let level_error = matches!(e, CircuitError::Encode(_));
+                if level_error {
+                    tracing::error!(target: "caproto::serv", pv = pv.as_deref(), our_addr = %self.local,
+                        their_addr = %self.peer, role = "server", "could not encode {cmd:?}: {e}");
+                } else {
+                    tracing::debug!(target: "caproto::serv", pv = pv.as_deref(), our_addr = %self.local,
+                        their_addr = %self.peer, role = "server", "not sending {cmd:?}: {e}");
+                }
             }
         }
     }
 
-    /// Decode and answer every complete request at the front of `inbuf`.
-    async fn process(&mut self, inbuf: &mut Vec<u8>) -> Result<(), Close> {
-        let max = self.shared.config.max_request_bytes;
-        let mut pos = 0;
-        let result = loop {
-            let rest = &inbuf[pos..];
-            let header = match Header::decode(rest) {
-                Ok((h, _)) => h,
-                Err(_) => break Ok(()),
-            };
-            match Command::decode_from(rest, Direction::Request, max) {
-                Ok(Decoded::Incomplete { .. }) => break Ok(()),
-                Ok(Decoded::Command(cmd, used)) => {
-                    pos += used;
-                    self.log_recv(&cmd, used);
+    /// Feed bytes read from the socket and answer every complete request.
+    async fn process(&mut self, bytes: &[u8]) -> Result<(), Close> {
+        self.vc.recv(bytes);
+        while let Some(next) = self.vc.next_command() {
+            match next {
+                Ok(cmd) => {
+                    let header = request_header(&cmd);
                     self.handle(header, cmd).await;
                 }
-                Err(e) => break Err(Close::Protocol(format!("bad request: {e}"))),
+                Err(e) if e.is_fatal() => return Err(Close::Protocol(e.to_string())),
+                Err(CircuitError::Remote(refused)) => self.refuse(*refused),
+                Err(e) => {
+                    tracing::debug!(target: "caproto::serv", our_addr = %self.local,
+                        their_addr = %self.peer, role = "server", "ignoring: {e}");
+                }
             }
+        }
+        Ok(())
+    }
+
+    /// Answer a request the protocol state does not allow with an ERROR.
+    fn refuse(&mut self, refused: Refused) {
+        let Refused {
+            violation,
+            command,
+            header,
+        } = refused;
+        let status = match violation {
+            Violation::UnknownSid(_)
+            | Violation::UnknownCid(_)
+            | Violation::BadChannelState { .. } => eca::BADCHID,
+            Violation::DuplicateSubscription(_) => eca::ADDFAIL,
+            // EPICS servers ignore cancels of unknown subscriptions.
+            Violation::UnknownSubscription(_) | Violation::SubscriptionMismatch(_)
+                if matches!(command, Command::EventCancelRequest { .. }) =>
+            {
+                return
+            }
+            _ => eca::INTERNAL,
         };
-        inbuf.drain(..pos);
-        result
+        tracing::debug!(target: "caproto::serv", our_addr = %self.local, their_addr = %self.peer,
+            role = "server", "refusing {command:?}: {violation:?}");
+        let cid = match command {
+            Command::CreateChanRequest { cid, .. } | Command::ClearChannelRequest { cid, .. } => {
+                cid
+            }
+            _ => header.parameter1,
+        };
+        self.send_error(header, cid, status, format!("{violation:?}"), None);
     }
 
     fn pv_name_for_sid(&self, sid: u32) -> Option<Arc<str>> {
         self.channels.get(&sid).map(|c| c.pv.name_arc())
-    }
-
-    fn log_recv(&self, cmd: &Command, bytes: usize) {
-        if !tracing::enabled!(target: "caproto::circ", tracing::Level::DEBUG) {
-            return;
-        }
-        let pv = match cmd {
-            Command::CreateChanRequest { name, .. } | Command::SearchRequest { name, .. } => {
-                Some(Arc::from(name.as_str()))
-            }
-            Command::ReadNotifyRequest { sid, .. }
-            | Command::ReadRequest { sid, .. }
-            | Command::WriteRequest { sid, .. }
-            | Command::WriteNotifyRequest { sid, .. }
-            | Command::EventAddRequest { sid, .. }
-            | Command::EventCancelRequest { sid, .. }
-            | Command::ClearChannelRequest { sid, .. } => self.pv_name_for_sid(*sid),
-            _ => None,
-        };
-        wire_log(self.local, self.peer, "recv", cmd, bytes, pv.as_deref());
     }
 
     /// Queue a reply concerning `pv` (if any).
@@ -641,6 +663,7 @@ impl Circuit {
 
     /// Drop every subscription so PVs stop queueing for this circuit.
     fn teardown(&mut self) {
+        self.vc.disconnect();
         for (_, sub) in self.subs.drain() {
             sub.cancel();
             if let Some(ch) = self.channels.get(&sub.sid) {
@@ -716,17 +739,75 @@ async fn apply_write(
     }
 }
 
-/// Emit one per-command record (role=server) in the shared logging contract.
-pub(crate) fn wire_log(
-    our: SocketAddr,
-    their: SocketAddr,
-    direction: &'static str,
-    cmd: &Command,
-    bytes: usize,
-    pv: Option<&str>,
-) {
-    tracing::debug!(target: "caproto::circ", pv, our_addr = %our, their_addr = %their,
-        direction, role = "server", bytes = bytes as u64, command = ?cmd);
+/// The header a request had on the wire, rebuilt from the decoded command
+/// (ERROR replies quote it so the client can match the failed request).
+fn request_header(cmd: &Command) -> Header {
+    use crate::proto::command::id;
+    let (command, data_type, data_count, parameter1, parameter2) = match cmd {
+        Command::ReadNotifyRequest {
+            data_type,
+            data_count,
+            sid,
+            ioid,
+        } => (id::READ_NOTIFY, data_type.code(), *data_count, *sid, *ioid),
+        Command::ReadRequest {
+            data_type,
+            data_count,
+            sid,
+            ioid,
+        } => (id::READ, data_type.code(), *data_count, *sid, *ioid),
+        Command::WriteRequest {
+            data_type,
+            data_count,
+            sid,
+            ioid,
+            ..
+        } => (id::WRITE, data_type.code(), *data_count, *sid, *ioid),
+        Command::WriteNotifyRequest {
+            data_type,
+            data_count,
+            sid,
+            ioid,
+            ..
+        } => (id::WRITE_NOTIFY, data_type.code(), *data_count, *sid, *ioid),
+        Command::EventAddRequest {
+            data_type,
+            data_count,
+            sid,
+            subscriptionid,
+            ..
+        } => (
+            id::EVENT_ADD,
+            data_type.code(),
+            *data_count,
+            *sid,
+            *subscriptionid,
+        ),
+        Command::EventCancelRequest {
+            data_type,
+            sid,
+            subscriptionid,
+        } => (id::EVENT_CANCEL, data_type.code(), 0, *sid, *subscriptionid),
+        Command::ClearChannelRequest { sid, cid } => (id::CLEAR_CHANNEL, 0, 0, *sid, *cid),
+        Command::CreateChanRequest { cid, version, .. } => {
+            (id::CREATE_CHAN, 0, 0, *cid, u32::from(*version))
+        }
+        Command::SearchRequest { cid, .. } => (id::SEARCH, 0, 0, *cid, *cid),
+        Command::EchoRequest => (id::ECHO, 0, 0, 0, 0),
+        Command::EventsOffRequest => (id::EVENTS_OFF, 0, 0, 0, 0),
+        Command::EventsOnRequest => (id::EVENTS_ON, 0, 0, 0, 0),
+        Command::ReadSyncRequest => (id::READ_SYNC, 0, 0, 0, 0),
+        Command::Obsolete { header, .. } => return *header,
+        _ => (0, 0, 0, 0, 0),
+    };
+    Header {
+        command,
+        payload_size: 0,
+        data_type,
+        data_count,
+        parameter1,
+        parameter2,
+    }
 }
 
 #[cfg(test)]

@@ -6,13 +6,15 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
 use super::server::Shared;
-use crate::proto::command::{Command, Decoded};
-use crate::proto::{Direction, PROTOCOL_VERSION};
+use crate::proto::broadcaster::{Broadcaster, Event};
+use crate::proto::command::Command;
+use crate::proto::{Role, PROTOCOL_VERSION};
 
 /// Largest reply datagram we build; more replies go in further datagrams.
 const MAX_REPLY_DATAGRAM: usize = 1400;
@@ -30,7 +32,9 @@ pub(crate) async fn run(
     let local = socket
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let mut bcast = Broadcaster::new(Role::Server, local);
     let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut events = Vec::new();
     let mut replies = Vec::new();
     loop {
         let (n, from) = tokio::select! {
@@ -45,8 +49,14 @@ pub(crate) async fn run(
                 }
             },
         };
+        events.clear();
+        if let Err(e) = bcast.recv(&buf[..n], from, Instant::now(), &mut events) {
+            // Searches before the malformed part are still answered.
+            tracing::debug!(target: "caproto::bcast", our_addr = %local, their_addr = %from,
+                role = "server", "malformed datagram: {e}");
+        }
         replies.clear();
-        answer(&shared, &buf[..n], local, from, reply_ip, &mut replies);
+        answer(&mut bcast, &shared, &events, from, reply_ip, &mut replies);
         for datagram in &replies {
             if let Err(e) = socket.send_to(datagram, from).await {
                 tracing::debug!(target: "caproto::bcast", our_addr = %local, their_addr = %from,
@@ -56,32 +66,21 @@ pub(crate) async fn run(
     }
 }
 
-/// Build the reply datagrams (each starting with a VERSION) for one request datagram.
+/// Build the reply datagrams (each starting with a VERSION) for the searches
+/// of one request datagram. Names we do not host get no reply.
 fn answer(
+    bcast: &mut Broadcaster,
     shared: &Shared,
-    mut data: &[u8],
-    local: SocketAddr,
+    events: &[Event],
     from: SocketAddr,
     reply_ip: Option<Ipv4Addr>,
     out: &mut Vec<Vec<u8>>,
 ) {
     let mut current: Vec<u8> = Vec::new();
-    while !data.is_empty() {
-        let (cmd, used) = match Command::decode_from(data, Direction::Request, MAX_DATAGRAM) {
-            Ok(Decoded::Command(cmd, used)) => (cmd, used),
-            Ok(Decoded::Incomplete { .. }) => break,
-            Err(e) => {
-                tracing::debug!(target: "caproto::bcast", our_addr = %local, their_addr = %from,
-                    role = "server", "dropping malformed datagram: {e}");
-                break;
-            }
-        };
-        data = &data[used..];
-        let Command::SearchRequest { name, cid, .. } = &cmd else {
-            log(local, from, "recv", &cmd, used, None);
+    for event in events {
+        let Event::Search { name, cid, .. } = event else {
             continue;
         };
-        log(local, from, "recv", &cmd, used, Some(name));
         if shared.db.get(name).is_none() {
             continue;
         }
@@ -89,15 +88,12 @@ fn answer(
             out.push(std::mem::take(&mut current));
         }
         if current.is_empty() {
-            push(
-                &mut current,
-                &Command::VersionResponse {
-                    version: PROTOCOL_VERSION,
-                },
-                local,
-                from,
-                None,
-            );
+            let version = Command::VersionResponse {
+                version: PROTOCOL_VERSION,
+            };
+            if bcast.send(&version, from, &mut current).is_err() {
+                return;
+            }
         }
         let reply = Command::SearchResponse {
             port: shared.tcp_port,
@@ -105,29 +101,11 @@ fn answer(
             cid: *cid,
             version: PROTOCOL_VERSION,
         };
-        push(&mut current, &reply, local, from, Some(name));
+        if let Err(e) = bcast.send(&reply, from, &mut current) {
+            tracing::error!(target: "caproto::bcast", role = "server", "could not encode search reply: {e}");
+        }
     }
     if !current.is_empty() {
         out.push(current);
     }
-}
-
-fn push(buf: &mut Vec<u8>, cmd: &Command, local: SocketAddr, from: SocketAddr, pv: Option<&str>) {
-    match cmd.encode(buf) {
-        Ok(n) => log(local, from, "send", cmd, n, pv),
-        Err(e) => tracing::error!(target: "caproto::bcast", role = "server",
-            "could not encode search reply: {e}"),
-    }
-}
-
-fn log(
-    our: SocketAddr,
-    their: SocketAddr,
-    direction: &'static str,
-    cmd: &Command,
-    bytes: usize,
-    pv: Option<&str>,
-) {
-    tracing::debug!(target: "caproto::bcast::search", pv, our_addr = %our, their_addr = %their,
-        direction, role = "server", bytes = bytes as u64, command = ?cmd);
 }
