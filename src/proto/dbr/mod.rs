@@ -19,6 +19,8 @@ mod wire;
 
 #[cfg(test)]
 mod codec_tests;
+#[cfg(test)]
+mod convert_tests;
 
 pub use self::convert::{format_double, format_float, DEFAULT_STRING_PRECISION};
 pub use self::decode::decode;
