@@ -8,6 +8,26 @@
 //! decides which metadata fields go on the wire, so a server holds one
 //! `Value` + `Metadata` per PV and can answer any request from it.
 
+mod convert;
+mod decode;
+mod display;
+mod encode;
+mod error;
+mod layout;
+mod time;
+mod wire;
+
+#[cfg(test)]
+mod codec_tests;
+#[cfg(test)]
+mod convert_tests;
+
+pub use self::convert::{format_double, format_float, DEFAULT_STRING_PRECISION};
+pub use self::decode::decode;
+pub use self::display::DISPLAY_MAX_ELEMENTS;
+pub use self::encode::encode;
+pub use self::error::DbrError;
+pub use self::layout::{element_size, header_size, payload_size};
 use super::status::{AlarmSeverity, AlarmStatus};
 
 /// The seven native CA field types. Codes 0..=6. caproto calls `Short` "INT".
@@ -145,6 +165,11 @@ impl DbrType {
         })
     }
 
+    /// From a wire code, as a typed error for codes above 38.
+    pub fn try_from_code(code: u16) -> Result<DbrType, DbrError> {
+        DbrType::from_code(code).ok_or(DbrError::BadType(code))
+    }
+
     /// The native type whose elements this DBR type carries.
     pub fn native(self) -> NativeType {
         match self {
@@ -255,48 +280,6 @@ pub struct Metadata {
     pub acks: AlarmSeverity,
 }
 
-/// Why a DBR payload could not be decoded, encoded or converted.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DbrError {
-    /// Placeholder until the DBR work lands; removed by it.
-    Unimplemented,
-}
-
-impl std::fmt::Display for DbrError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{self:?}")
-    }
-}
-
-impl std::error::Error for DbrError {}
-
-/// Bytes a DBR of `dbr_type` with `count` elements occupies on the wire,
-/// before the command's 8-byte padding.
-pub fn payload_size(dbr_type: DbrType, count: usize) -> usize {
-    let _ = (dbr_type, count);
-    0
-}
-
-/// Decode a DBR payload of `count` elements (trailing padding is ignored).
-/// Fills the metadata fields the type carries; others stay at their defaults.
-pub fn decode(dbr_type: DbrType, count: u32, bytes: &[u8]) -> Result<(Value, Metadata), DbrError> {
-    let _ = (dbr_type, count, bytes);
-    Err(DbrError::Unimplemented)
-}
-
-/// Append the wire form of `value` as `dbr_type` (unpadded), taking from `meta`
-/// the fields that type carries. `value` must already be of `dbr_type`'s native
-/// type; see [`Value::convert`].
-pub fn encode(
-    dbr_type: DbrType,
-    value: &Value,
-    meta: &Metadata,
-    out: &mut Vec<u8>,
-) -> Result<(), DbrError> {
-    let _ = (dbr_type, value, meta, out);
-    Err(DbrError::Unimplemented)
-}
-
 impl Value {
     /// Number of elements.
     pub fn len(&self) -> usize {
@@ -327,14 +310,6 @@ impl Value {
             Value::Long(_) => NativeType::Long,
             Value::Double(_) => NativeType::Double,
         }
-    }
-
-    /// Convert to another native type the way an IOC does when a client asks
-    /// for a different type than the field's (numbers <-> strings, enums via
-    /// `enum_strings`).
-    pub fn convert(&self, to: NativeType, enum_strings: &[String]) -> Result<Value, DbrError> {
-        let _ = (to, enum_strings);
-        Err(DbrError::Unimplemented)
     }
 }
 

@@ -1,0 +1,110 @@
+//! Decoding a received DBR payload into a [`Value`] and [`Metadata`].
+
+use super::layout::{fields, payload_size, Field};
+use super::wire::{field_text, Reader};
+use super::{
+    AlarmSeverity, AlarmStatus, DbrError, DbrType, EpicsTime, Metadata, NativeType, Value,
+    MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE, MAX_STRING_SIZE, MAX_UNITS_SIZE,
+};
+
+/// Decode a DBR payload of `count` elements (trailing padding is ignored).
+/// Fills the metadata fields the type carries; others stay at their defaults.
+///
+/// The whole size is checked before anything is allocated, so a bogus count
+/// gives [`DbrError::Truncated`] (or [`DbrError::CountTooLarge`]), never a
+/// huge allocation or a panic.
+pub fn decode(dbr_type: DbrType, count: u32, bytes: &[u8]) -> Result<(Value, Metadata), DbrError> {
+    let n = usize::try_from(count).map_err(|_| DbrError::CountTooLarge(u64::from(count)))?;
+    let needed = payload_size(dbr_type, n);
+    if needed == usize::MAX {
+        return Err(DbrError::CountTooLarge(u64::from(count)));
+    }
+    if bytes.len() < needed {
+        return Err(DbrError::Truncated {
+            needed,
+            got: bytes.len(),
+        });
+    }
+    let mut r = Reader::new(bytes);
+    let meta = decode_metadata(dbr_type, &mut r)?;
+    let value = decode_value(dbr_type.native(), n, &mut r)?;
+    Ok((value, meta))
+}
+
+/// Read the metadata fields of `dbr_type` in wire order.
+fn decode_metadata(dbr_type: DbrType, r: &mut Reader<'_>) -> Result<Metadata, DbrError> {
+    let native = dbr_type.native();
+    let mut m = Metadata::default();
+    for &field in fields(dbr_type) {
+        match field {
+            Field::Status => m.status = AlarmStatus(r.u16()?),
+            Field::Severity => m.severity = AlarmSeverity(r.u16()?),
+            Field::Stamp => {
+                let secs = r.u32()?;
+                let nanos = r.u32()?;
+                m.stamp = EpicsTime { secs, nanos };
+            }
+            Field::Pad(n) => {
+                r.take(n)?;
+            }
+            Field::Precision => m.graphics.precision = r.u16()? as i16,
+            Field::Units => m.graphics.units = field_text(r.take(MAX_UNITS_SIZE)?),
+            Field::Graphics => {
+                let g = &mut m.graphics;
+                g.upper_disp_limit = r.number_as_f64(native)?;
+                g.lower_disp_limit = r.number_as_f64(native)?;
+                g.upper_alarm_limit = r.number_as_f64(native)?;
+                g.upper_warning_limit = r.number_as_f64(native)?;
+                g.lower_warning_limit = r.number_as_f64(native)?;
+                g.lower_alarm_limit = r.number_as_f64(native)?;
+            }
+            Field::Control => {
+                m.control.upper_ctrl_limit = r.number_as_f64(native)?;
+                m.control.lower_ctrl_limit = r.number_as_f64(native)?;
+            }
+            Field::EnumStrings => {
+                let no_str = r.u16()? as i16;
+                let used = usize::try_from(no_str)
+                    .ok()
+                    .filter(|&n| n <= MAX_ENUM_STATES)
+                    .ok_or(DbrError::BadEnumCount(no_str))?;
+                for i in 0..MAX_ENUM_STATES {
+                    let slot = r.take(MAX_ENUM_STRING_SIZE)?;
+                    if i < used {
+                        m.enum_strings.push(field_text(slot));
+                    }
+                }
+            }
+            Field::Ackt => m.ackt = r.u16()?,
+            Field::Acks => m.acks = AlarmSeverity(r.u16()?),
+        }
+    }
+    Ok(m)
+}
+
+/// Read `n` elements of `native`.
+fn decode_value(native: NativeType, n: usize, r: &mut Reader<'_>) -> Result<Value, DbrError> {
+    let width = super::layout::element_size(native);
+    let total = width
+        .checked_mul(n)
+        .ok_or(DbrError::CountTooLarge(n as u64))?;
+    let raw = r.take(total)?;
+    Ok(match native {
+        NativeType::String => {
+            Value::String(raw.chunks_exact(MAX_STRING_SIZE).map(field_text).collect())
+        }
+        NativeType::Short => Value::Short(be_array(raw, i16::from_be_bytes)),
+        NativeType::Float => Value::Float(be_array(raw, f32::from_be_bytes)),
+        NativeType::Enum => Value::Enum(be_array(raw, u16::from_be_bytes)),
+        NativeType::Char => Value::Char(raw.to_vec()),
+        NativeType::Long => Value::Long(be_array(raw, i32::from_be_bytes)),
+        NativeType::Double => Value::Double(be_array(raw, f64::from_be_bytes)),
+    })
+}
+
+/// Split `raw` into `N`-byte big-endian elements.
+fn be_array<T, const N: usize>(raw: &[u8], from: fn([u8; N]) -> T) -> Vec<T> {
+    raw.chunks_exact(N)
+        .map(|c| from(c.try_into().unwrap_or([0; N])))
+        .collect()
+}
