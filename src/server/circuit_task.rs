@@ -688,8 +688,13 @@ fn encode_value(
         DbrType::ClassName => Cow::Owned(Value::String(vec![pv.record_type().to_string()])),
         other if other.native() == snap.value.native_type() => Cow::Borrowed(&snap.value),
         other => Cow::Owned(
+            // Numbers become strings with the PV's precision, as an IOC's PREC does.
             snap.value
-                .convert(other.native(), &snap.meta.enum_strings)
+                .convert_with_precision(
+                    other.native(),
+                    &snap.meta.enum_strings,
+                    snap.meta.graphics.precision,
+                )
                 .map_err(|_| eca::NOCONVERT)?,
         ),
     };
@@ -1069,5 +1074,99 @@ mod tests {
         assert!(req(&mut c, id::SEARCH, search("t:nope", false))
             .await
             .is_empty());
+    }
+}
+
+#[cfg(test)]
+mod encode_tests {
+    use super::*;
+    use crate::proto::dbr::{DbrClass, NativeType};
+    use crate::server::pv::{Pv, PvGroup};
+
+    fn pvs() -> (PvHandle, PvHandle, PvHandle) {
+        let mut g = PvGroup::new("");
+        let d = g.add(Pv::new("d", 3.25).units("mm").precision(2));
+        let e = g.add(Pv::enumerated("e", &["Off", "On"], 1));
+        let w = g.add(Pv::new("w", vec![1i32, 2, 3]).max_count(5));
+        (d, e, w)
+    }
+
+    fn decoded(pv: &PvHandle, t: DbrType, count: u32) -> (Value, u32) {
+        let (data, n) = encode_value(pv, &pv.snapshot(), t, count).unwrap();
+        assert_eq!(data.len(), dbr::payload_size(t, n as usize));
+        (dbr::decode(t, n, &data).unwrap().0, n)
+    }
+
+    #[test]
+    fn converts_to_the_requested_type() {
+        let (d, e, _) = pvs();
+        let s = DbrType::plain(NativeType::String);
+        assert_eq!(decoded(&d, s, 1).0, Value::String(vec!["3.25".into()]));
+        assert_eq!(decoded(&e, s, 1).0, Value::String(vec!["On".into()]));
+        let l = DbrType::plain(NativeType::Long);
+        assert_eq!(decoded(&d, l, 1).0, Value::Long(vec![3]));
+        let ctrl = DbrType::Value(DbrClass::Ctrl, NativeType::Double);
+        let (data, _) = encode_value(&d, &d.snapshot(), ctrl, 1).unwrap();
+        let (_, meta) = dbr::decode(ctrl, 1, &data).unwrap();
+        assert_eq!(meta.graphics.units, "mm");
+        assert_eq!(meta.graphics.precision, 2);
+    }
+
+    #[test]
+    fn counts_dynamic_padded_and_bad() {
+        let (_, _, w) = pvs();
+        let l = DbrType::plain(NativeType::Long);
+        assert_eq!(decoded(&w, l, 0), (Value::Long(vec![1, 2, 3]), 3));
+        assert_eq!(decoded(&w, l, 5), (Value::Long(vec![1, 2, 3, 0, 0]), 5));
+        assert_eq!(decoded(&w, l, 2), (Value::Long(vec![1, 2]), 2));
+        assert_eq!(
+            encode_value(&w, &w.snapshot(), l, 6).unwrap_err(),
+            eca::BADCOUNT
+        );
+        assert_eq!(
+            encode_value(&w, &w.snapshot(), DbrType::PutAckt, 1).unwrap_err(),
+            eca::BADTYPE
+        );
+        assert_eq!(
+            decoded(&w, DbrType::ClassName, 1).0,
+            Value::String(vec!["waveform".into()])
+        );
+    }
+
+    #[tokio::test]
+    async fn client_writes_are_decoded_and_converted() {
+        let (d, e, _) = pvs();
+        let s = DbrType::plain(NativeType::String);
+        let mut data = Vec::new();
+        dbr::encode(
+            s,
+            &Value::String(vec!["1.5".into()]),
+            &Default::default(),
+            &mut data,
+        )
+        .unwrap();
+        apply_write(&d, &data, s, 1).await.unwrap();
+        assert_eq!(d.value(), Value::Double(vec![1.5]));
+        data.clear();
+        dbr::encode(
+            s,
+            &Value::String(vec!["Off".into()]),
+            &Default::default(),
+            &mut data,
+        )
+        .unwrap();
+        apply_write(&e, &data, s, 1).await.unwrap();
+        assert_eq!(e.value(), Value::Enum(vec![0]));
+        data.clear();
+        dbr::encode(
+            s,
+            &Value::String(vec!["bogus".into()]),
+            &Default::default(),
+            &mut data,
+        )
+        .unwrap();
+        let err = apply_write(&e, &data, s, 1).await.unwrap_err();
+        assert_eq!(err.eca(), eca::NOCONVERT);
+        assert_eq!(e.value(), Value::Enum(vec![0]));
     }
 }
