@@ -2,7 +2,7 @@
 //! and a handle that posts new values to every subscriber.
 //!
 //! ```no_run
-//! use caproto::server::{Pv, PvGroup, PutError};
+//! use caproto::server::{PutError, Pv, PvGroup, ValueExt};
 //! let mut group = PvGroup::new("demo:");
 //! let x = group.add(Pv::new("x", 1.5).units("mm").precision(3));
 //! group.add(Pv::new("limit", 10).on_put(|_pv, v| match v.as_f64() {
