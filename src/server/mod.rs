@@ -1,1 +1,26 @@
-//! See shared/ARCHITECTURE.md; filled in by its own issue.
+//! The async (tokio) Channel Access server and its PV-hosting API.
+//!
+//! Build PVs with [`Pv`], put them in a [`PvGroup`] (a name prefix plus
+//! startup tasks), collect groups in a [`PvDatabase`], then
+//! [`Server::bind`] with a [`ServerConfig`] (usually [`ServerConfig::from_env`])
+//! and [`Server::run`]. Keep [`PvHandle`]s to post new values: each post fans
+//! out to every subscriber through bounded per-subscriber queues.
+
+mod beacon;
+mod circuit_task;
+pub mod config;
+pub mod error;
+pub mod pv;
+#[allow(clippy::module_inception)]
+mod server;
+mod subscription;
+mod udp;
+
+pub use config::{ConfigError, ServerConfig};
+pub use error::{eca, PutError, ServerError};
+pub use pv::{
+    epics_now, BoxFuture, IntoValue, PutResult, Pv, PvDatabase, PvGroup, PvHandle, PvSnapshot,
+    ValueExt,
+};
+pub use server::{termination, Server};
+pub use subscription::QUEUE_DEPTH;

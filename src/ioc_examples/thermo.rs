@@ -1,0 +1,49 @@
+//! `thermo`: a (poorly) simulated temperature controller. The readback I
+//! follows `Tvar * exp(-(t - t0)/K) * sin(omega t) + SP`, updated at 10 Hz;
+//! writing SP restarts the transient (t0 = now).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::ExampleOptions;
+use crate::server::{Pv, PvGroup, ValueExt};
+
+/// Build the group.
+pub fn build(prefix: &str, _: &ExampleOptions) -> PvGroup {
+    let mut g = PvGroup::new(prefix);
+    let t0 = Arc::new(Mutex::new(Instant::now()));
+    let readback = g.add(
+        Pv::new("I", 0.0)
+            .read_only()
+            .record_type("ai")
+            .units("degC")
+            .precision(3),
+    );
+    let reset = Arc::clone(&t0);
+    let setpoint = g.add(Pv::new("SP", 100.0).units("degC").on_put(move |_, _| {
+        *reset.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        Ok(None)
+    }));
+    let k = g.add(Pv::new("K", 10.0));
+    let omega = g.add(Pv::new("omega", std::f64::consts::PI));
+    let tvar = g.add(Pv::new("Tvar", 10.0));
+    let start = Instant::now();
+    g.on_startup(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tick.tick().await;
+            let since = t0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .elapsed()
+                .as_secs_f64();
+            let t = start.elapsed().as_secs_f64();
+            let get = |pv: &crate::server::PvHandle| pv.value().as_f64().unwrap_or(0.0);
+            let kk = get(&k);
+            let decay = if kk != 0.0 { (-since / kk).exp() } else { 0.0 };
+            let value = get(&tvar) * decay * (get(&omega) * t).sin() + get(&setpoint);
+            let _ = readback.post(value);
+        }
+    });
+    g
+}

@@ -1,0 +1,1178 @@
+//! One task per TCP circuit: reads requests, answers them, and streams
+//! subscription events, all through one output buffer that is flushed with
+//! one write per batch (not a syscall per message).
+//!
+//! Back-pressure: when the client does not read, the output buffer reaches
+//! [`HIGH_WATER`]; the task then stops reading requests and stops draining
+//! subscription queues, which coalesce (drop oldest) on their own. Only this
+//! circuit waits; posting to PVs and other circuits carry on.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use super::error::{eca, PutError};
+use super::pv::{pad, truncate, PvHandle, PvSnapshot};
+use super::server::Shared;
+use super::subscription::{CircuitEvents, Subscription, QUEUE_DEPTH};
+use crate::proto::circuit::{CircuitError, Refused, Violation, VirtualCircuit};
+use crate::proto::command::{AccessRights, Command};
+use crate::proto::dbr::{self, DbrType, Value};
+use crate::proto::header::Header;
+use crate::proto::{Role, PROTOCOL_VERSION};
+
+/// Output bytes above which the circuit stops reading and draining events.
+pub const HIGH_WATER: usize = 1 << 20;
+/// How long to wait for the final SERVER_DISCONN messages to go out.
+const SHUTDOWN_FLUSH: Duration = Duration::from_millis(500);
+
+struct Channel {
+    cid: u32,
+    pv: PvHandle,
+    subs: Vec<u32>,
+}
+
+/// Why a circuit ended.
+#[derive(Debug)]
+enum Close {
+    /// The client closed its end.
+    ClientClosed,
+    /// Socket error.
+    Io(std::io::Error),
+    /// The client sent bytes that are not CA.
+    Protocol(String),
+    /// The server is shutting down.
+    Shutdown,
+}
+
+struct Circuit {
+    shared: Arc<Shared>,
+    /// Protocol state, decoding and the per-command log records.
+    vc: VirtualCircuit,
+    peer: SocketAddr,
+    local: SocketAddr,
+    channels: HashMap<u32, Channel>,
+    subs: HashMap<u32, Arc<Subscription>>,
+    next_sid: u32,
+    events: Arc<CircuitEvents>,
+    events_on: bool,
+    /// Replies not yet encoded (see [`Circuit::flush`]), with the PV they concern.
+    outq: Vec<(Command, Option<Arc<str>>)>,
+    out: Vec<u8>,
+    snaps: Vec<Arc<PvSnapshot>>,
+    client_version: u16,
+    /// Every reply flushed, for unit tests that run without the codec.
+    #[cfg(test)]
+    sent: Vec<Command>,
+}
+
+/// Serve one accepted connection until the client leaves or `shutdown` fires.
+pub(crate) async fn run(
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let peer = match stream.peer_addr() {
+        Ok(a) => a,
+        Err(_) => return,
+    };
+    let local = stream
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let _ = stream.set_nodelay(true);
+    tracing::info!(target: "caproto::serv", our_addr = %local, their_addr = %peer, role = "server",
+        "client connected: {peer}");
+    let (mut rd, mut wr) = stream.into_split();
+    let mut c = Circuit::new(shared, local, peer);
+    let mut inbuf = vec![0u8; 64 * 1024];
+    let mut out_pos = 0usize;
+    let events = Arc::clone(&c.events);
+
+    let reason = loop {
+        let pending = c.out.len() - out_pos;
+        let room = pending < HIGH_WATER;
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => break Close::Shutdown,
+            r = wr.write(&c.out[out_pos..]), if pending > 0 => match r {
+                Ok(0) => break Close::ClientClosed,
+                Ok(n) => {
+                    out_pos += n;
+                    if out_pos == c.out.len() {
+                        c.out.clear();
+                        out_pos = 0;
+                    } else if out_pos > HIGH_WATER {
+                        c.out.drain(..out_pos);
+                        out_pos = 0;
+                    }
+                    c.drain_events();
+                    c.flush();
+                }
+                Err(e) => break Close::Io(e),
+            },
+            r = rd.read(&mut inbuf), if room => match r {
+                Ok(0) => break Close::ClientClosed,
+                Ok(n) => {
+                    let result = c.process(&inbuf[..n]).await;
+                    c.flush();
+                    if let Err(e) = result {
+                        break e;
+                    }
+                    c.drain_events();
+                    c.flush();
+                }
+                Err(e) => break Close::Io(e),
+            },
+            _ = events.notify.notified(), if room && c.events_on => {
+                c.drain_events();
+                c.flush();
+            }
+        }
+    };
+
+    if matches!(reason, Close::Shutdown) {
+        let cids: Vec<u32> = c.channels.values().map(|ch| ch.cid).collect();
+        for cid in cids {
+            c.send(Command::ServerDisconnResponse { cid }, None);
+        }
+        c.flush();
+        let _ = tokio::time::timeout(SHUTDOWN_FLUSH, async {
+            wr.write_all(&c.out[out_pos..]).await?;
+            wr.shutdown().await
+        })
+        .await;
+    }
+    c.teardown();
+    match &reason {
+        Close::Protocol(msg) => tracing::warn!(target: "caproto::serv", our_addr = %local,
+            their_addr = %peer, role = "server", "closing circuit with {peer}: {msg}"),
+        Close::Io(e) => tracing::info!(target: "caproto::serv", our_addr = %local,
+            their_addr = %peer, role = "server", "client disconnected: {peer} ({e})"),
+        Close::ClientClosed | Close::Shutdown => tracing::info!(target: "caproto::serv",
+            our_addr = %local, their_addr = %peer, role = "server", "client disconnected: {peer}"),
+    }
+}
+
+impl Circuit {
+    fn new(shared: Arc<Shared>, local: SocketAddr, peer: SocketAddr) -> Circuit {
+        let vc = VirtualCircuit::new(
+            Role::Server,
+            local,
+            peer,
+            0,
+            shared.config.max_request_bytes,
+        );
+        Circuit {
+            shared,
+            vc,
+            peer,
+            local,
+            channels: HashMap::new(),
+            subs: HashMap::new(),
+            next_sid: 1,
+            events: Arc::new(CircuitEvents::default()),
+            events_on: true,
+            outq: Vec::new(),
+            out: Vec::with_capacity(16 * 1024),
+            snaps: Vec::new(),
+            client_version: 0,
+            #[cfg(test)]
+            sent: Vec::new(),
+        }
+    }
+
+    /// Encode queued replies into the output buffer (one buffer per flush, so
+    /// a batch of replies goes out in one write) and log each.
+    fn flush(&mut self) {
+        for (cmd, pv) in self.outq.drain(..) {
+            #[cfg(test)]
+            self.sent.push(cmd.clone());
+            if let Err(e) = self.vc.send(&cmd, &mut self.out) {
+                // A reply the protocol no longer allows (e.g. an event for a
+                // subscription cancelled meanwhile) is dropped.
+                let level_error = matches!(e, CircuitError::Encode(_));
+                if level_error {
+                    tracing::error!(target: "caproto::serv", pv = pv.as_deref(), our_addr = %self.local,
+                        their_addr = %self.peer, role = "server", "could not encode {cmd:?}: {e}");
+                } else {
+                    tracing::debug!(target: "caproto::serv", pv = pv.as_deref(), our_addr = %self.local,
+                        their_addr = %self.peer, role = "server", "not sending {cmd:?}: {e}");
+                }
+            }
+        }
+    }
+
+    /// Feed bytes read from the socket and answer every complete request.
+    async fn process(&mut self, bytes: &[u8]) -> Result<(), Close> {
+        self.vc.recv(bytes);
+        while let Some(next) = self.vc.next_command() {
+            match next {
+                Ok(cmd) => {
+                    let header = request_header(&cmd);
+                    self.handle(header, cmd).await;
+                }
+                Err(e) if e.is_fatal() => return Err(Close::Protocol(e.to_string())),
+                Err(CircuitError::Remote(refused)) => self.refuse(*refused),
+                Err(e) => {
+                    tracing::debug!(target: "caproto::serv", our_addr = %self.local,
+                        their_addr = %self.peer, role = "server", "ignoring: {e}");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Answer a request the protocol state does not allow with an ERROR.
+    fn refuse(&mut self, refused: Refused) {
+        let Refused {
+            violation,
+            command,
+            header,
+        } = refused;
+        let status = match violation {
+            Violation::UnknownSid(_)
+            | Violation::UnknownCid(_)
+            | Violation::BadChannelState { .. } => eca::BADCHID,
+            Violation::DuplicateSubscription(_) => eca::ADDFAIL,
+            // EPICS servers ignore cancels of unknown subscriptions.
+            Violation::UnknownSubscription(_) | Violation::SubscriptionMismatch(_)
+                if matches!(command, Command::EventCancelRequest { .. }) =>
+            {
+                return
+            }
+            _ => eca::INTERNAL,
+        };
+        tracing::debug!(target: "caproto::serv", our_addr = %self.local, their_addr = %self.peer,
+            role = "server", "refusing {command:?}: {violation:?}");
+        let cid = match command {
+            Command::CreateChanRequest { cid, .. } | Command::ClearChannelRequest { cid, .. } => {
+                cid
+            }
+            _ => header.parameter1,
+        };
+        self.send_error(header, cid, status, format!("{violation:?}"), None);
+    }
+
+    fn pv_name_for_sid(&self, sid: u32) -> Option<Arc<str>> {
+        self.channels.get(&sid).map(|c| c.pv.name_arc())
+    }
+
+    /// Queue a reply concerning `pv` (if any).
+    fn send(&mut self, cmd: Command, pv: Option<Arc<str>>) {
+        self.outq.push((cmd, pv));
+    }
+
+    fn send_error(
+        &mut self,
+        header: Header,
+        cid: u32,
+        status: u32,
+        msg: String,
+        pv: Option<Arc<str>>,
+    ) {
+        let cmd = Command::ErrorResponse {
+            original_request: header,
+            cid,
+            status,
+            error_message: msg,
+        };
+        self.send(cmd, pv);
+    }
+
+    async fn handle(&mut self, header: Header, cmd: Command) {
+        match cmd {
+            Command::VersionRequest { version, .. } => {
+                self.client_version = version;
+                self.send(
+                    Command::VersionResponse {
+                        version: PROTOCOL_VERSION,
+                    },
+                    None,
+                );
+            }
+            Command::HostNameRequest { .. } | Command::ClientNameRequest { .. } => {}
+            Command::EchoRequest => self.send(Command::EchoResponse, None),
+            Command::CreateChanRequest { name, cid, .. } => self.create_channel(name, cid),
+            Command::SearchRequest {
+                name, cid, reply, ..
+            } => {
+                // Name-server search over TCP: answer, and say NOT_FOUND when asked to.
+                if self.shared.db.get(&name).is_some() {
+                    let port = self.shared.tcp_port;
+                    let cmd = Command::SearchResponse {
+                        port,
+                        ip: None,
+                        cid,
+                        version: PROTOCOL_VERSION,
+                    };
+                    self.send(cmd, Some(name.as_str().into()));
+                } else if reply {
+                    let cmd = Command::NotFoundResponse {
+                        version: PROTOCOL_VERSION,
+                        cid,
+                    };
+                    self.send(cmd, Some(name.as_str().into()));
+                }
+            }
+            Command::ReadNotifyRequest {
+                data_type,
+                data_count,
+                sid,
+                ioid,
+            }
+            | Command::ReadRequest {
+                data_type,
+                data_count,
+                sid,
+                ioid,
+            } => {
+                let notify = header.command == crate::proto::command::id::READ_NOTIFY;
+                self.read(header, data_type, data_count, sid, ioid, notify);
+            }
+            Command::WriteRequest {
+                data,
+                data_type,
+                data_count,
+                sid,
+                ioid,
+            } => {
+                self.write(header, data, data_type, data_count, sid, ioid, false)
+                    .await;
+            }
+            Command::WriteNotifyRequest {
+                data,
+                data_type,
+                data_count,
+                sid,
+                ioid,
+            } => {
+                self.write(header, data, data_type, data_count, sid, ioid, true)
+                    .await;
+            }
+            Command::EventAddRequest {
+                data_type,
+                data_count,
+                sid,
+                subscriptionid,
+                mask,
+                ..
+            } => {
+                self.subscribe(header, data_type, data_count, sid, subscriptionid, mask);
+            }
+            Command::EventCancelRequest {
+                data_type,
+                data_count,
+                sid,
+                subscriptionid,
+            } => {
+                if let Some(sub) = self.remove_sub(subscriptionid) {
+                    let pv = self.pv_name_for_sid(sub.sid);
+                    // EPICS servers echo the cancel's count; libca does not care, but match it.
+                    let cmd = Command::EventCancelResponse {
+                        data_type,
+                        data_count,
+                        sid,
+                        subscriptionid,
+                    };
+                    self.send(cmd, pv);
+                }
+            }
+            Command::EventsOffRequest => self.events_on = false,
+            Command::EventsOnRequest => {
+                self.events_on = true;
+                self.events.notify.notify_one();
+            }
+            Command::ClearChannelRequest { sid, cid } => {
+                let pv = match self.channels.remove(&sid) {
+                    Some(ch) => {
+                        for subid in ch.subs {
+                            if let Some(sub) = self.subs.remove(&subid) {
+                                sub.cancel();
+                                ch.pv.unsubscribe(&sub);
+                            }
+                        }
+                        Some(ch.pv.name_arc())
+                    }
+                    None => None,
+                };
+                self.send(Command::ClearChannelResponse { sid, cid }, pv);
+            }
+            Command::ReadSyncRequest => {}
+            other => {
+                tracing::debug!(target: "caproto::serv", our_addr = %self.local,
+                    their_addr = %self.peer, role = "server", "ignoring {other:?}");
+                self.send_error(
+                    header,
+                    0,
+                    eca::NOSUPPORT,
+                    "unsupported request".into(),
+                    None,
+                );
+            }
+        }
+    }
+
+    fn create_channel(&mut self, name: String, cid: u32) {
+        let Some(pv) = self.shared.db.get(&name).cloned() else {
+            self.send(
+                Command::CreateChFailResponse { cid },
+                Some(name.as_str().into()),
+            );
+            return;
+        };
+        let sid = self.next_sid;
+        self.next_sid = self.next_sid.wrapping_add(1).max(1);
+        let rights = if pv.is_read_only() {
+            AccessRights::READ_ONLY
+        } else {
+            AccessRights::READ_WRITE
+        };
+        self.send(
+            Command::AccessRightsResponse {
+                cid,
+                access_rights: rights,
+            },
+            Some(name.as_str().into()),
+        );
+        let reply = Command::CreateChanResponse {
+            data_type: DbrType::plain(pv.native_type()),
+            data_count: pv.max_count() as u32,
+            cid,
+            sid,
+        };
+        self.send(reply, Some(name.as_str().into()));
+        self.channels.insert(
+            sid,
+            Channel {
+                cid,
+                pv,
+                subs: Vec::new(),
+            },
+        );
+    }
+
+    fn read(
+        &mut self,
+        header: Header,
+        data_type: DbrType,
+        count: u32,
+        sid: u32,
+        ioid: u32,
+        notify: bool,
+    ) {
+        let Some(ch) = self.channels.get(&sid) else {
+            self.send_error(
+                header,
+                sid,
+                eca::BADCHID,
+                format!("no channel with sid {sid}"),
+                None,
+            );
+            return;
+        };
+        let pv = ch.pv.clone();
+        let snap = pv.snapshot();
+        let (data, data_count, status) = match encode_value(&pv, &snap, data_type, count) {
+            Ok((data, n)) => (data, n, eca::NORMAL),
+            Err(status) => {
+                let n = if count == 0 {
+                    1
+                } else {
+                    count.min(pv.max_count() as u32)
+                };
+                let data = vec![0; dbr::payload_size(data_type, n as usize)];
+                (data, n, status)
+            }
+        };
+        let cmd = if notify {
+            Command::ReadNotifyResponse {
+                data,
+                data_type,
+                data_count,
+                status,
+                ioid,
+            }
+        } else {
+            Command::ReadResponse {
+                data,
+                data_type,
+                data_count,
+                sid,
+                ioid,
+            }
+        };
+        self.send(cmd, Some(pv.name_arc()));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn write(
+        &mut self,
+        header: Header,
+        data: Vec<u8>,
+        data_type: DbrType,
+        count: u32,
+        sid: u32,
+        ioid: u32,
+        notify: bool,
+    ) {
+        let Some(ch) = self.channels.get(&sid) else {
+            self.send_error(
+                header,
+                sid,
+                eca::BADCHID,
+                format!("no channel with sid {sid}"),
+                None,
+            );
+            return;
+        };
+        let (pv, cid) = (ch.pv.clone(), ch.cid);
+        let result = apply_write(&pv, &data, data_type, count).await;
+        if notify {
+            let status = match &result {
+                Ok(()) => eca::NORMAL,
+                Err(e) => e.eca(),
+            };
+            let reply = Command::WriteNotifyResponse {
+                data_type,
+                data_count: count,
+                status,
+                ioid,
+            };
+            self.send(reply, Some(pv.name_arc()));
+        } else if let Err(e) = result {
+            self.send_error(header, cid, e.eca(), e.to_string(), Some(pv.name_arc()));
+        }
+    }
+
+    fn subscribe(
+        &mut self,
+        header: Header,
+        data_type: DbrType,
+        count: u32,
+        sid: u32,
+        subid: u32,
+        mask: u16,
+    ) {
+        let Some(ch) = self.channels.get(&sid) else {
+            self.send_error(
+                header,
+                sid,
+                eca::BADCHID,
+                format!("no channel with sid {sid}"),
+                None,
+            );
+            return;
+        };
+        let (pv, cid) = (ch.pv.clone(), ch.cid);
+        if mask == 0 {
+            let msg = "empty event mask".to_string();
+            self.send_error(header, cid, eca::BADMASK, msg, Some(pv.name_arc()));
+            return;
+        }
+        if matches!(data_type, DbrType::PutAckt | DbrType::PutAcks) {
+            let msg = format!("cannot subscribe with {data_type}");
+            self.send_error(header, cid, eca::BADTYPE, msg, Some(pv.name_arc()));
+            return;
+        }
+        if self.subs.contains_key(&subid) {
+            self.remove_sub(subid);
+        }
+        let count = count.min(pv.max_count() as u32);
+        let sub = Arc::new(Subscription::new(
+            subid,
+            sid,
+            data_type,
+            count,
+            mask,
+            Arc::clone(&self.events),
+        ));
+        if let Some(ch) = self.channels.get_mut(&sid) {
+            ch.subs.push(subid);
+        }
+        self.subs.insert(subid, Arc::clone(&sub));
+        pv.subscribe(&sub);
+    }
+
+    fn remove_sub(&mut self, subid: u32) -> Option<Arc<Subscription>> {
+        let sub = self.subs.remove(&subid)?;
+        sub.cancel();
+        if let Some(ch) = self.channels.get_mut(&sub.sid) {
+            ch.subs.retain(|s| *s != subid);
+            ch.pv.unsubscribe(&sub);
+        }
+        Some(sub)
+    }
+
+    /// Move pending subscription events into the output buffer while there is room.
+    fn drain_events(&mut self) {
+        if !self.events_on {
+            return;
+        }
+        let ready = self.events.take_ready();
+        if ready.is_empty() {
+            return;
+        }
+        let mut leftover = Vec::new();
+        let mut snaps = std::mem::take(&mut self.snaps);
+        for sub in ready {
+            if sub.is_cancelled() {
+                continue;
+            }
+            if self.out.len() >= HIGH_WATER {
+                leftover.push(sub);
+                continue;
+            }
+            let more = sub.drain(QUEUE_DEPTH, &mut snaps);
+            let Some(pv) = self.channels.get(&sub.sid).map(|c| c.pv.clone()) else {
+                snaps.clear();
+                continue;
+            };
+            for snap in snaps.drain(..) {
+                let (data, data_count, status) =
+                    match encode_value(&pv, &snap, sub.data_type, sub.count) {
+                        Ok((d, n)) => (d, n, eca::NORMAL),
+                        Err(status) => {
+                            let n = sub.count.max(1);
+                            (
+                                vec![0; dbr::payload_size(sub.data_type, n as usize)],
+                                n,
+                                status,
+                            )
+                        }
+                    };
+                let cmd = Command::EventAddResponse {
+                    data,
+                    data_type: sub.data_type,
+                    data_count,
+                    status,
+                    subscriptionid: sub.subid,
+                };
+                self.send(cmd, Some(pv.name_arc()));
+            }
+            self.flush();
+            if more {
+                leftover.push(sub);
+            }
+        }
+        self.snaps = snaps;
+        self.events.requeue(leftover);
+    }
+
+    /// Drop every subscription so PVs stop queueing for this circuit.
+    fn teardown(&mut self) {
+        self.vc.disconnect();
+        for (_, sub) in self.subs.drain() {
+            sub.cancel();
+            if let Some(ch) = self.channels.get(&sub.sid) {
+                ch.pv.unsubscribe(&sub);
+            }
+        }
+        self.channels.clear();
+    }
+}
+
+/// Encode the snapshot as `data_type` with `count` elements (0 = current length).
+/// Returns the payload and the element count sent, or an ECA code.
+fn encode_value(
+    pv: &PvHandle,
+    snap: &PvSnapshot,
+    data_type: DbrType,
+    count: u32,
+) -> Result<(Vec<u8>, u32), u32> {
+    let max = pv.max_count();
+    let mut value: Cow<'_, Value> = match data_type {
+        DbrType::PutAckt | DbrType::PutAcks => return Err(eca::BADTYPE),
+        DbrType::ClassName => Cow::Owned(Value::String(vec![pv.record_type().to_string()])),
+        other if other.native() == snap.value.native_type() => Cow::Borrowed(&snap.value),
+        other => Cow::Owned(
+            // Numbers become strings with the PV's precision, as an IOC's PREC does.
+            snap.value
+                .convert_with_precision(
+                    other.native(),
+                    &snap.meta.enum_strings,
+                    snap.meta.graphics.precision,
+                )
+                .map_err(|_| eca::NOCONVERT)?,
+        ),
+    };
+    let n = match data_type {
+        DbrType::ClassName => 1,
+        _ if count == 0 => value.len(),
+        _ if count as usize > max => return Err(eca::BADCOUNT),
+        _ => count as usize,
+    };
+    if value.len() < n {
+        pad(value.to_mut(), n);
+    } else if value.len() > n {
+        truncate(value.to_mut(), n);
+    }
+    let mut data = Vec::with_capacity(dbr::payload_size(data_type, n));
+    dbr::encode(data_type, &value, &snap.meta, &mut data).map_err(|_| eca::GETFAIL)?;
+    Ok((data, n as u32))
+}
+
+/// Decode a client's payload and write it to the PV.
+async fn apply_write(
+    pv: &PvHandle,
+    data: &[u8],
+    data_type: DbrType,
+    count: u32,
+) -> Result<(), PutError> {
+    if pv.is_read_only() {
+        return Err(PutError::ReadOnly);
+    }
+    let (value, _meta) = dbr::decode(data_type, count, data)
+        .map_err(|e| PutError::Status(eca::BADTYPE, e.to_string()))?;
+    match data_type {
+        DbrType::PutAckt | DbrType::PutAcks => {
+            let v = match &value {
+                Value::Short(v) => v.first().map(|&x| x as u16),
+                Value::Enum(v) => v.first().copied(),
+                _ => None,
+            }
+            .ok_or_else(|| PutError::NoConvert("acknowledge needs one value".into()))?;
+            if data_type == DbrType::PutAckt {
+                pv.put_ack(Some(v), None)
+            } else {
+                pv.put_ack(None, Some(v))
+            }
+        }
+        _ => pv.client_put(value).await,
+    }
+}
+
+/// The header a request had on the wire, rebuilt from the decoded command
+/// (ERROR replies quote it so the client can match the failed request).
+fn request_header(cmd: &Command) -> Header {
+    use crate::proto::command::id;
+    let (command, data_type, data_count, parameter1, parameter2) = match cmd {
+        Command::ReadNotifyRequest {
+            data_type,
+            data_count,
+            sid,
+            ioid,
+        } => (id::READ_NOTIFY, data_type.code(), *data_count, *sid, *ioid),
+        Command::ReadRequest {
+            data_type,
+            data_count,
+            sid,
+            ioid,
+        } => (id::READ, data_type.code(), *data_count, *sid, *ioid),
+        Command::WriteRequest {
+            data_type,
+            data_count,
+            sid,
+            ioid,
+            ..
+        } => (id::WRITE, data_type.code(), *data_count, *sid, *ioid),
+        Command::WriteNotifyRequest {
+            data_type,
+            data_count,
+            sid,
+            ioid,
+            ..
+        } => (id::WRITE_NOTIFY, data_type.code(), *data_count, *sid, *ioid),
+        Command::EventAddRequest {
+            data_type,
+            data_count,
+            sid,
+            subscriptionid,
+            ..
+        } => (
+            id::EVENT_ADD,
+            data_type.code(),
+            *data_count,
+            *sid,
+            *subscriptionid,
+        ),
+        Command::EventCancelRequest {
+            data_type,
+            data_count,
+            sid,
+            subscriptionid,
+        } => (id::EVENT_CANCEL, data_type.code(), *data_count, *sid, *subscriptionid),
+        Command::ClearChannelRequest { sid, cid } => (id::CLEAR_CHANNEL, 0, 0, *sid, *cid),
+        Command::CreateChanRequest { cid, version, .. } => {
+            (id::CREATE_CHAN, 0, 0, *cid, u32::from(*version))
+        }
+        Command::SearchRequest { cid, .. } => (id::SEARCH, 0, 0, *cid, *cid),
+        Command::EchoRequest => (id::ECHO, 0, 0, 0, 0),
+        Command::EventsOffRequest => (id::EVENTS_OFF, 0, 0, 0, 0),
+        Command::EventsOnRequest => (id::EVENTS_ON, 0, 0, 0, 0),
+        Command::ReadSyncRequest => (id::READ_SYNC, 0, 0, 0, 0),
+        Command::Obsolete { header, .. } => return *header,
+        _ => (0, 0, 0, 0, 0),
+    };
+    Header {
+        command,
+        payload_size: 0,
+        data_type,
+        data_count,
+        parameter1,
+        parameter2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::command::{id, mask};
+    use crate::proto::dbr::NativeType;
+    use crate::server::config::ServerConfig;
+    use crate::server::pv::{Pv, PvDatabase, PvGroup};
+
+    fn circuit() -> (Circuit, PvHandle, PvHandle) {
+        let mut g = PvGroup::new("t:");
+        let x = g.add(Pv::new("x", 1.5));
+        let ro = g.add(Pv::new("ro", vec![1i32, 2, 3]).read_only());
+        let mut db = PvDatabase::new();
+        db.add_group(g).unwrap();
+        let shared = Arc::new(Shared {
+            db,
+            config: ServerConfig::default(),
+            tcp_port: 5064,
+        });
+        let a = SocketAddr::from(([127, 0, 0, 1], 5064));
+        let b = SocketAddr::from(([127, 0, 0, 1], 40000));
+        (Circuit::new(shared, a, b), x, ro)
+    }
+
+    fn hdr(command: u16) -> Header {
+        Header {
+            command,
+            ..Header::default()
+        }
+    }
+
+    async fn req(c: &mut Circuit, command: u16, cmd: Command) -> Vec<Command> {
+        c.handle(hdr(command), cmd).await;
+        c.flush();
+        std::mem::take(&mut c.sent)
+    }
+
+    async fn connect(c: &mut Circuit, name: &str, cid: u32) -> u32 {
+        let cmd = Command::CreateChanRequest {
+            name: name.into(),
+            cid,
+            version: 13,
+        };
+        match req(c, id::CREATE_CHAN, cmd).await.as_slice() {
+            [Command::AccessRightsResponse { .. }, Command::CreateChanResponse { sid, .. }] => *sid,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn version_echo_and_channel_creation() {
+        let (mut c, _, _) = circuit();
+        let out = req(
+            &mut c,
+            id::VERSION,
+            Command::VersionRequest {
+                priority: 0,
+                version: 13,
+            },
+        )
+        .await;
+        assert_eq!(out, [Command::VersionResponse { version: 13 }]);
+        assert_eq!(
+            req(&mut c, id::ECHO, Command::EchoRequest).await,
+            [Command::EchoResponse]
+        );
+
+        let cmd = Command::CreateChanRequest {
+            name: "t:ro".into(),
+            cid: 7,
+            version: 13,
+        };
+        let out = req(&mut c, id::CREATE_CHAN, cmd).await;
+        assert_eq!(
+            out,
+            [
+                Command::AccessRightsResponse {
+                    cid: 7,
+                    access_rights: AccessRights::READ_ONLY
+                },
+                Command::CreateChanResponse {
+                    data_type: DbrType::plain(NativeType::Long),
+                    data_count: 3,
+                    cid: 7,
+                    sid: 1
+                },
+            ]
+        );
+        let cmd = Command::CreateChanRequest {
+            name: "t:none".into(),
+            cid: 8,
+            version: 13,
+        };
+        assert_eq!(
+            req(&mut c, id::CREATE_CHAN, cmd).await,
+            [Command::CreateChFailResponse { cid: 8 }]
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_ids_and_read_only_writes_get_eca_codes() {
+        let (mut c, _, ro) = circuit();
+        let cmd = Command::ReadNotifyRequest {
+            data_type: DbrType::DOUBLE,
+            data_count: 1,
+            sid: 99,
+            ioid: 1,
+        };
+        match req(&mut c, id::READ_NOTIFY, cmd).await.as_slice() {
+            [Command::ErrorResponse {
+                status,
+                original_request,
+                ..
+            }] => {
+                assert_eq!(*status, eca::BADCHID);
+                assert_eq!(original_request.command, id::READ_NOTIFY);
+            }
+            other => panic!("{other:?}"),
+        }
+        let sid = connect(&mut c, "t:ro", 1).await;
+        let cmd = Command::WriteNotifyRequest {
+            data: vec![0; 8],
+            data_type: DbrType::plain(NativeType::Long),
+            data_count: 1,
+            sid,
+            ioid: 5,
+        };
+        match req(&mut c, id::WRITE_NOTIFY, cmd).await.as_slice() {
+            [Command::WriteNotifyResponse {
+                status, ioid: 5, ..
+            }] => assert_eq!(*status, eca::NOWTACCESS),
+            other => panic!("{other:?}"),
+        }
+        let cmd = Command::WriteRequest {
+            data: vec![0; 8],
+            data_type: DbrType::plain(NativeType::Long),
+            data_count: 1,
+            sid,
+            ioid: 6,
+        };
+        match req(&mut c, id::WRITE, cmd).await.as_slice() {
+            [Command::ErrorResponse { status, cid: 1, .. }] => assert_eq!(*status, eca::NOWTACCESS),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(ro.value(), Value::Long(vec![1, 2, 3]));
+    }
+
+    fn event_add(sid: u32, subscriptionid: u32, m: u16) -> Command {
+        Command::EventAddRequest {
+            data_type: DbrType::DOUBLE,
+            data_count: 1,
+            sid,
+            subscriptionid,
+            low: 0.0,
+            high: 0.0,
+            to: 0.0,
+            mask: m,
+        }
+    }
+
+    #[tokio::test]
+    async fn subscriptions_cancel_clear_and_flow_control() {
+        let (mut c, x, _) = circuit();
+        let sid = connect(&mut c, "t:x", 1).await;
+        match req(&mut c, id::EVENT_ADD, event_add(sid, 10, 0))
+            .await
+            .as_slice()
+        {
+            [Command::ErrorResponse { status, .. }] => assert_eq!(*status, eca::BADMASK),
+            other => panic!("{other:?}"),
+        }
+        assert!(req(&mut c, id::EVENT_ADD, event_add(sid, 10, mask::VALUE))
+            .await
+            .is_empty());
+        assert!(req(&mut c, id::EVENT_ADD, event_add(sid, 11, mask::VALUE))
+            .await
+            .is_empty());
+        assert_eq!(x.subscriber_count(), 2);
+        c.drain_events();
+        let initial = std::mem::take(&mut c.sent);
+        assert_eq!(initial.len(), 2, "one initial event per subscription");
+        assert!(initial
+            .iter()
+            .all(|e| matches!(e, Command::EventAddResponse { .. })));
+
+        // EVENTS_OFF: nothing is sent; posts coalesce to the newest QUEUE_DEPTH.
+        req(&mut c, id::EVENTS_OFF, Command::EventsOffRequest).await;
+        for i in 0..50 {
+            x.post(f64::from(i)).unwrap();
+        }
+        c.drain_events();
+        assert!(c.sent.is_empty());
+        req(&mut c, id::EVENTS_ON, Command::EventsOnRequest).await;
+        c.drain_events();
+        assert_eq!(std::mem::take(&mut c.sent).len(), 2 * QUEUE_DEPTH);
+
+        let cancel = Command::EventCancelRequest {
+            data_type: DbrType::DOUBLE,
+            data_count: 1,
+            sid,
+            subscriptionid: 10,
+        };
+        assert_eq!(
+            req(&mut c, id::EVENT_CANCEL, cancel).await,
+            [Command::EventCancelResponse {
+                data_type: DbrType::DOUBLE,
+                data_count: 1,
+                sid,
+                subscriptionid: 10
+            }]
+        );
+        assert_eq!(x.subscriber_count(), 1);
+        let clear = Command::ClearChannelRequest { sid, cid: 1 };
+        assert_eq!(
+            req(&mut c, id::CLEAR_CHANNEL, clear).await,
+            [Command::ClearChannelResponse { sid, cid: 1 }]
+        );
+        assert_eq!(x.subscriber_count(), 0);
+        x.post(99.0).unwrap();
+        c.drain_events();
+        assert!(c.sent.is_empty());
+    }
+
+    #[tokio::test]
+    async fn teardown_releases_subscriptions() {
+        let (mut c, x, _) = circuit();
+        let sid = connect(&mut c, "t:x", 1).await;
+        req(&mut c, id::EVENT_ADD, event_add(sid, 1, mask::VALUE)).await;
+        assert_eq!(x.subscriber_count(), 1);
+        c.teardown();
+        assert_eq!(x.subscriber_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn tcp_name_server_search_answers_not_found_only_when_asked() {
+        let (mut c, _, _) = circuit();
+        let search = |name: &str, reply| Command::SearchRequest {
+            name: name.into(),
+            cid: 3,
+            version: 13,
+            reply,
+        };
+        assert_eq!(
+            req(&mut c, id::SEARCH, search("t:x", false)).await,
+            [Command::SearchResponse {
+                port: 5064,
+                ip: None,
+                cid: 3,
+                version: 13
+            }]
+        );
+        assert_eq!(
+            req(&mut c, id::SEARCH, search("t:nope", true)).await,
+            [Command::NotFoundResponse {
+                version: 13,
+                cid: 3
+            }]
+        );
+        assert!(req(&mut c, id::SEARCH, search("t:nope", false))
+            .await
+            .is_empty());
+    }
+}
+
+#[cfg(test)]
+mod encode_tests {
+    use super::*;
+    use crate::proto::dbr::{DbrClass, NativeType};
+    use crate::server::pv::{Pv, PvGroup};
+
+    fn pvs() -> (PvHandle, PvHandle, PvHandle) {
+        let mut g = PvGroup::new("");
+        let d = g.add(Pv::new("d", 3.25).units("mm").precision(2));
+        let e = g.add(Pv::enumerated("e", &["Off", "On"], 1));
+        let w = g.add(Pv::new("w", vec![1i32, 2, 3]).max_count(5));
+        (d, e, w)
+    }
+
+    fn decoded(pv: &PvHandle, t: DbrType, count: u32) -> (Value, u32) {
+        let (data, n) = encode_value(pv, &pv.snapshot(), t, count).unwrap();
+        assert_eq!(data.len(), dbr::payload_size(t, n as usize));
+        (dbr::decode(t, n, &data).unwrap().0, n)
+    }
+
+    #[test]
+    fn converts_to_the_requested_type() {
+        let (d, e, _) = pvs();
+        let s = DbrType::plain(NativeType::String);
+        assert_eq!(decoded(&d, s, 1).0, Value::String(vec!["3.25".into()]));
+        assert_eq!(decoded(&e, s, 1).0, Value::String(vec!["On".into()]));
+        let l = DbrType::plain(NativeType::Long);
+        assert_eq!(decoded(&d, l, 1).0, Value::Long(vec![3]));
+        let ctrl = DbrType::Value(DbrClass::Ctrl, NativeType::Double);
+        let (data, _) = encode_value(&d, &d.snapshot(), ctrl, 1).unwrap();
+        let (_, meta) = dbr::decode(ctrl, 1, &data).unwrap();
+        assert_eq!(meta.graphics.units, "mm");
+        assert_eq!(meta.graphics.precision, 2);
+    }
+
+    #[test]
+    fn counts_dynamic_padded_and_bad() {
+        let (_, _, w) = pvs();
+        let l = DbrType::plain(NativeType::Long);
+        assert_eq!(decoded(&w, l, 0), (Value::Long(vec![1, 2, 3]), 3));
+        assert_eq!(decoded(&w, l, 5), (Value::Long(vec![1, 2, 3, 0, 0]), 5));
+        assert_eq!(decoded(&w, l, 2), (Value::Long(vec![1, 2]), 2));
+        assert_eq!(
+            encode_value(&w, &w.snapshot(), l, 6).unwrap_err(),
+            eca::BADCOUNT
+        );
+        assert_eq!(
+            encode_value(&w, &w.snapshot(), DbrType::PutAckt, 1).unwrap_err(),
+            eca::BADTYPE
+        );
+        assert_eq!(
+            decoded(&w, DbrType::ClassName, 1).0,
+            Value::String(vec!["waveform".into()])
+        );
+    }
+
+    #[tokio::test]
+    async fn client_writes_are_decoded_and_converted() {
+        let (d, e, _) = pvs();
+        let s = DbrType::plain(NativeType::String);
+        let mut data = Vec::new();
+        dbr::encode(
+            s,
+            &Value::String(vec!["1.5".into()]),
+            &Default::default(),
+            &mut data,
+        )
+        .unwrap();
+        apply_write(&d, &data, s, 1).await.unwrap();
+        assert_eq!(d.value(), Value::Double(vec![1.5]));
+        data.clear();
+        dbr::encode(
+            s,
+            &Value::String(vec!["Off".into()]),
+            &Default::default(),
+            &mut data,
+        )
+        .unwrap();
+        apply_write(&e, &data, s, 1).await.unwrap();
+        assert_eq!(e.value(), Value::Enum(vec![0]));
+        data.clear();
+        dbr::encode(
+            s,
+            &Value::String(vec!["bogus".into()]),
+            &Default::default(),
+            &mut data,
+        )
+        .unwrap();
+        let err = apply_write(&e, &data, s, 1).await.unwrap_err();
+        assert_eq!(err.eca(), eca::NOCONVERT);
+        assert_eq!(e.value(), Value::Enum(vec![0]));
+    }
+}

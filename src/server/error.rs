@@ -1,0 +1,160 @@
+//! Error types at the server's boundaries and the ECA status codes it sends.
+//!
+//! A put hook rejects a write with a [`PutError`], which carries the ECA code
+//! the client sees; binding and configuration problems are [`ServerError`]s.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+/// ECA status codes (`code << 3 | severity`, as in EPICS `caerr.h`) that the
+/// server puts in replies and ERROR messages.
+pub mod eca {
+    /// Success.
+    pub const NORMAL: u32 = 1;
+    /// The request is larger than the server will handle.
+    pub const TOLARGE: u32 = 72;
+    /// The server does not support the request.
+    pub const NOSUPPORT: u32 = 88;
+    /// An invalid DBR type was requested.
+    pub const BADTYPE: u32 = 114;
+    /// Internal server error.
+    pub const INTERNAL: u32 = 142;
+    /// A read could not be completed.
+    pub const GETFAIL: u32 = 152;
+    /// A write was refused or failed.
+    pub const PUTFAIL: u32 = 160;
+    /// A subscription could not be added.
+    pub const ADDFAIL: u32 = 168;
+    /// An element count beyond the PV's length.
+    pub const BADCOUNT: u32 = 176;
+    /// A string that is not valid for the target type.
+    pub const BADSTR: u32 = 186;
+    /// Invalid event selection mask.
+    pub const BADMASK: u32 = 330;
+    /// The channel is not readable.
+    pub const NORDACCESS: u32 = 368;
+    /// The channel is not writable.
+    pub const NOWTACCESS: u32 = 376;
+    /// No sensible conversion between the requested and native types.
+    pub const NOCONVERT: u32 = 400;
+    /// The request names a channel id this circuit does not know.
+    pub const BADCHID: u32 = 410;
+}
+
+/// Why a write to a PV was refused. Each kind maps to the ECA code the
+/// client receives (see [`PutError::eca`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutError {
+    /// The PV is read-only (`ECA_NOWTACCESS`).
+    ReadOnly,
+    /// The value cannot be converted to the PV's type (`ECA_NOCONVERT`).
+    NoConvert(String),
+    /// The value is out of the range the PV accepts (`ECA_PUTFAIL`).
+    OutOfRange(String),
+    /// The put hook refused the value for another reason (`ECA_PUTFAIL`).
+    Rejected(String),
+    /// A specific ECA code chosen by the hook, with a message.
+    Status(u32, String),
+}
+
+impl PutError {
+    /// The ECA status code sent to the client.
+    pub fn eca(&self) -> u32 {
+        match self {
+            PutError::ReadOnly => eca::NOWTACCESS,
+            PutError::NoConvert(_) => eca::NOCONVERT,
+            PutError::OutOfRange(_) | PutError::Rejected(_) => eca::PUTFAIL,
+            PutError::Status(code, _) => *code,
+        }
+    }
+}
+
+impl fmt::Display for PutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PutError::ReadOnly => f.write_str("write access denied (read-only PV)"),
+            PutError::NoConvert(m) => write!(f, "no conversion: {m}"),
+            PutError::OutOfRange(m) => write!(f, "out of range: {m}"),
+            PutError::Rejected(m) => write!(f, "put rejected: {m}"),
+            PutError::Status(code, m) => write!(f, "put failed (ECA {code}): {m}"),
+        }
+    }
+}
+
+impl std::error::Error for PutError {}
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum ServerError {
+    /// A socket could not be bound.
+    Bind {
+        /// What we tried to bind.
+        addr: SocketAddr,
+        /// Whether it was the TCP listener or the UDP search socket.
+        what: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Another socket-level failure (option setting, local address lookup).
+    Io(std::io::Error),
+    /// The configuration is invalid.
+    Config(super::config::ConfigError),
+    /// Two PVs with one name were added to a database.
+    DuplicatePv(String),
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerError::Bind { addr, what, source } => {
+                write!(f, "could not bind {what} socket to {addr}: {source}")
+            }
+            ServerError::Io(e) => write!(f, "socket error: {e}"),
+            ServerError::Config(e) => write!(f, "configuration error: {e}"),
+            ServerError::DuplicatePv(name) => write!(f, "PV {name:?} is defined twice"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ServerError::Bind { source, .. } => Some(source),
+            ServerError::Io(e) => Some(e),
+            ServerError::Config(e) => Some(e),
+            ServerError::DuplicatePv(_) => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for ServerError {
+    fn from(e: std::io::Error) -> Self {
+        ServerError::Io(e)
+    }
+}
+
+impl From<super::config::ConfigError> for ServerError {
+    fn from(e: super::config::ConfigError) -> Self {
+        ServerError::Config(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eca_codes_follow_caerr_h() {
+        // code << 3 | severity, severities WARNING=0, SUCCESS=1, ERROR=2, FATAL=6.
+        assert_eq!(eca::NORMAL, 1);
+        assert_eq!(eca::BADTYPE, (14 << 3) | 2);
+        assert_eq!(eca::BADCOUNT, 22 << 3);
+        assert_eq!(eca::PUTFAIL, 20 << 3);
+        assert_eq!(eca::NOWTACCESS, 47 << 3);
+        assert_eq!(eca::NORDACCESS, 46 << 3);
+        assert_eq!(eca::BADCHID, (51 << 3) | 2);
+        assert_eq!(eca::NOCONVERT, 50 << 3);
+        assert_eq!(eca::INTERNAL, (17 << 3) | 6);
+        assert_eq!(PutError::ReadOnly.eca(), eca::NOWTACCESS);
+    }
+}

@@ -1,0 +1,773 @@
+//! The PV-hosting API: a PV is a value plus metadata, an optional put hook,
+//! and a handle that posts new values to every subscriber.
+//!
+//! ```no_run
+//! use caproto::server::{PutError, Pv, PvGroup, ValueExt};
+//! let mut group = PvGroup::new("demo:");
+//! let x = group.add(Pv::new("x", 1.5).units("mm").precision(3));
+//! group.add(Pv::new("limit", 10).on_put(|_pv, v| match v.as_f64() {
+//!     Some(f) if f > 100.0 => Err(PutError::OutOfRange("at most 100".into())),
+//!     _ => Ok(None),
+//! }));
+//! group.on_startup(async move {
+//!     loop {
+//!         let next = x.value().as_f64().unwrap_or(0.0) + 1.0;
+//!         x.post(next).ok();
+//!         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+//!     }
+//! });
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::error::{PutError, ServerError};
+use super::subscription::{lock, Subscription};
+use crate::proto::command::mask;
+use crate::proto::dbr::{EpicsTime, Metadata, NativeType, Value, EPICS_EPOCH_OFFSET_SECS};
+use crate::proto::status::{AlarmSeverity, AlarmStatus};
+
+/// A boxed, sendable future, as returned by async put hooks and startup tasks.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// What a put hook returns: `Ok(None)` stores the value as written,
+/// `Ok(Some(v))` stores `v` instead, `Err` refuses the write.
+pub type PutResult = Result<Option<Value>, PutError>;
+
+type SyncHook = dyn Fn(&PvHandle, Value) -> PutResult + Send + Sync;
+type AsyncHook = dyn Fn(PvHandle, Value) -> BoxFuture<PutResult> + Send + Sync;
+
+#[derive(Clone)]
+enum PutHook {
+    Sync(Arc<SyncHook>),
+    Async(Arc<AsyncHook>),
+}
+
+/// A PV's value and metadata at one instant. Shared between the PV and every
+/// subscriber queue that has not sent it yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PvSnapshot {
+    /// The value, in the PV's native type.
+    pub value: Value,
+    /// Alarm, timestamp, limits, units, enum strings.
+    pub meta: Metadata,
+}
+
+/// The current time as an EPICS timestamp.
+pub fn epics_now() -> EpicsTime {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    EpicsTime {
+        secs: d.as_secs().saturating_sub(EPICS_EPOCH_OFFSET_SECS) as u32,
+        nanos: d.subsec_nanos(),
+    }
+}
+
+/// Things that can become a [`Value`]: scalars, vectors and strings of the
+/// native types, so examples can write `Pv::new("x", 1.5)`.
+pub trait IntoValue {
+    /// Convert into a value.
+    fn into_value(self) -> Value;
+}
+
+impl IntoValue for Value {
+    fn into_value(self) -> Value {
+        self
+    }
+}
+
+macro_rules! into_value {
+    ($t:ty, $variant:ident) => {
+        impl IntoValue for $t {
+            fn into_value(self) -> Value {
+                Value::$variant(vec![self])
+            }
+        }
+        impl IntoValue for Vec<$t> {
+            fn into_value(self) -> Value {
+                Value::$variant(self)
+            }
+        }
+        impl<const N: usize> IntoValue for [$t; N] {
+            fn into_value(self) -> Value {
+                Value::$variant(self.to_vec())
+            }
+        }
+    };
+}
+into_value!(f64, Double);
+into_value!(f32, Float);
+into_value!(i32, Long);
+into_value!(i16, Short);
+into_value!(u8, Char);
+
+impl IntoValue for &str {
+    fn into_value(self) -> Value {
+        Value::String(vec![self.to_string()])
+    }
+}
+impl IntoValue for String {
+    fn into_value(self) -> Value {
+        Value::String(vec![self])
+    }
+}
+impl IntoValue for Vec<String> {
+    fn into_value(self) -> Value {
+        Value::String(self)
+    }
+}
+
+/// Convenience reads of a value's first element.
+pub trait ValueExt {
+    /// First element as f64 (numbers and enums; strings are parsed).
+    fn as_f64(&self) -> Option<f64>;
+}
+
+impl ValueExt for Value {
+    fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Double(v) => v.first().copied(),
+            Value::Float(v) => v.first().map(|&x| f64::from(x)),
+            Value::Long(v) => v.first().map(|&x| f64::from(x)),
+            Value::Short(v) => v.first().map(|&x| f64::from(x)),
+            Value::Enum(v) => v.first().map(|&x| f64::from(x)),
+            Value::Char(v) => v.first().map(|&x| f64::from(x)),
+            Value::String(v) => v.first().and_then(|s| s.trim().parse().ok()),
+        }
+    }
+}
+
+/// A PV definition, built with chained calls and then added to a [`PvGroup`].
+pub struct Pv {
+    name: String,
+    value: Value,
+    meta: Metadata,
+    read_only: bool,
+    max_count: Option<usize>,
+    record_type: Option<String>,
+    hook: Option<PutHook>,
+}
+
+impl Pv {
+    /// A read-write PV whose native type and initial value come from `value`.
+    /// Its element count is the initial length unless [`Pv::max_count`] says more.
+    pub fn new(name: impl Into<String>, value: impl IntoValue) -> Pv {
+        Pv {
+            name: name.into(),
+            value: value.into_value(),
+            meta: Metadata::default(),
+            read_only: false,
+            max_count: None,
+            record_type: None,
+            hook: None,
+        }
+    }
+
+    /// An ENUM PV with the given state strings and initial index.
+    pub fn enumerated(name: impl Into<String>, strings: &[&str], index: u16) -> Pv {
+        let mut pv = Pv::new(name, Value::Enum(vec![index]));
+        pv.meta.enum_strings = strings.iter().map(|s| s.to_string()).collect();
+        pv
+    }
+
+    /// Refuse client writes (ACCESS_RIGHTS says read-only; puts get ECA_NOWTACCESS).
+    pub fn read_only(mut self) -> Pv {
+        self.read_only = true;
+        self
+    }
+
+    /// The PV's element count (array capacity), if larger than the initial value.
+    pub fn max_count(mut self, n: usize) -> Pv {
+        self.max_count = Some(n);
+        self
+    }
+
+    /// Engineering units (GR/CTRL types; up to 7 bytes on the wire).
+    pub fn units(mut self, units: &str) -> Pv {
+        self.meta.graphics.units = units.to_string();
+        self
+    }
+
+    /// Display precision (GR/CTRL FLOAT and DOUBLE).
+    pub fn precision(mut self, precision: i16) -> Pv {
+        self.meta.graphics.precision = precision;
+        self
+    }
+
+    /// Display limits (LOPR/HOPR).
+    pub fn display_limits(mut self, low: f64, high: f64) -> Pv {
+        self.meta.graphics.lower_disp_limit = low;
+        self.meta.graphics.upper_disp_limit = high;
+        self
+    }
+
+    /// Control limits (DRVL/DRVH).
+    pub fn control_limits(mut self, low: f64, high: f64) -> Pv {
+        self.meta.control.lower_ctrl_limit = low;
+        self.meta.control.upper_ctrl_limit = high;
+        self
+    }
+
+    /// Alarm limits (LOLO, LOW, HIGH, HIHI).
+    pub fn alarm_limits(mut self, lolo: f64, low: f64, high: f64, hihi: f64) -> Pv {
+        let g = &mut self.meta.graphics;
+        g.lower_alarm_limit = lolo;
+        g.lower_warning_limit = low;
+        g.upper_warning_limit = high;
+        g.upper_alarm_limit = hihi;
+        self
+    }
+
+    /// Initial alarm status and severity.
+    pub fn alarm(mut self, status: AlarmStatus, severity: AlarmSeverity) -> Pv {
+        self.meta.status = status;
+        self.meta.severity = severity;
+        self
+    }
+
+    /// Replace the whole metadata (timestamp is set when the PV is added).
+    pub fn metadata(mut self, meta: Metadata) -> Pv {
+        self.meta = meta;
+        self
+    }
+
+    /// The record type reported for DBR_CLASS_NAME (default from the native type).
+    pub fn record_type(mut self, rtyp: &str) -> Pv {
+        self.record_type = Some(rtyp.to_string());
+        self
+    }
+
+    /// A synchronous put hook, run in the circuit's task before the value is
+    /// stored. It gets the value already converted to the PV's native type.
+    pub fn on_put(
+        mut self,
+        hook: impl Fn(&PvHandle, Value) -> PutResult + Send + Sync + 'static,
+    ) -> Pv {
+        self.hook = Some(PutHook::Sync(Arc::new(hook)));
+        self
+    }
+
+    /// An async put hook (e.g. talking to hardware). WRITE_NOTIFY completes
+    /// when its future does; other clients are not held up meanwhile.
+    pub fn on_put_async<F, Fut>(mut self, hook: F) -> Pv
+    where
+        F: Fn(PvHandle, Value) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = PutResult> + Send + 'static,
+    {
+        self.hook = Some(PutHook::Async(Arc::new(move |pv, v| Box::pin(hook(pv, v)))));
+        self
+    }
+
+    fn into_handle(self, full_name: String) -> PvHandle {
+        let native = self.value.native_type();
+        let max_count = self.max_count.unwrap_or(0).max(self.value.len()).max(1);
+        let mut meta = self.meta;
+        meta.stamp = epics_now();
+        let record_type = self
+            .record_type
+            .unwrap_or_else(|| default_record_type(native, max_count).to_string());
+        PvHandle(Arc::new(PvInner {
+            name: full_name.into(),
+            native,
+            max_count,
+            read_only: self.read_only,
+            record_type,
+            hook: self.hook,
+            state: Mutex::new(PvState {
+                current: Arc::new(PvSnapshot {
+                    value: self.value,
+                    meta,
+                }),
+                subs: Vec::new(),
+            }),
+        }))
+    }
+}
+
+fn default_record_type(native: NativeType, count: usize) -> &'static str {
+    if count > 1 {
+        return "waveform";
+    }
+    match native {
+        NativeType::String => "stringin",
+        NativeType::Enum => "mbbi",
+        NativeType::Long | NativeType::Short | NativeType::Char => "longin",
+        NativeType::Float | NativeType::Double => "ai",
+    }
+}
+
+struct PvInner {
+    name: Arc<str>,
+    native: NativeType,
+    max_count: usize,
+    read_only: bool,
+    record_type: String,
+    hook: Option<PutHook>,
+    state: Mutex<PvState>,
+}
+
+struct PvState {
+    current: Arc<PvSnapshot>,
+    subs: Vec<Arc<Subscription>>,
+}
+
+/// A live PV: read it, post new values, change metadata. Cheap to clone; all
+/// clones refer to the same PV.
+#[derive(Clone)]
+pub struct PvHandle(Arc<PvInner>);
+
+impl fmt::Debug for PvHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PvHandle")
+            .field("name", &self.0.name)
+            .field("native", &self.0.native)
+            .field("max_count", &self.0.max_count)
+            .finish()
+    }
+}
+
+impl PvHandle {
+    /// Full name, prefix included.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Full name as a shared string (cheap to clone into log records).
+    pub(crate) fn name_arc(&self) -> Arc<str> {
+        Arc::clone(&self.0.name)
+    }
+
+    /// Native type (fixed for the PV's lifetime).
+    pub fn native_type(&self) -> NativeType {
+        self.0.native
+    }
+
+    /// Element count reported at CREATE_CHAN.
+    pub fn max_count(&self) -> usize {
+        self.0.max_count
+    }
+
+    /// Whether clients may write.
+    pub fn is_read_only(&self) -> bool {
+        self.0.read_only
+    }
+
+    /// Record type for DBR_CLASS_NAME.
+    pub fn record_type(&self) -> &str {
+        &self.0.record_type
+    }
+
+    /// The current value and metadata.
+    pub fn snapshot(&self) -> Arc<PvSnapshot> {
+        Arc::clone(&lock(&self.0.state).current)
+    }
+
+    /// The current value.
+    pub fn value(&self) -> Value {
+        self.snapshot().value.clone()
+    }
+
+    /// Post a new value (timestamped now, alarm unchanged) to the PV and every
+    /// subscriber. The value is converted to the native type if needed and
+    /// truncated to [`PvHandle::max_count`].
+    pub fn post(&self, value: impl IntoValue) -> Result<(), PutError> {
+        self.post_with(value.into_value(), |_| {})
+    }
+
+    /// Post a new value with an alarm status and severity.
+    pub fn post_alarm(
+        &self,
+        value: impl IntoValue,
+        status: AlarmStatus,
+        severity: AlarmSeverity,
+    ) -> Result<(), PutError> {
+        self.post_with(value.into_value(), |m| {
+            m.status = status;
+            m.severity = severity;
+        })
+    }
+
+    /// Post a new value after letting `edit` change the metadata (the
+    /// timestamp is set to now before `edit` runs, so it may override it).
+    /// Subscribers get DBE_VALUE|DBE_LOG, plus DBE_ALARM when the alarm
+    /// changed and DBE_PROPERTY when other metadata did.
+    pub fn post_with(
+        &self,
+        value: Value,
+        edit: impl FnOnce(&mut Metadata),
+    ) -> Result<(), PutError> {
+        let value = self.coerce(value)?;
+        let mut state = lock(&self.0.state);
+        let mut meta = state.current.meta.clone();
+        meta.stamp = epics_now();
+        edit(&mut meta);
+        let mut events = mask::VALUE | mask::LOG;
+        events |= change_mask(&state.current.meta, &meta);
+        self.publish(&mut state, PvSnapshot { value, meta }, events);
+        Ok(())
+    }
+
+    /// Change metadata only (units, limits, enum strings, alarm). Subscribers
+    /// with DBE_PROPERTY (or DBE_ALARM for alarm changes) get the new state.
+    pub fn update_metadata(&self, edit: impl FnOnce(&mut Metadata)) {
+        let mut state = lock(&self.0.state);
+        let mut meta = state.current.meta.clone();
+        edit(&mut meta);
+        let events = change_mask(&state.current.meta, &meta);
+        let value = state.current.value.clone();
+        self.publish(&mut state, PvSnapshot { value, meta }, events);
+    }
+
+    fn publish(&self, state: &mut PvState, snap: PvSnapshot, events: u16) {
+        let snap = Arc::new(snap);
+        state.current = Arc::clone(&snap);
+        if events != 0 {
+            state.subs.retain(|s| !s.is_cancelled());
+            for s in &state.subs {
+                s.offer(&snap, events);
+            }
+        }
+    }
+
+    /// Convert to the native type and clamp to the element count.
+    fn coerce(&self, value: Value) -> Result<Value, PutError> {
+        let mut value = if value.native_type() == self.0.native {
+            value
+        } else {
+            let strings = lock(&self.0.state).current.meta.enum_strings.clone();
+            value
+                .convert(self.0.native, &strings)
+                .map_err(|e| PutError::NoConvert(e.to_string()))?
+        };
+        if value.len() > self.0.max_count {
+            truncate(&mut value, self.0.max_count);
+        }
+        Ok(value)
+    }
+
+    /// A write from a client: convert, run the put hook, store and post.
+    pub(crate) async fn client_put(&self, value: Value) -> Result<(), PutError> {
+        if self.0.read_only {
+            return Err(PutError::ReadOnly);
+        }
+        let value = self.coerce(value)?;
+        let stored = match &self.0.hook {
+            None => value,
+            Some(PutHook::Sync(f)) => f(self, value.clone())?.unwrap_or(value),
+            Some(PutHook::Async(f)) => f(self.clone(), value.clone()).await?.unwrap_or(value),
+        };
+        self.post_with(stored, |_| {})
+    }
+
+    /// Write alarm-acknowledge fields (DBR_PUT_ACKT / DBR_PUT_ACKS).
+    pub(crate) fn put_ack(&self, ackt: Option<u16>, acks: Option<u16>) -> Result<(), PutError> {
+        if self.0.read_only {
+            return Err(PutError::ReadOnly);
+        }
+        self.update_metadata(|m| {
+            if let Some(t) = ackt {
+                m.ackt = t;
+            }
+            if let Some(s) = acks {
+                if s >= m.acks.0 {
+                    m.acks = AlarmSeverity(0);
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Register a subscription and queue the current state as its first event.
+    pub(crate) fn subscribe(&self, sub: &Arc<Subscription>) {
+        let mut state = lock(&self.0.state);
+        state.subs.retain(|s| !s.is_cancelled());
+        state.subs.push(Arc::clone(sub));
+        let current = Arc::clone(&state.current);
+        sub.offer(&current, u16::MAX);
+    }
+
+    /// Forget a subscription (it should already be cancelled).
+    pub(crate) fn unsubscribe(&self, sub: &Arc<Subscription>) {
+        lock(&self.0.state).subs.retain(|s| !Arc::ptr_eq(s, sub));
+    }
+
+    /// Number of live subscriptions (for tests and diagnostics).
+    pub fn subscriber_count(&self) -> usize {
+        lock(&self.0.state)
+            .subs
+            .iter()
+            .filter(|s| !s.is_cancelled())
+            .count()
+    }
+}
+
+fn change_mask(old: &Metadata, new: &Metadata) -> u16 {
+    let mut m = 0;
+    if old.status != new.status || old.severity != new.severity {
+        m |= mask::ALARM;
+    }
+    if old.graphics != new.graphics
+        || old.control != new.control
+        || old.enum_strings != new.enum_strings
+    {
+        m |= mask::PROPERTY;
+    }
+    m
+}
+
+/// Shorten a value to `n` elements.
+pub(crate) fn truncate(value: &mut Value, n: usize) {
+    match value {
+        Value::String(v) => v.truncate(n),
+        Value::Short(v) => v.truncate(n),
+        Value::Float(v) => v.truncate(n),
+        Value::Enum(v) => v.truncate(n),
+        Value::Char(v) => v.truncate(n),
+        Value::Long(v) => v.truncate(n),
+        Value::Double(v) => v.truncate(n),
+    }
+}
+
+/// Lengthen a value to `n` elements with zeros (empty strings), as EPICS
+/// does when a client asks for more elements than the value holds.
+pub(crate) fn pad(value: &mut Value, n: usize) {
+    match value {
+        Value::String(v) => v.resize(n, String::new()),
+        Value::Short(v) => v.resize(n, 0),
+        Value::Float(v) => v.resize(n, 0.0),
+        Value::Enum(v) => v.resize(n, 0),
+        Value::Char(v) => v.resize(n, 0),
+        Value::Long(v) => v.resize(n, 0),
+        Value::Double(v) => v.resize(n, 0.0),
+    }
+}
+
+/// A set of PVs sharing a name prefix, plus tasks to start with the server
+/// (simulations, periodic updates).
+pub struct PvGroup {
+    prefix: String,
+    pvs: Vec<PvHandle>,
+    startup: Vec<BoxFuture<()>>,
+}
+
+impl PvGroup {
+    /// An empty group whose PV names all start with `prefix`.
+    pub fn new(prefix: impl Into<String>) -> PvGroup {
+        PvGroup {
+            prefix: prefix.into(),
+            pvs: Vec::new(),
+            startup: Vec::new(),
+        }
+    }
+
+    /// The name prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Add a PV named `prefix + pv name`; returns its handle.
+    pub fn add(&mut self, pv: Pv) -> PvHandle {
+        let full = format!("{}{}", self.prefix, pv.name);
+        let handle = pv.into_handle(full);
+        self.pvs.push(handle.clone());
+        handle
+    }
+
+    /// A task spawned when the server starts (it is dropped, unstarted, if the
+    /// group never runs).
+    pub fn on_startup(&mut self, task: impl Future<Output = ()> + Send + 'static) {
+        self.startup.push(Box::pin(task));
+    }
+
+    /// The PVs added so far.
+    pub fn pvs(&self) -> &[PvHandle] {
+        &self.pvs
+    }
+}
+
+/// Every PV a server hosts, by full name.
+#[derive(Default)]
+pub struct PvDatabase {
+    pvs: HashMap<String, PvHandle>,
+    order: Vec<String>,
+    /// In a mutex only so the database is `Sync` (futures are `Send` but not `Sync`).
+    startup: Mutex<Vec<BoxFuture<()>>>,
+}
+
+impl PvDatabase {
+    /// An empty database.
+    pub fn new() -> PvDatabase {
+        PvDatabase::default()
+    }
+
+    /// Add a group's PVs and startup tasks. Fails on a duplicate name.
+    pub fn add_group(&mut self, group: PvGroup) -> Result<(), ServerError> {
+        for pv in group.pvs {
+            self.insert(pv)?;
+        }
+        lock(&self.startup).extend(group.startup);
+        Ok(())
+    }
+
+    /// Add one PV under its own name (no prefix).
+    pub fn add(&mut self, name: &str, pv: Pv) -> Result<PvHandle, ServerError> {
+        let handle = pv.into_handle(name.to_string());
+        self.insert(handle.clone())?;
+        Ok(handle)
+    }
+
+    fn insert(&mut self, pv: PvHandle) -> Result<(), ServerError> {
+        if self.pvs.contains_key(pv.name()) {
+            return Err(ServerError::DuplicatePv(pv.name().to_string()));
+        }
+        self.order.push(pv.name().to_string());
+        self.pvs.insert(pv.name().to_string(), pv);
+        Ok(())
+    }
+
+    /// Look a PV up by full name.
+    pub fn get(&self, name: &str) -> Option<&PvHandle> {
+        self.pvs.get(name)
+    }
+
+    /// Names in the order they were added.
+    pub fn names(&self) -> &[String] {
+        &self.order
+    }
+
+    /// Number of PVs.
+    pub fn len(&self) -> usize {
+        self.pvs.len()
+    }
+
+    /// Whether there are no PVs.
+    pub fn is_empty(&self) -> bool {
+        self.pvs.is_empty()
+    }
+
+    /// Take the startup tasks (the server spawns them once).
+    pub(crate) fn take_startup(&mut self) -> Vec<BoxFuture<()>> {
+        std::mem::take(&mut *lock(&self.startup))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::dbr::DbrType;
+    use crate::server::subscription::CircuitEvents;
+
+    #[test]
+    fn group_prefixes_and_types() {
+        let mut g = PvGroup::new("p:");
+        let a = g.add(Pv::new("A", 1));
+        let c = g.add(Pv::new("C", vec![1, 2, 3]));
+        let s = g.add(Pv::new("S", "hi").read_only());
+        let w = g.add(Pv::new("W", 0.0).max_count(10));
+        assert_eq!(a.name(), "p:A");
+        assert_eq!(a.native_type(), NativeType::Long);
+        assert_eq!(c.max_count(), 3);
+        assert_eq!(c.record_type(), "waveform");
+        assert!(s.is_read_only());
+        assert_eq!(w.max_count(), 10);
+        let mut db = PvDatabase::new();
+        db.add_group(g).unwrap();
+        assert_eq!(db.names(), ["p:A", "p:C", "p:S", "p:W"]);
+        let mut dup = PvGroup::new("p:");
+        dup.add(Pv::new("A", 2));
+        assert!(matches!(db.add_group(dup), Err(ServerError::DuplicatePv(n)) if n == "p:A"));
+    }
+
+    #[test]
+    fn post_fans_out_and_alarm_sets_mask() {
+        let mut g = PvGroup::new("");
+        let pv = g.add(Pv::new("x", 1.0));
+        let events = Arc::new(CircuitEvents::default());
+        let value_sub = Arc::new(Subscription::new(
+            1,
+            1,
+            DbrType::DOUBLE,
+            1,
+            mask::VALUE,
+            Arc::clone(&events),
+        ));
+        let alarm_sub = Arc::new(Subscription::new(
+            2,
+            1,
+            DbrType::DOUBLE,
+            1,
+            mask::ALARM,
+            Arc::clone(&events),
+        ));
+        pv.subscribe(&value_sub);
+        pv.subscribe(&alarm_sub);
+        assert_eq!(events.take_ready().len(), 2, "initial events");
+        let mut out = Vec::new();
+        value_sub.drain(10, &mut out);
+        alarm_sub.drain(10, &mut out);
+        out.clear();
+
+        pv.post(2.0).unwrap();
+        assert_eq!(events.take_ready().len(), 1, "only the value subscriber");
+        value_sub.drain(10, &mut out);
+        assert_eq!(out[0].value, Value::Double(vec![2.0]));
+
+        pv.post_alarm(3.0, AlarmStatus(3), AlarmSeverity(2))
+            .unwrap();
+        assert_eq!(events.take_ready().len(), 2);
+        assert_eq!(pv.snapshot().meta.severity, AlarmSeverity(2));
+
+        alarm_sub.cancel();
+        pv.unsubscribe(&alarm_sub);
+        assert_eq!(pv.subscriber_count(), 1);
+    }
+
+    #[test]
+    fn read_only_refuses_client_put_and_truncates() {
+        let mut g = PvGroup::new("");
+        let ro = g.add(Pv::new("ro", 1.0).read_only());
+        let arr = g.add(Pv::new("arr", vec![1, 2]));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(
+            rt.block_on(ro.client_put(Value::Double(vec![2.0]))),
+            Err(PutError::ReadOnly)
+        );
+        rt.block_on(arr.client_put(Value::Long(vec![5, 6, 7])))
+            .unwrap();
+        assert_eq!(arr.value(), Value::Long(vec![5, 6]));
+    }
+
+    #[test]
+    fn hooks_can_replace_or_reject() {
+        let mut g = PvGroup::new("");
+        let doubled = g.add(Pv::new("d", 1).on_put(|_, v| match v {
+            Value::Long(x) if x[0] < 0 => Err(PutError::OutOfRange("negative".into())),
+            Value::Long(x) => Ok(Some(Value::Long(vec![x[0] * 2]))),
+            _ => Ok(None),
+        }));
+        let slow = g.add(Pv::new("s", 0.0).on_put_async(|_, v| async move {
+            tokio::task::yield_now().await;
+            Ok(Some(v))
+        }));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(doubled.client_put(Value::Long(vec![4])))
+            .unwrap();
+        assert_eq!(doubled.value(), Value::Long(vec![8]));
+        let err = rt
+            .block_on(doubled.client_put(Value::Long(vec![-1])))
+            .unwrap_err();
+        assert_eq!(err.eca(), crate::server::error::eca::PUTFAIL);
+        rt.block_on(slow.client_put(Value::Double(vec![2.5])))
+            .unwrap();
+        assert_eq!(slow.value(), Value::Double(vec![2.5]));
+    }
+}

@@ -1,0 +1,257 @@
+//! Binding sockets and running the server's tasks: one accept loop and one
+//! UDP search responder per interface, one beacon sender per interface, one
+//! task per circuit, and the PV groups' startup tasks.
+
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpSocket, UdpSocket};
+use tokio::sync::{mpsc, watch};
+
+use super::config::ServerConfig;
+use super::error::ServerError;
+use super::pv::{BoxFuture, PvDatabase};
+use super::{beacon, circuit_task, udp};
+
+/// How long shutdown waits for circuits to send SERVER_DISCONN and close.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// State every task of one server shares (read-only after start).
+pub(crate) struct Shared {
+    pub db: PvDatabase,
+    pub config: ServerConfig,
+    /// The TCP port search replies advertise.
+    pub tcp_port: u16,
+}
+
+/// A server with its sockets bound, ready to [`Server::run_until`].
+pub struct Server {
+    shared: Arc<Shared>,
+    listeners: Vec<TcpListener>,
+    udp: Vec<(UdpSocket, Ipv4Addr)>,
+    startup: Vec<BoxFuture<()>>,
+}
+
+impl Server {
+    /// Bind TCP listeners and UDP search sockets on every configured interface.
+    ///
+    /// TCP tries `config.port` and falls back to an ephemeral port when it is
+    /// taken (another server on this host), as EPICS does; UDP always uses the
+    /// configured port (shared with other servers through SO_REUSEADDR), or the
+    /// TCP port when the configured port is 0.
+    pub async fn bind(mut db: PvDatabase, config: ServerConfig) -> Result<Server, ServerError> {
+        let startup = db.take_startup();
+        let interfaces = if config.interfaces.is_empty() {
+            vec![Ipv4Addr::UNSPECIFIED]
+        } else {
+            config.interfaces.clone()
+        };
+        let mut listeners = Vec::new();
+        let mut tcp_port = config.port;
+        for (i, ip) in interfaces.iter().enumerate() {
+            let listener = match bind_tcp(SocketAddrV4::new(*ip, tcp_port)) {
+                Ok(l) => l,
+                Err(e) if i == 0 && tcp_port != 0 && e.kind() == std::io::ErrorKind::AddrInUse => {
+                    tracing::info!(target: "caproto::serv", role = "server",
+                        "TCP port {tcp_port} in use on {ip}; using an ephemeral port");
+                    bind_tcp(SocketAddrV4::new(*ip, 0)).map_err(|source| ServerError::Bind {
+                        addr: SocketAddr::from((*ip, 0)),
+                        what: "TCP",
+                        source,
+                    })?
+                }
+                Err(source) => {
+                    return Err(ServerError::Bind {
+                        addr: SocketAddr::from((*ip, tcp_port)),
+                        what: "TCP",
+                        source,
+                    })
+                }
+            };
+            tcp_port = listener.local_addr()?.port();
+            listeners.push(listener);
+        }
+        let udp_port = if config.port == 0 {
+            tcp_port
+        } else {
+            config.port
+        };
+        let mut udp = Vec::new();
+        for ip in &interfaces {
+            let addr = SocketAddrV4::new(*ip, udp_port);
+            let socket = bind_udp(addr, true).map_err(|source| ServerError::Bind {
+                addr: SocketAddr::V4(addr),
+                what: "UDP",
+                source,
+            })?;
+            udp.push((socket, *ip));
+        }
+        Ok(Server {
+            shared: Arc::new(Shared {
+                db,
+                config,
+                tcp_port,
+            }),
+            listeners,
+            udp,
+            startup,
+        })
+    }
+
+    /// The TCP port clients connect to.
+    pub fn tcp_port(&self) -> u16 {
+        self.shared.tcp_port
+    }
+
+    /// Addresses of the TCP listeners.
+    pub fn tcp_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// Addresses of the UDP search sockets.
+    pub fn udp_addrs(&self) -> Vec<SocketAddr> {
+        self.udp
+            .iter()
+            .filter_map(|(s, _)| s.local_addr().ok())
+            .collect()
+    }
+
+    /// The hosted PVs.
+    pub fn database(&self) -> &PvDatabase {
+        &self.shared.db
+    }
+
+    /// Serve until `shutdown` completes, then send SERVER_DISCONN on every
+    /// circuit, close them and return.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        // Each circuit holds a sender; when all are dropped, every circuit has ended.
+        let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+        let mut tasks = Vec::new();
+        for task in self.startup {
+            tasks.push(tokio::spawn(task));
+        }
+        for listener in self.listeners {
+            let addr = listener.local_addr()?;
+            tracing::info!(target: "caproto::serv", our_addr = %addr, role = "server",
+                "listening on {addr} (TCP)");
+            let shared = Arc::clone(&self.shared);
+            let stop = stop_rx.clone();
+            let alive = alive_tx.clone();
+            tasks.push(tokio::spawn(accept_loop(listener, shared, stop, alive)));
+        }
+        for (socket, ip) in self.udp {
+            let addr = socket.local_addr()?;
+            tracing::info!(target: "caproto::serv", our_addr = %addr, role = "server",
+                "answering searches on {addr} (UDP)");
+            let reply_ip = (!ip.is_unspecified()).then_some(ip);
+            let shared = Arc::clone(&self.shared);
+            tasks.push(tokio::spawn(udp::run(
+                socket,
+                shared,
+                reply_ip,
+                stop_rx.clone(),
+            )));
+            let cfg = &self.shared.config;
+            if !cfg.beacon_addrs.is_empty() {
+                let sock = bind_udp(SocketAddrV4::new(ip, 0), false)?;
+                sock.set_broadcast(true)?;
+                tasks.push(tokio::spawn(beacon::run(
+                    sock,
+                    cfg.beacon_addrs.clone(),
+                    cfg.beacon_period,
+                    self.shared.tcp_port,
+                    ip,
+                    stop_rx.clone(),
+                )));
+            }
+        }
+        drop(alive_tx);
+        tracing::info!(target: "caproto::serv", role = "server", "server ready: {} PVs",
+            self.shared.db.len());
+
+        shutdown.await;
+        tracing::info!(target: "caproto::serv", role = "server", "server shutting down");
+        let _ = stop_tx.send(true);
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, alive_rx.recv()).await;
+        for t in tasks {
+            t.abort();
+        }
+        Ok(())
+    }
+
+    /// Serve until Ctrl-C / SIGTERM.
+    pub async fn run(self) -> Result<(), ServerError> {
+        self.run_until(termination()).await
+    }
+}
+
+/// Completes on Ctrl-C or (on Unix) SIGTERM.
+pub async fn termination() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    alive: mpsc::Sender<()>,
+) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            r = listener.accept() => match r {
+                Ok((stream, _)) => {
+                    let shared = Arc::clone(&shared);
+                    let stop = stop.clone();
+                    let alive = alive.clone();
+                    tokio::spawn(async move {
+                        circuit_task::run(stream, shared, stop).await;
+                        drop(alive);
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors and similar: back off briefly instead of spinning.
+                    tracing::warn!(target: "caproto::serv", role = "server", "accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+}
+
+fn bind_tcp(addr: SocketAddrV4) -> std::io::Result<TcpListener> {
+    let socket = TcpSocket::new_v4()?;
+    // Lets a restarted server reuse its port while old connections sit in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(SocketAddr::V4(addr))?;
+    socket.listen(1024)
+}
+
+fn bind_udp(addr: SocketAddrV4, reuse: bool) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    if reuse {
+        // Several CA servers on one host share the search port, as with EPICS.
+        socket.set_reuse_address(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&SocketAddr::V4(addr).into())?;
+    UdpSocket::from_std(socket.into())
+}

@@ -1,0 +1,208 @@
+//! Per-subscriber bounded event queues.
+//!
+//! Posting a new value never blocks and never allocates per subscriber beyond
+//! a pointer: the PV's snapshot is shared (`Arc`). Each subscription keeps at
+//! most [`QUEUE_DEPTH`] pending snapshots; when a client is slow (or has sent
+//! EVENTS_OFF) the oldest pending one is dropped, so memory stays bounded and
+//! the client always ends up with the newest value. A subscription that goes
+//! from empty to non-empty puts itself on its circuit's ready list and wakes
+//! the circuit task, which drains ready subscriptions when its socket has room.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+
+use super::pv::PvSnapshot;
+use crate::proto::dbr::DbrType;
+
+/// Most snapshots one subscription holds before dropping the oldest.
+pub const QUEUE_DEPTH: usize = 8;
+
+/// Lock a mutex, recovering from poisoning (a panicked holder cannot leave
+/// these queues in a state worse than "some events missing").
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The ready list and wake-up shared by all subscriptions of one circuit.
+#[derive(Default)]
+pub(crate) struct CircuitEvents {
+    ready: Mutex<Vec<Arc<Subscription>>>,
+    /// Woken when a subscription becomes ready.
+    pub notify: Notify,
+    /// Snapshots dropped because a subscriber was behind.
+    pub dropped: AtomicU64,
+}
+
+impl CircuitEvents {
+    /// Take the current ready list.
+    pub fn take_ready(&self) -> Vec<Arc<Subscription>> {
+        std::mem::take(&mut *lock(&self.ready))
+    }
+
+    /// Put subscriptions back at the front of the ready list (they still have
+    /// pending events the circuit had no room for).
+    pub fn requeue(&self, subs: Vec<Arc<Subscription>>) {
+        if subs.is_empty() {
+            return;
+        }
+        let mut ready = lock(&self.ready);
+        let later = std::mem::replace(&mut *ready, subs);
+        ready.extend(later);
+    }
+}
+
+/// One EVENT_ADD: what the client asked for and its pending snapshots.
+pub(crate) struct Subscription {
+    /// Client's subscription id.
+    pub subid: u32,
+    /// Server id of the channel it belongs to.
+    pub sid: u32,
+    /// Requested DBR type.
+    pub data_type: DbrType,
+    /// Requested element count (0 = the value's current length).
+    pub count: u32,
+    /// DBE mask.
+    pub mask: u16,
+    queue: Mutex<VecDeque<Arc<PvSnapshot>>>,
+    events: Arc<CircuitEvents>,
+    cancelled: AtomicBool,
+}
+
+impl Subscription {
+    /// A new, empty subscription reporting to `events`.
+    pub fn new(
+        subid: u32,
+        sid: u32,
+        data_type: DbrType,
+        count: u32,
+        mask: u16,
+        events: Arc<CircuitEvents>,
+    ) -> Self {
+        Subscription {
+            subid,
+            sid,
+            data_type,
+            count,
+            mask,
+            queue: Mutex::new(VecDeque::with_capacity(2)),
+            events,
+            cancelled: AtomicBool::new(false),
+        }
+    }
+
+    /// Queue a snapshot if the event `mask` matches ours, dropping the oldest
+    /// pending one when full. Never blocks on I/O.
+    pub fn offer(self: &Arc<Self>, snapshot: &Arc<PvSnapshot>, mask: u16) {
+        if self.mask & mask == 0 || self.cancelled.load(Ordering::Relaxed) {
+            return;
+        }
+        let became_ready = {
+            let mut q = lock(&self.queue);
+            let was_empty = q.is_empty();
+            if q.len() >= QUEUE_DEPTH {
+                q.pop_front();
+                self.events.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            q.push_back(Arc::clone(snapshot));
+            was_empty
+        };
+        if became_ready {
+            lock(&self.events.ready).push(Arc::clone(self));
+            self.events.notify.notify_one();
+        }
+    }
+
+    /// Take up to `max` pending snapshots, oldest first. Returns whether more remain.
+    pub fn drain(&self, max: usize, out: &mut Vec<Arc<PvSnapshot>>) -> bool {
+        let mut q = lock(&self.queue);
+        let n = q.len().min(max);
+        out.extend(q.drain(..n));
+        !q.is_empty()
+    }
+
+    /// Stop delivering: pending events are discarded and later offers ignored.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+        lock(&self.queue).clear();
+    }
+
+    /// Whether [`Subscription::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::command::mask;
+    use crate::proto::dbr::{Metadata, Value};
+
+    fn snap(x: f64) -> Arc<PvSnapshot> {
+        Arc::new(PvSnapshot {
+            value: Value::Double(vec![x]),
+            meta: Metadata::default(),
+        })
+    }
+
+    fn sub(events: &Arc<CircuitEvents>, m: u16) -> Arc<Subscription> {
+        Arc::new(Subscription::new(
+            1,
+            2,
+            DbrType::DOUBLE,
+            1,
+            m,
+            Arc::clone(events),
+        ))
+    }
+
+    #[test]
+    fn drops_oldest_when_full_and_keeps_newest() {
+        let events = Arc::new(CircuitEvents::default());
+        let s = sub(&events, mask::VALUE);
+        for i in 0..100 {
+            s.offer(&snap(f64::from(i)), mask::VALUE);
+        }
+        let mut out = Vec::new();
+        assert!(!s.drain(usize::MAX, &mut out));
+        assert_eq!(out.len(), QUEUE_DEPTH);
+        assert_eq!(out.last().unwrap().value, Value::Double(vec![99.0]));
+        assert_eq!(out[0].value, Value::Double(vec![92.0]));
+        assert_eq!(events.dropped.load(Ordering::Relaxed), 92);
+        // Became ready once, not once per offer.
+        assert_eq!(events.take_ready().len(), 1);
+    }
+
+    #[test]
+    fn mask_filters_and_cancel_stops() {
+        let events = Arc::new(CircuitEvents::default());
+        let s = sub(&events, mask::ALARM);
+        s.offer(&snap(1.0), mask::VALUE | mask::LOG);
+        assert!(events.take_ready().is_empty());
+        s.offer(&snap(2.0), mask::ALARM);
+        assert_eq!(events.take_ready().len(), 1);
+        s.cancel();
+        s.offer(&snap(3.0), mask::ALARM);
+        let mut out = Vec::new();
+        s.drain(10, &mut out);
+        assert!(out.is_empty());
+        assert!(s.is_cancelled());
+    }
+
+    #[test]
+    fn partial_drain_and_requeue() {
+        let events = Arc::new(CircuitEvents::default());
+        let s = sub(&events, mask::VALUE);
+        for i in 0..5 {
+            s.offer(&snap(f64::from(i)), mask::VALUE);
+        }
+        let mut out = Vec::new();
+        assert!(s.drain(2, &mut out));
+        let ready = events.take_ready();
+        events.requeue(ready);
+        assert_eq!(events.take_ready().len(), 1);
+    }
+}

@@ -1,0 +1,111 @@
+//! UDP search responder: answers SEARCH requests for names this server hosts.
+//!
+//! Names we do not host get no answer over UDP, whatever the DO_REPLY flag
+//! says (EPICS servers only send NOT_FOUND on TCP name-server searches;
+//! answering every broadcast search with NOT_FOUND would flood clients).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::UdpSocket;
+use tokio::sync::watch;
+
+use super::server::Shared;
+use crate::proto::broadcaster::{Broadcaster, Event};
+use crate::proto::command::Command;
+use crate::proto::{Role, PROTOCOL_VERSION};
+
+/// Largest reply datagram we build; more replies go in further datagrams.
+const MAX_REPLY_DATAGRAM: usize = 1400;
+/// Largest datagram we read (CA search datagrams are at most ~16 KiB).
+const MAX_DATAGRAM: usize = 65536;
+
+/// Answer searches on `socket` until shutdown. `reply_ip` goes in the replies
+/// (`None` = "use the datagram's source address", for wildcard binds).
+pub(crate) async fn run(
+    socket: UdpSocket,
+    shared: Arc<Shared>,
+    reply_ip: Option<Ipv4Addr>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let local = socket
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let mut bcast = Broadcaster::new(Role::Server, local);
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut events = Vec::new();
+    let mut replies = Vec::new();
+    loop {
+        let (n, from) = tokio::select! {
+            _ = shutdown.changed() => return,
+            r = socket.recv_from(&mut buf) => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // ICMP port-unreachable from an earlier reply shows up here on some systems.
+                    tracing::debug!(target: "caproto::bcast", our_addr = %local, role = "server",
+                        "UDP receive error: {e}");
+                    continue;
+                }
+            },
+        };
+        events.clear();
+        if let Err(e) = bcast.recv(&buf[..n], from, Instant::now(), &mut events) {
+            // Searches before the malformed part are still answered.
+            tracing::debug!(target: "caproto::bcast", our_addr = %local, their_addr = %from,
+                role = "server", "malformed datagram: {e}");
+        }
+        replies.clear();
+        answer(&mut bcast, &shared, &events, from, reply_ip, &mut replies);
+        for datagram in &replies {
+            if let Err(e) = socket.send_to(datagram, from).await {
+                tracing::debug!(target: "caproto::bcast", our_addr = %local, their_addr = %from,
+                    role = "server", "could not send search reply: {e}");
+            }
+        }
+    }
+}
+
+/// Build the reply datagrams (each starting with a VERSION) for the searches
+/// of one request datagram. Names we do not host get no reply.
+fn answer(
+    bcast: &mut Broadcaster,
+    shared: &Shared,
+    events: &[Event],
+    from: SocketAddr,
+    reply_ip: Option<Ipv4Addr>,
+    out: &mut Vec<Vec<u8>>,
+) {
+    let mut current: Vec<u8> = Vec::new();
+    for event in events {
+        let Event::Search { name, cid, .. } = event else {
+            continue;
+        };
+        if shared.db.get(name).is_none() {
+            continue;
+        }
+        if current.len() >= MAX_REPLY_DATAGRAM {
+            out.push(std::mem::take(&mut current));
+        }
+        if current.is_empty() {
+            let version = Command::VersionResponse {
+                version: PROTOCOL_VERSION,
+            };
+            if bcast.send(&version, from, &mut current).is_err() {
+                return;
+            }
+        }
+        let reply = Command::SearchResponse {
+            port: shared.tcp_port,
+            ip: reply_ip,
+            cid: *cid,
+            version: PROTOCOL_VERSION,
+        };
+        if let Err(e) = bcast.send(&reply, from, &mut current) {
+            tracing::error!(target: "caproto::bcast", role = "server", "could not encode search reply: {e}");
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+}
