@@ -294,13 +294,9 @@ fn vvv_logs_the_subscription_commands() {
         out.stderr
     );
     if let Some(theirs) = theirs(&env, Tool::Monitor, &args) {
-        theirs.expect_success("caproto-monitor -vvv");
-        assert_eq!(
-            count_commands(&theirs.stderr, send, "EventAddRequest"),
-            1,
-            "{}",
-            theirs.stderr
-        );
+        // caproto's tools write their log to standard output.
+        let log = theirs.expect_success("caproto-monitor -vvv");
+        assert_eq!(count_commands(log, send, "EventAddRequest"), 1, "{log}");
     }
 }
 
