@@ -470,27 +470,23 @@ fn metadata_fields(r: &Reading) -> Vec<(&'static str, FieldValue)> {
             )),
         )),
         _ => {
-            out.push(("upper_disp_limit", FieldValue::Float(g.upper_disp_limit)));
-            out.push(("lower_disp_limit", FieldValue::Float(g.lower_disp_limit)));
-            out.push(("upper_alarm_limit", FieldValue::Float(g.upper_alarm_limit)));
-            out.push((
-                "upper_warning_limit",
-                FieldValue::Float(g.upper_warning_limit),
-            ));
-            out.push((
-                "lower_warning_limit",
-                FieldValue::Float(g.lower_warning_limit),
-            ));
-            out.push(("lower_alarm_limit", FieldValue::Float(g.lower_alarm_limit)));
+            // Integer types carry integer limits (caproto prints 1000, not 1000.0).
+            let limit = |x: f64| {
+                if matches!(native, N::Float | N::Double) {
+                    FieldValue::Float(x)
+                } else {
+                    FieldValue::Int(x as i64)
+                }
+            };
+            out.push(("upper_disp_limit", limit(g.upper_disp_limit)));
+            out.push(("lower_disp_limit", limit(g.lower_disp_limit)));
+            out.push(("upper_alarm_limit", limit(g.upper_alarm_limit)));
+            out.push(("upper_warning_limit", limit(g.upper_warning_limit)));
+            out.push(("lower_warning_limit", limit(g.lower_warning_limit)));
+            out.push(("lower_alarm_limit", limit(g.lower_alarm_limit)));
             if class == DbrClass::Ctrl {
-                out.push((
-                    "upper_ctrl_limit",
-                    FieldValue::Float(m.control.upper_ctrl_limit),
-                ));
-                out.push((
-                    "lower_ctrl_limit",
-                    FieldValue::Float(m.control.lower_ctrl_limit),
-                ));
+                out.push(("upper_ctrl_limit", limit(m.control.upper_ctrl_limit)));
+                out.push(("lower_ctrl_limit", limit(m.control.lower_ctrl_limit)));
             }
             if matches!(native, N::Float | N::Double) {
                 out.push(("precision", FieldValue::Int(i64::from(g.precision))));

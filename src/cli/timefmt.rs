@@ -43,17 +43,13 @@ impl std::fmt::Display for BadTimeFormat {
 impl std::error::Error for BadTimeFormat {}
 
 impl Stamp {
-    /// From an EPICS timestamp; nanoseconds are rounded half-to-even to
-    /// microseconds as Python does.
+    /// From an EPICS timestamp the way caproto converts it
+    /// (`epics_timestamp_to_unix`): nanoseconds are truncated to whole
+    /// microseconds, computed as `int(1e-3 * nanos)` in floating point.
     pub fn from_epics(t: EpicsTime) -> Stamp {
         let secs = i64::from(t.secs) + EPICS_EPOCH_OFFSET_SECS as i64;
-        let nanos = i64::from(t.nanos);
-        let (q, r) = (nanos / 1000, nanos % 1000);
-        let micros = if r > 500 || (r == 500 && q % 2 == 1) {
-            q + 1
-        } else {
-            q
-        };
+        // `as` truncates toward zero, like Python's int(); nanos < 2^32 is exact in f64.
+        let micros = (1.0e-3 * f64::from(t.nanos)) as i64;
         Stamp {
             micros: secs * 1_000_000 + micros,
         }
@@ -178,13 +174,15 @@ mod tests {
     }
 
     #[test]
-    fn epics_nanos_round_half_even_to_micros() {
+    fn epics_nanos_truncate_to_micros_as_caproto() {
         let base = (EPICS_EPOCH_OFFSET_SECS as i64) * 1_000_000;
         let s = |nanos| Stamp::from_epics(EpicsTime { secs: 0, nanos }).micros - base;
-        assert_eq!(s(1_500), 2);
+        // Values from Python: int(1.e-3 * n).
+        assert_eq!(s(999), 0);
+        assert_eq!(s(1_500), 1);
         assert_eq!(s(2_500), 2);
-        assert_eq!(s(2_501), 3);
-        assert_eq!(s(999_999_999), 1_000_000);
+        assert_eq!(s(536_721_000), 536_721);
+        assert_eq!(s(999_999_999), 999_999);
     }
 
     #[test]

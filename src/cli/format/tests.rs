@@ -373,3 +373,19 @@ fn put_lines() {
     let one = reading(DbrClass::Plain, Value::Double(vec![1.0]));
     assert_eq!(c.line("t:ao", &one, new).unwrap(), "New|t:ao|[1.]");
 }
+
+#[test]
+fn integer_types_have_integer_limits() {
+    let mut r = reading(DbrClass::Ctrl, Value::Long(vec![42]));
+    r.meta.graphics.upper_disp_limit = 1000.0;
+    r.meta.control.lower_ctrl_limit = -1000.0;
+    let line = get(
+        Mode::Custom(
+            "{response.metadata.upper_disp_limit} {response.metadata.lower_ctrl_limit}".into(),
+        ),
+        DataFormat::default(),
+        "t:longin",
+        &r,
+    );
+    assert_eq!(line, "1000 -1000");
+}
