@@ -796,7 +796,13 @@ fn request_header(cmd: &Command) -> Header {
             data_count,
             sid,
             subscriptionid,
-        } => (id::EVENT_CANCEL, data_type.code(), *data_count, *sid, *subscriptionid),
+        } => (
+            id::EVENT_CANCEL,
+            data_type.code(),
+            *data_count,
+            *sid,
+            *subscriptionid,
+        ),
         Command::ClearChannelRequest { sid, cid } => (id::CLEAR_CHANNEL, 0, 0, *sid, *cid),
         Command::CreateChanRequest { cid, version, .. } => {
             (id::CREATE_CHAN, 0, 0, *cid, u32::from(*version))
