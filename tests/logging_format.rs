@@ -47,7 +47,7 @@ fn per_command_text_line_is_caprotos() {
     let expected = format!(
         "[D {time} {:>12}:{:>5}] 127.0.0.1:51782 --->>> 127.0.0.1:5064 16B test:ai \
          VersionRequest(priority=0, version=13)\n",
-        "logging_format", line
+        "circuit", line
     );
     assert_eq!(out, expected);
     assert_eq!(cmd.count(), 1, "the command is formatted exactly once");
@@ -153,7 +153,8 @@ fn json_lines_carry_the_contract_fields() {
     let c = &lines[0];
     assert_eq!(c["level"], "DEBUG");
     assert_eq!(c["target"], "caproto::circ");
-    assert_eq!(c["module"], "logging_support");
+    // Per-command targets are named after the protocol layer, not the emitting file.
+    assert_eq!(c["module"], "circuit");
     assert!(c["line"].as_u64().unwrap() > 0);
     assert_eq!(c["pv"], "test:ai");
     assert_eq!(c["our_addr"], "127.0.0.1:51782");

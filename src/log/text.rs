@@ -40,7 +40,18 @@ pub(crate) fn level_letter(level: &Level) -> char {
 
 /// caproto's "module": the source file stem (`src/proto/circuit.rs` -> `circuit`; a `mod.rs`
 /// is named after its directory), falling back to the last module path segment or the target.
+///
+/// Per-command records are all emitted from one function (`proto::trace`), so for them the
+/// file says nothing: they are named after the protocol layer instead, as caproto's lines
+/// name `_circuit` or `_broadcaster`.
 pub(crate) fn module_name<'a>(meta: &'a Metadata<'a>) -> &'a str {
+    match meta.target() {
+        "caproto::circ" => return "circuit",
+        "caproto::bcast" | "caproto::bcast::search" | "caproto::bcast::beacon" => {
+            return "broadcaster"
+        }
+        _ => {}
+    }
     if let Some(file) = meta.file() {
         let mut parts = file.rsplit(['/', '\\']);
         let name = parts.next().unwrap_or(file);
