@@ -11,6 +11,7 @@ pub mod command;
 pub mod dbr;
 pub mod header;
 pub mod status;
+pub mod trace;
 
 pub use command::{Command, CommandError};
 pub use header::{Header, HeaderError};

@@ -1,0 +1,13 @@
+complete -c caproto-repeater -l bind -d 'Address to bind, e.g. 127.0.0.1 to serve only this host. Default: the single address in EPICS_CAS_INTF_ADDR_LIST if it names one, else 0.0.0.0' -r
+complete -c caproto-repeater -l log-file -d 'Also append log records to this file (at DEBUG, or more with -vvv)' -r -F
+complete -c caproto-repeater -l log-pv -d 'Only log records about PVs matching this name or pattern (* and ? wildcards; repeatable)' -r
+complete -c caproto-repeater -l log-addr -d 'Only log records involving this address: HOST (all ports) or HOST:PORT (repeatable)' -r
+complete -c caproto-repeater -l log-role -d 'Only log records from this side of the conversation' -r -f -a "client\t'Records produced by client code (`role = "client"`)'
+server\t'Records produced by server code (`role = "server"`)'"
+complete -c caproto-repeater -l log-format -d 'Log line format' -r -f -a "text\t'caproto\'s one-line text format'
+json\t'One JSON object per line with the same fields'"
+complete -c caproto-repeater -s v -l verbose -d 'Show more log messages (-v info, -vv every CA command, -vvv also payload detail)'
+complete -c caproto-repeater -s q -l quiet -d 'Show fewer log messages (-q errors only, -qq none)'
+complete -c caproto-repeater -l no-color -d 'Do not colour log lines (also honoured: the NO_COLOR environment variable)'
+complete -c caproto-repeater -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c caproto-repeater -s V -l version -d 'Print version'

@@ -1,0 +1,166 @@
+//! Argument groups shared by caproto-get, caproto-put and caproto-monitor:
+//! channel access options and the caget-style value format options.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use super::format::{DataFormat, FloatStyle};
+use super::numfmt::Radix;
+
+/// caproto's default timeout, seconds (`CAPROTO_DEFAULT_TIMEOUT` in caproto).
+pub const DEFAULT_TIMEOUT_SECS: f64 = 2.0;
+
+/// Parse a timeout in seconds: finite and positive.
+pub fn parse_timeout(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if v.is_finite() && v > 0.0 && v <= 1e9 {
+        Ok(v)
+    } else {
+        Err(format!(
+            "timeout must be a positive number of seconds, got {s}"
+        ))
+    }
+}
+
+/// Options about talking to the server.
+#[derive(Args, Debug, Clone, PartialEq)]
+pub struct ChannelArgs {
+    /// Timeout ('wait') in seconds for server responses.
+    #[arg(long, short = 'w', value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT_SECS, value_parser = parse_timeout)]
+    pub timeout: f64,
+    /// Channel Access virtual circuit priority, 0 (lowest) to 99 (highest).
+    #[arg(long, short = 'p', value_name = "PRIORITY", default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=99))]
+    pub priority: u16,
+    /// Do not start a Channel Access repeater process.
+    #[arg(long)]
+    pub no_repeater: bool,
+}
+
+impl ChannelArgs {
+    /// The timeout as a `Duration`.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.timeout)
+    }
+}
+
+/// Floating point format options. When several are given the last one wins, as in caget.
+#[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
+#[command(next_help_heading = "Floating point type format (default %g)")]
+pub struct FloatArgs {
+    /// Use %e format with a precision of <nr> digits (e.g. -e5 or -e 5).
+    #[arg(short = 'e', value_name = "nr", overrides_with_all = ["float_f", "float_g", "float_s", "float_lx", "float_lo", "float_lb"])]
+    pub float_e: Option<u8>,
+    /// Use %f format with a precision of <nr> digits (e.g. -f5 or -f 5).
+    #[arg(short = 'f', value_name = "nr", overrides_with_all = ["float_e", "float_g", "float_s", "float_lx", "float_lo", "float_lb"])]
+    pub float_f: Option<u8>,
+    /// Use %g format with a precision of <nr> digits (e.g. -g5 or -g 5).
+    #[arg(short = 'g', value_name = "nr", overrides_with_all = ["float_e", "float_f", "float_s", "float_lx", "float_lo", "float_lb"])]
+    pub float_g: Option<u8>,
+    /// Print floats with %f (caproto's stand-in for the server's string form).
+    #[arg(short = 's', overrides_with_all = ["float_e", "float_f", "float_g", "float_lx", "float_lo", "float_lb"])]
+    pub float_s: bool,
+    /// Round to a long integer and print as hex number (also -lx).
+    #[arg(long = "lx", overrides_with_all = ["float_e", "float_f", "float_g", "float_s", "float_lo", "float_lb"])]
+    pub float_lx: bool,
+    /// Round to a long integer and print as octal number (also -lo).
+    #[arg(long = "lo", overrides_with_all = ["float_e", "float_f", "float_g", "float_s", "float_lx", "float_lb"])]
+    pub float_lo: bool,
+    /// Round to a long integer and print as binary number (also -lb).
+    #[arg(long = "lb", overrides_with_all = ["float_e", "float_f", "float_g", "float_s", "float_lx", "float_lo"])]
+    pub float_lb: bool,
+}
+
+impl FloatArgs {
+    /// The selected style (clap has already dropped all but the last given).
+    pub fn style(&self) -> FloatStyle {
+        if let Some(n) = self.float_e {
+            FloatStyle::Exp(n.into())
+        } else if let Some(n) = self.float_f {
+            FloatStyle::Fixed(n.into())
+        } else if let Some(n) = self.float_g {
+            FloatStyle::GeneralPrec(n.into())
+        } else if self.float_s {
+            FloatStyle::ServerString
+        } else if self.float_lx {
+            FloatStyle::Rounded(Radix::Hex)
+        } else if self.float_lo {
+            FloatStyle::Rounded(Radix::Octal)
+        } else if self.float_lb {
+            FloatStyle::Rounded(Radix::Binary)
+        } else {
+            FloatStyle::General
+        }
+    }
+}
+
+/// Integer format options; the last one given wins.
+#[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
+#[command(next_help_heading = "Integer number format (default decimal)")]
+pub struct IntArgs {
+    /// Print as hex number (also -0x).
+    #[arg(long = "0x", overrides_with_all = ["int_0o", "int_0b"])]
+    pub int_0x: bool,
+    /// Print as octal number (also -0o).
+    #[arg(long = "0o", overrides_with_all = ["int_0x", "int_0b"])]
+    pub int_0o: bool,
+    /// Print as binary number (also -0b).
+    #[arg(long = "0b", overrides_with_all = ["int_0x", "int_0o"])]
+    pub int_0b: bool,
+}
+
+impl IntArgs {
+    /// The selected base, if any.
+    pub fn radix(&self) -> Option<Radix> {
+        if self.int_0x {
+            Some(Radix::Hex)
+        } else if self.int_0o {
+            Some(Radix::Octal)
+        } else if self.int_0b {
+            Some(Radix::Binary)
+        } else {
+            None
+        }
+    }
+}
+
+/// Value format options of caproto-get and caproto-monitor.
+#[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
+pub struct ValueFormatArgs {
+    /// Print enums as integers (default: their state strings).
+    #[arg(short = 'n')]
+    pub enum_as_number: bool,
+    /// Print an array of chars as a string (long string).
+    #[arg(short = 'S')]
+    pub char_as_string: bool,
+    /// Request and print only the first COUNT elements of an array.
+    #[arg(short = '#', value_name = "COUNT")]
+    pub count: Option<u32>,
+    #[command(flatten)]
+    pub float: FloatArgs,
+    #[command(flatten)]
+    pub int: IntArgs,
+    /// Use <ofs> as an alternate output field separator (e.g. -F*, -F '*', -F ' ** ').
+    #[arg(
+        short = 'F',
+        value_name = "ofs",
+        help_heading = "Custom output field separator",
+        allow_hyphen_values = true
+    )]
+    pub separator: Option<String>,
+}
+
+impl ValueFormatArgs {
+    /// The element layout these options select.
+    pub fn data_format(&self) -> DataFormat {
+        DataFormat {
+            float: self.float.style(),
+            int_radix: self.int.radix(),
+            char_as_string: self.char_as_string,
+            separator: self.separator.clone(),
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! Expected lines are real caproto 1.3.0 output, captured by running
+//! caproto-get / caproto-put / caproto-monitor against softIoc and caproto's
+//! `scalars_and_arrays` example (machine time zone UTC, hence `Zone::Utc`).
+
+#![allow(clippy::approx_constant)] // 3.14159 is the test IOC's value, not an approximation of pi.
+
+use super::*;
+use crate::proto::dbr::{EpicsTime, NativeType, EPICS_EPOCH_OFFSET_SECS};
+
+fn reading(class: DbrClass, value: Value) -> Reading {
+    let native = value.native_type();
+    Reading {
+        data_type: DbrType::Value(class, native),
+        value,
+        meta: Metadata::default(),
+        status: eca::NORMAL,
+    }
+}
+
+/// A TIME reading stamped at the given POSIX seconds and microseconds.
+fn timed(value: Value, posix: u64, micros: u32) -> Reading {
+    let mut r = reading(DbrClass::Time, value);
+    r.meta.stamp = EpicsTime {
+        secs: (posix - EPICS_EPOCH_OFFSET_SECS) as u32,
+        nanos: micros * 1000,
+    };
+    r
+}
+
+fn get(mode: Mode, data: DataFormat, pv: &str, r: &Reading) -> String {
+    LineFormat::get(mode, data, Zone::Utc)
+        .unwrap()
+        .line(pv, r, Extras::default())
+        .unwrap()
+}
+
+fn plain(pv: &str, r: &Reading) -> String {
+    get(Mode::Default, DataFormat::default(), pv, r)
+}
+
+fn with_float(style: FloatStyle) -> DataFormat {
+    DataFormat {
+        float: style,
+        ..DataFormat::default()
+    }
+}
+
+#[test]
+fn default_get_lines() {
+    let cases = [
+        (
+            "arr:scalar_int",
+            Value::Long(vec![1]),
+            "arr:scalar_int                            [1]",
+        ),
+        (
+            "arr:scalar_float",
+            Value::Double(vec![1.01]),
+            "arr:scalar_float                          [1.01]",
+        ),
+        (
+            "arr:array_string",
+            Value::String(vec!["string1".into(), "string2".into()]),
+            "arr:array_string                          [string1 string2]",
+        ),
+        (
+            "arr:byte",
+            Value::Char(b"byte0123".to_vec()),
+            "arr:byte                                  [98 121 116 101 48 49 50 51]",
+        ),
+        (
+            "arr:enum",
+            Value::String(vec!["no".into()]),
+            "arr:enum                                  [no]",
+        ),
+        (
+            "t:wf",
+            Value::Double(vec![1.0, 2.5, 3.0]),
+            "t:wf                                      [1 2.5 3]",
+        ),
+        (
+            "t:long",
+            Value::Long(vec![12345678]),
+            "t:long                                    [1.23457e+07]",
+        ),
+        (
+            "t:long",
+            Value::Long(vec![-5]),
+            "t:long                                    [-5]",
+        ),
+        (
+            "t:ai",
+            Value::Float(vec![3.14159]),
+            "t:ai                                      [3.14159]",
+        ),
+        (
+            "t:bi",
+            Value::Enum(vec![1]),
+            "t:bi                                      [1]",
+        ),
+    ];
+    for (pv, value, expected) in cases {
+        assert_eq!(plain(pv, &reading(DbrClass::Plain, value)), expected);
+    }
+}
+
+#[test]
+fn float_and_int_styles() {
+    let ai = reading(DbrClass::Plain, Value::Double(vec![3.14159]));
+    let pad = "t:ai                                      ";
+    let cases = [
+        (FloatStyle::Exp(3), "[3.142e+00]"),
+        (FloatStyle::Fixed(2), "[3.14]"),
+        (FloatStyle::GeneralPrec(2), "[3.1]"),
+        (FloatStyle::ServerString, "[3.141590]"),
+        (FloatStyle::Rounded(Radix::Hex), "[0x3]"),
+        (FloatStyle::Rounded(Radix::Octal), "[0o3]"),
+        (FloatStyle::Rounded(Radix::Binary), "[0b11]"),
+    ];
+    for (style, expected) in cases {
+        assert_eq!(
+            get(Mode::Default, with_float(style), "t:ai", &ai),
+            format!("{pad}{expected}")
+        );
+    }
+    let long = reading(DbrClass::Plain, Value::Long(vec![12345678]));
+    let hex = DataFormat {
+        int_radix: Some(Radix::Hex),
+        ..DataFormat::default()
+    };
+    assert_eq!(
+        get(Mode::Default, hex, "t:long", &long),
+        "t:long                                    [0xBC614E]"
+    );
+    let oct = DataFormat {
+        int_radix: Some(Radix::Octal),
+        ..DataFormat::default()
+    };
+    assert_eq!(get(Mode::Terse, oct, "t:long", &long), "0o57060516");
+    let wf = reading(DbrClass::Plain, Value::Double(vec![1.0, 2.5, 3.0]));
+    assert_eq!(
+        get(Mode::Terse, with_float(FloatStyle::Exp(3)), "t:wf", &wf),
+        "[1.000e+00 2.500e+00 3.000e+00]"
+    );
+    // Float styles apply to FLOAT (float32) values too, as in caget.
+    let f32v = reading(DbrClass::Plain, Value::Float(vec![3.14159]));
+    assert_eq!(
+        get(Mode::Terse, with_float(FloatStyle::Fixed(2)), "x", &f32v),
+        "3.14"
+    );
+}
+
+#[test]
+fn terse_unpacks_scalars_only() {
+    let one = reading(DbrClass::Plain, Value::Long(vec![1]));
+    let two = reading(
+        DbrClass::Plain,
+        Value::String(vec!["string1".into(), "string2".into()]),
+    );
+    let empty = reading(DbrClass::Plain, Value::Double(vec![]));
+    let d = DataFormat::default();
+    assert_eq!(get(Mode::Terse, d.clone(), "a", &one), "1");
+    assert_eq!(get(Mode::Terse, d.clone(), "a", &two), "[string1 string2]");
+    assert_eq!(get(Mode::Terse, d.clone(), "a", &empty), "[]");
+    assert_eq!(
+        get(Mode::Default, d, "a", &empty),
+        format!("{:<40}  []", "a")
+    );
+}
+
+#[test]
+fn char_arrays_as_strings() {
+    let s = DataFormat {
+        char_as_string: true,
+        ..DataFormat::default()
+    };
+    let chars = reading(DbrClass::Plain, Value::Char(b"char0123".to_vec()));
+    assert_eq!(
+        get(Mode::Default, s.clone(), "arr:char", &chars),
+        "arr:char                                  char0123"
+    );
+    assert_eq!(get(Mode::Terse, s.clone(), "arr:char", &chars), "char0123");
+    // Text ends at the first NUL (caproto would print the NUL too).
+    let cwf = reading(DbrClass::Plain, Value::Char(b"hi there\0".to_vec()));
+    assert_eq!(get(Mode::Terse, s, "t:cwf", &cwf), "hi there");
+}
+
+#[test]
+fn separator_option() {
+    let sep = DataFormat {
+        separator: Some("*".into()),
+        ..DataFormat::default()
+    };
+    let v = reading(
+        DbrClass::Plain,
+        Value::String(vec!["string1".into(), "string2".into()]),
+    );
+    assert_eq!(
+        get(Mode::Default, sep.clone(), "arr:array_string", &v),
+        "arr:array_string*[string1*string2]"
+    );
+    assert_eq!(
+        get(Mode::Terse, sep, "arr:array_string", &v),
+        "[string1*string2]"
+    );
+}
+
+#[test]
+fn wide_lines() {
+    let d = DataFormat::default();
+    let r = timed(Value::Double(vec![1.01]), 1_795_587_094, 513_471);
+    assert_eq!(
+        get(Mode::Wide, d.clone(), "arr:scalar_float", &r),
+        "arr:scalar_float 2026-11-25 06:11:34.513471 [1.01] ECA_NORMAL"
+    );
+    let zero = timed(Value::Double(vec![3.14159]), EPICS_EPOCH_OFFSET_SECS, 0);
+    assert_eq!(
+        get(Mode::Wide, d.clone(), "t:ai", &zero),
+        "t:ai 1990-01-01 00:00:00 [3.14159] ECA_NORMAL"
+    );
+    let en = timed(Value::Enum(vec![0]), 1_795_587_094, 513_829);
+    assert_eq!(
+        get(Mode::Wide, d, "arr:enum", &en),
+        "arr:enum 2026-11-25 06:11:34.513829 [0] ECA_NORMAL"
+    );
+}
+
+#[test]
+fn custom_formats() {
+    let d = DataFormat::default();
+    let r = timed(Value::Long(vec![3]), 1_795_587_094, 513_422);
+    let custom = |f: &str| get(Mode::Custom(f.into()), d.clone(), "arr:array_int", &r);
+    assert_eq!(
+        custom("{response.data_type}|{response.data_count}|{response.metadata.timestamp}|{response.metadata.status}|{response.metadata.severity}"),
+        "19|1|1795587094.513422|0|0"
+    );
+    assert_eq!(
+        custom("{pv_name:>20}|{timestamp:%H:%M}|{timestamp}"),
+        "       arr:array_int|06:11|2026-11-25 06:11:34.513422"
+    );
+    assert_eq!(
+        custom("{response.status.name}|{response.data[0]}"),
+        "ECA_NORMAL|3"
+    );
+    assert_eq!(
+        custom("{response.metadata}"),
+        "DBR_TIME_LONG(status=0, severity=0, timestamp=1795587094.513422)"
+    );
+    // A plain-type read has no timestamp: a typed error, not a panic.
+    let untimed = reading(DbrClass::Plain, Value::Double(vec![1.01]));
+    let err = LineFormat::get(Mode::Custom("{pv_name}|{timestamp}".into()), d, Zone::Utc)
+        .unwrap()
+        .line("arr:scalar_float", &untimed, Extras::default())
+        .unwrap_err();
+    assert_eq!(err, TemplateError::UnknownField("timestamp".into()));
+}
+
+#[test]
+fn ctrl_metadata_fields() {
+    let mut r = reading(DbrClass::Ctrl, Value::Double(vec![3.14159]));
+    r.meta.graphics.units = "mm".into();
+    r.meta.graphics.precision = 3;
+    r.meta.graphics.upper_disp_limit = 10.0;
+    r.meta.control.lower_ctrl_limit = -10.0;
+    let line = get(
+        Mode::Custom("{response.metadata.units} {response.metadata.precision} {response.metadata.upper_disp_limit} {response.metadata.lower_ctrl_limit}".into()),
+        DataFormat::default(),
+        "t:ai",
+        &r,
+    );
+    assert_eq!(line, "mm 3 10.0 -10.0");
+    assert_eq!(r.data_type.native(), NativeType::Double);
+}
+
+#[test]
+fn monitor_lines() {
+    let d = DataFormat::default();
+    let r = timed(Value::Double(vec![990.0]), 1_795_587_229, 165_485);
+    let m = LineFormat::monitor(None, d.clone(), Zone::Utc).unwrap();
+    assert_eq!(
+        m.line("t:calc", &r, Extras::default()).unwrap(),
+        "t:calc                                    2026-11-25 06:13:49.165485 [990]"
+    );
+    let zero = timed(Value::Double(vec![3.14159]), EPICS_EPOCH_OFFSET_SECS, 0);
+    assert_eq!(
+        m.line("t:ai", &zero, Extras::default()).unwrap(),
+        "t:ai                                      1990-01-01 00:00:00.000000 [3.14159]"
+    );
+    let custom = LineFormat::monitor(
+        Some("{pv_name}|{callback_count}|{timedelta}|{timestamp}|{response.data}".into()),
+        d.clone(),
+        Zone::Utc,
+    )
+    .unwrap();
+    let r2 = timed(Value::Double(vec![994.0]), 1_795_587_229, 565_509);
+    let extras = Extras {
+        callback_count: Some(1),
+        timedelta: Some(45_780),
+        ..Extras::default()
+    };
+    assert_eq!(
+        custom.line("t:calc", &r2, extras).unwrap(),
+        "t:calc|1|0:00:00.045780|2026-11-25 06:13:49.565509|[994]"
+    );
+    let sep = DataFormat {
+        separator: Some("|".into()),
+        ..d
+    };
+    let r3 = timed(Value::Double(vec![998.0]), 1_795_587_229, 965_507);
+    assert_eq!(
+        LineFormat::monitor(None, sep, Zone::Utc)
+            .unwrap()
+            .line("t:calc", &r3, Extras::default())
+            .unwrap(),
+        "t:calc|2026-11-25 06:13:49.965507|[998]"
+    );
+    let wf = timed(
+        Value::Double(vec![1.0, 2.0, 3.0, 4.0]),
+        1_795_587_183,
+        761_741,
+    );
+    assert_eq!(
+        LineFormat::monitor(None, with_float(FloatStyle::Exp(2)), Zone::Utc)
+            .unwrap()
+            .line("t:wf", &wf, Extras::default())
+            .unwrap(),
+        "t:wf                                      2026-11-25 06:13:03.761741 [1.00e+00 2.00e+00 3.00e+00 4.00e+00]"
+    );
+}
+
+#[test]
+fn put_lines() {
+    let old = Extras {
+        which: Some("Old"),
+        ..Extras::default()
+    };
+    let new = Extras {
+        which: Some("New"),
+        ..Extras::default()
+    };
+    let p = LineFormat::put(Mode::Default, Zone::Utc).unwrap();
+    let r = reading(DbrClass::Plain, Value::Double(vec![1.5]));
+    assert_eq!(
+        p.line("t:ao", &r, old).unwrap(),
+        "Old : t:ao                                      [1.5]"
+    );
+    let wf = reading(DbrClass::Plain, Value::Double(vec![1.0, 2.0, 3.0, 4.0]));
+    assert_eq!(
+        p.line("t:wf", &wf, new).unwrap(),
+        "New : t:wf                                      [1. 2. 3. 4.]"
+    );
+    let s = reading(DbrClass::Plain, Value::String(vec!["two".into()]));
+    assert_eq!(
+        p.line("t:mbbo", &s, old).unwrap(),
+        "Old : t:mbbo                                    [b'two']"
+    );
+    let t = LineFormat::put(Mode::Terse, Zone::Utc).unwrap();
+    let three = reading(DbrClass::Plain, Value::Double(vec![3.0]));
+    assert_eq!(t.line("t:ao", &three, new).unwrap(), "3.0");
+    assert_eq!(t.line("t:wf", &wf, new).unwrap(), "[1. 2. 3. 4.]");
+    assert_eq!(t.line("t:mbbo", &s, new).unwrap(), "b'two'");
+    let w = LineFormat::put(Mode::Wide, Zone::Utc).unwrap();
+    let tr = timed(Value::Double(vec![3.0]), 1_795_587_181, 533_124);
+    assert_eq!(
+        w.line("t:ao", &tr, new).unwrap(),
+        "t:ao 2026-11-25 06:13:01.533124 [3.] ECA_NORMAL"
+    );
+    let c = LineFormat::put(
+        Mode::Custom("{which}|{pv_name}|{response.data}".into()),
+        Zone::Utc,
+    )
+    .unwrap();
+    let one = reading(DbrClass::Plain, Value::Double(vec![1.0]));
+    assert_eq!(c.line("t:ao", &one, new).unwrap(), "New|t:ao|[1.]");
+}

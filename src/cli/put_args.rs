@@ -1,0 +1,78 @@
+//! Command line of `caproto-put`.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use super::common_args::ChannelArgs;
+use super::format::Mode;
+use super::LogArgs;
+
+/// Write a value to a PV, printing the value before and after.
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "caproto-put",
+    version,
+    about = "Write a value to a PV.",
+    after_help = "DATA is read like a Python literal: 1, 2.5, 0x10, 'text', [1, 2]; anything \
+                  else is taken as a string. Exit status: 0 on success, 1 when the PV could not \
+                  be written (not found, timed out, refused, bad value), 2 for bad arguments.",
+    group(clap::ArgGroup::new("mode").args(["format", "terse", "wide"]))
+)]
+pub struct PutArgs {
+    /// PV (channel) name.
+    #[arg(value_name = "PV_NAME")]
+    pub pv_name: String,
+    /// Value or values to write (with --file: the file to read them from).
+    #[arg(value_name = "DATA", allow_hyphen_values = true)]
+    pub data: String,
+    /// Python-style format string. Tokens: {pv_name}, {response} (and attributes such as
+    /// {response.data}), {which} (Old/New) and, for time types, {timestamp}.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    #[command(flatten)]
+    pub channel: ChannelArgs,
+    /// Request notification of completion, and wait for it.
+    #[arg(long, short = 'c')]
+    pub notify: bool,
+    /// Display data only. Unpack scalars: [3.] -> 3.
+    #[arg(long, short = 't')]
+    pub terse: bool,
+    /// Wide mode, showing 'name timestamp value status' (implies reading as time type).
+    #[arg(long, short = 'l')]
+    pub wide: bool,
+    /// Read enums back as integers (default: their state strings).
+    #[arg(short = 'n')]
+    pub enum_as_number: bool,
+    /// Interpret DATA as an array, its elements separated by spaces.
+    #[arg(long, short = 'a')]
+    pub array: bool,
+    /// Interpret DATA as the name of a file holding the value(s).
+    #[arg(long)]
+    pub file: bool,
+    /// With --array: pad the array with zeros up to this length.
+    #[arg(long, value_name = "LENGTH", requires = "array")]
+    pub array_pad: Option<usize>,
+    /// Interpret DATA as a string of characters (written to CHAR arrays byte by byte).
+    #[arg(short = 'S')]
+    pub as_string: bool,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+impl PutArgs {
+    /// The output mode.
+    pub fn mode(&self) -> Mode {
+        match (&self.format, self.terse, self.wide) {
+            (Some(f), _, _) => Mode::Custom(f.clone()),
+            (None, true, _) => Mode::Terse,
+            (None, _, true) => Mode::Wide,
+            _ => Mode::Default,
+        }
+    }
+
+    /// Where DATA comes from.
+    pub fn data_file(&self) -> Option<PathBuf> {
+        self.file.then(|| PathBuf::from(&self.data))
+    }
+}

@@ -1,0 +1,82 @@
+//! What caproto-get does once its arguments are parsed.
+
+use std::io::Write;
+
+use super::backend::{default_read_type, Backend, ToolChannel, ToolError};
+use super::dtype::list_types_text;
+use super::format::{Extras, LineFormat};
+use super::get_args::GetArgs;
+use super::timefmt::Zone;
+use crate::proto::dbr::DbrType;
+
+/// Exit status: everything worked.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: at least one PV failed (not found, timeout, refused, ...).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit status: the arguments were unusable (same as clap's usage errors).
+pub const EXIT_USAGE: u8 = 2;
+
+/// Read every PV and print one line each, in the order given. All PVs are
+/// connected and read concurrently. Failures are reported on `err` and do not
+/// stop the other PVs; the exit status is 1 if any failed.
+pub async fn run_get<B: Backend>(
+    args: &GetArgs,
+    backend: &B,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    if args.list_types {
+        let _ = out.write_all(list_types_text().as_bytes());
+        return EXIT_OK;
+    }
+    let fmt = match LineFormat::get(args.mode(), args.values.data_format(), Zone::Local) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = writeln!(err, "caproto-get: error: --format: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let timeout = args.channel.timeout();
+    let channels = backend.connect(&args.pv_names, timeout).await;
+    let mut tasks = Vec::with_capacity(channels.len());
+    for ch in channels {
+        let backend = backend.clone();
+        let request = args.type_request();
+        let enum_as_number = args.values.enum_as_number;
+        let count = args.values.count;
+        tasks.push(tokio::spawn(async move {
+            let ch = ch?;
+            let native = ch.native_type();
+            let dbr_type = match request {
+                Some(r) => r.resolve(native),
+                None => DbrType::plain(default_read_type(native, enum_as_number)),
+            };
+            backend.get(&ch, dbr_type, count, timeout).await
+        }));
+    }
+    let mut status = EXIT_OK;
+    for (pv, task) in args.pv_names.iter().zip(tasks) {
+        let result = task
+            .await
+            .unwrap_or_else(|e| Err(ToolError::Client(format!("{pv}: {e}"))));
+        match result {
+            Ok(reading) => match fmt.line(pv, &reading, Extras::default()) {
+                Ok(line) => {
+                    if writeln!(out, "{line}").is_err() {
+                        return status; // stdout closed (e.g. piped into head)
+                    }
+                }
+                Err(e) => {
+                    let _ = writeln!(err, "{pv}: {e}");
+                    status = EXIT_FAILED;
+                }
+            },
+            Err(e) => {
+                let _ = writeln!(err, "{e}");
+                status = EXIT_FAILED;
+            }
+        }
+    }
+    let _ = out.flush();
+    status
+}

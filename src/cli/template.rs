@@ -1,0 +1,586 @@
+//! The subset of Python's `str.format` mini-language that caproto's `--format`
+//! option exposes: literal text, `{{`/`}}` escapes, and fields such as
+//! `{pv_name: <40}`, `{response.data}`, `{response.data[0]}`,
+//! `{timestamp:%H:%M:%S.%f}` and `{callback_count:>5}`.
+//!
+//! The template is parsed once; each output line then renders it against a
+//! lookup function that resolves field paths to [`FieldValue`]s.
+
+use super::numfmt::{format_e, format_f, format_g};
+use super::timefmt::{timedelta_string, Stamp, Zone};
+
+/// One step of a field path: `.name` or `[key]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// Attribute access, `.data`.
+    Attr(String),
+    /// Item access, `[0]`.
+    Index(String),
+}
+
+/// A replacement field: `{root.seg[..]!conv:spec}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    /// The first name, e.g. `response`.
+    pub root: String,
+    /// Attribute and item accesses after it.
+    pub path: Vec<Segment>,
+    /// `!r` or `!s`, if given.
+    pub conversion: Option<char>,
+    /// Everything after `:`.
+    pub spec: String,
+}
+
+impl Field {
+    /// The path as written, e.g. `response.data[0]`, for messages and lookups.
+    pub fn dotted(&self) -> String {
+        let mut s = self.root.clone();
+        for seg in &self.path {
+            match seg {
+                Segment::Attr(a) => {
+                    s.push('.');
+                    s.push_str(a);
+                }
+                Segment::Index(i) => {
+                    s.push('[');
+                    s.push_str(i);
+                    s.push(']');
+                }
+            }
+        }
+        s
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Literal(String),
+    Field(Field),
+}
+
+/// A parsed `--format` string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pieces: Vec<Piece>,
+}
+
+/// A value a field resolves to; the kind decides how its format spec is read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    /// Text (spec: fill, align, width, precision).
+    Str(String),
+    /// An integer (spec: fill, align, sign, width, `d x X o b`).
+    Int(i64),
+    /// A float (spec: fill, align, sign, width, precision, `e f g`).
+    Float(f64),
+    /// A wall-clock time (spec: a `strftime` pattern).
+    Time(Stamp),
+    /// A time difference in microseconds (rendered like Python's timedelta).
+    Delta(i64),
+}
+
+/// Why a template could not be parsed or rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateError {
+    /// A `{` without its `}`, or a lone `}`.
+    Unbalanced,
+    /// A field with no name, `{}`; positional fields are not supported.
+    EmptyField,
+    /// The field does not exist for this output (e.g. `{timestamp}` on a plain-type read).
+    UnknownField(String),
+    /// The format spec after `:` does not apply to the field's value.
+    BadSpec { field: String, spec: String },
+    /// `!x` with something other than `r` or `s`.
+    BadConversion(String),
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TemplateError::Unbalanced => f.write_str(
+                "format string has an unmatched '{' or '}' (write {{ or }} for literal braces)",
+            ),
+            TemplateError::EmptyField => {
+                f.write_str("format string has an empty field {}; name a token such as {pv_name}")
+            }
+            TemplateError::UnknownField(name) => {
+                write!(f, "format field {{{name}}} is not available here")
+            }
+            TemplateError::BadSpec { field, spec } => {
+                write!(f, "invalid format spec {spec:?} for field {{{field}}}")
+            }
+            TemplateError::BadConversion(field) => {
+                write!(
+                    f,
+                    "field {{{field}}} has an unknown conversion (use !r or !s)"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
+impl Template {
+    /// Parse Python format syntax.
+    pub fn parse(text: &str) -> Result<Template, TemplateError> {
+        let mut pieces = Vec::new();
+        let mut lit = String::new();
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '{' if chars.peek() == Some(&'{') => {
+                    chars.next();
+                    lit.push('{');
+                }
+                '}' if chars.peek() == Some(&'}') => {
+                    chars.next();
+                    lit.push('}');
+                }
+                '}' => return Err(TemplateError::Unbalanced),
+                '{' => {
+                    let mut body = String::new();
+                    let mut depth = 1;
+                    for c in chars.by_ref() {
+                        match c {
+                            '{' => depth += 1,
+                            '}' => depth -= 1,
+                            _ => {}
+                        }
+                        if depth == 0 {
+                            break;
+                        }
+                        body.push(c);
+                    }
+                    if depth != 0 {
+                        return Err(TemplateError::Unbalanced);
+                    }
+                    if !lit.is_empty() {
+                        pieces.push(Piece::Literal(std::mem::take(&mut lit)));
+                    }
+                    pieces.push(Piece::Field(parse_field(&body)?));
+                }
+                other => lit.push(other),
+            }
+        }
+        if !lit.is_empty() {
+            pieces.push(Piece::Literal(lit));
+        }
+        Ok(Template { pieces })
+    }
+
+    /// The fields in order, for callers that want to check availability up front.
+    pub fn fields(&self) -> impl Iterator<Item = &Field> {
+        self.pieces.iter().filter_map(|p| match p {
+            Piece::Field(f) => Some(f),
+            Piece::Literal(_) => None,
+        })
+    }
+
+    /// Render with `lookup` resolving each field; timestamps are shown in `zone`.
+    pub fn render(
+        &self,
+        zone: Zone,
+        lookup: &mut dyn FnMut(&Field) -> Option<FieldValue>,
+    ) -> Result<String, TemplateError> {
+        let mut out = String::new();
+        for piece in &self.pieces {
+            match piece {
+                Piece::Literal(s) => out.push_str(s),
+                Piece::Field(field) => {
+                    let value =
+                        lookup(field).ok_or_else(|| TemplateError::UnknownField(field.dotted()))?;
+                    out.push_str(&render_value(field, value, zone)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn parse_field(body: &str) -> Result<Field, TemplateError> {
+    // The spec may itself contain ':' (strftime patterns), so split at the first one
+    // that is outside brackets.
+    let mut name_end = body.len();
+    let mut in_bracket = false;
+    for (i, c) in body.char_indices() {
+        match c {
+            '[' => in_bracket = true,
+            ']' => in_bracket = false,
+            ':' | '!' if !in_bracket => {
+                name_end = i;
+                break;
+            }
+            _ => {}
+        }
+    }
+    let (name, rest) = body.split_at(name_end);
+    let (conversion, spec) = if let Some(after_bang) = rest.strip_prefix('!') {
+        let mut it = after_bang.chars();
+        let conv = it.next();
+        let remainder = it.as_str();
+        if !matches!(conv, Some('r') | Some('s'))
+            || !(remainder.is_empty() || remainder.starts_with(':'))
+        {
+            return Err(TemplateError::BadConversion(name.to_string()));
+        }
+        (conv, remainder.strip_prefix(':').unwrap_or(""))
+    } else {
+        (None, rest.strip_prefix(':').unwrap_or(""))
+    };
+    let (root, path) = parse_path(name)?;
+    Ok(Field {
+        root,
+        path,
+        conversion,
+        spec: spec.to_string(),
+    })
+}
+
+fn parse_path(name: &str) -> Result<(String, Vec<Segment>), TemplateError> {
+    let root_end = name.find(['.', '[']).unwrap_or(name.len());
+    let root = &name[..root_end];
+    if root.is_empty() {
+        return Err(TemplateError::EmptyField);
+    }
+    let mut path = Vec::new();
+    let mut rest = &name[root_end..];
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('.') {
+            let end = after.find(['.', '[']).unwrap_or(after.len());
+            path.push(Segment::Attr(after[..end].to_string()));
+            rest = &after[end..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let end = after.find(']').ok_or(TemplateError::Unbalanced)?;
+            path.push(Segment::Index(after[..end].to_string()));
+            rest = &after[end + 1..];
+        } else {
+            return Err(TemplateError::UnknownField(name.to_string()));
+        }
+    }
+    Ok((root.to_string(), path))
+}
+
+/// A parsed standard format spec: `[[fill]align][sign][#][0][width][.precision][type]`.
+#[derive(Debug, Default, PartialEq)]
+struct Spec {
+    fill: Option<char>,
+    align: Option<char>,
+    sign: Option<char>,
+    zero: bool,
+    width: usize,
+    precision: Option<usize>,
+    kind: Option<char>,
+}
+
+fn parse_spec(spec: &str) -> Option<Spec> {
+    let chars: Vec<char> = spec.chars().collect();
+    let mut s = Spec::default();
+    let mut i = 0;
+    let is_align = |c: char| matches!(c, '<' | '>' | '^' | '=');
+    if chars.len() >= 2 && is_align(chars[1]) {
+        s.fill = Some(chars[0]);
+        s.align = Some(chars[1]);
+        i = 2;
+    } else if !chars.is_empty() && is_align(chars[0]) {
+        s.align = Some(chars[0]);
+        i = 1;
+    }
+    if i < chars.len() && matches!(chars[i], '+' | '-' | ' ') {
+        s.sign = Some(chars[i]);
+        i += 1;
+    }
+    if i < chars.len() && chars[i] == '0' {
+        s.zero = true;
+        i += 1;
+    }
+    let start = i;
+    while i < chars.len() && chars[i].is_ascii_digit() {
+        i += 1;
+    }
+    if i > start {
+        s.width = chars[start..i].iter().collect::<String>().parse().ok()?;
+    }
+    if i < chars.len() && chars[i] == '.' {
+        i += 1;
+        let start = i;
+        while i < chars.len() && chars[i].is_ascii_digit() {
+            i += 1;
+        }
+        s.precision = Some(chars[start..i].iter().collect::<String>().parse().ok()?);
+    }
+    if i < chars.len() {
+        s.kind = Some(chars[i]);
+        i += 1;
+    }
+    (i == chars.len()).then_some(s)
+}
+
+fn pad(text: String, spec: &Spec, default_align: char) -> String {
+    let len = text.chars().count();
+    if len >= spec.width {
+        return text;
+    }
+    let gap = spec.width - len;
+    let zero_pad = spec.zero && spec.align.is_none();
+    let fill = spec.fill.unwrap_or(if zero_pad { '0' } else { ' ' });
+    let align = spec
+        .align
+        .unwrap_or(if zero_pad { '=' } else { default_align });
+    let fills = |n: usize| std::iter::repeat(fill).take(n).collect::<String>();
+    match align {
+        '<' => text + &fills(gap),
+        '^' => fills(gap / 2) + &text + &fills(gap - gap / 2),
+        '=' => {
+            let (sign, digits) = match text.chars().next() {
+                Some(c @ ('-' | '+' | ' ')) => (c.to_string(), text[1..].to_string()),
+                _ => (String::new(), text),
+            };
+            sign + &fills(gap) + &digits
+        }
+        _ => fills(gap) + &text,
+    }
+}
+
+fn with_sign(body: String, negative: bool, sign: Option<char>) -> String {
+    match (negative, sign) {
+        (true, _) => format!("-{body}"),
+        (false, Some('+')) => format!("+{body}"),
+        (false, Some(' ')) => format!(" {body}"),
+        _ => body,
+    }
+}
+
+fn python_repr_str(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::from(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+fn render_value(field: &Field, value: FieldValue, zone: Zone) -> Result<String, TemplateError> {
+    let bad = || TemplateError::BadSpec {
+        field: field.dotted(),
+        spec: field.spec.clone(),
+    };
+    // A conversion turns any value into text first.
+    let value = match field.conversion {
+        Some(conv) => {
+            let text = plain_text(&value, zone);
+            FieldValue::Str(if conv == 'r' && matches!(value, FieldValue::Str(_)) {
+                python_repr_str(&text)
+            } else {
+                text
+            })
+        }
+        None => value,
+    };
+    if let FieldValue::Time(t) = value {
+        return if field.spec.is_empty() {
+            Ok(t.to_python_string(zone))
+        } else {
+            t.strftime(&field.spec, zone).map_err(|_| bad())
+        };
+    }
+    let spec = parse_spec(&field.spec).ok_or_else(bad)?;
+    match value {
+        FieldValue::Str(s) => {
+            if spec.sign.is_some() || !matches!(spec.kind, None | Some('s')) {
+                return Err(bad());
+            }
+            let s = match spec.precision {
+                Some(p) => s.chars().take(p).collect(),
+                None => s,
+            };
+            Ok(pad(s, &spec, '<'))
+        }
+        FieldValue::Delta(us) => Ok(pad(timedelta_string(us), &spec, '<')),
+        FieldValue::Int(n) => {
+            let mag = n.unsigned_abs();
+            let body = match spec.kind {
+                None | Some('d') | Some('n') => mag.to_string(),
+                Some('x') => format!("{mag:x}"),
+                Some('X') => format!("{mag:X}"),
+                Some('o') => format!("{mag:o}"),
+                Some('b') => format!("{mag:b}"),
+                Some('e' | 'E' | 'f' | 'F' | 'g' | 'G' | '%') => {
+                    return render_float(n as f64, &spec).ok_or_else(bad)
+                }
+                _ => return Err(bad()),
+            };
+            if spec.precision.is_some() {
+                return Err(bad());
+            }
+            Ok(pad(with_sign(body, n < 0, spec.sign), &spec, '>'))
+        }
+        FieldValue::Float(x) => render_float(x, &spec).ok_or_else(bad),
+        FieldValue::Time(_) => Err(bad()),
+    }
+}
+
+fn render_float(x: f64, spec: &Spec) -> Option<String> {
+    let negative = x.is_sign_negative() && !x.is_nan();
+    let a = x.abs();
+    let body = match spec.kind {
+        Some('e') => format_e(a, spec.precision.unwrap_or(6)),
+        Some('E') => format_e(a, spec.precision.unwrap_or(6)).to_uppercase(),
+        Some('f') => format_f(a, spec.precision.unwrap_or(6)),
+        Some('F') => format_f(a, spec.precision.unwrap_or(6)).to_uppercase(),
+        Some('g') => format_g(a, spec.precision.unwrap_or(6)),
+        Some('G') => format_g(a, spec.precision.unwrap_or(6)).to_uppercase(),
+        Some('%') => format!("{}%", format_f(a * 100.0, spec.precision.unwrap_or(6))),
+        None => match spec.precision {
+            Some(p) => format_g(a, p),
+            None => super::numfmt::py_repr_f64(a),
+        },
+        _ => return None,
+    };
+    Some(pad(with_sign(body, negative, spec.sign), spec, '>'))
+}
+
+/// A value's text with no spec, as Python's `str()` would give it.
+fn plain_text(value: &FieldValue, zone: Zone) -> String {
+    match value {
+        FieldValue::Str(s) => s.clone(),
+        FieldValue::Int(n) => n.to_string(),
+        FieldValue::Float(x) => super::numfmt::py_repr_f64(*x),
+        FieldValue::Time(t) => t.to_python_string(zone),
+        FieldValue::Delta(us) => timedelta_string(*us),
+    }
+}
+
+/// caproto's `-F` treatment of a format string: every `}` followed by spaces
+/// and a `{` becomes `}` + separator + `{`, so fields are joined by the separator.
+pub fn insert_separator(format: &str, separator: &str) -> String {
+    let mut out = String::with_capacity(format.len());
+    let mut rest = format;
+    while let Some(pos) = rest.find('}') {
+        out.push_str(&rest[..=pos]);
+        let after = &rest[pos + 1..];
+        let trimmed = after.trim_start_matches(' ');
+        if trimmed.starts_with('{') {
+            out.push_str(separator);
+            rest = trimmed;
+        } else {
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::approx_constant)] // 3.14159 is a test IOC's value, not an approximation of pi.
+mod tests {
+    use super::*;
+
+    fn render(fmt: &str, values: &[(&str, FieldValue)]) -> Result<String, TemplateError> {
+        let t = Template::parse(fmt)?;
+        t.render(Zone::Utc, &mut |f: &Field| {
+            values
+                .iter()
+                .find(|(k, _)| *k == f.dotted())
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn string_padding_like_python() {
+        let v = [("pv_name", FieldValue::Str("arr:array_int".into()))];
+        assert_eq!(
+            render("{pv_name:>20}|", &v).unwrap(),
+            "       arr:array_int|"
+        );
+        assert_eq!(
+            render("{pv_name: <20}|", &v).unwrap(),
+            "arr:array_int       |"
+        );
+        assert_eq!(render("{pv_name:*^17}", &v).unwrap(), "**arr:array_int**");
+        assert_eq!(render("{pv_name:.3}", &v).unwrap(), "arr");
+        assert_eq!(render("{pv_name!r}", &v).unwrap(), "'arr:array_int'");
+        assert_eq!(render("{{{pv_name}}}", &v).unwrap(), "{arr:array_int}");
+    }
+
+    #[test]
+    fn numbers_and_times() {
+        let v = [
+            ("n", FieldValue::Int(-42)),
+            ("x", FieldValue::Float(3.14159)),
+            (
+                "t",
+                FieldValue::Time(Stamp {
+                    micros: 1_795_587_094_513_422,
+                }),
+            ),
+            ("d", FieldValue::Delta(99_974)),
+        ];
+        assert_eq!(render("{n:05}", &v).unwrap(), "-0042");
+        assert_eq!(render("{n:x}", &v).unwrap(), "-2a");
+        assert_eq!(render("{x:.2f}|{x:10.3e}", &v).unwrap(), "3.14| 3.142e+00");
+        assert_eq!(render("{x}", &v).unwrap(), "3.14159");
+        assert_eq!(
+            render("{t:%H:%M}|{t}", &v).unwrap(),
+            "06:11|2026-11-25 06:11:34.513422"
+        );
+        assert_eq!(render("{d}", &v).unwrap(), "0:00:00.099974");
+    }
+
+    #[test]
+    fn errors_are_typed() {
+        assert_eq!(Template::parse("{pv_name"), Err(TemplateError::Unbalanced));
+        assert_eq!(Template::parse("a}b"), Err(TemplateError::Unbalanced));
+        assert_eq!(Template::parse("{}"), Err(TemplateError::EmptyField));
+        assert_eq!(
+            render("{timestamp}", &[]),
+            Err(TemplateError::UnknownField("timestamp".into()))
+        );
+        let v = [("pv_name", FieldValue::Str("x".into()))];
+        assert!(matches!(
+            render("{pv_name:d}", &v),
+            Err(TemplateError::BadSpec { .. })
+        ));
+        assert!(matches!(
+            render("{pv_name!z}", &v),
+            Err(TemplateError::BadConversion(_))
+        ));
+    }
+
+    #[test]
+    fn paths_parse() {
+        let t = Template::parse("{response.data[0]} {response.status.name}").unwrap();
+        let names: Vec<String> = t.fields().map(Field::dotted).collect();
+        assert_eq!(names, ["response.data[0]", "response.status.name"]);
+    }
+
+    #[test]
+    fn separator_insertion_matches_caproto() {
+        assert_eq!(
+            insert_separator("{pv_name}  {response.data}", "*"),
+            "{pv_name}*{response.data}"
+        );
+        assert_eq!(
+            insert_separator("{a} {b:%H} {c}x {d}", "|"),
+            "{a}|{b:%H}|{c}x {d}"
+        );
+    }
+}

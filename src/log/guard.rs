@@ -1,0 +1,38 @@
+//! Keeps records from being lost at exit.
+
+use super::Handler;
+
+/// Returned by [`crate::cli::LogArgs::init`]; keep it alive for the whole of `main`.
+///
+/// Dropping it flushes every log destination; it does not remove the handlers, so records
+/// emitted later (for example while a runtime shuts down) are still written. Return from `main`
+/// (e.g. with `ExitCode`) rather than calling `process::exit`, which skips destructors.
+#[must_use = "dropping the guard at once only flushes; keep it until the end of main"]
+#[derive(Debug)]
+pub struct LogGuard {
+    pub(crate) terminal: Handler,
+    pub(crate) file: Option<Handler>,
+}
+
+impl LogGuard {
+    /// The terminal handler (also what [`super::get_handler`] returns).
+    pub fn terminal(&self) -> Handler {
+        self.terminal
+    }
+
+    /// The `--log-file` handler, if one was requested.
+    pub fn file(&self) -> Option<Handler> {
+        self.file
+    }
+
+    /// Flushes every destination now (for signal handlers that are about to exit).
+    pub fn flush(&self) {
+        super::flush();
+    }
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        super::flush();
+    }
+}

@@ -1,0 +1,87 @@
+//! The output half of a handler: formats accepted records and writes them to its sink.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use chrono::Local;
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+
+use super::record::RecordFields;
+use super::sink::Sink;
+use super::time::{write_rfc3339, DateFormat};
+use super::{json, text, Format};
+
+/// Formatting settings and destination of one active handler.
+pub(crate) struct Output {
+    pub sink: Sink,
+    pub format: Format,
+    pub datefmt: DateFormat,
+    pub color: bool,
+}
+
+/// The layer in a handler slot; `None` while the slot is unused.
+#[derive(Clone, Default)]
+pub(crate) struct HandlerLayer {
+    pub output: Option<Arc<Output>>,
+}
+
+/// Per-thread scratch buffers, reused across records.
+#[derive(Default)]
+struct Scratch {
+    fields: RecordFields,
+    time: String,
+    line: String,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+impl Output {
+    /// Formats `event` into `s.line`.
+    fn render(&self, event: &Event<'_>, s: &mut Scratch) {
+        s.fields.clear();
+        s.time.clear();
+        s.line.clear();
+        event.record(&mut s.fields);
+        let now = Local::now();
+        let meta = event.metadata();
+        match self.format {
+            Format::Text => {
+                self.datefmt.write(&now, &mut s.time);
+                text::write_line(&mut s.line, meta, &s.time, &s.fields, self.color);
+            }
+            Format::Json => {
+                write_rfc3339(&now, &mut s.time);
+                json::write_line(&mut s.line, meta, &s.time, &s.fields);
+            }
+        }
+    }
+
+    fn emit(&self, event: &Event<'_>) {
+        let done = SCRATCH.try_with(|cell| match cell.try_borrow_mut() {
+            Ok(mut s) => {
+                self.render(event, &mut s);
+                self.sink.write_line(s.line.as_bytes());
+                true
+            }
+            Err(_) => false,
+        });
+        if done != Ok(true) {
+            // Re-entered (a command's Display logged something) or thread teardown: use a
+            // private buffer for this one record.
+            let mut s = Scratch::default();
+            self.render(event, &mut s);
+            self.sink.write_line(s.line.as_bytes());
+        }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for HandlerLayer {
+    fn on_event(&self, event: &Event<'_>, _cx: Context<'_, S>) {
+        if let Some(out) = &self.output {
+            out.emit(event);
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! caproto's text line:
+//! `[D 03:50:28.086      circuit:  177] 127.0.0.1:51782 --->>> 127.0.0.1:5064 16B test:ai VersionRequest(...)`.
+//!
+//! The bracket holds the level letter, the time, the module (source file stem, right-aligned to
+//! 12 like caproto's `%(module)12s`) and the line (`%(lineno)5d`). After it come, when present:
+//! our address, the direction arrow (`--->>>` send, `<<<---` recv), their address, the size
+//! `NB`, the PV, the message, the command, and any other fields as `name=value`. The role is not
+//! printed (caproto does not either; JSON carries it). Only the bracket is coloured, by level.
+
+use std::fmt::Write as _;
+
+use tracing::{Level, Metadata};
+
+use super::record::RecordFields;
+
+/// ANSI colour of the bracket for each level (caproto: debug blue, info green, warning yellow,
+/// error red; trace, which caproto lacks, magenta).
+fn colour(level: &Level) -> &'static str {
+    match *level {
+        Level::TRACE => "\x1b[35m",
+        Level::DEBUG => "\x1b[34m",
+        Level::INFO => "\x1b[32m",
+        Level::WARN => "\x1b[33m",
+        Level::ERROR => "\x1b[31m",
+    }
+}
+
+const RESET: &str = "\x1b[0m";
+
+/// caproto's one-letter level name.
+pub(crate) fn level_letter(level: &Level) -> char {
+    match *level {
+        Level::TRACE => 'T',
+        Level::DEBUG => 'D',
+        Level::INFO => 'I',
+        Level::WARN => 'W',
+        Level::ERROR => 'E',
+    }
+}
+
+/// caproto's "module": the source file stem (`src/proto/circuit.rs` -> `circuit`; a `mod.rs`
+/// is named after its directory), falling back to the last module path segment or the target.
+pub(crate) fn module_name<'a>(meta: &'a Metadata<'a>) -> &'a str {
+    if let Some(file) = meta.file() {
+        let mut parts = file.rsplit(['/', '\\']);
+        let name = parts.next().unwrap_or(file);
+        let stem = name.strip_suffix(".rs").unwrap_or(name);
+        if stem == "mod" || stem == "lib" || stem == "main" {
+            if let Some(dir) = parts.next() {
+                if !dir.is_empty() && dir != "src" {
+                    return dir;
+                }
+            }
+        }
+        if !stem.is_empty() {
+            return stem;
+        }
+    }
+    let path = meta.module_path().unwrap_or(meta.target());
+    path.rsplit("::").next().unwrap_or(path)
+}
+
+/// Appends one complete line (with trailing newline) to `out`.
+pub(crate) fn write_line(
+    out: &mut String,
+    meta: &Metadata<'_>,
+    time: &str,
+    f: &RecordFields,
+    color: bool,
+) {
+    let level = meta.level();
+    if color {
+        out.push_str(colour(level));
+    }
+    let _ = write!(
+        out,
+        "[{} {} {:>12}:{:>5}]",
+        level_letter(level),
+        time,
+        module_name(meta),
+        meta.line().unwrap_or(0)
+    );
+    if color {
+        out.push_str(RESET);
+    }
+    let start = out.len();
+    let part = |out: &mut String, s: &str| {
+        if !s.is_empty() {
+            out.push(' ');
+            push_indented(out, s);
+        }
+    };
+    part(out, &f.our_addr);
+    part(
+        out,
+        match f.direction.as_str() {
+            "send" => "--->>>",
+            "recv" => "<<<---",
+            other => other,
+        },
+    );
+    part(out, &f.their_addr);
+    if let Some(b) = f.bytes {
+        let _ = write!(out, " {b}B");
+    }
+    part(out, &f.pv);
+    part(out, &f.message);
+    part(out, &f.command);
+    for (name, value, _) in f.extras() {
+        let _ = write!(out, " {name}=");
+        push_indented(out, value);
+    }
+    if out.len() == start {
+        // Keep the line shape stable even for an empty record.
+        out.push(' ');
+    }
+    out.push('\n');
+}
+
+/// Appends `s`, indenting continuation lines by four spaces as caproto does.
+fn push_indented(out: &mut String, s: &str) {
+    let mut lines = s.split('\n');
+    if let Some(first) = lines.next() {
+        out.push_str(first);
+    }
+    for l in lines {
+        out.push_str("\n    ");
+        out.push_str(l);
+    }
+}

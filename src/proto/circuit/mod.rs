@@ -1,0 +1,431 @@
+//! Virtual-circuit (TCP) state machine for both roles: bytes in, typed
+//! commands out, typed commands in, bytes out, with the channel, I/O and
+//! subscription state of the circuit checked on every command.
+//!
+//! A [`VirtualCircuit`] never touches a socket. The async shell owns the
+//! `TcpStream` and:
+//! - after each read, calls [`VirtualCircuit::recv`] with the bytes, then
+//!   drains [`VirtualCircuit::next_command`] until it returns `None`
+//!   (partial commands stay buffered; one read may carry many commands);
+//! - to write, calls [`VirtualCircuit::send`] for each command, which checks
+//!   it against the state and appends its bytes to a buffer the shell
+//!   writes in one go (batching many commands per write);
+//! - when the socket closes, calls [`VirtualCircuit::disconnect`].
+//!
+//! Errors are typed ([`CircuitError`]): a [`CircuitError::Remote`] refusal
+//! consumed the offending command and the circuit stays usable (a server
+//! answers with an `ErrorResponse`), while [`CircuitError::is_fatal`] errors
+//! (oversized payload, undecodable bytes) mean the shell should close the
+//! socket. Receiving arbitrary bytes never panics and never buffers more
+//! than one maximum-size command.
+//!
+//! Each command sent or received emits exactly one DEBUG record on target
+//! `caproto::circ` (see [`crate::proto::trace`]).
+
+mod error;
+mod tables;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use error::{CircuitError, Refused, Violation};
+pub use tables::{Channel, ChannelState, IoKind, PendingIo, Subscription, SubscriptionState};
+
+use self::tables::{sender_of, Tables};
+use super::command::Decoded;
+use super::header::{Header, EXTENDED_HEADER_LEN};
+use super::trace::{self, Endpoints, Flow, Target};
+use super::{Command, Role, PROTOCOL_VERSION};
+
+/// Where the circuit is in its version handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CircuitState {
+    /// No VersionRequest yet. Only version messages may pass (EPICS' RSRV
+    /// sends a VersionResponse unprompted on connect).
+    Initial,
+    /// VersionRequest sent (client) / received (server); other commands may
+    /// already flow (EPICS clients pipeline them behind the request).
+    VersionRequested,
+    /// VersionResponse received (client) / sent (server).
+    Connected,
+    /// [`VirtualCircuit::disconnect`] was called or a fatal error occurred.
+    Disconnected,
+}
+
+/// The state of one CA TCP connection, for either role. See the module docs.
+#[derive(Debug)]
+pub struct VirtualCircuit {
+    ends: Endpoints,
+    priority: u16,
+    max_payload: usize,
+    state: CircuitState,
+    protocol_version: u16,
+    /// Received bytes not yet parsed are `buf[pos..]`.
+    buf: Vec<u8>,
+    pos: usize,
+    tables: Tables,
+    client_hostname: Option<String>,
+    client_username: Option<String>,
+    next_channel_id: u32,
+    next_ioid: u32,
+    next_subscription_id: u32,
+}
+
+impl VirtualCircuit {
+    /// A new circuit between `our_addr` and `their_addr`.
+    ///
+    /// `priority` (0..=99) is what a client puts in its VersionRequest; a server
+    /// passes 0 and learns the real value from the client's VersionRequest.
+    /// `max_array_bytes` is `EPICS_CA_MAX_ARRAY_BYTES`: received payloads larger
+    /// than that (plus room for the largest DBR metadata) are refused before any
+    /// buffering.
+    pub fn new(
+        role: Role,
+        our_addr: SocketAddr,
+        their_addr: SocketAddr,
+        priority: u16,
+        max_array_bytes: usize,
+    ) -> Self {
+        VirtualCircuit {
+            ends: Endpoints {
+                our_addr,
+                their_addr,
+                role,
+            },
+            priority,
+            // Payloads carry DBR metadata (a CTRL_DOUBLE header is 56 bytes)
+            // on top of the array, plus padding.
+            max_payload: max_array_bytes.saturating_add(METADATA_ROOM),
+            state: CircuitState::Initial,
+            protocol_version: PROTOCOL_VERSION,
+            buf: Vec::new(),
+            pos: 0,
+            tables: Tables::default(),
+            client_hostname: None,
+            client_username: None,
+            next_channel_id: 1,
+            next_ioid: 1,
+            next_subscription_id: 1,
+        }
+    }
+
+    /// Our role on this circuit.
+    pub fn role(&self) -> Role {
+        self.ends.role
+    }
+
+    /// Our socket address.
+    pub fn our_addr(&self) -> SocketAddr {
+        self.ends.our_addr
+    }
+
+    /// The peer's socket address.
+    pub fn their_addr(&self) -> SocketAddr {
+        self.ends.their_addr
+    }
+
+    /// The circuit priority (for a server, as set by the client's VersionRequest).
+    pub fn priority(&self) -> u16 {
+        self.priority
+    }
+
+    /// Largest payload accepted from the peer, in bytes.
+    pub fn max_payload(&self) -> usize {
+        self.max_payload
+    }
+
+    /// Handshake state.
+    pub fn state(&self) -> CircuitState {
+        self.state
+    }
+
+    /// Negotiated minor protocol version (the lower of ours and the peer's).
+    pub fn protocol_version(&self) -> u16 {
+        self.protocol_version
+    }
+
+    /// Host name from the client's HostNameRequest, if any.
+    pub fn client_hostname(&self) -> Option<&str> {
+        self.client_hostname.as_deref()
+    }
+
+    /// User name from the client's ClientNameRequest, if any.
+    pub fn client_username(&self) -> Option<&str> {
+        self.client_username.as_deref()
+    }
+
+    /// The channel with this cid.
+    pub fn channel(&self, cid: u32) -> Option<&Channel> {
+        self.tables.channels.get(&cid)
+    }
+
+    /// The channel with this sid (connected channels only).
+    pub fn channel_by_sid(&self, sid: u32) -> Option<&Channel> {
+        let cid = self.tables.sids.get(&sid)?;
+        self.tables.channels.get(cid)
+    }
+
+    /// All channels on the circuit (any order).
+    pub fn channels(&self) -> impl Iterator<Item = &Channel> {
+        self.tables.channels.values()
+    }
+
+    /// The read/write request awaiting a response under this ioid.
+    pub fn pending_io(&self, ioid: u32) -> Option<&PendingIo> {
+        self.tables.ioids.get(&ioid)
+    }
+
+    /// The subscription with this id.
+    pub fn subscription(&self, subscriptionid: u32) -> Option<&Subscription> {
+        self.tables.subs.get(&subscriptionid)
+    }
+
+    /// All subscriptions with their ids (any order).
+    pub fn subscriptions(&self) -> impl Iterator<Item = (u32, &Subscription)> {
+        self.tables.subs.iter().map(|(id, s)| (*id, s))
+    }
+
+    /// An unused channel id: a cid for a client, a sid for a server.
+    pub fn new_channel_id(&mut self) -> u32 {
+        let tables = &self.tables;
+        let in_use = |id: &u32| match self.ends.role {
+            Role::Client => tables.channels.contains_key(id),
+            Role::Server => tables.sids.contains_key(id),
+        };
+        next_free(&mut self.next_channel_id, in_use)
+    }
+
+    /// An unused ioid for a read or write request.
+    pub fn new_ioid(&mut self) -> u32 {
+        let ioids = &self.tables.ioids;
+        next_free(&mut self.next_ioid, |id| ioids.contains_key(id))
+    }
+
+    /// An unused subscription id.
+    pub fn new_subscription_id(&mut self) -> u32 {
+        let subs = &self.tables.subs;
+        next_free(&mut self.next_subscription_id, |id| subs.contains_key(id))
+    }
+
+    /// Hand in bytes read from the socket. Nothing is parsed until
+    /// [`next_command`](Self::next_command) is called. After a fatal error or
+    /// [`disconnect`](Self::disconnect), bytes are dropped.
+    pub fn recv(&mut self, bytes: &[u8]) {
+        if self.state == CircuitState::Disconnected {
+            return;
+        }
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        } else if self.pos > 0 && self.pos >= self.buf.len() / 2 {
+            // Keep the unparsed tail at the front so the buffer never grows
+            // beyond one command plus one read.
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Number of received bytes not yet parsed into commands.
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    /// The next complete command from the received bytes, checked against the
+    /// state, or `None` when more bytes are needed.
+    ///
+    /// A [`CircuitError::Remote`] refusal consumed the command (the circuit
+    /// remains usable); a fatal error disconnects the circuit and later calls
+    /// return `None`. An empty update confirming a cancelled subscription is
+    /// returned as `EventCancelResponse`.
+    pub fn next_command(&mut self) -> Option<Result<Command, CircuitError>> {
+        if self.state == CircuitState::Disconnected {
+            return None;
+        }
+        let pending = &self.buf[self.pos..];
+        // Check the announced size ourselves before waiting for the payload,
+        // so a hostile header can never make us buffer more than the maximum.
+        let header = match Header::decode(pending) {
+            Ok((header, _)) => header,
+            Err(_) => return None,
+        };
+        if header.payload_size as usize > self.max_payload {
+            return Some(Err(self.fail(CircuitError::PayloadTooLarge {
+                size: header.payload_size,
+                max: self.max_payload,
+            })));
+        }
+        let incoming = self.ends.role.incoming();
+        let (cmd, used) = match Command::decode_from(pending, incoming, self.max_payload) {
+            Ok(Decoded::Incomplete { .. }) => return None,
+            Ok(Decoded::Command(cmd, used)) => (cmd, used),
+            Err(e) => return Some(Err(self.fail(CircuitError::Decode(e)))),
+        };
+        // Always make progress, whatever the codec reports.
+        let used = used.clamp(1, self.buffered());
+        self.pos += used;
+        let cmd = self.confirm_cancel(cmd);
+        self.trace(Flow::Recv, used, &cmd);
+        Some(match self.apply(&cmd, true) {
+            Ok(()) => Ok(cmd),
+            Err(violation) => Err(CircuitError::Remote(Box::new(Refused {
+                violation,
+                command: cmd,
+                header,
+            }))),
+        })
+    }
+
+    /// Check `cmd` against the state, append its wire form to `out` and
+    /// update the state. Returns the number of bytes appended. On error
+    /// nothing is appended and the state is unchanged.
+    pub fn send(&mut self, cmd: &Command, out: &mut Vec<u8>) -> Result<usize, CircuitError> {
+        let start = out.len();
+        let written = cmd.encode(out).map_err(|e| {
+            out.truncate(start);
+            CircuitError::Encode(e)
+        })?;
+        let pv = self.pv_for_trace(cmd);
+        if let Err(v) = self.apply(cmd, false) {
+            out.truncate(start);
+            return Err(CircuitError::Local(v));
+        }
+        trace::command(
+            Target::Circ,
+            &self.ends,
+            Flow::Send,
+            pv.as_deref(),
+            written,
+            cmd,
+        );
+        Ok(written)
+    }
+
+    /// The connection is gone: every channel is closed and nothing more is
+    /// accepted. Call when the socket closes or errors.
+    pub fn disconnect(&mut self) {
+        self.state = CircuitState::Disconnected;
+        self.tables = Tables::default();
+        self.buf = Vec::new();
+        self.pos = 0;
+    }
+
+    /// Disconnect after a fatal error, returning it.
+    fn fail(&mut self, err: CircuitError) -> CircuitError {
+        self.disconnect();
+        err
+    }
+
+    /// An empty EventAddResponse for a subscription being cancelled is the
+    /// server's confirmation of the cancel; give it its proper type.
+    fn confirm_cancel(&self, cmd: Command) -> Command {
+        if let Command::EventAddResponse {
+            data,
+            data_type,
+            subscriptionid,
+            ..
+        } = &cmd
+        {
+            if let Some(sub) = self.tables.subs.get(subscriptionid) {
+                if data.is_empty() && sub.state == SubscriptionState::CancelRequested {
+                    return Command::EventCancelResponse {
+                        data_type: *data_type,
+                        sid: sub.sid,
+                        subscriptionid: *subscriptionid,
+                    };
+                }
+            }
+        }
+        cmd
+    }
+
+    fn pv_for_trace(&self, cmd: &Command) -> Option<Arc<str>> {
+        if trace::enabled(Target::Circ) {
+            self.tables.pv_of(cmd)
+        } else {
+            None
+        }
+    }
+
+    fn trace(&self, flow: Flow, bytes: usize, cmd: &Command) {
+        let pv = self.pv_for_trace(cmd);
+        trace::command(Target::Circ, &self.ends, flow, pv.as_deref(), bytes, cmd);
+    }
+
+    /// Validate `cmd` (sent by us, or received when `received`) and update the state.
+    fn apply(&mut self, cmd: &Command, received: bool) -> Result<(), Violation> {
+        if self.state == CircuitState::Disconnected {
+            return Err(Violation::Disconnected);
+        }
+        let role = self.ends.role;
+        let expected_sender = if received {
+            match role {
+                Role::Client => Role::Server,
+                Role::Server => Role::Client,
+            }
+        } else {
+            role
+        };
+        match sender_of(cmd) {
+            None => return Err(Violation::NotOnCircuit),
+            Some(sender) if sender != expected_sender => {
+                return Err(Violation::WrongSender { sender })
+            }
+            Some(_) => {}
+        }
+        match cmd {
+            Command::VersionRequest { priority, version } => {
+                if self.state == CircuitState::Initial {
+                    self.priority = *priority;
+                    self.state = CircuitState::VersionRequested;
+                } else if self.priority != *priority {
+                    return Err(Violation::PriorityMismatch {
+                        current: self.priority,
+                        requested: *priority,
+                    });
+                }
+                self.negotiate(*version);
+                return Ok(());
+            }
+            Command::VersionResponse { version } => {
+                if self.state == CircuitState::VersionRequested {
+                    self.state = CircuitState::Connected;
+                }
+                self.negotiate(*version);
+                return Ok(());
+            }
+            _ => {}
+        }
+        if self.state == CircuitState::Initial {
+            return Err(Violation::BeforeVersion);
+        }
+        match cmd {
+            Command::HostNameRequest { name } => self.client_hostname = Some(name.clone()),
+            Command::ClientNameRequest { name } => self.client_username = Some(name.clone()),
+            _ => self.tables.apply(cmd, received)?,
+        }
+        Ok(())
+    }
+
+    /// Settle on the lower protocol version. Version 0 (pre-4.11 peers) carries none.
+    fn negotiate(&mut self, version: u16) {
+        if version != 0 {
+            self.protocol_version = self.protocol_version.min(version);
+        }
+    }
+}
+
+/// Extra payload allowed on top of `EPICS_CA_MAX_ARRAY_BYTES` for DBR
+/// metadata, padding and the longest string payloads (PV names).
+const METADATA_ROOM: usize = 2048 + EXTENDED_HEADER_LEN;
+
+/// Next id from `counter` (skipping 0 and ids in use), advancing the counter.
+fn next_free(counter: &mut u32, in_use: impl Fn(&u32) -> bool) -> u32 {
+    loop {
+        let id = *counter;
+        *counter = counter.wrapping_add(1);
+        if id != 0 && !in_use(&id) {
+            return id;
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! The per-circuit bookkeeping: channels (by cid, indexed by sid), pending
+//! read/write ioids and subscriptions, and the rules that update them for each
+//! command, whichever side sent it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::error::Violation;
+use crate::proto::command::{id, AccessRights};
+use crate::proto::dbr::DbrType;
+use crate::proto::{Command, Role};
+
+/// Life cycle of one channel on a circuit. Closed or failed channels are
+/// removed from the circuit, so they have no state here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChannelState {
+    /// CreateChanRequest sent (client) / received (server); no CreateChanResponse yet.
+    CreateRequested,
+    /// CreateChanResponse seen: the channel has a sid and accepts I/O.
+    Connected,
+    /// ClearChannelRequest seen; in-flight responses are still accepted until
+    /// the ClearChannelResponse removes the channel.
+    ClearRequested,
+}
+
+/// What the circuit knows about one channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Channel {
+    /// The PV name from CreateChanRequest (shared, so log records can carry it cheaply).
+    pub name: Arc<str>,
+    /// Client-chosen channel id.
+    pub cid: u32,
+    /// Server-chosen id, known once connected.
+    pub sid: Option<u32>,
+    /// Where the channel is in its life cycle.
+    pub state: ChannelState,
+    /// Native type from CreateChanResponse.
+    pub native_type: Option<DbrType>,
+    /// Native element count from CreateChanResponse.
+    pub native_count: u32,
+    /// Last AccessRightsResponse, if any.
+    pub access_rights: Option<AccessRights>,
+}
+
+/// The kind of request an ioid is waiting on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IoKind {
+    /// ReadNotifyRequest (or obsolete ReadRequest).
+    Read,
+    /// WriteNotifyRequest.
+    Write,
+}
+
+/// A read or write-notify awaiting its response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PendingIo {
+    /// Channel the request was made on.
+    pub cid: u32,
+    /// Read or write.
+    pub kind: IoKind,
+}
+
+/// Whether a subscription is live or being cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubscriptionState {
+    /// EventAddRequest seen; updates flow.
+    Active,
+    /// EventCancelRequest seen; updates may still arrive until the cancel is confirmed.
+    CancelRequested,
+}
+
+/// One subscription (EventAddRequest) on the circuit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Subscription {
+    /// Channel it belongs to.
+    pub cid: u32,
+    /// That channel's sid.
+    pub sid: u32,
+    /// Requested DBR type.
+    pub data_type: DbrType,
+    /// Requested element count (0 = server's current length).
+    pub data_count: u32,
+    /// `DBE_*` event mask.
+    pub mask: u16,
+    /// Live or being cancelled.
+    pub state: SubscriptionState,
+}
+
+/// All per-channel state of a circuit.
+#[derive(Debug, Default)]
+pub(super) struct Tables {
+    pub channels: HashMap<u32, Channel>,
+    pub sids: HashMap<u32, u32>,
+    pub ioids: HashMap<u32, PendingIo>,
+    pub subs: HashMap<u32, Subscription>,
+}
+
+/// Which role may send `cmd` on a circuit; `None` for UDP-only and obsolete commands.
+pub(super) fn sender_of(cmd: &Command) -> Option<Role> {
+    use Command::*;
+    Some(match cmd {
+        VersionRequest { .. }
+        | SearchRequest { .. }
+        | EchoRequest
+        | EventAddRequest { .. }
+        | EventCancelRequest { .. }
+        | ReadRequest { .. }
+        | WriteRequest { .. }
+        | EventsOffRequest
+        | EventsOnRequest
+        | ReadSyncRequest
+        | ClearChannelRequest { .. }
+        | ReadNotifyRequest { .. }
+        | CreateChanRequest { .. }
+        | WriteNotifyRequest { .. }
+        | ClientNameRequest { .. }
+        | HostNameRequest { .. } => Role::Client,
+        VersionResponse { .. }
+        | SearchResponse { .. }
+        | NotFoundResponse { .. }
+        | EchoResponse
+        | EventAddResponse { .. }
+        | EventCancelResponse { .. }
+        | ReadResponse { .. }
+        | ErrorResponse { .. }
+        | ClearChannelResponse { .. }
+        | ReadNotifyResponse { .. }
+        | CreateChanResponse { .. }
+        | WriteNotifyResponse { .. }
+        | AccessRightsResponse { .. }
+        | CreateChFailResponse { .. }
+        | ServerDisconnResponse { .. } => Role::Server,
+        Beacon { .. }
+        | RepeaterRegisterRequest { .. }
+        | RepeaterConfirmResponse { .. }
+        | Obsolete { .. } => return None,
+    })
+}
+
+impl Tables {
+    /// The PV name a command refers to, if the circuit knows it.
+    pub fn pv_of(&self, cmd: &Command) -> Option<Arc<str>> {
+        use Command::*;
+        let cid = match cmd {
+            CreateChanRequest { name, .. } => return Some(Arc::from(name.as_str())),
+            CreateChanResponse { cid, .. }
+            | ClearChannelRequest { cid, .. }
+            | ClearChannelResponse { cid, .. }
+            | AccessRightsResponse { cid, .. }
+            | CreateChFailResponse { cid }
+            | ServerDisconnResponse { cid }
+            | ErrorResponse { cid, .. } => *cid,
+            ReadNotifyRequest { sid, .. }
+            | ReadRequest { sid, .. }
+            | WriteRequest { sid, .. }
+            | WriteNotifyRequest { sid, .. }
+            | EventAddRequest { sid, .. }
+            | EventCancelRequest { sid, .. }
+            | EventCancelResponse { sid, .. } => *self.sids.get(sid)?,
+            ReadNotifyResponse { ioid, .. }
+            | ReadResponse { ioid, .. }
+            | WriteNotifyResponse { ioid, .. } => self.ioids.get(ioid)?.cid,
+            EventAddResponse { subscriptionid, .. } => self.subs.get(subscriptionid)?.cid,
+            _ => return None,
+        };
+        self.channels.get(&cid).map(|c| Arc::clone(&c.name))
+    }
+
+    /// Validate a channel-level command and update the tables. `received` is
+    /// true when the peer sent it (a few late messages are tolerated then).
+    pub fn apply(&mut self, cmd: &Command, received: bool) -> Result<(), Violation> {
+        use Command::*;
+        match cmd {
+            CreateChanRequest { name, cid, .. } => {
+                if self.channels.contains_key(cid) {
+                    return Err(Violation::DuplicateCid(*cid));
+                }
+                self.channels.insert(
+                    *cid,
+                    Channel {
+                        name: Arc::from(name.as_str()),
+                        cid: *cid,
+                        sid: None,
+                        state: ChannelState::CreateRequested,
+                        native_type: None,
+                        native_count: 0,
+                        access_rights: None,
+                    },
+                );
+            }
+            AccessRightsResponse { cid, access_rights } => {
+                self.channel_mut(*cid)?.access_rights = Some(*access_rights);
+            }
+            CreateChanResponse {
+                data_type,
+                data_count,
+                cid,
+                sid,
+            } => {
+                let chan = self.channel_in(*cid, ChannelState::CreateRequested)?;
+                if self.sids.contains_key(sid) {
+                    return Err(Violation::DuplicateSid(*sid));
+                }
+                let chan = self
+                    .channels
+                    .get_mut(&chan)
+                    .ok_or(Violation::UnknownCid(*cid))?;
+                chan.state = ChannelState::Connected;
+                chan.sid = Some(*sid);
+                chan.native_type = Some(*data_type);
+                chan.native_count = *data_count;
+                self.sids.insert(*sid, *cid);
+            }
+            CreateChFailResponse { cid } => {
+                self.channel_in(*cid, ChannelState::CreateRequested)?;
+                self.remove_channel(*cid);
+            }
+            ServerDisconnResponse { cid } => {
+                self.channel_mut(*cid)?;
+                self.remove_channel(*cid);
+            }
+            ClearChannelRequest { sid, cid } => {
+                self.channel_in(*cid, ChannelState::Connected)?;
+                if self.sids.get(sid) != Some(cid) {
+                    return Err(Violation::UnknownSid(*sid));
+                }
+                self.channel_mut(*cid)?.state = ChannelState::ClearRequested;
+            }
+            ClearChannelResponse { cid, .. } => {
+                self.channel_in(*cid, ChannelState::ClearRequested)?;
+                self.remove_channel(*cid);
+            }
+            ReadNotifyRequest { sid, ioid, .. } | ReadRequest { sid, ioid, .. } => {
+                self.start_io(*sid, *ioid, IoKind::Read)?
+            }
+            WriteNotifyRequest { sid, ioid, .. } => self.start_io(*sid, *ioid, IoKind::Write)?,
+            WriteRequest { sid, .. } => {
+                self.connected_by_sid(*sid)?;
+            }
+            ReadNotifyResponse { ioid, .. } | ReadResponse { ioid, .. } => {
+                self.finish_io(*ioid, IoKind::Read)?
+            }
+            WriteNotifyResponse { ioid, .. } => self.finish_io(*ioid, IoKind::Write)?,
+            EventAddRequest {
+                data_type,
+                data_count,
+                sid,
+                subscriptionid,
+                mask,
+                ..
+            } => {
+                let cid = self.connected_by_sid(*sid)?;
+                if self.subs.contains_key(subscriptionid) {
+                    return Err(Violation::DuplicateSubscription(*subscriptionid));
+                }
+                self.subs.insert(
+                    *subscriptionid,
+                    Subscription {
+                        cid,
+                        sid: *sid,
+                        data_type: *data_type,
+                        data_count: *data_count,
+                        mask: *mask,
+                        state: SubscriptionState::Active,
+                    },
+                );
+            }
+            EventAddResponse {
+                data_type,
+                subscriptionid,
+                data,
+                ..
+            } => match self.subs.get(subscriptionid) {
+                Some(sub) if sub.data_type != *data_type => {
+                    return Err(Violation::SubscriptionMismatch(*subscriptionid))
+                }
+                Some(_) => {}
+                // A late, empty update for a subscription already gone is a
+                // cancel confirmation that crossed our bookkeeping: harmless.
+                None if received && data.is_empty() => {}
+                None => return Err(Violation::UnknownSubscription(*subscriptionid)),
+            },
+            EventCancelRequest {
+                data_type,
+                sid,
+                subscriptionid,
+            } => {
+                let sub = self
+                    .subs
+                    .get_mut(subscriptionid)
+                    .filter(|s| s.state == SubscriptionState::Active)
+                    .ok_or(Violation::UnknownSubscription(*subscriptionid))?;
+                if sub.sid != *sid || sub.data_type != *data_type {
+                    return Err(Violation::SubscriptionMismatch(*subscriptionid));
+                }
+                sub.state = SubscriptionState::CancelRequested;
+            }
+            EventCancelResponse {
+                sid,
+                subscriptionid,
+                ..
+            } => match self.subs.get(subscriptionid) {
+                Some(sub) if sub.sid != *sid => {
+                    return Err(Violation::SubscriptionMismatch(*subscriptionid))
+                }
+                Some(_) => {
+                    self.subs.remove(subscriptionid);
+                }
+                // EPICS' RSRV may confirm a cancel after the channel is cleared.
+                None if received => {}
+                None => return Err(Violation::UnknownSubscription(*subscriptionid)),
+            },
+            ErrorResponse {
+                original_request, ..
+            } => {
+                // The failed request will get no other answer: forget what it started.
+                let (p1, p2) = (original_request.parameter1, original_request.parameter2);
+                match original_request.command {
+                    id::READ_NOTIFY | id::READ | id::WRITE_NOTIFY => {
+                        self.ioids.remove(&p2);
+                    }
+                    id::EVENT_ADD if self.subs.get(&p2).is_some_and(|s| s.sid == p1) => {
+                        self.subs.remove(&p2);
+                    }
+                    id::CREATE_CHAN
+                        if self
+                            .channels
+                            .get(&p1)
+                            .is_some_and(|c| c.state == ChannelState::CreateRequested) =>
+                    {
+                        self.remove_channel(p1);
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn channel_mut(&mut self, cid: u32) -> Result<&mut Channel, Violation> {
+        self.channels
+            .get_mut(&cid)
+            .ok_or(Violation::UnknownCid(cid))
+    }
+
+    /// The cid, if the channel exists and is in `state`.
+    fn channel_in(&self, cid: u32, state: ChannelState) -> Result<u32, Violation> {
+        let chan = self.channels.get(&cid).ok_or(Violation::UnknownCid(cid))?;
+        if chan.state != state {
+            return Err(Violation::BadChannelState {
+                cid,
+                state: chan.state,
+            });
+        }
+        Ok(cid)
+    }
+
+    /// The cid of the connected channel with this sid.
+    fn connected_by_sid(&self, sid: u32) -> Result<u32, Violation> {
+        let cid = *self.sids.get(&sid).ok_or(Violation::UnknownSid(sid))?;
+        self.channel_in(cid, ChannelState::Connected)
+    }
+
+    fn start_io(&mut self, sid: u32, ioid: u32, kind: IoKind) -> Result<(), Violation> {
+        let cid = self.connected_by_sid(sid)?;
+        if self.ioids.contains_key(&ioid) {
+            return Err(Violation::DuplicateIoid(ioid));
+        }
+        self.ioids.insert(ioid, PendingIo { cid, kind });
+        Ok(())
+    }
+
+    fn finish_io(&mut self, ioid: u32, kind: IoKind) -> Result<(), Violation> {
+        match self.ioids.get(&ioid) {
+            Some(p) if p.kind == kind => {
+                self.ioids.remove(&ioid);
+                Ok(())
+            }
+            _ => Err(Violation::UnknownIoid(ioid)),
+        }
+    }
+
+    /// Drop a channel with everything that refers to it.
+    pub fn remove_channel(&mut self, cid: u32) {
+        if let Some(chan) = self.channels.remove(&cid) {
+            if let Some(sid) = chan.sid {
+                self.sids.remove(&sid);
+            }
+            self.ioids.retain(|_, p| p.cid != cid);
+            self.subs.retain(|_, s| s.cid != cid);
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! The logging contract: exactly one DEBUG record per command sent or
+//! received by the circuit and broadcaster state machines, with the agreed
+//! target and fields. (One test in this file: tracing's callsite cache is
+//! process-wide.)
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use caproto::proto::broadcaster::{Broadcaster, Event};
+use caproto::proto::circuit::VirtualCircuit;
+use caproto::proto::dbr::DbrType;
+use caproto::proto::{Command, Role, DEFAULT_MAX_ARRAY_BYTES};
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::Layer;
+
+#[derive(Debug, Clone)]
+struct Record {
+    target: String,
+    level: tracing::Level,
+    fields: BTreeMap<String, String>,
+}
+
+impl Record {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+}
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<Record>>>);
+
+struct Fields<'a>(&'a mut BTreeMap<String, String>);
+
+impl Visit for Fields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().into(), value.to_string());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().into(), format!("{value:?}"));
+    }
+}
+
+impl<S: tracing::Subscriber> Layer<S> for Capture {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        let mut fields = BTreeMap::new();
+        event.record(&mut Fields(&mut fields));
+        self.0.lock().unwrap().push(Record {
+            target: event.metadata().target().into(),
+            level: *event.metadata().level(),
+            fields,
+        });
+    }
+}
+
+fn take(capture: &Capture) -> Vec<Record> {
+    std::mem::take(&mut *capture.0.lock().unwrap())
+}
+
+#[test]
+fn one_record_per_command_with_contract_fields() {
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::registry().with(capture.clone());
+    let client_addr: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let server_addr: SocketAddr = "127.0.0.1:5064".parse().unwrap();
+
+    tracing::subscriber::with_default(subscriber, || {
+        // --- TCP ---
+        let mut client = VirtualCircuit::new(
+            Role::Client,
+            client_addr,
+            server_addr,
+            0,
+            DEFAULT_MAX_ARRAY_BYTES,
+        );
+        let mut server = VirtualCircuit::new(
+            Role::Server,
+            server_addr,
+            client_addr,
+            0,
+            DEFAULT_MAX_ARRAY_BYTES,
+        );
+        let mut wire = Vec::new();
+        let version = Command::VersionRequest {
+            priority: 0,
+            version: 13,
+        };
+        let create = Command::CreateChanRequest {
+            name: "test:ai".into(),
+            cid: 1,
+            version: 13,
+        };
+        let n_version = client.send(&version, &mut wire).unwrap();
+        client.send(&create, &mut wire).unwrap();
+        server.recv(&wire);
+        while let Some(cmd) = server.next_command() {
+            cmd.unwrap();
+        }
+        let mut back = Vec::new();
+        let created = Command::CreateChanResponse {
+            data_type: DbrType::DOUBLE,
+            data_count: 1,
+            cid: 1,
+            sid: 9,
+        };
+        server.send(&created, &mut back).unwrap();
+        client.recv(&back);
+        client.next_command().unwrap().unwrap();
+
+        let records = take(&capture);
+        assert_eq!(
+            records.len(),
+            6,
+            "2 sent, 2 received, 1 sent, 1 received: {records:#?}"
+        );
+        for r in &records {
+            assert_eq!(r.target, "caproto::circ");
+            assert_eq!(r.level, tracing::Level::DEBUG);
+            assert!(r.get("command").is_some());
+        }
+        let sent_version = &records[0];
+        assert_eq!(sent_version.get("direction"), Some("send"));
+        assert_eq!(sent_version.get("role"), Some("client"));
+        assert_eq!(sent_version.get("our_addr"), Some("127.0.0.1:40000"));
+        assert_eq!(sent_version.get("their_addr"), Some("127.0.0.1:5064"));
+        assert_eq!(
+            sent_version.get("bytes"),
+            Some(n_version.to_string().as_str())
+        );
+        assert_eq!(
+            sent_version.get("pv"),
+            None,
+            "no pv for circuit-level commands"
+        );
+        assert_eq!(records[1].get("pv"), Some("test:ai"));
+        // Received on the server side: the roles and addresses flip.
+        let got_create = &records[3];
+        assert_eq!(got_create.get("direction"), Some("recv"));
+        assert_eq!(got_create.get("role"), Some("server"));
+        assert_eq!(got_create.get("our_addr"), Some("127.0.0.1:5064"));
+        assert_eq!(got_create.get("pv"), Some("test:ai"));
+        assert_eq!(records[2].get("pv"), None);
+        // The response carries the pv (looked up by cid) on both sides.
+        assert_eq!(records[4].get("direction"), Some("send"));
+        assert_eq!(records[4].get("pv"), Some("test:ai"));
+        assert_eq!(records[5].get("direction"), Some("recv"));
+        assert_eq!(records[5].get("role"), Some("client"));
+        assert_eq!(records[5].get("pv"), Some("test:ai"));
+
+        // A refused send emits nothing.
+        let bad = Command::ReadNotifyRequest {
+            data_type: DbrType::DOUBLE,
+            data_count: 1,
+            sid: 1234,
+            ioid: 1,
+        };
+        assert!(client.send(&bad, &mut Vec::new()).is_err());
+        assert!(take(&capture).is_empty());
+
+        // --- UDP ---
+        let mut searcher = Broadcaster::new(Role::Client, client_addr);
+        let mut responder = Broadcaster::new(Role::Server, server_addr);
+        searcher.add_search(1, "test:ai").unwrap();
+        let mut dgram = Vec::new();
+        searcher
+            .fill_search_datagram(&[1], false, server_addr, &mut dgram)
+            .unwrap();
+        let mut events = Vec::new();
+        responder
+            .recv(&dgram, client_addr, Instant::now(), &mut events)
+            .unwrap();
+        let mut reply = Vec::new();
+        responder
+            .send(
+                &Command::VersionResponse { version: 13 },
+                client_addr,
+                &mut reply,
+            )
+            .unwrap();
+        responder
+            .send(
+                &Command::SearchResponse {
+                    port: 5064,
+                    ip: None,
+                    cid: 1,
+                    version: 13,
+                },
+                client_addr,
+                &mut reply,
+            )
+            .unwrap();
+        let mut beacon = Vec::new();
+        responder
+            .beacon(5064, "127.0.0.1".parse().unwrap(), client_addr, &mut beacon)
+            .unwrap();
+        let mut found = Vec::new();
+        searcher
+            .recv(&reply, server_addr, Instant::now(), &mut found)
+            .unwrap();
+        searcher
+            .recv(&beacon, server_addr, Instant::now(), &mut found)
+            .unwrap();
+        assert!(matches!(found[0], Event::Found { .. }));
+
+        let records = take(&capture);
+        let targets: Vec<(&str, &str)> = records
+            .iter()
+            .map(|r| (r.target.as_str(), r.get("direction").unwrap()))
+            .collect();
+        assert_eq!(
+            targets,
+            [
+                ("caproto::bcast", "send"),         // VersionRequest
+                ("caproto::bcast::search", "send"), // SearchRequest
+                ("caproto::bcast", "recv"),
+                ("caproto::bcast::search", "recv"),
+                ("caproto::bcast", "send"), // VersionResponse
+                ("caproto::bcast::search", "send"),
+                ("caproto::bcast::beacon", "send"),
+                ("caproto::bcast", "recv"),
+                ("caproto::bcast::search", "recv"),
+                ("caproto::bcast::beacon", "recv"),
+            ]
+        );
+        assert_eq!(records[1].get("pv"), Some("test:ai"));
+        assert_eq!(records[3].get("pv"), Some("test:ai"));
+        assert_eq!(records[3].get("role"), Some("server"));
+        assert_eq!(records[8].get("pv"), Some("test:ai"), "matched by cid");
+        assert_eq!(records[9].get("pv"), None);
+        for r in &records {
+            assert!(r.get("bytes").is_some() && r.get("command").is_some());
+            assert!(r.get("our_addr").is_some() && r.get("their_addr").is_some());
+        }
+    });
+}
