@@ -684,7 +684,7 @@ def section_catime(env, tables):
         with server:
             runs = []
             for _ in range(reps):
-                r = run_once([catime, pv, str(count)], server.env, env.args.timeout * 4, capture=True, tmpdir=env.tmp)
+                r = run_once([catime, pv, str(count)], server.env, env.args.timeout * 2, capture=True, tmpdir=env.tmp)
                 parsed = parse_catime(r.out)
                 if not r.ok or "DBR_DOUBLE/async get" not in parsed:
                     runs = short_err(r) if not r.ok else "catime output not understood"
@@ -770,6 +770,9 @@ def observe(stream, server, warmup, duration):
     # it sends anything): the warm-up counts from the first line printed.
     while stream.count == 0 and stream.proc.poll() is None and time.monotonic() - t_start < 20:
         time.sleep(0.02)
+    if stream.count == 0 and stream.proc.poll() is None:
+        stream.stop()
+        return "no output within 20 s"
     time.sleep(warmup)
     if stream.proc.poll() is not None:
         return f"exited early (rc {stream.proc.returncode}): {stream.text_tail[-200:].decode(errors='replace')!r}"
