@@ -1,0 +1,333 @@
+//! The three fuzz targets. Each is a function of arbitrary bytes that panics
+//! (with a message naming the broken property) when the code under test
+//! misbehaves; returning normally means the input was handled correctly,
+//! whether it was valid or refused with a typed error.
+
+use std::net::SocketAddr;
+
+use caproto::proto::circuit::{CircuitError, VirtualCircuit};
+use caproto::proto::command::{AccessRights, Decoded};
+use caproto::proto::dbr::{self, DbrType};
+use caproto::proto::header::{Header, EXTENDED_HEADER_LEN};
+use caproto::proto::{Command, Direction, Role, DEFAULT_MAX_ARRAY_BYTES};
+
+/// A fuzz target: its name (also the corpus folder) and entry point.
+#[derive(Debug, Clone, Copy)]
+pub struct Target {
+    /// Name used by cargo-fuzz, `scripts/fuzz` and `fuzz/corpus/<name>`.
+    pub name: &'static str,
+    /// Bytes at the front of an input that are control fields, not CA bytes
+    /// (the structure-aware mutator leaves their layout alone).
+    pub prefix_len: usize,
+    /// Runs one input; panics on a property violation.
+    pub run: fn(&[u8]),
+}
+
+/// Every target, in the order `scripts/fuzz` runs them.
+pub const TARGETS: &[Target] = &[
+    Target {
+        name: "command_decode",
+        prefix_len: 0,
+        run: command_decode,
+    },
+    Target {
+        name: "dbr_decode",
+        prefix_len: DBR_PREFIX,
+        run: dbr_decode,
+    },
+    Target {
+        name: "circuit_server",
+        prefix_len: 1,
+        run: circuit_server,
+    },
+];
+
+/// The largest payload the command target allows: EPICS' default
+/// EPICS_CA_MAX_ARRAY_BYTES plus room for DBR metadata.
+const MAX_PAYLOAD: usize = DEFAULT_MAX_ARRAY_BYTES + 256;
+
+/// Header (standard or extended) + payload decoding of a byte stream, as a
+/// request and as a response, each command re-encoded and decoded again.
+pub fn command_decode(data: &[u8]) {
+    let _ = Header::decode(data);
+    for direction in [Direction::Request, Direction::Response] {
+        decode_stream(data, direction, MAX_PAYLOAD);
+        // A tiny limit exercises the refusal path on every data command.
+        decode_stream(data, direction, 8);
+    }
+}
+
+fn decode_stream(mut data: &[u8], direction: Direction, max: usize) {
+    while !data.is_empty() {
+        match Command::decode_from(data, direction, max) {
+            Err(_) => return,
+            Ok(Decoded::Incomplete { needed }) => {
+                assert!(
+                    needed > data.len(),
+                    "Incomplete {{ needed: {needed} }} but {} bytes were given",
+                    data.len()
+                );
+                assert!(
+                    needed <= EXTENDED_HEADER_LEN + max + 8,
+                    "Incomplete {{ needed: {needed} }} exceeds header + max_payload {max}: \
+                     an oversized payload must be refused, not awaited"
+                );
+                return;
+            }
+            Ok(Decoded::Command(cmd, used)) => {
+                assert!(
+                    (16..=data.len()).contains(&used),
+                    "decode_from used {used} bytes of {}",
+                    data.len()
+                );
+                if let Ok((h, hlen)) = Header::decode(data) {
+                    assert!(
+                        h.payload_size as usize <= max,
+                        "{direction:?} command with payload {} accepted above max {max}",
+                        h.payload_size
+                    );
+                    assert!(used >= hlen, "used {used} < header length {hlen}");
+                }
+                let _ = format!("{cmd:?}");
+                check_reencode(&cmd, direction);
+                data = &data[used..];
+            }
+        }
+    }
+}
+
+/// encode(cmd) must decode back to a command with the same encoding.
+fn check_reencode(cmd: &Command, direction: Direction) {
+    let mut first = Vec::new();
+    let n = match cmd.encode(&mut first) {
+        Ok(n) => n,
+        Err(e) => panic!("decoded {direction:?} command cannot be re-encoded ({e}): {cmd:?}"),
+    };
+    assert_eq!(
+        n,
+        first.len(),
+        "encode returned {n} but wrote {}",
+        first.len()
+    );
+    assert_eq!(first.len() % 8, 0, "encoding not 8-aligned: {cmd:?}");
+    let again = match Command::decode_from(&first, direction, usize::MAX / 2) {
+        Ok(Decoded::Command(c, used)) => {
+            assert_eq!(
+                used,
+                first.len(),
+                "re-decode used {used} of {}",
+                first.len()
+            );
+            c
+        }
+        other => panic!("own encoding of {cmd:?} does not decode: {other:?} from {first:02x?}"),
+    };
+    let mut second = Vec::new();
+    let _ = again.encode(&mut second);
+    assert_eq!(
+        first, second,
+        "encode(decode(encode(c))) != encode(c) for {cmd:?} / {again:?}"
+    );
+}
+
+/// Input layout of the DBR target: type code, element count (u32 BE), payload.
+pub const DBR_PREFIX: usize = 5;
+
+/// DBR payload decoding for every type code (and invalid ones) with arbitrary
+/// counts; successful decodes are re-encoded and must round-trip.
+pub fn dbr_decode(data: &[u8]) {
+    if data.len() < DBR_PREFIX {
+        return;
+    }
+    let code = u16::from(data[0]) % 40;
+    let count = u32::from_be_bytes([data[1], data[2], data[3], data[4]]);
+    let payload = &data[DBR_PREFIX..];
+    let Some(dbr_type) = DbrType::from_code(code) else {
+        assert!(code > DbrType::MAX_CODE, "from_code({code}) = None");
+        return;
+    };
+    // Must be cheap and not overflow for any count.
+    let _ = dbr::payload_size(dbr_type, count as usize);
+    let Ok((value, meta)) = dbr::decode(dbr_type, count, payload) else {
+        return;
+    };
+    assert_eq!(
+        value.native_type(),
+        dbr_type.native(),
+        "{dbr_type} decoded into {:?}",
+        value.native_type()
+    );
+    assert!(
+        value.len() <= payload.len(),
+        "{dbr_type} count {count}: {} elements from {} bytes",
+        value.len(),
+        payload.len()
+    );
+    let mut first = Vec::new();
+    if let Err(e) = dbr::encode(dbr_type, &value, &meta, &mut first) {
+        panic!("decoded {dbr_type} x{count} cannot be re-encoded: {e}");
+    }
+    let n = value.len() as u32;
+    let (v2, m2) = match dbr::decode(dbr_type, n, &first) {
+        Ok(x) => x,
+        Err(e) => panic!("own encoding of {dbr_type} x{n} does not decode ({e}): {first:02x?}"),
+    };
+    let mut second = Vec::new();
+    if let Err(e) = dbr::encode(dbr_type, &v2, &m2, &mut second) {
+        panic!("re-decoded {dbr_type} x{n} cannot be encoded: {e}");
+    }
+    assert_eq!(first, second, "{dbr_type} x{n}: encoding not stable");
+}
+
+/// A server-role [`VirtualCircuit`] fed the input in chunks (first byte picks
+/// the chunk size), answering what it decodes the way a server would, so the
+/// channel/ioid/subscription tables are exercised too.
+pub fn circuit_server(data: &[u8]) {
+    let Some((&ctl, stream)) = data.split_first() else {
+        return;
+    };
+    let ours: SocketAddr = ([127, 0, 0, 1], 5064).into();
+    let theirs: SocketAddr = ([127, 0, 0, 1], 40000).into();
+    let mut circ = VirtualCircuit::new(Role::Server, ours, theirs, 0, DEFAULT_MAX_ARRAY_BYTES);
+    let chunk = match ctl & 0x3F {
+        0 => stream.len().max(1),
+        n => usize::from(n),
+    };
+    let fail_creates = ctl & 0x40 != 0;
+    let mut out = Vec::new();
+    let limit = EXTENDED_HEADER_LEN + circ.max_payload();
+    for piece in stream.chunks(chunk) {
+        circ.recv(piece);
+        // Every call consumes at least one byte or returns None.
+        let mut budget = circ.buffered() + 2;
+        while let Some(result) = circ.next_command() {
+            budget -= 1;
+            assert!(budget > 0, "next_command keeps returning without consuming");
+            match result {
+                Ok(cmd) => answer(&mut circ, &cmd, fail_creates, &mut out),
+                Err(CircuitError::Remote(refused)) => {
+                    let _ = circ.send(
+                        &Command::ErrorResponse {
+                            original_request: refused.header,
+                            cid: 0,
+                            status: 0,
+                            error_message: refused.violation.to_string(),
+                        },
+                        &mut out,
+                    );
+                }
+                Err(e) => {
+                    assert!(e.is_fatal(), "non-fatal error from next_command: {e}");
+                    assert!(circ.next_command().is_none(), "commands after fatal {e}");
+                    return;
+                }
+            }
+            out.clear();
+        }
+        assert!(
+            circ.buffered() <= limit,
+            "circuit buffers {} bytes, above one maximum command ({limit})",
+            circ.buffered()
+        );
+    }
+    circ.disconnect();
+    assert!(circ.next_command().is_none());
+}
+
+/// What a well-behaved server sends back for `cmd` (errors from `send` are
+/// the state machine refusing our reply, which is fine here).
+fn answer(circ: &mut VirtualCircuit, cmd: &Command, fail_creates: bool, out: &mut Vec<u8>) {
+    let mut send = |circ: &mut VirtualCircuit, reply: Command| {
+        let before = out.len();
+        match circ.send(&reply, out) {
+            Ok(n) => assert_eq!(out.len() - before, n, "send wrote a different length"),
+            Err(_) => assert_eq!(out.len(), before, "failed send left bytes behind"),
+        }
+    };
+    match cmd {
+        Command::VersionRequest { .. } => send(circ, Command::VersionResponse { version: 13 }),
+        Command::EchoRequest => send(circ, Command::EchoResponse),
+        Command::CreateChanRequest { cid, .. } if fail_creates => {
+            send(circ, Command::CreateChFailResponse { cid: *cid })
+        }
+        Command::CreateChanRequest { cid, .. } => {
+            let sid = circ.new_channel_id();
+            send(
+                circ,
+                Command::AccessRightsResponse {
+                    cid: *cid,
+                    access_rights: AccessRights::READ_WRITE,
+                },
+            );
+            send(
+                circ,
+                Command::CreateChanResponse {
+                    data_type: DbrType::DOUBLE,
+                    data_count: 1,
+                    cid: *cid,
+                    sid,
+                },
+            );
+        }
+        Command::ReadNotifyRequest {
+            data_type, ioid, ..
+        } => send(
+            circ,
+            Command::ReadNotifyResponse {
+                data: vec![0; 8],
+                data_type: *data_type,
+                data_count: 1,
+                status: 1,
+                ioid: *ioid,
+            },
+        ),
+        Command::WriteNotifyRequest {
+            data_type,
+            data_count,
+            ioid,
+            ..
+        } => send(
+            circ,
+            Command::WriteNotifyResponse {
+                data_type: *data_type,
+                data_count: *data_count,
+                status: 1,
+                ioid: *ioid,
+            },
+        ),
+        Command::EventAddRequest {
+            data_type,
+            subscriptionid,
+            ..
+        } => send(
+            circ,
+            Command::EventAddResponse {
+                data: vec![0; 8],
+                data_type: *data_type,
+                data_count: 1,
+                status: 1,
+                subscriptionid: *subscriptionid,
+            },
+        ),
+        Command::EventCancelRequest {
+            data_type,
+            sid,
+            subscriptionid,
+        } => send(
+            circ,
+            Command::EventCancelResponse {
+                data_type: *data_type,
+                sid: *sid,
+                subscriptionid: *subscriptionid,
+            },
+        ),
+        Command::ClearChannelRequest { sid, cid } => send(
+            circ,
+            Command::ClearChannelResponse {
+                sid: *sid,
+                cid: *cid,
+            },
+        ),
+        _ => {}
+    }
+}
