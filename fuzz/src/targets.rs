@@ -311,12 +311,14 @@ fn answer(circ: &mut VirtualCircuit, cmd: &Command, fail_creates: bool, out: &mu
         ),
         Command::EventCancelRequest {
             data_type,
+            data_count,
             sid,
             subscriptionid,
         } => send(
             circ,
             Command::EventCancelResponse {
                 data_type: *data_type,
+                data_count: *data_count,
                 sid: *sid,
                 subscriptionid: *subscriptionid,
             },

@@ -149,7 +149,8 @@ fn strings_without_nul_and_non_utf8_decode() {
     bytes.extend_from_slice(b"caf\xe9\0");
     bytes.resize(80, 0xff);
     let (v, _) = decode(t(0), 2, &bytes).unwrap();
-    assert_eq!(v, Value::String(vec!["x".repeat(40), "café".into()]));
+    // The 40th byte of a full field is its terminator, as in C peers.
+    assert_eq!(v, Value::String(vec!["x".repeat(39), "café".into()]));
 }
 
 #[test]
@@ -242,4 +243,26 @@ fn random_payloads_never_panic() {
             Err(e) => assert!(!e.to_string().is_empty()),
         }
     }
+}
+
+/// Strings as peers really send them (not UTF-8, or filling all 40 bytes)
+/// decode to text that re-encodes to the same bytes; found by scripts/fuzz.
+#[test]
+fn received_strings_re_encode_byte_for_byte() {
+    let t = DbrType::plain(NativeType::String);
+    let mut latin1 = vec![0xE9u8; 39];
+    latin1.push(0);
+    let mut full = vec![b'x'; 40];
+    full[0] = b'a';
+    for wire in [latin1.clone(), full] {
+        let (value, meta) = decode(t, 1, &wire).unwrap();
+        let mut again = Vec::new();
+        encode(t, &value, &meta, &mut again).unwrap();
+        assert_eq!(decode(t, 1, &again).unwrap().0, value);
+    }
+    let (value, meta) = decode(t, 1, &latin1).unwrap();
+    assert_eq!(value, Value::String(vec!["\u{e9}".repeat(39)]));
+    let mut again = Vec::new();
+    encode(t, &value, &meta, &mut again).unwrap();
+    assert_eq!(again, latin1);
 }

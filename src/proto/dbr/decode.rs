@@ -1,7 +1,7 @@
 //! Decoding a received DBR payload into a [`Value`] and [`Metadata`].
 
 use super::layout::{fields, payload_size, Field};
-use super::wire::{field_text, Reader};
+use super::wire::{fixed_field_text, Reader};
 use super::{
     AlarmSeverity, AlarmStatus, DbrError, DbrType, EpicsTime, Metadata, NativeType, Value,
     MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE, MAX_STRING_SIZE, MAX_UNITS_SIZE,
@@ -48,7 +48,7 @@ fn decode_metadata(dbr_type: DbrType, r: &mut Reader<'_>) -> Result<Metadata, Db
                 r.take(n)?;
             }
             Field::Precision => m.graphics.precision = r.u16()? as i16,
-            Field::Units => m.graphics.units = field_text(r.take(MAX_UNITS_SIZE)?),
+            Field::Units => m.graphics.units = fixed_field_text(r.take(MAX_UNITS_SIZE)?),
             Field::Graphics => {
                 let g = &mut m.graphics;
                 g.upper_disp_limit = r.number_as_f64(native)?;
@@ -71,7 +71,7 @@ fn decode_metadata(dbr_type: DbrType, r: &mut Reader<'_>) -> Result<Metadata, Db
                 for i in 0..MAX_ENUM_STATES {
                     let slot = r.take(MAX_ENUM_STRING_SIZE)?;
                     if i < used {
-                        m.enum_strings.push(field_text(slot));
+                        m.enum_strings.push(fixed_field_text(slot));
                     }
                 }
             }
@@ -90,9 +90,11 @@ fn decode_value(native: NativeType, n: usize, r: &mut Reader<'_>) -> Result<Valu
         .ok_or(DbrError::CountTooLarge(n as u64))?;
     let raw = r.take(total)?;
     Ok(match native {
-        NativeType::String => {
-            Value::String(raw.chunks_exact(MAX_STRING_SIZE).map(field_text).collect())
-        }
+        NativeType::String => Value::String(
+            raw.chunks_exact(MAX_STRING_SIZE)
+                .map(fixed_field_text)
+                .collect(),
+        ),
         NativeType::Short => Value::Short(be_array(raw, i16::from_be_bytes)),
         NativeType::Float => Value::Float(be_array(raw, f32::from_be_bytes)),
         NativeType::Enum => Value::Enum(be_array(raw, u16::from_be_bytes)),

@@ -2,6 +2,7 @@
 //! shared by the encoder and decoder.
 
 use super::{DbrError, NativeType};
+use std::borrow::Cow;
 
 /// A cursor over a received payload. Every read is bounds-checked and
 /// reports [`DbrError::Truncated`] rather than panicking.
@@ -71,15 +72,36 @@ pub(crate) fn field_text(bytes: &[u8]) -> String {
     }
 }
 
+/// Text of a fixed-size C string field (units, enum states, DBR_STRING
+/// elements). Its last byte is the terminator C peers rely on, so a sender
+/// that filled every byte still yields text that fits the field again.
+pub(crate) fn fixed_field_text(field: &[u8]) -> String {
+    field_text(&field[..field.len().saturating_sub(1)])
+}
+
+/// The wire bytes of `text`: the inverse of [`field_text`]. Text that
+/// `field_text` read as Latin-1 (every char below U+0100, and those bytes not
+/// valid UTF-8) goes back as Latin-1, so a received string re-encodes byte for
+/// byte and fits where it came from; all other text goes as UTF-8.
+pub(crate) fn text_bytes(text: &str) -> Cow<'_, [u8]> {
+    if !text.is_ascii() && text.chars().all(|c| u32::from(c) < 0x100) {
+        let latin1: Vec<u8> = text.chars().map(|c| c as u8).collect();
+        if std::str::from_utf8(&latin1).is_err() {
+            return Cow::Owned(latin1);
+        }
+    }
+    Cow::Borrowed(text.as_bytes())
+}
+
 /// Append `text` as a NUL-padded field of `size` bytes. At least one NUL must
-/// fit, so the text may be at most `size - 1` bytes (UTF-8).
+/// fit, so the text may be at most `size - 1` bytes (see [`text_bytes`]).
 pub(crate) fn put_field_text(
     out: &mut Vec<u8>,
     text: &str,
     size: usize,
     field: &'static str,
 ) -> Result<(), DbrError> {
-    let bytes = text.as_bytes();
+    let bytes = text_bytes(text);
     if bytes.len() >= size {
         return Err(DbrError::StringTooLong {
             field,
@@ -87,7 +109,7 @@ pub(crate) fn put_field_text(
             max: size - 1,
         });
     }
-    out.extend_from_slice(bytes);
+    out.extend_from_slice(&bytes);
     out.resize(out.len() + size - bytes.len(), 0);
     Ok(())
 }
