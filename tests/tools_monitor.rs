@@ -252,10 +252,11 @@ fn unknown_pvs_are_reported_and_the_others_monitored() {
     let Some(_ioc) = ioc(&env, "tm5:") else {
         return;
     };
+    // 5 s: long enough for tm5:ai on a loaded machine.
     let out = ours(
         &env,
         Tool::Monitor,
-        &["-w", "1", "--maximum", "1", "tm5:nope", "tm5:ai"],
+        &["-w", "5", "--maximum", "1", "tm5:nope", "tm5:ai"],
     );
     assert!(!out.timed_out, "{out}");
     assert_eq!(out.status.and_then(|s| s.code()), Some(1), "{out}");

@@ -12,6 +12,25 @@ use crate::common::{CaEnv, RunOutput};
 /// a hang guard, not a timing assertion).
 pub const RUN: Duration = Duration::from_secs(60);
 
+/// `--timeout` given to every tool run whose arguments set none, ours and
+/// caproto's alike: the tools' 1 s default is too short for a search,
+/// connection and read when many test binaries share two cores. Only runs
+/// that must fail (unknown PVs) pay for it, and those pass `-w` themselves.
+pub const TOOL_TIMEOUT: &str = "10";
+
+/// `args` with `--timeout` [`TOOL_TIMEOUT`] in front unless they set one.
+fn with_timeout<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let sets_timeout = args
+        .iter()
+        .any(|a| *a == "-w" || *a == "--timeout" || a.starts_with("--timeout="));
+    let mut all = Vec::with_capacity(args.len() + 2);
+    if !sets_timeout {
+        all.extend(["--timeout", TOOL_TIMEOUT]);
+    }
+    all.extend_from_slice(args);
+    all
+}
+
 /// Our executables, as cargo built them for this test.
 #[derive(Debug, Clone, Copy)]
 pub enum Tool {
@@ -42,18 +61,20 @@ impl Tool {
     }
 }
 
-/// Our tool with `--no-repeater` and `args`, in `env`.
+/// Our tool with `--no-repeater` and `args` (plus a generous `--timeout`
+/// if they set none), in `env`.
 pub fn ours_cmd(env: &CaEnv, tool: Tool, args: &[&str]) -> Command {
     let mut cmd = env.own(tool.our_exe());
-    cmd.arg("--no-repeater").args(args);
+    cmd.arg("--no-repeater").args(with_timeout(args));
     cmd
 }
 
-/// caproto's tool with `--no-repeater` and `args`, in `env`; `None` (after
-/// SKIPPED) if caproto is not installed.
+/// caproto's tool with `--no-repeater` and `args` (plus a generous
+/// `--timeout` if they set none), in `env`; `None` (after SKIPPED) if
+/// caproto is not installed.
 pub fn theirs_cmd(env: &CaEnv, tool: Tool, args: &[&str]) -> Option<Command> {
     let mut cmd = env.caproto(tool.name())?;
-    cmd.arg("--no-repeater").args(args);
+    cmd.arg("--no-repeater").args(with_timeout(args));
     Some(cmd)
 }
 
