@@ -8,7 +8,7 @@
 //! circuit waits; posting to PVs and other circuits carry on.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,7 +35,9 @@ const SHUTDOWN_FLUSH: Duration = Duration::from_millis(500);
 struct Channel {
     cid: u32,
     pv: PvHandle,
-    subs: Vec<u32>,
+    /// Subscription ids on this channel (a set: acctst adds and cancels
+    /// hundreds at a time, so removal must not be linear).
+    subs: HashSet<u32>,
 }
 
 /// Why a circuit ended.
@@ -452,7 +454,7 @@ impl Circuit {
             Channel {
                 cid,
                 pv,
-                subs: Vec::new(),
+                subs: HashSet::new(),
             },
         );
     }
@@ -593,7 +595,7 @@ impl Circuit {
             Arc::clone(&self.events),
         ));
         if let Some(ch) = self.channels.get_mut(&sid) {
-            ch.subs.push(subid);
+            ch.subs.insert(subid);
         }
         self.subs.insert(subid, Arc::clone(&sub));
         pv.subscribe(&sub);
@@ -603,7 +605,7 @@ impl Circuit {
         let sub = self.subs.remove(&subid)?;
         sub.cancel();
         if let Some(ch) = self.channels.get_mut(&sub.sid) {
-            ch.subs.retain(|s| *s != subid);
+            ch.subs.remove(&subid);
             ch.pv.unsubscribe(&sub);
         }
         Some(sub)
