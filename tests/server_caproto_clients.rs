@@ -20,9 +20,11 @@ fn caproto_get_reads_simple_example() {
     ) else {
         return;
     };
+    // caproto-get prints numbers with `{:g}` (as caget's %g): B, a DOUBLE 2.0,
+    // is "[2]", exactly as against caproto's own simple IOC.
     assert_eq!(
         normalized(out.expect_success("caproto-get")),
-        ["cg1:A [1]", "cg1:B [2.]", "cg1:C [1 2 3]"]
+        ["cg1:A [1]", "cg1:B [2]", "cg1:C [1 2 3]"]
     );
 }
 
@@ -40,14 +42,25 @@ fn caproto_get_metadata_and_strings() {
     ) else {
         return;
     };
+    // caproto-get decodes strings (and enum state strings) before printing:
+    // no Python quotes, e.g. "[One Value]" from caproto's own enums IOC.
     assert_eq!(
         normalized(out.expect_success("caproto-get")),
-        [format!("{p}string ['hello']"), format!("{p}enum ['On']")]
+        [format!("{p}string [hello]"), format!("{p}enum [On]")]
     );
     let out = caproto(
         &env,
         "caproto-get",
-        &["--timeout", "5", "-d", "CTRL_DOUBLE", &format!("{p}ai")],
+        // caproto-get prints only the data unless told to format the metadata.
+        &[
+            "--timeout",
+            "5",
+            "-d",
+            "CTRL_DOUBLE",
+            "--format",
+            "{response.metadata}",
+            &format!("{p}ai"),
+        ],
     )
     .unwrap();
     let text = out.expect_success("caproto-get").to_string();

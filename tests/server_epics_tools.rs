@@ -66,12 +66,30 @@ fn caget_reads_every_type_variety() {
     assert_eq!(lines, expected);
 
     // Type conversion on the server: ask for other types than the native one.
-    let lines = caget_t(&env, &[&format!("{p}enum")], &["-d", "DBR_STRING"]).unwrap();
-    assert_eq!(lines, ["On"]);
-    let lines = caget_t(&env, &[&format!("{p}double")], &["-d", "DBR_LONG"]).unwrap();
-    assert_eq!(lines, ["3"]);
-    let lines = caget_t(&env, &[&format!("{p}long")], &["-d", "DBR_STRING"]).unwrap();
-    assert_eq!(lines, ["123456"]);
+    // caget's -d and -t are mutually exclusive (-d wins), so -d output is the
+    // detailed block: name, native type, request type, count, value.
+    let caget_d = |pv: &str, dbr: &str| {
+        let out = epics(&env, "caget", &["-w", "5", "-d", dbr, pv]).unwrap();
+        normalized(out.expect_success("caget"))
+    };
+    let enum_pv = format!("{p}enum");
+    assert_eq!(
+        caget_d(&enum_pv, "DBR_STRING"),
+        [
+            enum_pv.as_str(),
+            "Native data type: DBF_ENUM",
+            "Request type: DBR_STRING",
+            "Element count: 1",
+            "Value: On"
+        ]
+    );
+    let lines = caget_d(&format!("{p}double"), "DBR_LONG");
+    assert_eq!(
+        lines[2..],
+        ["Request type: DBR_LONG", "Element count: 1", "Value: 3"]
+    );
+    let lines = caget_d(&format!("{p}long"), "DBR_STRING");
+    assert_eq!(lines[4..], ["Value: 123456"]);
     let lines = caget_t(&env, &[&format!("{p}char_array")], &["-S"]).unwrap();
     assert_eq!(lines, ["text"]);
     let lines = caget_t(&env, &[&format!("{p}enum")], &["-n"]).unwrap();
@@ -118,9 +136,10 @@ fn caput_writes_and_converts() {
     assert_eq!(lines[1], format!("New : {p}enum Off"));
     let lines = put(&[&format!("{p}string"), "new text"]).unwrap();
     assert_eq!(lines[1], format!("New : {p}string new text"));
-    // Arrays: count first.
+    // Arrays: count first. caput reads back with the native count (4), and an
+    // EPICS IOC (softIoc waveform NELM=4 alike) pads after the 2 written: "4 7 8 0 0".
     let lines = put(&["-a", &format!("{p}long_array"), "2", "7", "8"]).unwrap();
-    assert_eq!(lines[1], format!("New : {p}long_array 2 7 8"));
+    assert_eq!(lines[1], format!("New : {p}long_array 4 7 8 0 0"));
     let lines = put(&["-S", &format!("{p}char_array"), "hey"]).unwrap();
     assert_eq!(lines[1], format!("New : {p}char_array hey"));
 }

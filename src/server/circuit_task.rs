@@ -8,7 +8,7 @@
 //! circuit waits; posting to PVs and other circuits carry on.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +23,7 @@ use super::server::Shared;
 use super::subscription::{CircuitEvents, Subscription, QUEUE_DEPTH};
 use crate::proto::circuit::{CircuitError, Refused, Violation, VirtualCircuit};
 use crate::proto::command::{AccessRights, Command};
-use crate::proto::dbr::{self, DbrType, Value};
+use crate::proto::dbr::{self, DbrType, NativeType, Value};
 use crate::proto::header::Header;
 use crate::proto::{Role, PROTOCOL_VERSION};
 
@@ -35,7 +35,9 @@ const SHUTDOWN_FLUSH: Duration = Duration::from_millis(500);
 struct Channel {
     cid: u32,
     pv: PvHandle,
-    subs: Vec<u32>,
+    /// Subscription ids on this channel (a set: acctst adds and cancels
+    /// hundreds at a time, so removal must not be linear).
+    subs: HashSet<u32>,
 }
 
 /// Why a circuit ended.
@@ -452,7 +454,7 @@ impl Circuit {
             Channel {
                 cid,
                 pv,
-                subs: Vec::new(),
+                subs: HashSet::new(),
             },
         );
     }
@@ -593,7 +595,7 @@ impl Circuit {
             Arc::clone(&self.events),
         ));
         if let Some(ch) = self.channels.get_mut(&sid) {
-            ch.subs.push(subid);
+            ch.subs.insert(subid);
         }
         self.subs.insert(subid, Arc::clone(&sub));
         pv.subscribe(&sub);
@@ -603,7 +605,7 @@ impl Circuit {
         let sub = self.subs.remove(&subid)?;
         sub.cancel();
         if let Some(ch) = self.channels.get_mut(&sub.sid) {
-            ch.subs.retain(|s| *s != subid);
+            ch.subs.remove(&subid);
             ch.pv.unsubscribe(&sub);
         }
         Some(sub)
@@ -727,7 +729,8 @@ async fn apply_write(
     if pv.is_read_only() {
         return Err(PutError::ReadOnly);
     }
-    let (value, _meta) = dbr::decode(data_type, count, data)
+    let data = pad_short_string(data, data_type, count);
+    let (value, _meta) = dbr::decode(data_type, count, &data)
         .map_err(|e| PutError::Status(eca::BADTYPE, e.to_string()))?;
     match data_type {
         DbrType::PutAckt | DbrType::PutAcks => {
@@ -744,6 +747,23 @@ async fn apply_write(
             }
         }
         _ => pv.client_put(value).await,
+    }
+}
+
+/// libca sends a one-element DBR_STRING put with only the text's length
+/// (plus its NUL, rounded up to 8 bytes), not the full 40-byte field; the last
+/// string of an array may be short the same way. Pad such a payload with
+/// NULs to the size the codec expects; other types are left alone (a short
+/// numeric payload is a real error).
+fn pad_short_string(data: &[u8], data_type: DbrType, count: u32) -> Cow<'_, [u8]> {
+    let is_string = matches!(data_type, DbrType::Value(_, n) if n == NativeType::String);
+    let needed = dbr::payload_size(data_type, count as usize);
+    if is_string && data.len() < needed && needed - data.len() < dbr::MAX_STRING_SIZE {
+        let mut padded = data.to_vec();
+        padded.resize(needed, 0);
+        Cow::Owned(padded)
+    } else {
+        Cow::Borrowed(data)
     }
 }
 
@@ -1180,5 +1200,14 @@ mod encode_tests {
         let err = apply_write(&e, &data, s, 1).await.unwrap_err();
         assert_eq!(err.eca(), eca::NOCONVERT);
         assert_eq!(e.value(), Value::Enum(vec![0]));
+
+        // libca's short form of a one-element string put: "2.25\0" padded to 8.
+        apply_write(&d, b"2.25\0\0\0\0", s, 1).await.unwrap();
+        assert_eq!(d.value(), Value::Double(vec![2.25]));
+        // A short numeric payload is still refused.
+        let err = apply_write(&d, &[0; 4], DbrType::DOUBLE, 1)
+            .await
+            .unwrap_err();
+        assert_eq!(err.eca(), eca::BADTYPE);
     }
 }

@@ -283,7 +283,7 @@ impl Pv {
                     value: self.value,
                     meta,
                 }),
-                subs: Vec::new(),
+                subs: HashMap::new(),
             }),
         }))
     }
@@ -313,7 +313,15 @@ struct PvInner {
 
 struct PvState {
     current: Arc<PvSnapshot>,
-    subs: Vec<Arc<Subscription>>,
+    /// Live subscriptions keyed by their address ([`sub_key`]), so adding and
+    /// removing one is O(1) even with thousands on one PV.
+    subs: HashMap<usize, Arc<Subscription>>,
+}
+
+/// A subscription's key in [`PvState::subs`]: its address, unique while the
+/// map holds a clone of the `Arc`.
+fn sub_key(sub: &Arc<Subscription>) -> usize {
+    Arc::as_ptr(sub) as usize
 }
 
 /// A live PV: read it, post new values, change metadata. Cheap to clone; all
@@ -427,8 +435,8 @@ impl PvHandle {
         let snap = Arc::new(snap);
         state.current = Arc::clone(&snap);
         if events != 0 {
-            state.subs.retain(|s| !s.is_cancelled());
-            for s in &state.subs {
+            state.subs.retain(|_, s| !s.is_cancelled());
+            for s in state.subs.values() {
                 s.offer(&snap, events);
             }
         }
@@ -485,22 +493,21 @@ impl PvHandle {
     /// Register a subscription and queue the current state as its first event.
     pub(crate) fn subscribe(&self, sub: &Arc<Subscription>) {
         let mut state = lock(&self.0.state);
-        state.subs.retain(|s| !s.is_cancelled());
-        state.subs.push(Arc::clone(sub));
+        state.subs.insert(sub_key(sub), Arc::clone(sub));
         let current = Arc::clone(&state.current);
         sub.offer(&current, u16::MAX);
     }
 
     /// Forget a subscription (it should already be cancelled).
     pub(crate) fn unsubscribe(&self, sub: &Arc<Subscription>) {
-        lock(&self.0.state).subs.retain(|s| !Arc::ptr_eq(s, sub));
+        lock(&self.0.state).subs.remove(&sub_key(sub));
     }
 
     /// Number of live subscriptions (for tests and diagnostics).
     pub fn subscriber_count(&self) -> usize {
         lock(&self.0.state)
             .subs
-            .iter()
+            .values()
             .filter(|s| !s.is_cancelled())
             .count()
     }
