@@ -6,39 +6,16 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-/// ECA status codes (`code << 3 | severity`, as in EPICS `caerr.h`) that the
-/// server puts in replies and ERROR messages.
+/// The ECA status codes the server puts in replies and ERROR messages, under
+/// short names; the one table of codes is [`crate::proto::status`].
 pub mod eca {
-    /// Success.
-    pub const NORMAL: u32 = 1;
-    /// The request is larger than the server will handle.
-    pub const TOLARGE: u32 = 72;
-    /// The server does not support the request.
-    pub const NOSUPPORT: u32 = 88;
-    /// An invalid DBR type was requested.
-    pub const BADTYPE: u32 = 114;
-    /// Internal server error.
-    pub const INTERNAL: u32 = 142;
-    /// A read could not be completed.
-    pub const GETFAIL: u32 = 152;
-    /// A write was refused or failed.
-    pub const PUTFAIL: u32 = 160;
-    /// A subscription could not be added.
-    pub const ADDFAIL: u32 = 168;
-    /// An element count beyond the PV's length.
-    pub const BADCOUNT: u32 = 176;
-    /// A string that is not valid for the target type.
-    pub const BADSTR: u32 = 186;
-    /// Invalid event selection mask.
-    pub const BADMASK: u32 = 330;
-    /// The channel is not readable.
-    pub const NORDACCESS: u32 = 368;
-    /// The channel is not writable.
-    pub const NOWTACCESS: u32 = 376;
-    /// No sensible conversion between the requested and native types.
-    pub const NOCONVERT: u32 = 400;
-    /// The request names a channel id this circuit does not know.
-    pub const BADCHID: u32 = 410;
+    pub use crate::proto::status::{
+        ECA_ADDFAIL as ADDFAIL, ECA_BADCHID as BADCHID, ECA_BADCOUNT as BADCOUNT,
+        ECA_BADMASK as BADMASK, ECA_BADSTR as BADSTR, ECA_BADTYPE as BADTYPE,
+        ECA_GETFAIL as GETFAIL, ECA_INTERNAL as INTERNAL, ECA_NOCONVERT as NOCONVERT,
+        ECA_NORDACCESS as NORDACCESS, ECA_NORMAL as NORMAL, ECA_NOSUPPORT as NOSUPPORT,
+        ECA_NOWTACCESS as NOWTACCESS, ECA_PUTFAIL as PUTFAIL, ECA_TOLARGE as TOLARGE,
+    };
 }
 
 /// Why a write to a PV was refused. Each kind maps to the ECA code the
