@@ -113,7 +113,12 @@ impl Ioc {
 
     fn get_a(&self) -> common::RunOutput {
         let mut cmd: Command = self.env.own(GET_EXE);
-        cmd.args(["--timeout", "10", &format!("{}A", self.prefix)]);
+        cmd.args([
+            "--no-repeater",
+            "--timeout",
+            "10",
+            &format!("{}A", self.prefix),
+        ]);
         self.env.run(&mut cmd, IO_TIMEOUT)
     }
 
