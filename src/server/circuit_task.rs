@@ -292,8 +292,10 @@ impl Circuit {
             Command::VersionRequest { version, .. } => {
                 self.client_version = version;
                 self.send(
+                    // EPICS rsrv's TCP form: no sequence number.
                     Command::VersionResponse {
                         version: PROTOCOL_VERSION,
+                        sequence: None,
                     },
                     None,
                 );
@@ -903,10 +905,17 @@ mod tests {
             Command::VersionRequest {
                 priority: 0,
                 version: 13,
+                sequence: 0,
             },
         )
         .await;
-        assert_eq!(out, [Command::VersionResponse { version: 13 }]);
+        assert_eq!(
+            out,
+            [Command::VersionResponse {
+                version: 13,
+                sequence: None
+            }]
+        );
         assert_eq!(
             req(&mut c, id::ECHO, Command::EchoRequest).await,
             [Command::EchoResponse]

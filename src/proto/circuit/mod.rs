@@ -376,7 +376,9 @@ impl VirtualCircuit {
             Some(_) => {}
         }
         match cmd {
-            Command::VersionRequest { priority, version } => {
+            Command::VersionRequest {
+                priority, version, ..
+            } => {
                 if self.state == CircuitState::Initial {
                     self.priority = *priority;
                     self.state = CircuitState::VersionRequested;
@@ -389,7 +391,7 @@ impl VirtualCircuit {
                 self.negotiate(*version);
                 return Ok(());
             }
-            Command::VersionResponse { version } => {
+            Command::VersionResponse { version, .. } => {
                 if self.state == CircuitState::VersionRequested {
                     self.state = CircuitState::Connected;
                 }
