@@ -437,3 +437,46 @@ async fn monitor_stops_when_output_is_closed() {
     .expect("monitor returned after its output closed");
     assert_eq!(code, 0);
 }
+
+/// A writer stuck in its first write until released (at most a minute).
+struct StuckOut {
+    release: std::sync::mpsc::Receiver<()>,
+    done: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl std::io::Write for StuckOut {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = self.release.recv_timeout(Duration::from_secs(60));
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn ctrl_c_does_not_wait_for_stuck_output() {
+    let f = fixture();
+    for pv in f.pvs.lock().unwrap().values_mut() {
+        pv.linger = true;
+    }
+    let args = MonitorArgs::try_parse_from(["caproto-monitor", "t:ao", "t:wf"]).unwrap();
+    let (release, stuck) = std::sync::mpsc::channel();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let out = StuckOut {
+        release: stuck,
+        done: done.clone(),
+    };
+    let mut err = Vec::new();
+    // "Ctrl-C" comes while the output thread is stuck writing the first batch.
+    let ctrl_c = tokio::time::sleep(Duration::from_millis(100));
+    let code = run_monitor_threaded(&args, &f, out, &mut err, ctrl_c).await;
+    assert_eq!(code, 0);
+    assert!(
+        !done.load(std::sync::atomic::Ordering::SeqCst),
+        "returned only after the output thread got unstuck"
+    );
+    let _ = release.send(());
+}

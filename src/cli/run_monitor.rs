@@ -33,6 +33,10 @@ const BATCHES_IN_FLIGHT: usize = 4;
 /// Capacity of the channel that merges the subscriptions' updates.
 const MERGED_QUEUE: usize = 1024;
 
+/// After Ctrl-C, how long pending lines may take to be written before the
+/// tool exits anyway (a reader that stopped reading must not keep it alive).
+const INTERRUPT_GRACE: Duration = Duration::from_secs(1);
+
 /// Where finished lines go.
 trait Output {
     /// The batch being filled.
@@ -113,7 +117,7 @@ pub async fn run_monitor<B: Backend>(
         out,
         batch: Vec::new(),
     };
-    monitor(args, backend, output, err, stop).await
+    monitor(args, backend, output, err, stop).await.0
 }
 
 /// [`run_monitor`] with `out` written (and flushed after each batch) by a
@@ -154,27 +158,38 @@ pub async fn run_monitor_threaded<B: Backend, W: Write + Send + 'static>(
         to_writer,
         spare,
     };
-    let status = monitor(args, backend, output, err, stop).await;
+    let (status, interrupted) = monitor(args, backend, output, err, stop).await;
     // `monitor` dropped the sender: the thread ends after the last batch.
+    // After Ctrl-C it is not waited for if output is stuck.
+    if interrupted {
+        let give_up = tokio::time::Instant::now() + INTERRUPT_GRACE;
+        while !writer.is_finished() && tokio::time::Instant::now() < give_up {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if !writer.is_finished() {
+            return status;
+        }
+    }
     let _ = writer.join();
     status
 }
 
 type Update = (usize, Result<Reading, ToolError>);
 
+/// The monitor itself; also says whether it ended because `stop` resolved.
 async fn monitor<B: Backend, O: Output>(
     args: &MonitorArgs,
     backend: &B,
     mut output: O,
     err: &mut dyn Write,
     stop: impl std::future::Future<Output = ()>,
-) -> u8 {
+) -> (u8, bool) {
     let fmt = match LineFormat::monitor(args.format.clone(), args.values.data_format(), Zone::Local)
     {
         Ok(f) => f,
         Err(e) => {
             let _ = writeln!(err, "caproto-monitor: error: --format: {e}");
-            return EXIT_USAGE;
+            return (EXIT_USAGE, false);
         }
     };
     let mut status = EXIT_OK;
@@ -211,7 +226,7 @@ async fn monitor<B: Backend, O: Output>(
     }
     drop(tx);
     if live == 0 {
-        return status;
+        return (status, false);
     }
     let deadline = args.duration.map(Duration::from_secs_f64);
     let sleep = async {
@@ -229,10 +244,32 @@ async fn monitor<B: Backend, O: Output>(
         count: 0,
         previous: None,
     };
+    let mut interrupted = false;
+    // Hand the batch on unless `stop` resolves first (output may be stuck);
+    // leaves the loop when output is closed or on Ctrl-C.
+    macro_rules! flush_or_leave {
+        ($outer:lifetime) => {
+            tokio::select! {
+                biased;
+                _ = &mut stop => {
+                    interrupted = true;
+                    break $outer;
+                }
+                r = output.flush() => {
+                    if r.is_err() {
+                        break $outer;
+                    }
+                }
+            }
+        };
+    }
     'outer: loop {
         let first = tokio::select! {
             biased;
-            _ = &mut stop => break,
+            _ = &mut stop => {
+                interrupted = true;
+                break;
+            }
             _ = &mut sleep => break,
             _ = output.closed() => break,
             msg = rx.recv() => match msg {
@@ -248,9 +285,7 @@ async fn monitor<B: Backend, O: Output>(
                 Ok(r) => r,
                 Err(e) => {
                     // Keep stderr in order with the lines before it.
-                    if output.flush().await.is_err() {
-                        break 'outer;
-                    }
+                    flush_or_leave!('outer);
                     let _ = writeln!(err, "{e}");
                     next = rx.try_recv().ok();
                     continue;
@@ -261,7 +296,7 @@ async fn monitor<B: Backend, O: Output>(
                 Err(LineError::Io(_)) => break 'outer,
                 Err(LineError::Template(e)) => {
                     let pv = &args.pv_names[i];
-                    let _ = output.flush().await;
+                    flush_or_leave!('outer);
                     let _ = writeln!(err, "{pv}: {e}");
                     status = EXIT_FAILED;
                     break 'outer;
@@ -270,20 +305,22 @@ async fn monitor<B: Backend, O: Output>(
             if args.maximum.is_some_and(|m| printer.count >= m) {
                 break 'outer;
             }
-            if output.batch().len() >= BATCH_BYTES && output.flush().await.is_err() {
-                break 'outer;
+            if output.batch().len() >= BATCH_BYTES {
+                flush_or_leave!('outer);
             }
             handled += 1;
             if handled < UPDATES_PER_TURN {
                 next = rx.try_recv().ok();
             }
         }
-        if output.flush().await.is_err() {
-            break;
-        }
+        flush_or_leave!('outer);
     }
-    let _ = output.flush().await;
-    status
+    if interrupted {
+        let _ = tokio::time::timeout(INTERRUPT_GRACE, output.flush()).await;
+    } else {
+        let _ = output.flush().await;
+    }
+    (status, interrupted)
 }
 
 /// Turns updates into caproto-monitor's lines.
