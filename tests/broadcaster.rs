@@ -75,7 +75,10 @@ fn search_round_trip_matches_by_cid() {
     let mut reply = Vec::new();
     server
         .send(
-            &Command::VersionResponse { version: 13 },
+            &Command::VersionResponse {
+                version: 13,
+                sequence: Some(1),
+            },
             client_addr(),
             &mut reply,
         )
@@ -200,7 +203,10 @@ fn search_bookkeeping_errors() {
     let mut out = Vec::new();
     assert_eq!(
         client.send(
-            &Command::VersionResponse { version: 13 },
+            &Command::VersionResponse {
+                version: 13,
+                sequence: Some(1),
+            },
             server_udp(),
             &mut out
         ),
@@ -374,4 +380,53 @@ fn repeater_registers_confirms_and_fans_out() {
     );
     assert!(repeater.unregister(c2_addr));
     assert!(repeater.recv(&[1, 2, 3], c2_addr, &mut out).is_err());
+}
+
+#[test]
+fn server_search_events_carry_the_datagram_sequence_number() {
+    let mut server = Broadcaster::new(Role::Server, server_udp());
+    let mut dgram = Vec::new();
+    for (sequence, cid) in [(7u32, 1u32), (8, 2)] {
+        let version = Command::VersionRequest {
+            priority: 1,
+            version: 13,
+            sequence,
+        };
+        let search = Command::SearchRequest {
+            name: format!("pv{cid}"),
+            cid,
+            version: 13,
+            reply: false,
+        };
+        version.encode(&mut dgram).unwrap();
+        search.encode(&mut dgram).unwrap();
+    }
+    let mut events = Vec::new();
+    server
+        .recv(&dgram, client_addr(), Instant::now(), &mut events)
+        .unwrap();
+    let seen: Vec<(u32, u32)> = events
+        .iter()
+        .map(|e| match e {
+            Event::Search { cid, sequence, .. } => (*cid, *sequence),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(seen, [(1, 7), (2, 8)]);
+
+    // A datagram without a VERSION does not inherit the previous one's number.
+    let mut bare = Vec::new();
+    Command::SearchRequest {
+        name: "pv3".into(),
+        cid: 3,
+        version: 13,
+        reply: false,
+    }
+    .encode(&mut bare)
+    .unwrap();
+    events.clear();
+    server
+        .recv(&bare, client_addr(), Instant::now(), &mut events)
+        .unwrap();
+    assert!(matches!(events[..], [Event::Search { sequence: 0, .. }]));
 }

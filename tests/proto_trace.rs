@@ -89,6 +89,7 @@ fn one_record_per_command_with_contract_fields() {
         let version = Command::VersionRequest {
             priority: 0,
             version: 13,
+            sequence: 0,
         };
         let create = Command::CreateChanRequest {
             name: "test:ai".into(),
@@ -177,7 +178,10 @@ fn one_record_per_command_with_contract_fields() {
         let mut reply = Vec::new();
         responder
             .send(
-                &Command::VersionResponse { version: 13 },
+                &Command::VersionResponse {
+                    version: 13,
+                    sequence: Some(0),
+                },
                 client_addr,
                 &mut reply,
             )

@@ -8,7 +8,6 @@
 //! circuit waits; posting to PVs and other circuits carry on.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,10 +24,17 @@ use crate::proto::circuit::{CircuitError, Refused, Violation, VirtualCircuit};
 use crate::proto::command::{AccessRights, Command};
 use crate::proto::dbr::{self, DbrType, NativeType, Value};
 use crate::proto::header::Header;
+use crate::proto::ids::{IdMap, IdSet};
 use crate::proto::{Role, PROTOCOL_VERSION};
 
 /// Output bytes above which the circuit stops reading and draining events.
 pub const HIGH_WATER: usize = 1 << 20;
+/// Bytes read from the socket at a time. Requests are answered a read at a
+/// time, so this is also the pipeline depth: EPICS rsrv's 16 KiB lets a client
+/// that sends thousands of requests at once (catime, archivers) receive the
+/// first answers while the rest are still being handled; 64 KiB made it wait
+/// for ~4000 answers before the first left.
+const READ_CHUNK: usize = 16 * 1024;
 /// How long to wait for the final SERVER_DISCONN messages to go out.
 const SHUTDOWN_FLUSH: Duration = Duration::from_millis(500);
 
@@ -37,7 +43,7 @@ struct Channel {
     pv: PvHandle,
     /// Subscription ids on this channel (a set: acctst adds and cancels
     /// hundreds at a time, so removal must not be linear).
-    subs: HashSet<u32>,
+    subs: IdSet,
 }
 
 /// Why a circuit ended.
@@ -59,8 +65,8 @@ struct Circuit {
     vc: VirtualCircuit,
     peer: SocketAddr,
     local: SocketAddr,
-    channels: HashMap<u32, Channel>,
-    subs: HashMap<u32, Arc<Subscription>>,
+    channels: IdMap<Channel>,
+    subs: IdMap<Arc<Subscription>>,
     next_sid: u32,
     events: Arc<CircuitEvents>,
     events_on: bool,
@@ -92,7 +98,7 @@ pub(crate) async fn run(
         "client connected: {peer}");
     let (mut rd, mut wr) = stream.into_split();
     let mut c = Circuit::new(shared, local, peer);
-    let mut inbuf = vec![0u8; 64 * 1024];
+    let mut inbuf = vec![0u8; READ_CHUNK];
     let mut out_pos = 0usize;
     let events = Arc::clone(&c.events);
 
@@ -175,8 +181,8 @@ impl Circuit {
             vc,
             peer,
             local,
-            channels: HashMap::new(),
-            subs: HashMap::new(),
+            channels: IdMap::default(),
+            subs: IdMap::default(),
             next_sid: 1,
             events: Arc::new(CircuitEvents::default()),
             events_on: true,
@@ -292,8 +298,10 @@ impl Circuit {
             Command::VersionRequest { version, .. } => {
                 self.client_version = version;
                 self.send(
+                    // EPICS rsrv's TCP form: no sequence number.
                     Command::VersionResponse {
                         version: PROTOCOL_VERSION,
+                        sequence: None,
                     },
                     None,
                 );
@@ -454,7 +462,7 @@ impl Circuit {
             Channel {
                 cid,
                 pv,
-                subs: HashSet::new(),
+                subs: IdSet::default(),
             },
         );
     }
@@ -903,10 +911,17 @@ mod tests {
             Command::VersionRequest {
                 priority: 0,
                 version: 13,
+                sequence: 0,
             },
         )
         .await;
-        assert_eq!(out, [Command::VersionResponse { version: 13 }]);
+        assert_eq!(
+            out,
+            [Command::VersionResponse {
+                version: 13,
+                sequence: None
+            }]
+        );
         assert_eq!(
             req(&mut c, id::ECHO, Command::EchoRequest).await,
             [Command::EchoResponse]

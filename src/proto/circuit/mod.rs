@@ -387,7 +387,9 @@ impl VirtualCircuit {
             Some(_) => {}
         }
         match cmd {
-            Command::VersionRequest { priority, version } => {
+            Command::VersionRequest {
+                priority, version, ..
+            } => {
                 if self.state == CircuitState::Initial {
                     self.priority = *priority;
                     self.state = CircuitState::VersionRequested;
@@ -400,7 +402,7 @@ impl VirtualCircuit {
                 self.negotiate(*version);
                 return Ok(());
             }
-            Command::VersionResponse { version } => {
+            Command::VersionResponse { version, .. } => {
                 if self.state == CircuitState::VersionRequested {
                     self.state = CircuitState::Connected;
                 }
