@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use super::argv;
-use super::client_backend::{tool_config, ClientBackend};
+use super::client_backend::{tool_config, ClientBackend, TOOL_SUB_QUEUE};
 use super::common_args::ChannelArgs;
 use super::run_get::{EXIT_FAILED, EXIT_USAGE};
 use super::spawn_repeater::{ensure_repeater, RepeaterStart};
@@ -87,7 +87,7 @@ where
         }
     };
     let status = runtime.block_on(async {
-        let ctx = match Context::new(config) {
+        let ctx = match Context::with_queue_capacity(config, TOOL_SUB_QUEUE) {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("{tool}: error: {e}");
