@@ -48,7 +48,7 @@ struct Channel {
 
 /// Why a circuit ended.
 #[derive(Debug)]
-enum Close {
+pub(super) enum Close {
     /// The client closed its end.
     ClientClosed,
     /// Socket error.
@@ -59,7 +59,7 @@ enum Close {
     Shutdown,
 }
 
-struct Circuit {
+pub(super) struct Circuit {
     shared: Arc<Shared>,
     /// Protocol state, decoding and the per-command log records.
     vc: VirtualCircuit,
@@ -168,7 +168,7 @@ pub(crate) async fn run(
 }
 
 impl Circuit {
-    fn new(shared: Arc<Shared>, local: SocketAddr, peer: SocketAddr) -> Circuit {
+    pub(super) fn new(shared: Arc<Shared>, local: SocketAddr, peer: SocketAddr) -> Circuit {
         let vc = VirtualCircuit::new(
             Role::Server,
             local,
@@ -197,7 +197,7 @@ impl Circuit {
 
     /// Encode queued replies into the output buffer (one buffer per flush, so
     /// a batch of replies goes out in one write) and log each.
-    fn flush(&mut self) {
+    pub(super) fn flush(&mut self) {
         for (cmd, pv) in self.outq.drain(..) {
             #[cfg(test)]
             self.sent.push(cmd.clone());
@@ -216,14 +216,32 @@ impl Circuit {
         }
     }
 
+    /// Empty the output buffer, returning how many bytes it held (for
+    /// [`super::bench_hooks`], which has no socket to write them to).
+    pub(super) fn take_output(&mut self) -> usize {
+        let n = self.out.len();
+        self.out.clear();
+        n
+    }
+
     /// Feed bytes read from the socket and answer every complete request.
-    async fn process(&mut self, bytes: &[u8]) -> Result<(), Close> {
+    pub(super) async fn process(&mut self, bytes: &[u8]) -> Result<(), Close> {
         self.vc.recv(bytes);
         while let Some(next) = self.vc.next_command() {
             match next {
                 Ok(cmd) => {
                     let header = request_header(&cmd);
-                    self.handle(header, cmd).await;
+                    // Only writes can wait; building and awaiting their (large)
+                    // future for every read cost more than the read itself.
+                    match cmd {
+                        Command::WriteRequest { sid, .. }
+                        | Command::WriteNotifyRequest { sid, .. }
+                            if self.write_waits(sid) =>
+                        {
+                            self.handle(header, cmd).await
+                        }
+                        other => self.answer(header, other),
+                    }
                 }
                 Err(e) if e.is_fatal() => return Err(Close::Protocol(e.to_string())),
                 Err(CircuitError::Remote(refused)) => self.refuse(*refused),
@@ -293,8 +311,52 @@ impl Circuit {
         self.send(cmd, pv);
     }
 
+    /// Answer one request. Writes may wait on a PV's asynchronous put hook;
+    /// everything else is answered at once by [`Circuit::answer`].
     async fn handle(&mut self, header: Header, cmd: Command) {
         match cmd {
+            Command::WriteRequest {
+                data,
+                data_type,
+                data_count,
+                sid,
+                ioid,
+            } => {
+                self.write(header, data, data_type, data_count, sid, ioid, false)
+                    .await;
+            }
+            Command::WriteNotifyRequest {
+                data,
+                data_type,
+                data_count,
+                sid,
+                ioid,
+            } => {
+                self.write(header, data, data_type, data_count, sid, ioid, true)
+                    .await;
+            }
+            other => self.answer(header, other),
+        }
+    }
+
+    /// Answer a request without waiting (writes to PVs without an
+    /// asynchronous put hook included).
+    fn answer(&mut self, header: Header, cmd: Command) {
+        match cmd {
+            Command::WriteRequest {
+                data,
+                data_type,
+                data_count,
+                sid,
+                ioid,
+            } => self.write_now(header, &data, data_type, data_count, sid, ioid, false),
+            Command::WriteNotifyRequest {
+                data,
+                data_type,
+                data_count,
+                sid,
+                ioid,
+            } => self.write_now(header, &data, data_type, data_count, sid, ioid, true),
             Command::VersionRequest { version, .. } => {
                 self.client_version = version;
                 self.send(
@@ -344,26 +406,6 @@ impl Circuit {
             } => {
                 let notify = header.command == crate::proto::command::id::READ_NOTIFY;
                 self.read(header, data_type, data_count, sid, ioid, notify);
-            }
-            Command::WriteRequest {
-                data,
-                data_type,
-                data_count,
-                sid,
-                ioid,
-            } => {
-                self.write(header, data, data_type, data_count, sid, ioid, false)
-                    .await;
-            }
-            Command::WriteNotifyRequest {
-                data,
-                data_type,
-                data_count,
-                sid,
-                ioid,
-            } => {
-                self.write(header, data, data_type, data_count, sid, ioid, true)
-                    .await;
             }
             Command::EventAddRequest {
                 data_type,
@@ -520,6 +562,8 @@ impl Circuit {
         self.send(cmd, Some(pv.name_arc()));
     }
 
+    /// A write to a PV whose put hook is asynchronous: the circuit waits
+    /// for it (as rsrv waits on a record's processing) before answering.
     #[allow(clippy::too_many_arguments)]
     async fn write(
         &mut self,
@@ -531,18 +575,76 @@ impl Circuit {
         ioid: u32,
         notify: bool,
     ) {
-        let Some(ch) = self.channels.get(&sid) else {
-            self.send_error(
-                header,
-                sid,
-                eca::BADCHID,
-                format!("no channel with sid {sid}"),
-                None,
-            );
+        let Some((pv, cid)) = self.write_target(header, sid) else {
             return;
         };
-        let (pv, cid) = (ch.pv.clone(), ch.cid);
-        let result = apply_write(&pv, &data, data_type, count).await;
+        let result = match prepare_write(&pv, &data, data_type, count) {
+            Ok(Some(value)) => pv.client_put(value).await,
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        self.finish_write(header, &pv, cid, result, data_type, count, ioid, notify);
+    }
+
+    /// A write applied at once: no put hook, or a synchronous one.
+    #[allow(clippy::too_many_arguments)]
+    fn write_now(
+        &mut self,
+        header: Header,
+        data: &[u8],
+        data_type: DbrType,
+        count: u32,
+        sid: u32,
+        ioid: u32,
+        notify: bool,
+    ) {
+        let Some((pv, cid)) = self.write_target(header, sid) else {
+            return;
+        };
+        let result = match prepare_write(&pv, data, data_type, count) {
+            Ok(Some(value)) => pv.client_put_now(value),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        self.finish_write(header, &pv, cid, result, data_type, count, ioid, notify);
+    }
+
+    /// Whether a write on `sid` has to wait on an asynchronous put hook.
+    fn write_waits(&self, sid: u32) -> bool {
+        self.channels.get(&sid).is_some_and(|ch| ch.pv.put_waits())
+    }
+
+    /// The PV and cid a write on `sid` goes to, or an ERROR sent back.
+    fn write_target(&mut self, header: Header, sid: u32) -> Option<(PvHandle, u32)> {
+        match self.channels.get(&sid) {
+            Some(ch) => Some((ch.pv.clone(), ch.cid)),
+            None => {
+                self.send_error(
+                    header,
+                    sid,
+                    eca::BADCHID,
+                    format!("no channel with sid {sid}"),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    /// Answer a write: WRITE_NOTIFY always gets its status, a plain WRITE
+    /// only an ERROR when it failed.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_write(
+        &mut self,
+        header: Header,
+        pv: &PvHandle,
+        cid: u32,
+        result: Result<(), PutError>,
+        data_type: DbrType,
+        count: u32,
+        ioid: u32,
+        notify: bool,
+    ) {
         if notify {
             let status = match &result {
                 Ok(()) => eca::NORMAL,
@@ -620,7 +722,7 @@ impl Circuit {
     }
 
     /// Move pending subscription events into the output buffer while there is room.
-    fn drain_events(&mut self) {
+    pub(super) fn drain_events(&mut self) {
         if !self.events_on {
             return;
         }
@@ -727,13 +829,15 @@ fn encode_value(
     Ok((data, n as u32))
 }
 
-/// Decode a client's payload and write it to the PV.
-async fn apply_write(
+/// Decode a client's write payload for `pv`. Alarm acknowledgements
+/// (DBR_PUT_ACKT/ACKS) are applied here and give `None`; a value to store is
+/// returned for the caller to put, at once or awaiting the PV's hook.
+fn prepare_write(
     pv: &PvHandle,
     data: &[u8],
     data_type: DbrType,
     count: u32,
-) -> Result<(), PutError> {
+) -> Result<Option<Value>, PutError> {
     if pv.is_read_only() {
         return Err(PutError::ReadOnly);
     }
@@ -749,12 +853,13 @@ async fn apply_write(
             }
             .ok_or_else(|| PutError::NoConvert("acknowledge needs one value".into()))?;
             if data_type == DbrType::PutAckt {
-                pv.put_ack(Some(v), None)
+                pv.put_ack(Some(v), None)?;
             } else {
-                pv.put_ack(None, Some(v))
+                pv.put_ack(None, Some(v))?;
             }
+            Ok(None)
         }
-        _ => pv.client_put(value).await,
+        _ => Ok(Some(value)),
     }
 }
 
@@ -900,6 +1005,91 @@ mod tests {
             [Command::AccessRightsResponse { .. }, Command::CreateChanResponse { sid, .. }] => *sid,
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Writes arrive as wire bytes through `process`, which answers writes
+    /// to PVs with a synchronous hook (or none) at once and awaits an
+    /// asynchronous hook; both hooks' results are what gets stored.
+    #[tokio::test]
+    async fn put_hooks_sync_and_async_through_process() {
+        use crate::server::pv::ValueExt;
+        let mut g = PvGroup::new("h:");
+        let sync = g.add(Pv::new("sync", 1.0).on_put(|_, v| {
+            let x = v.as_f64().unwrap_or(0.0);
+            Ok(Some(Value::Double(vec![x + 1.0])))
+        }));
+        let slow = g.add(Pv::new("async", 1.0).on_put_async(|_, v| async move {
+            tokio::task::yield_now().await;
+            let x = v.as_f64().unwrap_or(0.0);
+            Ok(Some(Value::Double(vec![x * 2.0])))
+        }));
+        let mut db = PvDatabase::new();
+        db.add_group(g).unwrap();
+        let shared = Arc::new(Shared {
+            db,
+            config: ServerConfig::default(),
+            tcp_port: 5064,
+        });
+        let a = SocketAddr::from(([127, 0, 0, 1], 5064));
+        let b = SocketAddr::from(([127, 0, 0, 1], 40000));
+        let mut c = Circuit::new(shared, a, b);
+        let mut wire = Vec::new();
+        let hello = [
+            Command::VersionRequest {
+                priority: 0,
+                version: 13,
+                sequence: 0,
+            },
+            Command::CreateChanRequest {
+                name: "h:sync".into(),
+                cid: 1,
+                version: 13,
+            },
+            Command::CreateChanRequest {
+                name: "h:async".into(),
+                cid: 2,
+                version: 13,
+            },
+        ];
+        for cmd in hello {
+            cmd.encode(&mut wire).unwrap();
+        }
+        c.process(&wire).await.unwrap();
+        c.flush();
+        let sids: Vec<u32> = std::mem::take(&mut c.sent)
+            .into_iter()
+            .filter_map(|r| match r {
+                Command::CreateChanResponse { sid, .. } => Some(sid),
+                _ => None,
+            })
+            .collect();
+        let [sid_sync, sid_async] = sids[..] else {
+            panic!("channels not created: {sids:?}");
+        };
+        wire.clear();
+        for (sid, ioid) in [(sid_sync, 7), (sid_async, 8)] {
+            Command::WriteNotifyRequest {
+                data: 10.0f64.to_be_bytes().to_vec(),
+                data_type: DbrType::DOUBLE,
+                data_count: 1,
+                sid,
+                ioid,
+            }
+            .encode(&mut wire)
+            .unwrap();
+        }
+        c.process(&wire).await.unwrap();
+        c.flush();
+        let replies: Vec<(u32, u32)> = std::mem::take(&mut c.sent)
+            .into_iter()
+            .filter_map(|r| match r {
+                Command::WriteNotifyResponse { ioid, status, .. } => Some((ioid, status)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(replies, [(7, eca::NORMAL), (8, eca::NORMAL)]);
+        assert_eq!(sync.value().as_f64(), Some(11.0));
+        assert_eq!(slow.value().as_f64(), Some(20.0));
     }
 
     #[tokio::test]
@@ -1129,6 +1319,19 @@ mod encode_tests {
     use super::*;
     use crate::proto::dbr::{DbrClass, NativeType};
     use crate::server::pv::{Pv, PvGroup};
+
+    /// What the circuit does for a write, minus the reply.
+    async fn apply_write(
+        pv: &PvHandle,
+        data: &[u8],
+        data_type: DbrType,
+        count: u32,
+    ) -> Result<(), PutError> {
+        match prepare_write(pv, data, data_type, count)? {
+            Some(value) => pv.client_put(value).await,
+            None => Ok(()),
+        }
+    }
 
     fn pvs() -> (PvHandle, PvHandle, PvHandle) {
         let mut g = PvGroup::new("");
