@@ -1,5 +1,5 @@
 //! The tokio shell of `caproto-repeater` around the sans-I/O
-//! [`Repeater`](crate::proto::broadcaster::Repeater), which holds every rule
+//! [`Repeater`], which holds every rule
 //! (registration, confirmation, forwarding, beacon address fill-in, which
 //! clients to check). This shell owns the socket and the clock and answers
 //! the one question the state machine cannot: whether a client's port is
