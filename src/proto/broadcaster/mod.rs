@@ -32,7 +32,7 @@ use std::time::Instant;
 
 pub use beacon::{BeaconAnomaly, BeaconTracker};
 pub use error::BroadcastError;
-pub use repeater::{Repeater, RepeaterAction};
+pub use repeater::{Outgoing, Repeater, RepeaterOutput, MAX_REPEATER_CLIENTS, PROBE_INTERVAL};
 
 use super::trace::{self, Endpoints, Flow, Target};
 use super::{Command, Role, PROTOCOL_VERSION};
