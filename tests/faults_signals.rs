@@ -5,109 +5,13 @@
 //! its file must hold the records of the events it sent and its shutdown.
 
 mod common;
+mod faults_support;
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use common::CaEnv;
-
-const IOC_EXE: &str = env!("CARGO_BIN_EXE_caproto-ioc");
-const GET_EXE: &str = env!("CARGO_BIN_EXE_caproto-get");
-const MONITOR_EXE: &str = env!("CARGO_BIN_EXE_caproto-monitor");
-
-/// Hang guard for every wait (not a timing assertion).
-const PATIENCE: Duration = Duration::from_secs(60);
-
-/// A child killed (by its handle) if the test ends early.
-struct Proc {
-    child: Child,
-    out: PathBuf,
-    err: PathBuf,
-}
-
-impl Proc {
-    fn spawn(cmd: &mut Command, dir: &Path, name: &str) -> Proc {
-        let out = dir.join(format!("{name}.out"));
-        let err = dir.join(format!("{name}.err"));
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(File::create(&out).unwrap())
-            .stderr(File::create(&err).unwrap())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Proc { child, out, err }
-    }
-
-    fn stdout(&self) -> String {
-        std::fs::read_to_string(&self.out).unwrap_or_default()
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.err).unwrap_or_default()
-    }
-
-    /// Sends `sig` (e.g. "INT") to this process, by its pid.
-    fn signal(&self, sig: &str) {
-        let st = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("run kill");
-        assert!(st.success(), "kill -{sig} {} failed", self.child.id());
-    }
-
-    /// Waits for the process to exit on its own (bounded).
-    fn wait(&mut self, what: &str) -> ExitStatus {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "{what} did not exit within {PATIENCE:?}\n--- stderr ---\n{}",
-                    self.stderr()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_for_get(env: &CaEnv, pv: &str) {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let mut get = env.own(GET_EXE);
-        get.args(["--no-repeater", "--timeout", "5", pv]);
-        let out = env.run(&mut get, PATIENCE);
-        if out.success() {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{pv} never answered:\n{out}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Values printed by the monitor for `pv` (`pv  date time [n]` lines).
-fn printed(stdout: &str, pv: &str) -> Vec<i64> {
-    stdout
-        .lines()
-        .filter(|l| l.split_whitespace().next() == Some(pv))
-        .filter_map(|l| {
-            let last = l.split_whitespace().last()?;
-            last.trim_matches(|c| c == '[' || c == ']').parse().ok()
-        })
-        .collect()
-}
+use faults_support::{printed, start_ioc, Proc, MONITOR_EXE, PATIENCE};
 
 /// Values of the EventAddResponse records in a log file.
 fn logged_events(log: &str, pv: &str) -> Vec<i64> {
@@ -168,11 +72,17 @@ fn log_files_survive_sigint_and_sigterm() {
     let env = CaEnv::new();
     let pv = "sg1:count";
     let ioc_log = env.dir().join("ioc.log");
-    let mut cmd = env.own(IOC_EXE);
-    cmd.args(["ticker", "--prefix", "sg1:", "--rate", "50", "--log-file"])
-        .arg(&ioc_log);
-    let mut ioc = Proc::spawn(&mut cmd, env.dir(), "ioc");
-    wait_for_get(&env, pv);
+    let log_arg = ioc_log.to_str().expect("utf-8 temp path");
+    let args = [
+        "ticker",
+        "--prefix",
+        "sg1:",
+        "--rate",
+        "50",
+        "--log-file",
+        log_arg,
+    ];
+    let mut ioc = start_ioc(&env, &args, pv, "ioc");
 
     let (status, values, file) = monitor_then_signal(&env, pv, "INT");
     assert_eq!(status.code(), Some(130), "exit after SIGINT: {status}");
