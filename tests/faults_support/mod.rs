@@ -142,7 +142,7 @@ pub fn get(env: &CaEnv, pv: &str) -> Option<String> {
     let mut cmd = env.own(GET_EXE);
     cmd.args(["--no-repeater", "--timeout", "5", pv]);
     let out = env.run(&mut cmd, PATIENCE);
-    out.success().then(|| out.stdout)
+    out.success().then_some(out.stdout)
 }
 
 /// Integer values printed by caproto-monitor for `pv` (`pv  date time [n]`).
