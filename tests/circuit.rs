@@ -78,6 +78,7 @@ fn handshake(client: &mut VirtualCircuit, server: &mut VirtualCircuit) {
             Command::VersionRequest {
                 priority: 5,
                 version: 13,
+                sequence: 0,
             },
             Command::HostNameRequest {
                 name: "host".into(),
@@ -91,7 +92,14 @@ fn handshake(client: &mut VirtualCircuit, server: &mut VirtualCircuit) {
     assert_eq!(server.priority(), 5);
     assert_eq!(server.client_hostname(), Some("host"));
     assert_eq!(server.client_username(), Some("user"));
-    deliver(server, client, &[Command::VersionResponse { version: 13 }]);
+    deliver(
+        server,
+        client,
+        &[Command::VersionResponse {
+            version: 13,
+            sequence: None,
+        }],
+    );
     assert_eq!(client.state(), CircuitState::Connected);
     assert_eq!(server.state(), CircuitState::Connected);
 }
@@ -407,7 +415,10 @@ fn commands_before_version_are_refused() {
     deliver(
         &mut server,
         &mut client,
-        &[Command::VersionResponse { version: 13 }],
+        &[Command::VersionResponse {
+            version: 13,
+            sequence: None,
+        }],
     );
     assert_eq!(client.state(), CircuitState::Initial);
     // A client that skips the version exchange is refused by the server, which keeps going.
@@ -422,6 +433,7 @@ fn commands_before_version_are_refused() {
         &Command::VersionRequest {
             priority: 0,
             version: 13,
+            sequence: 0,
         },
         &mut Vec::new(),
     )
@@ -519,7 +531,8 @@ fn illegal_transitions_are_typed_errors() {
                 .send(
                     &Command::VersionRequest {
                         priority: 9,
-                        version: 13
+                        version: 13,
+                        sequence: 0,
                     },
                     &mut Vec::new()
                 )
@@ -540,7 +553,13 @@ fn illegal_transitions_are_typed_errors() {
     );
     let mut wire = Vec::new();
     rogue
-        .send(&Command::VersionResponse { version: 13 }, &mut wire)
+        .send(
+            &Command::VersionResponse {
+                version: 13,
+                sequence: None,
+            },
+            &mut wire,
+        )
         .unwrap();
     client.recv(&wire);
     assert!(client.next_command().unwrap().is_ok());

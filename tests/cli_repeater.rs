@@ -1,17 +1,27 @@
-//! caproto-repeater's core on real loopback sockets (an ephemeral port per
-//! test): registration is confirmed, beacons fan out with the sender's
-//! address filled in, a client's own datagrams are not echoed back to it,
-//! malformed datagrams are survived, and clients that went away are pruned.
+//! caproto-repeater on real loopback sockets (an ephemeral port per test):
+//! registration is confirmed, beacons fan out with the sender's address
+//! filled in, a client's own datagrams are not echoed back to it, malformed
+//! datagrams are survived, and clients that went away are pruned. The
+//! binary logs one record per command, and EPICS clients register with it
+//! and hear beacons through it.
+
+mod common;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use caproto::cli::repeater::{serve, RepeaterStats};
 use caproto::proto::command::id;
 use caproto::proto::header::Header;
+use common::{CaEnv, ChildGuard};
 use tokio::net::UdpSocket;
+
+const REPEATER_EXE: &str = env!("CARGO_BIN_EXE_caproto-repeater");
+const IOC_EXE: &str = env!("CARGO_BIN_EXE_caproto-ioc");
+/// Hang guard for waits (not a timing assertion).
+const PATIENCE: Duration = Duration::from_secs(60);
 
 fn cmd(command: u16, p2: u32) -> Vec<u8> {
     let mut out = Vec::new();
@@ -124,4 +134,130 @@ async fn old_style_empty_registration() {
     sock.send_to(&[], rep).await.unwrap();
     assert_eq!(recv(&sock).await.0.command, id::REPEATER_CONFIRM);
     assert_eq!(stats.clients.load(Ordering::Relaxed), 1);
+}
+
+#[tokio::test]
+async fn any_framed_message_is_forwarded() {
+    let (rep, _stats, _stop) = start().await;
+    let a = client(rep).await;
+    let b = client(rep).await;
+    // A message no decoder knows (id 99), with a payload, comes out as it went in.
+    let mut odd = Vec::new();
+    Header {
+        command: 99,
+        payload_size: 8,
+        parameter1: 5,
+        ..Header::default()
+    }
+    .encode(&mut odd);
+    odd.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
+    a.send_to(&odd, rep).await.unwrap();
+    assert_eq!(recv(&b).await.1, odd);
+}
+
+/// Starts our repeater binary (`-vvv`) on `env`'s repeater port and waits
+/// until it holds the port.
+fn spawn_repeater(env: &CaEnv) -> ChildGuard {
+    let mut cmd = env.own(REPEATER_EXE);
+    cmd.arg("-vvv");
+    let mut rep = env.spawn("caproto-repeater", &mut cmd);
+    let deadline = Instant::now() + PATIENCE;
+    while !common::ports::udp_port_in_use(env.repeater_port()) {
+        rep.assert_running();
+        assert!(Instant::now() < deadline, "repeater never bound its port");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    rep
+}
+
+/// Waits until `child`'s log has a line for which `found` gives a value.
+fn wait_line<T>(child: &mut ChildGuard, what: &str, found: impl Fn(&str) -> Option<T>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(v) = child.log_contents().lines().find_map(&found) {
+            return v;
+        }
+        child.assert_running();
+        assert!(
+            Instant::now() < deadline,
+            "no {what} in the repeater log:\n{}",
+            child.log_contents()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn binary_logs_one_record_per_command() {
+    let env = CaEnv::new();
+    let mut rep = spawn_repeater(&env);
+    let to = SocketAddr::from(([127, 0, 0, 1], env.repeater_port()));
+    let timeout = Some(Duration::from_secs(10));
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_read_timeout(timeout).unwrap();
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut buf = [0u8; 64];
+    client.send_to(&cmd(id::REPEATER_REGISTER, 0), to).unwrap();
+    client.recv_from(&mut buf).expect("no confirmation");
+    server.send_to(&cmd(id::RSRV_IS_UP, 0), to).unwrap();
+    let (n, _) = client.recv_from(&mut buf).expect("no beacon");
+    assert_eq!(
+        Header::decode(&buf[..n]).unwrap().0.parameter2,
+        0x7f00_0001,
+        "address filled in"
+    );
+    let c = client.local_addr().unwrap();
+    let s = server.local_addr().unwrap();
+    let expected = [
+        format!("<<<--- {c} 16B RepeaterRegisterRequest(client_address='0.0.0.0')"),
+        format!("--->>> {c} 16B RepeaterConfirmResponse(repeater_address='127.0.0.1')"),
+        format!("<<<--- {s} 16B Beacon(version=0, server_port=0, beacon_id=0, address='0.0.0.0')"),
+        format!(
+            "--->>> {c} 16B Beacon(version=0, server_port=0, beacon_id=0, address='127.0.0.1')"
+        ),
+    ];
+    wait_line(&mut rep, "forwarded beacon", |l| {
+        l.ends_with(&expected[3]).then_some(())
+    });
+    let log = rep.log_contents();
+    let records: Vec<&str> = log.lines().filter(|l| l.contains("16B")).collect();
+    assert_eq!(records.len(), expected.len(), "{log}");
+    for (line, want) in records.iter().zip(&expected) {
+        assert!(
+            line.ends_with(want.as_str()),
+            "{line:?} should end with {want:?}"
+        );
+        assert!(line.starts_with("[D "), "{line}");
+    }
+}
+
+#[test]
+fn epics_clients_register_and_hear_beacons() {
+    let env = CaEnv::new();
+    let Some(mut cam) = common::epics_command("camonitor") else {
+        return;
+    };
+    let mut rep = spawn_repeater(&env);
+    env.apply(&mut cam).arg("rep:nothing");
+    let _camonitor = env.spawn("camonitor", &mut cam);
+    // EPICS clients register (with an empty datagram) about 10 s after start.
+    let client = wait_line(&mut rep, "registration", |l| {
+        let (_, addr) = l.split_once("New client ")?;
+        addr.trim().parse::<SocketAddr>().ok()
+    });
+    wait_line(&mut rep, "confirmation", |l| {
+        l.contains(&format!("--->>> {client} 16B RepeaterConfirmResponse"))
+            .then_some(())
+    });
+    // Beacons of a server on this host reach the client through us.
+    let mut ioc = env.own(IOC_EXE);
+    ioc.args(["ticker", "--prefix", "rep:"]);
+    let _ioc = env.spawn("caproto-ioc", &mut ioc);
+    let port = env.server_port();
+    wait_line(&mut rep, "beacon relayed to camonitor", |l| {
+        (l.contains(&format!(
+            "--->>> {client} 16B Beacon(version=13, server_port={port},"
+        )))
+        .then_some(())
+    });
 }

@@ -14,7 +14,7 @@ use caproto::cli::get_args::GetArgs;
 use caproto::cli::monitor_args::MonitorArgs;
 use caproto::cli::put_args::PutArgs;
 use caproto::cli::run_get::run_get;
-use caproto::cli::run_monitor::run_monitor;
+use caproto::cli::run_monitor::{run_monitor, run_monitor_threaded};
 use caproto::cli::run_put::run_put;
 use caproto::proto::dbr::{DbrType, EpicsTime, Metadata, NativeType, Value};
 use clap::Parser;
@@ -26,6 +26,8 @@ struct Pv {
     enum_strings: Vec<String>,
     writable: bool,
     hang_reads: bool,
+    /// Subscriptions stay open (silent) after their scripted updates.
+    linger: bool,
 }
 
 #[derive(Clone, Default)]
@@ -48,8 +50,9 @@ impl ToolChannel for Chan {
     }
 }
 
-/// Scripted updates; then the subscription ends, or (`silent`) never yields.
-struct Sub(Vec<Reading>, bool);
+/// Scripted updates; then the subscription ends (or with `linger`, stays
+/// open without yielding), or (`silent`) never yields.
+struct Sub(Vec<Reading>, bool, bool);
 
 impl ToolSubscription for Sub {
     async fn recv(&mut self) -> Option<Result<Reading, ToolError>> {
@@ -57,6 +60,9 @@ impl ToolSubscription for Sub {
             std::future::pending::<()>().await;
         }
         if self.0.is_empty() {
+            if self.2 {
+                std::future::pending::<()>().await;
+            }
             return None;
         }
         Some(Ok(self.0.remove(0)))
@@ -72,6 +78,7 @@ impl Fake {
                 enum_strings: vec!["zero".into(), "one".into(), "two".into()],
                 writable: true,
                 hang_reads: false,
+                linger: false,
             },
         );
     }
@@ -169,6 +176,7 @@ impl Backend for Fake {
         Sub(
             vec![self.reading(&pv, t), self.reading(&pv, t)],
             pv.hang_reads,
+            pv.linger,
         )
     }
 }
@@ -364,4 +372,111 @@ async fn monitor_stops_on_duration_or_stop_signal() {
         run_monitor(&args, &f, &mut out, &mut err, async {}).await,
         0
     );
+}
+
+/// A writer the test can read back, or one that refuses every write (a
+/// closed standard output).
+#[derive(Clone, Default)]
+struct SharedOut(Arc<Mutex<Vec<u8>>>, bool);
+
+impl std::io::Write for SharedOut {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.1 {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        }
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn monitor_output_thread_prints_the_same_lines() {
+    let f = fixture();
+    let args = MonitorArgs::try_parse_from(["caproto-monitor", "t:ao", "t:mbbo", "t:wf"]).unwrap();
+    let (mut direct, mut err) = (Vec::new(), Vec::new());
+    assert_eq!(
+        run_monitor(&args, &f, &mut direct, &mut err, std::future::pending()).await,
+        0
+    );
+    let shared = SharedOut::default();
+    assert_eq!(
+        run_monitor_threaded(&args, &f, shared.clone(), &mut err, std::future::pending()).await,
+        0
+    );
+    let threaded = shared.0.lock().unwrap().clone();
+    let mut a: Vec<String> = text(direct).lines().map(str::to_string).collect();
+    let mut b: Vec<String> = text(threaded).lines().map(str::to_string).collect();
+    assert_eq!(a.len(), 6, "{a:?}");
+    assert!(a.iter().any(|l| l.ends_with(".513471 [1 2.5 3]")), "{a:?}");
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+    assert!(err.is_empty(), "{}", text(err));
+}
+
+#[tokio::test]
+async fn monitor_stops_when_output_is_closed() {
+    let f = fixture();
+    let args = MonitorArgs::try_parse_from(["caproto-monitor", "t:ao", "t:wf"]).unwrap();
+    let closed = SharedOut(Arc::default(), true);
+    let mut err = Vec::new();
+    // The subscriptions never end (they linger after their updates), so
+    // only the closed output can end the run.
+    for pv in f.pvs.lock().unwrap().values_mut() {
+        pv.linger = true;
+    }
+    let code = tokio::time::timeout(
+        Duration::from_secs(10),
+        run_monitor_threaded(&args, &f, closed, &mut err, std::future::pending()),
+    )
+    .await
+    .expect("monitor returned after its output closed");
+    assert_eq!(code, 0);
+}
+
+/// A writer stuck in its first write until released (at most a minute).
+struct StuckOut {
+    release: std::sync::mpsc::Receiver<()>,
+    done: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl std::io::Write for StuckOut {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = self.release.recv_timeout(Duration::from_secs(60));
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn ctrl_c_does_not_wait_for_stuck_output() {
+    let f = fixture();
+    for pv in f.pvs.lock().unwrap().values_mut() {
+        pv.linger = true;
+    }
+    let args = MonitorArgs::try_parse_from(["caproto-monitor", "t:ao", "t:wf"]).unwrap();
+    let (release, stuck) = std::sync::mpsc::channel();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let out = StuckOut {
+        release: stuck,
+        done: done.clone(),
+    };
+    let mut err = Vec::new();
+    // "Ctrl-C" comes while the output thread is stuck writing the first batch.
+    let ctrl_c = tokio::time::sleep(Duration::from_millis(100));
+    let code = run_monitor_threaded(&args, &f, out, &mut err, ctrl_c).await;
+    assert_eq!(code, 0);
+    assert!(
+        !done.load(std::sync::atomic::Ordering::SeqCst),
+        "returned only after the output thread got unstuck"
+    );
+    let _ = release.send(());
 }

@@ -43,10 +43,11 @@ async fn scripted_server(answer_echo: bool, seen: Arc<Seen>) -> SocketAddr {
             let _ = bc.recv(&buf[..n], from, Instant::now(), &mut events);
             let mut out = Vec::new();
             for event in events {
-                if let Event::Search { cid, .. } = event {
+                if let Event::Search { cid, sequence, .. } = event {
                     if out.is_empty() {
                         let v = Command::VersionResponse {
                             version: PROTOCOL_VERSION,
+                            sequence: Some(sequence),
                         };
                         bc.send(&v, from, &mut out).unwrap();
                     }
@@ -88,6 +89,7 @@ async fn scripted_server(answer_echo: bool, seen: Arc<Seen>) -> SocketAddr {
                         let replies = match cmd {
                             Command::VersionRequest { .. } => vec![Command::VersionResponse {
                                 version: PROTOCOL_VERSION,
+                                sequence: None,
                             }],
                             Command::CreateChanRequest { cid, .. } => {
                                 next_sid += 1;

@@ -84,9 +84,11 @@ fn expected(name: &str, f: &Fields) -> Command {
         "VersionRequest" => Command::VersionRequest {
             priority: f.u16("priority"),
             version: f.u16("version"),
+            sequence: f.u32("sequence"),
         },
         "VersionResponse" => Command::VersionResponse {
             version: f.u16("version"),
+            sequence: (!f.get("sequence").is_null()).then(|| f.u32("sequence")),
         },
         "SearchRequest" => Command::SearchRequest {
             name: f.string("name"),

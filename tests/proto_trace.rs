@@ -4,13 +4,14 @@
 //! process-wide.)
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use caproto::proto::broadcaster::{Broadcaster, Event};
+use caproto::proto::broadcaster::{Broadcaster, Event, Repeater};
 use caproto::proto::circuit::VirtualCircuit;
 use caproto::proto::dbr::DbrType;
+use caproto::proto::header::Header;
 use caproto::proto::{Command, Role, DEFAULT_MAX_ARRAY_BYTES};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -89,6 +90,7 @@ fn one_record_per_command_with_contract_fields() {
         let version = Command::VersionRequest {
             priority: 0,
             version: 13,
+            sequence: 0,
         };
         let create = Command::CreateChanRequest {
             name: "test:ai".into(),
@@ -177,7 +179,10 @@ fn one_record_per_command_with_contract_fields() {
         let mut reply = Vec::new();
         responder
             .send(
-                &Command::VersionResponse { version: 13 },
+                &Command::VersionResponse {
+                    version: 13,
+                    sequence: Some(0),
+                },
                 client_addr,
                 &mut reply,
             )
@@ -235,6 +240,83 @@ fn one_record_per_command_with_contract_fields() {
         for r in &records {
             assert!(r.get("bytes").is_some() && r.get("command").is_some());
             assert!(r.get("our_addr").is_some() && r.get("their_addr").is_some());
+        }
+
+        // --- Repeater: every message received, and every copy sent ---
+        let repeater_addr: SocketAddr = "127.0.0.1:5065".parse().unwrap();
+        let other: SocketAddr = "127.0.0.1:40001".parse().unwrap();
+        let mut repeater = Repeater::new(repeater_addr);
+        let local = |_: IpAddr| true;
+        let mut out = Vec::new();
+        let mut register = Vec::new();
+        searcher
+            .register_with_repeater(repeater_addr, &mut register)
+            .unwrap();
+        repeater
+            .recv(&register, client_addr, &local, &mut out)
+            .unwrap();
+        repeater.recv(&[], other, &local, &mut out).unwrap();
+        let mut dgram = Vec::new();
+        responder
+            .beacon(5064, Ipv4Addr::UNSPECIFIED, repeater_addr, &mut dgram)
+            .unwrap();
+        Header {
+            command: 99,
+            ..Header::default()
+        }
+        .encode(&mut dgram);
+        take(&capture);
+        repeater
+            .recv(&dgram, server_addr, &local, &mut out)
+            .unwrap();
+        let records = take(&capture);
+        let seen: Vec<(&str, &str, &str, &str)> = records
+            .iter()
+            .map(|r| {
+                (
+                    r.target.as_str(),
+                    r.get("direction").unwrap(),
+                    r.get("their_addr").unwrap(),
+                    r.get("command").unwrap(),
+                )
+            })
+            .collect();
+        let beacon = |address: &str| {
+            format!("Beacon(version=13, server_port=5064, beacon_id=1, address='{address}')")
+        };
+        let odd = "Undecoded(command=99, payload_size=0, data_type=0, data_count=0, \
+                   parameter1=0, parameter2=0)";
+        let (recv_beacon, sent_beacon) = (beacon("0.0.0.0"), beacon("127.0.0.1"));
+        assert_eq!(
+            seen,
+            [
+                (
+                    "caproto::bcast::beacon",
+                    "recv",
+                    "127.0.0.1:5064",
+                    recv_beacon.as_str()
+                ),
+                ("caproto::bcast", "recv", "127.0.0.1:5064", odd),
+                (
+                    "caproto::bcast::beacon",
+                    "send",
+                    "127.0.0.1:40000",
+                    sent_beacon.as_str()
+                ),
+                ("caproto::bcast", "send", "127.0.0.1:40000", odd),
+                (
+                    "caproto::bcast::beacon",
+                    "send",
+                    "127.0.0.1:40001",
+                    sent_beacon.as_str()
+                ),
+                ("caproto::bcast", "send", "127.0.0.1:40001", odd),
+            ]
+        );
+        for r in &records {
+            assert_eq!(r.get("role"), Some("server"));
+            assert_eq!(r.get("our_addr"), Some("127.0.0.1:5065"));
+            assert_eq!(r.get("bytes"), Some("16"));
         }
     });
 }

@@ -35,6 +35,7 @@ impl RawClient {
             Command::VersionRequest {
                 priority: 0,
                 version: 13,
+                sequence: 0,
             },
             Command::HostNameRequest {
                 name: "host".into(),

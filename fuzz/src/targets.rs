@@ -245,7 +245,13 @@ fn answer(circ: &mut VirtualCircuit, cmd: &Command, fail_creates: bool, out: &mu
         }
     };
     match cmd {
-        Command::VersionRequest { .. } => send(circ, Command::VersionResponse { version: 13 }),
+        Command::VersionRequest { .. } => send(
+            circ,
+            Command::VersionResponse {
+                version: 13,
+                sequence: None,
+            },
+        ),
         Command::EchoRequest => send(circ, Command::EchoResponse),
         Command::CreateChanRequest { cid, .. } if fail_creates => {
             send(circ, Command::CreateChFailResponse { cid: *cid })

@@ -34,9 +34,10 @@ def fields_of(cmd, wire):
     dt, dc = h.data_type, h.data_count
     f = {}
     if name == 'VersionRequest':
-        f = dict(priority=dt, version=dc)
+        f = dict(priority=dt, version=dc, sequence=p1)
     elif name == 'VersionResponse':
-        f = dict(version=dc)
+        # data_type 1 flags parameter1 as the (UDP search) sequence number.
+        f = dict(version=dc, sequence=p1 if dt == 1 else None)
     elif name == 'SearchRequest':
         f = dict(name=cmd.name, cid=p1, version=dc, reply=(dt == ca.DO_REPLY))
     elif name == 'SearchResponse':

@@ -1,11 +1,10 @@
 //! `caproto-monitor`: print a line per update of one or more PVs until
 //! Ctrl-C, `--duration` or `--maximum` (see `caproto::cli::run_monitor`).
 
-use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
 use caproto::cli::monitor_args::MonitorArgs;
-use caproto::cli::run_monitor::run_monitor;
+use caproto::cli::run_monitor::run_monitor_threaded;
 use caproto::cli::tool_main::{parse, run_tool};
 
 fn main() -> ExitCode {
@@ -20,12 +19,10 @@ fn main() -> ExitCode {
         &args.channel,
         true,
         |backend, ctrl_c| async move {
-            // run_monitor flushes after every line, so updates appear at once.
-            let mut out = BufWriter::new(std::io::stdout().lock());
+            // Lines are written by a thread of their own and flushed whenever
+            // no further update waits, so updates appear at once.
             let mut err = std::io::stderr().lock();
-            let status = run_monitor(args, &backend, &mut out, &mut err, ctrl_c).await;
-            let _ = out.flush();
-            status
+            run_monitor_threaded(args, &backend, std::io::stdout(), &mut err, ctrl_c).await
         },
     )
 }

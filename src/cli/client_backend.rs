@@ -16,6 +16,14 @@ use crate::proto::dbr::{DbrType, NativeType, Value};
 /// would refuse reads they make. Replies are still bounded by this.
 pub const TOOL_MAX_ARRAY_BYTES: usize = 256 * 1024 * 1024;
 
+/// Updates each subscription of a tool may hold before the oldest are
+/// dropped. While caproto-monitor keeps up, a queue holds a handful at most;
+/// if printing falls behind for good (a slow terminal or pipe), older updates
+/// of a PV give way to newer ones, as the EPICS server's event queue coalesces
+/// for a slow client, and memory stays bounded. 128 is over 0.1 s of a
+/// 1 kHz PV; the client's default (`DEFAULT_SUB_QUEUE`) is far larger.
+pub const TOOL_SUB_QUEUE: usize = 128;
+
 /// The client configuration the tools use: the `EPICS_CA_*` environment
 /// (read through `lookup`), the circuit priority and repeater choice from
 /// the command line, and [`TOOL_MAX_ARRAY_BYTES`] unless the environment

@@ -1,11 +1,12 @@
 //! Argument groups shared by caproto-get, caproto-put and caproto-monitor:
-//! channel access options and the caget-style value format options.
+//! channel access options, the caget-style value format options, and the
+//! output mode rule of caproto-get and caproto-put ([`output_mode`]).
 
 use std::time::Duration;
 
 use clap::Args;
 
-use super::format::{DataFormat, FloatStyle};
+use super::format::{DataFormat, FloatStyle, Mode};
 use super::numfmt::Radix;
 
 /// caproto's default timeout, seconds (`CAPROTO_DEFAULT_TIMEOUT` in caproto).
@@ -23,6 +24,17 @@ pub fn parse_timeout(s: &str) -> Result<f64, String> {
         Err(format!(
             "timeout must be a positive number of seconds, got {s}"
         ))
+    }
+}
+
+/// The output mode of caproto-get and caproto-put: a `--format` string beats
+/// `--terse`, which beats `--wide`.
+pub fn output_mode(format: Option<&str>, terse: bool, wide: bool) -> Mode {
+    match (format, terse, wide) {
+        (Some(f), _, _) => Mode::Custom(f.to_owned()),
+        (None, true, _) => Mode::Terse,
+        (None, _, true) => Mode::Wide,
+        _ => Mode::Default,
     }
 }
 

@@ -8,9 +8,9 @@
 
 use super::eca;
 use super::npfmt;
-use super::numfmt::{format_e, format_f, format_g, format_radix, py_repr_f64, Radix};
+use super::numfmt::{py_repr_f64, write_e, write_f, write_g, write_radix, Radix};
 use super::template::{insert_separator, Field, FieldValue, Segment, Template, TemplateError};
-use super::timefmt::{Stamp, Zone};
+use super::timefmt::{Stamp, TimeCache, Zone};
 use crate::proto::dbr::{DbrClass, DbrType, Metadata, Value};
 
 /// One response as the tools see it: the type it came back as, its value and
@@ -68,15 +68,6 @@ pub struct DataFormat {
     pub separator: Option<String>,
 }
 
-fn join(items: impl Iterator<Item = String>, sep: &str, brackets: bool) -> String {
-    let body = items.collect::<Vec<_>>().join(sep);
-    if brackets {
-        format!("[{body}]")
-    } else {
-        body
-    }
-}
-
 /// Integer elements as text for `-S`: up to the first NUL (as caget does;
 /// caproto also prints the NUL and whatever follows), UTF-8 decoded leniently.
 fn ints_as_text(codes: impl Iterator<Item = i64>) -> String {
@@ -85,16 +76,6 @@ fn ints_as_text(codes: impl Iterator<Item = i64>) -> String {
         .map(|c| u8::try_from(c).unwrap_or(b'?'))
         .collect();
     String::from_utf8_lossy(&bytes).into_owned()
-}
-
-fn ints(value: &Value) -> Option<Vec<i64>> {
-    Some(match value {
-        Value::Short(v) => v.iter().map(|&x| i64::from(x)).collect(),
-        Value::Enum(v) => v.iter().map(|&x| i64::from(x)).collect(),
-        Value::Char(v) => v.iter().map(|&x| i64::from(x)).collect(),
-        Value::Long(v) => v.iter().map(|&x| i64::from(x)).collect(),
-        _ => return None,
-    })
 }
 
 /// Round half to even, saturating, as Python's `int(round(x))` (non-finite give 0).
@@ -106,48 +87,139 @@ fn round_even(x: f64) -> i64 {
     }
 }
 
-/// caproto's rendering of the elements (`format_response_data`): `[a b c]`,
-/// without brackets when `unbracketed`.
-pub fn format_data(value: &Value, fmt: &DataFormat, unbracketed: bool) -> String {
-    if value.is_empty() {
-        return "[]".to_string();
-    }
-    let sep = fmt.separator.as_deref().unwrap_or(" ");
-    let brackets = !unbracketed;
-    match value {
-        Value::String(v) => join(v.iter().cloned(), sep, brackets),
-        Value::Double(v) => join(v.iter().map(|&x| float_text(x, fmt.float)), sep, brackets),
-        Value::Float(v) => join(
-            v.iter().map(|&x| float_text(f64::from(x), fmt.float)),
-            sep,
-            brackets,
-        ),
-        other => {
-            let n = ints(other).unwrap_or_default();
-            if fmt.char_as_string {
-                return ints_as_text(n.into_iter());
-            }
-            join(
-                n.into_iter().map(|i| match fmt.int_radix {
-                    Some(r) => format_radix(i, r),
-                    // caproto formats integers with '{:g}', which goes through float.
-                    None => format_g(i as f64, 6),
-                }),
-                sep,
-                brackets,
-            )
+/// How much element text is gathered before it is handed on when streaming.
+const DATA_CHUNK: usize = 64 * 1024;
+
+/// Hands gathered element text on (e.g. to standard output) and empties the buffer.
+type ChunkFlush<'a> = &'a mut dyn FnMut(&mut String) -> std::io::Result<()>;
+
+/// Where element text goes: appended to `buf`, which is handed to `flush`
+/// whenever it holds [`DATA_CHUNK`] bytes or more (never, when `flush` is
+/// `None`). `flush` must empty the buffer.
+struct DataOut<'a> {
+    buf: &'a mut String,
+    flush: Option<ChunkFlush<'a>>,
+}
+
+impl DataOut<'_> {
+    fn maybe_flush(&mut self) -> std::io::Result<()> {
+        match &mut self.flush {
+            Some(f) if self.buf.len() >= DATA_CHUNK => f(self.buf),
+            _ => Ok(()),
         }
     }
 }
 
-fn float_text(x: f64, style: FloatStyle) -> String {
+/// Append each element with `each`, separated by `sep`, bracketed or not.
+fn elements<T>(
+    items: &[T],
+    sep: &str,
+    brackets: bool,
+    out: &mut DataOut<'_>,
+    each: impl Fn(&mut String, &T),
+) -> std::io::Result<()> {
+    if brackets {
+        out.buf.push('[');
+    }
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.buf.push_str(sep);
+        }
+        each(out.buf, item);
+        out.maybe_flush()?;
+    }
+    if brackets {
+        out.buf.push(']');
+    }
+    Ok(())
+}
+
+/// Append an integer element: in `radix`, or through `%g` as caproto does.
+fn write_int(out: &mut String, i: i64, radix: Option<Radix>) {
+    match radix {
+        Some(r) => write_radix(out, i, r),
+        // caproto formats integers with '{:g}', which goes through float.
+        None => write_g(out, i as f64, 6),
+    }
+}
+
+/// caproto's rendering of the elements (`format_response_data`), written
+/// element by element through `out`.
+fn write_elements(
+    value: &Value,
+    fmt: &DataFormat,
+    unbracketed: bool,
+    out: &mut DataOut<'_>,
+) -> std::io::Result<()> {
+    if value.is_empty() {
+        out.buf.push_str("[]");
+        return Ok(());
+    }
+    let sep = fmt.separator.as_deref().unwrap_or(" ");
+    let brackets = !unbracketed;
+    let style = fmt.float;
+    let radix = fmt.int_radix;
+    if fmt.char_as_string {
+        let text = match value {
+            Value::Short(v) => Some(ints_as_text(v.iter().map(|&x| i64::from(x)))),
+            Value::Enum(v) => Some(ints_as_text(v.iter().map(|&x| i64::from(x)))),
+            Value::Char(v) => Some(ints_as_text(v.iter().map(|&x| i64::from(x)))),
+            Value::Long(v) => Some(ints_as_text(v.iter().map(|&x| i64::from(x)))),
+            _ => None,
+        };
+        if let Some(text) = text {
+            out.buf.push_str(&text);
+            return Ok(());
+        }
+    }
+    match value {
+        Value::String(v) => elements(v, sep, brackets, out, |o, s| o.push_str(s)),
+        Value::Double(v) => elements(v, sep, brackets, out, |o, &x| write_float(o, x, style)),
+        Value::Float(v) => elements(v, sep, brackets, out, |o, &x| {
+            write_float(o, f64::from(x), style)
+        }),
+        Value::Short(v) => elements(v, sep, brackets, out, |o, &x| {
+            write_int(o, i64::from(x), radix)
+        }),
+        Value::Enum(v) => elements(v, sep, brackets, out, |o, &x| {
+            write_int(o, i64::from(x), radix)
+        }),
+        Value::Char(v) => elements(v, sep, brackets, out, |o, &x| {
+            write_int(o, i64::from(x), radix)
+        }),
+        Value::Long(v) => elements(v, sep, brackets, out, |o, &x| {
+            write_int(o, i64::from(x), radix)
+        }),
+    }
+}
+
+/// Append caproto's rendering of the elements (`format_response_data`):
+/// `[a b c]`, without brackets when `unbracketed`.
+pub fn write_data(out: &mut String, value: &Value, fmt: &DataFormat, unbracketed: bool) {
+    let mut sink = DataOut {
+        buf: out,
+        flush: None,
+    };
+    // Cannot fail: nothing is flushed.
+    let _ = write_elements(value, fmt, unbracketed, &mut sink);
+}
+
+/// caproto's rendering of the elements (`format_response_data`): `[a b c]`,
+/// without brackets when `unbracketed`.
+pub fn format_data(value: &Value, fmt: &DataFormat, unbracketed: bool) -> String {
+    let mut s = String::new();
+    write_data(&mut s, value, fmt, unbracketed);
+    s
+}
+
+fn write_float(out: &mut String, x: f64, style: FloatStyle) {
     match style {
-        FloatStyle::General => format_g(x, 6),
-        FloatStyle::Exp(n) => format_e(x, n),
-        FloatStyle::Fixed(n) => format_f(x, n),
-        FloatStyle::GeneralPrec(n) => format_g(x, n),
-        FloatStyle::ServerString => format_f(x, 6),
-        FloatStyle::Rounded(r) => format_radix(round_even(x), r),
+        FloatStyle::General => write_g(out, x, 6),
+        FloatStyle::Exp(n) => write_e(out, x, n),
+        FloatStyle::Fixed(n) => write_f(out, x, n),
+        FloatStyle::GeneralPrec(n) => write_g(out, x, n),
+        FloatStyle::ServerString => write_f(out, x, 6),
+        FloatStyle::Rounded(r) => write_radix(out, round_even(x), r),
     }
 }
 
@@ -300,8 +372,17 @@ impl LineFormat {
         })
     }
 
-    /// Whether the single-element variant applies, decided by `len` elements.
-    /// (caproto-put decides on the first read-back and keeps it for both lines.)
+    /// The template for a value of `decide_len` elements (the single-element
+    /// variant applies to exactly one; caproto-put decides on the first
+    /// read-back and keeps it for both lines).
+    fn template_for(&self, decide_len: usize) -> &Template {
+        match &self.scalar_template {
+            Some(t) if decide_len == 1 => t,
+            _ => &self.template,
+        }
+    }
+
+    /// The line for one reading, with the template chosen by `decide_len`.
     pub fn line_with_len(
         &self,
         pv_name: &str,
@@ -309,17 +390,18 @@ impl LineFormat {
         extras: Extras<'_>,
         decide_len: usize,
     ) -> Result<String, TemplateError> {
-        let template = match &self.scalar_template {
-            Some(t) if decide_len == 1 => t,
-            _ => &self.template,
-        };
-        let mut ctx = Ctx {
+        let ctx = Ctx {
             fmt: self,
             pv_name,
             reading,
             extras,
         };
-        template.render(self.zone, &mut |f| ctx.lookup(f))
+        self.template_for(decide_len).render(
+            self.zone,
+            &mut TimeCache::default(),
+            &mut |f| ctx.lookup(f),
+            &mut |out, unbracketed| ctx.write_data(out, unbracketed),
+        )
     }
 
     /// The line for one reading.
@@ -331,7 +413,93 @@ impl LineFormat {
     ) -> Result<String, TemplateError> {
         self.line_with_len(pv_name, reading, extras, reading.value.len())
     }
+
+    /// Write the line for one reading and its newline to `out`, reusing
+    /// `bufs`. The elements are streamed in chunks, so a large array is
+    /// never held as one string. On a template error nothing is written.
+    pub fn write_line(
+        &self,
+        pv_name: &str,
+        reading: &Reading,
+        extras: Extras<'_>,
+        bufs: &mut LineBuffers,
+        out: &mut dyn std::io::Write,
+    ) -> Result<(), LineError> {
+        let ctx = Ctx {
+            fmt: self,
+            pv_name,
+            reading,
+            extras,
+        };
+        let LineBuffers {
+            head,
+            tail,
+            chunk,
+            times,
+        } = bufs;
+        head.clear();
+        tail.clear();
+        chunk.clear();
+        let streamed = self
+            .template_for(reading.value.len())
+            .render_parts(
+                self.zone,
+                times,
+                &mut |f| ctx.lookup(f),
+                &mut |o, unbracketed| ctx.write_data(o, unbracketed),
+                head,
+                tail,
+            )
+            .map_err(LineError::Template)?;
+        out.write_all(head.as_bytes()).map_err(LineError::Io)?;
+        if let Some(unbracketed) = streamed {
+            let mut flush = |buf: &mut String| {
+                let r = out.write_all(buf.as_bytes());
+                buf.clear();
+                r
+            };
+            let mut sink = DataOut {
+                buf: chunk,
+                flush: Some(&mut flush),
+            };
+            write_elements(&reading.value, &self.data, unbracketed, &mut sink)
+                .map_err(LineError::Io)?;
+            out.write_all(chunk.as_bytes()).map_err(LineError::Io)?;
+        }
+        tail.push('\n');
+        out.write_all(tail.as_bytes()).map_err(LineError::Io)
+    }
 }
+
+/// Buffers reused from line to line by [`LineFormat::write_line`], and the
+/// per-second cache of formatted timestamps.
+#[derive(Debug, Default)]
+pub struct LineBuffers {
+    head: String,
+    tail: String,
+    chunk: String,
+    times: TimeCache,
+}
+
+/// Why [`LineFormat::write_line`] wrote no (complete) line.
+#[derive(Debug)]
+pub enum LineError {
+    /// The template does not fit this reading (nothing was written).
+    Template(TemplateError),
+    /// Writing failed (e.g. standard output was closed).
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LineError::Template(e) => e.fmt(f),
+            LineError::Io(e) => write!(f, "cannot write output: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for LineError {}
 
 struct Ctx<'a> {
     fmt: &'a LineFormat,
@@ -341,17 +509,22 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn data_text(&self, unbracketed: bool) -> String {
+    /// Append the data text (for fields that resolve to [`FieldValue::Data`]).
+    fn write_data(&self, out: &mut String, unbracketed: bool) {
+        write_data(out, &self.reading.value, &self.fmt.data, unbracketed);
+    }
+
+    /// The elements: streamed by the caller for caproto's layout, numpy's `str()` for put.
+    fn data_value(&self, unbracketed: bool) -> FieldValue {
         match self.fmt.flavor {
-            Flavor::Caproto => format_data(&self.reading.value, &self.fmt.data, unbracketed),
-            Flavor::Numpy => npfmt::array_str(&self.reading.value),
+            Flavor::Caproto => FieldValue::Data { unbracketed },
+            Flavor::Numpy => FieldValue::Str(npfmt::array_str(&self.reading.value)),
         }
     }
 
-    fn lookup(&mut self, field: &Field) -> Option<FieldValue> {
+    fn lookup(&self, field: &Field) -> Option<FieldValue> {
         let r = self.reading;
-        let path: Vec<&Segment> = field.path.iter().collect();
-        match (field.root.as_str(), path.as_slice()) {
+        match (field.root.as_str(), field.path.as_slice()) {
             ("pv_name", []) => Some(FieldValue::Str(self.pv_name.to_string())),
             ("which", []) => self.extras.which.map(|w| FieldValue::Str(w.to_string())),
             ("callback_count", []) => self
@@ -360,18 +533,18 @@ impl Ctx<'_> {
                 .map(|n| FieldValue::Int(i64::try_from(n).unwrap_or(i64::MAX))),
             ("timedelta", []) => self.extras.timedelta.map(FieldValue::Delta),
             ("timestamp", []) => r.timestamp().map(FieldValue::Time),
-            ("response_data", []) => Some(FieldValue::Str(self.data_text(false))),
-            ("response_data_unbracketed", []) => Some(FieldValue::Str(self.data_text(true))),
+            ("response_data", []) => Some(self.data_value(false)),
+            ("response_data_unbracketed", []) => Some(self.data_value(true)),
             ("response", []) => Some(FieldValue::Str(self.response_summary())),
             ("response", [Segment::Attr(a), rest @ ..]) => self.response_attr(a, rest),
             _ => None,
         }
     }
 
-    fn response_attr(&self, attr: &str, rest: &[&Segment]) -> Option<FieldValue> {
+    fn response_attr(&self, attr: &str, rest: &[Segment]) -> Option<FieldValue> {
         let r = self.reading;
         match (attr, rest) {
-            ("data", []) => Some(FieldValue::Str(self.data_text(false))),
+            ("data", []) => Some(self.data_value(false)),
             ("data", [Segment::Index(i)]) => {
                 let i: i64 = i.trim().parse().ok()?;
                 let len = r.value.len() as i64;
@@ -522,6 +695,7 @@ fn metadata_summary(r: &Reading) -> String {
                 FieldValue::Str(s) => s,
                 FieldValue::Time(t) => t.posix_seconds().to_string(),
                 FieldValue::Delta(d) => d.to_string(),
+                FieldValue::Data { .. } => String::new(),
             };
             format!("{n}={text}")
         })

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 
-use super::common_args::{ChannelArgs, ValueFormatArgs};
+use super::common_args::{output_mode, ChannelArgs, ValueFormatArgs};
 use super::dtype::TypeRequest;
 use super::format::Mode;
 use super::LogArgs;
@@ -52,14 +52,9 @@ pub struct GetArgs {
 }
 
 impl GetArgs {
-    /// The output mode: --format beats --terse and --wide.
+    /// The output mode: --format beats --terse, which beats --wide.
     pub fn mode(&self) -> Mode {
-        match (&self.format, self.terse, self.wide) {
-            (Some(f), _, _) => Mode::Custom(f.clone()),
-            (None, true, _) => Mode::Terse,
-            (None, _, true) => Mode::Wide,
-            _ => Mode::Default,
-        }
+        output_mode(self.format.as_deref(), self.terse, self.wide)
     }
 
     /// The data type to request: --wide means TIME; otherwise -d, if given.

@@ -12,6 +12,7 @@ pub mod dtype;
 pub mod eca;
 pub mod format;
 pub mod get_args;
+mod gfmt;
 mod log_args;
 pub mod monitor_args;
 pub mod npfmt;

@@ -5,6 +5,8 @@
 //! than `1e+05`) and never switches to scientific notation, so the tools need
 //! these to print byte-for-byte what users of caproto-get/caget expect.
 
+use std::fmt::Write as _;
+
 /// Text Python prints for a non-finite float, or `None` for a finite one.
 fn non_finite(x: f64) -> Option<&'static str> {
     if x.is_nan() {
@@ -32,49 +34,59 @@ fn c_exponent(exp: i32) -> String {
     format!("e{sign}{:02}", exp.unsigned_abs())
 }
 
+/// Append `%.{prec}e`, e.g. `3.142e+00` for `(3.14159, 3)`.
+pub fn write_e(out: &mut String, x: f64, prec: usize) {
+    if let Some(s) = non_finite(x) {
+        out.push_str(s);
+        return;
+    }
+    let start = out.len();
+    let _ = write!(out, "{x:.prec$e}");
+    // Rust writes `e-3` / `e5`; C writes `e-03` / `e+05`.
+    let e_at = out[start..].rfind('e').map_or(out.len(), |i| start + i);
+    let exp: i32 = out[e_at + 1..].parse().unwrap_or(0);
+    out.truncate(e_at);
+    out.push('e');
+    out.push(if exp < 0 { '-' } else { '+' });
+    let _ = write!(out, "{:02}", exp.unsigned_abs());
+}
+
 /// `%.{prec}e`, e.g. `format_e(3.14159, 3) == "3.142e+00"`.
 pub fn format_e(x: f64, prec: usize) -> String {
-    if let Some(s) = non_finite(x) {
-        return s.to_string();
+    let mut s = String::new();
+    write_e(&mut s, x, prec);
+    s
+}
+
+/// Append `%.{prec}f`, e.g. `3.14` for `(3.14159, 2)`.
+pub fn write_f(out: &mut String, x: f64, prec: usize) {
+    match non_finite(x) {
+        Some(s) => out.push_str(s),
+        None => {
+            let _ = write!(out, "{x:.prec$}");
+        }
     }
-    let raw = format!("{x:.prec$e}");
-    let (mant, exp) = split_exp(&raw);
-    format!("{mant}{}", c_exponent(exp))
 }
 
 /// `%.{prec}f`, e.g. `format_f(3.14159, 2) == "3.14"`.
 pub fn format_f(x: f64, prec: usize) -> String {
-    match non_finite(x) {
-        Some(s) => s.to_string(),
-        None => format!("{x:.prec$}"),
-    }
+    let mut s = String::new();
+    write_f(&mut s, x, prec);
+    s
 }
 
-/// Drop trailing zeros of the fraction, and the point if nothing is left after it.
-fn strip_fraction_zeros(s: &str) -> &str {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        s
-    }
+/// Append `%.{prec}g` (C semantics; precision 0 means 1): the shorter of
+/// `%e` and `%f` by the C rule, trailing zeros removed.
+pub fn write_g(out: &mut String, x: f64, prec: usize) {
+    super::gfmt::write_g(out, x, prec);
 }
 
 /// `%.{prec}g` (C semantics; precision 0 means 1): the shorter of `%e` and
 /// `%f` by the C rule, trailing zeros removed. `format_g(12345678.0, 6) == "1.23457e+07"`.
 pub fn format_g(x: f64, prec: usize) -> String {
-    if let Some(s) = non_finite(x) {
-        return s.to_string();
-    }
-    let p = prec.max(1);
-    // The exponent after rounding to p significant digits decides the style.
-    let sci = format!("{x:.*e}", p - 1);
-    let (mant, exp) = split_exp(&sci);
-    if exp < -4 || exp >= p as i32 {
-        format!("{}{}", strip_fraction_zeros(mant), c_exponent(exp))
-    } else {
-        let decimals = (p as i32 - 1 - exp).max(0) as usize;
-        strip_fraction_zeros(&format!("{x:.decimals$}")).to_string()
-    }
+    let mut s = String::new();
+    write_g(&mut s, x, prec);
+    s
 }
 
 /// Shortest decimal digits and decimal exponent of a finite float, from
@@ -130,17 +142,27 @@ pub fn py_repr_f32(x: f32) -> String {
     }
 }
 
+/// Append Python's `format(n, 'X'|'o'|'b')` with caproto's prefix put in
+/// front of the sign (caproto prints `0x-5` for -5; we keep that for compatibility).
+pub fn write_radix(out: &mut String, n: i64, radix: Radix) {
+    out.push_str(radix.prefix());
+    if n < 0 {
+        out.push('-');
+    }
+    let mag = n.unsigned_abs();
+    let _ = match radix {
+        Radix::Hex => write!(out, "{mag:X}"),
+        Radix::Octal => write!(out, "{mag:o}"),
+        Radix::Binary => write!(out, "{mag:b}"),
+    };
+}
+
 /// Python's `format(n, 'X'|'o'|'b')` with caproto's prefix put in front of
 /// the sign (caproto prints `0x-5` for -5; we keep that for compatibility).
 pub fn format_radix(n: i64, radix: Radix) -> String {
-    let mag = n.unsigned_abs();
-    let body = match radix {
-        Radix::Hex => format!("{mag:X}"),
-        Radix::Octal => format!("{mag:o}"),
-        Radix::Binary => format!("{mag:b}"),
-    };
-    let sign = if n < 0 { "-" } else { "" };
-    format!("{}{sign}{body}", radix.prefix())
+    let mut s = String::new();
+    write_radix(&mut s, n, radix);
+    s
 }
 
 /// A non-decimal integer base selectable with `-0x`/`-0o`/`-0b` or `-lx`/`-lo`/`-lb`.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use super::common_args::ChannelArgs;
+use super::common_args::{output_mode, ChannelArgs};
 use super::format::Mode;
 use super::LogArgs;
 
@@ -61,14 +61,9 @@ pub struct PutArgs {
 }
 
 impl PutArgs {
-    /// The output mode.
+    /// The output mode: --format beats --terse, which beats --wide.
     pub fn mode(&self) -> Mode {
-        match (&self.format, self.terse, self.wide) {
-            (Some(f), _, _) => Mode::Custom(f.clone()),
-            (None, true, _) => Mode::Terse,
-            (None, _, true) => Mode::Wide,
-            _ => Mode::Default,
-        }
+        output_mode(self.format.as_deref(), self.terse, self.wide)
     }
 
     /// Where DATA comes from.

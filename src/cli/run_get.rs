@@ -4,7 +4,7 @@ use std::io::Write;
 
 use super::backend::{default_read_type, Backend, ToolChannel, ToolError};
 use super::dtype::list_types_text;
-use super::format::{Extras, LineFormat};
+use super::format::{Extras, LineBuffers, LineError, LineFormat};
 use super::get_args::GetArgs;
 use super::timefmt::Zone;
 use crate::proto::dbr::DbrType;
@@ -55,18 +55,18 @@ pub async fn run_get<B: Backend>(
         }));
     }
     let mut status = EXIT_OK;
+    let mut bufs = LineBuffers::default();
     for (pv, task) in args.pv_names.iter().zip(tasks) {
         let result = task
             .await
             .unwrap_or_else(|e| Err(ToolError::Client(format!("{pv}: {e}"))));
         match result {
-            Ok(reading) => match fmt.line(pv, &reading, Extras::default()) {
-                Ok(line) => {
-                    if writeln!(out, "{line}").is_err() {
-                        return status; // stdout closed (e.g. piped into head)
-                    }
-                }
-                Err(e) => {
+            // Each reading is printed (a large array streamed in chunks) and
+            // dropped before the next is awaited.
+            Ok(reading) => match fmt.write_line(pv, &reading, Extras::default(), &mut bufs, out) {
+                Ok(()) => {}
+                Err(LineError::Io(_)) => return status, // stdout closed (e.g. piped into head)
+                Err(LineError::Template(e)) => {
                     let _ = writeln!(err, "{pv}: {e}");
                     status = EXIT_FAILED;
                 }

@@ -1,21 +1,111 @@
 //! What caproto-monitor does once its arguments are parsed.
+//!
+//! Updates are formatted into one reused buffer and handed on in batches:
+//! whenever no further update is waiting (so a line appears as soon as it is
+//! printed in a quiet moment), or when the batch reaches [`BATCH_BYTES`].
+//! The binary writes the batches from a thread of its own
+//! ([`run_monitor_threaded`]), so a slow reader of standard output never
+//! stalls the client: sockets are still read while printing waits, and each
+//! subscription's bounded queue drops its oldest updates if printing falls
+//! behind for good (see [`super::client_backend::TOOL_SUB_QUEUE`]).
 
 use std::io::Write;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::backend::{default_read_type, Backend, ToolChannel, ToolSubscription};
-use super::format::{Extras, LineFormat, Reading};
+use super::backend::{default_read_type, Backend, ToolChannel, ToolError, ToolSubscription};
+use super::format::{Extras, LineBuffers, LineError, LineFormat, Reading};
 use super::monitor_args::MonitorArgs;
 use super::run_get::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use super::timefmt::{Stamp, Zone};
 use crate::proto::dbr::{DbrClass, DbrType};
 
+/// A batch is handed on once it holds this many bytes, even if more updates wait.
+pub const BATCH_BYTES: usize = 64 * 1024;
+
+/// Updates handled before the stop signal and deadline are looked at again.
+const UPDATES_PER_TURN: usize = 1024;
+
+/// Batches in flight to the writer thread before formatting waits for it.
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// Capacity of the channel that merges the subscriptions' updates.
+const MERGED_QUEUE: usize = 1024;
+
+/// After Ctrl-C, how long pending lines may take to be written before the
+/// tool exits anyway (a reader that stopped reading must not keep it alive).
+const INTERRUPT_GRACE: Duration = Duration::from_secs(1);
+
+/// Where finished lines go.
+trait Output {
+    /// The batch being filled.
+    fn batch(&mut self) -> &mut Vec<u8>;
+    /// Hand the batch on (and empty it). An error means output is closed.
+    async fn flush(&mut self) -> std::io::Result<()>;
+    /// Resolves once output is known to be closed (never, if that is only
+    /// learnt by writing).
+    async fn closed(&self);
+}
+
+/// Lines written (and flushed) to a `Write` on the caller's thread.
+struct DirectOutput<'a> {
+    out: &'a mut dyn Write,
+    batch: Vec<u8>,
+}
+
+impl Output for DirectOutput<'_> {
+    fn batch(&mut self) -> &mut Vec<u8> {
+        &mut self.batch
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if !self.batch.is_empty() {
+            self.out.write_all(&self.batch)?;
+            self.batch.clear();
+        }
+        self.out.flush()
+    }
+
+    async fn closed(&self) {
+        std::future::pending().await
+    }
+}
+
+/// Lines handed to a writer thread; buffers come back for reuse.
+struct ThreadedOutput {
+    batch: Vec<u8>,
+    to_writer: mpsc::Sender<Vec<u8>>,
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
+}
+
+impl Output for ThreadedOutput {
+    fn batch(&mut self) -> &mut Vec<u8> {
+        &mut self.batch
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let next = self.spare.try_recv().unwrap_or_default();
+        let full = std::mem::replace(&mut self.batch, next);
+        self.to_writer
+            .send(full)
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "output closed"))
+    }
+
+    async fn closed(&self) {
+        self.to_writer.closed().await
+    }
+}
+
 /// Subscribe to every PV and print a line per update until `stop` resolves
 /// (Ctrl-C in the binary), `--duration` passes or `--maximum` lines were
 /// printed. PVs that cannot be connected are reported on `err`; the exit
-/// status is then 1 (after the others have been monitored).
+/// status is then 1 (after the others have been monitored). Lines are
+/// written to `out` on this task (and flushed whenever no update waits).
 pub async fn run_monitor<B: Backend>(
     args: &MonitorArgs,
     backend: &B,
@@ -23,19 +113,90 @@ pub async fn run_monitor<B: Backend>(
     err: &mut dyn Write,
     stop: impl std::future::Future<Output = ()>,
 ) -> u8 {
+    let output = DirectOutput {
+        out,
+        batch: Vec::new(),
+    };
+    monitor(args, backend, output, err, stop).await.0
+}
+
+/// [`run_monitor`] with `out` written (and flushed after each batch) by a
+/// thread of its own, so that a slow reader of the output cannot stall the
+/// client. Returns once every line has been written (or `out` failed).
+pub async fn run_monitor_threaded<B: Backend, W: Write + Send + 'static>(
+    args: &MonitorArgs,
+    backend: &B,
+    mut out: W,
+    err: &mut dyn Write,
+    stop: impl std::future::Future<Output = ()>,
+) -> u8 {
+    let (to_writer, mut batches) = mpsc::channel::<Vec<u8>>(BATCHES_IN_FLIGHT);
+    let (give_back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
+    let writer = std::thread::Builder::new()
+        .name("monitor-output".into())
+        .spawn(move || {
+            while let Some(mut batch) = batches.blocking_recv() {
+                if out.write_all(&batch).and_then(|()| out.flush()).is_err() {
+                    break; // closed (e.g. piped into head): the sender sees it
+                }
+                batch.clear();
+                let _ = give_back.send(batch);
+            }
+        });
+    let writer = match writer {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "caproto-monitor: error: cannot start the output thread: {e}"
+            );
+            return EXIT_FAILED;
+        }
+    };
+    let output = ThreadedOutput {
+        batch: Vec::new(),
+        to_writer,
+        spare,
+    };
+    let (status, interrupted) = monitor(args, backend, output, err, stop).await;
+    // `monitor` dropped the sender: the thread ends after the last batch.
+    // After Ctrl-C it is not waited for if output is stuck.
+    if interrupted {
+        let give_up = tokio::time::Instant::now() + INTERRUPT_GRACE;
+        while !writer.is_finished() && tokio::time::Instant::now() < give_up {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if !writer.is_finished() {
+            return status;
+        }
+    }
+    let _ = writer.join();
+    status
+}
+
+type Update = (usize, Result<Reading, ToolError>);
+
+/// The monitor itself; also says whether it ended because `stop` resolved.
+async fn monitor<B: Backend, O: Output>(
+    args: &MonitorArgs,
+    backend: &B,
+    mut output: O,
+    err: &mut dyn Write,
+    stop: impl std::future::Future<Output = ()>,
+) -> (u8, bool) {
     let fmt = match LineFormat::monitor(args.format.clone(), args.values.data_format(), Zone::Local)
     {
         Ok(f) => f,
         Err(e) => {
             let _ = writeln!(err, "caproto-monitor: error: --format: {e}");
-            return EXIT_USAGE;
+            return (EXIT_USAGE, false);
         }
     };
     let mut status = EXIT_OK;
     let channels = backend
         .connect(&args.pv_names, args.channel.timeout())
         .await;
-    let (tx, mut rx) = mpsc::channel::<(usize, Result<Reading, super::backend::ToolError>)>(1024);
+    let (tx, mut rx) = mpsc::channel::<Update>(MERGED_QUEUE);
     let mut live = 0;
     for (i, ch) in channels.into_iter().enumerate() {
         let ch = match ch {
@@ -65,7 +226,7 @@ pub async fn run_monitor<B: Backend>(
     }
     drop(tx);
     if live == 0 {
-        return status;
+        return (status, false);
     }
     let deadline = args.duration.map(Duration::from_secs_f64);
     let sleep = async {
@@ -76,54 +237,129 @@ pub async fn run_monitor<B: Backend>(
     };
     tokio::pin!(sleep);
     tokio::pin!(stop);
-    let mut count: u64 = 0;
-    let mut previous: Option<Stamp> = None;
-    loop {
-        let (i, update) = tokio::select! {
+    let mut printer = Printer {
+        fmt: &fmt,
+        names: &args.pv_names,
+        bufs: LineBuffers::default(),
+        count: 0,
+        previous: None,
+    };
+    let mut interrupted = false;
+    // Hand the batch on unless `stop` resolves first (output may be stuck);
+    // leaves the loop when output is closed or on Ctrl-C.
+    macro_rules! flush_or_leave {
+        ($outer:lifetime) => {
+            tokio::select! {
+                biased;
+                _ = &mut stop => {
+                    interrupted = true;
+                    break $outer;
+                }
+                r = output.flush() => {
+                    if r.is_err() {
+                        break $outer;
+                    }
+                }
+            }
+        };
+    }
+    'outer: loop {
+        let first = tokio::select! {
+            biased;
+            _ = &mut stop => {
+                interrupted = true;
+                break;
+            }
             _ = &mut sleep => break,
-            _ = &mut stop => break,
+            _ = output.closed() => break,
             msg = rx.recv() => match msg {
                 Some(m) => m,
                 None => break,
             },
         };
-        let pv = &args.pv_names[i];
-        let reading = match update {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = writeln!(err, "{e}");
-                continue;
+        // Print what has arrived; hand the batch on when nothing more waits.
+        let mut next = Some(first);
+        let mut handled = 0;
+        while let Some((i, update)) = next.take() {
+            let reading = match update {
+                Ok(r) => r,
+                Err(e) => {
+                    // Keep stderr in order with the lines before it.
+                    flush_or_leave!('outer);
+                    let _ = writeln!(err, "{e}");
+                    next = rx.try_recv().ok();
+                    continue;
+                }
+            };
+            match printer.print(i, &reading, output.batch()) {
+                Ok(()) => {}
+                Err(LineError::Io(_)) => break 'outer,
+                Err(LineError::Template(e)) => {
+                    let pv = &args.pv_names[i];
+                    flush_or_leave!('outer);
+                    let _ = writeln!(err, "{pv}: {e}");
+                    status = EXIT_FAILED;
+                    break 'outer;
+                }
             }
-        };
-        count += 1;
+            if args.maximum.is_some_and(|m| printer.count >= m) {
+                break 'outer;
+            }
+            if output.batch().len() >= BATCH_BYTES {
+                flush_or_leave!('outer);
+            }
+            handled += 1;
+            if handled < UPDATES_PER_TURN {
+                next = rx.try_recv().ok();
+            }
+        }
+        flush_or_leave!('outer);
+    }
+    if interrupted {
+        let _ = tokio::time::timeout(INTERRUPT_GRACE, output.flush()).await;
+    } else {
+        let _ = output.flush().await;
+    }
+    (status, interrupted)
+}
+
+/// Turns updates into caproto-monitor's lines.
+struct Printer<'a> {
+    fmt: &'a LineFormat,
+    names: &'a [String],
+    bufs: LineBuffers,
+    /// Lines printed so far.
+    count: u64,
+    /// Timestamp of the previous update (of any PV).
+    previous: Option<Stamp>,
+}
+
+impl Printer<'_> {
+    /// Append the line for update `reading` of PV number `i` to `batch`.
+    fn print(&mut self, i: usize, reading: &Reading, batch: &mut Vec<u8>) -> Result<(), LineError> {
         let stamp = reading.timestamp().unwrap_or_else(Stamp::now);
         // caproto keeps one history for all PVs: the difference to the previous
         // update of any PV; for the first, how old the update is.
-        let delta = match previous {
+        let delta = match self.previous {
             Some(p) => stamp.micros - p.micros,
             None => Stamp::now().micros - stamp.micros,
         };
-        previous = Some(stamp);
+        self.previous = Some(stamp);
         let extras = Extras {
-            callback_count: Some(count),
+            callback_count: Some(self.count + 1),
             timedelta: Some(delta),
             ..Extras::default()
         };
-        match fmt.line(pv, &reading, extras) {
-            Ok(line) => {
-                if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
-                    break; // stdout closed
-                }
-            }
-            Err(e) => {
-                let _ = writeln!(err, "{pv}: {e}");
-                status = EXIT_FAILED;
-                break;
-            }
+        let pv = self.names.get(i).map_or("", String::as_str);
+        let start = batch.len();
+        let result = self
+            .fmt
+            .write_line(pv, reading, extras, &mut self.bufs, batch);
+        if result.is_err() {
+            batch.truncate(start);
+        } else {
+            self.count += 1;
         }
-        if args.maximum.is_some_and(|m| count >= m) {
-            break;
-        }
+        result
     }
-    status
 }

@@ -6,8 +6,10 @@
 //! The template is parsed once; each output line then renders it against a
 //! lookup function that resolves field paths to [`FieldValue`]s.
 
-use super::numfmt::{format_e, format_f, format_g};
-use super::timefmt::{timedelta_string, Stamp, Zone};
+use super::numfmt::{write_e, write_f, write_g};
+use std::fmt::Write as _;
+
+use super::timefmt::{timedelta_string, Stamp, TimeCache, Zone};
 
 /// One step of a field path: `.name` or `[key]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +57,9 @@ impl Field {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Piece {
     Literal(String),
-    Field(Field),
+    /// A field and its spec parsed as a standard spec (`None` when it is not
+    /// one, e.g. a `strftime` pattern; an error only if the value needs it).
+    Field(Field, Option<Spec>),
 }
 
 /// A parsed `--format` string.
@@ -77,6 +81,13 @@ pub enum FieldValue {
     Time(Stamp),
     /// A time difference in microseconds (rendered like Python's timedelta).
     Delta(i64),
+    /// The reading's elements. Their text is written by the caller's data
+    /// writer; with no spec and no conversion it may be streamed (see
+    /// [`Template::render_parts`]) instead of being built as one string.
+    Data {
+        /// Leave out the surrounding brackets.
+        unbracketed: bool,
+    },
 }
 
 /// Why a template could not be parsed or rendered.
@@ -158,7 +169,9 @@ impl Template {
                     if !lit.is_empty() {
                         pieces.push(Piece::Literal(std::mem::take(&mut lit)));
                     }
-                    pieces.push(Piece::Field(parse_field(&body)?));
+                    let field = parse_field(&body)?;
+                    let spec = parse_spec(&field.spec);
+                    pieces.push(Piece::Field(field, spec));
                 }
                 other => lit.push(other),
             }
@@ -172,30 +185,84 @@ impl Template {
     /// The fields in order, for callers that want to check availability up front.
     pub fn fields(&self) -> impl Iterator<Item = &Field> {
         self.pieces.iter().filter_map(|p| match p {
-            Piece::Field(f) => Some(f),
+            Piece::Field(f, _) => Some(f),
             Piece::Literal(_) => None,
         })
     }
 
-    /// Render with `lookup` resolving each field; timestamps are shown in `zone`.
+    /// Render the whole line into one string, with `lookup` resolving each
+    /// field, `data` appending the elements for [`FieldValue::Data`], and
+    /// timestamps shown in `zone`.
     pub fn render(
         &self,
         zone: Zone,
+        cache: &mut TimeCache,
         lookup: &mut dyn FnMut(&Field) -> Option<FieldValue>,
+        data: &mut dyn FnMut(&mut String, bool),
     ) -> Result<String, TemplateError> {
-        let mut out = String::new();
+        let mut head = String::new();
+        let mut tail = String::new();
+        let streamed = self.render_parts(zone, cache, lookup, data, &mut head, &mut tail)?;
+        if let Some(unbracketed) = streamed {
+            data(&mut head, unbracketed);
+        }
+        head.push_str(&tail);
+        Ok(head)
+    }
+
+    /// Render into `head` and `tail` (appended to), so that a large value
+    /// need not be built as one string. The first field that resolves to
+    /// [`FieldValue::Data`] with neither spec nor conversion is left out:
+    /// the text before it goes to `head`, the text after it to `tail`, and
+    /// `Some(unbracketed)` is returned for the caller to write the elements
+    /// in between. Without such a field everything goes to `head` and `None`
+    /// is returned. On error the line must not be printed.
+    pub fn render_parts(
+        &self,
+        zone: Zone,
+        cache: &mut TimeCache,
+        lookup: &mut dyn FnMut(&Field) -> Option<FieldValue>,
+        data: &mut dyn FnMut(&mut String, bool),
+        head: &mut String,
+        tail: &mut String,
+    ) -> Result<Option<bool>, TemplateError> {
+        let mut streamed = None;
         for piece in &self.pieces {
+            let out = if streamed.is_some() {
+                &mut *tail
+            } else {
+                &mut *head
+            };
             match piece {
                 Piece::Literal(s) => out.push_str(s),
-                Piece::Field(field) => {
+                Piece::Field(field, spec) => {
                     let value =
                         lookup(field).ok_or_else(|| TemplateError::UnknownField(field.dotted()))?;
-                    out.push_str(&render_value(field, value, zone)?);
+                    if let FieldValue::Data { unbracketed } = value {
+                        if streamed.is_none() && field.conversion.is_none() && field.spec.is_empty()
+                        {
+                            streamed = Some(unbracketed);
+                            continue;
+                        }
+                    }
+                    let ctx = RenderCtx {
+                        zone,
+                        cache: &mut *cache,
+                        data: &mut *data,
+                    };
+                    render_value(field, spec.as_ref(), value, ctx, out)?;
                 }
             }
         }
-        Ok(out)
+        Ok(streamed)
     }
+}
+
+/// What rendering a value may need besides the value itself.
+struct RenderCtx<'a> {
+    zone: Zone,
+    cache: &'a mut TimeCache,
+    data: &'a mut dyn FnMut(&mut String, bool),
 }
 
 fn parse_field(body: &str) -> Result<Field, TemplateError> {
@@ -262,7 +329,7 @@ fn parse_path(name: &str) -> Result<(String, Vec<Segment>), TemplateError> {
 }
 
 /// A parsed standard format spec: `[[fill]align][sign][#][0][width][.precision][type]`.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Spec {
     fill: Option<char>,
     align: Option<char>,
@@ -316,10 +383,12 @@ fn parse_spec(spec: &str) -> Option<Spec> {
     (i == chars.len()).then_some(s)
 }
 
-fn pad(text: String, spec: &Spec, default_align: char) -> String {
+/// Append `text` padded to the spec's width with its fill and alignment.
+fn pad_into(out: &mut String, text: &str, spec: &Spec, default_align: char) {
     let len = text.chars().count();
     if len >= spec.width {
-        return text;
+        out.push_str(text);
+        return;
     }
     let gap = spec.width - len;
     let zero_pad = spec.zero && spec.align.is_none();
@@ -327,27 +396,40 @@ fn pad(text: String, spec: &Spec, default_align: char) -> String {
     let align = spec
         .align
         .unwrap_or(if zero_pad { '=' } else { default_align });
-    let fills = |n: usize| std::iter::repeat(fill).take(n).collect::<String>();
+    let fills = |out: &mut String, n: usize| out.extend(std::iter::repeat(fill).take(n));
     match align {
-        '<' => text + &fills(gap),
-        '^' => fills(gap / 2) + &text + &fills(gap - gap / 2),
+        '<' => {
+            out.push_str(text);
+            fills(out, gap);
+        }
+        '^' => {
+            fills(out, gap / 2);
+            out.push_str(text);
+            fills(out, gap - gap / 2);
+        }
         '=' => {
             let (sign, digits) = match text.chars().next() {
-                Some(c @ ('-' | '+' | ' ')) => (c.to_string(), text[1..].to_string()),
-                _ => (String::new(), text),
+                Some('-' | '+' | ' ') => text.split_at(1),
+                _ => ("", text),
             };
-            sign + &fills(gap) + &digits
+            out.push_str(sign);
+            fills(out, gap);
+            out.push_str(digits);
         }
-        _ => fills(gap) + &text,
+        _ => {
+            fills(out, gap);
+            out.push_str(text);
+        }
     }
 }
 
-fn with_sign(body: String, negative: bool, sign: Option<char>) -> String {
+/// Put the sign in front of `body` (which holds the magnitude's text from `start`).
+fn insert_sign(out: &mut String, start: usize, negative: bool, sign: Option<char>) {
     match (negative, sign) {
-        (true, _) => format!("-{body}"),
-        (false, Some('+')) => format!("+{body}"),
-        (false, Some(' ')) => format!(" {body}"),
-        _ => body,
+        (true, _) => out.insert(start, '-'),
+        (false, Some('+')) => out.insert(start, '+'),
+        (false, Some(' ')) => out.insert(start, ' '),
+        _ => {}
     }
 }
 
@@ -378,15 +460,30 @@ fn python_repr_str(s: &str) -> String {
     out
 }
 
-fn render_value(field: &Field, value: FieldValue, zone: Zone) -> Result<String, TemplateError> {
+fn render_value(
+    field: &Field,
+    spec: Option<&Spec>,
+    value: FieldValue,
+    ctx: RenderCtx<'_>,
+    out: &mut String,
+) -> Result<(), TemplateError> {
     let bad = || TemplateError::BadSpec {
         field: field.dotted(),
         spec: field.spec.clone(),
     };
+    // The elements become text first when they cannot be streamed.
+    let value = match value {
+        FieldValue::Data { unbracketed } => {
+            let mut text = String::new();
+            (ctx.data)(&mut text, unbracketed);
+            FieldValue::Str(text)
+        }
+        other => other,
+    };
     // A conversion turns any value into text first.
     let value = match field.conversion {
         Some(conv) => {
-            let text = plain_text(&value, zone);
+            let text = plain_text(&value, ctx.zone);
             FieldValue::Str(if conv == 'r' && matches!(value, FieldValue::Str(_)) {
                 python_repr_str(&text)
             } else {
@@ -396,66 +493,91 @@ fn render_value(field: &Field, value: FieldValue, zone: Zone) -> Result<String, 
         None => value,
     };
     if let FieldValue::Time(t) = value {
-        return if field.spec.is_empty() {
-            Ok(t.to_python_string(zone))
-        } else {
-            t.strftime(&field.spec, zone).map_err(|_| bad())
-        };
+        let pattern = (!field.spec.is_empty()).then_some(field.spec.as_str());
+        return ctx
+            .cache
+            .write(out, t, pattern, ctx.zone)
+            .map_err(|_| bad());
     }
-    let spec = parse_spec(&field.spec).ok_or_else(bad)?;
+    let spec = spec.ok_or_else(bad)?;
     match value {
         FieldValue::Str(s) => {
             if spec.sign.is_some() || !matches!(spec.kind, None | Some('s')) {
                 return Err(bad());
             }
-            let s = match spec.precision {
-                Some(p) => s.chars().take(p).collect(),
-                None => s,
-            };
-            Ok(pad(s, &spec, '<'))
+            match spec.precision {
+                Some(p) => {
+                    let cut: String = s.chars().take(p).collect();
+                    pad_into(out, &cut, spec, '<');
+                }
+                None => pad_into(out, &s, spec, '<'),
+            }
+            Ok(())
         }
-        FieldValue::Delta(us) => Ok(pad(timedelta_string(us), &spec, '<')),
+        FieldValue::Delta(us) => {
+            pad_into(out, &timedelta_string(us), spec, '<');
+            Ok(())
+        }
         FieldValue::Int(n) => {
             let mag = n.unsigned_abs();
-            let body = match spec.kind {
-                None | Some('d') | Some('n') => mag.to_string(),
-                Some('x') => format!("{mag:x}"),
-                Some('X') => format!("{mag:X}"),
-                Some('o') => format!("{mag:o}"),
-                Some('b') => format!("{mag:b}"),
+            let mut body = String::new();
+            let _ = match spec.kind {
+                None | Some('d') | Some('n') => write!(body, "{mag}"),
+                Some('x') => write!(body, "{mag:x}"),
+                Some('X') => write!(body, "{mag:X}"),
+                Some('o') => write!(body, "{mag:o}"),
+                Some('b') => write!(body, "{mag:b}"),
                 Some('e' | 'E' | 'f' | 'F' | 'g' | 'G' | '%') => {
-                    return render_float(n as f64, &spec).ok_or_else(bad)
+                    return render_float(out, n as f64, spec).ok_or_else(bad)
                 }
                 _ => return Err(bad()),
             };
             if spec.precision.is_some() {
                 return Err(bad());
             }
-            Ok(pad(with_sign(body, n < 0, spec.sign), &spec, '>'))
+            insert_sign(&mut body, 0, n < 0, spec.sign);
+            pad_into(out, &body, spec, '>');
+            Ok(())
         }
-        FieldValue::Float(x) => render_float(x, &spec).ok_or_else(bad),
-        FieldValue::Time(_) => Err(bad()),
+        FieldValue::Float(x) => render_float(out, x, spec).ok_or_else(bad),
+        FieldValue::Time(_) | FieldValue::Data { .. } => Err(bad()),
     }
 }
 
-fn render_float(x: f64, spec: &Spec) -> Option<String> {
+fn render_float(out: &mut String, x: f64, spec: &Spec) -> Option<()> {
     let negative = x.is_sign_negative() && !x.is_nan();
     let a = x.abs();
-    let body = match spec.kind {
-        Some('e') => format_e(a, spec.precision.unwrap_or(6)),
-        Some('E') => format_e(a, spec.precision.unwrap_or(6)).to_uppercase(),
-        Some('f') => format_f(a, spec.precision.unwrap_or(6)),
-        Some('F') => format_f(a, spec.precision.unwrap_or(6)).to_uppercase(),
-        Some('g') => format_g(a, spec.precision.unwrap_or(6)),
-        Some('G') => format_g(a, spec.precision.unwrap_or(6)).to_uppercase(),
-        Some('%') => format!("{}%", format_f(a * 100.0, spec.precision.unwrap_or(6))),
+    let mut body = String::new();
+    let prec = spec.precision.unwrap_or(6);
+    match spec.kind {
+        Some('e') => write_e(&mut body, a, prec),
+        Some('E') => {
+            write_e(&mut body, a, prec);
+            body.make_ascii_uppercase();
+        }
+        Some('f') => write_f(&mut body, a, prec),
+        Some('F') => {
+            write_f(&mut body, a, prec);
+            body.make_ascii_uppercase();
+        }
+        Some('g') => write_g(&mut body, a, prec),
+        Some('G') => {
+            write_g(&mut body, a, prec);
+            body.make_ascii_uppercase();
+        }
+        Some('%') => {
+            write_f(&mut body, a * 100.0, prec);
+            body.push('%');
+        }
         None => match spec.precision {
-            Some(p) => format_g(a, p),
-            None => super::numfmt::py_repr_f64(a),
+            Some(p) => write_g(&mut body, a, p),
+            None => body.push_str(&super::numfmt::py_repr_f64(a)),
         },
         _ => return None,
-    };
-    Some(pad(with_sign(body, negative, spec.sign), spec, '>'))
+    }
+    insert_sign(&mut body, 0, negative, spec.sign);
+    pad_into(out, &body, spec, '>');
+    Some(())
 }
 
 /// A value's text with no spec, as Python's `str()` would give it.
@@ -466,6 +588,8 @@ fn plain_text(value: &FieldValue, zone: Zone) -> String {
         FieldValue::Float(x) => super::numfmt::py_repr_f64(*x),
         FieldValue::Time(t) => t.to_python_string(zone),
         FieldValue::Delta(us) => timedelta_string(*us),
+        // Turned into text before conversions are applied.
+        FieldValue::Data { .. } => String::new(),
     }
 }
 
@@ -496,12 +620,17 @@ mod tests {
 
     fn render(fmt: &str, values: &[(&str, FieldValue)]) -> Result<String, TemplateError> {
         let t = Template::parse(fmt)?;
-        t.render(Zone::Utc, &mut |f: &Field| {
-            values
-                .iter()
-                .find(|(k, _)| *k == f.dotted())
-                .map(|(_, v)| v.clone())
-        })
+        t.render(
+            Zone::Utc,
+            &mut TimeCache::default(),
+            &mut |f: &Field| {
+                values
+                    .iter()
+                    .find(|(k, _)| *k == f.dotted())
+                    .map(|(_, v)| v.clone())
+            },
+            &mut |out, unbracketed| out.push_str(if unbracketed { "1 2" } else { "[1 2]" }),
+        )
     }
 
     #[test]
@@ -563,6 +692,35 @@ mod tests {
             render("{pv_name!z}", &v),
             Err(TemplateError::BadConversion(_))
         ));
+    }
+
+    #[test]
+    fn data_fields_are_left_for_the_caller_to_stream() {
+        let t = Template::parse("{pv_name}: {response.data} ({pv_name!r})").unwrap();
+        let (mut head, mut tail) = (String::new(), String::new());
+        let mut calls = 0;
+        let streamed = t
+            .render_parts(
+                Zone::Utc,
+                &mut TimeCache::default(),
+                &mut |f: &Field| match f.root.as_str() {
+                    "pv_name" => Some(FieldValue::Str("a:b".into())),
+                    _ => Some(FieldValue::Data { unbracketed: true }),
+                },
+                &mut |_, _| calls += 1,
+                &mut head,
+                &mut tail,
+            )
+            .unwrap();
+        assert_eq!(streamed, Some(true));
+        assert_eq!((head.as_str(), tail.as_str()), ("a:b: ", " ('a:b')"));
+        assert_eq!(calls, 0);
+        // With a spec, or the second time, the data is rendered in place.
+        let v = [("response.data", FieldValue::Data { unbracketed: false })];
+        assert_eq!(
+            render("{response.data:*^9}|{response.data}|{response.data}", &v).unwrap(),
+            "**[1 2]**|[1 2]|[1 2]"
+        );
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! `--format` such as `{timestamp:%Y-%m-%d %H:%M:%S.%f}`.
 
 use chrono::format::{Item, StrftimeItems};
+use std::fmt::Write as _;
+
 use chrono::{DateTime, FixedOffset, Local, TimeZone, Utc};
 
 use crate::proto::dbr::{EpicsTime, EPICS_EPOCH_OFFSET_SECS};
@@ -111,6 +113,133 @@ impl Stamp {
     }
 }
 
+/// Timestamps rendered for many lines (caproto-monitor prints thousands a
+/// second): everything but the microseconds is formatted once per second
+/// and pattern, the six fraction digits are filled in per line. Patterns
+/// whose output has other sub-second parts are formatted every time.
+#[derive(Debug, Default)]
+pub struct TimeCache {
+    entries: Vec<TimeEntry>,
+}
+
+/// One pattern's text for one second.
+#[derive(Debug)]
+struct TimeEntry {
+    /// The Python pattern, or `None` for `str(datetime)`.
+    pattern: Option<String>,
+    zone: Zone,
+    /// The pattern split at its `%f`s; `None` if it cannot be cached.
+    split: Option<Vec<String>>,
+    /// The second `rendered` belongs to.
+    secs: i64,
+    /// The split pieces rendered for `secs`; six microsecond digits go
+    /// between each two. Empty until rendered successfully.
+    rendered: Vec<String>,
+}
+
+/// How many patterns a cache remembers (a line has a few time fields at most).
+const TIME_CACHE_SLOTS: usize = 8;
+
+impl TimeCache {
+    /// Append `stamp` as `format(datetime, pattern)`, or as `str(datetime)`
+    /// when `pattern` is `None`, in `zone`.
+    pub fn write(
+        &mut self,
+        out: &mut String,
+        stamp: Stamp,
+        pattern: Option<&str>,
+        zone: Zone,
+    ) -> Result<(), BadTimeFormat> {
+        let secs = stamp.micros.div_euclid(1_000_000);
+        let micros = stamp.micros.rem_euclid(1_000_000);
+        let entry = self.entry(pattern, zone);
+        let Some(split) = &entry.split else {
+            out.push_str(&stamp.strftime(pattern.unwrap_or_default(), zone)?);
+            return Ok(());
+        };
+        if entry.secs != secs || entry.rendered.is_empty() {
+            let whole = Stamp {
+                micros: secs * 1_000_000,
+            };
+            entry.rendered = match pattern {
+                Some(_) => split
+                    .iter()
+                    .map(|p| whole.strftime(p, zone))
+                    .collect::<Result<_, _>>()?,
+                None => vec![whole.in_zone(zone).format("%Y-%m-%d %H:%M:%S").to_string()],
+            };
+            entry.secs = secs;
+        }
+        let mut pieces = entry.rendered.iter();
+        out.push_str(pieces.next().map_or("", String::as_str));
+        if pattern.is_none() {
+            // Python's str(datetime) leaves out a zero fraction.
+            if micros != 0 {
+                let _ = write!(out, ".{micros:06}");
+            }
+            return Ok(());
+        }
+        for piece in pieces {
+            let _ = write!(out, "{micros:06}");
+            out.push_str(piece);
+        }
+        Ok(())
+    }
+
+    /// The entry for `pattern` in `zone`, created (evicting the oldest) if new.
+    fn entry(&mut self, pattern: Option<&str>, zone: Zone) -> &mut TimeEntry {
+        let found = self
+            .entries
+            .iter()
+            .position(|e| e.pattern.as_deref() == pattern && e.zone == zone);
+        let index = match found {
+            Some(i) => i,
+            None => {
+                if self.entries.len() >= TIME_CACHE_SLOTS {
+                    self.entries.remove(0);
+                }
+                self.entries.push(TimeEntry {
+                    pattern: pattern.map(str::to_string),
+                    zone,
+                    split: match pattern {
+                        Some(p) => split_at_micros(p),
+                        None => Some(Vec::new()),
+                    },
+                    secs: 0,
+                    rendered: Vec::new(),
+                });
+                self.entries.len() - 1
+            }
+        };
+        &mut self.entries[index]
+    }
+}
+
+/// Split a Python pattern at each `%f` (not `%%f`), or `None` when the
+/// pieces would still depend on the sub-second part (chrono's `%.f`, `%3f`,
+/// `%+`, ...), so the text cannot be cached per second.
+fn split_at_micros(pattern: &str) -> Option<Vec<String>> {
+    let mut pieces = vec![String::new()];
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        let cur = pieces.last_mut()?;
+        if c != '%' {
+            cur.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('f') => pieces.push(String::new()),
+            Some('.' | '+' | '3' | '6' | '9') => return None,
+            Some(other) => {
+                cur.push('%');
+                cur.push(other);
+            }
+            None => cur.push('%'),
+        }
+    }
+    Some(pieces)
+}
+
 /// Rewrite Python's `%f` (microseconds) to chrono's `%6f`, leaving `%%` alone.
 fn translate_pattern(pattern: &str) -> String {
     let mut out = String::with_capacity(pattern.len() + 4);
@@ -200,5 +329,78 @@ mod tests {
             micros: 1_795_587_094_513_471,
         };
         assert_eq!(t.to_python_string(Zone::Utc), "2026-11-25 06:11:34.513471");
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    fn cached(cache: &mut TimeCache, micros: i64, pattern: Option<&str>) -> String {
+        let mut s = String::new();
+        cache
+            .write(&mut s, Stamp { micros }, pattern, Zone::Utc)
+            .unwrap();
+        s
+    }
+
+    #[test]
+    fn cache_gives_what_strftime_gives() {
+        let patterns = [
+            "%Y-%m-%d %H:%M:%S.%f",
+            "%f|%f",
+            "%H:%M",
+            "%%f %f%%",
+            "%s.%f %j",
+        ];
+        let mut cache = TimeCache::default();
+        // Within one second, across seconds, days and the epoch, in one cache.
+        let base = 1_795_587_229_000_000i64;
+        let stamps = [
+            base,
+            base + 1,
+            base + 999_999,
+            base + 1_000_000,
+            base + 86_400_000_123,
+            base + 7,
+            0,
+            -1,
+            -1_000_001,
+        ];
+        for &micros in &stamps {
+            let s = Stamp { micros };
+            for p in patterns {
+                assert_eq!(
+                    cached(&mut cache, micros, Some(p)),
+                    s.strftime(p, Zone::Utc).unwrap(),
+                    "{p} at {micros}"
+                );
+            }
+            assert_eq!(
+                cached(&mut cache, micros, None),
+                s.to_python_string(Zone::Utc)
+            );
+        }
+    }
+
+    #[test]
+    fn sub_second_chrono_patterns_are_not_cached_and_bad_ones_fail() {
+        let mut cache = TimeCache::default();
+        let a = 1_795_587_229_100_000;
+        assert_eq!(cached(&mut cache, a, Some("%S%.3f")), "49.100");
+        assert_eq!(cached(&mut cache, a + 200_000, Some("%S%.3f")), "49.300");
+        assert!(split_at_micros("%+").is_none());
+        let mut s = String::new();
+        assert!(cache
+            .write(&mut s, Stamp { micros: a }, Some("%Q %f"), Zone::Utc)
+            .is_err());
+        assert!(cache
+            .write(&mut s, Stamp { micros: a }, Some("%Q %f"), Zone::Utc)
+            .is_err());
+        // More patterns than slots: the oldest are evicted, results stay right.
+        for i in 0..(TIME_CACHE_SLOTS + 3) {
+            let p = format!("{i}:%S.%f");
+            assert_eq!(cached(&mut cache, a, Some(&p)), format!("{i}:49.100000"));
+        }
     }
 }

@@ -1,18 +1,20 @@
 //! What the three client tools' `main`s share: parse (after rewriting
 //! caget's two-letter flags), start logging, start a repeater if needed,
 //! run the tool on a current-thread runtime over a [`ClientBackend`], and
-//! turn the result into an exit status.
+//! turn the result into an exit status. [`run_once`] is the whole `main` of
+//! the tools that act once and exit (caproto-get, caproto-put).
 
 use std::cell::Cell;
 use std::ffi::OsString;
 use std::future::Future;
+use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 use std::rc::Rc;
 
 use clap::Parser;
 
 use super::argv;
-use super::client_backend::{tool_config, ClientBackend};
+use super::client_backend::{tool_config, ClientBackend, TOOL_SUB_QUEUE};
 use super::common_args::ChannelArgs;
 use super::run_get::{EXIT_FAILED, EXIT_USAGE};
 use super::signals::termination_signal;
@@ -90,7 +92,7 @@ where
         }
     };
     let status = runtime.block_on(async {
-        let ctx = match Context::new(config) {
+        let ctx = match Context::with_queue_capacity(config, TOOL_SUB_QUEUE) {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("{tool}: error: {e}");
@@ -123,4 +125,28 @@ where
     // context has flushed what matters.
     runtime.shutdown_background();
     ExitCode::from(status)
+}
+
+/// The `main` of a tool that acts once and exits: parse `A` from the process
+/// arguments, then [`run_tool`] `run` (e.g. `run_get`) with buffered stdout
+/// and stderr, flushing stdout at the end. `parts` picks the logging and
+/// channel options out of `A`. Ctrl-C ends it with [`EXIT_INTERRUPTED`].
+pub fn run_once<A: Parser>(
+    tool: &str,
+    parts: fn(&A) -> (&LogArgs, &ChannelArgs),
+    run: impl AsyncFnOnce(&A, &ClientBackend, &mut dyn Write, &mut dyn Write) -> u8,
+) -> ExitCode {
+    let args: A = match parse(std::env::args_os()) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let args = &args;
+    let (log, channel) = parts(args);
+    run_tool(tool, log, channel, false, |backend, _| async move {
+        let mut out = BufWriter::new(std::io::stdout().lock());
+        let mut err = std::io::stderr().lock();
+        let status = run(args, &backend, &mut out, &mut err).await;
+        let _ = out.flush();
+        status
+    })
 }

@@ -165,6 +165,7 @@ async fn run(
         Command::VersionRequest {
             priority: key.priority,
             version: PROTOCOL_VERSION,
+            sequence: 0,
         },
         None,
     );

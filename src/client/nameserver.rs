@@ -93,6 +93,7 @@ async fn serve(
     let version = Command::VersionRequest {
         priority: config.priority,
         version: PROTOCOL_VERSION,
+        sequence: 0,
     };
     vc.send(&version, &mut out).ok()?;
     loop {

@@ -12,9 +12,9 @@
 //! EVENT_ADD from a server is an update, or a cancel confirmation when it has
 //! no payload), so decoding always takes the direction. Byte layouts follow
 //! EPICS base and caproto 1.3.0 and are checked against both by
-//! `tests/golden_commands.rs`. The one field neither we nor caproto keep is the
-//! UDP search sequence number EPICS puts in VERSION's parameter1; a
-//! [`Command::VersionResponse`] encodes as caproto's (data_type 1, parameter1 1).
+//! `tests/golden_commands.rs`, including the UDP search sequence number EPICS
+//! puts in VERSION's parameter1 (servers echo it so that a client can tell
+//! which search pass a reply answers).
 
 use std::net::Ipv4Addr;
 
@@ -101,6 +101,9 @@ pub mod id {
 
 /// `data_type` of a SEARCH request: whether the server should answer NOT_FOUND.
 pub const SEARCH_DO_REPLY: u16 = 10;
+/// VERSION data_type saying parameter1 carries a search sequence number
+/// (EPICS' `sequenceNoIsValid`).
+pub const SEQUENCE_VALID: u16 = 1;
 /// `data_type` of a SEARCH request: stay silent when the name is not found.
 pub const SEARCH_NO_REPLY: u16 = 5;
 
@@ -152,12 +155,21 @@ impl AccessRights {
 /// read the same in both implementations.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
+    /// Opens a circuit (TCP) or heads a search datagram (UDP). On UDP, EPICS
+    /// clients set `priority` to 1 ("sequence number valid") and count their
+    /// search passes in `sequence`; on TCP both are 0.
     VersionRequest {
         priority: u16,
         version: u16,
+        sequence: u32,
     },
+    /// A server's version. `sequence` is `Some` when the header flags it as
+    /// valid (data_type 1): on UDP it echoes the request's search sequence
+    /// number, which EPICS clients need to pace their searches; caproto sends
+    /// `Some(1)` on both transports, EPICS `None` on TCP.
     VersionResponse {
         version: u16,
+        sequence: Option<u32>,
     },
     SearchRequest {
         name: String,

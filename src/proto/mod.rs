@@ -10,6 +10,7 @@ pub mod circuit;
 pub mod command;
 pub mod dbr;
 pub mod header;
+pub mod ids;
 pub mod status;
 pub mod trace;
 

@@ -11,7 +11,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use super::{Command, Role};
+use super::{Command, Header, Role};
 
 /// Which logger (tracing target) a record goes to, mirroring caproto's loggers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,6 +106,24 @@ pub fn enabled(target: Target) -> bool {
     }
 }
 
+/// One DEBUG record with the contract's fields; `$shown` is what the
+/// `command` field displays. One callsite per target: tracing targets must be
+/// constants.
+macro_rules! emit_record {
+    ($target:literal, $ends:expr, $flow:expr, $pv:expr, $bytes:expr, $shown:expr) => {
+        tracing::debug!(
+            target: $target,
+            pv = $pv,
+            our_addr = %$ends.our_addr,
+            their_addr = %$ends.their_addr,
+            direction = $flow.as_str(),
+            role = $ends.role.as_str(),
+            bytes = $bytes as u64,
+            command = %$shown,
+        )
+    };
+}
+
 /// Emit the one DEBUG record for one command sent or received.
 ///
 /// `pv` is recorded only when `Some`; `bytes` is the command's wire size.
@@ -118,25 +136,37 @@ pub fn command(
     bytes: usize,
     cmd: &Command,
 ) {
-    // One callsite per target: tracing targets must be constants.
-    macro_rules! emit {
-        ($target:literal) => {
-            tracing::debug!(
-                target: $target,
-                pv = pv,
-                our_addr = %ends.our_addr,
-                their_addr = %ends.their_addr,
-                direction = flow.as_str(),
-                role = ends.role.as_str(),
-                bytes = bytes as u64,
-                command = %Shown(cmd),
-            )
-        };
-    }
+    let shown = Shown(cmd);
     match target {
-        Target::Circ => emit!("caproto::circ"),
-        Target::Search => emit!("caproto::bcast::search"),
-        Target::Beacon => emit!("caproto::bcast::beacon"),
-        Target::Bcast => emit!("caproto::bcast"),
+        Target::Circ => emit_record!("caproto::circ", ends, flow, pv, bytes, shown),
+        Target::Search => emit_record!("caproto::bcast::search", ends, flow, pv, bytes, shown),
+        Target::Beacon => emit_record!("caproto::bcast::beacon", ends, flow, pv, bytes, shown),
+        Target::Bcast => emit_record!("caproto::bcast", ends, flow, pv, bytes, shown),
     }
+}
+
+/// Displays a message by its raw header fields, for one that is well framed
+/// but not a command we can decode.
+struct Undecoded<'a>(&'a Header);
+
+impl fmt::Display for Undecoded<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let h = self.0;
+        write!(
+            f,
+            "Undecoded(command={}, payload_size={}, data_type={}, data_count={}, \
+             parameter1={}, parameter2={})",
+            h.command, h.payload_size, h.data_type, h.data_count, h.parameter1, h.parameter2
+        )
+    }
+}
+
+/// Emit the one DEBUG record (target `caproto::bcast`) for a datagram message
+/// that is well framed but does not decode as a command (unknown id, bad
+/// payload), e.g. one a repeater relays unchanged. `command` shows its raw
+/// header: `Undecoded(command=99, payload_size=0, ...)`.
+#[inline]
+pub fn undecoded(ends: &Endpoints, flow: Flow, bytes: usize, header: &Header) {
+    let pv: Option<&str> = None;
+    emit_record!("caproto::bcast", ends, flow, pv, bytes, Undecoded(header));
 }

@@ -8,7 +8,6 @@
 //! circuit waits; posting to PVs and other circuits carry on.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,10 +24,17 @@ use crate::proto::circuit::{CircuitError, Refused, Violation, VirtualCircuit};
 use crate::proto::command::{AccessRights, Command};
 use crate::proto::dbr::{self, DbrType, NativeType, Value};
 use crate::proto::header::Header;
+use crate::proto::ids::{IdMap, IdSet};
 use crate::proto::{Role, PROTOCOL_VERSION};
 
 /// Output bytes above which the circuit stops reading and draining events.
 pub const HIGH_WATER: usize = 1 << 20;
+/// Bytes read from the socket at a time. Requests are answered a read at a
+/// time, so this is also the pipeline depth: EPICS rsrv's 16 KiB lets a client
+/// that sends thousands of requests at once (catime, archivers) receive the
+/// first answers while the rest are still being handled; 64 KiB made it wait
+/// for ~4000 answers before the first left.
+const READ_CHUNK: usize = 16 * 1024;
 /// How long to wait for the final SERVER_DISCONN messages to go out.
 const SHUTDOWN_FLUSH: Duration = Duration::from_millis(500);
 
@@ -37,12 +43,12 @@ struct Channel {
     pv: PvHandle,
     /// Subscription ids on this channel (a set: acctst adds and cancels
     /// hundreds at a time, so removal must not be linear).
-    subs: HashSet<u32>,
+    subs: IdSet,
 }
 
 /// Why a circuit ended.
 #[derive(Debug)]
-enum Close {
+pub(super) enum Close {
     /// The client closed its end.
     ClientClosed,
     /// Socket error.
@@ -53,14 +59,14 @@ enum Close {
     Shutdown,
 }
 
-struct Circuit {
+pub(super) struct Circuit {
     shared: Arc<Shared>,
     /// Protocol state, decoding and the per-command log records.
     vc: VirtualCircuit,
     peer: SocketAddr,
     local: SocketAddr,
-    channels: HashMap<u32, Channel>,
-    subs: HashMap<u32, Arc<Subscription>>,
+    channels: IdMap<Channel>,
+    subs: IdMap<Arc<Subscription>>,
     next_sid: u32,
     events: Arc<CircuitEvents>,
     events_on: bool,
@@ -92,7 +98,7 @@ pub(crate) async fn run(
         "client connected: {peer}");
     let (mut rd, mut wr) = stream.into_split();
     let mut c = Circuit::new(shared, local, peer);
-    let mut inbuf = vec![0u8; 64 * 1024];
+    let mut inbuf = vec![0u8; READ_CHUNK];
     let mut out_pos = 0usize;
     let events = Arc::clone(&c.events);
 
@@ -162,7 +168,7 @@ pub(crate) async fn run(
 }
 
 impl Circuit {
-    fn new(shared: Arc<Shared>, local: SocketAddr, peer: SocketAddr) -> Circuit {
+    pub(super) fn new(shared: Arc<Shared>, local: SocketAddr, peer: SocketAddr) -> Circuit {
         let vc = VirtualCircuit::new(
             Role::Server,
             local,
@@ -175,8 +181,8 @@ impl Circuit {
             vc,
             peer,
             local,
-            channels: HashMap::new(),
-            subs: HashMap::new(),
+            channels: IdMap::default(),
+            subs: IdMap::default(),
             next_sid: 1,
             events: Arc::new(CircuitEvents::default()),
             events_on: true,
@@ -191,7 +197,7 @@ impl Circuit {
 
     /// Encode queued replies into the output buffer (one buffer per flush, so
     /// a batch of replies goes out in one write) and log each.
-    fn flush(&mut self) {
+    pub(super) fn flush(&mut self) {
         for (cmd, pv) in self.outq.drain(..) {
             #[cfg(test)]
             self.sent.push(cmd.clone());
@@ -210,14 +216,32 @@ impl Circuit {
         }
     }
 
+    /// Empty the output buffer, returning how many bytes it held (for
+    /// [`super::bench_hooks`], which has no socket to write them to).
+    pub(super) fn take_output(&mut self) -> usize {
+        let n = self.out.len();
+        self.out.clear();
+        n
+    }
+
     /// Feed bytes read from the socket and answer every complete request.
-    async fn process(&mut self, bytes: &[u8]) -> Result<(), Close> {
+    pub(super) async fn process(&mut self, bytes: &[u8]) -> Result<(), Close> {
         self.vc.recv(bytes);
         while let Some(next) = self.vc.next_command() {
             match next {
                 Ok(cmd) => {
                     let header = request_header(&cmd);
-                    self.handle(header, cmd).await;
+                    // Only writes can wait; building and awaiting their (large)
+                    // future for every read cost more than the read itself.
+                    match cmd {
+                        Command::WriteRequest { sid, .. }
+                        | Command::WriteNotifyRequest { sid, .. }
+                            if self.write_waits(sid) =>
+                        {
+                            self.handle(header, cmd).await
+                        }
+                        other => self.answer(header, other),
+                    }
                 }
                 Err(e) if e.is_fatal() => return Err(Close::Protocol(e.to_string())),
                 Err(CircuitError::Remote(refused)) => self.refuse(*refused),
@@ -287,13 +311,59 @@ impl Circuit {
         self.send(cmd, pv);
     }
 
+    /// Answer one request. Writes may wait on a PV's asynchronous put hook;
+    /// everything else is answered at once by [`Circuit::answer`].
     async fn handle(&mut self, header: Header, cmd: Command) {
         match cmd {
+            Command::WriteRequest {
+                data,
+                data_type,
+                data_count,
+                sid,
+                ioid,
+            } => {
+                self.write(header, data, data_type, data_count, sid, ioid, false)
+                    .await;
+            }
+            Command::WriteNotifyRequest {
+                data,
+                data_type,
+                data_count,
+                sid,
+                ioid,
+            } => {
+                self.write(header, data, data_type, data_count, sid, ioid, true)
+                    .await;
+            }
+            other => self.answer(header, other),
+        }
+    }
+
+    /// Answer a request without waiting (writes to PVs without an
+    /// asynchronous put hook included).
+    fn answer(&mut self, header: Header, cmd: Command) {
+        match cmd {
+            Command::WriteRequest {
+                data,
+                data_type,
+                data_count,
+                sid,
+                ioid,
+            } => self.write_now(header, &data, data_type, data_count, sid, ioid, false),
+            Command::WriteNotifyRequest {
+                data,
+                data_type,
+                data_count,
+                sid,
+                ioid,
+            } => self.write_now(header, &data, data_type, data_count, sid, ioid, true),
             Command::VersionRequest { version, .. } => {
                 self.client_version = version;
                 self.send(
+                    // EPICS rsrv's TCP form: no sequence number.
                     Command::VersionResponse {
                         version: PROTOCOL_VERSION,
+                        sequence: None,
                     },
                     None,
                 );
@@ -336,26 +406,6 @@ impl Circuit {
             } => {
                 let notify = header.command == crate::proto::command::id::READ_NOTIFY;
                 self.read(header, data_type, data_count, sid, ioid, notify);
-            }
-            Command::WriteRequest {
-                data,
-                data_type,
-                data_count,
-                sid,
-                ioid,
-            } => {
-                self.write(header, data, data_type, data_count, sid, ioid, false)
-                    .await;
-            }
-            Command::WriteNotifyRequest {
-                data,
-                data_type,
-                data_count,
-                sid,
-                ioid,
-            } => {
-                self.write(header, data, data_type, data_count, sid, ioid, true)
-                    .await;
             }
             Command::EventAddRequest {
                 data_type,
@@ -454,7 +504,7 @@ impl Circuit {
             Channel {
                 cid,
                 pv,
-                subs: HashSet::new(),
+                subs: IdSet::default(),
             },
         );
     }
@@ -512,6 +562,8 @@ impl Circuit {
         self.send(cmd, Some(pv.name_arc()));
     }
 
+    /// A write to a PV whose put hook is asynchronous: the circuit waits
+    /// for it (as rsrv waits on a record's processing) before answering.
     #[allow(clippy::too_many_arguments)]
     async fn write(
         &mut self,
@@ -523,18 +575,76 @@ impl Circuit {
         ioid: u32,
         notify: bool,
     ) {
-        let Some(ch) = self.channels.get(&sid) else {
-            self.send_error(
-                header,
-                sid,
-                eca::BADCHID,
-                format!("no channel with sid {sid}"),
-                None,
-            );
+        let Some((pv, cid)) = self.write_target(header, sid) else {
             return;
         };
-        let (pv, cid) = (ch.pv.clone(), ch.cid);
-        let result = apply_write(&pv, &data, data_type, count).await;
+        let result = match prepare_write(&pv, &data, data_type, count) {
+            Ok(Some(value)) => pv.client_put(value).await,
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        self.finish_write(header, &pv, cid, result, data_type, count, ioid, notify);
+    }
+
+    /// A write applied at once: no put hook, or a synchronous one.
+    #[allow(clippy::too_many_arguments)]
+    fn write_now(
+        &mut self,
+        header: Header,
+        data: &[u8],
+        data_type: DbrType,
+        count: u32,
+        sid: u32,
+        ioid: u32,
+        notify: bool,
+    ) {
+        let Some((pv, cid)) = self.write_target(header, sid) else {
+            return;
+        };
+        let result = match prepare_write(&pv, data, data_type, count) {
+            Ok(Some(value)) => pv.client_put_now(value),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        self.finish_write(header, &pv, cid, result, data_type, count, ioid, notify);
+    }
+
+    /// Whether a write on `sid` has to wait on an asynchronous put hook.
+    fn write_waits(&self, sid: u32) -> bool {
+        self.channels.get(&sid).is_some_and(|ch| ch.pv.put_waits())
+    }
+
+    /// The PV and cid a write on `sid` goes to, or an ERROR sent back.
+    fn write_target(&mut self, header: Header, sid: u32) -> Option<(PvHandle, u32)> {
+        match self.channels.get(&sid) {
+            Some(ch) => Some((ch.pv.clone(), ch.cid)),
+            None => {
+                self.send_error(
+                    header,
+                    sid,
+                    eca::BADCHID,
+                    format!("no channel with sid {sid}"),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    /// Answer a write: WRITE_NOTIFY always gets its status, a plain WRITE
+    /// only an ERROR when it failed.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_write(
+        &mut self,
+        header: Header,
+        pv: &PvHandle,
+        cid: u32,
+        result: Result<(), PutError>,
+        data_type: DbrType,
+        count: u32,
+        ioid: u32,
+        notify: bool,
+    ) {
         if notify {
             let status = match &result {
                 Ok(()) => eca::NORMAL,
@@ -612,7 +722,7 @@ impl Circuit {
     }
 
     /// Move pending subscription events into the output buffer while there is room.
-    fn drain_events(&mut self) {
+    pub(super) fn drain_events(&mut self) {
         if !self.events_on {
             return;
         }
@@ -719,13 +829,15 @@ fn encode_value(
     Ok((data, n as u32))
 }
 
-/// Decode a client's payload and write it to the PV.
-async fn apply_write(
+/// Decode a client's write payload for `pv`. Alarm acknowledgements
+/// (DBR_PUT_ACKT/ACKS) are applied here and give `None`; a value to store is
+/// returned for the caller to put, at once or awaiting the PV's hook.
+fn prepare_write(
     pv: &PvHandle,
     data: &[u8],
     data_type: DbrType,
     count: u32,
-) -> Result<(), PutError> {
+) -> Result<Option<Value>, PutError> {
     if pv.is_read_only() {
         return Err(PutError::ReadOnly);
     }
@@ -741,12 +853,13 @@ async fn apply_write(
             }
             .ok_or_else(|| PutError::NoConvert("acknowledge needs one value".into()))?;
             if data_type == DbrType::PutAckt {
-                pv.put_ack(Some(v), None)
+                pv.put_ack(Some(v), None)?;
             } else {
-                pv.put_ack(None, Some(v))
+                pv.put_ack(None, Some(v))?;
             }
+            Ok(None)
         }
-        _ => pv.client_put(value).await,
+        _ => Ok(Some(value)),
     }
 }
 
@@ -894,6 +1007,91 @@ mod tests {
         }
     }
 
+    /// Writes arrive as wire bytes through `process`, which answers writes
+    /// to PVs with a synchronous hook (or none) at once and awaits an
+    /// asynchronous hook; both hooks' results are what gets stored.
+    #[tokio::test]
+    async fn put_hooks_sync_and_async_through_process() {
+        use crate::server::pv::ValueExt;
+        let mut g = PvGroup::new("h:");
+        let sync = g.add(Pv::new("sync", 1.0).on_put(|_, v| {
+            let x = v.as_f64().unwrap_or(0.0);
+            Ok(Some(Value::Double(vec![x + 1.0])))
+        }));
+        let slow = g.add(Pv::new("async", 1.0).on_put_async(|_, v| async move {
+            tokio::task::yield_now().await;
+            let x = v.as_f64().unwrap_or(0.0);
+            Ok(Some(Value::Double(vec![x * 2.0])))
+        }));
+        let mut db = PvDatabase::new();
+        db.add_group(g).unwrap();
+        let shared = Arc::new(Shared {
+            db,
+            config: ServerConfig::default(),
+            tcp_port: 5064,
+        });
+        let a = SocketAddr::from(([127, 0, 0, 1], 5064));
+        let b = SocketAddr::from(([127, 0, 0, 1], 40000));
+        let mut c = Circuit::new(shared, a, b);
+        let mut wire = Vec::new();
+        let hello = [
+            Command::VersionRequest {
+                priority: 0,
+                version: 13,
+                sequence: 0,
+            },
+            Command::CreateChanRequest {
+                name: "h:sync".into(),
+                cid: 1,
+                version: 13,
+            },
+            Command::CreateChanRequest {
+                name: "h:async".into(),
+                cid: 2,
+                version: 13,
+            },
+        ];
+        for cmd in hello {
+            cmd.encode(&mut wire).unwrap();
+        }
+        c.process(&wire).await.unwrap();
+        c.flush();
+        let sids: Vec<u32> = std::mem::take(&mut c.sent)
+            .into_iter()
+            .filter_map(|r| match r {
+                Command::CreateChanResponse { sid, .. } => Some(sid),
+                _ => None,
+            })
+            .collect();
+        let [sid_sync, sid_async] = sids[..] else {
+            panic!("channels not created: {sids:?}");
+        };
+        wire.clear();
+        for (sid, ioid) in [(sid_sync, 7), (sid_async, 8)] {
+            Command::WriteNotifyRequest {
+                data: 10.0f64.to_be_bytes().to_vec(),
+                data_type: DbrType::DOUBLE,
+                data_count: 1,
+                sid,
+                ioid,
+            }
+            .encode(&mut wire)
+            .unwrap();
+        }
+        c.process(&wire).await.unwrap();
+        c.flush();
+        let replies: Vec<(u32, u32)> = std::mem::take(&mut c.sent)
+            .into_iter()
+            .filter_map(|r| match r {
+                Command::WriteNotifyResponse { ioid, status, .. } => Some((ioid, status)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(replies, [(7, eca::NORMAL), (8, eca::NORMAL)]);
+        assert_eq!(sync.value().as_f64(), Some(11.0));
+        assert_eq!(slow.value().as_f64(), Some(20.0));
+    }
+
     #[tokio::test]
     async fn version_echo_and_channel_creation() {
         let (mut c, _, _) = circuit();
@@ -903,10 +1101,17 @@ mod tests {
             Command::VersionRequest {
                 priority: 0,
                 version: 13,
+                sequence: 0,
             },
         )
         .await;
-        assert_eq!(out, [Command::VersionResponse { version: 13 }]);
+        assert_eq!(
+            out,
+            [Command::VersionResponse {
+                version: 13,
+                sequence: None
+            }]
+        );
         assert_eq!(
             req(&mut c, id::ECHO, Command::EchoRequest).await,
             [Command::EchoResponse]
@@ -1114,6 +1319,19 @@ mod encode_tests {
     use super::*;
     use crate::proto::dbr::{DbrClass, NativeType};
     use crate::server::pv::{Pv, PvGroup};
+
+    /// What the circuit does for a write, minus the reply.
+    async fn apply_write(
+        pv: &PvHandle,
+        data: &[u8],
+        data_type: DbrType,
+        count: u32,
+    ) -> Result<(), PutError> {
+        match prepare_write(pv, data, data_type, count)? {
+            Some(value) => pv.client_put(value).await,
+            None => Ok(()),
+        }
+    }
 
     fn pvs() -> (PvHandle, PvHandle, PvHandle) {
         let mut g = PvGroup::new("");

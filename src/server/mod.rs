@@ -7,6 +7,8 @@
 //! out to every subscriber through bounded per-subscriber queues.
 
 mod beacon;
+#[doc(hidden)]
+pub mod bench_hooks;
 mod circuit_task;
 pub mod config;
 pub mod error;

@@ -460,14 +460,34 @@ impl PvHandle {
 
     /// A write from a client: convert, run the put hook, store and post.
     pub(crate) async fn client_put(&self, value: Value) -> Result<(), PutError> {
+        let Some(PutHook::Async(f)) = &self.0.hook else {
+            return self.client_put_now(value);
+        };
+        if self.0.read_only {
+            return Err(PutError::ReadOnly);
+        }
+        let value = self.coerce(value)?;
+        let stored = f(self.clone(), value.clone()).await?.unwrap_or(value);
+        self.post_with(stored, |_| {})
+    }
+
+    /// Whether a client write has to wait on an asynchronous put hook (see
+    /// [`Pv::on_put_async`]); other writes are applied by
+    /// [`client_put_now`](Self::client_put_now) without building a future.
+    pub(crate) fn put_waits(&self) -> bool {
+        matches!(self.0.hook, Some(PutHook::Async(_)))
+    }
+
+    /// A client write to a PV with no put hook or a synchronous one. With an
+    /// asynchronous hook the hook is skipped: use `client_put` for those.
+    pub(crate) fn client_put_now(&self, value: Value) -> Result<(), PutError> {
         if self.0.read_only {
             return Err(PutError::ReadOnly);
         }
         let value = self.coerce(value)?;
         let stored = match &self.0.hook {
-            None => value,
             Some(PutHook::Sync(f)) => f(self, value.clone())?.unwrap_or(value),
-            Some(PutHook::Async(f)) => f(self.clone(), value.clone()).await?.unwrap_or(value),
+            None | Some(PutHook::Async(_)) => value,
         };
         self.post_with(stored, |_| {})
     }

@@ -78,7 +78,13 @@ fn answer(
 ) {
     let mut current: Vec<u8> = Vec::new();
     for event in events {
-        let Event::Search { name, cid, .. } = event else {
+        let Event::Search {
+            name,
+            cid,
+            sequence,
+            ..
+        } = event
+        else {
             continue;
         };
         if shared.db.get(name).is_none() {
@@ -88,8 +94,11 @@ fn answer(
             out.push(std::mem::take(&mut current));
         }
         if current.is_empty() {
+            // Echoing the sequence number lets EPICS clients match the reply
+            // to their search pass and send the next pass at once.
             let version = Command::VersionResponse {
                 version: PROTOCOL_VERSION,
+                sequence: Some(*sequence),
             };
             if bcast.send(&version, from, &mut current).is_err() {
                 return;

@@ -389,3 +389,118 @@ fn integer_types_have_integer_limits() {
     );
     assert_eq!(line, "1000 -1000");
 }
+
+/// `write_line` output for a reading, as text.
+fn written(fmt: &LineFormat, pv: &str, r: &Reading, bufs: &mut LineBuffers) -> String {
+    let mut out = Vec::new();
+    fmt.write_line(pv, r, Extras::default(), bufs, &mut out)
+        .unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn write_line_streams_large_arrays_unchanged() {
+    // Larger than several chunks: the streamed line equals the one built whole.
+    let big: Vec<f64> = (0..300_000).map(|i| f64::from(i) * 0.37 - 5000.0).collect();
+    let r = timed(Value::Double(big), 1_795_587_229, 165_485);
+    let mut bufs = LineBuffers::default();
+    let formats = [
+        LineFormat::get(Mode::Default, DataFormat::default(), Zone::Utc).unwrap(),
+        LineFormat::get(Mode::Wide, with_float(FloatStyle::Exp(3)), Zone::Utc).unwrap(),
+        LineFormat::get(
+            Mode::Custom("{response.data_count}|{response.data}|{timestamp:%H:%M:%S.%f}".into()),
+            DataFormat::default(),
+            Zone::Utc,
+        )
+        .unwrap(),
+        LineFormat::monitor(None, DataFormat::default(), Zone::Utc).unwrap(),
+    ];
+    for fmt in &formats {
+        let whole = fmt.line("t:big", &r, Extras::default()).unwrap();
+        assert!(whole.len() > 1_000_000);
+        assert_eq!(written(fmt, "t:big", &r, &mut bufs), format!("{whole}\n"));
+    }
+    let ints = reading(DbrClass::Plain, Value::Long((0..100_000).collect()));
+    let hex = DataFormat {
+        int_radix: Some(Radix::Hex),
+        separator: Some(",".into()),
+        ..DataFormat::default()
+    };
+    let fmt = LineFormat::get(Mode::Terse, hex, Zone::Utc).unwrap();
+    let whole = fmt.line("t:ints", &ints, Extras::default()).unwrap();
+    assert!(whole.starts_with("[0x0,0x1,0x2,"), "{}", &whole[..20]);
+    assert_eq!(
+        written(&fmt, "t:ints", &ints, &mut bufs),
+        format!("{whole}\n")
+    );
+}
+
+#[test]
+fn write_line_reuses_buffers_and_writes_nothing_on_error() {
+    let mut bufs = LineBuffers::default();
+    let m = LineFormat::monitor(None, DataFormat::default(), Zone::Utc).unwrap();
+    let a = timed(Value::Double(vec![990.0]), 1_795_587_229, 165_485);
+    let b = timed(Value::Double(vec![991.5]), 1_795_587_230, 7);
+    assert_eq!(
+        written(&m, "t:calc", &a, &mut bufs),
+        "t:calc                                    2026-11-25 06:13:49.165485 [990]\n"
+    );
+    assert_eq!(
+        written(&m, "t:calc", &b, &mut bufs),
+        "t:calc                                    2026-11-25 06:13:50.000007 [991.5]\n"
+    );
+    // The data field with a spec is rendered whole, then padded.
+    let padded = LineFormat::get(
+        Mode::Custom("{response.data:>8}|{response.data!r}".into()),
+        DataFormat::default(),
+        Zone::Utc,
+    )
+    .unwrap();
+    assert_eq!(
+        written(&padded, "t:ai", &a, &mut bufs),
+        "   [990]|'[990]'\n"
+    );
+    // A field that does not apply (no timestamp on a plain read) after the
+    // data: an error, and not a byte written.
+    let plain = reading(DbrClass::Plain, Value::Double(vec![1.0; 100_000]));
+    let bad = LineFormat::get(
+        Mode::Custom("{pv_name} {response.data} {timestamp}".into()),
+        DataFormat::default(),
+        Zone::Utc,
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let err = bad
+        .write_line("t:wf", &plain, Extras::default(), &mut bufs, &mut out)
+        .unwrap_err();
+    assert!(
+        matches!(err, LineError::Template(TemplateError::UnknownField(ref f)) if f == "timestamp"),
+        "{err}"
+    );
+    assert!(out.is_empty());
+}
+
+#[test]
+fn write_line_reports_a_closed_output() {
+    struct Closed;
+    impl std::io::Write for Closed {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let fmt = LineFormat::get(Mode::Default, DataFormat::default(), Zone::Utc).unwrap();
+    let r = reading(DbrClass::Plain, Value::Double(vec![2.0; 50_000]));
+    let err = fmt
+        .write_line(
+            "t:wf",
+            &r,
+            Extras::default(),
+            &mut LineBuffers::default(),
+            &mut Closed,
+        )
+        .unwrap_err();
+    assert!(matches!(err, LineError::Io(_)), "{err}");
+}

@@ -1,7 +1,7 @@
 //! Splitting a datagram into commands.
 
 use super::error::BroadcastError;
-use crate::proto::command::{id, Decoded};
+use crate::proto::command::{id, split_frame, Decoded, Frame};
 use crate::proto::header::Header;
 use crate::proto::{Command, Direction};
 
@@ -31,5 +31,24 @@ pub(super) fn next_command(
             available: rest.len(),
         }),
         Err(e) => Err(BroadcastError::Decode(e)),
+    }
+}
+
+/// Frame the message at the front of `rest` without interpreting it: its
+/// header must be whole and its payload must fit in what is left.
+pub(super) fn next_frame(rest: &[u8]) -> Result<Frame, BroadcastError> {
+    let truncated = |needed| BroadcastError::Truncated {
+        needed,
+        available: rest.len(),
+    };
+    match split_frame(rest, rest.len()) {
+        Ok(Ok(frame)) => Ok(frame),
+        Ok(Err(needed)) => Err(truncated(needed)),
+        Err(_) => {
+            // The payload size alone is more than the datagram holds.
+            let size = Header::decode(rest)
+                .map_or(0, |(h, len)| (h.payload_size as usize).saturating_add(len));
+            Err(truncated(size))
+        }
     }
 }

@@ -32,7 +32,7 @@ use std::time::Instant;
 
 pub use beacon::{BeaconAnomaly, BeaconTracker};
 pub use error::BroadcastError;
-pub use repeater::{Repeater, RepeaterAction};
+pub use repeater::{Outgoing, Repeater, RepeaterOutput, MAX_REPEATER_CLIENTS, PROBE_INTERVAL};
 
 use super::trace::{self, Endpoints, Flow, Target};
 use super::{Command, Role, PROTOCOL_VERSION};
@@ -93,6 +93,10 @@ pub enum Event {
         version: u16,
         /// Whether the client wants a NotFoundResponse if we lack the PV.
         reply: bool,
+        /// The search sequence number of the VersionRequest heading the
+        /// datagram (0 if none): echo it in the reply's VersionResponse, or
+        /// EPICS clients take the reply as stale and slow their searches.
+        sequence: u32,
     },
 }
 
@@ -105,6 +109,8 @@ pub struct Broadcaster {
     beacons: BeaconTracker,
     registered: bool,
     next_beacon_id: u32,
+    /// Server: sequence number of the last VersionRequest in the datagram being parsed.
+    datagram_sequence: u32,
 }
 
 impl Broadcaster {
@@ -117,6 +123,7 @@ impl Broadcaster {
             beacons: BeaconTracker::new(),
             registered: false,
             next_beacon_id: 0,
+            datagram_sequence: 0,
         }
     }
 
@@ -188,6 +195,7 @@ impl Broadcaster {
         let version = Command::VersionRequest {
             priority: 0,
             version: PROTOCOL_VERSION,
+            sequence: 0,
         };
         self.send(&version, their_addr, out)?;
         let mut used = 0;
@@ -313,6 +321,7 @@ impl Broadcaster {
         events: &mut Vec<Event>,
     ) -> Result<(), BroadcastError> {
         let mut rest = datagram;
+        self.datagram_sequence = 0;
         while !rest.is_empty() {
             let (cmd, used) = datagram::next_command(rest, self.role.incoming())?;
             rest = &rest[used..];
@@ -404,7 +413,12 @@ impl Broadcaster {
                 cid,
                 version,
                 reply,
+                sequence: self.datagram_sequence,
             }),
+            (Role::Server, Command::VersionRequest { sequence, .. }) => {
+                self.datagram_sequence = sequence;
+                None
+            }
             _ => None,
         }
     }

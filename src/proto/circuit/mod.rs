@@ -52,6 +52,10 @@ pub enum CircuitState {
     Disconnected,
 }
 
+/// Receive buffer capacity kept between commands; a buffer grown beyond
+/// this for one large command is released once that command is parsed.
+const KEEP_BUFFER_BYTES: usize = 1024 * 1024;
+
 /// The state of one CA TCP connection, for either role. See the module docs.
 #[derive(Debug)]
 pub struct VirtualCircuit {
@@ -264,6 +268,13 @@ impl VirtualCircuit {
         // Always make progress, whatever the codec reports.
         let used = used.clamp(1, self.buffered());
         self.pos += used;
+        if self.pos == self.buf.len() && self.buf.capacity() > KEEP_BUFFER_BYTES {
+            // A large payload (a big array) went through: give its memory
+            // back now rather than keep it for the life of the circuit, so
+            // it is not held beside the copy the caller is decoding.
+            self.buf = Vec::new();
+            self.pos = 0;
+        }
         let cmd = self.confirm_cancel(cmd);
         self.trace(Flow::Recv, used, &cmd);
         Some(match self.apply(&cmd, true) {
@@ -376,7 +387,9 @@ impl VirtualCircuit {
             Some(_) => {}
         }
         match cmd {
-            Command::VersionRequest { priority, version } => {
+            Command::VersionRequest {
+                priority, version, ..
+            } => {
                 if self.state == CircuitState::Initial {
                     self.priority = *priority;
                     self.state = CircuitState::VersionRequested;
@@ -389,7 +402,7 @@ impl VirtualCircuit {
                 self.negotiate(*version);
                 return Ok(());
             }
-            Command::VersionResponse { version } => {
+            Command::VersionResponse { version, .. } => {
                 if self.state == CircuitState::VersionRequested {
                     self.state = CircuitState::Connected;
                 }
@@ -429,5 +442,43 @@ fn next_free(counter: &mut u32, in_use: impl Fn(&u32) -> bool) -> u32 {
         if id != 0 && !in_use(&id) {
             return id;
         }
+    }
+}
+
+#[cfg(test)]
+mod buffer_tests {
+    use super::*;
+    use crate::proto::header::Header;
+
+    /// A large command's receive buffer is released once it is parsed; small
+    /// ones keep the buffer (no churn).
+    #[test]
+    fn large_receive_buffer_is_released_after_the_command() {
+        let mut vc = VirtualCircuit::new(
+            Role::Client,
+            "127.0.0.1:40000".parse().unwrap(),
+            "127.0.0.1:5064".parse().unwrap(),
+            0,
+            16 * 1024 * 1024,
+        );
+        let error = |len: usize| Command::ErrorResponse {
+            original_request: Header::default(),
+            cid: 1,
+            status: 0x0a,
+            error_message: "x".repeat(len),
+        };
+        let big = error(4 * 1024 * 1024).to_bytes().unwrap();
+        for piece in big.chunks(64 * 1024) {
+            vc.recv(piece);
+        }
+        assert!(vc.buf.capacity() >= big.len());
+        let got = vc.next_command().expect("a complete command");
+        assert!(matches!(got, Ok(Command::ErrorResponse { .. }) | Err(_)));
+        assert_eq!(vc.buffered(), 0);
+        assert_eq!(vc.buf.capacity(), 0, "released");
+        let small = error(100).to_bytes().unwrap();
+        vc.recv(&small);
+        assert!(vc.next_command().is_some());
+        assert!(vc.buf.capacity() >= small.len(), "small buffers are kept");
     }
 }

@@ -2,12 +2,12 @@
 //! read/write ioids and subscriptions, and the rules that update them for each
 //! command, whichever side sent it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::error::Violation;
 use crate::proto::command::{id, AccessRights};
 use crate::proto::dbr::DbrType;
+use crate::proto::ids::IdMap;
 use crate::proto::{Command, Role};
 
 /// Life cycle of one channel on a circuit. Closed or failed channels are
@@ -89,10 +89,10 @@ pub struct Subscription {
 /// All per-channel state of a circuit.
 #[derive(Debug, Default)]
 pub(super) struct Tables {
-    pub channels: HashMap<u32, Channel>,
-    pub sids: HashMap<u32, u32>,
-    pub ioids: HashMap<u32, PendingIo>,
-    pub subs: HashMap<u32, Subscription>,
+    pub channels: IdMap<Channel>,
+    pub sids: IdMap<u32>,
+    pub ioids: IdMap<PendingIo>,
+    pub subs: IdMap<Subscription>,
 }
 
 /// Which role may send `cmd` on a circuit; `None` for UDP-only and obsolete commands.

@@ -7,7 +7,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::{id, AccessRights, Command, CommandError, Decoded, SEARCH_DO_REPLY};
+use super::{id, AccessRights, Command, CommandError, Decoded, SEARCH_DO_REPLY, SEQUENCE_VALID};
 use crate::proto::dbr::DbrType;
 use crate::proto::header::{Header, HeaderError};
 use crate::proto::Direction;
@@ -107,9 +107,11 @@ pub(super) fn decode(
         id::VERSION if request => Command::VersionRequest {
             priority: h.data_type,
             version: count_u16(h, name, "version")?,
+            sequence: p1,
         },
         id::VERSION => Command::VersionResponse {
             version: count_u16(h, name, "version")?,
+            sequence: (h.data_type == SEQUENCE_VALID).then_some(p1),
         },
         id::SEARCH if request => Command::SearchRequest {
             name: nul_string(name, payload)?,

@@ -22,10 +22,12 @@ impl fmt::Display for Command {
         use Command::*;
         write!(f, "{}(", self.name())?;
         match self {
-            VersionRequest { priority, version } => {
+            VersionRequest {
+                priority, version, ..
+            } => {
                 write!(f, "priority={priority}, version={version}")
             }
-            VersionResponse { version } => write!(f, "version={version}"),
+            VersionResponse { version, .. } => write!(f, "version={version}"),
             SearchRequest {
                 name,
                 cid,

@@ -1,7 +1,7 @@
 //! [`Command`] -> bytes: the header each command travels with and its payload,
 //! padded to a multiple of 8 as every CA peer does.
 
-use super::{id, Command, CommandError, SEARCH_DO_REPLY, SEARCH_NO_REPLY};
+use super::{id, Command, CommandError, SEARCH_DO_REPLY, SEARCH_NO_REPLY, SEQUENCE_VALID};
 use crate::proto::header::Header;
 use crate::proto::padded_len;
 
@@ -20,11 +20,15 @@ fn fields(command: u16, data_type: u16, data_count: u32, p1: u32, p2: u32) -> He
 pub(super) fn header(cmd: &Command) -> Header {
     use Command::*;
     let mut h = match cmd {
-        VersionRequest { priority, version } => {
-            fields(id::VERSION, *priority, u32::from(*version), 0, 0)
-        }
-        // caproto's form (EPICS base echoes the UDP sequence number instead; no peer reads it).
-        VersionResponse { version } => fields(id::VERSION, 1, u32::from(*version), 1, 0),
+        VersionRequest {
+            priority,
+            version,
+            sequence,
+        } => fields(id::VERSION, *priority, u32::from(*version), *sequence, 0),
+        VersionResponse { version, sequence } => match sequence {
+            Some(n) => fields(id::VERSION, SEQUENCE_VALID, u32::from(*version), *n, 0),
+            None => fields(id::VERSION, 0, u32::from(*version), 0, 0),
+        },
         SearchRequest {
             cid,
             version,

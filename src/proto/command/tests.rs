@@ -41,8 +41,36 @@ fn known_wire_forms() {
         Command::VersionRequest {
             priority: 0,
             version: 13,
+            sequence: 0,
         },
         Request,
+        "000000000000000d0000000000000000",
+    );
+    // EPICS base's UDP forms: search pass 2, and rsrv's echo of pass 1.
+    check(
+        Command::VersionRequest {
+            priority: 1,
+            version: 13,
+            sequence: 2,
+        },
+        Request,
+        "000000000001000d0000000200000000",
+    );
+    check(
+        Command::VersionResponse {
+            version: 13,
+            sequence: Some(1),
+        },
+        Response,
+        "000000000001000d0000000100000000",
+    );
+    // rsrv's TCP form.
+    check(
+        Command::VersionResponse {
+            version: 13,
+            sequence: None,
+        },
+        Response,
         "000000000000000d0000000000000000",
     );
     check(

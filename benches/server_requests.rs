@@ -1,0 +1,136 @@
+//! Per-request cost of the server's request path, without sockets (run:
+//! `cargo bench --bench server_requests`).
+//!
+//! One circuit with 10 000 channels on one double PV, as EPICS `catime`
+//! makes; requests are fed in 16 KiB reads (the server's read size) and
+//! answered into the output buffer. Prints the median ns per request of
+//! several rounds for READ_NOTIFY, WRITE and WRITE_NOTIFY, in CPU time of
+//! this thread where Linux reports it (/proc/thread-self/schedstat, so a
+//! busy machine does not inflate the figures), else wall time. This isolates
+//! what catime's async get/put rates measure on the server side from the
+//! kernel, the runtime and the client.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use caproto::proto::command::Command;
+use caproto::proto::dbr::{DbrClass, DbrType, NativeType};
+use caproto::server::bench_hooks::CircuitBench;
+use caproto::server::{Pv, PvDatabase, PvGroup};
+
+const CHANNELS: u32 = 10_000;
+const READ_SIZE: usize = 16 * 1024;
+const ROUNDS: usize = 15;
+
+fn encode_all(cmds: impl IntoIterator<Item = Command>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for cmd in cmds {
+        cmd.encode(&mut out).expect("bench commands encode");
+    }
+    out
+}
+
+/// Cut `bytes` into reads of at most READ_SIZE, on command boundaries.
+fn reads(bytes: &[u8], command_size: usize) -> Vec<&[u8]> {
+    let per_read = READ_SIZE / command_size * command_size;
+    bytes.chunks(per_read).collect()
+}
+
+fn connected() -> (CircuitBench, Vec<u32>) {
+    let mut group = PvGroup::new("bench:");
+    group.add(Pv::new("B", 1.0));
+    let mut db = PvDatabase::new();
+    db.add_group(group).unwrap();
+    let mut bench = CircuitBench::new(db);
+    let mut hello = encode_all([
+        Command::VersionRequest {
+            priority: 0,
+            version: 13,
+            sequence: 0,
+        },
+        Command::HostNameRequest {
+            name: "bench".into(),
+        },
+        Command::ClientNameRequest {
+            name: "bench".into(),
+        },
+    ]);
+    hello.extend(encode_all((1..=CHANNELS).map(|cid| {
+        Command::CreateChanRequest {
+            name: "bench:B".into(),
+            cid,
+            version: 13,
+        }
+    })));
+    bench.feed(&hello);
+    // The server numbers sids from 1 in creation order.
+    (bench, (1..=CHANNELS).collect())
+}
+
+/// Nanoseconds this thread has run on a CPU, if the kernel says.
+fn thread_cpu_ns() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// A clock for one round: thread CPU time when available, else wall time.
+struct Clock(Option<u64>, Instant);
+
+impl Clock {
+    fn start() -> Clock {
+        Clock(thread_cpu_ns(), Instant::now())
+    }
+    fn elapsed_ns(&self) -> u64 {
+        match (self.0, thread_cpu_ns()) {
+            (Some(a), Some(b)) => b - a,
+            _ => self.1.elapsed().as_nanos() as u64,
+        }
+    }
+}
+
+fn measure(name: &str, bench: &mut CircuitBench, requests: &[u8], command_size: usize) {
+    let chunks = reads(requests, command_size);
+    let n = requests.len() / command_size;
+    let mut per_request = Vec::with_capacity(ROUNDS);
+    let mut answered = 0;
+    for _ in 0..ROUNDS {
+        let clock = Clock::start();
+        for chunk in &chunks {
+            answered = black_box(bench.feed(chunk));
+        }
+        per_request.push(clock.elapsed_ns() as f64 / n as f64);
+    }
+    per_request.sort_by(f64::total_cmp);
+    println!(
+        "{name:<14} {:>7.1} ns/request (median of {ROUNDS} x {n}; last read answered {answered} B)",
+        per_request[ROUNDS / 2]
+    );
+}
+
+fn main() {
+    let (mut bench, sids) = connected();
+    let read = encode_all(sids.iter().map(|&sid| Command::ReadNotifyRequest {
+        data_type: DbrType::Value(DbrClass::Plain, NativeType::Double),
+        data_count: 1,
+        sid,
+        ioid: sid,
+    }));
+    measure("READ_NOTIFY", &mut bench, &read, 16);
+    let value = 2.5f64.to_be_bytes().to_vec();
+    let write = encode_all(sids.iter().map(|&sid| Command::WriteRequest {
+        data: value.clone(),
+        data_type: DbrType::Value(DbrClass::Plain, NativeType::Double),
+        data_count: 1,
+        sid,
+        ioid: sid,
+    }));
+    measure("WRITE", &mut bench, &write, 24);
+    let write_notify = encode_all(sids.iter().map(|&sid| Command::WriteNotifyRequest {
+        data: value.clone(),
+        data_type: DbrType::Value(DbrClass::Plain, NativeType::Double),
+        data_count: 1,
+        sid,
+        ioid: sid,
+    }));
+    measure("WRITE_NOTIFY", &mut bench, &write_notify, 24);
+}
