@@ -130,7 +130,8 @@ where
 /// The `main` of a tool that acts once and exits: parse `A` from the process
 /// arguments, then [`run_tool`] `run` (e.g. `run_get`) with buffered stdout
 /// and stderr, flushing stdout at the end. `parts` picks the logging and
-/// channel options out of `A`. Ctrl-C ends it with [`EXIT_INTERRUPTED`].
+/// channel options out of `A`. Ctrl-C ends it with [`EXIT_INTERRUPTED`], SIGTERM
+/// with [`EXIT_TERMINATED`].
 pub fn run_once<A: Parser>(
     tool: &str,
     parts: fn(&A) -> (&LogArgs, &ChannelArgs),
