@@ -222,7 +222,9 @@ fn get(env: &CaEnv, pv: &str) -> RunOutput {
     env.run(&mut cmd, RUN)
 }
 
-fn assert_clean_failure(attack: Attack) -> RunOutput {
+/// Runs `caproto-get fake:pv` against `attack` and checks the failure is
+/// clean and that stderr names the PV and contains every one of `expect`.
+fn assert_clean_failure(attack: Attack, expect: &[&str]) -> RunOutput {
     let env = CaEnv::new();
     let server = fake_server(&env, attack);
     let out = get(&env, "fake:pv");
@@ -248,31 +250,61 @@ fn assert_clean_failure(attack: Attack) -> RunOutput {
         out.stdout.trim().is_empty(),
         "{attack:?}: printed a value from a hostile server\n{out}"
     );
+    for needle in expect {
+        assert!(
+            out.stderr.contains(needle),
+            "{attack:?}: the error message does not say {needle:?}\n{out}"
+        );
+    }
     eprintln!("{attack:?}: {}", out.stderr.trim());
     out
 }
 
+/// What the message must say when the circuit died before the channel
+/// existed: the server's address and why, not a search timeout.
+const CIRCUIT_CLOSED: &str = "fake:pv: circuit to 127.0.0.1:";
+
 #[test]
 fn garbage_after_handshake() {
-    assert_clean_failure(Attack::Garbage);
+    let out = assert_clean_failure(
+        Attack::Garbage,
+        &[CIRCUIT_CLOSED, "closed: protocol error: "],
+    );
+    assert!(!out.stderr.contains("Timed out"), "{out}");
 }
 
 #[test]
 fn oversized_header_after_handshake() {
-    assert_clean_failure(Attack::OversizedHeader);
+    assert_clean_failure(
+        Attack::OversizedHeader,
+        &[
+            CIRCUIT_CLOSED,
+            "protocol error: payload of 2147483648 bytes exceeds",
+        ],
+    );
 }
 
 #[test]
 fn oversized_read_reply() {
-    assert_clean_failure(Attack::OversizedReadReply);
+    // The channel existed: the pending read fails as a disconnection.
+    assert_clean_failure(
+        Attack::OversizedReadReply,
+        &["fake:pv: channel disconnected"],
+    );
 }
 
 #[test]
 fn unknown_command_after_handshake() {
-    assert_clean_failure(Attack::UnknownCommand);
+    assert_clean_failure(
+        Attack::UnknownCommand,
+        &[CIRCUIT_CLOSED, "unknown CA command id 30583 (0x7777)"],
+    );
 }
 
 #[test]
 fn truncated_header_then_close() {
-    assert_clean_failure(Attack::TruncatedThenClose);
+    assert_clean_failure(
+        Attack::TruncatedThenClose,
+        &[CIRCUIT_CLOSED, "closed: server closed the connection"],
+    );
 }

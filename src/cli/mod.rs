@@ -24,6 +24,7 @@ pub mod repeater_args;
 pub mod run_get;
 pub mod run_monitor;
 pub mod run_put;
+pub mod signals;
 pub mod spawn_repeater;
 pub mod template;
 pub mod timefmt;

@@ -36,7 +36,7 @@ pub fn parse_mask(s: &str) -> Result<u16, String> {
     about = "Monitor the values of PVs, printing a line for each update.",
     after_help = "Runs until interrupted (Ctrl-C), --duration elapses or --maximum updates were \
                   printed. Exit status: 0 normally, 1 when a PV could not be subscribed, 2 for bad \
-                  arguments."
+                  arguments, 130 after Ctrl-C (SIGINT), 143 after SIGTERM."
 )]
 pub struct MonitorArgs {
     /// PV (channel) names.

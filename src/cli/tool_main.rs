@@ -4,10 +4,12 @@
 //! turn the result into an exit status. [`run_once`] is the whole `main` of
 //! the tools that act once and exit (caproto-get, caproto-put).
 
+use std::cell::Cell;
 use std::ffi::OsString;
 use std::future::Future;
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
+use std::rc::Rc;
 
 use clap::Parser;
 
@@ -15,12 +17,12 @@ use super::argv;
 use super::client_backend::{tool_config, ClientBackend, TOOL_SUB_QUEUE};
 use super::common_args::ChannelArgs;
 use super::run_get::{EXIT_FAILED, EXIT_USAGE};
+use super::signals::termination_signal;
 use super::spawn_repeater::{ensure_repeater, RepeaterStart};
 use super::LogArgs;
 use crate::client::Context;
 
-/// Exit status after Ctrl-C (128 + SIGINT, as a shell reports it).
-pub const EXIT_INTERRUPTED: u8 = 130;
+pub use super::signals::{EXIT_INTERRUPTED, EXIT_TERMINATED};
 
 /// Parse `args` as `A` after [`argv::normalize`]. On a usage error (or
 /// `--help` / `--version`), clap's text is printed and the status returned.
@@ -38,9 +40,10 @@ pub fn parse<A: Parser>(args: impl IntoIterator<Item = OsString>) -> Result<A, E
 
 /// Run a client tool: logging from `log`, a repeater unless `--no-repeater`,
 /// a client context configured from the environment and `channel`, then
-/// `run` (given the backend and a future that resolves on Ctrl-C), and a
-/// clean close so queued writes go out. Returns `run`'s status; on Ctrl-C
-/// during a tool that does not watch for it, logs are flushed and 130 returned.
+/// `run` (given the backend and a future that resolves on Ctrl-C or SIGTERM),
+/// and a clean close so queued writes go out. Returns `run`'s status, or,
+/// after a signal (whether or not the tool watches for it), 130 for SIGINT
+/// and 143 for SIGTERM, with every log record flushed.
 pub fn run_tool<F, Fut>(
     tool: &str,
     log: &LogArgs,
@@ -97,24 +100,27 @@ where
             }
         };
         let backend = ClientBackend::new(ctx);
-        let ctrl_c: std::pin::Pin<Box<dyn Future<Output = ()>>> = Box::pin(async {
-            if tokio::signal::ctrl_c().await.is_err() {
-                // No signal handling: never resolve rather than stop at once.
-                std::future::pending::<()>().await;
-            }
-            crate::log::flush();
+        // The status a signal asks for (0: none arrived).
+        let signalled = Rc::new(Cell::new(0u8));
+        let seen = Rc::clone(&signalled);
+        let stop: std::pin::Pin<Box<dyn Future<Output = ()>>> = Box::pin(async move {
+            seen.set(termination_signal().await);
         });
         let status = if watches_ctrl_c {
-            run(backend.clone(), ctrl_c).await
+            run(backend.clone(), stop).await
         } else {
             tokio::select! {
                 status = run(backend.clone(), Box::pin(std::future::pending())) => status,
-                _ = ctrl_c => EXIT_INTERRUPTED,
+                _ = stop => 0,
             }
         };
         backend.close().await;
-        status
+        match signalled.get() {
+            0 => status,
+            code => code,
+        }
     });
+    crate::log::flush();
     // Do not wait for tasks still running (e.g. a circuit closing): the
     // context has flushed what matters.
     runtime.shutdown_background();
@@ -124,7 +130,8 @@ where
 /// The `main` of a tool that acts once and exits: parse `A` from the process
 /// arguments, then [`run_tool`] `run` (e.g. `run_get`) with buffered stdout
 /// and stderr, flushing stdout at the end. `parts` picks the logging and
-/// channel options out of `A`. Ctrl-C ends it with [`EXIT_INTERRUPTED`].
+/// channel options out of `A`. Ctrl-C ends it with [`EXIT_INTERRUPTED`], SIGTERM
+/// with [`EXIT_TERMINATED`].
 pub fn run_once<A: Parser>(
     tool: &str,
     parts: fn(&A) -> (&LogArgs, &ChannelArgs),

@@ -80,6 +80,20 @@ pub(crate) struct ChannelShared {
     /// Set when the last [`Channel`] handle is gone, so a circuit that
     /// finishes creating it afterwards clears it again.
     pub dropped: AtomicBool,
+    /// Why the latest circuit this channel was on (or was about to be created
+    /// on) ended, cleared when the channel connects: a wait that times out
+    /// reports it instead of a bare timeout, so the user learns that the
+    /// server was found but broke the circuit.
+    pub last_failure: Mutex<Option<CircuitFailure>>,
+}
+
+/// A circuit ended while a channel was on it, or could not be connected.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CircuitFailure {
+    /// The server's TCP address.
+    pub server: SocketAddr,
+    /// What happened (protocol error, reset, echo timeout, refused connect).
+    pub reason: String,
 }
 
 impl ChannelShared {
@@ -90,7 +104,28 @@ impl ChannelShared {
             state: watch::Sender::new(ConnState::Searching),
             subs: Mutex::new(HashMap::new()),
             dropped: AtomicBool::new(false),
+            last_failure: Mutex::new(None),
         })
+    }
+
+    /// Remember why the circuit carrying (or about to carry) this channel ended.
+    pub(crate) fn set_failure(&self, server: SocketAddr, reason: &str) {
+        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(CircuitFailure {
+            server,
+            reason: reason.to_string(),
+        });
+    }
+
+    /// Forget the previous failure (the channel connected).
+    pub(crate) fn clear_failure(&self) {
+        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    fn failure(&self) -> Option<CircuitFailure> {
+        self.last_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Lock the subscription table, tolerating a poisoned lock (the data is
@@ -185,6 +220,11 @@ impl Channel {
     }
 
     /// Wait until the channel is connected, for at most `timeout`.
+    ///
+    /// If the search was answered but the circuit to that server ended (a
+    /// protocol error, a reset, a refused connection) and no connection was
+    /// made by the deadline, the error is [`ClientError::CircuitFailed`],
+    /// naming the server and the reason, rather than a plain timeout.
     pub async fn wait_connected(&self, timeout: Duration) -> Result<ChannelInfo, ClientError> {
         let mut rx = self.shared().state.subscribe();
         let wait = async {
@@ -206,9 +246,16 @@ impl Channel {
         };
         match tokio::time::timeout(timeout, wait).await {
             Ok(r) => r,
-            Err(_) => Err(ClientError::Timeout {
-                pv: self.name().to_string(),
-                timeout,
+            Err(_) => Err(match self.shared().failure() {
+                Some(f) => ClientError::CircuitFailed {
+                    pv: self.name().to_string(),
+                    server: f.server,
+                    reason: f.reason,
+                },
+                None => ClientError::Timeout {
+                    pv: self.name().to_string(),
+                    timeout,
+                },
             }),
         }
     }

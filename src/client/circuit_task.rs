@@ -211,6 +211,7 @@ fn give_up(
     let mut cids = Vec::new();
     while let Ok(msg) = rx.try_recv() {
         if let CircuitMsg::Attach(shared) = msg {
+            shared.set_failure(key.addr, &format!("cannot connect: {why}"));
             cids.push(shared.cid);
         }
     }
@@ -705,6 +706,7 @@ impl Circuit {
             return;
         };
         entry.sid = Some(sid);
+        entry.shared.clear_failure();
         let info = ChannelInfo {
             native_type: data_type.native(),
             count,
@@ -769,6 +771,12 @@ impl Circuit {
         let entries: Vec<Entry> = self.entries.drain().map(|(_, e)| e).collect();
         let mut cids: Vec<u32> = entries.iter().map(|e| e.shared.cid).collect();
         cids.extend(late.iter().map(|s| s.cid));
+        if let End::Lost(why) = &end {
+            // Kept so a wait for the channel that then times out can say why.
+            for shared in entries.iter().map(|e| &e.shared).chain(late.iter()) {
+                shared.set_failure(self.key.addr, why);
+            }
+        }
         for entry in entries {
             self.drop_entry(entry);
         }

@@ -95,6 +95,16 @@ pub enum ClientError {
         /// The server's address.
         server: SocketAddr,
     },
+    /// A server answered the search for `pv`, but the circuit to it ended (or
+    /// could not be opened) and no connection was made within the timeout.
+    CircuitFailed {
+        /// The PV name.
+        pv: String,
+        /// The server's TCP address.
+        server: SocketAddr,
+        /// Why the circuit ended, e.g. `protocol error: ...`.
+        reason: String,
+    },
 }
 
 impl fmt::Display for ClientError {
@@ -130,6 +140,9 @@ impl fmt::Display for ClientError {
             ),
             ClientError::Closed => f.write_str("client context closed"),
             ClientError::CircuitLost { server } => write!(f, "circuit to {server} lost"),
+            ClientError::CircuitFailed { pv, server, reason } => {
+                write!(f, "{pv}: circuit to {server} closed: {reason}")
+            }
         }
     }
 }

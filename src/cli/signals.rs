@@ -1,0 +1,50 @@
+//! Termination signals for the command-line tools: Ctrl-C (SIGINT) and, on
+//! Unix, SIGTERM end a tool cleanly (logs flushed, channels cleared) with the
+//! status a shell reports for a process stopped by that signal.
+
+/// Exit status after Ctrl-C / SIGINT (128 + 2, as a shell reports it).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Exit status after SIGTERM (128 + 15, as a shell reports it).
+pub const EXIT_TERMINATED: u8 = 143;
+
+/// Resolves when SIGINT or SIGTERM arrives, with the exit status to use
+/// ([`EXIT_INTERRUPTED`] or [`EXIT_TERMINATED`]). Every log destination has
+/// been flushed by then, so records emitted before the signal are on disk
+/// even if the process is killed right after.
+///
+/// If a handler cannot be installed, that signal keeps its default action
+/// (the process ends at once); if neither can, this never resolves.
+pub async fn termination_signal() -> u8 {
+    let code = wait_for_signal().await;
+    crate::log::flush();
+    code
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> u8 {
+    use tokio::signal::unix::{signal, SignalKind};
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => tokio::select! {
+            _ = ctrl_c => EXIT_INTERRUPTED,
+            _ = term.recv() => EXIT_TERMINATED,
+        },
+        Err(_) => {
+            ctrl_c.await;
+            EXIT_INTERRUPTED
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> u8 {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+    EXIT_INTERRUPTED
+}
