@@ -89,6 +89,12 @@ impl Clock {
 }
 
 fn measure(name: &str, bench: &mut CircuitBench, requests: &[u8], command_size: usize) {
+    // `cargo bench --bench server_requests -- WRITE` runs only the matching rows (for perf).
+    if let Some(only) = std::env::args().nth(1).filter(|a| !a.starts_with('-')) {
+        if !name.contains(&only) {
+            return;
+        }
+    }
     let chunks = reads(requests, command_size);
     let n = requests.len() / command_size;
     let mut per_request = Vec::with_capacity(ROUNDS);
