@@ -286,10 +286,13 @@ fn oversized_header_after_handshake() {
 
 #[test]
 fn oversized_read_reply() {
-    // The channel existed: the pending read fails as a disconnection.
+    // The channel existed: the pending read fails with the circuit's reason.
     assert_clean_failure(
         Attack::OversizedReadReply,
-        &["fake:pv: channel disconnected"],
+        &[
+            CIRCUIT_CLOSED,
+            "protocol error: payload of 2147483648 bytes exceeds",
+        ],
     );
 }
 

@@ -348,8 +348,17 @@ impl Channel {
         msg: CircuitMsg,
         rx: oneshot::Receiver<Result<T, ClientError>>,
     ) -> Result<T, ClientError> {
-        let lost = || ClientError::Disconnected {
-            pv: self.name().to_string(),
+        // A request whose circuit ended says why, when the circuit failed
+        // (protocol error, echo timeout...) rather than closed cleanly.
+        let lost = || match self.shared().failure() {
+            Some(f) => ClientError::CircuitFailed {
+                pv: self.name().to_string(),
+                server: f.server,
+                reason: f.reason,
+            },
+            None => ClientError::Disconnected {
+                pv: self.name().to_string(),
+            },
         };
         conn.circuit.send(msg).map_err(|_| lost())?;
         rx.await.map_err(|_| lost())?
