@@ -202,6 +202,7 @@ impl Circuit {
             #[cfg(test)]
             self.sent.push(cmd.clone());
             if let Err(e) = self.vc.send(&cmd, &mut self.out) {
+                let pv = pv.or_else(|| self.vc.pv_of(&cmd));
                 // A reply the protocol no longer allows (e.g. an event for a
                 // subscription cancelled meanwhile) is dropped.
                 let level_error = matches!(e, CircuitError::Encode(_));
@@ -528,9 +529,11 @@ impl Circuit {
             );
             return;
         };
-        let pv = ch.pv.clone();
+        // Borrowed, not cloned: reads are the hottest path (catime, archivers)
+        // and every reference-count change is an atomic operation.
+        let pv = &ch.pv;
         let snap = pv.snapshot();
-        let (data, data_count, status) = match encode_value(&pv, &snap, data_type, count) {
+        let (data, data_count, status) = match encode_value(pv, &snap, data_type, count) {
             Ok((data, n)) => (data, n, eca::NORMAL),
             Err(status) => {
                 let n = if count == 0 {
@@ -559,7 +562,8 @@ impl Circuit {
                 ioid,
             }
         };
-        self.send(cmd, Some(pv.name_arc()));
+        // The PV name for a log record is looked up only if one is written.
+        self.send(cmd, None);
     }
 
     /// A write to a PV whose put hook is asynchronous: the circuit waits

@@ -174,6 +174,12 @@ impl VirtualCircuit {
         self.tables.channels.values()
     }
 
+    /// The PV a command concerns, if the circuit knows the channel (for log
+    /// records written outside the per-command trace).
+    pub fn pv_of(&self, cmd: &Command) -> Option<Arc<str>> {
+        self.tables.pv_of(cmd)
+    }
+
     /// The read/write request awaiting a response under this ioid.
     pub fn pending_io(&self, ioid: u32) -> Option<&PendingIo> {
         self.tables.ioids.get(&ioid)
