@@ -330,6 +330,44 @@ fn two_thousand_create_chan_for_unknown_names() {
     ));
 }
 
+/// Channel ids chosen to collide in the low bits, where the id maps put
+/// consecutive ids side by side (`proto::ids`): each lookup on this circuit
+/// scans the run, so the server slows down on it, but it must still answer
+/// every create and stay healthy for others.
+#[test]
+fn colliding_channel_ids() {
+    let mut ioc = Ioc::start("hs7:");
+    const N: u32 = 4000;
+    let mut s = ioc.tcp();
+    let mut reader = s.try_clone().unwrap();
+    let collect = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+            let creates = command_ids(&got).iter().filter(|c| **c == 18).count();
+            if creates >= N as usize {
+                break;
+            }
+        }
+        got
+    });
+    let mut msg = handshake();
+    for i in 1..=N {
+        // Same low 20 bits for every cid.
+        msg.extend(create_chan("hs7:A", i << 20));
+    }
+    s.write_all(&msg).expect("server read every create");
+    let got = collect.join().expect("reader thread");
+    let creates = command_ids(&got).iter().filter(|c| **c == 18).count();
+    assert_eq!(creates, N as usize, "CREATE_CHAN replies");
+    drop(s);
+    ioc.assert_healthy(&format!("{N} channels with colliding cids"));
+}
+
 #[test]
 fn bounded_udp_search_flood() {
     let mut ioc = Ioc::start("hs6:");
