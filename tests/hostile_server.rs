@@ -209,6 +209,34 @@ fn command_ids(mut bytes: &[u8]) -> Vec<u16> {
     ids
 }
 
+/// Write `msg` on `s` while a thread reads the replies (so neither side
+/// blocks on a full socket buffer) until `n` commands with id `until` have
+/// arrived or the circuit ends. Returns the write's result and the bytes read.
+fn write_and_collect(
+    s: &mut TcpStream,
+    msg: &[u8],
+    until: u16,
+    n: usize,
+) -> (std::io::Result<()>, Vec<u8>) {
+    let mut reader = s.try_clone().unwrap();
+    let collect = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+            if command_ids(&got).iter().filter(|c| **c == until).count() >= n {
+                break;
+            }
+        }
+        got
+    });
+    let wrote = s.write_all(msg);
+    (wrote, collect.join().expect("reader thread"))
+}
+
 #[test]
 fn truncated_header_then_close() {
     let mut ioc = Ioc::start("hs1:");
@@ -289,29 +317,11 @@ fn two_thousand_create_chan_for_unknown_names() {
     let mut ioc = Ioc::start("hs5:");
     const N: u32 = 2000;
     let mut s = ioc.tcp();
-    let mut reader = s.try_clone().unwrap();
-    // Read on a thread so neither side blocks on a full socket buffer.
-    let collect = std::thread::spawn(move || {
-        let mut got = Vec::new();
-        let mut buf = [0u8; 8192];
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-            let fails = command_ids(&got).iter().filter(|c| **c == 26).count();
-            if fails >= N as usize {
-                break;
-            }
-        }
-        got
-    });
     let mut msg = handshake();
     for cid in 1..=N {
         msg.extend(create_chan(&format!("hs5:nope{cid}"), cid));
     }
-    let wrote = s.write_all(&msg);
-    let got = collect.join().expect("reader thread");
+    let (wrote, got) = write_and_collect(&mut s, &msg, 26, N as usize);
     let ids = command_ids(&got);
     let fails = ids.iter().filter(|c| **c == 26).count();
     let creates = ids.iter().filter(|c| **c == 18).count();
@@ -339,29 +349,13 @@ fn colliding_channel_ids() {
     let mut ioc = Ioc::start("hs7:");
     const N: u32 = 4000;
     let mut s = ioc.tcp();
-    let mut reader = s.try_clone().unwrap();
-    let collect = std::thread::spawn(move || {
-        let mut got = Vec::new();
-        let mut buf = [0u8; 8192];
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-            let creates = command_ids(&got).iter().filter(|c| **c == 18).count();
-            if creates >= N as usize {
-                break;
-            }
-        }
-        got
-    });
     let mut msg = handshake();
     for i in 1..=N {
         // Same low 20 bits for every cid.
         msg.extend(create_chan("hs7:A", i << 20));
     }
-    s.write_all(&msg).expect("server read every create");
-    let got = collect.join().expect("reader thread");
+    let (wrote, got) = write_and_collect(&mut s, &msg, 18, N as usize);
+    wrote.expect("server read every create");
     let creates = command_ids(&got).iter().filter(|c| **c == 18).count();
     assert_eq!(creates, N as usize, "CREATE_CHAN replies");
     drop(s);

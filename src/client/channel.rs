@@ -246,17 +246,23 @@ impl Channel {
         };
         match tokio::time::timeout(timeout, wait).await {
             Ok(r) => r,
-            Err(_) => Err(match self.shared().failure() {
-                Some(f) => ClientError::CircuitFailed {
-                    pv: self.name().to_string(),
-                    server: f.server,
-                    reason: f.reason,
-                },
-                None => ClientError::Timeout {
-                    pv: self.name().to_string(),
-                    timeout,
-                },
-            }),
+            Err(_) => Err(self.failure_or(ClientError::Timeout {
+                pv: self.name().to_string(),
+                timeout,
+            })),
+        }
+    }
+
+    /// [`ClientError::CircuitFailed`] if the channel's last circuit failed
+    /// (the record is cleared on every connect), else `otherwise`.
+    fn failure_or(&self, otherwise: ClientError) -> ClientError {
+        match self.shared().failure() {
+            Some(f) => ClientError::CircuitFailed {
+                pv: self.name().to_string(),
+                server: f.server,
+                reason: f.reason,
+            },
+            None => otherwise,
         }
     }
 
@@ -350,15 +356,10 @@ impl Channel {
     ) -> Result<T, ClientError> {
         // A request whose circuit ended says why, when the circuit failed
         // (protocol error, echo timeout...) rather than closed cleanly.
-        let lost = || match self.shared().failure() {
-            Some(f) => ClientError::CircuitFailed {
+        let lost = || {
+            self.failure_or(ClientError::Disconnected {
                 pv: self.name().to_string(),
-                server: f.server,
-                reason: f.reason,
-            },
-            None => ClientError::Disconnected {
-                pv: self.name().to_string(),
-            },
+            })
         };
         conn.circuit.send(msg).map_err(|_| lost())?;
         rx.await.map_err(|_| lost())?

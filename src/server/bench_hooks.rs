@@ -2,13 +2,8 @@
 //! can measure the per-request cost of the request path (decode, validate,
 //! answer, encode) apart from the kernel and the runtime. Not a public API.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
 use super::circuit_task::Circuit;
-use super::config::ServerConfig;
 use super::pv::PvDatabase;
-use super::server::Shared;
 
 /// One circuit of a server hosting `db`, fed request bytes directly.
 pub struct CircuitBench {
@@ -19,18 +14,11 @@ pub struct CircuitBench {
 impl CircuitBench {
     /// A circuit as if a client at 127.0.0.1:40000 had just connected.
     pub fn new(db: PvDatabase) -> CircuitBench {
-        let shared = Arc::new(Shared {
-            db,
-            config: ServerConfig::default(),
-            tcp_port: 5064,
-        });
-        let ours = SocketAddr::from(([127, 0, 0, 1], 5064));
-        let theirs = SocketAddr::from(([127, 0, 0, 1], 40000));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("a current-thread runtime needs no resources");
         CircuitBench {
-            circuit: Circuit::new(shared, ours, theirs),
+            circuit: Circuit::detached(db),
             runtime,
         }
     }

@@ -16,8 +16,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use super::config::ServerConfig;
 use super::error::{eca, PutError};
-use super::pv::{pad, truncate, PvHandle, PvSnapshot};
+use super::pv::{pad, truncate, PvDatabase, PvHandle, PvSnapshot};
 use super::server::Shared;
 use super::subscription::{CircuitEvents, Subscription, QUEUE_DEPTH};
 use crate::proto::circuit::{CircuitError, Refused, Violation, VirtualCircuit};
@@ -215,6 +216,20 @@ impl Circuit {
                 }
             }
         }
+    }
+
+    /// A circuit of a server hosting `db` with no socket behind it, as if a
+    /// client at 127.0.0.1:40000 had connected to port 5064: for unit tests
+    /// and [`super::bench_hooks`].
+    pub(super) fn detached(db: PvDatabase) -> Circuit {
+        let shared = Arc::new(Shared {
+            db,
+            config: ServerConfig::default(),
+            tcp_port: 5064,
+        });
+        let ours = SocketAddr::from(([127, 0, 0, 1], 5064));
+        let theirs = SocketAddr::from(([127, 0, 0, 1], 40000));
+        Circuit::new(shared, ours, theirs)
     }
 
     /// Empty the output buffer, returning how many bytes it held (for
@@ -967,7 +982,6 @@ mod tests {
     use super::*;
     use crate::proto::command::{id, mask};
     use crate::proto::dbr::NativeType;
-    use crate::server::config::ServerConfig;
     use crate::server::pv::{Pv, PvDatabase, PvGroup};
 
     fn circuit() -> (Circuit, PvHandle, PvHandle) {
@@ -976,14 +990,7 @@ mod tests {
         let ro = g.add(Pv::new("ro", vec![1i32, 2, 3]).read_only());
         let mut db = PvDatabase::new();
         db.add_group(g).unwrap();
-        let shared = Arc::new(Shared {
-            db,
-            config: ServerConfig::default(),
-            tcp_port: 5064,
-        });
-        let a = SocketAddr::from(([127, 0, 0, 1], 5064));
-        let b = SocketAddr::from(([127, 0, 0, 1], 40000));
-        (Circuit::new(shared, a, b), x, ro)
+        (Circuit::detached(db), x, ro)
     }
 
     fn hdr(command: u16) -> Header {
@@ -1029,14 +1036,7 @@ mod tests {
         }));
         let mut db = PvDatabase::new();
         db.add_group(g).unwrap();
-        let shared = Arc::new(Shared {
-            db,
-            config: ServerConfig::default(),
-            tcp_port: 5064,
-        });
-        let a = SocketAddr::from(([127, 0, 0, 1], 5064));
-        let b = SocketAddr::from(([127, 0, 0, 1], 40000));
-        let mut c = Circuit::new(shared, a, b);
+        let mut c = Circuit::detached(db);
         let mut wire = Vec::new();
         let hello = [
             Command::VersionRequest {
