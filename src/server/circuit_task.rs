@@ -330,49 +330,27 @@ impl Circuit {
     /// Answer one request. Writes may wait on a PV's asynchronous put hook;
     /// everything else is answered at once by [`Circuit::answer`].
     async fn handle(&mut self, header: Header, cmd: Command) {
-        match cmd {
-            Command::WriteRequest {
-                data,
-                data_type,
-                data_count,
-                sid,
-                ioid,
-            } => {
-                self.write(header, data, data_type, data_count, sid, ioid, false)
-                    .await;
-            }
-            Command::WriteNotifyRequest {
-                data,
-                data_type,
-                data_count,
-                sid,
-                ioid,
-            } => {
-                self.write(header, data, data_type, data_count, sid, ioid, true)
-                    .await;
-            }
-            other => self.answer(header, other),
+        match WriteArgs::from_command(cmd) {
+            Ok(w) => self.write(header, w).await,
+            Err(other) => self.answer(header, other),
         }
     }
 
     /// Answer a request without waiting (writes to PVs without an
     /// asynchronous put hook included).
     fn answer(&mut self, header: Header, cmd: Command) {
+        // Test first, so the (far more common) other requests are not moved
+        // into and out of a Result on their way to the match below.
+        if matches!(
+            cmd,
+            Command::WriteRequest { .. } | Command::WriteNotifyRequest { .. }
+        ) {
+            if let Ok(w) = WriteArgs::from_command(cmd) {
+                self.write_now(header, w);
+            }
+            return;
+        }
         match cmd {
-            Command::WriteRequest {
-                data,
-                data_type,
-                data_count,
-                sid,
-                ioid,
-            } => self.write_now(header, &data, data_type, data_count, sid, ioid, false),
-            Command::WriteNotifyRequest {
-                data,
-                data_type,
-                data_count,
-                sid,
-                ioid,
-            } => self.write_now(header, &data, data_type, data_count, sid, ioid, true),
             Command::VersionRequest { version, .. } => {
                 self.client_version = version;
                 self.send(
@@ -583,49 +561,29 @@ impl Circuit {
 
     /// A write to a PV whose put hook is asynchronous: the circuit waits
     /// for it (as rsrv waits on a record's processing) before answering.
-    #[allow(clippy::too_many_arguments)]
-    async fn write(
-        &mut self,
-        header: Header,
-        data: Vec<u8>,
-        data_type: DbrType,
-        count: u32,
-        sid: u32,
-        ioid: u32,
-        notify: bool,
-    ) {
-        let Some((pv, cid)) = self.write_target(header, sid) else {
+    async fn write(&mut self, header: Header, w: WriteArgs) {
+        let Some((pv, cid)) = self.write_target(header, w.sid) else {
             return;
         };
-        let result = match prepare_write(&pv, &data, data_type, count) {
+        let result = match prepare_write(&pv, &w.data, w.data_type, w.count) {
             Ok(Some(value)) => pv.client_put(value).await,
             Ok(None) => Ok(()),
             Err(e) => Err(e),
         };
-        self.finish_write(header, &pv, cid, result, data_type, count, ioid, notify);
+        self.finish_write(header, &pv, cid, result, &w);
     }
 
     /// A write applied at once: no put hook, or a synchronous one.
-    #[allow(clippy::too_many_arguments)]
-    fn write_now(
-        &mut self,
-        header: Header,
-        data: &[u8],
-        data_type: DbrType,
-        count: u32,
-        sid: u32,
-        ioid: u32,
-        notify: bool,
-    ) {
-        let Some((pv, cid)) = self.write_target(header, sid) else {
+    fn write_now(&mut self, header: Header, w: WriteArgs) {
+        let Some((pv, cid)) = self.write_target(header, w.sid) else {
             return;
         };
-        let result = match prepare_write(&pv, data, data_type, count) {
+        let result = match prepare_write(&pv, &w.data, w.data_type, w.count) {
             Ok(Some(value)) => pv.client_put_now(value),
             Ok(None) => Ok(()),
             Err(e) => Err(e),
         };
-        self.finish_write(header, &pv, cid, result, data_type, count, ioid, notify);
+        self.finish_write(header, &pv, cid, result, &w);
     }
 
     /// Whether a write on `sid` has to wait on an asynchronous put hook.
@@ -652,28 +610,24 @@ impl Circuit {
 
     /// Answer a write: WRITE_NOTIFY always gets its status, a plain WRITE
     /// only an ERROR when it failed.
-    #[allow(clippy::too_many_arguments)]
     fn finish_write(
         &mut self,
         header: Header,
         pv: &PvHandle,
         cid: u32,
         result: Result<(), PutError>,
-        data_type: DbrType,
-        count: u32,
-        ioid: u32,
-        notify: bool,
+        w: &WriteArgs,
     ) {
-        if notify {
+        if w.notify {
             let status = match &result {
                 Ok(()) => eca::NORMAL,
                 Err(e) => e.eca(),
             };
             let reply = Command::WriteNotifyResponse {
-                data_type,
-                data_count: count,
+                data_type: w.data_type,
+                data_count: w.count,
                 status,
-                ioid,
+                ioid: w.ioid,
             };
             self.send(reply, Some(pv.name_arc()));
         } else if let Err(e) = result {
@@ -846,6 +800,48 @@ fn encode_value(
     let mut data = Vec::with_capacity(dbr::payload_size(data_type, n));
     dbr::encode(data_type, &value, &snap.meta, &mut data).map_err(|_| eca::GETFAIL)?;
     Ok((data, n as u32))
+}
+
+/// A WRITE or WRITE_NOTIFY request, taken apart.
+struct WriteArgs {
+    data: Vec<u8>,
+    data_type: DbrType,
+    count: u32,
+    sid: u32,
+    ioid: u32,
+    /// WRITE_NOTIFY: the client waits for a status reply.
+    notify: bool,
+}
+
+impl WriteArgs {
+    /// The write in `cmd`, or `cmd` back if it is not a write.
+    fn from_command(cmd: Command) -> Result<WriteArgs, Command> {
+        let (data, data_type, count, sid, ioid, notify) = match cmd {
+            Command::WriteRequest {
+                data,
+                data_type,
+                data_count,
+                sid,
+                ioid,
+            } => (data, data_type, data_count, sid, ioid, false),
+            Command::WriteNotifyRequest {
+                data,
+                data_type,
+                data_count,
+                sid,
+                ioid,
+            } => (data, data_type, data_count, sid, ioid, true),
+            other => return Err(other),
+        };
+        Ok(WriteArgs {
+            data,
+            data_type,
+            count,
+            sid,
+            ioid,
+            notify,
+        })
+    }
 }
 
 /// Decode a client's write payload for `pv`. Alarm acknowledgements
