@@ -11,4 +11,5 @@ pub mod client;
 pub mod ioc_examples;
 pub mod log;
 pub mod proto;
+mod rng;
 pub mod server;

@@ -2,6 +2,7 @@
 //! sweep through python3), and the fast path checked against the exact one.
 
 use super::*;
+use crate::rng::Rng;
 
 fn g(x: f64, p: usize) -> String {
     let mut s = String::new();
@@ -35,36 +36,20 @@ fn takes_fast_path(x: f64, p: usize) -> bool {
     fast_digits(&mut buf, &mut exp, p.max(1), a).is_some()
 }
 
-/// xorshift64*: deterministic pseudo-random numbers for the sweeps.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// A spread of doubles that exercises every branch: arbitrary bit patterns,
 /// subnormals, short decimals (few shortest digits), exact halfway values
 /// and plain values of ordinary size.
 fn sample(rng: &mut Rng) -> f64 {
     match rng.below(6) {
         0 => {
-            let x = f64::from_bits(rng.next());
+            let x = f64::from_bits(rng.next_u64());
             if x.is_nan() {
                 1.0
             } else {
                 x
             }
         }
-        1 => f64::from_bits(rng.next() >> 12),
+        1 => f64::from_bits(rng.next_u64() >> 12),
         2 => {
             let digits = 1 + rng.below(17) as u32;
             let mant = 10u64.pow(digits - 1) + rng.below(9 * 10u64.pow(digits - 1));
@@ -83,7 +68,8 @@ fn sample(rng: &mut Rng) -> f64 {
         }
         4 => (rng.below(2_000_000) as f64) * 0.5,
         _ => {
-            (rng.next() >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi(rng.below(30) as i32 - 15)
+            (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+                * 10f64.powi(rng.below(30) as i32 - 15)
         }
     }
 }

@@ -4,7 +4,6 @@
 
 mod chirp;
 mod random_walk;
-mod rng;
 mod simple;
 mod thermo;
 mod ticker;

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use super::rng::Rng;
 use super::ExampleOptions;
+use crate::rng::Rng;
 use crate::server::{Pv, PvGroup, ValueExt};
 
 /// Build the group.

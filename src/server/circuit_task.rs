@@ -513,13 +513,7 @@ impl Circuit {
         notify: bool,
     ) {
         let Some(ch) = self.channels.get(&sid) else {
-            self.send_error(
-                header,
-                sid,
-                eca::BADCHID,
-                format!("no channel with sid {sid}"),
-                None,
-            );
+            self.unknown_sid(header, sid);
             return;
         };
         // Borrowed, not cloned: reads are the hottest path (catime, archivers)
@@ -591,18 +585,23 @@ impl Circuit {
         self.channels.get(&sid).is_some_and(|ch| ch.pv.put_waits())
     }
 
+    /// Answer a request naming a sid this circuit does not have.
+    fn unknown_sid(&mut self, header: Header, sid: u32) {
+        self.send_error(
+            header,
+            sid,
+            eca::BADCHID,
+            format!("no channel with sid {sid}"),
+            None,
+        );
+    }
+
     /// The PV and cid a write on `sid` goes to, or an ERROR sent back.
     fn write_target(&mut self, header: Header, sid: u32) -> Option<(PvHandle, u32)> {
         match self.channels.get(&sid) {
             Some(ch) => Some((ch.pv.clone(), ch.cid)),
             None => {
-                self.send_error(
-                    header,
-                    sid,
-                    eca::BADCHID,
-                    format!("no channel with sid {sid}"),
-                    None,
-                );
+                self.unknown_sid(header, sid);
                 None
             }
         }
@@ -645,13 +644,7 @@ impl Circuit {
         mask: u16,
     ) {
         let Some(ch) = self.channels.get(&sid) else {
-            self.send_error(
-                header,
-                sid,
-                eca::BADCHID,
-                format!("no channel with sid {sid}"),
-                None,
-            );
+            self.unknown_sid(header, sid);
             return;
         };
         let (pv, cid) = (ch.pv.clone(), ch.cid);

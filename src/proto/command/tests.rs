@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 use super::*;
 use crate::proto::dbr::{DbrClass, NativeType};
 use crate::proto::status::{ECA_BADTYPE, ECA_NORMAL};
+use crate::rng::Rng;
 
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len())
@@ -473,18 +474,6 @@ fn errors_display_clearly() {
     );
 }
 
-/// xorshift64*: a tiny deterministic generator, enough to shake the decoder.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
 #[test]
 fn random_bytes_never_panic() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
@@ -492,21 +481,21 @@ fn random_bytes_never_panic() {
     let mut decoded = 0usize;
     for round in 0..200_000 {
         buf.clear();
-        let len = (rng.next() % 64) as usize;
+        let len = (rng.next_u64() % 64) as usize;
         for _ in 0..len {
-            buf.push(rng.next() as u8);
+            buf.push(rng.next_u64() as u8);
         }
         if len >= 8 {
             // Bias towards plausible headers: a known id, small sizes.
             buf[0] = 0;
-            buf[1] = (rng.next() % 30) as u8;
+            buf[1] = (rng.next_u64() % 30) as u8;
             if round % 2 == 0 {
                 buf[2] = 0;
-                buf[3] = (rng.next() % 48) as u8;
+                buf[3] = (rng.next_u64() % 48) as u8;
             }
             if round % 3 == 0 {
                 buf[4] = 0;
-                buf[5] = (rng.next() % 40) as u8;
+                buf[5] = (rng.next_u64() % 40) as u8;
             }
         }
         for direction in [Direction::Request, Direction::Response] {

@@ -1,10 +1,10 @@
-//! A tiny xorshift generator for the simulations (no need for a crypto RNG
-//! or a dependency to make a random walk).
+//! A tiny xorshift64* generator, for the example IOCs' simulations and for
+//! deterministic sweeps in tests: no need for a crypto RNG or a dependency.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// xorshift64* state.
-pub(crate) struct Rng(u64);
+/// xorshift64* state (any non-zero seed).
+pub(crate) struct Rng(pub u64);
 
 impl Rng {
     /// Seeded from the clock.
@@ -16,13 +16,23 @@ impl Rng {
         Rng(t | 1)
     }
 
-    /// Uniform in [0, 1).
-    pub fn next_f64(&mut self) -> f64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
-        let x = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D);
-        (x >> 11) as f64 / (1u64 << 53) as f64
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// In [0, n) (slightly biased for huge n; fine for tests and simulations).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
     }
 }
 
