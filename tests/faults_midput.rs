@@ -25,6 +25,7 @@ use caproto::proto::dbr::{DbrClass, DbrType, NativeType, Value};
 use caproto::server::{Pv, PvDatabase, PvGroup, PvHandle, Server, ServerConfig};
 use tracing::level_filters::LevelFilter;
 
+use common::raw::{header, padded};
 use common::CaEnv;
 
 /// Elements of the waveform (1.6 MB on the wire).
@@ -36,26 +37,8 @@ const CHILD_PORT_VAR: &str = "CAPROTO_MIDPUT_CHILD_PORT";
 
 // ---- raw CA bytes (hand-encoded so the test does not depend on our codec) ----
 
-fn header(cmd: u16, payload: u16, dtype: u16, count: u16, p1: u32, p2: u32) -> Vec<u8> {
-    let mut h = Vec::with_capacity(16);
-    for v in [cmd, payload, dtype, count] {
-        h.extend_from_slice(&v.to_be_bytes());
-    }
-    h.extend_from_slice(&p1.to_be_bytes());
-    h.extend_from_slice(&p2.to_be_bytes());
-    h
-}
-
 /// VERSION, HOST_NAME, CLIENT_NAME, CREATE_CHAN for `name` with cid 1.
 fn handshake(name: &str) -> Vec<u8> {
-    let padded = |s: &str| {
-        let mut b = s.as_bytes().to_vec();
-        b.push(0);
-        while b.len() % 8 != 0 {
-            b.push(0);
-        }
-        b
-    };
     let mut out = header(0, 0, 0, 13, 0, 0);
     for (cmd, text) in [(21u16, "host"), (20, "user")] {
         let p = padded(text);

@@ -12,21 +12,12 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use common::raw::header;
 use common::{CaEnv, RunOutput};
 
 const GET_EXE: &str = env!("CARGO_BIN_EXE_caproto-get");
 /// Hang guard for one tool run (not a timing assertion).
 const RUN: Duration = Duration::from_secs(60);
-
-fn header(cmd: u16, payload: u16, dtype: u16, count: u16, p1: u32, p2: u32) -> Vec<u8> {
-    let mut h = Vec::with_capacity(16);
-    for v in [cmd, payload, dtype, count] {
-        h.extend_from_slice(&v.to_be_bytes());
-    }
-    h.extend_from_slice(&p1.to_be_bytes());
-    h.extend_from_slice(&p2.to_be_bytes());
-    h
-}
 
 /// Extended header: payload size and count as u32 after the 16 bytes.
 fn ext_header(cmd: u16, dtype: u16, p1: u32, p2: u32, size: u32, count: u32) -> Vec<u8> {

@@ -11,6 +11,7 @@ use std::net::{Shutdown, TcpStream, UdpSocket};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::raw::{header, padded};
 use common::{CaEnv, ChildGuard};
 
 const IOC_EXE: &str = env!("CARGO_BIN_EXE_caproto-ioc");
@@ -22,28 +23,6 @@ const IO_TIMEOUT: Duration = Duration::from_secs(20);
 /// the simple IOC needs, far below what a hostile length field could make it
 /// allocate (up to 4 GiB).
 const MAX_RSS_KB: u64 = 256 * 1024;
-
-/// Big-endian CA header (standard 16-byte form).
-fn header(cmd: u16, payload: u16, dtype: u16, count: u16, p1: u32, p2: u32) -> Vec<u8> {
-    let mut h = Vec::with_capacity(16);
-    h.extend_from_slice(&cmd.to_be_bytes());
-    h.extend_from_slice(&payload.to_be_bytes());
-    h.extend_from_slice(&dtype.to_be_bytes());
-    h.extend_from_slice(&count.to_be_bytes());
-    h.extend_from_slice(&p1.to_be_bytes());
-    h.extend_from_slice(&p2.to_be_bytes());
-    h
-}
-
-/// A NUL-terminated name padded to a multiple of 8 bytes.
-fn padded(name: &str) -> Vec<u8> {
-    let mut b = name.as_bytes().to_vec();
-    b.push(0);
-    while b.len() % 8 != 0 {
-        b.push(0);
-    }
-    b
-}
 
 /// VERSION (priority 0, minor 13) + HOST_NAME + CLIENT_NAME: a client's
 /// normal opening of a circuit.

@@ -3,37 +3,27 @@
 //! the search sequence number EPICS clients send (libca paces its search
 //! passes on it), and answers each known name with its cid.
 
+mod common;
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use caproto::server::{Pv, PvDatabase, PvGroup, Server, ServerConfig};
+use common::raw::{header, padded};
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 
 /// Hang guard for one reply (not a timing assertion).
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn header(cmd: u16, payload: u16, dtype: u16, count: u16, p1: u32, p2: u32) -> Vec<u8> {
-    let mut h = Vec::with_capacity(16);
-    h.extend(cmd.to_be_bytes());
-    h.extend(payload.to_be_bytes());
-    h.extend(dtype.to_be_bytes());
-    h.extend(count.to_be_bytes());
-    h.extend(p1.to_be_bytes());
-    h.extend(p2.to_be_bytes());
-    h
-}
-
 /// An EPICS-style search datagram: VERSION with `sequenceNoIsValid` (data
 /// type 1) and the pass number in parameter1, then one SEARCH per name.
 fn search_datagram(sequence: u32, names: &[(&str, u32)]) -> Vec<u8> {
     let mut d = header(0, 0, 1, 13, sequence, 0);
     for (name, cid) in names {
-        let mut padded = name.as_bytes().to_vec();
-        padded.push(0);
-        padded.resize(padded.len().div_ceil(8) * 8, 0);
-        d.extend(header(6, padded.len() as u16, 5, 13, *cid, *cid));
-        d.extend(padded);
+        let name = padded(name);
+        d.extend(header(6, name.len() as u16, 5, 13, *cid, *cid));
+        d.extend(name);
     }
     d
 }

@@ -16,6 +16,7 @@ pub mod env;
 pub mod peers;
 pub mod ports;
 pub mod process;
+pub mod raw;
 pub mod servers;
 pub mod tempdir;
 
