@@ -48,13 +48,18 @@ fn monitor_then_signal(env: &CaEnv, pv: &str, sig: &str) -> (ExitStatus, Vec<i64
     (status, values, file)
 }
 
-fn check_log_covers(sig: &str, values: &[i64], file: &str, pv: &str) {
-    let logged = logged_events(file, pv);
-    let missing: Vec<i64> = values
+/// The values of `printed` that `logged` lacks.
+fn not_in(printed: &[i64], logged: &[i64]) -> Vec<i64> {
+    printed
         .iter()
         .copied()
         .filter(|v| !logged.contains(v))
-        .collect();
+        .collect()
+}
+
+fn check_log_covers(sig: &str, values: &[i64], file: &str, pv: &str) {
+    let logged = logged_events(file, pv);
+    let missing = not_in(values, &logged);
     assert!(
         missing.is_empty(),
         "SIG{sig}: updates printed but not in the log file: {missing:?}\nprinted {values:?}\nlogged {logged:?}"
@@ -100,11 +105,7 @@ fn log_files_survive_sigint_and_sigterm() {
     assert!(status.success(), "caproto-ioc after SIGINT: {status}");
     let server_file = std::fs::read_to_string(&ioc_log).unwrap_or_default();
     let sent = logged_events(&server_file, pv);
-    let missing: Vec<i64> = values
-        .iter()
-        .copied()
-        .filter(|v| !sent.contains(v))
-        .collect();
+    let missing = not_in(&values, &sent);
     assert!(
         missing.is_empty(),
         "server log lacks sent events {missing:?}"

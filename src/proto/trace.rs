@@ -90,7 +90,7 @@ impl fmt::Display for Shown<'_> {
     }
 }
 
-/// Whether a DEBUG record for `target` can be wanted at all; lets callers
+/// Whether a per-command DEBUG record can be wanted at all; lets callers
 /// skip preparing the `pv` field when logging is below DEBUG.
 ///
 /// Only the global maximum level is consulted (a compare against a static
@@ -100,8 +100,7 @@ impl fmt::Display for Shown<'_> {
 /// record that a `--log-pv` filter then rejects. With DEBUG on somewhere,
 /// the price of the shortcut is one table lookup for the PV name.
 #[inline]
-pub fn enabled(target: Target) -> bool {
-    let _ = target;
+pub fn debug_enabled() -> bool {
     tracing::level_enabled!(tracing::Level::DEBUG)
 }
 

@@ -359,7 +359,7 @@ impl VirtualCircuit {
     }
 
     fn pv_for_trace(&self, cmd: &Command) -> Option<Arc<str>> {
-        if trace::enabled(Target::Circ) {
+        if trace::debug_enabled() {
             self.tables.pv_of(cmd)
         } else {
             None
