@@ -33,6 +33,6 @@ impl LogGuard {
 
 impl Drop for LogGuard {
     fn drop(&mut self) {
-        super::flush();
+        super::finish();
     }
 }

@@ -53,6 +53,11 @@ impl Handler {
         global::read_filter(self, |f| f.filters.clone())
     }
 
+    /// The counters of a shipping handler ([`super::LogConfig::ship`]); `None` for others.
+    pub fn ship_stats(&self) -> Result<Option<super::ShipStats>, LogError> {
+        global::ship_stats(self)
+    }
+
     /// Flushes and detaches the handler, freeing its slot.
     pub fn remove(self) -> Result<(), LogError> {
         global::remove(&self)

@@ -12,6 +12,9 @@
 //!   barrier level above which everything passes, an `exclusive` switch, and compose with AND.
 //!   They sit on handlers only, never on the global level, so one handler's filter cannot hide
 //!   records from another.
+//! * a **shipping handler** ([`LogConfig::ship`]) sends records to a collector (JSON lines over
+//!   TCP, or RFC 5424 syslog over TCP, UDP or a Unix datagram socket) through a bounded queue
+//!   and a background thread, so logging never waits for the network.
 //!
 //! Command-line tools use [`crate::cli::LogArgs`] instead of calling this directly.
 //!
@@ -32,24 +35,30 @@ mod json;
 mod layer;
 mod level;
 mod record;
+mod ship;
 mod sink;
 mod stackbuf;
+mod syslog;
 mod text;
 mod time;
 
 pub use config::{ColorMode, Format, LogConfig};
 pub use error::LogError;
 pub use filter::{AddressFilter, AddressSpec, FieldFilter, Gate, PvFilter, Role, RoleFilter};
-pub use global::{add_handler, config_logging, flush, get_handler};
+pub use global::{add_handler, config_logging, finish, flush, get_handler};
 pub use guard::LogGuard;
 pub use handler::Handler;
 pub use handler_filter::FOREIGN_CAP;
 pub use level::{parse_level, verbosity_level};
+pub use ship::{
+    Endpoint, ShipProtocol, ShipStats, ShipTarget, DEFAULT_FLUSH_TIMEOUT, DEFAULT_QUEUE_CAPACITY,
+};
 pub use sink::{Destination, SharedWriter};
+pub use syslog::SD_ID as SYSLOG_SD_ID;
 pub use time::DEFAULT_DATEFMT;
 
 /// Number of handler slots created at start-up (handlers that can exist at once).
-pub const MAX_HANDLERS: usize = 4;
+pub const MAX_HANDLERS: usize = 8;
 
 /// Most filters one handler carries.
 pub const MAX_FILTERS: usize = 16;

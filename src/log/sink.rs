@@ -1,4 +1,4 @@
-//! Where a handler's lines go: standard error, a file, or any writer.
+//! Where a handler's lines go: standard error, a file, any writer, or a collector.
 //!
 //! Each record is written whole, straight through to the OS (no user-space buffer), so nothing
 //! is lost when the process exits, panics or is interrupted. A write error (closed pipe, full
@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::ship::{ShipStats, ShipTarget, Shipper};
 use super::LogError;
 
 /// A shareable writer for [`Destination::Writer`] (tests capture logs in memory with it).
@@ -25,6 +26,8 @@ pub enum Destination {
     File(PathBuf),
     /// Any writer; never coloured unless colour is forced.
     Writer(SharedWriter),
+    /// A log collector, through a bounded queue and a background writer thread.
+    Ship(ShipTarget),
 }
 
 impl std::fmt::Debug for Destination {
@@ -33,6 +36,7 @@ impl std::fmt::Debug for Destination {
             Destination::Stderr => f.write_str("Stderr"),
             Destination::File(p) => f.debug_tuple("File").field(p).finish(),
             Destination::Writer(_) => f.write_str("Writer(..)"),
+            Destination::Ship(t) => write!(f, "Ship({t})"),
         }
     }
 }
@@ -41,6 +45,10 @@ enum Target {
     Stderr,
     File { file: Mutex<File>, path: PathBuf },
     Writer(SharedWriter),
+    Ship {
+        shipper: Shipper,
+        flush_timeout: std::time::Duration,
+    },
 }
 
 /// An opened destination.
@@ -51,8 +59,27 @@ pub(crate) struct Sink {
 
 impl Sink {
     /// Opens the destination (the file now, so a bad path fails at start-up).
+    #[cfg(test)]
     pub fn open(dest: &Destination) -> Result<Sink, LogError> {
+        Self::open_with(
+            dest,
+            super::ship::DEFAULT_QUEUE_CAPACITY,
+            super::ship::DEFAULT_FLUSH_TIMEOUT,
+        )
+    }
+
+    /// Opens the destination; a shipping destination gets a queue of `capacity` records and
+    /// flushes wait at most `flush_timeout`.
+    pub fn open_with(
+        dest: &Destination,
+        capacity: usize,
+        flush_timeout: std::time::Duration,
+    ) -> Result<Sink, LogError> {
         let target = match dest {
+            Destination::Ship(t) => Target::Ship {
+                shipper: Shipper::start(t.clone(), capacity).map_err(LogError::StartShipper)?,
+                flush_timeout,
+            },
             Destination::Stderr => Target::Stderr,
             Destination::Writer(w) => Target::Writer(Arc::clone(w)),
             Destination::File(path) => Target::File {
@@ -71,6 +98,14 @@ impl Sink {
         matches!(self.target, Target::Stderr)
     }
 
+    /// The shipping destination and its counters, if this is one.
+    pub fn ship_stats(&self) -> Option<(&ShipTarget, ShipStats)> {
+        match &self.target {
+            Target::Ship { shipper, .. } => Some((shipper.target(), shipper.stats())),
+            _ => None,
+        }
+    }
+
     /// Writes one whole line; on failure marks the sink broken and stays silent afterwards.
     pub fn write_line(&self, line: &[u8]) {
         if self.broken.load(Ordering::Relaxed) {
@@ -86,6 +121,10 @@ impl Sink {
                 Ok(mut w) => w.write_all(line),
                 Err(_) => Err(io::Error::other("log writer lock poisoned")),
             },
+            Target::Ship { shipper, .. } => {
+                shipper.push(line);
+                Ok(())
+            }
         };
         if let Err(e) = result {
             self.fail(&e);
@@ -101,6 +140,14 @@ impl Sink {
             Target::Stderr => io::stderr().lock().flush(),
             Target::File { file, .. } => file.lock().map_or(Ok(()), |mut f| f.flush()),
             Target::Writer(w) => w.lock().map_or(Ok(()), |mut w| w.flush()),
+            Target::Ship {
+                shipper,
+                flush_timeout,
+            } => {
+                // Bounded: an unreachable collector must not hold the program at exit.
+                shipper.flush(*flush_timeout);
+                Ok(())
+            }
         };
         if let Err(e) = result {
             self.fail(&e);
