@@ -6,6 +6,7 @@ use clap::Parser;
 
 use caproto::cli::args::ioc::IocArgs;
 use caproto::ioc_examples::{self, ExampleOptions};
+use caproto::server::log_control::{log_control_group, LogControlInit};
 use caproto::server::{PvDatabase, Server, ServerConfig};
 
 fn main() -> ExitCode {
@@ -16,7 +17,7 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let _guard = match cli.log.init() {
+    let guard = match cli.log.init() {
         Ok(g) => g,
         Err(e) => {
             eprintln!("caproto-ioc: {e}");
@@ -47,6 +48,21 @@ fn main() -> ExitCode {
     if let Err(e) = db.add_group((example.build)(prefix, &options)) {
         eprintln!("caproto-ioc: {e}");
         return ExitCode::FAILURE;
+    }
+    if let Some(control) = &cli.log_control {
+        let handlers = std::iter::once(guard.terminal())
+            .chain(guard.file())
+            .collect();
+        let init = LogControlInit {
+            level: cli.log.terminal_level(),
+            pv: cli.log.log_pv.clone(),
+            addr: cli.log.log_addr.clone(),
+            role: cli.log.log_role,
+        };
+        if let Err(e) = db.add_group(log_control_group(control, handlers, &init)) {
+            eprintln!("caproto-ioc: {e}");
+            return ExitCode::FAILURE;
+        }
     }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tracing::level_filters::LevelFilter;
 
+use super::file::Rotation;
 use super::filter::FieldFilter;
 use super::ship::{ShipTarget, DEFAULT_FLUSH_TIMEOUT, DEFAULT_QUEUE_CAPACITY};
 use super::sink::{Destination, SharedWriter};
@@ -50,6 +51,7 @@ pub struct LogConfig {
     pub(crate) queue_capacity: usize,
     pub(crate) flush_timeout: Duration,
     pub(crate) facility: u8,
+    pub(crate) rotation: Option<Rotation>,
 }
 
 impl Default for LogConfig {
@@ -70,6 +72,7 @@ impl LogConfig {
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             flush_timeout: DEFAULT_FLUSH_TIMEOUT,
             facility: FACILITY_USER,
+            rotation: None,
         }
     }
 
@@ -114,6 +117,14 @@ impl LogConfig {
     /// `local0`-`local7`).
     pub fn syslog_facility(mut self, facility: u8) -> Self {
         self.facility = facility.min(23);
+        self
+    }
+
+    /// Size-based rotation of a file destination (ignored by others): before a record would
+    /// make the file larger than `max_size`, it is renamed `PATH.1` (older ones shift up to
+    /// `PATH.keep`, the oldest is deleted) and a new file starts.
+    pub fn rotate(mut self, rotation: Rotation) -> Self {
+        self.rotation = Some(rotation);
         self
     }
 

@@ -74,7 +74,12 @@ fn build_output(cfg: &LogConfig) -> Result<Output, LogError> {
     if cfg.filters.len() > MAX_FILTERS {
         return Err(LogError::TooManyFilters);
     }
-    let sink = Sink::open_with(&cfg.destination, cfg.queue_capacity, cfg.flush_timeout)?;
+    let sink = Sink::open_with(
+        &cfg.destination,
+        cfg.queue_capacity,
+        cfg.flush_timeout,
+        cfg.rotation,
+    )?;
     let color = match cfg.color {
         ColorMode::Always => true,
         ColorMode::Never => false,
@@ -169,6 +174,16 @@ pub fn flush() {
     let outputs: Vec<Arc<Output>> = lock(&g.slots).output.iter().flatten().cloned().collect();
     for o in outputs {
         o.sink.flush();
+    }
+}
+
+/// Reopens every file destination at its path, for log rotation by renaming (what a daemon
+/// does on SIGHUP after `logrotate` moved its file away). Other destinations are untouched.
+pub fn reopen_files() {
+    let Some(g) = GLOBAL.get() else { return };
+    let outputs: Vec<Arc<Output>> = lock(&g.slots).output.iter().flatten().cloned().collect();
+    for o in outputs {
+        o.sink.reopen();
     }
 }
 

@@ -4,7 +4,9 @@ use super::Handler;
 
 /// Returned by [`crate::cli::LogArgs::init`]; keep it alive for the whole of `main`.
 ///
-/// Dropping it flushes every log destination; it does not remove the handlers, so records
+/// Dropping it flushes every log destination (waiting a bounded time for shipping queues) and
+/// reports shipping destinations that dropped records ([`super::finish`]); it does not remove
+/// the handlers, so records
 /// emitted later (for example while a runtime shuts down) are still written. Return from `main`
 /// (e.g. with `ExitCode`) rather than calling `process::exit`, which skips destructors.
 #[must_use = "dropping the guard at once only flushes; keep it until the end of main"]
@@ -12,6 +14,7 @@ use super::Handler;
 pub struct LogGuard {
     pub(crate) terminal: Handler,
     pub(crate) file: Option<Handler>,
+    pub(crate) ships: Vec<Handler>,
 }
 
 impl LogGuard {
@@ -23,6 +26,11 @@ impl LogGuard {
     /// The `--log-file` handler, if one was requested.
     pub fn file(&self) -> Option<Handler> {
         self.file
+    }
+
+    /// The `--log-ship` handlers, in the order given.
+    pub fn ships(&self) -> &[Handler] {
+        &self.ships
     }
 
     /// Flushes every destination now (for signal handlers that are about to exit).

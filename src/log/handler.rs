@@ -27,6 +27,18 @@ impl Handler {
         })
     }
 
+    /// Replaces all filters at once (no record sees a half-changed set); used by the runtime
+    /// log-control PVs.
+    pub fn set_filters(&self, filters: Vec<FieldFilter>) -> Result<(), LogError> {
+        if filters.len() > MAX_FILTERS {
+            return Err(LogError::TooManyFilters);
+        }
+        global::modify_filter(self, |f| {
+            f.filters = filters;
+            Ok(())
+        })
+    }
+
     /// Removes every filter.
     pub fn clear_filters(&self) -> Result<(), LogError> {
         global::modify_filter(self, |f| {

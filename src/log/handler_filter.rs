@@ -53,7 +53,7 @@ impl HandlerFilter {
     }
 
     fn level_enabled(&self, meta: &Metadata<'_>) -> bool {
-        self.active && *meta.level() <= self.level_for(meta.target())
+        self.active && *meta.level() <= self.level_for(meta.target()).min(super::disable::ceiling())
     }
 
     /// True if some filter may reject a record at this level (it is below a barrier).
@@ -116,7 +116,7 @@ impl<S> Filter<S> for HandlerFilter {
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
         Some(if self.active {
-            self.level
+            self.level.min(super::disable::ceiling())
         } else {
             LevelFilter::OFF
         })

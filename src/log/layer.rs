@@ -9,8 +9,8 @@ use tracing_subscriber::layer::{Context, Layer};
 
 use super::record::RecordFields;
 use super::sink::Sink;
-use super::time::{write_rfc3339, DateFormat};
 use super::syslog::{self, Origin};
+use super::time::{write_rfc3339, DateFormat};
 use super::{json, text};
 
 /// Formatting settings and destination of one active handler.

@@ -24,7 +24,9 @@
 //! whole, unbuffered, so nothing is lost at exit.
 
 mod config;
+mod disable;
 mod error;
+mod file;
 mod filter;
 mod glob;
 mod global;
@@ -36,6 +38,7 @@ mod layer;
 mod level;
 mod record;
 mod ship;
+mod sighup;
 mod sink;
 mod stackbuf;
 mod syslog;
@@ -43,9 +46,11 @@ mod text;
 mod time;
 
 pub use config::{ColorMode, Format, LogConfig};
+pub use disable::{disable, enable_all};
 pub use error::LogError;
+pub use file::Rotation;
 pub use filter::{AddressFilter, AddressSpec, FieldFilter, Gate, PvFilter, Role, RoleFilter};
-pub use global::{add_handler, config_logging, finish, flush, get_handler};
+pub use global::{add_handler, config_logging, finish, flush, get_handler, reopen_files};
 pub use guard::LogGuard;
 pub use handler::Handler;
 pub use handler_filter::FOREIGN_CAP;
@@ -53,6 +58,7 @@ pub use level::{parse_level, verbosity_level};
 pub use ship::{
     Endpoint, ShipProtocol, ShipStats, ShipTarget, DEFAULT_FLUSH_TIMEOUT, DEFAULT_QUEUE_CAPACITY,
 };
+pub use sighup::reopen_on_sighup;
 pub use sink::{Destination, SharedWriter};
 pub use syslog::SD_ID as SYSLOG_SD_ID;
 pub use time::DEFAULT_DATEFMT;

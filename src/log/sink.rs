@@ -5,12 +5,12 @@
 //! disk) stops that destination for good instead of crashing or retrying on every record; a
 //! failing file says so once on standard error.
 
-use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::file::{LogFile, Rotation};
 use super::ship::{ShipStats, ShipTarget, Shipper};
 use super::LogError;
 
@@ -43,7 +43,7 @@ impl std::fmt::Debug for Destination {
 
 enum Target {
     Stderr,
-    File { file: Mutex<File>, path: PathBuf },
+    File(LogFile),
     Writer(SharedWriter),
     Ship {
         shipper: Shipper,
@@ -65,15 +65,17 @@ impl Sink {
             dest,
             super::ship::DEFAULT_QUEUE_CAPACITY,
             super::ship::DEFAULT_FLUSH_TIMEOUT,
+            None,
         )
     }
 
     /// Opens the destination; a shipping destination gets a queue of `capacity` records and
-    /// flushes wait at most `flush_timeout`.
+    /// flushes wait at most `flush_timeout`; a file rotates by `rotation`.
     pub fn open_with(
         dest: &Destination,
         capacity: usize,
         flush_timeout: std::time::Duration,
+        rotation: Option<Rotation>,
     ) -> Result<Sink, LogError> {
         let target = match dest {
             Destination::Ship(t) => Target::Ship {
@@ -82,10 +84,7 @@ impl Sink {
             },
             Destination::Stderr => Target::Stderr,
             Destination::Writer(w) => Target::Writer(Arc::clone(w)),
-            Destination::File(path) => Target::File {
-                file: Mutex::new(open_append(path)?),
-                path: path.clone(),
-            },
+            Destination::File(path) => Target::File(LogFile::open(path, rotation)?),
         };
         Ok(Sink {
             target,
@@ -96,6 +95,21 @@ impl Sink {
     /// Whether this is standard error (the only destination that may be a terminal).
     pub fn is_stderr(&self) -> bool {
         matches!(self.target, Target::Stderr)
+    }
+
+    /// Reopens a file destination at its path (after logrotate renamed it); a failure stops
+    /// the destination like a failed write. Other destinations ignore it.
+    pub fn reopen(&self) {
+        if let Target::File(f) = &self.target {
+            // A file that failed before gets another chance: the disk may have been freed.
+            match f.reopen() {
+                Ok(()) => self.broken.store(false, Ordering::Relaxed),
+                Err(e) => {
+                    self.broken.store(false, Ordering::Relaxed);
+                    self.fail(&e)
+                }
+            }
+        }
     }
 
     /// The shipping destination and its counters, if this is one.
@@ -113,10 +127,7 @@ impl Sink {
         }
         let result = match &self.target {
             Target::Stderr => io::stderr().lock().write_all(line),
-            Target::File { file, .. } => match file.lock() {
-                Ok(mut f) => f.write_all(line),
-                Err(_) => Err(io::Error::other("log file lock poisoned")),
-            },
+            Target::File(f) => f.write_line(line),
             Target::Writer(w) => match w.lock() {
                 Ok(mut w) => w.write_all(line),
                 Err(_) => Err(io::Error::other("log writer lock poisoned")),
@@ -138,7 +149,7 @@ impl Sink {
         }
         let result = match &self.target {
             Target::Stderr => io::stderr().lock().flush(),
-            Target::File { file, .. } => file.lock().map_or(Ok(()), |mut f| f.flush()),
+            Target::File(f) => f.flush(),
             Target::Writer(w) => w.lock().map_or(Ok(()), |mut w| w.flush()),
             Target::Ship {
                 shipper,
@@ -158,7 +169,8 @@ impl Sink {
         if self.broken.swap(true, Ordering::Relaxed) {
             return;
         }
-        if let Target::File { path, .. } = &self.target {
+        if let Target::File(f) = &self.target {
+            let path = f.path();
             // Best effort: stderr may be closed too, and then there is nobody to tell.
             let _ = writeln!(
                 io::stderr().lock(),
@@ -167,17 +179,6 @@ impl Sink {
             );
         }
     }
-}
-
-fn open_append(path: &Path) -> Result<File, LogError> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|source| LogError::OpenFile {
-            path: path.to_owned(),
-            source,
-        })
 }
 
 #[cfg(test)]

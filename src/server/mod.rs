@@ -12,6 +12,7 @@ pub mod bench_hooks;
 mod circuit_task;
 pub mod config;
 pub mod error;
+pub mod log_control;
 pub mod pv;
 #[allow(clippy::module_inception)]
 mod server;

@@ -9,9 +9,13 @@
 //! - [`servers`]: softIoc with `tests/fixtures/ioc.db`, caproto example IOCs,
 //!   [`wait_for_pv`].
 //!
+//! - [`collector::Collector`]: syslog-ng in the foreground on loopback ports, for the
+//!   log shipping tests.
+//!
 //! Not every test uses every helper, hence the `dead_code` allowance.
 #![allow(dead_code, unused_imports)]
 
+pub mod collector;
 pub mod env;
 pub mod peers;
 pub mod ports;

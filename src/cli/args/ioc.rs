@@ -38,6 +38,11 @@ pub struct IocArgs {
     #[arg(long, default_value_t = 1000.0)]
     pub rate: f64,
 
+    /// Serve log-control PVs PREFIX:level, PREFIX:pv, PREFIX:addr and PREFIX:role that change
+    /// the terminal and --log-file handlers at run time (see docs/logging.md)
+    #[arg(long = "log-control", value_name = "PREFIX")]
+    pub log_control: Option<String>,
+
     #[command(flatten)]
     pub log: LogArgs,
 }

@@ -20,6 +20,7 @@ mod target;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -74,7 +75,41 @@ struct Shared {
     sent: AtomicU64,
     dropped: AtomicU64,
     connected: AtomicBool,
+    /// The writer knows the collector is unreachable: flushing would only wait in vain.
+    in_outage: AtomicBool,
     reconnects: AtomicU64,
+}
+
+/// Something the writer wants logged. The writer never logs itself: a terminal handler may
+/// block on standard error's lock (a tool can hold it for its whole run), and the writer must
+/// never block on anything but its own socket. A small notice thread logs these instead.
+enum Notice {
+    Outage { why: String, capacity: usize },
+    Reconnected { dropped: u64 },
+}
+
+/// Extra queue room for the notice thread's own records, so the collector learns about an
+/// outage and its drops even when the queue is full.
+const NOTICE_ROOM: usize = 16;
+
+thread_local! {
+    static ON_NOTICE_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn notice_thread(target: ShipTarget, rx: Receiver<Notice>) {
+    ON_NOTICE_THREAD.with(|c| c.set(true));
+    for n in rx {
+        match n {
+            Notice::Outage { why, capacity } => {
+                tracing::warn!(target: "caproto::log", destination = %target,
+                    "log shipping: collector unreachable ({why}); queueing up to {capacity} records and retrying")
+            }
+            Notice::Reconnected { dropped } => {
+                tracing::warn!(target: "caproto::log", destination = %target, dropped,
+                    "log shipping reconnected; {dropped} records dropped while the collector was unreachable")
+            }
+        }
+    }
 }
 
 impl Shared {
@@ -108,12 +143,18 @@ impl Shipper {
             sent: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             connected: AtomicBool::new(false),
+            in_outage: AtomicBool::new(false),
             reconnects: AtomicU64::new(0),
         });
+        let (tx, rx) = mpsc::sync_channel(16);
+        let t = shared.target.clone();
+        thread::Builder::new()
+            .name("caproto-log-notice".into())
+            .spawn(move || notice_thread(t, rx))?;
         let w = Arc::clone(&shared);
         thread::Builder::new()
             .name("caproto-log-ship".into())
-            .spawn(move || Writer::new(w).run())?;
+            .spawn(move || Writer::new(w, tx).run())?;
         Ok(Shipper { shared })
     }
 
@@ -126,7 +167,11 @@ impl Shipper {
     /// on I/O.
     pub fn push(&self, record: &[u8]) {
         let mut st = self.shared.lock();
-        if st.closed || st.queue.len() >= self.shared.capacity {
+        if st.closed
+            || (st.queue.len() >= self.shared.capacity
+                && (st.queue.len() >= self.shared.capacity + NOTICE_ROOM
+                    || !ON_NOTICE_THREAD.with(|c| c.get())))
+        {
             drop(st);
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
             return;
@@ -139,14 +184,18 @@ impl Shipper {
         }
     }
 
-    /// Waits until everything queued has been handed to the collector, at most `timeout`.
-    /// Returns whether the queue drained.
+    /// Waits until everything queued has been handed to the collector, at most `timeout`, and
+    /// not at all while the collector is known to be unreachable. Returns whether the queue
+    /// drained.
     pub fn flush(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         let mut st = self.shared.lock();
         loop {
             if st.queue.is_empty() && st.in_flight == 0 {
                 return true;
+            }
+            if self.shared.in_outage.load(Ordering::Relaxed) {
+                return false;
             }
             let now = Instant::now();
             if now >= deadline {
@@ -198,12 +247,14 @@ struct Writer {
     /// Set during an outage: the dropped count when it began.
     outage: Option<u64>,
     ever_connected: bool,
+    notices: SyncSender<Notice>,
 }
 
 impl Writer {
-    fn new(shared: Arc<Shared>) -> Writer {
+    fn new(shared: Arc<Shared>, notices: SyncSender<Notice>) -> Writer {
         Writer {
             shared,
+            notices,
             conn: None,
             batch: Vec::new(),
             scratch: Vec::new(),
@@ -226,7 +277,9 @@ impl Writer {
                     st.queue.clear();
                     st.in_flight = 0;
                     drop(st);
-                    self.shared.dropped.fetch_add(lost as u64, Ordering::Relaxed);
+                    self.shared
+                        .dropped
+                        .fetch_add(lost as u64, Ordering::Relaxed);
                     self.shared.idle.notify_all();
                     return;
                 }
@@ -246,11 +299,7 @@ impl Writer {
                 return false;
             }
             st.writer_waiting = true;
-            st = self
-                .shared
-                .work
-                .wait(st)
-                .unwrap_or_else(|e| e.into_inner());
+            st = self.shared.work.wait(st).unwrap_or_else(|e| e.into_inner());
         }
         st.writer_waiting = false;
         if !st.closed {
@@ -279,10 +328,11 @@ impl Writer {
                 }
                 self.ever_connected = true;
                 self.backoff = MIN_BACKOFF;
+                self.shared.in_outage.store(false, Ordering::Relaxed);
                 if let Some(before) = self.outage.take() {
                     let dropped = self.shared.dropped.load(Ordering::Relaxed) - before;
-                    tracing::warn!(target: "caproto::log", destination = %self.shared.target,
-                        dropped, "log shipping reconnected; {dropped} records dropped while the collector was unreachable");
+                    // A full notice channel loses the notice, never blocks the writer.
+                    let _ = self.notices.try_send(Notice::Reconnected { dropped });
                 }
                 true
             }
@@ -295,11 +345,15 @@ impl Writer {
 
     fn begin_outage(&mut self, why: &str) {
         self.shared.connected.store(false, Ordering::Relaxed);
+        self.shared.in_outage.store(true, Ordering::Relaxed);
+        // Flushers waiting for the queue to drain stop waiting.
+        self.shared.idle.notify_all();
         if self.outage.is_none() {
             self.outage = Some(self.shared.dropped.load(Ordering::Relaxed));
-            tracing::warn!(target: "caproto::log", destination = %self.shared.target,
-                "log shipping: collector unreachable ({why}); queueing up to {} records and retrying",
-                self.shared.capacity);
+            let _ = self.notices.try_send(Notice::Outage {
+                why: why.to_owned(),
+                capacity: self.shared.capacity,
+            });
         }
     }
 

@@ -142,7 +142,10 @@ impl FromStr for ShipTarget {
         };
         let endpoint = if protocol == ShipProtocol::SyslogUnix {
             if !rest.starts_with('/') || rest.len() < 2 {
-                return Err(bad(input, "expected an absolute socket path: unixgram:///dev/log"));
+                return Err(bad(
+                    input,
+                    "expected an absolute socket path: unixgram:///dev/log",
+                ));
             }
             Endpoint::Path(PathBuf::from(rest))
         } else {
@@ -171,7 +174,10 @@ mod tests {
                 port: 5170
             }
         );
-        assert_eq!(ok("syslog://logs.example:601").protocol(), ShipProtocol::SyslogTcp);
+        assert_eq!(
+            ok("syslog://logs.example:601").protocol(),
+            ShipProtocol::SyslogTcp
+        );
         assert_eq!(ok("SYSLOG+UDP://h:514").protocol(), ShipProtocol::SyslogUdp);
         let u = ok("unixgram:///dev/log");
         assert_eq!(u.endpoint(), &Endpoint::Path("/dev/log".into()));

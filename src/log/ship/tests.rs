@@ -121,7 +121,10 @@ fn reconnects_after_the_collector_restarts_and_retries_the_batch() {
             break;
         }
     }
-    assert!(seen.iter().all(|l| l == "during\n" || l == "after\n"), "{seen:?}");
+    assert!(
+        seen.iter().all(|l| l == "during\n" || l == "after\n"),
+        "{seen:?}"
+    );
     let st = s.stats();
     assert_eq!(st.reconnects, 1, "{st:?}");
     assert!(st.connected);
