@@ -57,7 +57,7 @@ pub(crate) fn append_origin(out: &mut String, origin: &super::syslog::Origin) {
         push_string(out, &origin.host);
         out.push_str(",\"app\":");
         push_string(out, &origin.app);
-        let _ = write!(out, ",\"pid\":{}}}\n", origin.pid);
+        let _ = writeln!(out, ",\"pid\":{}}}", origin.pid);
     }
 }
 
