@@ -462,3 +462,34 @@ fn log_control_pv_changes_what_the_running_iocs_file_handler_records() {
         "a refused value was applied"
     );
 }
+
+#[test]
+fn a_destination_can_route_one_target_only() {
+    let env = CaEnv::new();
+    let Some(collector) = Collector::start(env.dir()) else {
+        return;
+    };
+    let _ioc = start_ioc(&env, &["simple", "--interfaces", "127.0.0.1"], "simple:A");
+    // As a put-log destination would take `caproto::putlog`: here the search records.
+    let url = format!(
+        "tcp://127.0.0.1:{}?level=trace&target=caproto::bcast",
+        collector.json_port
+    );
+    let mut get = env.own(GET_EXE);
+    get.args(["--no-repeater", "-vvv", "--log-ship", &url, "simple:A"]);
+    let out = env.run(&mut get, PATIENCE);
+    assert!(out.success(), "{out}");
+    wait_until("search records at the collector", || {
+        Collector::lines(&collector.json_out())
+            .iter()
+            .any(|l| l.contains("SearchRequest"))
+    });
+    let got = parse_lines(&collector.json_out());
+    for j in &got {
+        let t = j["target"].as_str().unwrap();
+        assert!(
+            t == "caproto::bcast" || t.starts_with("caproto::bcast::"),
+            "{j}"
+        );
+    }
+}

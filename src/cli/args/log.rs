@@ -201,6 +201,9 @@ impl LogArgs {
                 if let Some(f) = s.facility {
                     cfg = cfg.syslog_facility(f);
                 }
+                for t in &s.targets {
+                    cfg = cfg.target(t);
+                }
                 Ok(filters.into_iter().fold(cfg, LogConfig::filter))
             })
             .collect()

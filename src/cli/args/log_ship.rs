@@ -9,7 +9,9 @@
 //!
 //! Keys: `level` (as `--log-ship-level`), `pv` (repeatable, as `--log-pv`), `addr` (repeatable,
 //! as `--log-addr`), `role` (as `--log-role`), `queue` (records queued before dropping),
-//! `facility` (syslog facility: a number 0-23, `user`, `daemon` or `local0`-`local7`).
+//! `facility` (syslog facility: a number 0-23, `user`, `daemon` or `local0`-`local7`),
+//! `target` (repeatable: only records of that target or below it, e.g. `caproto::putlog` for
+//! a put-log destination; strict, other targets' warnings do not pass either).
 //! A key given in the URL replaces, for that destination only, the setting of the same kind
 //! from the common flags; kinds not given follow the common flags.
 
@@ -36,6 +38,8 @@ pub struct ShipSpec {
     pub queue: Option<usize>,
     /// `facility=`: syslog facility code.
     pub facility: Option<u8>,
+    /// `target=`: route only these targets (and their children) to the destination.
+    pub targets: Vec<String>,
 }
 
 fn bad(input: &str, reason: impl Into<String>) -> LogError {
@@ -104,6 +108,7 @@ impl FromStr for ShipSpec {
             role: None,
             queue: None,
             facility: None,
+            targets: Vec::new(),
         };
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair
@@ -136,14 +141,18 @@ impl FromStr for ShipSpec {
                         })?)
                 }
                 "facility" => spec.facility = Some(facility(input, &v)?),
-                other => {
-                    return Err(bad(
-                        input,
-                        format!(
-                            "unknown option {other:?} (level, pv, addr, role, queue, facility)"
-                        ),
-                    ))
+                "target" => {
+                    if v.is_empty() || v.contains(char::is_whitespace) {
+                        return Err(bad(input, format!("invalid target {v:?}")));
+                    }
+                    spec.targets.push(v);
                 }
+                other => return Err(bad(
+                    input,
+                    format!(
+                        "unknown option {other:?} (level, pv, addr, role, queue, facility, target)"
+                    ),
+                )),
             }
         }
         Ok(spec)
