@@ -493,3 +493,29 @@ fn a_destination_can_route_one_target_only() {
         );
     }
 }
+
+#[test]
+fn log_disable_drops_debug_and_trace_whatever_the_handlers_want() {
+    let env = CaEnv::new();
+    let _ioc = start_ioc(&env, &["simple", "--interfaces", "127.0.0.1"], "simple:A");
+    let run = |extra: &[&str], name: &str| {
+        let file = env.dir().join(name);
+        let mut get = env.own(GET_EXE);
+        get.args(["--no-repeater", "-vvv", "--log-file"])
+            .arg(&file)
+            .args(extra)
+            .arg("simple:A");
+        let out = env.run(&mut get, PATIENCE);
+        assert!(out.success(), "{out}");
+        std::fs::read_to_string(&file).unwrap()
+    };
+    let all = run(&[], "all.log");
+    assert!(all.lines().any(|l| l.starts_with("[D ")), "{all}");
+    let disabled = run(&["--log-disable", "debug"], "disabled.log");
+    assert!(
+        !disabled
+            .lines()
+            .any(|l| l.starts_with("[D ") || l.starts_with("[T ")),
+        "{disabled}"
+    );
+}

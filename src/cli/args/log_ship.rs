@@ -147,12 +147,14 @@ impl FromStr for ShipSpec {
                     }
                     spec.targets.push(v);
                 }
-                other => return Err(bad(
-                    input,
-                    format!(
+                other => {
+                    return Err(bad(
+                        input,
+                        format!(
                         "unknown option {other:?} (level, pv, addr, role, queue, facility, target)"
                     ),
-                )),
+                    ))
+                }
             }
         }
         Ok(spec)

@@ -123,7 +123,12 @@ impl Shared {
 /// blocks).
 pub(crate) struct Shipper {
     shared: Arc<Shared>,
+    /// `sent` when a flush last timed out: if nothing was sent since, the next flush does not
+    /// wait again (exit paths flush several times; a stuck collector must cost one timeout).
+    stalled_at: AtomicU64,
 }
+
+const NOT_STALLED: u64 = u64::MAX;
 
 impl Shipper {
     /// Starts the writer thread. Nothing is connected yet: an unreachable collector at start-up
@@ -155,7 +160,10 @@ impl Shipper {
         thread::Builder::new()
             .name("caproto-log-ship".into())
             .spawn(move || Writer::new(w, tx).run())?;
-        Ok(Shipper { shared })
+        Ok(Shipper {
+            shared,
+            stalled_at: AtomicU64::new(NOT_STALLED),
+        })
     }
 
     /// The destination, for messages.
@@ -188,6 +196,12 @@ impl Shipper {
     /// not at all while the collector is known to be unreachable. Returns whether the queue
     /// drained.
     pub fn flush(&self, timeout: Duration) -> bool {
+        let sent = self.shared.sent.load(Ordering::Relaxed);
+        let timeout = if self.stalled_at.load(Ordering::Relaxed) == sent {
+            Duration::ZERO
+        } else {
+            timeout
+        };
         let deadline = Instant::now() + timeout;
         let mut st = self.shared.lock();
         loop {
@@ -199,6 +213,8 @@ impl Shipper {
             }
             let now = Instant::now();
             if now >= deadline {
+                self.stalled_at
+                    .store(self.shared.sent.load(Ordering::Relaxed), Ordering::Relaxed);
                 return false;
             }
             if st.writer_waiting {
