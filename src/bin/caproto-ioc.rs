@@ -28,16 +28,13 @@ fn main() -> ExitCode {
         eprintln!("caproto-ioc: unknown example {name:?}; try --list");
         return ExitCode::from(2);
     };
-    let mut config = match ServerConfig::from_env() {
+    let mut config = match ServerConfig::from_env_with_interfaces(&cli.interfaces) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("caproto-ioc: {e}");
             return ExitCode::from(2);
         }
     };
-    if !cli.interfaces.is_empty() {
-        config.interfaces = cli.interfaces.clone();
-    }
     if let Some(port) = cli.port {
         config.port = port;
     }

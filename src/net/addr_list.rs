@@ -216,7 +216,7 @@ pub fn beacon_list(
         .collect();
     let mut found = Vec::new();
     if auto.1 {
-        let all = if specific.iter().all(|a| *a == Ipv4Addr::LOCALHOST) {
+        let all = if !specific.is_empty() && specific.iter().all(|a| *a == Ipv4Addr::LOCALHOST) {
             Vec::new() // 127.0.0.1 answers itself without asking the OS.
         } else {
             interfaces.interfaces()

@@ -94,6 +94,25 @@ impl ServerConfig {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
+    /// Read the configuration from the process environment, with `interfaces`
+    /// (when not empty) standing in for `EPICS_CAS_INTF_ADDR_LIST`, so a
+    /// command-line `--interfaces` also decides the beacon list and the
+    /// broadcast sockets, exactly as the variable would.
+    pub fn from_env_with_interfaces(interfaces: &[Ipv4Addr]) -> Result<Self, ConfigError> {
+        let listed = interfaces
+            .iter()
+            .map(Ipv4Addr::to_string)
+            .collect::<Vec<_>>()
+            .join(" ");
+        Self::from_lookup(|k| {
+            if k == "EPICS_CAS_INTF_ADDR_LIST" && !listed.is_empty() {
+                Some(listed.clone())
+            } else {
+                std::env::var(k).ok()
+            }
+        })
+    }
+
     /// Read the configuration through `get` (a variable name -> value lookup),
     /// so tests need not touch the process environment. The host's
     /// interfaces are read when the beacon list or a listed interface needs them.
