@@ -69,7 +69,7 @@ pub struct AddrList {
     /// The destinations, in sending order, without duplicates.
     pub entries: Vec<Listed>,
     /// Interfaces the automatic list looked at and left out, with the reason.
-    pub skipped: Vec<(String, &'static str)>,
+    pub skipped: Skipped,
 }
 
 impl AddrList {
@@ -119,19 +119,21 @@ impl fmt::Display for AddrList {
 /// Whether an automatic-list variable is on: anything but `NO` (any case)
 /// is yes, and so is an unset or empty variable, as in EPICS.
 pub fn is_auto_on(value: Option<&str>) -> bool {
-    value.map_or(true, |v| {
+    value.is_none_or(|v| {
         let v = v.trim();
         v.is_empty() || !v.eq_ignore_ascii_case("no")
     })
 }
 
+/// Addresses found by discovery, each with its origin.
+pub type Found = Vec<(Ipv4Addr, Origin)>;
+/// Interfaces discovery left out, each with the reason.
+pub type Skipped = Vec<(String, &'static str)>;
+
 /// The broadcast (or point-to-point peer) addresses of `interfaces`, as
 /// EPICS discovers them; with `only` set, of the interface with that
 /// address only (127.0.0.1 answers itself). Also returns what was skipped.
-pub fn broadcast_addresses(
-    interfaces: &[Interface],
-    only: Option<Ipv4Addr>,
-) -> (Vec<(Ipv4Addr, Origin)>, Vec<(String, &'static str)>) {
+pub fn broadcast_addresses(interfaces: &[Interface], only: Option<Ipv4Addr>) -> (Found, Skipped) {
     let mut found = Vec::new();
     let mut skipped = Vec::new();
     let only = only.filter(|a| !a.is_unspecified());
