@@ -15,7 +15,6 @@
 mod common;
 
 use std::net::Ipv4Addr;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::netns::{Host, Lab};
@@ -38,8 +37,19 @@ const RUN: Duration = Duration::from_secs(20);
 /// Our IOC (`simple` example) on `host` with prefix `prefix`, plus `extra`
 /// environment variables.
 fn our_ioc(lab: &Lab, host: &Host, prefix: &str, extra: &[(&str, &str)]) -> ChildGuard {
+    our_ioc_with(lab, host, prefix, &[], extra)
+}
+
+/// [`our_ioc`] with extra command-line arguments.
+fn our_ioc_with(
+    lab: &Lab,
+    host: &Host,
+    prefix: &str,
+    args: &[&str],
+    extra: &[(&str, &str)],
+) -> ChildGuard {
     let mut cmd = lab.own(host, IOC);
-    cmd.args(["simple", "--prefix", prefix, "-vv"]);
+    cmd.args(["simple", "--prefix", prefix, "-vv"]).args(args);
     for (k, v) in extra {
         cmd.env(k, v);
     }
@@ -317,5 +327,4 @@ fn a_host_with_only_loopback_finds_its_own_ioc_by_default() {
         "{}",
         out.stderr
     );
-    let _unused: Option<Command> = None;
 }
