@@ -327,4 +327,12 @@ fn a_host_with_only_loopback_finds_its_own_ioc_by_default() {
         "{}",
         out.stderr
     );
+    // Nothing to broadcast beacons to, as softIoc's "empty beacon address list".
+    let log = ours.log_contents();
+    assert!(
+        log.contains(
+            "beacon list (EPICS_CAS_AUTO_BEACON_ADDR_LIST=YES): empty; skipped lo (loopback)"
+        ),
+        "{log}"
+    );
 }

@@ -1,6 +1,7 @@
 //! Binding sockets and running the server's tasks: one accept loop and one
-//! UDP search responder per interface, one beacon sender per interface, one
-//! task per circuit, and the PV groups' startup tasks.
+//! UDP search responder per interface (two for a listed interface: its own
+//! address and its broadcast address), one beacon sender for the whole beacon
+//! list, one task per circuit, and the PV groups' startup tasks.
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -194,6 +195,11 @@ impl Server {
         tracing::debug!(target: "caproto::serv", role = "server", "serving on {}",
             describe_interfaces(&cfg.interfaces, &cfg.interface_broadcasts));
         match &cfg.beacon_report {
+            // Like rsrv's start-up warning, but at INFO: a lone host still
+            // works, clients only reconnect more slowly after a restart.
+            Some(report) if report.entries.is_empty() => tracing::info!(
+                target: "caproto::serv", role = "server", "{report}: clients will not \
+                 hear beacons (set EPICS_CAS_BEACON_ADDR_LIST to send some)"),
             Some(report) => tracing::debug!(target: "caproto::serv", role = "server", "{report}"),
             None => tracing::debug!(target: "caproto::serv", role = "server",
                 "beacon list (given by the program): {:?}", cfg.beacon_addrs),
