@@ -196,8 +196,11 @@ impl ServerConfig {
             .iter()
             .filter(|a| !a.is_unspecified() && !a.is_loopback())
             .filter_map(|a| {
+                // A point-to-point peer is not ours to bind: broadcasts only.
                 let (found, _) = net::broadcast_addresses(&host, Some(*a));
-                found.first().map(|(b, _)| (*a, *b))
+                found.iter().find_map(|(b, origin)| {
+                    matches!(origin, net::Origin::Broadcast(_)).then_some((*a, *b))
+                })
             })
             .collect();
 
@@ -304,6 +307,27 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         ServerConfig::from_lookup_with(|k| map.get(k).cloned(), &host())
+    }
+
+    #[test]
+    fn a_point_to_point_interface_gets_no_broadcast_socket() {
+        let mut host = host();
+        host.push(net::Interface {
+            name: "tun0".into(),
+            addr: Ipv4Addr::new(10, 8, 0, 6),
+            up: true,
+            loopback: false,
+            broadcast: None,
+            point_to_point: Some(Ipv4Addr::new(10, 8, 0, 5)),
+        });
+        let c = ServerConfig::from_lookup_with(
+            |k| (k == "EPICS_CAS_INTF_ADDR_LIST").then(|| "10.8.0.6".to_string()),
+            &host,
+        )
+        .unwrap();
+        assert!(c.interface_broadcasts.is_empty());
+        // Beacons still reach the peer, as rsrv's discovery gives it.
+        assert_eq!(c.beacon_addrs, vec!["10.8.0.5:5065".parse().unwrap()]);
     }
 
     /// A host with loopback and two broadcast interfaces.
