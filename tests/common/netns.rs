@@ -74,7 +74,9 @@ impl Lab {
     /// cannot create network namespaces.
     pub fn new() -> Option<Lab> {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let id = format!("{:x}{n}", std::process::id());
+        // Hex pid, a separator hex never contains, and the counter: unique
+        // across test processes and within one.
+        let id = format!("{:x}x{n}", std::process::id());
         let lab = Lab {
             id,
             hosts: Vec::new(),
