@@ -203,3 +203,305 @@ fn denied_count(count: u32, pv: &PvHandle) -> u32 {
         count
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::proto::command::mask;
+    use crate::proto::dbr::Value;
+    use crate::server::pv::{Pv, PvDatabase, PvGroup, ValueExt};
+
+    const ACF: &str = "
+UAG(ops) {alice}
+HAG(ctrl) {CtrlRoom}
+ASG(DEFAULT) {
+    RULE(1, READ)
+    RULE(1, WRITE, TRAPWRITE) { UAG(ops) HAG(ctrl) }
+}
+ASG(HIDDEN) {
+    RULE(1, WRITE) { UAG(ops) }
+}
+";
+
+    fn circuit() -> (Circuit, PvHandle, PvHandle) {
+        let mut g = PvGroup::new("t:");
+        let x = g.add(Pv::new("x", 1.5));
+        let hidden = g.add(Pv::new("hidden", 7i32).access_group("HIDDEN"));
+        let mut db = PvDatabase::new();
+        db.add_group(g).unwrap();
+        let mut c = Circuit::detached(db);
+        c.set_rules(Some(Arc::new(AccessRules::parse(ACF).unwrap())));
+        (c, x, hidden)
+    }
+
+    /// Feed `cmds` as wire bytes (so names reach the protocol state) and
+    /// return the replies.
+    async fn send(c: &mut Circuit, cmds: Vec<Command>) -> Vec<Command> {
+        let mut wire = Vec::new();
+        for cmd in cmds {
+            cmd.encode(&mut wire).unwrap();
+        }
+        c.process(&wire).await.unwrap();
+        c.flush();
+        c.drain_events();
+        c.flush();
+        std::mem::take(&mut c.sent)
+    }
+
+    fn hello(user: &str, host: &str) -> Vec<Command> {
+        vec![
+            Command::VersionRequest {
+                priority: 0,
+                version: 13,
+                sequence: 0,
+            },
+            Command::HostNameRequest { name: host.into() },
+            Command::ClientNameRequest { name: user.into() },
+        ]
+    }
+
+    fn create(name: &str, cid: u32) -> Command {
+        Command::CreateChanRequest {
+            name: name.into(),
+            cid,
+            version: 13,
+        }
+    }
+
+    fn rights_of(replies: &[Command]) -> Vec<(u32, AccessRights)> {
+        replies
+            .iter()
+            .filter_map(|r| match r {
+                Command::AccessRightsResponse { cid, access_rights } => {
+                    Some((*cid, *access_rights))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn sid_of(replies: &[Command], want: u32) -> u32 {
+        replies
+            .iter()
+            .find_map(|r| match r {
+                Command::CreateChanResponse { cid, sid, .. } if *cid == want => Some(*sid),
+                _ => None,
+            })
+            .expect("channel created")
+    }
+
+    fn put(sid: u32, x: f64, notify: bool) -> Command {
+        let data = x.to_be_bytes().to_vec();
+        if notify {
+            Command::WriteNotifyRequest {
+                data,
+                data_type: DbrType::DOUBLE,
+                data_count: 1,
+                sid,
+                ioid: 9,
+            }
+        } else {
+            Command::WriteRequest {
+                data,
+                data_type: DbrType::DOUBLE,
+                data_count: 1,
+                sid,
+                ioid: 9,
+            }
+        }
+    }
+
+    const RO: AccessRights = AccessRights::READ_ONLY;
+    const RW: AccessRights = AccessRights::READ_WRITE;
+    const NO: AccessRights = AccessRights {
+        read: false,
+        write: false,
+    };
+
+    #[tokio::test]
+    async fn rights_follow_user_and_host_and_refused_writes_get_nowtaccess() {
+        let (mut c, x, _) = circuit();
+        let mut cmds = hello("mallory", "ctrlroom");
+        cmds.push(create("t:x", 1));
+        let r = send(&mut c, cmds).await;
+        assert_eq!(rights_of(&r), [(1, RO)]);
+        let sid = sid_of(&r, 1);
+        let r = send(&mut c, vec![put(sid, 5.0, false), put(sid, 6.0, true)]).await;
+        assert!(
+            matches!(&r[..], [
+                Command::ErrorResponse { status: s1, .. },
+                Command::WriteNotifyResponse { status: s2, .. },
+            ] if *s1 == eca::NOWTACCESS && *s2 == eca::NOWTACCESS),
+            "{r:?}"
+        );
+        assert_eq!(x.value().as_f64(), Some(1.5));
+
+        // Host names are matched case-insensitively, users exactly.
+        let (mut c, x, _) = circuit();
+        let mut cmds = hello("alice", "CTRLROOM");
+        cmds.push(create("t:x", 1));
+        let r = send(&mut c, cmds).await;
+        assert_eq!(rights_of(&r), [(1, RW)]);
+        let r = send(&mut c, vec![put(sid_of(&r, 1), 5.0, true)]).await;
+        assert!(
+            matches!(&r[..], [Command::WriteNotifyResponse { status, .. }] if *status == eca::NORMAL),
+            "{r:?}"
+        );
+        assert_eq!(x.value().as_f64(), Some(5.0));
+    }
+
+    #[tokio::test]
+    async fn a_rename_after_channels_exist_recomputes_rights() {
+        let (mut c, _, _) = circuit();
+        let mut cmds = hello("mallory", "ctrlroom");
+        cmds.extend([create("t:x", 1), create("t:hidden", 2)]);
+        let r = send(&mut c, cmds).await;
+        assert_eq!(rights_of(&r), [(1, RO), (2, NO)]);
+        let r = send(
+            &mut c,
+            vec![Command::ClientNameRequest {
+                name: "alice".into(),
+            }],
+        )
+        .await;
+        assert_eq!(rights_of(&r), [(1, RW), (2, RW)]);
+        // Same rights again: nothing to say.
+        let r = send(
+            &mut c,
+            vec![Command::HostNameRequest {
+                name: "CtrlRoom".into(),
+            }],
+        )
+        .await;
+        assert_eq!(rights_of(&r), []);
+        let r = send(
+            &mut c,
+            vec![Command::HostNameRequest {
+                name: "elsewhere".into(),
+            }],
+        )
+        .await;
+        assert_eq!(rights_of(&r), [(1, RO)]);
+    }
+
+    #[tokio::test]
+    async fn reads_and_monitors_without_read_access_carry_nordaccess() {
+        let (mut c, _, hidden) = circuit();
+        let mut cmds = hello("mallory", "h");
+        cmds.push(create("t:hidden", 2));
+        let r = send(&mut c, cmds).await;
+        let sid = sid_of(&r, 2);
+        let sub = Command::EventAddRequest {
+            data_type: DbrType::plain(crate::proto::dbr::NativeType::Long),
+            data_count: 1,
+            sid,
+            subscriptionid: 4,
+            low: 0.0,
+            high: 0.0,
+            to: 0.0,
+            mask: mask::VALUE,
+        };
+        let read = Command::ReadNotifyRequest {
+            data_type: DbrType::plain(crate::proto::dbr::NativeType::Long),
+            data_count: 1,
+            sid,
+            ioid: 3,
+        };
+        let r = send(&mut c, vec![read, sub]).await;
+        let statuses: Vec<u32> = r
+            .iter()
+            .filter_map(|r| match r {
+                Command::ReadNotifyResponse { status, data, .. }
+                | Command::EventAddResponse { status, data, .. } => {
+                    assert!(data.iter().all(|&b| b == 0), "data leaked: {data:?}");
+                    Some(*status)
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(statuses, [eca::NORDACCESS, eca::NORDACCESS], "{r:?}");
+        // Updates stay hidden...
+        hidden.post(8i32).unwrap();
+        let r = send(&mut c, vec![]).await;
+        assert!(r.is_empty(), "{r:?}");
+        // ...until a reload grants read: then the current value arrives.
+        let open = AccessRules::parse("ASG(DEFAULT) { RULE(1, READ) }").unwrap();
+        c.set_rules(Some(Arc::new(open)));
+        let r = send(&mut c, vec![]).await;
+        assert_eq!(rights_of(&r), [(2, RO)]);
+        let values: Vec<Value> = r
+            .iter()
+            .filter_map(|r| match r {
+                Command::EventAddResponse { status, data, .. } if *status == eca::NORMAL => Some(
+                    dbr::decode(DbrType::plain(crate::proto::dbr::NativeType::Long), 1, data)
+                        .unwrap()
+                        .0,
+                ),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(values, [Value::Long(vec![8])]);
+        // Losing it again sends one NORDACCESS update.
+        c.set_rules(Some(Arc::new(AccessRules::parse("ASG(DEFAULT)").unwrap())));
+        let r = send(&mut c, vec![]).await;
+        assert_eq!(rights_of(&r), [(2, NO)]);
+        assert!(
+            matches!(&r[1..], [Command::EventAddResponse { status, .. }] if *status == eca::NORDACCESS),
+            "{r:?}"
+        );
+    }
+
+    /// A writer the test can read back.
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn trapwrite_logs_one_record_per_write_with_old_and_new_values() {
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let (mut c, _, _) = circuit();
+        let mut cmds = hello("alice", "ctrlroom");
+        cmds.extend([create("t:x", 1), create("t:hidden", 2)]);
+        let r = send(&mut c, cmds).await;
+        let (x, hidden) = (sid_of(&r, 1), sid_of(&r, 2));
+        send(
+            &mut c,
+            vec![
+                put(x, 2.5, false),
+                put(x, 3.5, true),
+                put(hidden, 1.0, true),
+            ],
+        )
+        .await;
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let logs: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("caproto::putlog"))
+            .collect();
+        assert_eq!(logs.len(), 2, "{text}");
+        assert!(
+            logs[0].contains("alice@ctrlroom t:x [1.5] -> [2.5]"),
+            "{text}"
+        );
+        assert!(logs[1].contains("t:x [2.5] -> [3.5]"), "{text}");
+        assert!(logs[0].contains("user=\"alice\""), "{text}");
+    }
+}
