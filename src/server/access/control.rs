@@ -1,7 +1,7 @@
 //! The server's current access rules, shared by every circuit and
 //! replaceable while it runs (a reload).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::sync::watch;
@@ -59,6 +59,35 @@ impl AccessControl {
         let rules = load_file(path, check)?;
         self.set(Some(rules));
         Ok(())
+    }
+
+    /// Reload the ACF file at `path` on every SIGHUP until the runtime
+    /// ends (Unix; elsewhere this returns at once). Each reload is logged;
+    /// a file that cannot be loaded is logged with its reason and the rules
+    /// in force stay.
+    pub async fn reload_on_hangup(self, path: PathBuf, check: HostCheck) {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let mut hup = match signal(SignalKind::hangup()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(target: "caproto::access",
+                        "cannot listen for SIGHUP ({e}); {} will not be reloaded", path.display());
+                    return;
+                }
+            };
+            while hup.recv().await.is_some() {
+                match self.load(&path, check) {
+                    Ok(()) => tracing::info!(target: "caproto::access",
+                        "SIGHUP: reloaded access security file {}", path.display()),
+                    Err(e) => tracing::error!(target: "caproto::access",
+                        "SIGHUP: {e}; the previous access rules stay in force"),
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = (path, check);
     }
 
     /// A receiver that sees every replacement (for circuit tasks).
