@@ -285,7 +285,8 @@ fn access_line(cainfo: &str) -> String {
 
 /// EPICS caput/cainfo run under an allowed and a refused OS account: the
 /// same answers from our IOC and from softIoc, and our IOC put-logs the
-/// allowed TRAPWRITE write with user, host, old and new value.
+/// allowed TRAPWRITE write with user, host, old and new value (on its log
+/// and, with `--putlog FILE`, alone in that file).
 #[test]
 fn epics_tools_as_allowed_and_refused_os_users() {
     let Some(ok) = TestUser::create("w") else {
@@ -312,7 +313,15 @@ fn epics_tools_as_allowed_and_refused_os_users() {
         let guard = if server == "softIoc" {
             start_softioc(&env, THERMO_DB, "aus:", &acf, None)
         } else {
-            start_ours(&env, "thermo", "aus:", "SP", &acf, &[])
+            let putlog = env.dir().join("put.log");
+            start_ours(
+                &env,
+                "thermo",
+                "aus:",
+                "SP",
+                &acf,
+                &["--putlog", putlog.to_str().unwrap()],
+            )
         };
         let Some(mut guard) = guard else {
             return;
@@ -338,6 +347,14 @@ fn epics_tools_as_allowed_and_refused_os_users() {
                 assert!(line.contains(&field), "{field} not in {line}");
             }
             assert_eq!(log.matches("new=[12.5]").count(), 1, "{log}");
+            // --putlog: the same record, and only put logs, in a file of its own.
+            let file = std::fs::read_to_string(env.dir().join("put.log")).unwrap_or_default();
+            let lines: Vec<&str> = file.lines().collect();
+            assert_eq!(lines.len(), 1, "put.log:\n{file}");
+            assert!(
+                lines[0].contains("new=[12.5]") && lines[0].contains(&ok.name),
+                "{file}"
+            );
         }
         drop(guard);
         results.push((

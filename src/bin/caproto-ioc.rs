@@ -6,7 +6,8 @@ use clap::Parser;
 
 use caproto::cli::args::ioc::IocArgs;
 use caproto::ioc_examples::{self, ExampleOptions};
-use caproto::server::access::load_file;
+use caproto::log::{self, ColorMode, LogConfig, TargetFilter};
+use caproto::server::access::{load_file, PUTLOG_TARGET};
 use caproto::server::{HostCheck, PvDatabase, Server, ServerConfig};
 
 fn main() -> ExitCode {
@@ -21,6 +22,14 @@ fn main() -> ExitCode {
         Ok(g) => g,
         Err(e) => {
             eprintln!("caproto-ioc: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let _putlog = match cli.putlog.as_deref().map(putlog_handler) {
+        None => None,
+        Some(Ok(h)) => Some(h),
+        Some(Err(e)) => {
+            eprintln!("caproto-ioc: --putlog: {e}");
             return ExitCode::from(2);
         }
     };
@@ -96,4 +105,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A log handler appending put-log records, and nothing else, to `path`.
+fn putlog_handler(path: &std::path::Path) -> Result<log::Handler, log::LogError> {
+    let only_putlog =
+        TargetFilter::new([PUTLOG_TARGET]).level(tracing::level_filters::LevelFilter::OFF);
+    log::add_handler(
+        LogConfig::file(path)
+            .level(tracing::level_filters::LevelFilter::INFO)
+            .color(ColorMode::Never)
+            .filter(only_putlog),
+    )
 }

@@ -46,6 +46,11 @@ pub struct IocArgs {
     #[arg(long = "acf-client-ip", requires = "acf")]
     pub acf_client_ip: bool,
 
+    /// Append put-log records (writes that a TRAPWRITE rule granted: user,
+    /// host, PV, old and new value) to this file, apart from other logs
+    #[arg(long, value_name = "FILE")]
+    pub putlog: Option<PathBuf>,
+
     /// Update rate in Hz for fast-updating examples (ticker)
     #[arg(long, default_value_t = 1000.0)]
     pub rate: f64,
