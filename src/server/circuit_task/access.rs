@@ -321,6 +321,7 @@ ASG(HIDDEN) {
 
     #[tokio::test]
     async fn rights_follow_user_and_host_and_refused_writes_get_nowtaccess() {
+        let (buf, _guard) = capture();
         let (mut c, x, _) = circuit();
         let mut cmds = hello("mallory", "ctrlroom");
         cmds.push(create("t:x", 1));
@@ -336,6 +337,21 @@ ASG(HIDDEN) {
             "{r:?}"
         );
         assert_eq!(x.value().as_f64(), Some(1.5));
+        // Each refusal is logged naming the user, host and PV.
+        let text = buf.text();
+        let refused: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("write refused"))
+            .collect();
+        assert_eq!(refused.len(), 2, "{text}");
+        for field in [
+            "caproto::access",
+            "pv=\"t:x\"",
+            "user=\"mallory\"",
+            "host=ctrlroom",
+        ] {
+            assert!(refused[0].contains(field), "{field} not in {}", refused[0]);
+        }
 
         // Host names are matched case-insensitively, users exactly.
         let (mut c, x, _) = circuit();
@@ -466,8 +482,14 @@ ASG(HIDDEN) {
         }
     }
 
-    #[tokio::test]
-    async fn trapwrite_logs_one_record_per_write_with_old_and_new_values() {
+    impl Buf {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    /// Records of this thread (INFO and up), as text, while the guard lives.
+    fn capture() -> (Buf, tracing::subscriber::DefaultGuard) {
         let buf = Buf::default();
         let writer = buf.clone();
         let subscriber = tracing_subscriber::fmt()
@@ -475,7 +497,12 @@ ASG(HIDDEN) {
             .with_max_level(tracing::Level::INFO)
             .with_ansi(false)
             .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        (buf, tracing::subscriber::set_default(subscriber))
+    }
+
+    #[tokio::test]
+    async fn trapwrite_logs_one_record_per_write_with_old_and_new_values() {
+        let (buf, _guard) = capture();
         let (mut c, _, _) = circuit();
         let mut cmds = hello("alice", "ctrlroom");
         cmds.extend([create("t:x", 1), create("t:hidden", 2)]);
@@ -490,7 +517,7 @@ ASG(HIDDEN) {
             ],
         )
         .await;
-        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let text = buf.text();
         let logs: Vec<&str> = text
             .lines()
             .filter(|l| l.contains("caproto::putlog"))
