@@ -4,7 +4,9 @@
 //! protocol core that never touches sockets or clocks) -> [`client`] / [`server`]
 //! (thin tokio shells) -> the command-line tools in `src/bin`. Logging follows
 //! caproto's handler model and lives in [`log`]; the clap arguments and value
-//! formatting shared by the tools live in [`cli`].
+//! formatting shared by the tools live in [`cli`]. Access security (EPICS ACF
+//! files: text in, typed rules out, rights per user, host and group) is
+//! [`server::access`], sans-I/O apart from reading the file.
 //!
 //! # First steps
 //!
