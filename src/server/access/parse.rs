@@ -504,6 +504,77 @@ ASG(EMPTY)
         );
     }
 
+    /// Token soup and mutated files: every input gives rules or an error on
+    /// a line of the text, never a panic.
+    #[test]
+    fn random_inputs_never_panic_and_errors_name_a_real_line() {
+        let pieces = [
+            "UAG",
+            "HAG",
+            "ASG",
+            "RULE",
+            "CALC",
+            "INPA",
+            "INPZ",
+            "(",
+            ")",
+            "{",
+            "}",
+            ",",
+            "\n",
+            "DEFAULT",
+            "ops",
+            "1",
+            "0",
+            "99999999999",
+            "READ",
+            "WRITE",
+            "NONE",
+            "TRAPWRITE",
+            "\"q\"",
+            "\"open",
+            "#c\n",
+            " ",
+            "@",
+            "é",
+            "\\",
+            "\"a\\\"b\"",
+        ];
+        let mut rng = crate::rng::Rng(0x5eed_acf1);
+        for round in 0..4000 {
+            let mut text = String::new();
+            if round % 2 == 0 {
+                for _ in 0..rng.below(40) {
+                    text.push_str(pieces[rng.below(pieces.len() as u64) as usize]);
+                    if rng.below(3) == 0 {
+                        text.push(' ');
+                    }
+                }
+            } else {
+                let mut bytes = SAMPLE.as_bytes().to_vec();
+                for _ in 0..1 + rng.below(4) {
+                    let i = rng.below(bytes.len() as u64) as usize;
+                    match rng.below(3) {
+                        0 => {
+                            let set = b"(){},\"#\n aZ1";
+                            bytes[i] = set[rng.below(set.len() as u64) as usize];
+                        }
+                        1 => {
+                            bytes.remove(i);
+                        }
+                        _ => bytes.insert(i, b"(){},\""[rng.below(6) as usize]),
+                    }
+                }
+                text = String::from_utf8_lossy(&bytes).into_owned();
+            }
+            if let Err(e) = parse(&text) {
+                let lines = text.matches('\n').count() as u32 + 1;
+                assert!((1..=lines).contains(&e.line), "{e} for {text:?}");
+                assert!(!e.to_string().is_empty());
+            }
+        }
+    }
+
     #[test]
     fn an_empty_default_may_be_given_again() {
         let acf = parse("ASG(DEFAULT)\nASG(DEFAULT) { RULE(1, READ) }").unwrap();
