@@ -504,3 +504,60 @@ fn malformed_acf_is_refused_at_startup() {
         out.stderr
     );
 }
+
+/// Host rules with the EPICS tools, which send this machine's host name:
+/// a HAG listing it (in another case) grants write, one listing only
+/// another host does not; the same answers from softIoc and our IOC.
+#[test]
+fn epics_tools_and_host_rules() {
+    let env = CaEnv::new();
+    if !env.ensure_repeater() {
+        return;
+    }
+    let host = hostname();
+    let here = env.write_file(
+        "here.acf",
+        &format!(
+            "HAG(here) {{{}}}\nASG(DEFAULT) {{ RULE(1, READ) }}\n\
+             ASG(SETPOINT) {{ RULE(1, READ) RULE(1, WRITE) {{ HAG(here) }} }}\n",
+            host.to_ascii_uppercase()
+        ),
+    );
+    let there = env.write_file(
+        "there.acf",
+        "HAG(there) {otherhost}\nASG(DEFAULT) { RULE(1, READ) }\n\
+         ASG(SETPOINT) { RULE(1, READ) RULE(1, WRITE) { HAG(there) } }\n",
+    );
+    let mut seen = Vec::new();
+    for server in ["softIoc", "ours"] {
+        for acf in [&here, &there] {
+            let guard = if server == "softIoc" {
+                start_softioc(&env, THERMO_DB, "ahr:", acf, None)
+            } else {
+                start_ours(&env, "thermo", "ahr:", "SP", acf, &[])
+            };
+            let Some(guard) = guard else {
+                return;
+            };
+            let info = epics(&env, "cainfo", &["ahr:SP"]).unwrap();
+            let put = epics(&env, "caput", &["-w", "5", "ahr:SP", "42"]).unwrap();
+            let put = format!("{}{}", put.stdout, put.stderr);
+            drop(guard);
+            seen.push((
+                server,
+                access_line(&info.stdout),
+                put.contains("New : ahr:SP") && put.contains("42"),
+                put.contains("Write access denied"),
+            ));
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            ("softIoc", "read, write".to_string(), true, false),
+            ("softIoc", "read, no write".to_string(), false, true),
+            ("ours", "read, write".to_string(), true, false),
+            ("ours", "read, no write".to_string(), false, true),
+        ]
+    );
+}
