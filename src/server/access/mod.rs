@@ -36,3 +36,8 @@ pub const PUTLOG_TARGET: &str = "caproto::putlog";
 
 /// Tracing target of access-security records (refused writes, reloads).
 pub const ACCESS_TARGET: &str = "caproto::access";
+
+/// Compiles the examples in `docs/security.md` as doc tests, so the guide stays correct.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/security.md")]
+pub struct SecurityGuide;
