@@ -102,11 +102,15 @@ impl Circuit {
             }
             if old.read && !new.read {
                 for sub in &subs {
+                    purge(sub);
                     self.send_event_denied(sub, &pv);
                 }
             } else if new.read && !old.read {
+                // Only the value as it is now: nothing queued while the
+                // client could not read (e.g. under EVENTS_OFF) goes out.
                 let current = pv.snapshot();
                 for sub in &subs {
+                    purge(sub);
                     sub.offer(&current, u16::MAX);
                 }
             }
@@ -180,6 +184,14 @@ impl Circuit {
             subscriptionid: sub.subid,
         };
         self.send(cmd, Some(pv.name_arc()));
+    }
+}
+
+/// Drop every update queued on `sub`.
+fn purge(sub: &Subscription) {
+    let mut scratch = Vec::new();
+    while sub.drain(usize::MAX, &mut scratch) {
+        scratch.clear();
     }
 }
 
@@ -466,6 +478,47 @@ ASG(HIDDEN) {
             matches!(&r[1..], [Command::EventAddResponse { status, .. }] if *status == eca::NORDACCESS),
             "{r:?}"
         );
+    }
+
+    /// Values posted while a client could not read never reach it, even if
+    /// they sat in its queue (EVENTS_OFF) when read access came back.
+    #[tokio::test]
+    async fn updates_queued_without_read_access_are_dropped() {
+        let (mut c, x, _) = circuit();
+        let mut cmds = hello("alice", "ctrlroom");
+        cmds.push(create("t:x", 1));
+        let r = send(&mut c, cmds).await;
+        let sid = sid_of(&r, 1);
+        let sub = Command::EventAddRequest {
+            data_type: DbrType::DOUBLE,
+            data_count: 1,
+            sid,
+            subscriptionid: 4,
+            low: 0.0,
+            high: 0.0,
+            to: 0.0,
+            mask: mask::VALUE,
+        };
+        let values = |r: &[Command]| -> Vec<f64> {
+            r.iter()
+                .filter_map(|r| match r {
+                    Command::EventAddResponse { status, data, .. } if *status == eca::NORMAL => {
+                        dbr::decode(DbrType::DOUBLE, 1, data).unwrap().0.as_f64()
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(values(&send(&mut c, vec![sub]).await), [1.5]);
+        send(&mut c, vec![Command::EventsOffRequest]).await;
+        x.post(2.0).unwrap();
+        let rules = c.rules.clone();
+        c.set_rules(Some(Arc::new(AccessRules::parse("ASG(DEFAULT)").unwrap())));
+        x.post(3.0).unwrap();
+        x.post(4.0).unwrap();
+        c.set_rules(rules);
+        let r = send(&mut c, vec![Command::EventsOnRequest]).await;
+        assert_eq!(values(&r), [4.0], "{r:?}");
     }
 
     /// A writer the test can read back.
