@@ -128,3 +128,8 @@ pub mod log;
 pub mod proto;
 mod rng;
 pub mod server;
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
