@@ -561,3 +561,50 @@ fn epics_tools_and_host_rules() {
         ]
     );
 }
+
+/// A reload on softIoc (`asInit` in its shell) and on our IOC (SIGHUP)
+/// reaches a connected client the same way: its channel's rights change on
+/// the open circuit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_reaches_connected_clients_like_softioc() {
+    let env = CaEnv::new();
+    let open = "ASG(DEFAULT) { RULE(1, WRITE) }\nASG(SETPOINT) { RULE(1, WRITE) }\n";
+    let closed = "ASG(DEFAULT) { RULE(1, WRITE) }\nASG(SETPOINT) { RULE(1, READ) }\n";
+    let mut seen = Vec::new();
+    for server in ["softIoc", "ours"] {
+        let acf = env.write_file("parity.acf", open);
+        let guard = if server == "softIoc" {
+            start_softioc(&env, THERMO_DB, "apr:", &acf, None)
+        } else {
+            start_ours(&env, "thermo", "apr:", "SP", &acf, &[])
+        };
+        let Some(mut guard) = guard else {
+            return;
+        };
+        let ctx = client_support::context(&env);
+        let sp = ctx
+            .connect_one("apr:SP", client_support::WAIT)
+            .await
+            .unwrap();
+        let k = ctx
+            .connect_one("apr:K", client_support::WAIT)
+            .await
+            .unwrap();
+        let before = (sp.access_rights(), k.access_rights());
+        if server == "softIoc" {
+            std::fs::write(&acf, closed).unwrap();
+            guard.send_line("asInit").expect("softIoc shell");
+        } else {
+            reload(&guard, &acf, closed);
+        }
+        wait_rights(&sp, ar(true, false)).await;
+        let after = (sp.access_rights(), k.access_rights());
+        assert!(sp.is_connected() && k.is_connected());
+        ctx.close().await;
+        drop(guard);
+        seen.push((before, after));
+    }
+    assert_eq!(seen[0], seen[1], "softIoc vs ours");
+    let rw = Some(ar(true, true));
+    assert_eq!(seen[1], ((rw, rw), (Some(ar(true, false)), rw)));
+}
