@@ -6,8 +6,7 @@ use clap::Parser;
 
 use caproto::cli::args::ioc::IocArgs;
 use caproto::ioc_examples::{self, ExampleOptions};
-use caproto::log::{self, ColorMode, LogConfig, TargetFilter};
-use caproto::server::access::{load_file, PUTLOG_TARGET};
+use caproto::server::access::{load_file, putlog_handler};
 use caproto::server::{HostCheck, PvDatabase, Server, ServerConfig};
 
 fn main() -> ExitCode {
@@ -105,16 +104,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// A log handler appending put-log records, and nothing else, to `path`.
-fn putlog_handler(path: &std::path::Path) -> Result<log::Handler, log::LogError> {
-    let only_putlog =
-        TargetFilter::new([PUTLOG_TARGET]).level(tracing::level_filters::LevelFilter::OFF);
-    log::add_handler(
-        LogConfig::file(path)
-            .level(tracing::level_filters::LevelFilter::INFO)
-            .color(ColorMode::Never)
-            .filter(only_putlog),
-    )
 }

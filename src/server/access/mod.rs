@@ -22,17 +22,15 @@ mod error;
 mod file;
 mod lex;
 mod parse;
+mod putlog;
 mod rules;
 
 pub use control::AccessControl;
 pub use error::{AcfError, AcfErrorKind, AcfFileError};
 pub use file::{load_file, resolve_ipv4};
 pub use parse::{parse, Access, Acf, Asg, Hag, Rule, Uag, DEFAULT_GROUP};
+pub use putlog::{putlog_handler, PUTLOG_TARGET};
 pub use rules::{AccessRules, HostCheck, Rights};
-
-/// Tracing target of put-log records (one per write a TRAPWRITE rule
-/// grants), so a handler can send them to a file of their own.
-pub const PUTLOG_TARGET: &str = "caproto::putlog";
 
 /// Tracing target of access-security records (refused writes, reloads).
 pub const ACCESS_TARGET: &str = "caproto::access";
