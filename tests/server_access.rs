@@ -608,3 +608,46 @@ async fn reload_reaches_connected_clients_like_softioc() {
     let rw = Some(ar(true, true));
     assert_eq!(seen[1], ((rw, rw), (Some(ar(true, false)), rw)));
 }
+
+/// caproto's `caproto-put` names itself from `USER` and, unlike libca, sends
+/// a write even without write access: our IOC refuses it on the wire with
+/// ECA_NOWTACCESS and logs the refusal naming user, host and PV.
+#[test]
+fn caproto_put_refused_on_the_wire_by_user_name() {
+    let env = CaEnv::new();
+    let acf = env.write_file(
+        "wire.acf",
+        "UAG(ops) {alice}\nASG(DEFAULT) { RULE(1, READ) RULE(1, WRITE) { UAG(ops) } }\n",
+    );
+    let Some(mut ioc) = start_ours(&env, "simple", "awr:", "A", &acf, &[]) else {
+        return;
+    };
+    let put_as = |user: &str, value: &str| -> Option<String> {
+        let mut cmd = env.caproto("caproto-put")?;
+        cmd.args(["--no-repeater", "awr:A", value])
+            .env("USER", user)
+            .env("LOGNAME", user);
+        let out = env.run(&mut cmd, server_support::CLIENT_TIMEOUT);
+        Some(format!("{}{}", out.stdout, out.stderr))
+    };
+    let Some(allowed) = put_as("alice", "5") else {
+        return;
+    };
+    assert!(
+        allowed.contains("[5]") && !allowed.contains("ECA_NOWTACCESS"),
+        "{allowed}"
+    );
+    let refused = put_as("mallory", "6").unwrap();
+    assert!(refused.contains("ECA_NOWTACCESS"), "{refused}");
+    let log = wait_for_output(&mut ioc, Duration::from_secs(10), "refusal log", |l| {
+        l.contains("write refused")
+    });
+    let line = log.lines().find(|l| l.contains("write refused")).unwrap();
+    for field in ["awr:A", "user=mallory"] {
+        assert!(line.contains(field), "{field} not in {line}");
+    }
+    let value = epics(&env, "caget", &["-w", "5", "-t", "awr:A"]);
+    if let Some(value) = value {
+        assert_eq!(normalized(value.expect_success("caget")), ["5"]);
+    }
+}
