@@ -29,6 +29,13 @@ pub fn load_file(path: &Path, check: HostCheck) -> Result<AccessRules, AcfFileEr
                 path.display(), asg.line, asg.name);
         }
     }
+    tracing::info!(target: "caproto::access",
+    "access security file {}: {} UAG, {} HAG, {} ASG; hosts matched by {}",
+    path.display(), acf.uags.len(), acf.hags.len(), acf.asgs.len(),
+    match check {
+        HostCheck::Name => "the name clients send",
+        HostCheck::ClientIp => "client IP address",
+    });
     Ok(match check {
         HostCheck::Name => AccessRules::new(acf),
         HostCheck::ClientIp => AccessRules::with_client_ip(acf, |host| {
