@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket, UdpSocket};
 use tokio::sync::{mpsc, watch};
 
+use super::access::AccessControl;
 use super::config::ServerConfig;
 use super::error::ServerError;
 use super::pv::{BoxFuture, PvDatabase};
@@ -25,6 +26,8 @@ pub(crate) struct Shared {
     pub config: ServerConfig,
     /// The TCP port search replies advertise.
     pub tcp_port: u16,
+    /// Access rules in force (replaceable while running).
+    pub access: AccessControl,
 }
 
 /// One UDP search socket: it receives on `recv` and replies through `reply`
@@ -125,6 +128,7 @@ impl Server {
                 db,
                 config,
                 tcp_port,
+                access: AccessControl::default(),
             }),
             listeners,
             udp,
@@ -151,6 +155,12 @@ impl Server {
             .iter()
             .filter_map(|s| s.recv.local_addr().ok())
             .collect()
+    }
+
+    /// The access rules handle: load or replace an ACF file before or while
+    /// the server runs (no rules: every client may write every writable PV).
+    pub fn access(&self) -> AccessControl {
+        self.shared.access.clone()
     }
 
     /// The hosted PVs.
