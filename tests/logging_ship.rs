@@ -519,3 +519,48 @@ fn log_disable_drops_debug_and_trace_whatever_the_handlers_want() {
         "{disabled}"
     );
 }
+
+#[test]
+fn log_control_pvs_follow_their_own_access_group() {
+    let env = CaEnv::new();
+    // Everything writable, except the log-control group: read only.
+    let acf = env.write_file(
+        "ioc.acf",
+        "ASG(DEFAULT) { RULE(1, READ) RULE(1, WRITE) }\nASG(CAPROTO_LOG) { RULE(1, READ) }\n",
+    );
+    let mut ioc = start_ioc(
+        &env,
+        &[
+            "simple",
+            "--interfaces",
+            "127.0.0.1",
+            "--log-control",
+            "ctl",
+            "--acf",
+            acf.to_str().unwrap(),
+        ],
+        "simple:A",
+    );
+    let put = |pv: &str, v: &str| {
+        let mut p = env.own(PUT_EXE);
+        p.args(["--no-repeater", pv, v]);
+        env.run(&mut p, PATIENCE)
+    };
+    let get = |pv: &str| {
+        let mut g = env.own(GET_EXE);
+        g.args(["--no-repeater", pv]);
+        env.run(&mut g, PATIENCE).stdout
+    };
+    put("simple:A", "7");
+    assert!(
+        get("simple:A").contains('7'),
+        "DEFAULT group stays writable"
+    );
+    put("ctl:pv", "simple:B");
+    assert!(
+        !get("ctl:pv").contains("simple:B"),
+        "CAPROTO_LOG is read-only in this ACF"
+    );
+    ioc.assert_running();
+    assert!(!ioc.log_contents().contains("log control: ctl:pv set"));
+}

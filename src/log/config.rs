@@ -52,7 +52,6 @@ pub struct LogConfig {
     pub(crate) flush_timeout: Duration,
     pub(crate) facility: u8,
     pub(crate) rotation: Option<Rotation>,
-    pub(crate) targets: Vec<String>,
 }
 
 impl Default for LogConfig {
@@ -74,7 +73,6 @@ impl LogConfig {
             flush_timeout: DEFAULT_FLUSH_TIMEOUT,
             facility: FACILITY_USER,
             rotation: None,
-            targets: Vec::new(),
         }
     }
 
@@ -127,15 +125,6 @@ impl LogConfig {
     /// `PATH.keep`, the oldest is deleted) and a new file starts.
     pub fn rotate(mut self, rotation: Rotation) -> Self {
         self.rotation = Some(rotation);
-        self
-    }
-
-    /// Routes only records of this target (or below it: `caproto::putlog` also takes
-    /// `caproto::putlog::x`) to the handler, at any level; repeat for several. For example a
-    /// put-log destination that receives `caproto::putlog` and nothing else. Unlike the
-    /// field filters this is strict: warnings of other targets do not pass either.
-    pub fn target(mut self, target: &str) -> Self {
-        self.targets.push(target.to_owned());
         self
     }
 

@@ -133,7 +133,6 @@ fn configure(cfg: LogConfig, as_global: bool) -> Result<Handler, LogError> {
         active: true,
         level: cfg.level,
         filters: cfg.filters,
-        targets: cfg.targets,
     };
     apply(g, slot, filter, Some(output));
     Ok(Handler {

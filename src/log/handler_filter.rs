@@ -32,16 +32,6 @@ pub(crate) struct HandlerFilter {
     pub active: bool,
     pub level: LevelFilter,
     pub filters: Vec<FieldFilter>,
-    /// Routing: when non-empty, only records whose target is one of these or below one
-    /// (`caproto::putlog` covers `caproto::putlog::x`) reach the handler, at any level.
-    pub targets: Vec<String>,
-}
-
-/// Whether `target` is `route` or a child of it in the `::` hierarchy.
-fn routed(target: &str, route: &str) -> bool {
-    target
-        .strip_prefix(route)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
 }
 
 impl HandlerFilter {
@@ -51,7 +41,6 @@ impl HandlerFilter {
             active: false,
             level: LevelFilter::OFF,
             filters: Vec::new(),
-            targets: Vec::new(),
         }
     }
 
@@ -64,9 +53,7 @@ impl HandlerFilter {
     }
 
     fn level_enabled(&self, meta: &Metadata<'_>) -> bool {
-        self.active
-            && *meta.level() <= self.level_for(meta.target()).min(super::disable::ceiling())
-            && (self.targets.is_empty() || self.targets.iter().any(|r| routed(meta.target(), r)))
+        self.active && *meta.level() <= self.level_for(meta.target()).min(super::disable::ceiling())
     }
 
     /// True if some filter may reject a record at this level (it is below a barrier).
@@ -103,7 +90,12 @@ impl HandlerFilter {
         };
         event.record(&mut v);
         self.filters.iter().enumerate().all(|(i, f)| {
-            f.gate().passes_by_level(level) || f.decide(&v.seen, v.pv_matches & (1 << i) != 0)
+            f.gate().passes_by_level(level)
+                || f.decide(
+                    event.metadata().target(),
+                    &v.seen,
+                    v.pv_matches & (1 << i) != 0,
+                )
         })
     }
 }
@@ -208,19 +200,5 @@ impl Visit for FilterVisitor<'_> {
             // Everything else (notably `command`) is never formatted here.
             _ => {}
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::routed;
-
-    #[test]
-    fn routing_follows_the_target_hierarchy() {
-        assert!(routed("caproto::putlog", "caproto::putlog"));
-        assert!(routed("caproto::putlog::ioc", "caproto::putlog"));
-        assert!(!routed("caproto::putlogger", "caproto::putlog"));
-        assert!(!routed("caproto::circ", "caproto::putlog"));
-        assert!(routed("caproto::circ", "caproto"));
     }
 }

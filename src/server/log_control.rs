@@ -14,9 +14,10 @@
 //! fails the put with `ECA_PUTFAIL` and changes nothing. Every change is logged at WARN (target
 //! `caproto::log`), so it shows in every handler whatever its level and filters.
 //!
-//! Access: these PVs belong to the access-security group [`LOG_CONTROL_ASG`]; until access
-//! security applies groups, they follow the server's general rules (anyone who can reach the
-//! IOC can write them, as any writable PV). Do not serve them on untrusted networks.
+//! Access: these PVs belong to the access-security group [`LOG_CONTROL_ASG`], so an ACF file
+//! (`caproto-ioc --acf`) can give them rules of their own; a file without that group applies
+//! its `DEFAULT` rules, as EPICS does for unknown groups, and without `--acf` anyone who can
+//! reach the IOC may write them, like any writable PV.
 
 use std::sync::{Arc, Mutex};
 
@@ -26,8 +27,8 @@ use crate::log::{self, AddressSpec, FieldFilter, Handler, LogError, PvFilter, Ro
 use crate::proto::dbr::Value;
 use crate::server::{PutError, Pv, PvGroup};
 
-/// Access-security group name of the log-control PVs, for rules such as
-/// `ASG(CAPROTO_LOG) { RULE(1, WRITE) { UAG(operators) } }` once the server applies ACF groups.
+/// Access-security group of the log-control PVs, for ACF rules such as
+/// `ASG(CAPROTO_LOG) { RULE(1, READ) RULE(1, WRITE) { UAG(operators) } }`.
 pub const LOG_CONTROL_ASG: &str = "CAPROTO_LOG";
 
 /// States of `PREFIX:level`, least to most verbose.
@@ -173,41 +174,51 @@ pub fn log_control_group(prefix: &str, handlers: Vec<Handler>, init: &LogControl
     let c = Arc::clone(&control);
     let name = format!("{base}level");
     g.add(
-        Pv::enumerated("level", &LEVEL_STATES, level_index).on_put(move |_, v| {
-            let i = index_of(&v)
-                .filter(|i| *i < LEVELS.len())
-                .ok_or_else(|| PutError::OutOfRange(format!("level index {v:?}")))?;
-            for h in &c.handlers {
-                let _ = h.set_level(LEVELS[i]);
-            }
-            logged(&name, LEVEL_STATES[i]);
-            Ok(None)
-        }),
+        Pv::enumerated("level", &LEVEL_STATES, level_index)
+            .access_group(LOG_CONTROL_ASG)
+            .on_put(move |_, v| {
+                let i = index_of(&v)
+                    .filter(|i| *i < LEVELS.len())
+                    .ok_or_else(|| PutError::OutOfRange(format!("level index {v:?}")))?;
+                for h in &c.handlers {
+                    let _ = h.set_level(LEVELS[i]);
+                }
+                logged(&name, LEVEL_STATES[i]);
+                Ok(None)
+            }),
     );
 
     let c = Arc::clone(&control);
     let name = format!("{base}pv");
-    g.add(Pv::new("pv", init.pv.join(" ")).on_put(move |_, v| {
-        let s = text_of(&v);
-        let pats = tokens(&s);
-        c.change(|f| f.pv = pats)?;
-        logged(&name, &s);
-        Ok(None)
-    }));
+    g.add(
+        Pv::new("pv", init.pv.join(" "))
+            .access_group(LOG_CONTROL_ASG)
+            .on_put(move |_, v| {
+                let s = text_of(&v);
+                let pats = tokens(&s);
+                c.change(|f| f.pv = pats)?;
+                logged(&name, &s);
+                Ok(None)
+            }),
+    );
 
     let c = Arc::clone(&control);
     let name = format!("{base}addr");
-    g.add(Pv::new("addr", addr_text.join(" ")).on_put(move |_, v| {
-        let s = text_of(&v);
-        let specs = tokens(&s)
-            .iter()
-            .map(|t| t.parse::<AddressSpec>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| PutError::Rejected(e.to_string()))?;
-        c.change(|f| f.addr = specs)?;
-        logged(&name, &s);
-        Ok(None)
-    }));
+    g.add(
+        Pv::new("addr", addr_text.join(" "))
+            .access_group(LOG_CONTROL_ASG)
+            .on_put(move |_, v| {
+                let s = text_of(&v);
+                let specs = tokens(&s)
+                    .iter()
+                    .map(|t| t.parse::<AddressSpec>())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| PutError::Rejected(e.to_string()))?;
+                c.change(|f| f.addr = specs)?;
+                logged(&name, &s);
+                Ok(None)
+            }),
+    );
 
     let c = Arc::clone(&control);
     let name = format!("{base}role");
@@ -217,22 +228,24 @@ pub fn log_control_group(prefix: &str, handlers: Vec<Handler>, init: &LogControl
         Some(Role::Server) => 2,
     };
     g.add(
-        Pv::enumerated("role", &ROLE_STATES, role_index).on_put(move |_, v| {
-            let role = match index_of(&v) {
-                Some(0) => None,
-                Some(1) => Some(Role::Client),
-                Some(2) => Some(Role::Server),
-                _ => return Err(PutError::OutOfRange(format!("role index {v:?}"))),
-            };
-            c.change(|f| f.role = role)?;
-            let shown = match role {
-                None => ROLE_STATES[0],
-                Some(Role::Client) => ROLE_STATES[1],
-                Some(Role::Server) => ROLE_STATES[2],
-            };
-            logged(&name, shown);
-            Ok(None)
-        }),
+        Pv::enumerated("role", &ROLE_STATES, role_index)
+            .access_group(LOG_CONTROL_ASG)
+            .on_put(move |_, v| {
+                let role = match index_of(&v) {
+                    Some(0) => None,
+                    Some(1) => Some(Role::Client),
+                    Some(2) => Some(Role::Server),
+                    _ => return Err(PutError::OutOfRange(format!("role index {v:?}"))),
+                };
+                c.change(|f| f.role = role)?;
+                let shown = match role {
+                    None => ROLE_STATES[0],
+                    Some(Role::Client) => ROLE_STATES[1],
+                    Some(Role::Server) => ROLE_STATES[2],
+                };
+                logged(&name, shown);
+                Ok(None)
+            }),
     );
     g
 }

@@ -9,7 +9,7 @@ use tracing::Level;
 use super::log_ship::ShipSpec;
 use crate::log::{
     self, AddressFilter, AddressSpec, ColorMode, FieldFilter, Format, Handler, LogConfig, LogError,
-    LogGuard, PvFilter, Role, RoleFilter, Rotation,
+    LogGuard, PvFilter, Role, RoleFilter, Rotation, TargetFilter,
 };
 
 /// Verbosity and log routing, shared by every binary (`#[command(flatten)] log: LogArgs`).
@@ -201,8 +201,9 @@ impl LogArgs {
                 if let Some(f) = s.facility {
                     cfg = cfg.syslog_facility(f);
                 }
-                for t in &s.targets {
-                    cfg = cfg.target(t);
+                if !s.targets.is_empty() {
+                    // Strict routing: barrier OFF, so other targets' warnings stay out too.
+                    cfg = cfg.filter(TargetFilter::new(s.targets.clone()).level(LevelFilter::OFF));
                 }
                 Ok(filters.into_iter().fold(cfg, LogConfig::filter))
             })
