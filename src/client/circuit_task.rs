@@ -652,7 +652,7 @@ impl Circuit {
     /// A reply larger than its request closes the circuit; the request it
     /// answered fails with the reason (the others hear of the circuit).
     fn refuse_reply(&mut self, o: &Oversized) {
-        tracing::warn!(target: "caproto::circ", pv = %o.pv, their_addr = %self.key.addr,
+        tracing::info!(target: "caproto::circ", pv = %o.pv, their_addr = %self.key.addr,
             role = "client", "reply refused, closing the circuit: {}", o.reason());
         let err = || ClientError::OversizedReply {
             pv: o.pv.to_string(),
