@@ -599,6 +599,7 @@ fn a_silent_server_is_named_in_the_timeout() {
 }
 
 fn assert_refused_oversized(out: &Run, what: &str) {
+    eprintln!("{what}: peak RSS {} kB", out.vm_hwm_kb);
     assert!(
         out.stderr
             .lines()
