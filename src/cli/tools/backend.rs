@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::format::Reading;
+use crate::cli::output::format::Reading;
 use crate::proto::dbr::{DbrType, NativeType, Value};
 use crate::proto::text::escape_control;
 
