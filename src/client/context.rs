@@ -432,7 +432,7 @@ impl ContextTask {
         if self
             .sched
             .next_due()
-            .map_or(true, |due| due > now.into_std())
+            .is_none_or(|due| due > now.into_std())
         {
             return;
         }
