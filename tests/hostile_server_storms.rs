@@ -584,6 +584,31 @@ fn a_udp_flood_does_not_multiply_into_searches() {
     );
 }
 
+/// `-vv` explains the behaviour: each hold is a DEBUG record.
+#[test]
+fn every_back_off_decision_is_logged_at_vv() {
+    let env = CaEnv::new();
+    let _server = FakeServer::start(&env, Mode::CloseAfterVersion);
+    let out = get(&env, &["-vv"]);
+    assert_eq!(out.code, Some(1), "{out}");
+    for needle in [
+        "circuit failed 2 times in a row: holding the server off for 0.500 s",
+        "circuit failed 3 times in a row: holding the server off for 1.000 s",
+        "connection lost 2 times in a row: searching again in 0.500 s",
+    ] {
+        assert!(out.stderr.contains(needle), "-vv lacks {needle:?}\n{out}");
+    }
+    let env = CaEnv::new();
+    let _server = FakeServer::start(&env, Mode::DisconnAfterCreate);
+    let out = get(&env, &["-vv"]);
+    for needle in [
+        "server disconnected channel",
+        "connection lost 2 times in a row: searching again in 0.500 s",
+    ] {
+        assert!(out.stderr.contains(needle), "-vv lacks {needle:?}\n{out}");
+    }
+}
+
 #[test]
 fn a_silent_server_is_named_in_the_timeout() {
     let env = CaEnv::new();

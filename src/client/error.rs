@@ -73,7 +73,8 @@ pub enum ClientError {
         /// The server's message, or our description of the status.
         message: String,
     },
-    /// A value could not be encoded, or a reply could not be decoded.
+    /// A value could not be encoded (replies that cannot be decoded are
+    /// [`ClientError::BadReply`], which names the PV).
     Dbr(DbrError),
     /// A command could not be encoded or decoded.
     Protocol(CommandError),
