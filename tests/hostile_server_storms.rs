@@ -56,6 +56,10 @@ enum Mode {
     Mute,
     /// Answers VERSION, never CREATE_CHAN; the circuit stays open.
     Silent,
+    /// Answers CREATE_CHAN with 4 KiB of pseudo-random bytes.
+    GarbageOnCreate,
+    /// Answers CREATE_CHAN with a header announcing a 2 GiB payload.
+    HugeHeaderOnCreate,
 }
 
 impl Mode {
@@ -70,6 +74,8 @@ impl Mode {
             Mode::ErrorWithControls,
             Mode::Mute,
             Mode::Silent,
+            Mode::GarbageOnCreate,
+            Mode::HugeHeaderOnCreate,
         ][v as usize]
     }
 }
@@ -297,6 +303,18 @@ fn serve(mut conn: TcpStream, mode: &AtomicU8, stop: &AtomicBool) {
                 }
                 (18, Mode::CloseOnCreate) => return,
                 (18, Mode::Silent) => {}
+                (18, Mode::GarbageOnCreate) => {
+                    let mut x = 0x2545_F491_4F6C_DD1Du64 ^ u64::from(m.p1);
+                    out.extend((0..4096).map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        (x >> 32) as u8
+                    }));
+                }
+                (18, Mode::HugeHeaderOnCreate) => {
+                    out.extend(ext_header(1, 6, 1, m.p1, 0x8000_0000, 1));
+                }
                 // A PV that is never created, whatever the mode.
                 (18, _) if m.payload.starts_with(SILENT_PV.as_bytes()) => {}
                 (18, Mode::DisconnAfterCreate) => out.extend(header(27, 0, 0, 0, m.p1, 0)),
@@ -493,6 +511,18 @@ fn a_server_closing_every_circuit_after_version_gets_a_few_circuits() {
 fn a_server_closing_on_create_gets_a_few_circuits_from_get_and_put() {
     one_shot(Mode::CloseOnCreate, "get");
     one_shot(Mode::CloseOnCreate, "put");
+}
+
+#[test]
+fn a_server_answering_garbage_or_a_huge_header_gets_a_few_circuits() {
+    let (out, _) = one_shot(Mode::GarbageOnCreate, "get");
+    assert!(out.stderr.contains("closed: protocol error: "), "{out}");
+    let (out, _) = one_shot(Mode::HugeHeaderOnCreate, "get");
+    assert!(
+        out.stderr
+            .contains("protocol error: payload of 2147483648 bytes exceeds"),
+        "{out}"
+    );
 }
 
 #[test]
