@@ -532,6 +532,10 @@ impl ContextTask {
                                 role = "client",
                                 "beacon anomaly ({anomaly:?}): searching again now");
                             self.sched.reset(now.into_std());
+                            // A channel held off for its own failures stays held.
+                            for (cid, until) in self.governor.held_channels(now.into_std()) {
+                                self.sched.postpone(cid, until);
+                            }
                         }
                     } else {
                         self.dropped.anomalies += 1;

@@ -156,6 +156,14 @@ impl Governor {
             .filter(|until| *until > now)
     }
 
+    /// Channels held off at `now`, with the end of their hold.
+    pub fn held_channels(&self, now: Instant) -> impl Iterator<Item = (u32, Instant)> + '_ {
+        self.channels
+            .iter()
+            .filter(move |(_, r)| r.until > now)
+            .map(|(cid, r)| (*cid, r.until))
+    }
+
     /// The channel is gone: forget its record.
     pub fn forget_channel(&mut self, cid: u32) {
         self.channels.remove(&cid);
@@ -269,6 +277,10 @@ mod tests {
         assert_eq!(g.channel_failed(4, Some(ms(1)), t0).hold, ms(500));
         assert_eq!(g.channel_held(4, t0), Some(t0 + ms(500)));
         assert!(g.channel_held(5, t0).is_none());
+        assert_eq!(
+            g.held_channels(t0).collect::<Vec<_>>(),
+            vec![(4, t0 + ms(500))]
+        );
         assert!(g.server_held(addr(), t0).is_none());
         g.forget_channel(4);
         assert!(g.channel_held(4, t0).is_none());
