@@ -114,14 +114,19 @@ impl Context {
         std_sock
             .set_nonblocking(true)
             .map_err(|e| ClientError::io("binding the search socket", e))?;
-        if config.search_addrs.iter().any(is_broadcast) {
-            std_sock
-                .set_broadcast(true)
-                .map_err(|e| ClientError::io("enabling broadcast on the search socket", e))?;
-        }
+        // Any destination may be a broadcast address (a /23's x.x.1.255 as
+        // much as x.x.x.255), so broadcast is always allowed, as in libca.
+        std_sock
+            .set_broadcast(true)
+            .map_err(|e| ClientError::io("enabling broadcast on the search socket", e))?;
         let _guard = handle.enter();
         let udp = UdpSocket::from_std(std_sock)
             .map_err(|e| ClientError::io("binding the search socket", e))?;
+        match &config.search_report {
+            Some(report) => tracing::debug!(target: "caproto::ctx", role = "client", "{report}"),
+            None => tracing::debug!(target: "caproto::ctx", role = "client",
+                "search list (given by the program): {:?}", config.search_addrs),
+        }
         if config.search_addrs.is_empty() && config.name_servers.is_empty() {
             tracing::warn!(target: "caproto::ctx", role = "client",
                 "empty search address list (EPICS_CA_ADDR_LIST / EPICS_CA_NAME_SERVERS): \
@@ -214,13 +219,6 @@ impl Context {
 impl Drop for Context {
     fn drop(&mut self) {
         let _ = self.shared.tx.send(CtxMsg::Close(None));
-    }
-}
-
-fn is_broadcast(addr: &SocketAddr) -> bool {
-    match addr {
-        SocketAddr::V4(a) => a.ip().is_broadcast() || a.ip().octets()[3] == 255,
-        SocketAddr::V6(_) => false,
     }
 }
 
