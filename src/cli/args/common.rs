@@ -63,14 +63,14 @@ impl ChannelArgs {
 #[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
 #[command(next_help_heading = "Floating point type format (default %g)")]
 pub struct FloatArgs {
-    /// Use %e format with a precision of <nr> digits (e.g. -e5 or -e 5).
-    #[arg(short = 'e', value_name = "nr", overrides_with_all = ["float_f", "float_g", "float_s", "float_lx", "float_lo", "float_lb"])]
+    /// Use %e format with a precision of `nr` digits (e.g. `-e5` or `-e 5`).
+    #[arg(short = 'e', value_name = "nr", help = "Use %e format with a precision of <nr> digits (e.g. -e5 or -e 5)", overrides_with_all = ["float_f", "float_g", "float_s", "float_lx", "float_lo", "float_lb"])]
     pub float_e: Option<u8>,
-    /// Use %f format with a precision of <nr> digits (e.g. -f5 or -f 5).
-    #[arg(short = 'f', value_name = "nr", overrides_with_all = ["float_e", "float_g", "float_s", "float_lx", "float_lo", "float_lb"])]
+    /// Use %f format with a precision of `nr` digits (e.g. `-f5` or `-f 5`).
+    #[arg(short = 'f', value_name = "nr", help = "Use %f format with a precision of <nr> digits (e.g. -f5 or -f 5)", overrides_with_all = ["float_e", "float_g", "float_s", "float_lx", "float_lo", "float_lb"])]
     pub float_f: Option<u8>,
-    /// Use %g format with a precision of <nr> digits (e.g. -g5 or -g 5).
-    #[arg(short = 'g', value_name = "nr", overrides_with_all = ["float_e", "float_f", "float_s", "float_lx", "float_lo", "float_lb"])]
+    /// Use %g format with a precision of `nr` digits (e.g. `-g5` or `-g 5`).
+    #[arg(short = 'g', value_name = "nr", help = "Use %g format with a precision of <nr> digits (e.g. -g5 or -g 5)", overrides_with_all = ["float_e", "float_f", "float_s", "float_lx", "float_lo", "float_lb"])]
     pub float_g: Option<u8>,
     /// Print floats with %f (caproto's stand-in for the server's string form).
     #[arg(short = 's', overrides_with_all = ["float_e", "float_f", "float_g", "float_lx", "float_lo", "float_lb"])]
@@ -155,8 +155,9 @@ pub struct ValueFormatArgs {
     pub float: FloatArgs,
     #[command(flatten)]
     pub int: IntArgs,
-    /// Use <ofs> as an alternate output field separator (e.g. -F*, -F '*', -F ' ** ').
+    /// Use `ofs` as an alternate output field separator (e.g. `-F*`, `-F '*'`, `-F ' ** '`).
     #[arg(
+        help = "Use <ofs> as an alternate output field separator (e.g. -F*, -F '*', -F ' ** ')",
         short = 'F',
         value_name = "ofs",
         help_heading = "Custom output field separator",
