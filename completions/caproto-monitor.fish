@@ -1,7 +1,7 @@
 complete -c caproto-monitor -l format -d 'Python-style format string. Tokens: {pv_name}, {response} (and attributes such as {response.data}), {callback_count}, {timestamp} (also {timestamp:%H:%M:%S.%f}) and {timedelta} (time since the previous update; for the first, the update\'s age)' -r
 complete -c caproto-monitor -l duration -d 'Stop after this many seconds. Runs indefinitely by default' -r
 complete -c caproto-monitor -l maximum -d 'Stop after this many updates (over all PVs). Unlimited by default' -r
-complete -c caproto-monitor -s w -l timeout -d 'Timeout (\'wait\') in seconds for server responses' -r
+complete -c caproto-monitor -s w -l timeout -d 'Timeout (\'wait\') in seconds for server responses [default: $EPICS_CLI_TIMEOUT, else $CAPROTO_DEFAULT_TIMEOUT, else 2]' -r
 complete -c caproto-monitor -s p -l priority -d 'Channel Access virtual circuit priority, 0 (lowest) to 99 (highest)' -r
 complete -c caproto-monitor -s m -d 'Channel Access event mask: any combination of \'v\' (value), \'a\' (alarm), \'l\' (log/archive), \'p\' (property)' -r
 complete -c caproto-monitor -s # -d 'Request and print only the first COUNT elements of an array' -r

@@ -1,5 +1,5 @@
 complete -c caproto-put -l format -d 'Python-style format string. Tokens: {pv_name}, {response} (and attributes such as {response.data}), {which} (Old/New) and, for time types, {timestamp}' -r
-complete -c caproto-put -s w -l timeout -d 'Timeout (\'wait\') in seconds for server responses' -r
+complete -c caproto-put -s w -l timeout -d 'Timeout (\'wait\') in seconds for server responses [default: $EPICS_CLI_TIMEOUT, else $CAPROTO_DEFAULT_TIMEOUT, else 2]' -r
 complete -c caproto-put -s p -l priority -d 'Channel Access virtual circuit priority, 0 (lowest) to 99 (highest)' -r
 complete -c caproto-put -l array-pad -d 'With --array: pad the array with zeros up to this length' -r
 complete -c caproto-put -l log-file -d 'Also append log records to this file (at DEBUG, or more with -vvv)' -r -F

@@ -1,0 +1,18 @@
+complete -c caproto-ioc -l prefix -d 'PV name prefix (default: the example\'s own, e.g. "simple:")' -r
+complete -c caproto-ioc -l interfaces -d 'Interfaces to serve on (overrides EPICS_CAS_INTF_ADDR_LIST)' -r
+complete -c caproto-ioc -l port -d 'TCP/UDP port (overrides EPICS_CAS_SERVER_PORT)' -r
+complete -c caproto-ioc -l rate -d 'Update rate in Hz for fast-updating examples (ticker)' -r
+complete -c caproto-ioc -l log-file -d 'Also append log records to this file (at DEBUG, or more with -vvv)' -r -F
+complete -c caproto-ioc -l log-pv -d 'Only log records about PVs matching this name or pattern (* and ? wildcards; repeatable)' -r
+complete -c caproto-ioc -l log-addr -d 'Only log records involving this address: HOST (all ports) or HOST:PORT (repeatable)' -r
+complete -c caproto-ioc -l log-role -d 'Only log records from this side of the conversation' -r -f -a "client\t'Records produced by client code (`role = "client"`)'
+server\t'Records produced by server code (`role = "server"`)'"
+complete -c caproto-ioc -l log-format -d 'Log line format' -r -f -a "text\t'caproto\'s one-line text format'
+json\t'One JSON object per line with the same fields'"
+complete -c caproto-ioc -l list -d 'List the available examples and exit'
+complete -c caproto-ioc -l list-pvs -d 'Print the served PV names once the server is listening'
+complete -c caproto-ioc -s v -l verbose -d 'Show more log messages (-v info, -vv every CA command, -vvv also payload detail)'
+complete -c caproto-ioc -s q -l quiet -d 'Show fewer log messages (-q errors only, -qq none)'
+complete -c caproto-ioc -l no-color -d 'Do not colour log lines (also honoured: the NO_COLOR environment variable)'
+complete -c caproto-ioc -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c caproto-ioc -s V -l version -d 'Print version'
