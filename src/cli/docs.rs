@@ -10,6 +10,7 @@ use clap::CommandFactory;
 use clap_complete::Shell;
 
 use crate::cli::args::get::GetArgs;
+use crate::cli::args::info::InfoArgs;
 use crate::cli::args::ioc::IocArgs;
 use crate::cli::args::monitor::MonitorArgs;
 use crate::cli::args::put::PutArgs;
@@ -23,6 +24,7 @@ pub fn commands() -> Vec<clap::Command> {
         MonitorArgs::command(),
         RepeaterArgs::command(),
         IocArgs::command(),
+        InfoArgs::command(),
     ]
 }
 

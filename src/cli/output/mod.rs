@@ -6,6 +6,7 @@
 pub mod eca;
 pub mod format;
 mod gfmt;
+pub mod info;
 pub mod npfmt;
 pub mod numfmt;
 pub mod template;

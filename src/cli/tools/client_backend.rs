@@ -73,6 +73,14 @@ pub struct ClientChannel {
     native: NativeType,
 }
 
+impl ClientChannel {
+    /// What the server told us about the channel (type, count, server,
+    /// access rights); `None` once it has disconnected.
+    pub fn info(&self) -> Option<client::ChannelInfo> {
+        self.channel.info()
+    }
+}
+
 impl ToolChannel for ClientChannel {
     fn name(&self) -> &str {
         self.channel.name()
