@@ -16,6 +16,7 @@ complete -c caproto-monitor -l log-role -d 'Only log records from this side of t
 server\t'Records produced by server code (`role = "server"`)'"
 complete -c caproto-monitor -l log-format -d 'Log line format' -r -f -a "text\t'caproto\'s one-line text format'
 json\t'One JSON object per line with the same fields'"
+complete -c caproto-monitor -l strict -d 'Exit (status 1) for PVs not found within the timeout, and stop following a PV once its circuit is lost, instead of reporting "*** Not connected" / "*** disconnected" and searching until it (re)connects'
 complete -c caproto-monitor -l no-repeater -d 'Do not start a Channel Access repeater process'
 complete -c caproto-monitor -s n -d 'Print enums as integers (default: their state strings)'
 complete -c caproto-monitor -s S -d 'Print an array of chars as a string (long string)'

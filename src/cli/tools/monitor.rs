@@ -18,7 +18,7 @@ use crate::cli::args::monitor::MonitorArgs;
 use crate::cli::output::format::{Extras, LineBuffers, LineError, LineFormat, Reading};
 use crate::cli::output::timefmt::{Stamp, Zone};
 use crate::cli::tools::backend::{
-    default_read_type, Backend, ToolChannel, ToolError, ToolSubscription,
+    default_read_type, Backend, FollowSpec, PvEvent, ToolChannel, ToolSubscription,
 };
 use crate::cli::tools::get::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::proto::dbr::{DbrClass, DbrType};
@@ -176,7 +176,10 @@ pub async fn run_monitor_threaded<B: Backend, W: Write + Send + 'static>(
     status
 }
 
-type Update = (usize, Result<Reading, ToolError>);
+type Update = (usize, PvEvent);
+
+/// Events one followed PV may have queued before its task waits.
+const FOLLOW_QUEUE: usize = 16;
 
 /// The monitor itself; also says whether it ended because `stop` resolved.
 async fn monitor<B: Backend, O: Output>(
@@ -195,41 +198,35 @@ async fn monitor<B: Backend, O: Output>(
         }
     };
     let mut status = EXIT_OK;
-    let channels = backend
-        .connect(&args.pv_names, args.channel.timeout())
-        .await;
     let (tx, mut rx) = mpsc::channel::<Update>(MERGED_QUEUE);
-    let mut live = 0;
-    for (i, ch) in channels.into_iter().enumerate() {
-        let ch = match ch {
-            Ok(ch) => ch,
-            Err(e) => {
-                let _ = writeln!(err, "{e}");
-                status = EXIT_FAILED;
-                continue;
-            }
-        };
-        let native = default_read_type(ch.native_type(), args.values.enum_as_number);
-        let mut sub = backend.subscribe(
-            &ch,
-            DbrType::Value(DbrClass::Time, native),
-            args.values.count,
-            args.mask,
-        );
-        let tx = tx.clone();
-        live += 1;
-        tokio::spawn(async move {
-            while let Some(update) = sub.recv().await {
-                if tx.send((i, update)).await.is_err() {
-                    break;
+    if args.strict {
+        if !subscribe_once(args, backend, &tx, err).await {
+            status = EXIT_FAILED;
+        }
+    } else {
+        for (i, name) in args.pv_names.iter().enumerate() {
+            let (events, mut from_pv) = mpsc::channel::<PvEvent>(FOLLOW_QUEUE);
+            let spec = FollowSpec {
+                enum_as_number: args.values.enum_as_number,
+                count: args.values.count,
+                mask: args.mask,
+                first_wait: args.channel.timeout(),
+            };
+            let (backend, name) = (backend.clone(), name.clone());
+            tokio::spawn(async move { backend.follow(name, spec, events).await });
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while let Some(event) = from_pv.recv().await {
+                    if tx.send((i, event)).await.is_err() {
+                        break;
+                    }
                 }
-            }
-        });
+            });
+        }
     }
     drop(tx);
-    if live == 0 {
-        return (status, false);
-    }
+    // PVs reported not found and not connected since (for the exit status).
+    let mut missing = vec![false; args.pv_names.len()];
     let deadline = args.duration.map(Duration::from_secs_f64);
     let sleep = async {
         match deadline {
@@ -282,13 +279,37 @@ async fn monitor<B: Backend, O: Output>(
         // Print what has arrived; hand the batch on when nothing more waits.
         let mut next = Some(first);
         let mut handled = 0;
-        while let Some((i, update)) = next.take() {
-            let reading = match update {
-                Ok(r) => r,
-                Err(e) => {
+        while let Some((i, event)) = next.take() {
+            let pv = args.pv_names.get(i).map_or("", String::as_str);
+            let reading = match event {
+                PvEvent::Update(Ok(r)) => r,
+                PvEvent::Connected => {
+                    missing[i] = false;
+                    next = rx.try_recv().ok();
+                    continue;
+                }
+                PvEvent::Update(Err(e)) => {
                     // Keep stderr in order with the lines before it.
                     flush_or_leave!('outer);
                     let _ = writeln!(err, "{e}");
+                    next = rx.try_recv().ok();
+                    continue;
+                }
+                PvEvent::NotFound => {
+                    missing[i] = true;
+                    status_line(
+                        output.batch(),
+                        pv,
+                        padded(0),
+                        None,
+                        "Not connected (PV not found)",
+                    );
+                    next = rx.try_recv().ok();
+                    continue;
+                }
+                PvEvent::Disconnected { count } => {
+                    let now = Stamp::now();
+                    status_line(output.batch(), pv, padded(count), Some(now), "disconnected");
                     next = rx.try_recv().ok();
                     continue;
                 }
@@ -322,7 +343,76 @@ async fn monitor<B: Backend, O: Output>(
     } else {
         let _ = output.flush().await;
     }
+    if missing.iter().any(|m| *m) {
+        status = EXIT_FAILED;
+    }
     (status, interrupted)
+}
+
+/// `--strict`: connect every PV within the timeout (reporting those that do
+/// not on `err`) and subscribe once. Returns whether all connected.
+async fn subscribe_once<B: Backend>(
+    args: &MonitorArgs,
+    backend: &B,
+    tx: &mpsc::Sender<Update>,
+    err: &mut dyn Write,
+) -> bool {
+    let channels = backend
+        .connect(&args.pv_names, args.channel.timeout())
+        .await;
+    let mut all = true;
+    for (i, ch) in channels.into_iter().enumerate() {
+        let ch = match ch {
+            Ok(ch) => ch,
+            Err(e) => {
+                let _ = writeln!(err, "{e}");
+                all = false;
+                continue;
+            }
+        };
+        let native = default_read_type(ch.native_type(), args.values.enum_as_number);
+        let mut sub = backend.subscribe(
+            &ch,
+            DbrType::Value(DbrClass::Time, native),
+            args.values.count,
+            args.mask,
+        );
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(update) = sub.recv().await {
+                if tx.send((i, PvEvent::Update(update))).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    all
+}
+
+/// Whether a status line pads the name (to caproto-monitor's 40 columns):
+/// for scalars and PVs not yet connected, as camonitor pads.
+fn padded(count: u32) -> bool {
+    count <= 1
+}
+
+/// A connection status line in camonitor's words: `NAME *** what`, or with
+/// the client's clock `NAME TIME *** what`.
+fn status_line(batch: &mut Vec<u8>, pv: &str, pad: bool, now: Option<Stamp>, what: &str) {
+    let name = if pad {
+        format!("{pv:<40}  ")
+    } else {
+        format!("{pv}  ")
+    };
+    batch.extend_from_slice(name.as_bytes());
+    if let Some(now) = now {
+        batch.extend_from_slice(
+            now.strftime("%Y-%m-%d %H:%M:%S.%f", Zone::Local)
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        batch.push(b' ');
+    }
+    batch.extend_from_slice(format!("*** {what}\n").as_bytes());
 }
 
 /// Turns updates into caproto-monitor's lines.
