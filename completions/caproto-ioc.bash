@@ -23,13 +23,21 @@ _caproto__ioc() {
 
     case "${cmd}" in
         caproto__ioc)
-            opts="-v -q -h -V --list --prefix --list-pvs --interfaces --port --rate --verbose --quiet --log-file --log-pv --log-addr --log-role --log-format --no-color --help --version"
+            opts="-v -q -h -V --list --prefix --list-pvs --any-name --type --count --interfaces --port --rate --verbose --quiet --log-file --log-pv --log-addr --log-role --log-format --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --type)
+                    COMPREPLY=($(compgen -W "double float long short char enum string" -- "${cur}"))
+                    return 0
+                    ;;
+                --count)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

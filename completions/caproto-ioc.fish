@@ -1,4 +1,12 @@
 complete -c caproto-ioc -l prefix -d 'PV name prefix (default: the example\'s own, e.g. "simple:")' -r
+complete -c caproto-ioc -l type -d 'defaultdict: native type of the PVs it makes' -r -f -a "double\t'DBF_DOUBLE'
+float\t'DBF_FLOAT'
+long\t'DBF_LONG'
+short\t'DBF_SHORT'
+char\t'DBF_CHAR'
+enum\t'DBF_ENUM with states "Off", "On"'
+string\t'DBF_STRING'"
+complete -c caproto-ioc -l count -d 'defaultdict: element count of the PVs it makes' -r
 complete -c caproto-ioc -l interfaces -d 'Interfaces to serve on (overrides EPICS_CAS_INTF_ADDR_LIST)' -r
 complete -c caproto-ioc -l port -d 'TCP/UDP port (overrides EPICS_CAS_SERVER_PORT)' -r
 complete -c caproto-ioc -l rate -d 'Update rate in Hz for fast-updating examples (ticker)' -r
@@ -10,7 +18,8 @@ server\t'Records produced by server code (`role = "server"`)'"
 complete -c caproto-ioc -l log-format -d 'Log line format' -r -f -a "text\t'caproto\'s one-line text format'
 json\t'One JSON object per line with the same fields'"
 complete -c caproto-ioc -l list -d 'List the available examples and exit'
-complete -c caproto-ioc -l list-pvs -d 'Print the served PV names once the server is listening'
+complete -c caproto-ioc -l list-pvs -d 'Print the served PV names once the server is listening (defaultdict: the PVs made, when it stops)'
+complete -c caproto-ioc -l any-name -d 'defaultdict: serve every name, not only those under --prefix'
 complete -c caproto-ioc -s v -l verbose -d 'Show more log messages (-v info, -vv every CA command, -vvv also payload detail)'
 complete -c caproto-ioc -s q -l quiet -d 'Show fewer log messages (-q errors only, -qq none)'
 complete -c caproto-ioc -l no-color -d 'Do not colour log lines (also honoured: the NO_COLOR environment variable)'

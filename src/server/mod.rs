@@ -11,6 +11,7 @@ mod beacon;
 pub mod bench_hooks;
 mod circuit_task;
 pub mod config;
+pub mod dynamic;
 pub mod error;
 pub mod pv;
 #[allow(clippy::module_inception)]
@@ -19,6 +20,7 @@ mod subscription;
 mod udp;
 
 pub use config::{ConfigError, ServerConfig};
+pub use dynamic::DynamicPvs;
 pub use error::{eca, PutError, ServerError};
 pub use pv::{
     epics_now, BoxFuture, IntoValue, PutResult, Pv, PvDatabase, PvGroup, PvHandle, PvSnapshot,
