@@ -169,11 +169,29 @@ fn bad_get_flags_are_clear_errors() {
 #[test]
 fn put_flags() {
     let a = put(&["t:ao", "2.5"]).unwrap();
-    assert_eq!((a.pv_name.as_str(), a.data.as_str()), ("t:ao", "2.5"));
+    assert_eq!(
+        (a.pv_name.as_str(), a.data_text().unwrap().as_str()),
+        ("t:ao", "2.5")
+    );
     assert_eq!(a.mode(), Mode::Default);
     // Negative numbers are data, not flags.
-    assert_eq!(put(&["t:ao", "-3"]).unwrap().data, "-3");
-    assert_eq!(put(&["t:ao", "--", "-3"]).unwrap().data, "-3");
+    assert_eq!(put(&["t:ao", "-3"]).unwrap().data, ["-3"]);
+    assert_eq!(put(&["t:ao", "--", "-3"]).unwrap().data, ["-3"]);
+    // caput's forms: several values joined; -a with a count first.
+    assert_eq!(put(&["t:s", "a", "b"]).unwrap().data_text().unwrap(), "a b");
+    let a = put(&["-a", "t:wf", "3", "1", "2.5", "-4"]).unwrap();
+    assert_eq!(a.data_text().unwrap(), "1 2.5 -4");
+    assert_eq!(
+        put(&["-a", "t:wf", "1 2"]).unwrap().data_text().unwrap(),
+        "1 2"
+    );
+    let e = put(&["-a", "t:wf", "3", "1", "2"])
+        .unwrap()
+        .data_text()
+        .unwrap_err();
+    assert!(e.contains("count says 3 values, 2 given"), "{e}");
+    assert!(put(&["-s", "t:mbbo", "1"]).unwrap().force_string);
+    assert!(put(&["-s", "-S", "t:mbbo", "1"]).is_err());
     let a = put(&["-a", "--array-pad", "5", "t:wf", "1 2 3"]).unwrap();
     assert!(a.array);
     assert_eq!(a.array_pad, Some(5));
