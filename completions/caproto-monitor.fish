@@ -1,4 +1,5 @@
 complete -c caproto-monitor -l format -d 'Python-style format string. Tokens: {pv_name}, {response} (and attributes such as {response.data}), {callback_count}, {timestamp} (also {timestamp:%H:%M:%S.%f}) and {timedelta} (time since the previous update; for the first, the update\'s age)' -r
+complete -c caproto-monitor -s t -d 'camonitor\'s timestamp modes, and its line layout: any of s (server stamps), c (client clock, in parentheses), n (none), r (relative), i (incremental), I (incremental by PV)' -r
 complete -c caproto-monitor -l duration -d 'Stop after this many seconds. Runs indefinitely by default' -r
 complete -c caproto-monitor -l maximum -d 'Stop after this many updates (over all PVs). Unlimited by default' -r
 complete -c caproto-monitor -s w -l timeout -d 'Timeout (\'wait\') in seconds for server responses [default: $EPICS_CLI_TIMEOUT, else $CAPROTO_DEFAULT_TIMEOUT, else 2]' -r

@@ -247,10 +247,17 @@ fn monitor_flags() {
         monitor(&["--maximum", "0", "a"]).unwrap_err().kind(),
         ErrorKind::ValueValidation
     );
-    // caproto-monitor has no terse mode.
+    // -t is camonitor's timestamp key (caproto-monitor has no terse mode).
     assert_eq!(
-        monitor(&["-t", "a"]).unwrap_err().kind(),
-        ErrorKind::UnknownArgument
+        monitor(&["-t", "a", "pv"]).unwrap_err().kind(),
+        ErrorKind::ValueValidation
+    );
+    assert!(monitor(&["-t", "sc", "pv"]).unwrap().timestamps.is_some());
+    assert_eq!(
+        monitor(&["-t", "s", "--format", "{pv_name}", "pv"])
+            .unwrap_err()
+            .kind(),
+        ErrorKind::ArgumentConflict
     );
 }
 

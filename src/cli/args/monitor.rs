@@ -4,6 +4,7 @@ use clap::Parser;
 
 use crate::cli::args::common::{ChannelArgs, ValueFormatArgs};
 use crate::cli::args::LogArgs;
+use crate::cli::output::camonitor::{parse_ts_mode, TsMode};
 use crate::proto::command::mask;
 
 /// Parse `-m`: any combination of v (value), a (alarm), l (log/archive), p (property).
@@ -49,6 +50,10 @@ pub struct MonitorArgs {
     /// {timedelta} (time since the previous update; for the first, the update's age).
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
+    /// camonitor's timestamp modes, and its line layout: any of s (server stamps), c (client
+    /// clock, in parentheses), n (none), r (relative), i (incremental), I (incremental by PV).
+    #[arg(short = 't', value_name = "KEY", value_parser = parse_ts_mode, conflicts_with = "format")]
+    pub timestamps: Option<TsMode>,
     /// Stop after this many seconds. Runs indefinitely by default.
     #[arg(long, value_name = "SECONDS", value_parser = crate::cli::args::common::parse_timeout, conflicts_with = "maximum")]
     pub duration: Option<f64>,

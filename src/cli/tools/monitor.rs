@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::cli::args::monitor::MonitorArgs;
+use crate::cli::output::camonitor::CamonitorLines;
 use crate::cli::output::format::{Extras, LineBuffers, LineError, LineFormat, Reading};
 use crate::cli::output::timefmt::{Stamp, Zone};
 use crate::cli::tools::backend::{
@@ -243,6 +244,15 @@ async fn monitor<B: Backend, O: Output>(
         count: 0,
         previous: None,
     };
+    // With -t: camonitor's layout instead of caproto-monitor's.
+    let mut camonitor = args.timestamps.map(|mode| {
+        CamonitorLines::new(
+            mode,
+            args.values.data_format(),
+            args.pv_names.len(),
+            Stamp::now(),
+        )
+    });
     let mut interrupted = false;
     // Hand the batch on unless `stop` resolves first (output may be stuck);
     // leaves the loop when output is closed or on Ctrl-C.
@@ -297,32 +307,52 @@ async fn monitor<B: Backend, O: Output>(
                 }
                 PvEvent::NotFound => {
                     missing[i] = true;
-                    status_line(
-                        output.batch(),
-                        pv,
-                        padded(0),
-                        None,
-                        "Not connected (PV not found)",
-                    );
+                    match &camonitor {
+                        Some(c) => output.batch().extend_from_slice(c.not_found(pv).as_bytes()),
+                        None => status_line(
+                            output.batch(),
+                            pv,
+                            padded(0),
+                            None,
+                            "Not connected (PV not found)",
+                        ),
+                    }
                     next = rx.try_recv().ok();
                     continue;
                 }
                 PvEvent::Disconnected { count } => {
                     let now = Stamp::now();
-                    status_line(output.batch(), pv, padded(count), Some(now), "disconnected");
+                    match &camonitor {
+                        Some(c) => output
+                            .batch()
+                            .extend_from_slice(c.disconnected(pv, count, now).as_bytes()),
+                        None => status_line(
+                            output.batch(),
+                            pv,
+                            padded(count),
+                            Some(now),
+                            "disconnected",
+                        ),
+                    }
                     next = rx.try_recv().ok();
                     continue;
                 }
             };
-            match printer.print(i, &reading, output.batch()) {
-                Ok(()) => {}
-                Err(LineError::Io(_)) => break 'outer,
-                Err(LineError::Template(e)) => {
-                    let pv = &args.pv_names[i];
-                    flush_or_leave!('outer);
-                    let _ = writeln!(err, "{pv}: {e}");
-                    status = EXIT_FAILED;
-                    break 'outer;
+            if let Some(c) = camonitor.as_mut() {
+                let line = c.update(i, pv, &reading, Stamp::now());
+                output.batch().extend_from_slice(line.as_bytes());
+                printer.count += 1;
+            } else {
+                match printer.print(i, &reading, output.batch()) {
+                    Ok(()) => {}
+                    Err(LineError::Io(_)) => break 'outer,
+                    Err(LineError::Template(e)) => {
+                        let pv = &args.pv_names[i];
+                        flush_or_leave!('outer);
+                        let _ = writeln!(err, "{pv}: {e}");
+                        status = EXIT_FAILED;
+                        break 'outer;
+                    }
                 }
             }
             if args.maximum.is_some_and(|m| printer.count >= m) {
