@@ -9,6 +9,8 @@ string\t'DBF_STRING'"
 complete -c caproto-ioc -l count -d 'defaultdict: element count of the PVs it makes' -r
 complete -c caproto-ioc -l interfaces -d 'Interfaces to serve on (overrides EPICS_CAS_INTF_ADDR_LIST)' -r
 complete -c caproto-ioc -l port -d 'TCP/UDP port (overrides EPICS_CAS_SERVER_PORT)' -r
+complete -c caproto-ioc -l acf -d 'Access security file (EPICS ACF syntax) enforced for every client; SIGHUP reloads it (a bad file is logged and the old rules stay)' -r -F
+complete -c caproto-ioc -l putlog -d 'Append put-log records (writes that a TRAPWRITE rule granted: user, host, PV, old and new value) to this file, apart from other logs' -r -F
 complete -c caproto-ioc -l rate -d 'Update rate in Hz for fast-updating examples (ticker)' -r
 complete -c caproto-ioc -l log-file -d 'Also append log records to this file (at DEBUG, or more with -vvv)' -r -F
 complete -c caproto-ioc -l log-pv -d 'Only log records about PVs matching this name or pattern (* and ? wildcards; repeatable)' -r
@@ -20,6 +22,7 @@ json\t'One JSON object per line with the same fields'"
 complete -c caproto-ioc -l list -d 'List the available examples and exit'
 complete -c caproto-ioc -l list-pvs -d 'Print the served PV names once the server is listening (defaultdict: the PVs made, when it stops)'
 complete -c caproto-ioc -l any-name -d 'defaultdict: serve every name, not only those under --prefix'
+complete -c caproto-ioc -l acf-client-ip -d 'Match the ACF\'s host access groups (HAG) against the address each client connects from, not the host name it sends (EPICS asCheckClientIP); HAG hosts are resolved when the file is loaded'
 complete -c caproto-ioc -s v -l verbose -d 'Show more log messages (-v info, -vv every CA command, -vvv also payload detail)'
 complete -c caproto-ioc -s q -l quiet -d 'Show fewer log messages (-q errors only, -qq none)'
 complete -c caproto-ioc -l no-color -d 'Do not colour log lines (also honoured: the NO_COLOR environment variable)'

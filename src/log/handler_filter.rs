@@ -90,7 +90,12 @@ impl HandlerFilter {
         };
         event.record(&mut v);
         self.filters.iter().enumerate().all(|(i, f)| {
-            f.gate().passes_by_level(level) || f.decide(&v.seen, v.pv_matches & (1 << i) != 0)
+            f.gate().passes_by_level(level)
+                || f.decide(
+                    event.metadata().target(),
+                    &v.seen,
+                    v.pv_matches & (1 << i) != 0,
+                )
         })
     }
 }

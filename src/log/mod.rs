@@ -8,7 +8,8 @@
 //!   (caproto's text line or JSON lines) and filters. [`config_logging`] sets up the global
 //!   handler and replaces the previous one; [`add_handler`] adds more; [`get_handler`] returns the
 //!   global one later so filters can be added at run time ([`Handler::add_filter`]).
-//! * **filters** ([`PvFilter`], [`AddressFilter`], [`RoleFilter`]) look at field values, have a
+//! * **filters** ([`PvFilter`], [`AddressFilter`], [`RoleFilter`], and [`TargetFilter`] on the
+//!   record's target, e.g. `caproto::putlog` for put logs) look at field values, have a
 //!   barrier level above which everything passes, an `exclusive` switch, and compose with AND.
 //!   They sit on handlers only, never on the global level, so one handler's filter cannot hide
 //!   records from another.
@@ -34,6 +35,7 @@ mod level;
 mod record;
 mod sink;
 mod stackbuf;
+mod target_filter;
 mod text;
 mod time;
 
@@ -46,6 +48,7 @@ pub use handler::Handler;
 pub use handler_filter::FOREIGN_CAP;
 pub use level::{parse_level, verbosity_level};
 pub use sink::{Destination, SharedWriter};
+pub use target_filter::TargetFilter;
 pub use time::DEFAULT_DATEFMT;
 
 /// Number of handler slots created at start-up (handlers that can exist at once).

@@ -6,6 +6,8 @@
 //!   a missing peer prints `SKIPPED` (or panics when `CI` is set).
 //! - [`ChildGuard`] / [`run_with_timeout`]: processes that are killed by handle
 //!   and never hang a test.
+//! - [`netns`]: simulated hosts (network namespaces and veth pairs) for
+//!   broadcast and interface tests with EPICS defaults.
 //! - [`servers`]: softIoc with `tests/fixtures/ioc.db`, caproto example IOCs,
 //!   [`wait_for_pv`].
 //!
@@ -13,6 +15,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod env;
+pub mod netns;
 pub mod peers;
 pub mod ports;
 pub mod process;

@@ -1,6 +1,7 @@
 //! Command line of `caproto-ioc`.
 
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 
 use clap::Parser;
 
@@ -55,6 +56,22 @@ pub struct IocArgs {
     /// TCP/UDP port (overrides EPICS_CAS_SERVER_PORT)
     #[arg(long)]
     pub port: Option<u16>,
+
+    /// Access security file (EPICS ACF syntax) enforced for every client;
+    /// SIGHUP reloads it (a bad file is logged and the old rules stay)
+    #[arg(long, value_name = "FILE")]
+    pub acf: Option<PathBuf>,
+
+    /// Match the ACF's host access groups (HAG) against the address each
+    /// client connects from, not the host name it sends (EPICS
+    /// asCheckClientIP); HAG hosts are resolved when the file is loaded
+    #[arg(long = "acf-client-ip", requires = "acf")]
+    pub acf_client_ip: bool,
+
+    /// Append put-log records (writes that a TRAPWRITE rule granted: user,
+    /// host, PV, old and new value) to this file, apart from other logs
+    #[arg(long, value_name = "FILE")]
+    pub putlog: Option<PathBuf>,
 
     /// Update rate in Hz for fast-updating examples (ticker)
     #[arg(long, default_value_t = 1000.0)]

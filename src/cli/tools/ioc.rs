@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use crate::cli::args::ioc::IocArgs;
 use crate::ioc_examples::{self, defaultdict, ExampleOptions};
-use crate::server::{PvDatabase, Server, ServerConfig};
+use crate::server::access::{load_file, putlog_handler};
+use crate::server::{HostCheck, PvDatabase, Server, ServerConfig};
 
 /// The name that selects the on-demand server.
 pub const DEFAULTDICT: &str = "defaultdict";
@@ -25,6 +26,14 @@ pub fn ioc_main(cli: IocArgs) -> ExitCode {
         Ok(g) => g,
         Err(e) => {
             eprintln!("caproto-ioc: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let _putlog = match cli.putlog.as_deref().map(putlog_handler) {
+        None => None,
+        Some(Ok(h)) => Some(h),
+        Some(Err(e)) => {
+            eprintln!("caproto-ioc: --putlog: {e}");
             return ExitCode::from(2);
         }
     };
@@ -53,19 +62,29 @@ pub fn ioc_main(cli: IocArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let mut config = match ServerConfig::from_env() {
+    let mut config = match ServerConfig::from_env_with_interfaces(&cli.interfaces) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("caproto-ioc: {e}");
             return ExitCode::from(2);
         }
     };
-    if !cli.interfaces.is_empty() {
-        config.interfaces = cli.interfaces.clone();
-    }
     if let Some(port) = cli.port {
         config.port = port;
     }
+    let host_check = if cli.acf_client_ip {
+        HostCheck::ClientIp
+    } else {
+        HostCheck::Name
+    };
+    let rules = match cli.acf.as_deref().map(|p| load_file(p, host_check)) {
+        None => None,
+        Some(Ok(rules)) => Some(rules),
+        Some(Err(e)) => {
+            eprintln!("caproto-ioc: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -78,8 +97,14 @@ pub fn ioc_main(cli: IocArgs) -> ExitCode {
     };
     let list_pvs = cli.list_pvs;
     let list_at_start = list_pvs && dynamic.is_none();
+    let acf_path = cli.acf.clone();
     let result = runtime.block_on(async move {
         let server = Server::bind(db, config).await?;
+        if let (Some(rules), Some(path)) = (rules, acf_path) {
+            let access = server.access();
+            access.set(Some(rules));
+            tokio::spawn(access.reload_on_hangup(path, host_check));
+        }
         if list_at_start {
             println!("PVs:");
             for name in server.database().names() {

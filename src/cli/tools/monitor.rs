@@ -19,7 +19,7 @@ use crate::cli::output::camonitor::CamonitorLines;
 use crate::cli::output::format::{Extras, LineBuffers, LineError, LineFormat, Reading};
 use crate::cli::output::timefmt::{Stamp, Zone};
 use crate::cli::tools::backend::{
-    default_read_type, Backend, FollowSpec, PvEvent, ToolChannel, ToolSubscription,
+    default_read_type, Backend, FollowSpec, PvEvent, ToolChannel, ToolError, ToolSubscription,
 };
 use crate::cli::tools::get::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::proto::dbr::{DbrClass, DbrType};
@@ -302,6 +302,11 @@ async fn monitor<B: Backend, O: Output>(
                     // Keep stderr in order with the lines before it.
                     flush_or_leave!('outer);
                     let _ = writeln!(err, "{e}");
+                    // A disconnect is weather; a refused or failed update
+                    // (e.g. a reply larger than asked for) fails the run.
+                    if !matches!(e, ToolError::Disconnected { .. }) {
+                        status = EXIT_FAILED;
+                    }
                     next = rx.try_recv().ok();
                     continue;
                 }
