@@ -123,6 +123,20 @@ fn t_modes_print_what_camonitor_prints() {
             let t = lines_of(&theirs.log_contents(), pv);
             let o = lines_of(&ours.log_contents(), pv);
             assert_eq!(o, t, "-t {mode}, {pv}");
+            if *mode == "s" {
+                // Server stamps only: the same digits, not just the same shape.
+                let raw = |out: &str| -> Vec<String> {
+                    out.lines()
+                        .filter(|l| l.split(' ').next() == Some(pv))
+                        .map(str::to_owned)
+                        .collect()
+                };
+                assert_eq!(
+                    raw(&ours.log_contents()),
+                    raw(&theirs.log_contents()),
+                    "-t s, {pv}"
+                );
+            }
             if pv == "tt:A" {
                 assert!(o.iter().any(|l| l.ends_with(" 95 HIHI MAJOR")), "{o:?}");
             }

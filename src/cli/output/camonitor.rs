@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use crate::cli::output::format::{DataFormat, FloatStyle, Reading};
 use crate::cli::output::numfmt::{write_e, write_f, write_g, write_radix, Radix};
 use crate::cli::output::timefmt::{Stamp, Zone};
-use crate::proto::dbr::Value;
+use crate::proto::dbr::{Value, EPICS_EPOCH_OFFSET_SECS};
 
 /// How stamps are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -89,6 +89,17 @@ fn clock(stamp: Stamp) -> String {
         .unwrap_or_default()
 }
 
+/// The server's stamp of a TIME reading, rounded to the microsecond as
+/// camonitor's `%06f` rounds (caproto's tools truncate).
+fn server_stamp(reading: &Reading) -> Option<Stamp> {
+    reading.timestamp()?;
+    let t = reading.meta.stamp;
+    let secs = i64::from(t.secs) + EPICS_EPOCH_OFFSET_SECS as i64;
+    Some(Stamp {
+        micros: secs * 1_000_000 + (i64::from(t.nanos) + 500) / 1000,
+    })
+}
+
 fn seconds(a: Stamp, b: Stamp) -> f64 {
     (a.micros - b.micros) as f64 / 1e6
 }
@@ -144,7 +155,7 @@ impl CamonitorLines {
     /// The line for update `reading` of PV number `i` named `pv`, received
     /// at `now` (client clock), newline included.
     pub fn update(&mut self, i: usize, pv: &str, reading: &Reading, now: Stamp) -> String {
-        let server = reading.timestamp().unwrap_or(now);
+        let server = server_stamp(reading).unwrap_or(now);
         let first = *self.first.get_or_insert(now);
         let mut out = String::new();
         let n = reading.value.len();
@@ -293,6 +304,11 @@ mod tests {
             Stamp { micros: t0 },
         );
         let now = Stamp { micros: t0 + 5 };
+        // Stamps round to the microsecond, as camonitor's %06f.
+        let mut r = reading(Value::Double(vec![3.5]), t0);
+        r.meta.stamp.nanos += 999;
+        let rounded = server_stamp(&r).unwrap();
+        assert_eq!(rounded.micros, t0 + 1);
         let first = lines.update(0, "a", &reading(Value::Double(vec![3.5]), t0), now);
         assert!(first.starts_with(&format!("{:<30} ", "a")), "{first:?}");
         assert!(first.ends_with(" 3.5  \n"), "{first:?}");
