@@ -138,3 +138,53 @@ fn strict_exits_on_timeout_and_duration_still_ends_it() {
         format!("{:<40}  *** Not connected (PV not found)\n", "tr2:none")
     );
 }
+
+/// The same with our own IOC: `caproto-ioc defaultdict` serving the name as
+/// a double array, then (restarted on the same port) as a string.
+#[test]
+fn follows_a_pv_across_our_ioc_restart_with_another_type() {
+    const IOC_EXE: &str = env!("CARGO_BIN_EXE_caproto-ioc");
+    let env = CaEnv::new();
+    let mut monitor = env.spawn(
+        "caproto-monitor",
+        &mut ours_cmd(&env, Tool::Monitor, &["-w", "0.5", "tr3:X"]),
+    );
+    let pad = format!("{:<40}  ", "tr3:X");
+    wait_for(
+        &mut monitor,
+        "not-connected line",
+        |l| l == format!("{pad}*** Not connected (PV not found)"),
+        1,
+    );
+    let ioc = |args: &[&str]| {
+        let mut cmd = env.own(IOC_EXE);
+        cmd.args(["defaultdict", "--prefix", "tr3:"]).args(args);
+        env.spawn("caproto-ioc", &mut cmd)
+    };
+    let mut first = ioc(&["--type", "double", "--count", "3"]);
+    wait_for(
+        &mut monitor,
+        "array value",
+        |l| l.starts_with(&pad) && l.ends_with(" [0 0 0]"),
+        1,
+    );
+    first.kill();
+    wait_for(
+        &mut monitor,
+        "disconnect line",
+        |l| l.starts_with(&pad) && l.ends_with(" *** disconnected"),
+        1,
+    );
+    let mut second = ioc(&["--type", "string"]);
+    let out = wait_for(
+        &mut monitor,
+        "string value",
+        |l| l.starts_with(&pad) && l.ends_with(" []"),
+        1,
+    );
+    second.kill();
+    monitor.kill();
+    let not_found = out.find("*** Not connected").unwrap();
+    let disconnected = out.find("*** disconnected").unwrap();
+    assert!(not_found < disconnected, "{out}");
+}

@@ -317,7 +317,7 @@ async fn monitor<B: Backend, O: Output>(
                         None => status_line(
                             output.batch(),
                             pv,
-                            padded(0),
+                            padded(args),
                             None,
                             "Not connected (PV not found)",
                         ),
@@ -331,13 +331,9 @@ async fn monitor<B: Backend, O: Output>(
                         Some(c) => output
                             .batch()
                             .extend_from_slice(c.disconnected(pv, count, now).as_bytes()),
-                        None => status_line(
-                            output.batch(),
-                            pv,
-                            padded(count),
-                            Some(now),
-                            "disconnected",
-                        ),
+                        None => {
+                            status_line(output.batch(), pv, padded(args), Some(now), "disconnected")
+                        }
                     }
                     next = rx.try_recv().ok();
                     continue;
@@ -424,10 +420,10 @@ async fn subscribe_once<B: Backend>(
     all
 }
 
-/// Whether a status line pads the name (to caproto-monitor's 40 columns):
-/// for scalars and PVs not yet connected, as camonitor pads.
-fn padded(count: u32) -> bool {
-    count <= 1
+/// Whether a status line pads the name to 40 columns: as caproto-monitor's
+/// own lines do, unless `-F` chose a separator (then its lines do not).
+fn padded(args: &MonitorArgs) -> bool {
+    args.values.separator.is_none()
 }
 
 /// A connection status line in camonitor's words: `NAME *** what`, or with
