@@ -143,3 +143,34 @@ fn t_modes_print_what_camonitor_prints() {
         }
     }
 }
+
+/// In the `-t` layout the connection lines are camonitor's too: a PV not
+/// found, its values once the IOC is up, and the disconnect when it stops.
+#[test]
+fn t_layout_connection_lines_match_camonitor() {
+    let env = common::CaEnv::new();
+    let Some(mut theirs) = env.epics("camonitor") else {
+        return;
+    };
+    theirs.args(["-w", "1", "-t", "s", "tt2:A"]);
+    let mut theirs = env.spawn("camonitor", &mut theirs);
+    let mut ours = env.spawn(
+        "caproto-monitor",
+        &mut ours_cmd(&env, Tool::Monitor, &["-w", "1", "-t", "s", "tt2:A"]),
+    );
+    wait_lines(&mut theirs, "tt2:A", 1, "camonitor");
+    wait_lines(&mut ours, "tt2:A", 1, "caproto-monitor");
+    let db = env.write_file("conn.db", DB);
+    let mut ioc = common::start_softioc(&env, &db, "P=tt2:").unwrap();
+    common::wait_for_server(&env, &mut ioc, "tt2:A");
+    wait_lines(&mut theirs, "tt2:A", 2, "camonitor");
+    wait_lines(&mut ours, "tt2:A", 2, "caproto-monitor");
+    ioc.kill();
+    wait_lines(&mut theirs, "tt2:A", 3, "camonitor");
+    wait_lines(&mut ours, "tt2:A", 3, "caproto-monitor");
+    let t = lines_of(&theirs.log_contents(), "tt2:A");
+    let o = lines_of(&ours.log_contents(), "tt2:A");
+    assert_eq!(o, t);
+    assert!(t[0].ends_with("*** Not connected (PV not found)"), "{t:?}");
+    assert!(t[2].ends_with("<T> *** disconnected"), "{t:?}");
+}
