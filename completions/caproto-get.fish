@@ -1,5 +1,5 @@
 complete -c caproto-get -l format -d 'Python-style format string. Tokens: {pv_name}, {response} (and attributes such as {response.data}, {response.status.name}, {response.metadata.units}), and for time types {timestamp}, also with a strftime pattern: {timestamp:%Y-%m-%d %H:%M:%S}. Takes precedence over --terse and --wide' -r
-complete -c caproto-get -s w -l timeout -d 'Timeout (\'wait\') in seconds for server responses' -r
+complete -c caproto-get -s w -l timeout -d 'Timeout (\'wait\') in seconds for server responses [default: $EPICS_CLI_TIMEOUT, else $CAPROTO_DEFAULT_TIMEOUT, else 2]' -r
 complete -c caproto-get -s p -l priority -d 'Channel Access virtual circuit priority, 0 (lowest) to 99 (highest)' -r
 complete -c caproto-get -s d -d 'Request a class of data type (native, status, time, graphic, control) or a specific type by number (\'3\') or case-insensitive name (\'enum\', \'DBR_TIME_DOUBLE\'). See --list-types' -r
 complete -c caproto-get -s # -d 'Request and print only the first COUNT elements of an array' -r

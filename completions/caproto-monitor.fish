@@ -1,7 +1,8 @@
 complete -c caproto-monitor -l format -d 'Python-style format string. Tokens: {pv_name}, {response} (and attributes such as {response.data}), {callback_count}, {timestamp} (also {timestamp:%H:%M:%S.%f}) and {timedelta} (time since the previous update; for the first, the update\'s age)' -r
+complete -c caproto-monitor -s t -d 'camonitor\'s timestamp modes, and its line layout: any of s (server stamps), c (client clock, in parentheses), n (none), r (relative), i (incremental), I (incremental by PV)' -r
 complete -c caproto-monitor -l duration -d 'Stop after this many seconds. Runs indefinitely by default' -r
 complete -c caproto-monitor -l maximum -d 'Stop after this many updates (over all PVs). Unlimited by default' -r
-complete -c caproto-monitor -s w -l timeout -d 'Timeout (\'wait\') in seconds for server responses' -r
+complete -c caproto-monitor -s w -l timeout -d 'Timeout (\'wait\') in seconds for server responses [default: $EPICS_CLI_TIMEOUT, else $CAPROTO_DEFAULT_TIMEOUT, else 2]' -r
 complete -c caproto-monitor -s p -l priority -d 'Channel Access virtual circuit priority, 0 (lowest) to 99 (highest)' -r
 complete -c caproto-monitor -s m -d 'Channel Access event mask: any combination of \'v\' (value), \'a\' (alarm), \'l\' (log/archive), \'p\' (property)' -r
 complete -c caproto-monitor -s # -d 'Request and print only the first COUNT elements of an array' -r
@@ -21,6 +22,7 @@ complete -c caproto-monitor -l log-role -d 'Only log records from this side of t
 server\t'Records produced by server code (`role = "server"`)'"
 complete -c caproto-monitor -l log-format -d 'Log line format' -r -f -a "text\t'caproto\'s one-line text format'
 json\t'One JSON object per line with the same fields'"
+complete -c caproto-monitor -l strict -d 'Exit (status 1) for PVs not found within the timeout, and stop following a PV once its circuit is lost, instead of reporting "*** Not connected" / "*** disconnected" and searching until it (re)connects'
 complete -c caproto-monitor -l no-repeater -d 'Do not start a Channel Access repeater process'
 complete -c caproto-monitor -s n -d 'Print enums as integers (default: their state strings)'
 complete -c caproto-monitor -s S -d 'Print an array of chars as a string (long string)'

@@ -171,7 +171,7 @@ impl Governor {
 
     /// A beacon anomaly from `server` at `now`. Returns true when it may act
     /// (reset the search back-off): at most once per
-    /// [`ANOMALY_MIN_INTERVAL`]. An accepted anomaly also lifts the hold on
+    /// `ANOMALY_MIN_INTERVAL` (2 s). An accepted anomaly also lifts the hold on
     /// that server (it restarted; the next circuit may work) but keeps its
     /// failure count, so a server that keeps failing is held again at once.
     pub fn beacon_anomaly(&mut self, server: SocketAddr, now: Instant) -> bool {

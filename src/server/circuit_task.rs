@@ -392,7 +392,7 @@ impl Circuit {
                 name, cid, reply, ..
             } => {
                 // Name-server search over TCP: answer, and say NOT_FOUND when asked to.
-                if self.shared.db.get(&name).is_some() {
+                if self.shared.db.serves(&name) {
                     let port = self.shared.tcp_port;
                     let cmd = Command::SearchResponse {
                         port,
@@ -488,7 +488,7 @@ impl Circuit {
     }
 
     fn create_channel(&mut self, name: String, cid: u32) {
-        let Some(pv) = self.shared.db.get(&name).cloned() else {
+        let Some(pv) = self.shared.db.find(&name) else {
             self.send(
                 Command::CreateChFailResponse { cid },
                 Some(name.as_str().into()),

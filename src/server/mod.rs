@@ -15,6 +15,7 @@ mod beacon;
 pub mod bench_hooks;
 mod circuit_task;
 pub mod config;
+pub mod dynamic;
 pub mod error;
 pub mod log_control;
 pub mod pv;
@@ -25,6 +26,7 @@ mod udp;
 
 pub use access::{AccessControl, AccessRules, HostCheck, Rights};
 pub use config::{ConfigError, ServerConfig};
+pub use dynamic::DynamicPvs;
 pub use error::{eca, PutError, ServerError};
 pub use pv::{
     epics_now, BoxFuture, IntoValue, PutResult, Pv, PvDatabase, PvGroup, PvHandle, PvSnapshot,

@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::access::DEFAULT_GROUP;
+use super::dynamic::DynamicPvs;
 use super::error::{PutError, ServerError};
 use super::subscription::{lock, Subscription};
 use crate::proto::command::mask;
@@ -284,7 +285,7 @@ impl Pv {
         self
     }
 
-    fn into_handle(self, full_name: String) -> PvHandle {
+    pub(crate) fn into_handle(self, full_name: String) -> PvHandle {
         let native = self.value.native_type();
         let max_count = self.max_count.unwrap_or(0).max(self.value.len()).max(1);
         let mut meta = self.meta;
@@ -659,6 +660,8 @@ pub struct PvDatabase {
     order: Vec<String>,
     /// In a mutex only so the database is `Sync` (futures are `Send` but not `Sync`).
     startup: Mutex<Vec<BoxFuture<()>>>,
+    /// PVs made on first use for names no added PV has.
+    dynamic: Option<Arc<DynamicPvs>>,
 }
 
 impl PvDatabase {
@@ -695,6 +698,27 @@ impl PvDatabase {
     /// Look a PV up by full name.
     pub fn get(&self, name: &str) -> Option<&PvHandle> {
         self.pvs.get(name)
+    }
+
+    /// Also serve names no added PV has, creating them on first use (see
+    /// [`DynamicPvs`]); added PVs take precedence.
+    pub fn set_dynamic(&mut self, dynamic: Arc<DynamicPvs>) {
+        self.dynamic = Some(dynamic);
+    }
+
+    /// Whether a search for `name` should be answered: an added PV, or a
+    /// name the dynamic rule serves.
+    pub fn serves(&self, name: &str) -> bool {
+        self.pvs.contains_key(name) || self.dynamic.as_ref().is_some_and(|d| d.serves(name))
+    }
+
+    /// The PV a channel to `name` is created on: an added PV, or one made
+    /// (once) by the dynamic rule.
+    pub fn find(&self, name: &str) -> Option<PvHandle> {
+        match self.pvs.get(name) {
+            Some(pv) => Some(pv.clone()),
+            None => self.dynamic.as_ref()?.find_or_create(name),
+        }
     }
 
     /// Names in the order they were added.

@@ -97,7 +97,7 @@ fn answer(
         else {
             continue;
         };
-        if shared.db.get(name).is_none() {
+        if !shared.db.serves(name) {
             continue;
         }
         if current.len() >= MAX_REPLY_DATAGRAM {

@@ -6,12 +6,21 @@ use std::path::PathBuf;
 use clap::Parser;
 
 use super::LogArgs;
+use crate::ioc_examples::defaultdict::DefaultType;
 
 /// Serve an example IOC over Channel Access.
 #[derive(Parser, Debug)]
-#[command(name = "caproto-ioc", version, about)]
+#[command(
+    name = "caproto-ioc",
+    version,
+    about,
+    after_help = "`caproto-ioc defaultdict --prefix P` serves any name under P (`--any-name`: any \
+                  name at all), making each PV when a client first creates a channel to it \
+                  (--type, --count); with --list-pvs the PVs made are printed when it stops \
+                  (Ctrl-C, SIGTERM)."
+)]
 pub struct IocArgs {
-    /// Which example to run (see --list)
+    /// Which example to run (see --list), or `defaultdict`
     #[arg(required_unless_present = "list")]
     pub example: Option<String>,
 
@@ -23,9 +32,22 @@ pub struct IocArgs {
     #[arg(long)]
     pub prefix: Option<String>,
 
-    /// Print the served PV names once the server is listening
+    /// Print the served PV names once the server is listening (defaultdict: the PVs
+    /// made, when it stops)
     #[arg(long = "list-pvs")]
     pub list_pvs: bool,
+
+    /// defaultdict: serve every name, not only those under --prefix
+    #[arg(long = "any-name", conflicts_with = "prefix")]
+    pub any_name: bool,
+
+    /// defaultdict: native type of the PVs it makes
+    #[arg(long = "type", value_name = "TYPE", value_enum, default_value_t = DefaultType::Double)]
+    pub pv_type: DefaultType,
+
+    /// defaultdict: element count of the PVs it makes
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub count: u32,
 
     /// Interfaces to serve on (overrides EPICS_CAS_INTF_ADDR_LIST)
     #[arg(long, value_name = "ADDR", num_args = 1..)]

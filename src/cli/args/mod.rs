@@ -8,6 +8,7 @@ pub mod argv;
 pub mod common;
 pub mod dtype;
 pub mod get;
+pub mod info;
 pub mod ioc;
 mod log;
 pub mod log_ship;
