@@ -391,10 +391,29 @@ fn one_byte_at_a_time_and_many_per_read() {
         let got: Vec<Command> = got.into_iter().map(Result::unwrap).collect();
         assert_eq!(got, expect);
     }
-    let responses: Vec<Command> = (100..120).map(read_response).collect();
+    // Each response carries its own value, so a reordered, duplicated or
+    // corrupted response cannot pass as another.
+    let responses: Vec<Command> = (100..120u32)
+        .map(|ioid| Command::ReadNotifyResponse {
+            data: (f64::from(ioid) * 0.5).to_be_bytes().to_vec(),
+            data_type: DbrType::DOUBLE,
+            data_count: 1,
+            status: 1,
+            ioid,
+        })
+        .collect();
+    for ioid in 100..120 {
+        assert!(client.pending_io(ioid).is_some(), "read {ioid} pending");
+    }
     let got = transfer(&mut server, &mut client, &responses, 3);
-    assert_eq!(got.len(), 20);
-    assert!(got.into_iter().all(|r| r.is_ok()));
+    let got: Vec<Command> = got
+        .into_iter()
+        .map(|r| r.expect("response accepted"))
+        .collect();
+    assert_eq!(got, responses);
+    for ioid in 100..120 {
+        assert!(client.pending_io(ioid).is_none(), "read {ioid} settled");
+    }
     assert_eq!(client.channels().count(), 1);
 }
 
