@@ -562,6 +562,29 @@ fn illegal_transitions_are_typed_errors() {
             requested: 9
         }
     );
+    // ...but a peer's later VERSION with another priority is accepted, as
+    // RSRV does: EPICS clients put the "sequence valid" flag (1) there in
+    // the VERSION heading each batch of searches sent to a TCP name server.
+    let later_version = Command::VersionRequest {
+        priority: 1,
+        version: 13,
+        sequence: 0,
+    };
+    let mut wire = Vec::new();
+    let mut peer = VirtualCircuit::new(
+        Role::Client,
+        client_addr(),
+        server_addr(),
+        1,
+        DEFAULT_MAX_ARRAY_BYTES,
+    );
+    peer.send(&later_version, &mut wire).unwrap();
+    server.recv(&wire);
+    assert_eq!(
+        server.next_command().map(|r| r.expect("accepted")),
+        Some(later_version)
+    );
+    assert_eq!(server.priority(), 5);
     // The server refuses a response to an ioid nobody asked for, as received bytes too.
     let mut rogue = VirtualCircuit::new(
         Role::Server,
