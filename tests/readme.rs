@@ -144,7 +144,10 @@ fn examples(text: &str) -> Vec<Example> {
                 if t.is_empty() || t.starts_with('[') || t == "..." || t.starts_with('#') {
                     continue;
                 }
-                out.last_mut().expect("collecting").shown.push(t.to_string());
+                out.last_mut()
+                    .expect("collecting")
+                    .shown
+                    .push(t.to_string());
             }
         }
     }
@@ -171,7 +174,8 @@ fn console_examples_run_as_written() {
     let bins = bin_dir();
     let mut ioc = env.spawn(
         "caproto-ioc",
-        env.own(bins.join("caproto-ioc")).args(["simple", "--prefix", "demo:"]),
+        env.own(bins.join("caproto-ioc"))
+            .args(["simple", "--prefix", "demo:"]),
     );
     wait_for_server(&env, &mut ioc, "demo:A");
     let work = TempDir::new("readme");
@@ -228,17 +232,22 @@ fn completion_and_man_page_install_lines_work() {
         .expect("src/bin")
         .map(|e| {
             let p = e.expect("dir entry").path();
-            p.file_stem().expect("a file").to_string_lossy().into_owned()
+            p.file_stem()
+                .expect("a file")
+                .to_string_lossy()
+                .into_owned()
         })
         .collect();
     binaries.sort();
     let h = home.path();
     for name in &binaries {
         for installed in [
-            h.join(".local/share/bash-completion/completions").join(name),
+            h.join(".local/share/bash-completion/completions")
+                .join(name),
             h.join(".local/share/zsh/site-functions")
                 .join(format!("_{name}")),
-            h.join(".config/fish/completions").join(format!("{name}.fish")),
+            h.join(".config/fish/completions")
+                .join(format!("{name}.fish")),
             h.join(".local/share/man/man1").join(format!("{name}.1")),
         ] {
             assert!(
@@ -254,7 +263,12 @@ fn completion_and_man_page_install_lines_work() {
 fn shell_words_split_like_a_shell() {
     assert_eq!(
         shell_words("caproto-get -d time 'a b' \"c:d\" # note"),
-        Some(vec!["caproto-get", "-d", "time", "a b", "c:d"].into_iter().map(String::from).collect())
+        Some(
+            vec!["caproto-get", "-d", "time", "a b", "c:d"]
+                .into_iter()
+                .map(String::from)
+                .collect()
+        )
     );
     assert_eq!(shell_words("caproto-get demo:A | head"), None);
     assert_eq!(shell_words("caproto-get demo:A > out.txt"), None);

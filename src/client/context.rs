@@ -392,11 +392,7 @@ impl ContextTask {
     }
 
     async fn send_due_searches(&mut self, now: Instant) {
-        if self
-            .sched
-            .next_due()
-            .map_or(true, |due| due > now.into_std())
-        {
+        if self.sched.next_due().is_none_or(|due| due > now.into_std()) {
             return;
         }
         let due: Vec<u32> = self
