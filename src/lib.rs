@@ -4,7 +4,10 @@
 //! protocol core that never touches sockets or clocks) -> [`client`] / [`server`]
 //! (thin tokio shells) -> the command-line tools in `src/bin`. Logging follows
 //! caproto's handler model and lives in [`log`]; the clap arguments and value
-//! formatting shared by the tools live in [`cli`].
+//! formatting shared by the tools live in [`cli`]. Interface discovery and the
+//! address lists derived from it (searches, beacons) live in [`net`]. Access
+//! security (EPICS ACF files: text in, typed rules out, rights per user, host
+//! and group) is [`server::access`], sans-I/O apart from reading the file.
 //!
 //! # First steps
 //!
@@ -123,6 +126,7 @@ pub mod cli;
 pub mod client;
 pub mod ioc_examples;
 pub mod log;
+pub mod net;
 pub mod proto;
 mod rng;
 pub mod server;

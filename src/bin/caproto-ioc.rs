@@ -6,7 +6,9 @@ use clap::Parser;
 
 use caproto::cli::args::ioc::IocArgs;
 use caproto::ioc_examples::{self, ExampleOptions};
-use caproto::server::{PvDatabase, Server, ServerConfig};
+use caproto::server::access::{load_file, putlog_handler};
+use caproto::server::log_control::{log_control_group, LogControlInit};
+use caproto::server::{HostCheck, PvDatabase, Server, ServerConfig};
 
 fn main() -> ExitCode {
     let cli = IocArgs::parse();
@@ -16,10 +18,18 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let _guard = match cli.log.init() {
+    let guard = match cli.log.init() {
         Ok(g) => g,
         Err(e) => {
             eprintln!("caproto-ioc: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let _putlog = match cli.putlog.as_deref().map(putlog_handler) {
+        None => None,
+        Some(Ok(h)) => Some(h),
+        Some(Err(e)) => {
+            eprintln!("caproto-ioc: --putlog: {e}");
             return ExitCode::from(2);
         }
     };
@@ -28,16 +38,13 @@ fn main() -> ExitCode {
         eprintln!("caproto-ioc: unknown example {name:?}; try --list");
         return ExitCode::from(2);
     };
-    let mut config = match ServerConfig::from_env() {
+    let mut config = match ServerConfig::from_env_with_interfaces(&cli.interfaces) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("caproto-ioc: {e}");
             return ExitCode::from(2);
         }
     };
-    if !cli.interfaces.is_empty() {
-        config.interfaces = cli.interfaces.clone();
-    }
     if let Some(port) = cli.port {
         config.port = port;
     }
@@ -48,6 +55,35 @@ fn main() -> ExitCode {
         eprintln!("caproto-ioc: {e}");
         return ExitCode::FAILURE;
     }
+    if let Some(control) = &cli.log_control {
+        let handlers = std::iter::once(guard.terminal())
+            .chain(guard.file())
+            .collect();
+        let init = LogControlInit {
+            level: cli.log.terminal_level(),
+            pv: cli.log.log_pv.clone(),
+            addr: cli.log.log_addr.clone(),
+            role: cli.log.log_role,
+        };
+        if let Err(e) = db.add_group(log_control_group(control, handlers, &init)) {
+            eprintln!("caproto-ioc: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+
+    let host_check = if cli.acf_client_ip {
+        HostCheck::ClientIp
+    } else {
+        HostCheck::Name
+    };
+    let rules = match cli.acf.as_deref().map(|p| load_file(p, host_check)) {
+        None => None,
+        Some(Ok(rules)) => Some(rules),
+        Some(Err(e)) => {
+            eprintln!("caproto-ioc: {e}");
+            return ExitCode::from(2);
+        }
+    };
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -61,6 +97,11 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         let server = Server::bind(db, config).await?;
+        if let (Some(rules), Some(path)) = (rules, cli.acf.clone()) {
+            let access = server.access();
+            access.set(Some(rules));
+            tokio::spawn(access.reload_on_hangup(path, host_check));
+        }
         if cli.list_pvs {
             println!("PVs:");
             for name in server.database().names() {

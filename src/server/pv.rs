@@ -25,6 +25,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::access::DEFAULT_GROUP;
 use super::error::{PutError, ServerError};
 use super::subscription::{lock, Subscription};
 use crate::proto::command::mask;
@@ -151,6 +152,8 @@ pub struct Pv {
     max_count: Option<usize>,
     record_type: Option<String>,
     hook: Option<PutHook>,
+    access_group: Arc<str>,
+    access_level: u32,
 }
 
 impl Pv {
@@ -165,6 +168,8 @@ impl Pv {
             max_count: None,
             record_type: None,
             hook: None,
+            access_group: Arc::from(DEFAULT_GROUP),
+            access_level: 0,
         }
     }
 
@@ -178,6 +183,22 @@ impl Pv {
     /// Refuse client writes (ACCESS_RIGHTS says read-only; puts get ECA_NOWTACCESS).
     pub fn read_only(mut self) -> Pv {
         self.read_only = true;
+        self
+    }
+
+    /// The access security group (an ACF file's `ASG`) whose rules decide
+    /// what clients may do with this PV; `DEFAULT` unless set. A group the
+    /// loaded file does not define falls back to `DEFAULT`, as in EPICS.
+    pub fn access_group(mut self, group: &str) -> Pv {
+        self.access_group = Arc::from(group);
+        self
+    }
+
+    /// The access security level (EPICS's ASL): rules apply to the PV only
+    /// if their level is at least this. 0 (the default) is a record's VAL
+    /// field; 1 is for settings that only level-1 rules may change.
+    pub fn access_level(mut self, level: u32) -> Pv {
+        self.access_level = level;
         self
     }
 
@@ -278,6 +299,8 @@ impl Pv {
             read_only: self.read_only,
             record_type,
             hook: self.hook,
+            access_group: self.access_group,
+            access_level: self.access_level,
             state: Mutex::new(PvState {
                 current: Arc::new(PvSnapshot {
                     value: self.value,
@@ -308,6 +331,8 @@ struct PvInner {
     read_only: bool,
     record_type: String,
     hook: Option<PutHook>,
+    access_group: Arc<str>,
+    access_level: u32,
     state: Mutex<PvState>,
 }
 
@@ -340,6 +365,16 @@ impl fmt::Debug for PvHandle {
 }
 
 impl PvHandle {
+    /// The access security group (see [`Pv::access_group`]).
+    pub fn access_group(&self) -> &str {
+        &self.0.access_group
+    }
+
+    /// The access security level (see [`Pv::access_level`]).
+    pub fn access_level(&self) -> u32 {
+        self.0.access_level
+    }
+
     /// Full name, prefix included.
     pub fn name(&self) -> &str {
         &self.0.name

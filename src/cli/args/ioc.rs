@@ -1,6 +1,7 @@
 //! Command line of `caproto-ioc`.
 
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 
 use clap::Parser;
 
@@ -34,9 +35,30 @@ pub struct IocArgs {
     #[arg(long)]
     pub port: Option<u16>,
 
+    /// Access security file (EPICS ACF syntax) enforced for every client;
+    /// SIGHUP reloads it (a bad file is logged and the old rules stay)
+    #[arg(long, value_name = "FILE")]
+    pub acf: Option<PathBuf>,
+
+    /// Match the ACF's host access groups (HAG) against the address each
+    /// client connects from, not the host name it sends (EPICS
+    /// asCheckClientIP); HAG hosts are resolved when the file is loaded
+    #[arg(long = "acf-client-ip", requires = "acf")]
+    pub acf_client_ip: bool,
+
+    /// Append put-log records (writes that a TRAPWRITE rule granted: user,
+    /// host, PV, old and new value) to this file, apart from other logs
+    #[arg(long, value_name = "FILE")]
+    pub putlog: Option<PathBuf>,
+
     /// Update rate in Hz for fast-updating examples (ticker)
     #[arg(long, default_value_t = 1000.0)]
     pub rate: f64,
+
+    /// Serve log-control PVs PREFIX:level, PREFIX:pv, PREFIX:addr and PREFIX:role that change
+    /// the terminal and --log-file handlers at run time (see docs/logging.md)
+    #[arg(long = "log-control", value_name = "PREFIX")]
+    pub log_control: Option<String>,
 
     #[command(flatten)]
     pub log: LogArgs,

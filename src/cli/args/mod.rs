@@ -10,6 +10,7 @@ pub mod dtype;
 pub mod get;
 pub mod ioc;
 mod log;
+pub mod log_ship;
 pub mod monitor;
 pub mod put;
 pub mod put_value;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::cli::output::format::Reading;
 use crate::proto::dbr::{DbrType, NativeType, Value};
+use crate::proto::text::escape_control;
 
 /// Why a tool could not do what was asked for one PV. `Display` gives the
 /// one-line message printed to standard error.
@@ -69,10 +70,11 @@ impl std::fmt::Display for ToolError {
             }
             ToolError::ReadRefused { pv } => write!(f, "{pv}: read access denied"),
             ToolError::WriteRefused { pv } => write!(f, "{pv}: write access denied"),
-            ToolError::Server { pv, message } => write!(f, "{pv}: {message}"),
+            // Server text is escaped: control characters never reach the terminal.
+            ToolError::Server { pv, message } => write!(f, "{pv}: {}", escape_control(message)),
             ToolError::Disconnected { pv } => write!(f, "{pv}: channel disconnected"),
             ToolError::BadValue { pv, reason } => write!(f, "{pv}: cannot write value: {reason}"),
-            ToolError::Client(message) => f.write_str(message),
+            ToolError::Client(message) => f.write_str(&escape_control(message)),
         }
     }
 }

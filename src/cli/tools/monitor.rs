@@ -289,6 +289,11 @@ async fn monitor<B: Backend, O: Output>(
                     // Keep stderr in order with the lines before it.
                     flush_or_leave!('outer);
                     let _ = writeln!(err, "{e}");
+                    // A disconnect is weather; a refused or failed update
+                    // (e.g. a reply larger than asked for) fails the run.
+                    if !matches!(e, ToolError::Disconnected { .. }) {
+                        status = EXIT_FAILED;
+                    }
                     next = rx.try_recv().ok();
                     continue;
                 }
