@@ -391,10 +391,29 @@ fn one_byte_at_a_time_and_many_per_read() {
         let got: Vec<Command> = got.into_iter().map(Result::unwrap).collect();
         assert_eq!(got, expect);
     }
-    let responses: Vec<Command> = (100..120).map(read_response).collect();
+    // Each response carries its own value, so a reordered, duplicated or
+    // corrupted response cannot pass as another.
+    let responses: Vec<Command> = (100..120u32)
+        .map(|ioid| Command::ReadNotifyResponse {
+            data: (f64::from(ioid) * 0.5).to_be_bytes().to_vec(),
+            data_type: DbrType::DOUBLE,
+            data_count: 1,
+            status: 1,
+            ioid,
+        })
+        .collect();
+    for ioid in 100..120 {
+        assert!(client.pending_io(ioid).is_some(), "read {ioid} pending");
+    }
     let got = transfer(&mut server, &mut client, &responses, 3);
-    assert_eq!(got.len(), 20);
-    assert!(got.into_iter().all(|r| r.is_ok()));
+    let got: Vec<Command> = got
+        .into_iter()
+        .map(|r| r.expect("response accepted"))
+        .collect();
+    assert_eq!(got, responses);
+    for ioid in 100..120 {
+        assert!(client.pending_io(ioid).is_none(), "read {ioid} settled");
+    }
     assert_eq!(client.channels().count(), 1);
 }
 
@@ -543,6 +562,29 @@ fn illegal_transitions_are_typed_errors() {
             requested: 9
         }
     );
+    // ...but a peer's later VERSION with another priority is accepted, as
+    // RSRV does: EPICS clients put the "sequence valid" flag (1) there in
+    // the VERSION heading each batch of searches sent to a TCP name server.
+    let later_version = Command::VersionRequest {
+        priority: 1,
+        version: 13,
+        sequence: 0,
+    };
+    let mut wire = Vec::new();
+    let mut peer = VirtualCircuit::new(
+        Role::Client,
+        client_addr(),
+        server_addr(),
+        1,
+        DEFAULT_MAX_ARRAY_BYTES,
+    );
+    peer.send(&later_version, &mut wire).unwrap();
+    server.recv(&wire);
+    assert_eq!(
+        server.next_command().map(|r| r.expect("accepted")),
+        Some(later_version)
+    );
+    assert_eq!(server.priority(), 5);
     // The server refuses a response to an ioid nobody asked for, as received bytes too.
     let mut rogue = VirtualCircuit::new(
         Role::Server,

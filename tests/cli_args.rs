@@ -9,8 +9,10 @@ use caproto::cli::args::put::PutArgs;
 use caproto::cli::args::repeater::RepeaterArgs;
 use caproto::cli::output::format::{FloatStyle, Mode};
 use caproto::cli::output::numfmt::Radix;
+use caproto::log::{AddressSpec, Role};
 use caproto::proto::dbr::{DbrClass, DbrType, NativeType};
 use clap::{CommandFactory, Parser};
+use std::net::{IpAddr, SocketAddr};
 
 fn get(args: &[&str]) -> Result<GetArgs, clap::Error> {
     let mut v = vec!["caproto-get"];
@@ -131,8 +133,28 @@ fn get_logging_flags_are_present() {
     .unwrap();
     assert_eq!(a.log.verbose, 3);
     assert_eq!(a.log.log_pv, ["x*"]);
-    assert!(a.log.log_role.is_some());
+    assert_eq!(a.log.log_role, Some(Role::Client));
     assert!(a.log.no_color);
+    let a = get(&[
+        "--log-role",
+        "server",
+        "--log-addr",
+        "127.0.0.1:5064",
+        "--log-addr",
+        "10.0.0.2",
+        "x",
+    ])
+    .unwrap();
+    assert_eq!(a.log.log_role, Some(Role::Server));
+    let exact: SocketAddr = "127.0.0.1:5064".parse().unwrap();
+    let host: IpAddr = "10.0.0.2".parse().unwrap();
+    assert_eq!(
+        a.log.log_addr,
+        [
+            AddressSpec::Exact(vec![exact]),
+            AddressSpec::Host(vec![host])
+        ]
+    );
 }
 
 fn error_text(e: clap::Error) -> (clap::error::ErrorKind, String) {

@@ -456,14 +456,19 @@ async fn monitor_stops_when_output_is_closed() {
     assert_eq!(code, 0);
 }
 
-/// A writer stuck in its first write until released (at most a minute).
+/// A writer stuck in its first write until released (at most a minute);
+/// says so through `entered` when that write begins.
 struct StuckOut {
     release: std::sync::mpsc::Receiver<()>,
+    entered: Option<tokio::sync::oneshot::Sender<()>>,
     done: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::io::Write for StuckOut {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(entered) = self.entered.take() {
+            let _ = entered.send(());
+        }
         let _ = self.release.recv_timeout(Duration::from_secs(60));
         self.done.store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(buf.len())
@@ -483,14 +488,25 @@ async fn ctrl_c_does_not_wait_for_stuck_output() {
     let args = MonitorArgs::try_parse_from(["caproto-monitor", "t:ao", "t:wf"]).unwrap();
     let (release, stuck) = std::sync::mpsc::channel();
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (entered_tx, entered) = tokio::sync::oneshot::channel();
     let out = StuckOut {
         release: stuck,
+        entered: Some(entered_tx),
         done: done.clone(),
     };
     let mut err = Vec::new();
-    // "Ctrl-C" comes while the output thread is stuck writing the first batch.
-    let ctrl_c = tokio::time::sleep(Duration::from_millis(100));
-    let code = run_monitor_threaded(&args, &f, out, &mut err, ctrl_c).await;
+    // "Ctrl-C" comes once the output thread is stuck writing the first batch.
+    let ctrl_c = async move {
+        entered
+            .await
+            .expect("the output thread began its first write");
+    };
+    let code = tokio::time::timeout(
+        Duration::from_secs(30),
+        run_monitor_threaded(&args, &f, out, &mut err, ctrl_c),
+    )
+    .await
+    .expect("monitor returned after Ctrl-C although its output is stuck");
     assert_eq!(code, 0);
     assert!(
         !done.load(std::sync::atomic::Ordering::SeqCst),

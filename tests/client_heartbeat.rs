@@ -132,24 +132,35 @@ async fn scripted_server(answer_echo: bool, seen: Arc<Seen>) -> SocketAddr {
     udp_addr
 }
 
-fn config(search: SocketAddr) -> Config {
+/// A client that sends an echo after `conn_timeout` of silence and drops the
+/// circuit if it is not answered within `echo_timeout`.
+fn config(search: SocketAddr, conn_timeout: Duration, echo_timeout: Duration) -> Config {
     Config {
         search_addrs: vec![search],
         use_repeater: false,
-        conn_timeout: Duration::from_millis(100),
-        echo_timeout: Duration::from_millis(200),
+        conn_timeout,
+        echo_timeout,
         ..Config::default()
     }
 }
 
-#[tokio::test]
+// Each test gets its own multi-threaded runtime, so the scripted server's
+// tasks are not starved by the client's on a loaded machine.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echoes_keep_a_quiet_circuit_alive() {
+    // Echoes every 0.1 s of silence; an unanswered one would drop the
+    // circuit after 1.5 s. The test watches for three times that long, so a
+    // client that ignored the answers would have replaced the circuit, while
+    // an answer delayed by a busy machine has 1.5 s to arrive.
+    const ECHO_TIMEOUT: Duration = Duration::from_millis(1500);
     let seen = Arc::new(Seen::default());
     let search = scripted_server(true, seen.clone()).await;
-    let ctx = Context::new(config(search)).unwrap();
+    let ctx = Context::new(config(search, Duration::from_millis(100), ECHO_TIMEOUT)).unwrap();
     let ch = ctx.connect_one("hb:pv", WAIT).await.unwrap();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while seen.echoes.load(Ordering::SeqCst) < 5 {
+    let start = tokio::time::Instant::now();
+    let deadline = start + WAIT;
+    while seen.echoes.load(Ordering::SeqCst) < 5 || start.elapsed() < 3 * ECHO_TIMEOUT {
         assert!(tokio::time::Instant::now() < deadline, "no echoes sent");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -159,11 +170,18 @@ async fn echoes_keep_a_quiet_circuit_alive() {
     ctx.close().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unanswered_echo_drops_the_circuit() {
+    // The server never answers, so any timings drop the circuit; short ones
+    // keep the test quick.
     let seen = Arc::new(Seen::default());
     let search = scripted_server(false, seen.clone()).await;
-    let ctx = Context::new(config(search)).unwrap();
+    let ctx = Context::new(config(
+        search,
+        Duration::from_millis(300),
+        Duration::from_millis(500),
+    ))
+    .unwrap();
     let ch = ctx.connect_one("hb:pv", WAIT).await.unwrap();
     let mut sub = ch.subscribe(DbrType::DOUBLE, None, mask::VALUE);
     match tokio::time::timeout(WAIT, sub.recv()).await {

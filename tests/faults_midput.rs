@@ -144,6 +144,9 @@ struct Setup {
     /// Values (first element) of every update the monitor saw; torn arrays
     /// are recorded as NaN.
     updates: Arc<Mutex<Vec<f64>>>,
+    /// Every error the monitor's subscription yielded (and its end, if it
+    /// ended): the attacks on other circuits must cause none.
+    errors: Arc<Mutex<Vec<String>>>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -167,7 +170,7 @@ impl Setup {
             ..ServerConfig::default()
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let (tcp_port, ctx, updates) = rt.block_on(async {
+        let (tcp_port, ctx, updates, errors) = rt.block_on(async {
             let server = Server::bind(db, config).await.expect("bind");
             let tcp_port = server.tcp_port();
             tokio::spawn(server.run_until(async move {
@@ -186,8 +189,9 @@ impl Setup {
                 mask::VALUE,
             );
             let updates = Arc::new(Mutex::new(Vec::new()));
-            tokio::spawn(watch(sub, Arc::clone(&updates)));
-            (tcp_port, ctx, updates)
+            let errors = Arc::new(Mutex::new(Vec::new()));
+            tokio::spawn(watch(sub, Arc::clone(&updates), Arc::clone(&errors)));
+            (tcp_port, ctx, updates, errors)
         });
         let s = Setup {
             rt,
@@ -196,6 +200,7 @@ impl Setup {
             wave,
             ctx,
             updates,
+            errors,
             _stop: tx,
         };
         s.wait_update(1.0);
@@ -266,21 +271,76 @@ impl Setup {
             seen.iter().all(|v| !v.is_nan()),
             "the monitor saw a torn array: {seen:?}"
         );
+        let errors = self.errors.lock().unwrap().clone();
+        assert!(
+            errors.is_empty(),
+            "the monitoring client's subscription reported errors: {errors:?}"
+        );
     }
 }
 
-async fn watch(mut sub: Subscription, updates: Arc<Mutex<Vec<f64>>>) {
+async fn watch(
+    mut sub: Subscription,
+    updates: Arc<Mutex<Vec<f64>>>,
+    errors: Arc<Mutex<Vec<String>>>,
+) {
     while let Some(item) = sub.recv().await {
-        if let Ok(r) = item {
-            if let Value::Double(v) = r.value {
-                let first = v[0];
-                let whole = v.len() == N && v.iter().all(|x| *x == first);
-                updates
-                    .lock()
-                    .unwrap()
-                    .push(if whole { first } else { f64::NAN });
-            }
+        match item {
+            Ok(r) => match r.value {
+                Value::Double(v) => {
+                    let first = v[0];
+                    let whole = v.len() == N && v.iter().all(|x| *x == first);
+                    updates
+                        .lock()
+                        .unwrap()
+                        .push(if whole { first } else { f64::NAN });
+                }
+                other => errors.lock().unwrap().push(format!(
+                    "update of the wrong type: {:?}",
+                    other.native_type()
+                )),
+            },
+            Err(e) => errors.lock().unwrap().push(e.to_string()),
         }
+    }
+    errors.lock().unwrap().push("the subscription ended".into());
+}
+
+/// `(tx_queue, rx_queue)` of the IPv4 TCP socket bound to 127.0.0.1:`local`
+/// and connected to 127.0.0.1:`remote`, from /proc/net/tcp.
+fn tcp_queues(local: u16, remote: u16) -> Option<(u64, u64)> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let want_local = format!("0100007F:{local:04X}");
+    let want_remote = format!("0100007F:{remote:04X}");
+    table.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 5 || f[1] != want_local || f[2] != want_remote {
+            return None;
+        }
+        let (tx, rx) = f[4].split_once(':')?;
+        Some((
+            u64::from_str_radix(tx, 16).ok()?,
+            u64::from_str_radix(rx, 16).ok()?,
+        ))
+    })
+}
+
+/// Waits until every byte the client on port `client` sent has been read by
+/// the server's circuit task: the client's send queue and the server side's
+/// receive queue are both empty (the kernel's counts, not a guess in time).
+fn wait_server_read_all(server: u16, client: u16) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let sent = tcp_queues(client, server);
+        let received = tcp_queues(server, client);
+        if let (Some((0, _)), Some((_, 0))) = (sent, received) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server never read the partial write: client (tx, rx) {sent:?}, server {received:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -298,8 +358,8 @@ fn half_put(port: u16) -> (TcpStream, u16) {
 fn half_put_then_close() {
     let s = Setup::new();
     let (stream, local) = half_put(s.tcp_port);
-    // Let the server take in the partial message before the close.
-    std::thread::sleep(Duration::from_millis(200));
+    // The server has taken in the partial message before the close.
+    wait_server_read_all(s.tcp_port, local);
     drop(stream);
     let line = wait_for_log(&["client disconnected", &format!("127.0.0.1:{local}")]);
     eprintln!("server: {line}");
@@ -310,7 +370,7 @@ fn half_put_then_close() {
 fn half_put_then_reset() {
     let s = Setup::new();
     let (stream, local) = half_put(s.tcp_port);
-    std::thread::sleep(Duration::from_millis(200));
+    wait_server_read_all(s.tcp_port, local);
     // SO_LINGER 0: close sends RST, as when unread data is discarded.
     socket2::SockRef::from(&stream)
         .set_linger(Some(Duration::ZERO))
@@ -386,7 +446,7 @@ fn client_killed_mid_put() {
         assert!(Instant::now() < deadline, "child never sent its half put");
         std::thread::sleep(Duration::from_millis(20));
     };
-    std::thread::sleep(Duration::from_millis(200));
+    wait_server_read_all(s.tcp_port, local);
     child.kill().expect("SIGKILL the child");
     let _ = child.wait();
     let line = wait_for_log(&["client disconnected", &format!("127.0.0.1:{local}")]);

@@ -89,9 +89,19 @@ fn monitor_survives_server_restart_on_same_port() {
     );
 
     ioc.kill();
-    // Let the monitor see the circuit drop before the server returns.
+    // The monitor reports the lost circuit before the server returns.
     let seen = values(&monitor.log_contents(), pv).len();
-    std::thread::sleep(Duration::from_secs(1));
+    let lost = format!("{pv}: channel disconnected");
+    let deadline = Instant::now() + PATIENCE;
+    while !monitor.log_contents().contains(&lost) {
+        monitor.assert_running();
+        assert!(
+            Instant::now() < deadline,
+            "the monitor never reported the dead server\n{}",
+            monitor.log_contents()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let during = values(&monitor.log_contents(), pv).len();
     assert!(
         during <= seen + 1,

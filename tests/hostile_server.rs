@@ -164,11 +164,12 @@ fn read_until_closed(s: &mut TcpStream, what: &str) -> Vec<u8> {
     }
 }
 
-/// Commands (id) in a byte stream of standard/extended CA messages.
-fn command_ids(mut bytes: &[u8]) -> Vec<u16> {
-    let mut ids = Vec::new();
+/// (command id, parameter 1) of each whole message in a byte stream.
+fn messages(mut bytes: &[u8]) -> Vec<(u16, u32)> {
+    let mut out = Vec::new();
     while bytes.len() >= 16 {
         let cmd = u16::from_be_bytes([bytes[0], bytes[1]]);
+        let p1 = u32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
         let mut size = u16::from_be_bytes([bytes[2], bytes[3]]) as usize;
         let count = u16::from_be_bytes([bytes[6], bytes[7]]);
         let mut hlen = 16;
@@ -182,10 +183,15 @@ fn command_ids(mut bytes: &[u8]) -> Vec<u16> {
         if bytes.len() < hlen + size {
             break;
         }
-        ids.push(cmd);
+        out.push((cmd, p1));
         bytes = &bytes[hlen + size..];
     }
-    ids
+    out
+}
+
+/// Commands (id) in a byte stream of standard/extended CA messages.
+fn command_ids(bytes: &[u8]) -> Vec<u16> {
+    messages(bytes).into_iter().map(|(cmd, _)| cmd).collect()
 }
 
 /// Write `msg` on `s` while a thread reads the replies (so neither side
@@ -301,16 +307,26 @@ fn two_thousand_create_chan_for_unknown_names() {
         msg.extend(create_chan(&format!("hs5:nope{cid}"), cid));
     }
     let (wrote, got) = write_and_collect(&mut s, &msg, 26, N as usize);
+    wrote.expect("the server read all the creates (the circuit stayed open)");
     let ids = command_ids(&got);
-    let fails = ids.iter().filter(|c| **c == 26).count();
     let creates = ids.iter().filter(|c| **c == 18).count();
     assert_eq!(creates, 0, "server created channels for unknown names");
-    // Either every create was refused with CREATE_CH_FAIL, or the server
-    // closed the circuit early (then the write or the read saw it end).
+    // Every create is refused with a CREATE_CH_FAIL that names its own cid
+    // (parameter 1), once: a server that ignores them, answers some, or
+    // answers with the wrong ids fails here.
+    let mut refused: Vec<u32> = messages(&got)
+        .into_iter()
+        .filter(|(cmd, _)| *cmd == 26)
+        .map(|(_, p1)| p1)
+        .collect();
+    let fails = refused.len();
+    refused.sort_unstable();
+    let expected: Vec<u32> = (1..=N).collect();
     assert!(
-        fails == N as usize
-            || (fails < N as usize && (wrote.is_err() || got.len() < 16 * N as usize)),
-        "{fails} CREATE_CH_FAIL replies of {N}"
+        refused == expected,
+        "{fails} CREATE_CH_FAIL replies for {N} creates; cids answered: first {:?}, last {:?}",
+        refused.first(),
+        refused.last()
     );
     eprintln!("{fails} of {N} CREATE_CHAN refused with CREATE_CH_FAIL");
     drop(s);

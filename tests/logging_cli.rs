@@ -46,6 +46,13 @@ fn child_main() {
             direction = "send", role = "client", bytes = 16u64,
             command = %format_args!("ReadNotifyRequest(pv={pv})"));
     }
+    // The same command seen by a server on another circuit: role and
+    // addresses differ, for --log-role and --log-addr.
+    let srv_our: std::net::SocketAddr = "127.0.0.1:5070".parse().unwrap();
+    let srv_their: std::net::SocketAddr = "127.0.0.1:40123".parse().unwrap();
+    tracing::debug!(target: "caproto::circ", pv = "keep:srv", our_addr = %srv_our,
+        their_addr = %srv_their, direction = "recv", role = "server", bytes = 16u64,
+        command = %format_args!("ReadNotifyRequest(pv=keep:srv)"));
     tracing::trace!(target: "caproto::circ", pv = "keep:a", "payload bytes 00 01 02");
     tracing::info!(target: "caproto::ctx", "context info");
     tracing::warn!(target: "caproto::ch", pv = "drop:b", "warning about drop:b");
@@ -231,4 +238,71 @@ fn full_disk_stops_the_file_once_and_keeps_the_terminal() {
         "{stderr}"
     );
     assert_eq!(stderr.matches("filler record").count(), 50, "{stderr}");
+}
+
+#[test]
+fn log_role_from_the_command_line_keeps_one_role() {
+    for (role, kept, dropped) in [
+        ("client", "pv=keep:a", "pv=keep:srv"),
+        ("server", "pv=keep:srv", "pv=keep:a"),
+    ] {
+        let out = run_child(&["-vv", "--no-color", "--log-role", role], false);
+        assert!(out.status.success(), "{out:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            stderr.contains(kept),
+            "--log-role {role}: {kept} dropped:\n{stderr}"
+        );
+        assert!(
+            !stderr.contains(dropped),
+            "--log-role {role}: {dropped} kept:\n{stderr}"
+        );
+        assert!(
+            stderr.contains("context info"),
+            "role-less records pass:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn log_addr_from_the_command_line_keeps_matching_records() {
+    // Exact host:port on our side of the server's circuit.
+    let out = run_child(
+        &["-vv", "--no-color", "--log-addr", "127.0.0.1:5070"],
+        false,
+    );
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("pv=keep:srv"), "{stderr}");
+    assert!(!stderr.contains("pv=keep:a"), "{stderr}");
+    assert!(!stderr.contains("pv=drop:b"), "{stderr}");
+    assert!(
+        stderr.contains("context info"),
+        "address-less records pass:\n{stderr}"
+    );
+    // The client's peer, given twice (two flags): both client records, not the server's.
+    let out = run_child(
+        &[
+            "-vv",
+            "--no-color",
+            "--log-addr",
+            "127.0.0.1:5064",
+            "--log-addr",
+            "10.9.9.9",
+        ],
+        false,
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("pv=keep:a") && stderr.contains("pv=drop:b"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("pv=keep:srv"), "{stderr}");
+    // Another port of the same host matches nothing exact.
+    let out = run_child(
+        &["-vv", "--no-color", "--log-addr", "127.0.0.1:5999"],
+        false,
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!stderr.contains("ReadNotifyRequest"), "{stderr}");
 }

@@ -164,6 +164,37 @@ fn role_filter() {
     assert!(has(&lines, "server chatter"));
     assert!(!has(&lines, "client chatter"));
     assert!(has(&lines, "no role"));
+
+    // Exclusive: records without a role no longer pass; the role's own do,
+    // and the barrier (ERROR here) still lets anything at or above it by.
+    let f = RoleFilter::new(Role::Server)
+        .exclusive(true)
+        .level(LevelFilter::ERROR);
+    let (_h, cap) = debug_handler(vec![f.into()]);
+    c("client");
+    c("server");
+    role_info("server", "server chatter");
+    role_info("client", "client chatter");
+    plain_debug("no role");
+    tracing::warn!(target: "caproto::ctx", "roleless warning");
+    tracing::error!(target: "caproto::ctx", "roleless error");
+    let lines = cap.lines();
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("EchoResponse")).count(),
+        1,
+        "{lines:#?}"
+    );
+    assert!(has(&lines, "server chatter"));
+    assert!(!has(&lines, "client chatter"));
+    assert!(
+        !has(&lines, "no role"),
+        "exclusive blocks role-less records"
+    );
+    assert!(
+        !has(&lines, "roleless warning"),
+        "WARN is below an ERROR barrier"
+    );
+    assert!(has(&lines, "roleless error"), "ERROR passes the barrier");
 }
 
 #[test]

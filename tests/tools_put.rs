@@ -226,19 +226,61 @@ fn put_with_callback_returns_after_completion() {
     assert_eq!(get, format!("{}\n", default_line("tp4:slow_out", "[9]")));
 }
 
+/// A put-callback record pair whose completion comes `ODLY` seconds after
+/// the write: `<P>slower` (PP) processes `<P>slower_delay`, which writes
+/// `<P>slower_out` only after the delay.
+const SLOWER_DB: &str = r#"
+record(ao, "$(P)slower") {
+    field(VAL, "0")
+    field(UDF, "0")
+    field(OUT, "$(P)slower_delay.A PP")
+}
+record(calcout, "$(P)slower_delay") {
+    field(CALC, "A")
+    field(ODLY, "4")
+    field(OUT,  "$(P)slower_out PP")
+}
+record(ao, "$(P)slower_out") {
+    field(VAL, "0")
+    field(UDF, "0")
+}
+"#;
+
 #[test]
 fn put_callback_longer_than_the_timeout_fails() {
     let env = CaEnv::new();
-    let Some(_ioc) = ioc(&env, "tp5:") else {
+    let db = env.write_file("slower.db", SLOWER_DB);
+    let Some(mut ioc) = common::start_softioc(&env, &db, "P=tp5:") else {
         return;
     };
-    // The completion comes 0.5 s after the write; a 0.1 s timeout cannot see it.
-    let out = ours(&env, Tool::Put, &["-c", "-w", "0.1", "tp5:slow", "3"]);
+    common::wait_for_server(&env, &mut ioc, "tp5:slower");
+    // The completion comes 4 s after the write; a 2 s timeout is ample for
+    // the search and the first read but cannot see the completion. The
+    // message must be the callback's timeout, not the search's: both exit 1
+    // and name the PV.
+    let out = ours(&env, Tool::Put, &["-c", "-w", "2", "tp5:slower", "3"]);
     assert!(!out.timed_out, "{out}");
-    // The search and first read may themselves not fit in 0.1 s on a busy
-    // machine; either way the tool must fail cleanly with a message.
     assert_eq!(out.status.and_then(|s| s.code()), Some(1), "{out}");
-    assert!(out.stderr.contains("tp5:slow"), "{out}");
+    assert_eq!(
+        out.stderr.trim(),
+        "tp5:slower: timeout while awaiting the write to complete.",
+        "{out}"
+    );
+    assert!(!out.stderr.contains("search"), "{out}");
+    // The write itself was sent and is carried out late: the delayed record
+    // receives the value once the callback would have completed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let v = epics_caget(&env, &[], "tp5:slower_out");
+        if v.as_deref() == Some("3") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the put never reached the server: tp5:slower_out is {v:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! identity on encoder output).
 
 pub mod mutate;
+pub mod peer_targets;
 pub mod rng;
 pub mod seeds;
 pub mod targets;

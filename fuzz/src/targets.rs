@@ -1,4 +1,5 @@
-//! The three fuzz targets. Each is a function of arbitrary bytes that panics
+//! The fuzz targets (the client circuit and the broadcaster are in
+//! [`super::peer_targets`]). Each is a function of arbitrary bytes that panics
 //! (with a message naming the broken property) when the code under test
 //! misbehaves; returning normally means the input was handled correctly,
 //! whether it was valid or refused with a typed error.
@@ -39,6 +40,16 @@ pub const TARGETS: &[Target] = &[
         name: "circuit_server",
         prefix_len: 1,
         run: circuit_server,
+    },
+    Target {
+        name: "circuit_client",
+        prefix_len: 1,
+        run: super::peer_targets::circuit_client,
+    },
+    Target {
+        name: "broadcaster",
+        prefix_len: 1,
+        run: super::peer_targets::broadcaster,
     },
 ];
 

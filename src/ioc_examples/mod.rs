@@ -2,6 +2,7 @@
 //! [`crate::server`] PV-hosting API. They mirror caproto's `ioc_examples`
 //! (same PV names, types and initial values where caproto has the example).
 
+mod big_arrays;
 mod chirp;
 pub mod defaultdict;
 mod random_walk;
@@ -77,6 +78,12 @@ pub const EXAMPLES: &[Example] = &[
         default_prefix: "ticker:",
         summary: "count and wave update at --rate Hz (writable via rate) for monitor load tests",
         build: ticker::build,
+    },
+    Example {
+        name: "big_arrays",
+        default_prefix: "big:",
+        summary: "wave: 1 000 000 doubles; chars: 100 000 chars; strings: 100 000 strings",
+        build: big_arrays::build,
     },
 ];
 

@@ -27,7 +27,8 @@ pub enum Violation {
     BeforeVersion,
     /// The circuit was disconnected; nothing more can be sent or received.
     Disconnected,
-    /// A second VersionRequest asked for a different priority.
+    /// We tried to send a second VersionRequest with a different priority
+    /// (one received from a peer is accepted and keeps the first priority).
     PriorityMismatch {
         /// Priority fixed by the first VersionRequest.
         current: u16,

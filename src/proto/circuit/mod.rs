@@ -408,7 +408,13 @@ impl VirtualCircuit {
                 if self.state == CircuitState::Initial {
                     self.priority = *priority;
                     self.state = CircuitState::VersionRequested;
-                } else if self.priority != *priority {
+                } else if self.priority != *priority && !received {
+                    // We never change our own priority mid-circuit. A peer
+                    // may: EPICS clients head every batch of searches sent
+                    // to a TCP name server with a VERSION whose priority
+                    // field holds the "sequence number valid" flag (1), and
+                    // RSRV accepts any later VERSION. The circuit keeps its
+                    // first priority.
                     return Err(Violation::PriorityMismatch {
                         current: self.priority,
                         requested: *priority,

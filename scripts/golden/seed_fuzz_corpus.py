@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Seed the fuzz corpus (fuzz/corpus/<target>/golden_*) from the golden
+captures of real peer traffic: tests/golden/commands_epics.json (EPICS base
+7.0.8.1 on the wire), commands.json (caproto 1.3.0's encoder) and dbr.json
+(caproto's DBR payloads). Deterministic; plain python3, no peers needed.
+
+    python3 scripts/golden/seed_fuzz_corpus.py
+
+Input layouts are those of fuzz/src/targets.rs and fuzz/src/peer_targets.rs:
+command_decode takes raw bytes; dbr_decode a type byte, a u32 BE count and a
+payload; circuit_server/circuit_client a control byte (chunk size) and a TCP
+byte stream; broadcaster a control byte and u16-BE-length-prefixed datagrams.
+"""
+import json
+import pathlib
+import struct
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "tests" / "golden"
+CORPUS = ROOT / "fuzz" / "corpus"
+
+
+def load(name):
+    return json.loads((GOLDEN / name).read_text())
+
+
+def write(target, name, data):
+    d = CORPUS / target
+    d.mkdir(parents=True, exist_ok=True)
+    (d / f"golden_{name}").write_bytes(bytes(data))
+
+
+def frames(datagrams):
+    out = b""
+    for d in datagrams:
+        out += struct.pack(">H", len(d)) + d
+    return out
+
+
+def main():
+    epics = load("commands_epics.json")
+    caproto = load("commands.json")
+    count = {}
+
+    def put(target, name, data):
+        write(target, name, data)
+        count[target] = count.get(target, 0) + 1
+
+    for m in epics + caproto:
+        put("command_decode", m["label"], bytes.fromhex(m["hex"]))
+    tcp = [m for m in epics if m["label"].startswith("epics-tcp-")]
+    udp = [m for m in epics if m["label"].startswith("epics-udp-")]
+    req = b"".join(bytes.fromhex(m["hex"]) for m in tcp if m["direction"] == "request")
+    resp = b"".join(bytes.fromhex(m["hex"]) for m in tcp if m["direction"] == "response")
+    put("command_decode", "epics_tcp_requests", req)
+    put("command_decode", "epics_tcp_responses", resp)
+    # Whole TCP conversations, in one piece, in 7-byte and 1-byte chunks.
+    for tag, ctl in (("whole", 0), ("chunks7", 7), ("chunks1", 1)):
+        put("circuit_server", f"epics_tcp_{tag}", bytes([ctl]) + req)
+        put("circuit_client", f"epics_tcp_{tag}", bytes([ctl]) + resp)
+    # caproto's responses after EPICS's handshake replies: every command a
+    # server can send, on a circuit with channels.
+    cap_resp = b"".join(
+        bytes.fromhex(m["hex"]) for m in caproto
+        if m["direction"] == "response" and m["name"] not in ("Beacon", "SearchResponse",
+                                                                "NotFoundResponse",
+                                                                "RepeaterConfirmResponse")
+    )
+    put("circuit_client", "caproto_responses", bytes([0x40]) + resp + cap_resp)
+    cap_req = b"".join(
+        bytes.fromhex(m["hex"]) for m in caproto
+        if m["direction"] == "request" and m["name"] not in ("SearchRequest",
+                                                               "RepeaterRegisterRequest")
+    )
+    put("circuit_server", "caproto_requests", bytes([0]) + req + cap_req)
+    # UDP: each EPICS message alone, EPICS's search datagram shape (VERSION +
+    # SEARCHes), its replies, and caproto's UDP commands.
+    singles = [bytes.fromhex(m["hex"]) for m in udp]
+    put("broadcaster", "epics_udp_singles", bytes([0]) + frames(singles))
+    searches = b"".join(bytes.fromhex(m["hex"]) for m in udp if m["direction"] == "request")
+    replies = b"".join(bytes.fromhex(m["hex"]) for m in udp if m["direction"] == "response")
+    put("broadcaster", "epics_udp_datagrams", bytes([0x03]) + frames([searches, replies]))
+    cap_udp = [
+        bytes.fromhex(m["hex"]) for m in caproto
+        if m["name"] in ("VersionRequest", "VersionResponse", "SearchRequest", "SearchResponse",
+                         "NotFoundResponse", "Beacon", "RepeaterRegisterRequest",
+                         "RepeaterConfirmResponse")
+    ]
+    put("broadcaster", "caproto_udp", bytes([0x01]) + frames(cap_udp))
+    put("broadcaster", "caproto_udp_same_port", bytes([0x11]) + frames(cap_udp + [b""]))
+    # DBR payloads as caproto encodes them, for every type.
+    for case in load("dbr.json")["cases"]:
+        name = case["name"].replace("/", "_")
+        data = bytes([case["type"]]) + struct.pack(">I", case["count"]) + bytes.fromhex(case["hex"])
+        put("dbr_decode", name, data)
+    for target, n in sorted(count.items()):
+        print(f"{target}: {n} golden seeds")
+
+
+if __name__ == "__main__":
+    main()
