@@ -6,6 +6,7 @@
 //! caproto's handler model and lives in [`log`]; the clap arguments and value
 //! formatting shared by the tools live in [`cli`].
 
+pub mod capture;
 pub mod cli;
 pub mod client;
 pub mod ioc_examples;

@@ -44,6 +44,7 @@ pub use global::{add_handler, config_logging, flush, get_handler};
 pub use guard::LogGuard;
 pub use handler::Handler;
 pub use handler_filter::FOREIGN_CAP;
+pub use layer::with_record_time;
 pub use level::{parse_level, verbosity_level};
 pub use sink::{Destination, SharedWriter};
 pub use time::DEFAULT_DATEFMT;

@@ -143,9 +143,29 @@ pub fn command(
     }
 }
 
+/// Emit the one DEBUG record for a command whose `command` field is any `Display`: for
+/// callers that hold a command's bytes rather than a decoded [`Command`] (the capture
+/// decoder), so decoding happens only when a subscriber records the field.
+#[inline]
+pub fn record(
+    target: Target,
+    ends: &Endpoints,
+    flow: Flow,
+    pv: Option<&str>,
+    bytes: usize,
+    shown: &dyn fmt::Display,
+) {
+    match target {
+        Target::Circ => emit_record!("caproto::circ", ends, flow, pv, bytes, shown),
+        Target::Search => emit_record!("caproto::bcast::search", ends, flow, pv, bytes, shown),
+        Target::Beacon => emit_record!("caproto::bcast::beacon", ends, flow, pv, bytes, shown),
+        Target::Bcast => emit_record!("caproto::bcast", ends, flow, pv, bytes, shown),
+    }
+}
+
 /// Displays a message by its raw header fields, for one that is well framed
 /// but not a command we can decode.
-struct Undecoded<'a>(&'a Header);
+pub struct Undecoded<'a>(pub &'a Header);
 
 impl fmt::Display for Undecoded<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
