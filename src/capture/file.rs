@@ -290,7 +290,7 @@ impl CaptureReader {
                     *big_endian = rest[8..12] == [0x1A, 0x2B, 0x3C, 0x4D];
                 }
                 let len = read_u32(rest, 4, *big_endian) as usize;
-                if len < 12 || len % 4 != 0 || len > MAX_RECORD {
+                if len < 12 || !len.is_multiple_of(4) || len > MAX_RECORD {
                     return Step::Corrupt(format!("block announces {len} bytes"));
                 }
                 if rest.len() < len {
@@ -310,14 +310,12 @@ impl CaptureReader {
                 };
                 match block {
                     Block::SectionHeader(_) => interfaces.clear(),
-                    Block::InterfaceDescription(idb) => {
-                        if interfaces.len() < MAX_INTERFACES {
-                            interfaces.push(Interface {
-                                linktype: idb.linktype.0,
-                                resolution: idb.ts_resolution().unwrap_or(1_000_000).max(1),
-                                offset: idb.ts_offset(),
-                            });
-                        }
+                    Block::InterfaceDescription(idb) if interfaces.len() < MAX_INTERFACES => {
+                        interfaces.push(Interface {
+                            linktype: idb.linktype.0,
+                            resolution: idb.ts_resolution().unwrap_or(1_000_000).max(1),
+                            offset: idb.ts_offset(),
+                        });
                     }
                     Block::EnhancedPacket(epb) => {
                         self.packets += 1;
@@ -462,7 +460,7 @@ fn plausible_ng_block(b: &[u8], big_endian: bool) -> Option<bool> {
         return Some(false);
     }
     let len = read_u32(b, 4, big_endian) as usize;
-    if len < 12 || len % 4 != 0 || len > MAX_RECORD {
+    if len < 12 || !len.is_multiple_of(4) || len > MAX_RECORD {
         return Some(false);
     }
     if b.len() < len {

@@ -3,7 +3,7 @@
 //! Ethernet (with VLAN tags), IPv4, IPv6, TCP and UDP are parsed by `etherparse`, in its lax
 //! mode so that a packet cut short by the snapshot length still yields its addresses, sequence
 //! number and the bytes that were captured (the rest is reported as missing). The link headers
-//! etherparse 0.16 does not cover in lax mode are fixed-size and stripped here: Linux cooked
+//! etherparse does not cover in lax mode are fixed-size and stripped here: Linux cooked
 //! capture v1 (SLL, 16 bytes) and v2 (SLL2, 20 bytes, what `tcpdump -i any` writes today),
 //! BSD loopback (NULL, host byte order; LOOP, network order) and raw IP.
 
@@ -145,6 +145,7 @@ fn packet_of<'a>(p: &LaxSlicedPacket<'a>) -> Option<Packet<'a>> {
                 v6.payload(),
             )
         }
+        _ => return None,
     };
     if payload.fragmented {
         return None;
@@ -159,6 +160,7 @@ fn packet_of<'a>(p: &LaxSlicedPacket<'a>) -> Option<Packet<'a>> {
             let ext = v6.extensions().slice().len();
             usize::from(v6.header().payload_length()).saturating_sub(ext)
         }
+        _ => 0,
     };
     let ip_missing = if payload.incomplete || payload.len_source == LenSource::Slice {
         declared.saturating_sub(payload.payload.len())

@@ -123,7 +123,8 @@ impl Network {
             let ca_port = self.is_server_port(p.src.port()) || self.is_server_port(p.dst.port());
             let looks_ca =
                 !payload.is_empty() && plausible(payload, self.config.max_message) == Some(true);
-            if !(syn && !rst) && !ca_port && !looks_ca {
+            let opening = syn && !rst;
+            if !opening && !ca_port && !looks_ca {
                 return;
             }
             if rst || (fin && payload.is_empty()) {

@@ -13,6 +13,7 @@ use super::get_args::GetArgs;
 use super::monitor_args::MonitorArgs;
 use super::put_args::PutArgs;
 use super::repeater_args::RepeaterArgs;
+use super::shark_args::SharkArgs;
 
 /// The clap commands of every tool, named as their binaries.
 pub fn commands() -> Vec<clap::Command> {
@@ -21,6 +22,7 @@ pub fn commands() -> Vec<clap::Command> {
         PutArgs::command(),
         MonitorArgs::command(),
         RepeaterArgs::command(),
+        SharkArgs::command(),
     ]
 }
 

@@ -24,6 +24,8 @@ pub mod repeater_args;
 pub mod run_get;
 pub mod run_monitor;
 pub mod run_put;
+pub mod run_shark;
+pub mod shark_args;
 pub mod signals;
 pub mod spawn_repeater;
 pub mod template;
