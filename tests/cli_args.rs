@@ -1,14 +1,14 @@
 //! The tools' command lines: caproto's flags parse to the right meaning, and
 //! bad flags are clap errors (exit status 2) with a clear message.
 
-use caproto::cli::argv::normalize;
-use caproto::cli::dtype::TypeRequest;
-use caproto::cli::format::{FloatStyle, Mode};
-use caproto::cli::get_args::GetArgs;
-use caproto::cli::monitor_args::MonitorArgs;
-use caproto::cli::numfmt::Radix;
-use caproto::cli::put_args::PutArgs;
-use caproto::cli::repeater_args::RepeaterArgs;
+use caproto::cli::args::argv::normalize;
+use caproto::cli::args::dtype::TypeRequest;
+use caproto::cli::args::get::GetArgs;
+use caproto::cli::args::monitor::MonitorArgs;
+use caproto::cli::args::put::PutArgs;
+use caproto::cli::args::repeater::RepeaterArgs;
+use caproto::cli::output::format::{FloatStyle, Mode};
+use caproto::cli::output::numfmt::Radix;
 use caproto::proto::dbr::{DbrClass, DbrType, NativeType};
 use clap::{CommandFactory, Parser};
 

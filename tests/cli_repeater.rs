@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use caproto::cli::repeater::{serve, RepeaterStats};
+use caproto::cli::tools::repeater::{serve, RepeaterStats};
 use caproto::proto::command::id;
 use caproto::proto::header::Header;
 use common::{CaEnv, ChildGuard};

@@ -6,16 +6,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use caproto::cli::argv::normalize;
-use caproto::cli::backend::{Backend, ToolChannel, ToolError, ToolSubscription};
-use caproto::cli::eca;
-use caproto::cli::format::Reading;
-use caproto::cli::get_args::GetArgs;
-use caproto::cli::monitor_args::MonitorArgs;
-use caproto::cli::put_args::PutArgs;
-use caproto::cli::run_get::run_get;
-use caproto::cli::run_monitor::{run_monitor, run_monitor_threaded};
-use caproto::cli::run_put::run_put;
+use caproto::cli::args::argv::normalize;
+use caproto::cli::args::get::GetArgs;
+use caproto::cli::args::monitor::MonitorArgs;
+use caproto::cli::args::put::PutArgs;
+use caproto::cli::output::eca;
+use caproto::cli::output::format::Reading;
+use caproto::cli::tools::backend::{Backend, ToolChannel, ToolError, ToolSubscription};
+use caproto::cli::tools::get::run_get;
+use caproto::cli::tools::monitor::{run_monitor, run_monitor_threaded};
+use caproto::cli::tools::put::run_put;
 use caproto::proto::dbr::{DbrType, EpicsTime, Metadata, NativeType, Value};
 use clap::Parser;
 

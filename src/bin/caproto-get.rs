@@ -1,10 +1,10 @@
-//! `caproto-get`: read the value of one or more PVs (see `caproto::cli::run_get`).
+//! `caproto-get`: read the value of one or more PVs (see `caproto::cli::tools::get`).
 
 use std::process::ExitCode;
 
-use caproto::cli::get_args::GetArgs;
-use caproto::cli::run_get::run_get;
-use caproto::cli::tool_main::run_once;
+use caproto::cli::args::get::GetArgs;
+use caproto::cli::tools::get::run_get;
+use caproto::cli::tools::tool_main::run_once;
 
 fn main() -> ExitCode {
     run_once("caproto-get", |a: &GetArgs| (&a.log, &a.channel), run_get)

@@ -1,52 +1,15 @@
 //! `caproto-ioc`: run one of the example IOCs from [`caproto::ioc_examples`].
 
-use std::net::Ipv4Addr;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use caproto::cli::LogArgs;
+use caproto::cli::args::ioc::IocArgs;
 use caproto::ioc_examples::{self, ExampleOptions};
 use caproto::server::{PvDatabase, Server, ServerConfig};
 
-/// Serve an example IOC over Channel Access.
-#[derive(Parser, Debug)]
-#[command(name = "caproto-ioc", version, about)]
-struct Cli {
-    /// Which example to run (see --list)
-    #[arg(required_unless_present = "list")]
-    example: Option<String>,
-
-    /// List the available examples and exit
-    #[arg(long)]
-    list: bool,
-
-    /// PV name prefix (default: the example's own, e.g. "simple:")
-    #[arg(long)]
-    prefix: Option<String>,
-
-    /// Print the served PV names once the server is listening
-    #[arg(long = "list-pvs")]
-    list_pvs: bool,
-
-    /// Interfaces to serve on (overrides EPICS_CAS_INTF_ADDR_LIST)
-    #[arg(long, value_name = "ADDR", num_args = 1..)]
-    interfaces: Vec<Ipv4Addr>,
-
-    /// TCP/UDP port (overrides EPICS_CAS_SERVER_PORT)
-    #[arg(long)]
-    port: Option<u16>,
-
-    /// Update rate in Hz for fast-updating examples (ticker)
-    #[arg(long, default_value_t = 1000.0)]
-    rate: f64,
-
-    #[command(flatten)]
-    log: LogArgs,
-}
-
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = IocArgs::parse();
     if cli.list {
         for ex in ioc_examples::EXAMPLES {
             println!("{:<16} {}", ex.name, ex.summary);

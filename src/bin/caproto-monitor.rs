@@ -1,11 +1,11 @@
 //! `caproto-monitor`: print a line per update of one or more PVs until
-//! Ctrl-C, `--duration` or `--maximum` (see `caproto::cli::run_monitor`).
+//! Ctrl-C, `--duration` or `--maximum` (see `caproto::cli::tools::monitor`).
 
 use std::process::ExitCode;
 
-use caproto::cli::monitor_args::MonitorArgs;
-use caproto::cli::run_monitor::run_monitor_threaded;
-use caproto::cli::tool_main::{parse, run_tool};
+use caproto::cli::args::monitor::MonitorArgs;
+use caproto::cli::tools::monitor::run_monitor_threaded;
+use caproto::cli::tools::tool_main::{parse, run_tool};
 
 fn main() -> ExitCode {
     let args: MonitorArgs = match parse(std::env::args_os()) {

@@ -1,10 +1,10 @@
-//! `caproto-repeater`: run a Channel Access repeater (see `caproto::cli::repeater`).
+//! `caproto-repeater`: run a Channel Access repeater (see `caproto::cli::tools::repeater`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use caproto::cli::repeater::{listen_addr, serve, RepeaterStats};
-use caproto::cli::repeater_args::RepeaterArgs;
+use caproto::cli::args::repeater::RepeaterArgs;
+use caproto::cli::tools::repeater::{listen_addr, serve, RepeaterStats};
 use clap::Parser;
 
 fn main() -> ExitCode {

@@ -1,10 +1,10 @@
 //! `caproto-shark`: decode Channel Access traffic from a packet capture into the same
-//! per-command records the tools log (see `caproto::cli::run_shark`).
+//! per-command records the tools log (see `caproto::cli::tools::shark`).
 
 use std::process::ExitCode;
 
-use caproto::cli::run_shark::run_shark;
-use caproto::cli::shark_args::SharkArgs;
+use caproto::cli::args::shark::SharkArgs;
+use caproto::cli::tools::shark::run_shark;
 use clap::Parser;
 
 fn main() -> ExitCode {

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-use super::get_args::GetArgs;
-use super::monitor_args::MonitorArgs;
-use super::put_args::PutArgs;
-use super::repeater_args::RepeaterArgs;
-use super::shark_args::SharkArgs;
+use crate::cli::args::get::GetArgs;
+use crate::cli::args::monitor::MonitorArgs;
+use crate::cli::args::put::PutArgs;
+use crate::cli::args::repeater::RepeaterArgs;
+use crate::cli::args::shark::SharkArgs;
 
 /// The clap commands of every tool, named as their binaries.
 pub fn commands() -> Vec<clap::Command> {

@@ -1,36 +1,31 @@
-//! Shared pieces of the command-line tools: clap argument definitions (so
-//! completions, man pages and tests see the same definitions the binaries
-//! use), output formatting that reproduces caproto's tools, and the
-//! per-tool run functions the thin `src/bin` mains call.
+//! Shared pieces of the command-line tools, split by job:
+//!
+//! - [`args`]: clap argument definitions and argument-value parsers (what
+//!   was typed);
+//! - [`output`]: value and line formatting that reproduces caproto's and
+//!   EPICS's tools (what gets printed);
+//! - [`tools`]: each tool's run loop and the shared `main` the thin
+//!   `src/bin` mains call (what gets done);
+//! - [`docs`]: shell completions and man pages generated from [`args`].
+//!
+//! The flat module paths of earlier versions (`cli::get_args`,
+//! `cli::run_get`, `cli::format`, ...) are kept as re-exports below.
 
-pub mod argv;
-pub mod backend;
-pub mod client_backend;
-pub mod common_args;
+pub mod args;
 pub mod docs;
-pub mod dtype;
-pub mod eca;
-pub mod format;
-pub mod get_args;
-mod gfmt;
-mod log_args;
-pub mod monitor_args;
-pub mod npfmt;
-pub mod numfmt;
-pub mod put_args;
-pub mod put_value;
-pub mod repeater;
-pub mod repeater_args;
-pub mod run_get;
-pub mod run_monitor;
-pub mod run_put;
-pub mod run_shark;
-pub mod shark_args;
-pub mod signals;
-pub mod spawn_repeater;
-pub mod template;
-pub mod timefmt;
-pub mod tool_main;
+pub mod output;
+pub mod tools;
 
 /// The shared logging flags, flattened into every tool's arguments.
-pub use log_args::LogArgs;
+pub use args::LogArgs;
+
+// Earlier flat paths, kept so existing `use caproto::cli::...` lines work.
+pub use args::{
+    argv, common as common_args, dtype, get as get_args, monitor as monitor_args, put as put_args,
+    put_value, repeater as repeater_args,
+};
+pub use output::{eca, format, npfmt, numfmt, template, timefmt};
+pub use tools::{
+    backend, client_backend, get as run_get, monitor as run_monitor, put as run_put, repeater,
+    signals, spawn_repeater, tool_main,
+};

@@ -13,16 +13,16 @@ use std::rc::Rc;
 
 use clap::Parser;
 
-use super::argv;
-use super::client_backend::{tool_config, ClientBackend, TOOL_SUB_QUEUE};
-use super::common_args::ChannelArgs;
-use super::run_get::{EXIT_FAILED, EXIT_USAGE};
-use super::signals::termination_signal;
-use super::spawn_repeater::{ensure_repeater, RepeaterStart};
-use super::LogArgs;
+use crate::cli::args::argv;
+use crate::cli::args::common::ChannelArgs;
+use crate::cli::args::LogArgs;
+use crate::cli::tools::client_backend::{tool_config, ClientBackend, TOOL_SUB_QUEUE};
+use crate::cli::tools::get::{EXIT_FAILED, EXIT_USAGE};
+use crate::cli::tools::signals::termination_signal;
+use crate::cli::tools::spawn_repeater::{ensure_repeater, RepeaterStart};
 use crate::client::Context;
 
-pub use super::signals::{EXIT_INTERRUPTED, EXIT_TERMINATED};
+pub use crate::cli::tools::signals::{EXIT_INTERRUPTED, EXIT_TERMINATED};
 
 /// Parse `args` as `A` after [`argv::normalize`]. On a usage error (or
 /// `--help` / `--version`), clap's text is printed and the status returned.

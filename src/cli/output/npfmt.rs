@@ -4,7 +4,7 @@
 //! (shortest digits capped at 8 decimals, common padding, scientific notation
 //! for wide ranges, 75-column wrapping, `...` summaries above 1000 elements).
 
-use super::numfmt::{py_repr_f32, py_repr_f64};
+use crate::cli::output::numfmt::{py_repr_f32, py_repr_f64};
 use crate::proto::dbr::Value;
 
 const LINE_WIDTH: usize = 75;

@@ -6,10 +6,10 @@
 //! The template is parsed once; each output line then renders it against a
 //! lookup function that resolves field paths to [`FieldValue`]s.
 
-use super::numfmt::{write_e, write_f, write_g};
+use crate::cli::output::numfmt::{write_e, write_f, write_g};
 use std::fmt::Write as _;
 
-use super::timefmt::{timedelta_string, Stamp, TimeCache, Zone};
+use crate::cli::output::timefmt::{timedelta_string, Stamp, TimeCache, Zone};
 
 /// One step of a field path: `.name` or `[key]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -571,7 +571,7 @@ fn render_float(out: &mut String, x: f64, spec: &Spec) -> Option<()> {
         }
         None => match spec.precision {
             Some(p) => write_g(&mut body, a, p),
-            None => body.push_str(&super::numfmt::py_repr_f64(a)),
+            None => body.push_str(&crate::cli::output::numfmt::py_repr_f64(a)),
         },
         _ => return None,
     }
@@ -585,7 +585,7 @@ fn plain_text(value: &FieldValue, zone: Zone) -> String {
     match value {
         FieldValue::Str(s) => s.clone(),
         FieldValue::Int(n) => n.to_string(),
-        FieldValue::Float(x) => super::numfmt::py_repr_f64(*x),
+        FieldValue::Float(x) => crate::cli::output::numfmt::py_repr_f64(*x),
         FieldValue::Time(t) => t.to_python_string(zone),
         FieldValue::Delta(us) => timedelta_string(*us),
         // Turned into text before conversions are applied.

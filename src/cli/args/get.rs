@@ -2,10 +2,10 @@
 
 use clap::Parser;
 
-use super::common_args::{output_mode, ChannelArgs, ValueFormatArgs};
-use super::dtype::TypeRequest;
-use super::format::Mode;
-use super::LogArgs;
+use crate::cli::args::common::{output_mode, ChannelArgs, ValueFormatArgs};
+use crate::cli::args::dtype::TypeRequest;
+use crate::cli::args::LogArgs;
+use crate::cli::output::format::Mode;
 
 /// Read the value of one or more PVs.
 #[derive(Parser, Debug, Clone)]

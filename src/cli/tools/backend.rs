@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::format::Reading;
+use crate::cli::output::format::Reading;
 use crate::proto::dbr::{DbrType, NativeType, Value};
 
 /// Why a tool could not do what was asked for one PV. `Display` gives the

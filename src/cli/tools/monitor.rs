@@ -7,18 +7,20 @@
 //! ([`run_monitor_threaded`]), so a slow reader of standard output never
 //! stalls the client: sockets are still read while printing waits, and each
 //! subscription's bounded queue drops its oldest updates if printing falls
-//! behind for good (see [`super::client_backend::TOOL_SUB_QUEUE`]).
+//! behind for good (see [`crate::cli::tools::client_backend::TOOL_SUB_QUEUE`]).
 
 use std::io::Write;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::backend::{default_read_type, Backend, ToolChannel, ToolError, ToolSubscription};
-use super::format::{Extras, LineBuffers, LineError, LineFormat, Reading};
-use super::monitor_args::MonitorArgs;
-use super::run_get::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use super::timefmt::{Stamp, Zone};
+use crate::cli::args::monitor::MonitorArgs;
+use crate::cli::output::format::{Extras, LineBuffers, LineError, LineFormat, Reading};
+use crate::cli::output::timefmt::{Stamp, Zone};
+use crate::cli::tools::backend::{
+    default_read_type, Backend, ToolChannel, ToolError, ToolSubscription,
+};
+use crate::cli::tools::get::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::proto::dbr::{DbrClass, DbrType};
 
 /// A batch is handed on once it holds this many bytes, even if more updates wait.

@@ -6,11 +6,13 @@
 //! `--wide`, or a user `--format` string, with caproto's data layout
 //! (`[1 2.5 3]`, `%g` numbers, `-e/-f/-g/-lx/-0x/-S/-F` options).
 
-use super::eca;
-use super::npfmt;
-use super::numfmt::{py_repr_f64, write_e, write_f, write_g, write_radix, Radix};
-use super::template::{insert_separator, Field, FieldValue, Segment, Template, TemplateError};
-use super::timefmt::{Stamp, TimeCache, Zone};
+use crate::cli::output::eca;
+use crate::cli::output::npfmt;
+use crate::cli::output::numfmt::{py_repr_f64, write_e, write_f, write_g, write_radix, Radix};
+use crate::cli::output::template::{
+    insert_separator, Field, FieldValue, Segment, Template, TemplateError,
+};
+use crate::cli::output::timefmt::{Stamp, TimeCache, Zone};
 use crate::proto::dbr::{DbrClass, DbrType, Metadata, Value};
 
 /// One response as the tools see it: the type it came back as, its value and

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::format::{DataFormat, FloatStyle, Mode};
-use super::numfmt::Radix;
+use crate::cli::output::format::{DataFormat, FloatStyle, Mode};
+use crate::cli::output::numfmt::Radix;
 
 /// caproto's default timeout, seconds (`CAPROTO_DEFAULT_TIMEOUT` in caproto).
 pub const DEFAULT_TIMEOUT_SECS: f64 = 2.0;

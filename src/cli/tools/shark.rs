@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use tracing::level_filters::LevelFilter;
 
-use super::shark_args::SharkArgs;
 use super::signals::termination_signal;
 use crate::capture::{emit, Config, Counters, Decoder, Event, Problem, Summary};
+use crate::cli::args::shark::SharkArgs;
 use crate::log::{self, ColorMode, LogConfig, LogError, SharedWriter};
 
 /// Bytes read from the capture at a time.

@@ -2,8 +2,8 @@
 
 use clap::Parser;
 
-use super::common_args::{ChannelArgs, ValueFormatArgs};
-use super::LogArgs;
+use crate::cli::args::common::{ChannelArgs, ValueFormatArgs};
+use crate::cli::args::LogArgs;
 use crate::proto::command::mask;
 
 /// Parse `-m`: any combination of v (value), a (alarm), l (log/archive), p (property).
@@ -48,7 +48,7 @@ pub struct MonitorArgs {
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
     /// Stop after this many seconds. Runs indefinitely by default.
-    #[arg(long, value_name = "SECONDS", value_parser = super::common_args::parse_timeout, conflicts_with = "maximum")]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::cli::args::common::parse_timeout, conflicts_with = "maximum")]
     pub duration: Option<f64>,
     /// Stop after this many updates (over all PVs). Unlimited by default.
     #[arg(long, value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..))]

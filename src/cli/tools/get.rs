@@ -2,11 +2,11 @@
 
 use std::io::Write;
 
-use super::backend::{default_read_type, Backend, ToolChannel, ToolError};
-use super::dtype::list_types_text;
-use super::format::{Extras, LineBuffers, LineError, LineFormat};
-use super::get_args::GetArgs;
-use super::timefmt::Zone;
+use crate::cli::args::dtype::list_types_text;
+use crate::cli::args::get::GetArgs;
+use crate::cli::output::format::{Extras, LineBuffers, LineError, LineFormat};
+use crate::cli::output::timefmt::Zone;
+use crate::cli::tools::backend::{default_read_type, Backend, ToolChannel, ToolError};
 use crate::proto::dbr::DbrType;
 
 /// Exit status: everything worked.

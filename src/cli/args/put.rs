@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use super::common_args::{output_mode, ChannelArgs};
-use super::format::Mode;
-use super::LogArgs;
+use crate::cli::args::common::{output_mode, ChannelArgs};
+use crate::cli::args::LogArgs;
+use crate::cli::output::format::Mode;
 
 /// Write a value to a PV, printing the value before and after.
 #[derive(Parser, Debug, Clone)]

@@ -223,7 +223,7 @@ fn quoted(t: &str) -> Option<String> {
 fn literal_text(l: &Literal) -> String {
     match l {
         Literal::Int(n) => n.to_string(),
-        Literal::Float(x) => super::numfmt::py_repr_f64(*x),
+        Literal::Float(x) => crate::cli::output::numfmt::py_repr_f64(*x),
         Literal::Str(s) => s.clone(),
     }
 }

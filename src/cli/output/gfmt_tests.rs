@@ -76,7 +76,7 @@ fn sample(rng: &mut Rng) -> f64 {
 
 #[test]
 fn matches_c_printf_table() {
-    let table = include_str!("../../tests/fixtures/printf_g.txt");
+    let table = include_str!("../../../tests/fixtures/printf_g.txt");
     let mut checked = 0;
     for line in table.lines() {
         let mut cells = line.split(' ');

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 
-use super::LogArgs;
+use crate::cli::args::LogArgs;
 
 /// Run a Channel Access repeater.
 #[derive(Parser, Debug, Clone)]

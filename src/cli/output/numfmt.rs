@@ -78,7 +78,7 @@ pub fn format_f(x: f64, prec: usize) -> String {
 /// Append `%.{prec}g` (C semantics; precision 0 means 1): the shorter of
 /// `%e` and `%f` by the C rule, trailing zeros removed.
 pub fn write_g(out: &mut String, x: f64, prec: usize) {
-    super::gfmt::write_g(out, x, prec);
+    crate::cli::output::gfmt::write_g(out, x, prec);
 }
 
 /// `%.{prec}g` (C semantics; precision 0 means 1): the shorter of `%e` and

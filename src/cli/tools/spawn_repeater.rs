@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::repeater::listen_addr;
+use crate::cli::tools::repeater::listen_addr;
 
 /// The repeater executable's file name.
 pub const REPEATER_EXE: &str = "caproto-repeater";

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::backend::{Backend, ToolChannel, ToolError, ToolSubscription};
-use super::eca;
-use super::format::Reading;
+use crate::cli::output::eca;
+use crate::cli::output::format::Reading;
+use crate::cli::tools::backend::{Backend, ToolChannel, ToolError, ToolSubscription};
 use crate::client::{self, Channel, ClientError, Context, Subscription};
 use crate::proto::dbr::{DbrType, NativeType, Value};
 

@@ -3,12 +3,12 @@
 
 use std::io::Write;
 
-use super::backend::{default_read_type, Backend, ToolChannel, ToolError};
-use super::format::{Extras, LineFormat};
-use super::put_args::PutArgs;
-use super::put_value::{parse_data, to_value, ParseMode};
-use super::run_get::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use super::timefmt::Zone;
+use crate::cli::args::put::PutArgs;
+use crate::cli::args::put_value::{parse_data, to_value, ParseMode};
+use crate::cli::output::format::{Extras, LineFormat};
+use crate::cli::output::timefmt::Zone;
+use crate::cli::tools::backend::{default_read_type, Backend, ToolChannel, ToolError};
+use crate::cli::tools::get::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::proto::dbr::{DbrClass, DbrType};
 
 /// Write DATA to the PV and print `Old : ...` / `New : ...` (or the chosen
@@ -83,8 +83,14 @@ pub async fn run_put<B: Backend>(
 async fn put_and_read_back<B: Backend>(
     args: &PutArgs,
     backend: &B,
-    data: &super::put_value::PutData,
-) -> Result<(super::format::Reading, super::format::Reading), ToolError> {
+    data: &crate::cli::args::put_value::PutData,
+) -> Result<
+    (
+        crate::cli::output::format::Reading,
+        crate::cli::output::format::Reading,
+    ),
+    ToolError,
+> {
     let timeout = args.channel.timeout();
     let names = [args.pv_name.clone()];
     let ch = backend
