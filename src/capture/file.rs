@@ -172,8 +172,10 @@ impl CaptureReader {
                 Step::Consumed(n) => self.start += n,
                 Step::NeedMore => return,
                 Step::Corrupt(reason) => {
+                    // The bad record still counts, so later packet numbers match Wireshark's.
+                    self.packets += 1;
                     out(Item::Problem(Problem::CorruptRecord {
-                        packet: self.packets + 1,
+                        packet: self.packets,
                         reason,
                     }));
                     self.start += 1;

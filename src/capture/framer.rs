@@ -71,6 +71,29 @@ impl Framer {
         self.synced = false;
     }
 
+    /// The stream ended: bytes held while resynchronising are searched once more, now
+    /// knowing that nothing follows them, and the whole messages found are emitted.
+    pub fn finish(&mut self, msg: &mut impl FnMut(Framed<'_>), note: &mut impl FnMut(FrameNote)) {
+        if self.synced || self.partial.is_empty() {
+            self.partial.clear();
+            return;
+        }
+        let held = std::mem::take(&mut self.partial);
+        if let Some(i) = (0..held.len()).find(|&i| plausible_final(&held[i..], self.max_message)) {
+            self.skipped += i as u64;
+            self.found(note);
+            let mut rest = &held[i..];
+            while let Check::Whole(header, header_len, total) = frame_at(rest, self.max_message) {
+                msg(Framed {
+                    header,
+                    header_len,
+                    bytes: &rest[..total],
+                });
+                rest = &rest[total..];
+            }
+        }
+    }
+
     /// Frames `data`, calling `msg` for each whole message and `note` for trouble.
     pub fn handle_data(
         &mut self,
@@ -111,59 +134,57 @@ impl Framer {
         }
     }
 
-    /// Adds bytes to the partial message; emits it once whole.
+    /// Adds bytes to the partial message; emits every message that is whole.
     fn fill<'d>(
         &mut self,
         data: &'d [u8],
         msg: &mut impl FnMut(Framed<'_>),
         note: &mut impl FnMut(FrameNote),
     ) -> &'d [u8] {
-        let want = match self.want {
-            Some(w) => w,
-            None => {
-                // Not even the header yet: top it up to 24 bytes and look again.
-                let take = (EXTENDED_HEADER_LEN - self.partial.len()).min(data.len());
-                self.partial.extend_from_slice(&data[..take]);
-                match frame_at(&self.partial, self.max_message) {
-                    Check::Bad(reason) => {
-                        note(FrameNote::Bad(reason));
-                        // Resynchronise over what was buffered, then the rest.
-                        let held = std::mem::take(&mut self.partial);
-                        self.synced = false;
-                        self.skipped = 0;
-                        let left = self.resync(&held[1..], note);
-                        if !left.is_empty() && self.synced {
-                            // A header started inside the held bytes.
-                            self.partial.extend_from_slice(left);
-                            self.want = None;
-                        }
-                        return &data[take..];
-                    }
-                    Check::Partial(Some(total)) | Check::Whole(_, _, total) => {
-                        self.want = Some(total);
-                        total
-                    }
-                    Check::Partial(None) => return &data[take..],
-                }
-            }
+        let len = self.partial.len();
+        // Never take bytes past the current message: they may start the next one.
+        let target = match self.want {
+            Some(total) => total,
+            // Header only: 16 bytes, or 24 once the extended marker shows.
+            None if len >= 4 && self.partial[2..4] == [0xFF, 0xFF] => EXTENDED_HEADER_LEN,
+            None => HEADER_LEN,
         };
-        let need = want.saturating_sub(self.partial.len());
-        let take = need.min(data.len());
+        let take = target.saturating_sub(len).min(data.len());
         self.partial.extend_from_slice(&data[..take]);
-        if self.partial.len() == want {
-            if let Check::Whole(header, header_len, total) =
-                frame_at(&self.partial, self.max_message)
-            {
-                msg(Framed {
-                    header,
-                    header_len,
-                    bytes: &self.partial[..total],
-                });
-            }
-            self.partial.clear();
-            self.want = None;
-            if self.partial.capacity() > 1 << 20 {
-                self.partial = Vec::new();
+        loop {
+            match frame_at(&self.partial, self.max_message) {
+                Check::Whole(header, header_len, total) => {
+                    msg(Framed {
+                        header,
+                        header_len,
+                        bytes: &self.partial[..total],
+                    });
+                    self.partial.drain(..total);
+                    self.want = None;
+                    if self.partial.is_empty() {
+                        if self.partial.capacity() > 1 << 20 {
+                            self.partial = Vec::new();
+                        }
+                        break;
+                    }
+                }
+                Check::Partial(total) => {
+                    self.want = total;
+                    break;
+                }
+                Check::Bad(reason) => {
+                    note(FrameNote::Bad(reason));
+                    // Resynchronise over what was held after its first byte.
+                    let held = std::mem::take(&mut self.partial);
+                    self.want = None;
+                    self.synced = false;
+                    self.skipped = 0;
+                    let left = self.resync(&held[1..], note);
+                    if self.synced {
+                        self.partial.extend_from_slice(left);
+                    }
+                    break;
+                }
             }
         }
         &data[take..]
@@ -267,25 +288,45 @@ fn frame_at(b: &[u8], max_message: usize) -> Check {
     }
 }
 
+/// Headers checked in a row before a resynchronisation point is believed.
+const CHAIN: usize = 4;
+
 /// Whether a believable CA message starts `b`: `None` when more bytes are needed to tell.
+///
+/// Believable means: this header and those that follow it (up to [`CHAIN`] of them, or
+/// to the exact end of `b`) all look right. A message that runs past the end of `b`, or a
+/// following header cut off by it, leaves the question open, so the caller waits for more.
 pub(crate) fn plausible(b: &[u8], max_message: usize) -> Option<bool> {
-    let Some(first) = plausible_header(b, max_message) else {
-        return if b.len() < HEADER_LEN {
-            None
-        } else {
-            Some(false)
-        };
-    };
-    if !first {
-        return Some(false);
+    chain(b, max_message, false)
+}
+
+/// [`plausible`] at the end of a stream, where nothing more will come: a message or header
+/// running past the end is not believable.
+fn plausible_final(b: &[u8], max_message: usize) -> bool {
+    chain(b, max_message, true) == Some(true)
+}
+
+fn chain(b: &[u8], max_message: usize, last: bool) -> Option<bool> {
+    let mut at = 0;
+    for _ in 0..CHAIN {
+        let rest = &b[at..];
+        match plausible_header(rest, max_message) {
+            None if last => return Some(false),
+            None => return None,
+            Some(false) => return Some(false),
+            Some(true) => {}
+        }
+        let (h, hl) = Header::decode(rest).ok()?;
+        let next = at as u64 + hl as u64 + u64::from(h.payload_size);
+        if next == b.len() as u64 {
+            return Some(true);
+        }
+        if next > b.len() as u64 {
+            return if last { Some(false) } else { None };
+        }
+        at = next as usize;
     }
-    // Confirm with the next header when it is already here.
-    let (h, hl) = Header::decode(b).ok()?;
-    let next = hl + h.payload_size as usize;
-    match b.get(next..) {
-        Some(rest) if rest.len() >= HEADER_LEN => Some(plausible_header(rest, max_message)?),
-        _ => Some(true),
-    }
+    Some(true)
 }
 
 /// Checks one header's fields; `None` if fewer than 16 (or 24) bytes.
@@ -303,7 +344,8 @@ fn plausible_header(b: &[u8], max_message: usize) -> Option<bool> {
         return None;
     };
     let sane = match cmd {
-        id::VERSION => h.payload_size == 0 && h.data_count >= 4 && h.data_count < 100,
+        // The minor protocol version: 4.x with x up to 13 today.
+        id::VERSION => h.payload_size == 0 && (1..=15).contains(&h.data_count),
         id::ECHO | id::EVENTS_OFF | id::EVENTS_ON | id::READ_SYNC => h.payload_size == 0,
         id::EVENT_ADD
         | id::READ

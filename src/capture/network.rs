@@ -173,6 +173,18 @@ impl Network {
             }
         }
         let data_seq = if syn { seq.wrapping_add(1) } else { seq };
+        if c.role_source < RoleSource::Content && plausible(payload, cfg.max_message) == Some(true)
+        {
+            // Before the first message is attributed: a telling command anywhere in this
+            // segment settles the roles.
+            if let Some(sender) = first_hint(payload) {
+                c.client = match sender {
+                    Role::Client => from,
+                    Role::Server => 1 - from,
+                };
+                c.role_source = RoleSource::Content;
+            }
+        }
         if !payload.is_empty() || missing > 0 {
             if missing > 0 {
                 out(Event::Problem(Problem::Snapped {
@@ -251,21 +263,21 @@ impl Network {
         } = c;
         let half = &mut halves[i];
         half.closed = true;
+        let Some(framer) = half.framer.as_mut() else {
+            return; // no data ever came this way
+        };
+        let mut ctx = Ctx {
+            at,
+            from: i,
+            ends,
+            client,
+            role_source,
+            names,
+        };
         if half.stream.has_pending() {
-            let max = self.config.max_message;
-            let framer = half
-                .framer
-                .get_or_insert_with(|| Framer::new(half.stream.from_start(), max));
-            let mut ctx = Ctx {
-                at,
-                from: i,
-                ends,
-                client,
-                role_source,
-                names,
-            };
             half.stream.flush(&mut |d| ctx.deliver(framer, d, out));
         }
+        ctx.finish(framer, out);
     }
 
     /// End of input: flush every connection.
@@ -440,6 +452,32 @@ impl Ctx<'_> {
         }
     }
 
+    /// The half ended: the framer gives up what it held.
+    fn finish(&mut self, framer: &mut Framer, out: &mut impl FnMut(Event<'_>)) {
+        let (from, to, packet) = (
+            self.ends[self.from],
+            self.ends[1 - self.from],
+            self.at.packet,
+        );
+        let mut skipped = None;
+        framer.finish(
+            &mut |m| self.message(m.header, m.header_len, m.bytes, out),
+            &mut |n| {
+                if let FrameNote::Skipped(k) = n {
+                    skipped = Some(k);
+                }
+            },
+        );
+        if let Some(skipped) = skipped {
+            out(Event::Problem(Problem::Resynchronised {
+                packet,
+                from,
+                to,
+                skipped,
+            }));
+        }
+    }
+
     fn message(&mut self, h: Header, hl: usize, bytes: &[u8], out: &mut impl FnMut(Event<'_>)) {
         if *self.role_source < RoleSource::Content {
             if let Some(sender) = sender_hint(&h) {
@@ -493,6 +531,21 @@ fn sender_hint(h: &Header) -> Option<Role> {
         | id::ERROR => Some(Role::Server),
         _ => None,
     }
+}
+
+/// The first sender hint among the messages at the start of a segment.
+fn first_hint(mut b: &[u8]) -> Option<Role> {
+    while let Ok((h, hl)) = Header::decode(b) {
+        if let Some(r) = sender_hint(&h) {
+            return Some(r);
+        }
+        let next = hl + h.payload_size as usize;
+        if next > b.len() {
+            return None;
+        }
+        b = &b[next..];
+    }
+    None
 }
 
 /// The role of a datagram's sender from its commands, if they tell.
