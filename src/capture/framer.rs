@@ -401,6 +401,10 @@ mod tests {
                 &mut |n| notes.push(n),
             );
         }
+        f.finish(
+            &mut |m| got.push((m.header.command, m.header.parameter1)),
+            &mut |n| notes.push(n),
+        );
         (got, notes)
     }
 
