@@ -2,9 +2,11 @@
 //!
 //! The crate is layered so that data flows one way: bytes -> [`proto`] (a sans-I/O
 //! protocol core that never touches sockets or clocks) -> [`client`] / [`server`]
-//! (thin tokio shells) -> the command-line tools in `src/bin`. Logging follows
-//! caproto's handler model and lives in [`log`]; the clap arguments and value
-//! formatting shared by the tools live in [`cli`].
+//! (thin tokio shells) -> the command-line tools in `src/bin`. Captured traffic takes
+//! a parallel path: capture bytes -> [`capture`] (sans-I/O: pcap/pcapng, TCP
+//! reassembly, names) -> the same per-command records, printed by `caproto-shark`.
+//! Logging follows caproto's handler model and lives in [`log`]; the clap arguments
+//! and value formatting shared by the tools live in [`cli`].
 //!
 //! # First steps
 //!
