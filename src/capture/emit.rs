@@ -15,7 +15,7 @@ use std::fmt::{self, Write as _};
 
 use super::{Message, PvRef, TransportKind};
 use crate::proto::command::id;
-use crate::proto::trace::{self, Endpoints, Flow, Target, Undecoded};
+use crate::proto::trace::{self, Flow, Target, Undecoded};
 
 /// The `command` field of a captured message: decoded and displayed on demand.
 struct Shown<'m, 'a>(&'m Message<'a>);
@@ -47,12 +47,7 @@ pub fn emit(m: &Message<'_>) {
     if !trace::debug_enabled() {
         return;
     }
-    let ends = Endpoints {
-        our_addr: m.from,
-        their_addr: m.to,
-        role: m.sender,
-    };
-    let mut unknown = String::new();
+    let mut unknown = StackText::default();
     let pv = match &m.pv {
         PvRef::None => None,
         PvRef::Name(n) => Some(&**n),
@@ -62,6 +57,48 @@ pub fn emit(m: &Message<'_>) {
         }
     };
     crate::log::with_record_time(m.time.secs, m.time.nanos, || {
-        trace::record(target(m), &ends, Flow::Send, pv, m.bytes.len(), &Shown(m))
+        trace::record_text(
+            target(m),
+            &m.from_text,
+            &m.to_text,
+            m.sender,
+            Flow::Send,
+            pv,
+            m.bytes.len(),
+            &Shown(m),
+        )
     });
+}
+
+/// Room for an unknown-id PV text (`?subscriptionid=4294967295`) without allocating.
+struct StackText {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl Default for StackText {
+    fn default() -> Self {
+        StackText {
+            buf: [0; 48],
+            len: 0,
+        }
+    }
+}
+
+impl StackText {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("?")
+    }
+}
+
+impl fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }

@@ -33,6 +33,7 @@ pub mod summary;
 pub mod tcp;
 
 use std::net::SocketAddr;
+use std::rc::Rc;
 
 pub use names::{IdKind, PvRef};
 pub use problem::Problem;
@@ -89,6 +90,10 @@ pub struct Message<'a> {
     pub from: SocketAddr,
     /// Receiver.
     pub to: SocketAddr,
+    /// `from` as text, formatted once per flow.
+    pub from_text: Rc<str>,
+    /// `to` as text, formatted once per flow.
+    pub to_text: Rc<str>,
     /// The sender's role (client: requests, server: responses).
     pub sender: Role,
     /// The header, with real sizes.

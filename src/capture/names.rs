@@ -8,12 +8,12 @@
 //! is shown as such ([`PvRef::Unknown`]), never guessed. Tables are capped: a circuit that
 //! keeps more than [`MAX_IDS`] ids of one kind forgets the oldest table wholesale.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::rc::Rc;
 
 use crate::proto::command::id;
 use crate::proto::header::Header;
+use crate::proto::ids::IdMap;
 
 /// Most ids of one kind remembered per circuit.
 pub const MAX_IDS: usize = 1 << 20;
@@ -75,7 +75,7 @@ impl fmt::Display for PvRef {
     }
 }
 
-fn bounded_insert(map: &mut HashMap<u32, Rc<str>>, k: u32, v: Rc<str>) {
+fn bounded_insert(map: &mut IdMap<Rc<str>>, k: u32, v: Rc<str>) {
     if map.len() >= MAX_IDS && !map.contains_key(&k) {
         map.clear();
     }
@@ -85,10 +85,10 @@ fn bounded_insert(map: &mut HashMap<u32, Rc<str>>, k: u32, v: Rc<str>) {
 /// The id tables of one circuit.
 #[derive(Debug, Default)]
 pub struct Names {
-    cids: HashMap<u32, Rc<str>>,
-    sids: HashMap<u32, Rc<str>>,
-    subs: HashMap<u32, Rc<str>>,
-    ioids: HashMap<u32, Rc<str>>,
+    cids: IdMap<Rc<str>>,
+    sids: IdMap<Rc<str>>,
+    subs: IdMap<Rc<str>>,
+    ioids: IdMap<Rc<str>>,
     /// Channels created (CREATE_CHAN responses seen).
     pub channels_created: u64,
 }
@@ -105,7 +105,7 @@ pub fn payload_name(payload: &[u8]) -> Option<&str> {
 }
 
 impl Names {
-    fn get(map: &HashMap<u32, Rc<str>>, kind: IdKind, key: u32) -> PvRef {
+    fn get(map: &IdMap<Rc<str>>, kind: IdKind, key: u32) -> PvRef {
         match map.get(&key) {
             Some(n) => PvRef::Name(Rc::clone(n)),
             None => PvRef::Unknown(kind, key),

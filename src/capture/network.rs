@@ -43,6 +43,8 @@ struct Half {
 struct Circuit {
     /// The two endpoints; half `i` carries bytes sent by `ends[i]`.
     ends: [SocketAddr; 2],
+    /// The endpoints as text, for the records.
+    texts: [Rc<str>; 2],
     client: usize,
     role_source: RoleSource,
     halves: [Half; 2],
@@ -154,6 +156,7 @@ impl Network {
                 key,
                 Circuit {
                     ends: [key.0, key.1],
+                    texts: [Rc::from(key.0.to_string()), Rc::from(key.1.to_string())],
                     client,
                     role_source,
                     halves: Default::default(),
@@ -195,6 +198,7 @@ impl Network {
             }
             let Circuit {
                 ends,
+                texts,
                 client,
                 role_source,
                 halves,
@@ -208,6 +212,7 @@ impl Network {
                 at,
                 from,
                 ends,
+                texts,
                 client,
                 role_source,
                 names,
@@ -256,6 +261,7 @@ impl Network {
         };
         let Circuit {
             ends,
+            texts,
             client,
             role_source,
             halves,
@@ -270,6 +276,7 @@ impl Network {
             at,
             from: i,
             ends,
+            texts,
             client,
             role_source,
             names,
@@ -316,6 +323,8 @@ impl Network {
             }
             None => Role::Client,
         };
+        let (from_text, to_text): (Rc<str>, Rc<str>) =
+            (Rc::from(p.src.to_string()), Rc::from(p.dst.to_string()));
         let mut rest = payload;
         while !rest.is_empty() {
             let (h, hl) = match Header::decode(rest) {
@@ -354,6 +363,8 @@ impl Network {
                 transport: TransportKind::Udp,
                 from: p.src,
                 to: p.dst,
+                from_text: Rc::clone(&from_text),
+                to_text: Rc::clone(&to_text),
                 sender,
                 header: h,
                 header_len: hl,
@@ -397,6 +408,7 @@ struct Ctx<'c> {
     at: At,
     from: usize,
     ends: &'c [SocketAddr; 2],
+    texts: &'c [Rc<str>; 2],
     client: &'c mut usize,
     role_source: &'c mut RoleSource,
     names: &'c mut Names,
@@ -504,6 +516,8 @@ impl Ctx<'_> {
             transport: TransportKind::Tcp,
             from: self.ends[self.from],
             to: self.ends[1 - self.from],
+            from_text: Rc::clone(&self.texts[self.from]),
+            to_text: Rc::clone(&self.texts[1 - self.from]),
             sender,
             header: h,
             header_len: hl,
