@@ -97,8 +97,9 @@ fn count_messages(file: &Path) -> (usize, usize) {
         }
         n
     };
-    let mut flows: BTreeMap<(Vec<u8>, Vec<u8>), (Option<u32>, BTreeMap<u32, Vec<u8>>)> =
-        BTreeMap::new();
+    // (source, destination) -> (first data sequence number, segments by sequence number)
+    type Flow = (Option<u32>, BTreeMap<u32, Vec<u8>>);
+    let mut flows: BTreeMap<(Vec<u8>, Vec<u8>), Flow> = BTreeMap::new();
     let (mut tcp, mut udp) = (0, 0);
     let mut off = 24;
     while off + 16 <= b.len() {

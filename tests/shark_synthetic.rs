@@ -10,12 +10,12 @@ use shark_support::*;
 const C: &str = "127.0.0.1:40001";
 const S: &str = "127.0.0.1:5064";
 
+/// (role, command, pv) of one expected record.
+type Expected = (&'static str, &'static str, &'static str);
+
 /// One circuit's conversation in four parts (client, server, client, server), and the
 /// records it must decode to.
-fn conversation() -> (
-    Vec<Vec<u8>>,
-    Vec<(&'static str, &'static str, &'static str)>,
-) {
+fn conversation() -> (Vec<Vec<u8>>, Vec<Expected>) {
     let parts = vec![
         [version(), create_req("a:x", 1), create_req("b:y", 2)].concat(),
         [

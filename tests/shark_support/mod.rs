@@ -10,7 +10,7 @@ use caproto::capture::{Config, Decoder, Event, Problem};
 /// One CA message: a 16-byte header (or the 24-byte extended form) and a payload padded to 8.
 pub fn ca(cmd: u16, dtype: u16, count: u32, p1: u32, p2: u32, payload: &[u8]) -> Vec<u8> {
     let mut padded = payload.to_vec();
-    while padded.len() % 8 != 0 {
+    while !padded.len().is_multiple_of(8) {
         padded.push(0);
     }
     let size = padded.len() as u32;
@@ -321,7 +321,7 @@ pub fn pcapng(linktype: u32, pkts: &[Pkt], big_endian: bool) -> Vec<u8> {
         epb.extend_from_slice(&u32b(p.data.len() as u32));
         epb.extend_from_slice(&u32b(p.orig_len));
         epb.extend_from_slice(&p.data);
-        while epb.len() % 4 != 0 {
+        while !epb.len().is_multiple_of(4) {
             epb.push(0);
         }
         block(&mut out, 6, &epb);
