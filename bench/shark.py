@@ -110,6 +110,9 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--keep", help="keep the captures in this folder")
+    ap.add_argument("--capture", help="decode this capture (of a previous --keep run) instead of making one")
+    ap.add_argument("--port", type=int, help="server port of the --capture run")
+    ap.add_argument("--skip-caproto-shark", action="store_true", help="do not run caproto's caproto-shark")
     args = ap.parse_args()
 
     epics_bin, epics_lib, caproto_bin = peers()
@@ -129,7 +132,11 @@ def main():
                EPICS_CA_REPEATER_PORT=str(rport))
     cap = os.path.join(tmp, "catime.pcap")
     procs = []
+    if args.capture:
+        cap, port = args.capture, args.port or 5064
     try:
+        if args.capture:
+            raise StopIteration
         ioc = subprocess.Popen([os.path.join(epics_bin, "softIoc"), "-m", "P=bench:", "-d",
                                 os.path.join(ROOT, "tests", "fixtures", "ioc.db")],
                                env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
@@ -149,6 +156,8 @@ def main():
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
         log(f"catime took {time.monotonic() - t0:.1f} s")
         time.sleep(0.3)
+    except StopIteration:
+        pass
     finally:
         for p in reversed(procs):
             if p.poll() is None:
@@ -192,7 +201,9 @@ def main():
 
     theirs = "not installed (dpkt missing?)"
     py_shark = os.path.join(caproto_bin, "caproto-shark")
-    if os.path.exists(py_shark):
+    if args.skip_caproto_shark:
+        theirs = "not run (--skip-caproto-shark)"
+    elif os.path.exists(py_shark):
         with open(cap, "rb") as f:
             wall, kib, status, out = timed([py_shark], stdout=subprocess.PIPE, stdin=f, timeout=900)
         if status == "timeout":
