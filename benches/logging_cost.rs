@@ -2,7 +2,9 @@
 //!
 //! Measures one per-command DEBUG record (the contract fields, a command whose Display does
 //! real formatting) when: no handler wants DEBUG; a handler wants DEBUG but a PV filter rejects
-//! the record; the record is accepted and formatted (text and JSON) into a null writer.
+//! the record; the record is accepted and formatted (text and JSON) into a null writer; and
+//! the global switch (`log::disable`, Python's `logging.disable`) turns off a handler that
+//! wants DEBUG, which should cost what the first case costs.
 //! Plain `std::time`, no harness: median of several rounds, in ns per record.
 
 use std::fmt;
@@ -71,6 +73,11 @@ fn main() {
 
     log::config_logging(base().level(LevelFilter::WARN)).unwrap();
     measure("disabled (handler at WARN)", "drop:x");
+
+    log::config_logging(base().level(LevelFilter::DEBUG)).unwrap();
+    log::disable(tracing::Level::DEBUG);
+    measure("log::disable(DEBUG), handler at DEBUG", "any:x");
+    log::enable_all();
 
     log::config_logging(
         base()

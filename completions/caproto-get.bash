@@ -23,7 +23,7 @@ _caproto__get() {
 
     case "${cmd}" in
         caproto__get)
-            opts="-w -p -c -t -a -d -n -S -# -e -f -g -s -F -v -q -h -V --format --timeout --priority --no-repeater --notify --terse --wide --list-types --lx --lo --lb --0x --0o --0b --verbose --quiet --log-file --log-pv --log-addr --log-role --log-format --no-color --help --version"
+            opts="-w -p -c -t -a -d -n -S -# -e -f -g -s -F -v -q -h -V --format --timeout --priority --no-repeater --notify --terse --wide --list-types --lx --lo --lb --0x --0o --0b --verbose --quiet --log-file --log-file-max-size --log-file-keep --log-ship --log-ship-level --log-disable --log-pv --log-addr --log-role --log-format --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -74,6 +74,26 @@ _caproto__get() {
                     return 0
                     ;;
                 --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file-max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file-keep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-ship)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-ship-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-disable)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -23,13 +23,17 @@ _caproto__monitor() {
 
     case "${cmd}" in
         caproto__monitor)
-            opts="-w -p -m -n -S -# -e -f -g -s -F -v -q -h -V --format --duration --maximum --timeout --priority --no-repeater --lx --lo --lb --0x --0o --0b --verbose --quiet --log-file --log-pv --log-addr --log-role --log-format --no-color --help --version"
+            opts="-t -w -p -m -n -S -# -e -f -g -s -F -v -q -h -V --format --duration --maximum --strict --timeout --priority --no-repeater --lx --lo --lb --0x --0o --0b --verbose --quiet --log-file --log-file-max-size --log-file-keep --log-ship --log-ship-level --log-disable --log-pv --log-addr --log-role --log-format --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -t)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -82,6 +86,26 @@ _caproto__monitor() {
                     return 0
                     ;;
                 --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file-max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file-keep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-ship)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-ship-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-disable)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

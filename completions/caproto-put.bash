@@ -23,7 +23,7 @@ _caproto__put() {
 
     case "${cmd}" in
         caproto__put)
-            opts="-w -p -c -t -l -n -a -S -v -q -h -V --format --timeout --priority --no-repeater --notify --terse --wide --array --file --array-pad --verbose --quiet --log-file --log-pv --log-addr --log-role --log-format --no-color --help --version"
+            opts="-w -p -c -t -l -n -a -S -s -v -q -h -V --format --timeout --priority --no-repeater --notify --terse --wide --array --file --array-pad --verbose --quiet --log-file --log-file-max-size --log-file-keep --log-ship --log-ship-level --log-disable --log-pv --log-addr --log-role --log-format --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -54,6 +54,26 @@ _caproto__put() {
                     return 0
                     ;;
                 --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file-max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file-keep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-ship)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-ship-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-disable)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

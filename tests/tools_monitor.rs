@@ -243,12 +243,24 @@ fn duration_mask_and_format() {
 #[test]
 fn unknown_pvs_are_reported_and_the_others_monitored() {
     let env = CaEnv::new();
-    // No server at all.
-    let out = ours(&env, Tool::Monitor, &["-w", "1", "tm5:nope"]);
+    // No server at all. --strict: the old exit on timeout.
+    let out = ours(&env, Tool::Monitor, &["--strict", "-w", "1", "tm5:nope"]);
     assert!(!out.timed_out, "{out}");
     assert_eq!(out.status.and_then(|s| s.code()), Some(1), "{out}");
     assert!(out.stderr.contains("tm5:nope"), "{out}");
     assert!(out.stdout.is_empty(), "{out}");
+    // By default, as camonitor: reported on stdout, searched for until --duration.
+    let out = ours(
+        &env,
+        Tool::Monitor,
+        &["-w", "1", "--duration", "2", "tm5:nope"],
+    );
+    assert_eq!(out.status.and_then(|s| s.code()), Some(1), "{out}");
+    assert_eq!(
+        out.stdout,
+        format!("{:<40}  *** Not connected (PV not found)\n", "tm5:nope")
+    );
+    assert!(out.stderr.is_empty(), "{out}");
     let Some(_ioc) = ioc(&env, "tm5:") else {
         return;
     };
@@ -256,7 +268,15 @@ fn unknown_pvs_are_reported_and_the_others_monitored() {
     let out = ours(
         &env,
         Tool::Monitor,
-        &["-w", "5", "--maximum", "1", "tm5:nope", "tm5:ai"],
+        &[
+            "--strict",
+            "-w",
+            "5",
+            "--maximum",
+            "1",
+            "tm5:nope",
+            "tm5:ai",
+        ],
     );
     assert!(!out.timed_out, "{out}");
     assert_eq!(out.status.and_then(|s| s.code()), Some(1), "{out}");

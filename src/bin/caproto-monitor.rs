@@ -21,7 +21,9 @@ fn main() -> ExitCode {
         |backend, ctrl_c| async move {
             // Lines are written by a thread of their own and flushed whenever
             // no further update waits, so updates appear at once.
-            let mut err = std::io::stderr().lock();
+            // Not `.lock()`: holding stderr's lock for the whole run would block every
+            // other thread that logs to the terminal (log shipping notices, SIGHUP).
+            let mut err = std::io::stderr();
             run_monitor_threaded(args, &backend, std::io::stdout(), &mut err, ctrl_c).await
         },
     )

@@ -10,6 +10,8 @@ use clap::CommandFactory;
 use clap_complete::Shell;
 
 use crate::cli::args::get::GetArgs;
+use crate::cli::args::info::InfoArgs;
+use crate::cli::args::ioc::IocArgs;
 use crate::cli::args::monitor::MonitorArgs;
 use crate::cli::args::put::PutArgs;
 use crate::cli::args::repeater::RepeaterArgs;
@@ -22,6 +24,8 @@ pub fn commands() -> Vec<clap::Command> {
         PutArgs::command(),
         MonitorArgs::command(),
         RepeaterArgs::command(),
+        IocArgs::command(),
+        InfoArgs::command(),
         SharkArgs::command(),
     ]
 }

@@ -87,13 +87,25 @@ pub(crate) struct ChannelShared {
     pub last_failure: Mutex<Option<CircuitFailure>>,
 }
 
-/// A circuit ended while a channel was on it, or could not be connected.
+/// What last kept a found channel from connecting, or ended its connection.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct CircuitFailure {
     /// The server's TCP address.
     pub server: SocketAddr,
-    /// What happened (protocol error, reset, echo timeout, refused connect).
-    pub reason: String,
+    /// What happened.
+    pub kind: FailureKind,
+}
+
+/// The ways a channel that a server claimed can fail to be connected.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum FailureKind {
+    /// The circuit ended (protocol error, reset, echo timeout, refused connect).
+    Circuit(String),
+    /// The server disconnected the channel (SERVER_DISCONN).
+    ServerDisconnected,
+    /// The search was answered and the channel handed to the circuit; no
+    /// answer to its creation yet (a silent server, or one held off).
+    AwaitingCreate,
 }
 
 impl ChannelShared {
@@ -110,10 +122,25 @@ impl ChannelShared {
 
     /// Remember why the circuit carrying (or about to carry) this channel ended.
     pub(crate) fn set_failure(&self, server: SocketAddr, reason: &str) {
-        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(CircuitFailure {
-            server,
-            reason: reason.to_string(),
-        });
+        self.set_failure_kind(server, FailureKind::Circuit(reason.to_string()));
+    }
+
+    /// Remember what kept the channel from connecting to `server`.
+    pub(crate) fn set_failure_kind(&self, server: SocketAddr, kind: FailureKind) {
+        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(CircuitFailure { server, kind });
+    }
+
+    /// Note that `server` answered the search and the channel is being
+    /// created there, unless a more telling failure is already recorded.
+    pub(crate) fn note_found(&self, server: SocketAddr) {
+        let mut last = self.last_failure.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_none() {
+            *last = Some(CircuitFailure {
+                server,
+                kind: FailureKind::AwaitingCreate,
+            });
+        }
     }
 
     /// Forget the previous failure (the channel connected).
@@ -246,21 +273,42 @@ impl Channel {
         };
         match tokio::time::timeout(timeout, wait).await {
             Ok(r) => r,
-            Err(_) => Err(self.failure_or(ClientError::Timeout {
-                pv: self.name().to_string(),
-                timeout,
-            })),
+            Err(_) => Err(self.failure_or(
+                ClientError::Timeout {
+                    pv: self.name().to_string(),
+                    timeout,
+                },
+                Some(timeout),
+            )),
         }
     }
 
-    /// [`ClientError::CircuitFailed`] if the channel's last circuit failed
-    /// (the record is cleared on every connect), else `otherwise`.
-    fn failure_or(&self, otherwise: ClientError) -> ClientError {
+    /// What the channel's last failure says (the record is cleared on every
+    /// connect): [`ClientError::CircuitFailed`],
+    /// [`ClientError::ServerDisconnected`], or, when the wait of `timeout`
+    /// ended while a found channel was still being created,
+    /// [`ClientError::NoCreateReply`]. Else `otherwise`.
+    fn failure_or(&self, otherwise: ClientError, timeout: Option<Duration>) -> ClientError {
+        let pv = self.name().to_string();
         match self.shared().failure() {
-            Some(f) => ClientError::CircuitFailed {
-                pv: self.name().to_string(),
-                server: f.server,
-                reason: f.reason,
+            Some(CircuitFailure {
+                server,
+                kind: FailureKind::Circuit(reason),
+            }) => ClientError::CircuitFailed { pv, server, reason },
+            Some(CircuitFailure {
+                server,
+                kind: FailureKind::ServerDisconnected,
+            }) => ClientError::ServerDisconnected { pv, server },
+            Some(CircuitFailure {
+                server,
+                kind: FailureKind::AwaitingCreate,
+            }) => match timeout {
+                Some(timeout) => ClientError::NoCreateReply {
+                    pv,
+                    server,
+                    timeout,
+                },
+                None => otherwise,
             },
             None => otherwise,
         }
@@ -357,9 +405,12 @@ impl Channel {
         // A request whose circuit ended says why, when the circuit failed
         // (protocol error, echo timeout...) rather than closed cleanly.
         let lost = || {
-            self.failure_or(ClientError::Disconnected {
-                pv: self.name().to_string(),
-            })
+            self.failure_or(
+                ClientError::Disconnected {
+                    pv: self.name().to_string(),
+                },
+                None,
+            )
         };
         conn.circuit.send(msg).map_err(|_| lost())?;
         rx.await.map_err(|_| lost())?

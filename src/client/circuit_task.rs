@@ -21,10 +21,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::channel::{ChannelInfo, ChannelShared, ConnState, Connection, Reading};
+use super::channel::{ChannelInfo, ChannelShared, ConnState, Connection, FailureKind, Reading};
 use super::context::{ContextShared, CtxMsg};
 use super::error::{eca_description, eca_is_success, ClientError};
-use crate::proto::circuit::VirtualCircuit;
+use crate::proto::circuit::{CircuitError, Oversized, ReplyTo, VirtualCircuit};
 use crate::proto::command::{id, AccessRights, Command};
 use crate::proto::dbr::{self, DbrType};
 use crate::proto::{Role, PROTOCOL_VERSION};
@@ -88,6 +88,9 @@ struct Entry {
     access: AccessRights,
     /// subid -> requested type and count, for subscriptions whose EVENT_ADD went out.
     active: HashMap<u32, (DbrType, u32)>,
+    /// When CREATE_CHAN was answered, to tell a healthy connection from one
+    /// the server keeps breaking.
+    connected_at: Option<Instant>,
 }
 
 /// An I/O request waiting for its reply.
@@ -112,6 +115,8 @@ enum End {
 
 struct Circuit {
     key: CircuitKey,
+    /// When the TCP connection was made.
+    opened_at: Instant,
     ctx: Arc<ContextShared>,
     /// Our handle on ourselves, put into each channel's `Connection`.
     self_tx: mpsc::UnboundedSender<CircuitMsg>,
@@ -147,6 +152,7 @@ async fn run(
     let mut writer = tokio::spawn(write_loop(wr, wrx));
     let mut c = Circuit {
         key,
+        opened_at: Instant::now(),
         ctx: ctx.clone(),
         self_tx,
         vc: VirtualCircuit::new(
@@ -212,13 +218,13 @@ fn give_up(
     while let Ok(msg) = rx.try_recv() {
         if let CircuitMsg::Attach(shared) = msg {
             shared.set_failure(key.addr, &format!("cannot connect: {why}"));
-            cids.push(shared.cid);
+            cids.push((shared.cid, None));
         }
     }
     let _ = ctx.tx.send(CtxMsg::CircuitDown {
         key,
         cids,
-        connect_failed: true,
+        lived: None,
     });
 }
 
@@ -304,7 +310,10 @@ impl Circuit {
                         match next {
                             Ok(cmd) => self.handle_cmd(cmd),
                             Err(e) if e.is_fatal() => {
-                                return End::Lost(format!("protocol error: {e}"))
+                                if let CircuitError::OversizedReply(o) = &e {
+                                    self.refuse_reply(o);
+                                }
+                                return End::Lost(format!("protocol error: {e}"));
                             }
                             // A late or stray reply (e.g. for a channel we just
                             // cleared): consumed, nothing to do.
@@ -363,6 +372,7 @@ impl Circuit {
                         sid: None,
                         access: AccessRights::default(),
                         active: HashMap::new(),
+                        connected_at: None,
                     },
                 );
                 let _ = self.send(cmd, Some(&name));
@@ -554,8 +564,12 @@ impl Circuit {
                 if let Some(entry) = self.entries.remove(&cid) {
                     tracing::info!(target: "caproto::ch", pv = %entry.shared.name,
                         their_addr = %self.key.addr, role = "client", "server disconnected channel");
+                    let lived = entry.connected_at.map(|t| t.elapsed());
+                    entry
+                        .shared
+                        .set_failure_kind(self.key.addr, FailureKind::ServerDisconnected);
                     self.drop_entry(entry);
-                    let _ = self.ctx.tx.send(CtxMsg::Research { cid });
+                    let _ = self.ctx.tx.send(CtxMsg::Research { cid, lived });
                 }
             }
             Command::ReadNotifyResponse {
@@ -570,13 +584,7 @@ impl Circuit {
                 };
                 let pv = self.pv_name(cid);
                 let result = if eca_is_success(status) {
-                    dbr::decode(data_type, data_count, &data)
-                        .map(|(value, meta)| Reading {
-                            dbr_type: data_type,
-                            value,
-                            meta,
-                        })
-                        .map_err(ClientError::Dbr)
+                    decode_reading(pv, data_type, data_count, &data)
                 } else {
                     Err(server_error(pv, status, None))
                 };
@@ -613,13 +621,7 @@ impl Circuit {
                     return;
                 };
                 let item = if eca_is_success(status) {
-                    dbr::decode(data_type, data_count, &data)
-                        .map(|(value, meta)| Reading {
-                            dbr_type: data_type,
-                            value,
-                            meta,
-                        })
-                        .map_err(ClientError::Dbr)
+                    decode_reading(entry.shared.name.clone(), data_type, data_count, &data)
                 } else {
                     Err(server_error(entry.shared.name.clone(), status, None))
                 };
@@ -643,6 +645,38 @@ impl Circuit {
             other => {
                 tracing::debug!(target: "caproto::circ", their_addr = %self.key.addr,
                     role = "client", "ignoring unexpected {other:?}");
+            }
+        }
+    }
+
+    /// A reply larger than its request closes the circuit; the request it
+    /// answered fails with the reason (the others hear of the circuit).
+    fn refuse_reply(&mut self, o: &Oversized) {
+        tracing::info!(target: "caproto::circ", pv = %o.pv, their_addr = %self.key.addr,
+            role = "client", "reply refused, closing the circuit: {}", o.reason());
+        let err = || ClientError::OversizedReply {
+            pv: o.pv.to_string(),
+            reason: o.reason(),
+        };
+        match o.reply_to {
+            ReplyTo::Read { ioid } => {
+                if let Some(Pending::Get { reply, .. }) = self.pending.remove(&ioid) {
+                    let _ = reply.send(Err(err()));
+                }
+            }
+            ReplyTo::Event { subscriptionid } => {
+                let entry = self
+                    .sub_owner
+                    .get(&subscriptionid)
+                    .and_then(|cid| self.entries.get(cid));
+                if let Some(spec) = entry.and_then(|e| {
+                    e.shared
+                        .subs()
+                        .get(&subscriptionid)
+                        .map(|s| s.queue.clone())
+                }) {
+                    spec.push(Err(err()));
+                }
             }
         }
     }
@@ -706,6 +740,7 @@ impl Circuit {
             return;
         };
         entry.sid = Some(sid);
+        entry.connected_at = Some(Instant::now());
         entry.shared.clear_failure();
         let info = ChannelInfo {
             native_type: data_type.native(),
@@ -769,8 +804,11 @@ impl Circuit {
 
     fn teardown(mut self, end: End, late: Vec<Arc<ChannelShared>>) {
         let entries: Vec<Entry> = self.entries.drain().map(|(_, e)| e).collect();
-        let mut cids: Vec<u32> = entries.iter().map(|e| e.shared.cid).collect();
-        cids.extend(late.iter().map(|s| s.cid));
+        let mut cids: Vec<(u32, Option<Duration>)> = entries
+            .iter()
+            .map(|e| (e.shared.cid, e.connected_at.map(|t| t.elapsed())))
+            .collect();
+        cids.extend(late.iter().map(|s| (s.cid, None)));
         if let End::Lost(why) = &end {
             // Kept so a wait for the channel that then times out can say why.
             for shared in entries.iter().map(|e| &e.shared).chain(late.iter()) {
@@ -794,7 +832,7 @@ impl Circuit {
         let _ = self.ctx.tx.send(CtxMsg::CircuitDown {
             key: self.key,
             cids,
-            connect_failed: false,
+            lived: Some(self.opened_at.elapsed()),
         });
     }
 }
@@ -809,6 +847,22 @@ impl Pending {
             Pending::Get { cid, .. } | Pending::Put { cid, .. } => *cid,
         }
     }
+}
+
+/// Decode a reply's payload; a failure names the PV.
+fn decode_reading(
+    pv: String,
+    data_type: DbrType,
+    data_count: u32,
+    data: &[u8],
+) -> Result<Reading, ClientError> {
+    dbr::decode(data_type, data_count, data)
+        .map(|(value, meta)| Reading {
+            dbr_type: data_type,
+            value,
+            meta,
+        })
+        .map_err(|error| ClientError::BadReply { pv, error })
 }
 
 fn server_error(pv: String, status: u32, message: Option<String>) -> ClientError {

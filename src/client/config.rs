@@ -5,16 +5,22 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::time::Duration;
 
 use super::error::ClientError;
+use crate::net::{self, AddrList, InterfaceSource, SystemInterfaces};
 use crate::proto::{DEFAULT_MAX_ARRAY_BYTES, DEFAULT_REPEATER_PORT, DEFAULT_SERVER_PORT};
 
 /// Everything a [`crate::client::Context`] needs to know about its network
 /// surroundings. [`Config::from_env`] reads it the way EPICS base does.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// Where UDP searches go: `EPICS_CA_ADDR_LIST` entries (port defaulting to
-    /// `server_port`), plus the limited broadcast address when
-    /// `EPICS_CA_AUTO_ADDR_LIST` is not `NO`.
+    /// Where UDP searches go: with `EPICS_CA_AUTO_ADDR_LIST` not `NO`, the
+    /// broadcast address of every up, broadcast-capable IPv4 interface (or
+    /// 127.0.0.1 on a host with no such interface), then the
+    /// `EPICS_CA_ADDR_LIST` entries (port defaulting to `server_port`); see
+    /// [`crate::net::search_list`].
     pub search_addrs: Vec<SocketAddr>,
+    /// How `search_addrs` was chosen (logged once at DEBUG when a context
+    /// starts); `None` for a hand-built configuration.
+    pub search_report: Option<AddrList>,
     /// `EPICS_CA_NAME_SERVERS`: servers searched over TCP instead of UDP.
     pub name_servers: Vec<SocketAddr>,
     /// `EPICS_CA_SERVER_PORT` (default 5064).
@@ -43,9 +49,11 @@ pub struct Config {
     /// Circuit priority (0..=99) sent in VERSION; channels of different
     /// priorities to the same server use different circuits.
     pub priority: u16,
-    /// User name sent in CLIENT_NAME (`$USER`/`$LOGNAME`).
+    /// User name sent in CLIENT_NAME: `$USER`, else `$LOGNAME`, else the
+    /// account name of the real user id, as EPICS (see [`crate::net::user_name`]).
     pub client_name: String,
-    /// Host name sent in HOST_NAME.
+    /// Host name sent in HOST_NAME: `gethostname()`, as EPICS (see
+    /// [`crate::net::host_name`]).
     pub host_name: String,
 }
 
@@ -54,6 +62,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             search_addrs: Vec::new(),
+            search_report: None,
             name_servers: Vec::new(),
             server_port: DEFAULT_SERVER_PORT,
             repeater_port: DEFAULT_REPEATER_PORT,
@@ -79,22 +88,24 @@ impl Config {
 
     /// Read the configuration through `lookup` (an environment stand-in), so
     /// tests can exercise parsing without touching the process environment.
+    /// The host's interfaces are read only if the automatic list is on.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ClientError> {
+        Config::from_lookup_with(lookup, &SystemInterfaces)
+    }
+
+    /// Like [`Config::from_lookup`], with the interfaces taken from
+    /// `interfaces` instead of the host (for tests and embedders).
+    pub fn from_lookup_with(
+        lookup: impl Fn(&str) -> Option<String>,
+        interfaces: &dyn InterfaceSource,
+    ) -> Result<Config, ClientError> {
         let defaults = Config::default();
         let server_port = port_var(&lookup, "EPICS_CA_SERVER_PORT", defaults.server_port)?;
         let repeater_port = port_var(&lookup, "EPICS_CA_REPEATER_PORT", defaults.repeater_port)?;
-        let mut search_addrs = addr_list(&lookup, "EPICS_CA_ADDR_LIST", server_port)?;
-        let auto = lookup("EPICS_CA_AUTO_ADDR_LIST")
-            .map(|v| !v.trim().eq_ignore_ascii_case("no"))
-            .unwrap_or(true);
-        if auto {
-            // Without interface enumeration the portable stand-in for "every
-            // interface's broadcast address" is the limited broadcast address.
-            let bcast = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::BROADCAST, server_port));
-            if !search_addrs.contains(&bcast) {
-                search_addrs.push(bcast);
-            }
-        }
+        let listed = addr_list(&lookup, "EPICS_CA_ADDR_LIST", server_port)?;
+        let auto = net::is_auto_on(lookup("EPICS_CA_AUTO_ADDR_LIST").as_deref());
+        let report = net::search_list(interfaces, auto, &listed, server_port);
+        let search_addrs = report.addrs();
         let name_servers = addr_list(&lookup, "EPICS_CA_NAME_SERVERS", server_port)?;
         let conn_timeout = secs_var(&lookup, "EPICS_CA_CONN_TMO", defaults.conn_timeout)?;
         let beacon_period = secs_var(&lookup, "EPICS_CA_BEACON_PERIOD", defaults.beacon_period)?;
@@ -112,16 +123,11 @@ impl Config {
                 .map_err(|e| bad("EPICS_CA_MAX_ARRAY_BYTES", &v, e.to_string()))?
                 .max(DEFAULT_MAX_ARRAY_BYTES),
         };
-        let client_name = lookup("USER")
-            .or_else(|| lookup("LOGNAME"))
-            .filter(|s| !s.is_empty())
-            .unwrap_or(defaults.client_name);
-        let host_name = lookup("HOSTNAME")
-            .filter(|s| !s.is_empty())
-            .or_else(system_host_name)
-            .unwrap_or(defaults.host_name);
+        let client_name = net::user_name(&lookup);
+        let host_name = net::host_name();
         Ok(Config {
             search_addrs,
+            search_report: Some(report),
             name_servers,
             server_port,
             repeater_port,
@@ -227,14 +233,6 @@ pub(crate) fn parse_host_port(entry: &str, default_port: u16) -> Result<SocketAd
         .ok_or_else(|| format!("{host:?} has no IPv4 address"))
 }
 
-fn system_host_name() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,13 +267,51 @@ mod tests {
     }
 
     #[test]
-    fn auto_addr_list_adds_broadcast_unless_no() {
-        let c = cfg(&[("EPICS_CA_AUTO_ADDR_LIST", "yes")]).unwrap();
+    fn auto_addr_list_searches_interface_broadcasts_then_the_env_list() {
+        let host = vec![
+            crate::net::Interface {
+                name: "eth0".into(),
+                addr: [10, 77, 0, 1].into(),
+                up: true,
+                loopback: false,
+                broadcast: Some([10, 77, 0, 255].into()),
+                point_to_point: None,
+            },
+            crate::net::Interface {
+                name: "eth1".into(),
+                addr: [10, 78, 0, 1].into(),
+                up: true,
+                loopback: false,
+                broadcast: Some([10, 78, 0, 255].into()),
+                point_to_point: None,
+            },
+        ];
+        let with = |vars: &[(&str, &str)]| {
+            let map: HashMap<String, String> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Config::from_lookup_with(|k| map.get(k).cloned(), &host).unwrap()
+        };
+        let c = with(&[("EPICS_CA_ADDR_LIST", "10.0.0.9")]);
         assert_eq!(
             c.search_addrs,
-            vec!["255.255.255.255:5064".parse().unwrap()]
+            vec![
+                "10.77.0.255:5064".parse().unwrap(),
+                "10.78.0.255:5064".parse().unwrap(),
+                "10.0.0.9:5064".parse().unwrap()
+            ]
         );
-        let c = cfg(&[("EPICS_CA_AUTO_ADDR_LIST", "no")]).unwrap();
+        assert!(!c
+            .search_addrs
+            .iter()
+            .any(|a| a.ip().to_string() == "255.255.255.255"));
+        let report = c.search_report.unwrap().to_string();
+        assert!(
+            report.contains("10.78.0.255:5064 (broadcast of eth1)"),
+            "{report}"
+        );
+        let c = with(&[("EPICS_CA_AUTO_ADDR_LIST", "no")]);
         assert!(c.search_addrs.is_empty());
     }
 

@@ -16,6 +16,7 @@ use super::channel::{Channel, ChannelShared, ConnState};
 use super::circuit_task::{self, CircuitHandle, CircuitKey, CircuitMsg};
 use super::config::Config;
 use super::error::ClientError;
+use super::governor::Governor;
 use super::nameserver::{self, NameServerHandle};
 use super::search::SearchScheduler;
 use crate::proto::broadcaster::{Broadcaster, Event};
@@ -48,14 +49,17 @@ pub(crate) enum CtxMsg {
     Add(Arc<ChannelShared>),
     /// The last handle on a channel was dropped.
     Drop { cid: u32 },
-    /// A circuit ended; its channels (`cids`) must be searched for again.
+    /// A circuit ended after `lived` (`None`: it never connected); its
+    /// channels must be searched for again. Each cid comes with how long it
+    /// had been connected (`None`: not yet created).
     CircuitDown {
         key: CircuitKey,
-        cids: Vec<u32>,
-        connect_failed: bool,
+        cids: Vec<(u32, Option<Duration>)>,
+        lived: Option<Duration>,
     },
-    /// The server dropped one channel (SERVER_DISCONN): search again.
-    Research { cid: u32 },
+    /// The server dropped one channel (SERVER_DISCONN) that had been
+    /// connected for `lived`: search again, after the governor's hold.
+    Research { cid: u32, lived: Option<Duration> },
     /// A name server (TCP search) found a channel at `server`.
     Found { cid: u32, server: SocketAddr },
     /// Close everything; answer when done.
@@ -110,14 +114,19 @@ impl Context {
         std_sock
             .set_nonblocking(true)
             .map_err(|e| ClientError::io("binding the search socket", e))?;
-        if config.search_addrs.iter().any(is_broadcast) {
-            std_sock
-                .set_broadcast(true)
-                .map_err(|e| ClientError::io("enabling broadcast on the search socket", e))?;
-        }
+        // Any destination may be a broadcast address (a /23's x.x.1.255 as
+        // much as x.x.x.255), so broadcast is always allowed, as in libca.
+        std_sock
+            .set_broadcast(true)
+            .map_err(|e| ClientError::io("enabling broadcast on the search socket", e))?;
         let _guard = handle.enter();
         let udp = UdpSocket::from_std(std_sock)
             .map_err(|e| ClientError::io("binding the search socket", e))?;
+        match &config.search_report {
+            Some(report) => tracing::debug!(target: "caproto::ctx", role = "client", "{report}"),
+            None => tracing::debug!(target: "caproto::ctx", role = "client",
+                "search list (given by the program): {:?}", config.search_addrs),
+        }
         if config.search_addrs.is_empty() && config.name_servers.is_empty() {
             tracing::warn!(target: "caproto::ctx", role = "client",
                 "empty search address list (EPICS_CA_ADDR_LIST / EPICS_CA_NAME_SERVERS): \
@@ -213,13 +222,6 @@ impl Drop for Context {
     }
 }
 
-fn is_broadcast(addr: &SocketAddr) -> bool {
-    match addr {
-        SocketAddr::V4(a) => a.ip().is_broadcast() || a.ip().octets()[3] == 255,
-        SocketAddr::V6(_) => false,
-    }
-}
-
 /// The context's own task state.
 struct ContextTask {
     shared: Arc<ContextShared>,
@@ -229,11 +231,17 @@ struct ContextTask {
     bc: Broadcaster,
     /// When each pending name is next due (the back-off); `bc` knows the names.
     sched: SearchScheduler,
+    /// Holds after failed circuits and dropped channels; anomaly rate limit.
+    governor: Governor,
+    /// Incoming datagrams that caused nothing, summarised in the log.
+    dropped: DropCounts,
     channels: HashMap<u32, Arc<ChannelShared>>,
     circuits: HashMap<CircuitKey, CircuitHandle>,
     name_servers: Vec<NameServerHandle>,
     /// Reused datagram buffer.
     out: Vec<u8>,
+    /// Reused event list for incoming datagrams.
+    events: Vec<Event>,
     /// When to (re)send the repeater registration; `None` once confirmed or disabled.
     register_at: Option<Instant>,
     register_backoff: Duration,
@@ -252,6 +260,8 @@ impl ContextTask {
             .collect();
         ContextTask {
             sched: SearchScheduler::new(config.min_search_period, config.max_search_period),
+            governor: Governor::new(),
+            dropped: DropCounts::default(),
             register_at: config.use_repeater.then(Instant::now),
             register_backoff: Duration::from_millis(500),
             shared,
@@ -261,6 +271,7 @@ impl ContextTask {
             circuits: HashMap::new(),
             name_servers,
             out: Vec::with_capacity(1500),
+            events: Vec::new(),
         }
     }
 
@@ -318,39 +329,52 @@ impl ContextTask {
                 self.sched.remove(cid);
                 self.bc.cancel_search(cid);
                 self.channels.remove(&cid);
+                self.governor.forget_channel(cid);
             }
-            CtxMsg::CircuitDown {
-                key,
-                cids,
-                connect_failed,
-            } => {
+            CtxMsg::CircuitDown { key, cids, lived } => {
                 self.circuits.remove(&key);
-                // A server that refused the connection should not be hammered:
-                // wait a little before searching again.
-                let due = if connect_failed {
-                    now + Duration::from_secs(1)
-                } else {
-                    now
-                };
-                for cid in cids {
-                    let Some(ch) = self.channels.get(&cid).cloned() else {
-                        continue;
-                    };
-                    if matches!(&*ch.state.borrow(), ConnState::Closed | ConnState::Failed) {
-                        continue;
-                    }
-                    self.search(cid, &ch.name, due);
+                // A server that refuses or keeps breaking circuits is not
+                // hammered: its channels search again when its hold ends.
+                let held = self
+                    .governor
+                    .circuit_failed(key.addr, lived, now.into_std());
+                if !held.hold.is_zero() {
+                    tracing::debug!(target: "caproto::ctx", their_addr = %key.addr,
+                        role = "client", failures = held.failures,
+                        "circuit failed {} times in a row: holding the server off for {:.3} s",
+                        held.failures, held.hold.as_secs_f64());
+                }
+                for (cid, connected_for) in cids {
+                    self.research(cid, connected_for, now + held.hold);
                 }
             }
-            CtxMsg::Research { cid } => {
-                if let Some(ch) = self.channels.get(&cid).cloned() {
-                    self.search(cid, &ch.name, now);
-                }
-            }
+            CtxMsg::Research { cid, lived } => self.research(cid, lived, now),
             CtxMsg::Found { cid, server } => self.found(cid, server),
             CtxMsg::Close(reply) => return Some(reply),
         }
         None
+    }
+
+    /// Search again for a channel that lost its connection after being
+    /// connected for `lived`, no earlier than `not_before` nor before the
+    /// channel's own hold ends.
+    fn research(&mut self, cid: u32, lived: Option<Duration>, not_before: Instant) {
+        let Some(ch) = self.channels.get(&cid).cloned() else {
+            return;
+        };
+        if matches!(&*ch.state.borrow(), ConnState::Closed | ConnState::Failed) {
+            return;
+        }
+        let now = Instant::now();
+        let held = self.governor.channel_failed(cid, lived, now.into_std());
+        let due = not_before.max(now + held.hold);
+        if due > now {
+            tracing::debug!(target: "caproto::ch", pv = %ch.name, role = "client",
+                failures = held.failures,
+                "connection lost {} times in a row: searching again in {:.3} s",
+                held.failures, (due - now).as_secs_f64());
+        }
+        self.search(cid, &ch.name, due);
     }
 
     /// (Re)start searching for `cid`, first due at `due`.
@@ -372,8 +396,19 @@ impl ContextTask {
         let Some(shared) = self.channels.get(&cid).cloned() else {
             return;
         };
+        let now = Instant::now();
+        if let Some(until) = self.governor.server_held(server, now.into_std()) {
+            // The server keeps failing: no circuit before its hold ends.
+            let until = Instant::from_std(until);
+            tracing::debug!(target: "caproto::ch", pv = %shared.name, their_addr = %server,
+                role = "client", "found on a server held off: searching again in {:.3} s",
+                (until - now).as_secs_f64());
+            self.search(cid, &shared.name, until);
+            return;
+        }
         tracing::debug!(target: "caproto::ch", pv = %shared.name, their_addr = %server,
             role = "client", "found");
+        shared.note_found(server);
         let key = CircuitKey {
             addr: server,
             priority: self.shared.config.priority,
@@ -392,11 +427,7 @@ impl ContextTask {
     }
 
     async fn send_due_searches(&mut self, now: Instant) {
-        if self
-            .sched
-            .next_due()
-            .map_or(true, |due| due > now.into_std())
-        {
+        if self.sched.next_due().is_none_or(|due| due > now.into_std()) {
             return;
         }
         let due: Vec<u32> = self
@@ -462,30 +493,51 @@ impl ContextTask {
         self.register_backoff = (self.register_backoff * 2).min(Duration::from_secs(60));
     }
 
+    /// Handle one incoming datagram. Whatever it holds, it never causes more
+    /// than the searches already scheduled: replies for unknown ids are
+    /// dropped and counted, and beacon anomalies reset the search back-off
+    /// at a bounded rate (see [`Governor::beacon_anomaly`]).
     fn handle_datagram(&mut self, data: &[u8], src: SocketAddr) {
-        let mut events = Vec::new();
-        if let Err(e) = self
-            .bc
-            .recv(data, src, Instant::now().into_std(), &mut events)
-        {
-            tracing::debug!(target: "caproto::bcast", their_addr = %src, role = "client",
+        let now = Instant::now();
+        let mut events = std::mem::take(&mut self.events);
+        events.clear();
+        if let Err(e) = self.bc.recv(data, src, now.into_std(), &mut events) {
+            self.dropped.malformed += 1;
+            tracing::trace!(target: "caproto::bcast", their_addr = %src, role = "client",
                 "ignoring malformed datagram: {e}");
         }
-        for event in events {
+        for event in events.drain(..) {
             match event {
                 Event::Found { cid, server, .. } => {
                     // The search is no longer pending in `bc`; the schedule
                     // still says whether we want it.
+                    if !self.sched.contains(cid) {
+                        self.dropped.stray_replies += 1;
+                    }
                     self.found(cid, server)
+                }
+                Event::Unmatched { .. } => {
+                    self.dropped.stray_replies += 1;
                 }
                 Event::Beacon {
                     server,
                     anomaly: Some(anomaly),
                     ..
-                } if !self.sched.is_empty() => {
-                    tracing::debug!(target: "caproto::ctx", their_addr = %server,
-                        role = "client", "beacon anomaly ({anomaly:?}): searching again now");
-                    self.sched.reset(Instant::now().into_std());
+                } => {
+                    if self.governor.beacon_anomaly(server, now.into_std()) {
+                        if !self.sched.is_empty() {
+                            tracing::debug!(target: "caproto::ctx", their_addr = %server,
+                                role = "client",
+                                "beacon anomaly ({anomaly:?}): searching again now");
+                            self.sched.reset(now.into_std());
+                            // A channel held off for its own failures stays held.
+                            for (cid, until) in self.governor.held_channels(now.into_std()) {
+                                self.sched.postpone(cid, until);
+                            }
+                        }
+                    } else {
+                        self.dropped.anomalies += 1;
+                    }
                 }
                 Event::RepeaterConfirmed { .. } if self.register_at.take().is_some() => {
                     tracing::debug!(target: "caproto::ctx", their_addr = %src,
@@ -494,6 +546,8 @@ impl ContextTask {
                 _ => {}
             }
         }
+        self.events = events;
+        self.dropped.maybe_log(now);
     }
 
     async fn shutdown(&mut self, reply: Option<oneshot::Sender<()>>) {
@@ -522,5 +576,45 @@ impl ContextTask {
         if let Some(reply) = reply {
             let _ = reply.send(());
         }
+    }
+}
+
+/// Incoming datagrams that asked for nothing, counted and summarised in one
+/// DEBUG record per second at most (so `-vv` explains a flood without
+/// writing one line per datagram; each command's own record is at DEBUG on
+/// `caproto::bcast`).
+#[derive(Debug, Default)]
+struct DropCounts {
+    /// Search replies for ids we are not searching for.
+    stray_replies: u64,
+    /// Beacon anomalies beyond the rate limit.
+    anomalies: u64,
+    /// Datagrams that could not be parsed.
+    malformed: u64,
+    last_log: Option<Instant>,
+}
+
+impl DropCounts {
+    fn maybe_log(&mut self, now: Instant) {
+        if self.stray_replies + self.anomalies + self.malformed == 0 {
+            return;
+        }
+        if self
+            .last_log
+            .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.last_log = Some(now);
+        tracing::debug!(target: "caproto::bcast", role = "client",
+            stray_replies = self.stray_replies, ignored_anomalies = self.anomalies,
+            malformed = self.malformed,
+            "dropped {} search replies for unknown ids, {} beacon anomalies over the rate limit, \
+             {} malformed datagrams",
+            self.stray_replies, self.anomalies, self.malformed);
+        *self = DropCounts {
+            last_log: self.last_log,
+            ..DropCounts::default()
+        };
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::proto::circuit::CircuitError;
 use crate::proto::dbr::DbrError;
+use crate::proto::text::escape_control;
 use crate::proto::CommandError;
 
 /// Why a client call failed.
@@ -72,7 +73,8 @@ pub enum ClientError {
         /// The server's message, or our description of the status.
         message: String,
     },
-    /// A value could not be encoded, or a reply could not be decoded.
+    /// A value could not be encoded (replies that cannot be decoded are
+    /// [`ClientError::BadReply`], which names the PV).
     Dbr(DbrError),
     /// A command could not be encoded or decoded.
     Protocol(CommandError),
@@ -105,6 +107,39 @@ pub enum ClientError {
         /// Why the circuit ended, e.g. `protocol error: ...`.
         reason: String,
     },
+    /// The server disconnected the channel (SERVER_DISCONN) and no connection
+    /// was made again within the timeout.
+    ServerDisconnected {
+        /// The PV name.
+        pv: String,
+        /// The server's TCP address.
+        server: SocketAddr,
+    },
+    /// A server answered the search and the circuit to it is open, but it did
+    /// not answer the channel creation within the timeout.
+    NoCreateReply {
+        /// The PV name.
+        pv: String,
+        /// The server's TCP address.
+        server: SocketAddr,
+        /// How long we waited.
+        timeout: Duration,
+    },
+    /// The server sent a reply larger than the request allows (see
+    /// [`crate::proto::circuit::Oversized`]); the circuit was closed.
+    OversizedReply {
+        /// The PV name.
+        pv: String,
+        /// What was refused, e.g. `reply of 25000000 elements for a 1-element channel`.
+        reason: String,
+    },
+    /// A reply for `pv` could not be decoded as the DBR type it announced.
+    BadReply {
+        /// The PV name.
+        pv: String,
+        /// The decoder's complaint.
+        error: DbrError,
+    },
 }
 
 impl fmt::Display for ClientError {
@@ -130,7 +165,11 @@ impl fmt::Display for ClientError {
                 pv,
                 status,
                 message,
-            } => write!(f, "{pv}: server error (ECA status {status:#x}): {message}"),
+            } => write!(
+                f,
+                "{pv}: server error (ECA status {status:#x}): {}",
+                escape_control(message)
+            ),
             ClientError::Dbr(e) => write!(f, "DBR error: {e}"),
             ClientError::Protocol(e) => write!(f, "protocol error: {e}"),
             ClientError::Circuit(e) => write!(f, "circuit error: {e}"),
@@ -141,7 +180,27 @@ impl fmt::Display for ClientError {
             ClientError::Closed => f.write_str("client context closed"),
             ClientError::CircuitLost { server } => write!(f, "circuit to {server} lost"),
             ClientError::CircuitFailed { pv, server, reason } => {
-                write!(f, "{pv}: circuit to {server} closed: {reason}")
+                write!(
+                    f,
+                    "{pv}: circuit to {server} closed: {}",
+                    escape_control(reason)
+                )
+            }
+            ClientError::ServerDisconnected { pv, server } => {
+                write!(f, "server {server} disconnected channel {pv}")
+            }
+            ClientError::NoCreateReply {
+                pv,
+                server,
+                timeout,
+            } => write!(
+                f,
+                "{pv}: server {server} did not answer the channel creation within {:.3} s",
+                timeout.as_secs_f64()
+            ),
+            ClientError::OversizedReply { pv, reason } => write!(f, "{pv}: {reason}"),
+            ClientError::BadReply { pv, error } => {
+                write!(f, "{pv}: cannot decode the reply: {error}")
             }
         }
     }

@@ -16,6 +16,7 @@ mod circuit_task;
 mod config;
 mod context;
 mod error;
+mod governor;
 mod nameserver;
 mod search;
 mod subscription;
@@ -25,6 +26,7 @@ pub use channel::{Channel, ChannelInfo, Reading};
 pub use config::Config;
 pub use context::{Context, DEFAULT_SUB_QUEUE};
 pub use error::{eca_description, eca_is_success, ClientError};
+pub use governor::{Governor, Hold};
 pub use search::SearchScheduler;
 pub use subscription::Subscription;
 

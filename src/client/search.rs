@@ -112,6 +112,20 @@ impl SearchScheduler {
         out
     }
 
+    /// Make `cid` due no earlier than `due` (a channel held off after
+    /// failures); its back-off is kept. Returns whether it was pending.
+    pub fn postpone(&mut self, cid: u32, due: Instant) -> bool {
+        let Some(p) = self.pending.get_mut(&cid) else {
+            return false;
+        };
+        if p.due < due {
+            self.queue.remove(&(p.due, cid));
+            p.due = due;
+            self.queue.insert((due, cid));
+        }
+        true
+    }
+
     /// A beacon anomaly: make every pending name due at `now` with its
     /// back-off restarted.
     pub fn reset(&mut self, now: Instant) {
@@ -164,6 +178,21 @@ mod tests {
         assert!(due.iter().all(|(cid, _)| *cid != 7));
         assert!(!s.contains(7));
         assert_eq!(s.len(), 99);
+    }
+
+    #[test]
+    fn postpone_only_ever_delays() {
+        let t0 = Instant::now();
+        let mut s = SearchScheduler::new(ms(30), ms(1000));
+        s.add(1, "a", t0);
+        assert!(s.postpone(1, t0 + ms(500)));
+        assert!(s.poll(t0 + ms(499)).is_empty());
+        assert!(
+            s.postpone(1, t0 + ms(100)),
+            "an earlier time changes nothing"
+        );
+        assert_eq!(s.next_due(), Some(t0 + ms(500)));
+        assert!(!s.postpone(2, t0));
     }
 
     #[test]

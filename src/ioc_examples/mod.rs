@@ -3,6 +3,7 @@
 //! (same PV names, types and initial values where caproto has the example).
 
 mod chirp;
+pub mod defaultdict;
 mod random_walk;
 mod simple;
 mod thermo;

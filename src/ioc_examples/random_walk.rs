@@ -9,7 +9,8 @@ use crate::server::{Pv, PvGroup, ValueExt};
 /// Build the group.
 pub fn build(prefix: &str, _: &ExampleOptions) -> PvGroup {
     let mut g = PvGroup::new(prefix);
-    let dt = g.add(Pv::new("dt", 3.0).units("s"));
+    // The step period is a setting: access security group TUNING.
+    let dt = g.add(Pv::new("dt", 3.0).units("s").access_group("TUNING"));
     let x = g.add(Pv::new("x", 0.0));
     g.on_startup(async move {
         let mut rng = Rng::from_time();

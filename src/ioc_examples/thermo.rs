@@ -1,6 +1,9 @@
 //! `thermo`: a (poorly) simulated temperature controller. The readback I
 //! follows `Tvar * exp(-(t - t0)/K) * sin(omega t) + SP`, updated at 10 Hz;
 //! writing SP restarts the transient (t0 = now).
+//!
+//! Access security groups (for `caproto-ioc --acf`): SP is in `SETPOINT`,
+//! the model's constants K, omega and Tvar in `TUNING`, I in `DEFAULT`.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,13 +23,18 @@ pub fn build(prefix: &str, _: &ExampleOptions) -> PvGroup {
             .precision(3),
     );
     let reset = Arc::clone(&t0);
-    let setpoint = g.add(Pv::new("SP", 100.0).units("degC").on_put(move |_, _| {
-        *reset.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
-        Ok(None)
-    }));
-    let k = g.add(Pv::new("K", 10.0));
-    let omega = g.add(Pv::new("omega", std::f64::consts::PI));
-    let tvar = g.add(Pv::new("Tvar", 10.0));
+    let setpoint = g.add(
+        Pv::new("SP", 100.0)
+            .units("degC")
+            .access_group("SETPOINT")
+            .on_put(move |_, _| {
+                *reset.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+                Ok(None)
+            }),
+    );
+    let k = g.add(Pv::new("K", 10.0).access_group("TUNING"));
+    let omega = g.add(Pv::new("omega", std::f64::consts::PI).access_group("TUNING"));
+    let tvar = g.add(Pv::new("Tvar", 10.0).access_group("TUNING"));
     let start = Instant::now();
     g.on_startup(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(100));

@@ -20,6 +20,8 @@ pub fn build(prefix: &str, options: &ExampleOptions) -> PvGroup {
     let rate = g.add(
         Pv::new("rate", initial)
             .units("Hz")
+            // A setting: access security group TUNING.
+            .access_group("TUNING")
             .on_put(|_, v| match v.as_f64() {
                 Some(r) if (0.0..=MAX_RATE).contains(&r) => Ok(None),
                 _ => Err(PutError::OutOfRange(format!(

@@ -1,11 +1,15 @@
 //! What one handler should do: destination, level, format, colour, date format, filters.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use tracing::level_filters::LevelFilter;
 
+use super::file::Rotation;
 use super::filter::FieldFilter;
+use super::ship::{ShipTarget, DEFAULT_FLUSH_TIMEOUT, DEFAULT_QUEUE_CAPACITY};
 use super::sink::{Destination, SharedWriter};
+use super::syslog::FACILITY_USER;
 use super::time::DEFAULT_DATEFMT;
 
 /// Output format of a handler.
@@ -44,6 +48,10 @@ pub struct LogConfig {
     pub(crate) color: ColorMode,
     pub(crate) format: Format,
     pub(crate) filters: Vec<FieldFilter>,
+    pub(crate) queue_capacity: usize,
+    pub(crate) flush_timeout: Duration,
+    pub(crate) facility: u8,
+    pub(crate) rotation: Option<Rotation>,
 }
 
 impl Default for LogConfig {
@@ -61,6 +69,10 @@ impl LogConfig {
             color: ColorMode::Auto,
             format: Format::Text,
             filters: Vec::new(),
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            flush_timeout: DEFAULT_FLUSH_TIMEOUT,
+            facility: FACILITY_USER,
+            rotation: None,
         }
     }
 
@@ -77,6 +89,43 @@ impl LogConfig {
     /// A handler writing to any shared writer (for embedding programs and tests).
     pub fn writer(writer: SharedWriter) -> Self {
         Self::to(Destination::Writer(writer))
+    }
+
+    /// A handler shipping records to a collector (see [`ShipTarget`] for the URL forms):
+    /// JSON lines for `tcp://`, RFC 5424 with the fields as structured data for the syslog
+    /// schemes, whatever [`LogConfig::format`] says. A background thread writes; the thread
+    /// that logs never waits for the network.
+    pub fn ship(target: ShipTarget) -> Self {
+        Self::to(Destination::Ship(target))
+    }
+
+    /// Records a shipping handler queues before it drops new ones (default
+    /// [`super::DEFAULT_QUEUE_CAPACITY`]); ignored by other destinations.
+    pub fn queue_capacity(mut self, records: usize) -> Self {
+        self.queue_capacity = records.max(1);
+        self
+    }
+
+    /// How long a flush, and the flush at exit, waits for a shipping queue to drain (default
+    /// [`super::DEFAULT_FLUSH_TIMEOUT`]); ignored by other destinations.
+    pub fn flush_timeout(mut self, timeout: Duration) -> Self {
+        self.flush_timeout = timeout;
+        self
+    }
+
+    /// Syslog facility code of shipped syslog messages, 0-23 (default 1, `user`; 16-23 are
+    /// `local0`-`local7`).
+    pub fn syslog_facility(mut self, facility: u8) -> Self {
+        self.facility = facility.min(23);
+        self
+    }
+
+    /// Size-based rotation of a file destination (ignored by others): before a record would
+    /// make the file larger than `max_size`, it is renamed `PATH.1` (older ones shift up to
+    /// `PATH.keep`, the oldest is deleted) and a new file starts.
+    pub fn rotate(mut self, rotation: Rotation) -> Self {
+        self.rotation = Some(rotation);
+        self
     }
 
     /// Most verbose level this handler shows (for caproto targets; others are capped at WARN).

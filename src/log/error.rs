@@ -41,6 +41,16 @@ pub enum LogError {
     InvalidRole(String),
     /// A PV pattern that is empty.
     InvalidPvPattern(String),
+    /// A shipping destination that is not `tcp://HOST:PORT`, `syslog://HOST:PORT`,
+    /// `syslog+udp://HOST:PORT` or `unixgram:///PATH` (or carries an unknown option).
+    InvalidShipUrl {
+        /// The text as given.
+        input: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// The background writer thread of a shipping handler could not be started.
+    StartShipper(std::io::Error),
 }
 
 impl fmt::Display for LogError {
@@ -75,6 +85,10 @@ impl fmt::Display for LogError {
                 write!(f, "invalid role {s:?} (expected client or server)")
             }
             LogError::InvalidPvPattern(s) => write!(f, "invalid PV pattern {s:?}"),
+            LogError::InvalidShipUrl { input, reason } => {
+                write!(f, "invalid log shipping destination {input:?}: {reason}")
+            }
+            LogError::StartShipper(e) => write!(f, "cannot start the log shipping thread: {e}"),
         }
     }
 }
@@ -83,6 +97,7 @@ impl std::error::Error for LogError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             LogError::OpenFile { source, .. } => Some(source),
+            LogError::StartShipper(e) => Some(e),
             _ => None,
         }
     }

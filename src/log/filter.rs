@@ -13,6 +13,7 @@ use tracing::level_filters::LevelFilter;
 use tracing::Level;
 
 use super::glob::Glob;
+use super::target_filter::TargetFilter;
 use super::LogError;
 
 /// The local side's role in the records of a circuit or broadcaster, as in the `role` field.
@@ -303,6 +304,8 @@ pub enum FieldFilter {
     Address(AddressFilter),
     /// See [`RoleFilter`].
     Role(RoleFilter),
+    /// See [`TargetFilter`].
+    Target(TargetFilter),
 }
 
 impl FieldFilter {
@@ -312,13 +315,15 @@ impl FieldFilter {
             FieldFilter::Pv(f) => &f.gate,
             FieldFilter::Address(f) => &f.gate,
             FieldFilter::Role(f) => &f.gate,
+            FieldFilter::Target(f) => &f.gate,
         }
     }
 
-    /// Decides a record below the barrier from the fields seen on it.
-    pub(crate) fn decide(&self, seen: &SeenFields, pv_match: bool) -> bool {
+    /// Decides a record of `target` below the barrier from the fields seen on it.
+    pub(crate) fn decide(&self, target: &str, seen: &SeenFields, pv_match: bool) -> bool {
         let exclusive = self.gate().exclusive;
         match self {
+            FieldFilter::Target(f) => f.matches(target),
             FieldFilter::Pv(_) => {
                 if seen.pv_present {
                     pv_match
@@ -363,6 +368,12 @@ impl From<PvFilter> for FieldFilter {
 impl From<AddressFilter> for FieldFilter {
     fn from(f: AddressFilter) -> Self {
         FieldFilter::Address(f)
+    }
+}
+
+impl From<TargetFilter> for FieldFilter {
+    fn from(f: TargetFilter) -> Self {
+        FieldFilter::Target(f)
     }
 }
 

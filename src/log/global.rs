@@ -11,8 +11,10 @@ use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
 use tracing_subscriber::{reload, Registry};
 
 use super::handler_filter::HandlerFilter;
-use super::layer::{HandlerLayer, Output};
-use super::sink::Sink;
+use super::layer::{HandlerLayer, Output, Render};
+use super::ship::{ShipProtocol, ShipStats, ShipTarget};
+use super::sink::{Destination, Sink};
+use super::syslog::Origin;
 use super::time::DateFormat;
 use super::{ColorMode, Handler, LogConfig, LogError, MAX_FILTERS, MAX_HANDLERS};
 
@@ -72,7 +74,12 @@ fn build_output(cfg: &LogConfig) -> Result<Output, LogError> {
     if cfg.filters.len() > MAX_FILTERS {
         return Err(LogError::TooManyFilters);
     }
-    let sink = Sink::open(&cfg.destination)?;
+    let sink = Sink::open_with(
+        &cfg.destination,
+        cfg.queue_capacity,
+        cfg.flush_timeout,
+        cfg.rotation,
+    )?;
     let color = match cfg.color {
         ColorMode::Always => true,
         ColorMode::Never => false,
@@ -82,9 +89,17 @@ fn build_output(cfg: &LogConfig) -> Result<Output, LogError> {
                 && anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never
         }
     };
+    let render = match (&cfg.destination, cfg.format) {
+        (Destination::Ship(t), _) if t.protocol() == ShipProtocol::JsonTcp => {
+            Render::ShipJson(Origin::detect())
+        }
+        (Destination::Ship(_), _) => Render::Syslog(Origin::detect(), cfg.facility),
+        (_, super::Format::Text) => Render::Text,
+        (_, super::Format::Json) => Render::Json,
+    };
     Ok(Output {
         sink,
-        format: cfg.format,
+        render,
         datefmt,
         color,
     })
@@ -160,6 +175,51 @@ pub fn flush() {
     for o in outputs {
         o.sink.flush();
     }
+}
+
+/// Reopens every file destination at its path, for log rotation by renaming (what a daemon
+/// does on SIGHUP after `logrotate` moved its file away). Other destinations are untouched.
+pub fn reopen_files() {
+    let Some(g) = GLOBAL.get() else { return };
+    let outputs: Vec<Arc<Output>> = lock(&g.slots).output.iter().flatten().cloned().collect();
+    for o in outputs {
+        o.sink.reopen();
+    }
+}
+
+/// Flushes every destination with a bounded wait for shipping queues, then reports (WARN,
+/// target `caproto::log`) each shipping destination that dropped records or could not deliver
+/// everything. Called by [`super::LogGuard`] on drop; call it yourself at the end of a program
+/// that configured shipping handlers without the guard.
+pub fn finish() {
+    flush();
+    let Some(g) = GLOBAL.get() else { return };
+    let outputs: Vec<Arc<Output>> = lock(&g.slots).output.iter().flatten().cloned().collect();
+    for o in outputs {
+        if let Some((target, stats)) = o.sink.ship_stats() {
+            report_ship(target, &stats);
+        }
+    }
+}
+
+fn report_ship(target: &ShipTarget, s: &ShipStats) {
+    if s.dropped == 0 && s.pending == 0 {
+        return;
+    }
+    tracing::warn!(target: "caproto::log", destination = %target, sent = s.sent,
+        dropped = s.dropped, undelivered = s.pending,
+        "log shipping: {} records dropped, {} still queued at exit ({} sent)",
+        s.dropped, s.pending, s.sent);
+}
+
+/// The counters of a live shipping handler (`None` for other destinations).
+pub(crate) fn ship_stats(h: &Handler) -> Result<Option<ShipStats>, LogError> {
+    let g = GLOBAL.get().ok_or(LogError::HandlerGone)?;
+    let slots = lock(&g.slots);
+    check_live(&slots, h)?;
+    Ok(slots.output[h.slot]
+        .as_ref()
+        .and_then(|o| o.sink.ship_stats().map(|(_, s)| s)))
 }
 
 /// Runs `f` on the filter of a live handler's slot, then rebuilds the callsite interest cache.

@@ -4,7 +4,9 @@ use super::Handler;
 
 /// Returned by [`crate::cli::LogArgs::init`]; keep it alive for the whole of `main`.
 ///
-/// Dropping it flushes every log destination; it does not remove the handlers, so records
+/// Dropping it flushes every log destination (waiting a bounded time for shipping queues) and
+/// reports shipping destinations that dropped records ([`super::finish`]); it does not remove
+/// the handlers, so records
 /// emitted later (for example while a runtime shuts down) are still written. Return from `main`
 /// (e.g. with `ExitCode`) rather than calling `process::exit`, which skips destructors.
 #[must_use = "dropping the guard at once only flushes; keep it until the end of main"]
@@ -12,6 +14,7 @@ use super::Handler;
 pub struct LogGuard {
     pub(crate) terminal: Handler,
     pub(crate) file: Option<Handler>,
+    pub(crate) ships: Vec<Handler>,
 }
 
 impl LogGuard {
@@ -25,6 +28,11 @@ impl LogGuard {
         self.file
     }
 
+    /// The `--log-ship` handlers, in the order given.
+    pub fn ships(&self) -> &[Handler] {
+        &self.ships
+    }
+
     /// Flushes every destination now (for signal handlers that are about to exit).
     pub fn flush(&self) {
         super::flush();
@@ -33,6 +41,6 @@ impl LogGuard {
 
 impl Drop for LogGuard {
     fn drop(&mut self) {
-        super::flush();
+        super::finish();
     }
 }

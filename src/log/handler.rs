@@ -27,6 +27,18 @@ impl Handler {
         })
     }
 
+    /// Replaces all filters at once (no record sees a half-changed set); used by the runtime
+    /// log-control PVs.
+    pub fn set_filters(&self, filters: Vec<FieldFilter>) -> Result<(), LogError> {
+        if filters.len() > MAX_FILTERS {
+            return Err(LogError::TooManyFilters);
+        }
+        global::modify_filter(self, |f| {
+            f.filters = filters;
+            Ok(())
+        })
+    }
+
     /// Removes every filter.
     pub fn clear_filters(&self) -> Result<(), LogError> {
         global::modify_filter(self, |f| {
@@ -51,6 +63,11 @@ impl Handler {
     /// A copy of the handler's filters, in the order they were added.
     pub fn filters(&self) -> Result<Vec<FieldFilter>, LogError> {
         global::read_filter(self, |f| f.filters.clone())
+    }
+
+    /// The counters of a shipping handler ([`super::LogConfig::ship`]); `None` for others.
+    pub fn ship_stats(&self) -> Result<Option<super::ShipStats>, LogError> {
+        global::ship_stats(self)
     }
 
     /// Flushes and detaches the handler, freeing its slot.

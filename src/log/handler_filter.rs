@@ -53,7 +53,7 @@ impl HandlerFilter {
     }
 
     fn level_enabled(&self, meta: &Metadata<'_>) -> bool {
-        self.active && *meta.level() <= self.level_for(meta.target())
+        self.active && *meta.level() <= self.level_for(meta.target()).min(super::disable::ceiling())
     }
 
     /// True if some filter may reject a record at this level (it is below a barrier).
@@ -90,7 +90,12 @@ impl HandlerFilter {
         };
         event.record(&mut v);
         self.filters.iter().enumerate().all(|(i, f)| {
-            f.gate().passes_by_level(level) || f.decide(&v.seen, v.pv_matches & (1 << i) != 0)
+            f.gate().passes_by_level(level)
+                || f.decide(
+                    event.metadata().target(),
+                    &v.seen,
+                    v.pv_matches & (1 << i) != 0,
+                )
         })
     }
 }
@@ -116,7 +121,7 @@ impl<S> Filter<S> for HandlerFilter {
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
         Some(if self.active {
-            self.level
+            self.level.min(super::disable::ceiling())
         } else {
             LevelFilter::OFF
         })

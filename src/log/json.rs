@@ -59,6 +59,18 @@ pub(crate) fn write_line(
     out.push_str("}\n");
 }
 
+/// Adds `host`, `app` and `pid` to the object `write_line` just ended, for shipped records.
+pub(crate) fn append_origin(out: &mut String, origin: &super::syslog::Origin) {
+    if out.ends_with("}\n") {
+        out.truncate(out.len() - 2);
+        out.push_str(",\"host\":");
+        push_string(out, &origin.host);
+        out.push_str(",\"app\":");
+        push_string(out, &origin.app);
+        let _ = writeln!(out, ",\"pid\":{}}}", origin.pid);
+    }
+}
+
 /// Appends `s` as a JSON string literal.
 fn push_string(out: &mut String, s: &str) {
     out.push('"');

@@ -9,15 +9,28 @@ use tracing_subscriber::layer::{Context, Layer};
 
 use super::record::RecordFields;
 use super::sink::Sink;
+use super::syslog::{self, Origin};
 use super::time::{write_rfc3339, DateFormat};
-use super::{json, text, Format};
+use super::{json, text};
 
 /// Formatting settings and destination of one active handler.
 pub(crate) struct Output {
     pub sink: Sink,
-    pub format: Format,
+    pub render: Render,
     pub datefmt: DateFormat,
     pub color: bool,
+}
+
+/// How a handler turns a record into bytes.
+pub(crate) enum Render {
+    /// caproto's text line.
+    Text,
+    /// JSON lines.
+    Json,
+    /// JSON lines plus `host`, `app` and `pid` (shipped to a collector).
+    ShipJson(Origin),
+    /// RFC 5424 syslog with this facility.
+    Syslog(Origin, u8),
 }
 
 /// The layer in a handler slot; `None` while the slot is unused.
@@ -75,14 +88,23 @@ impl Output {
         event.record(&mut s.fields);
         let (now, captured) = record_time();
         let meta = event.metadata();
-        match self.format {
-            Format::Text => {
+        match &self.render {
+            Render::Text => {
                 self.datefmt.write(&now, &mut s.time);
                 text::write_line(&mut s.line, meta, &s.time, &s.fields, self.color);
             }
-            Format::Json => {
+            Render::Json => {
                 write_rfc3339(&now, &mut s.time);
                 json::write_line(&mut s.line, meta, &s.time, &s.fields, captured);
+            }
+            Render::ShipJson(origin) => {
+                write_rfc3339(&now, &mut s.time);
+                json::write_line(&mut s.line, meta, &s.time, &s.fields, captured);
+                json::append_origin(&mut s.line, origin);
+            }
+            Render::Syslog(origin, facility) => {
+                write_rfc3339(&now, &mut s.time);
+                syslog::write_message(&mut s.line, meta, &s.time, &s.fields, origin, *facility);
             }
         }
     }

@@ -12,6 +12,7 @@ pub mod dbr;
 pub mod header;
 pub mod ids;
 pub mod status;
+pub mod text;
 pub mod trace;
 
 pub use command::{Command, CommandError};

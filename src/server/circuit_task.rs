@@ -16,17 +16,20 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use super::access::{AccessControl, AccessRules, Rights};
 use super::config::ServerConfig;
 use super::error::{eca, PutError};
 use super::pv::{pad, truncate, PvDatabase, PvHandle, PvSnapshot};
 use super::server::Shared;
 use super::subscription::{CircuitEvents, Subscription, QUEUE_DEPTH};
 use crate::proto::circuit::{CircuitError, Refused, Violation, VirtualCircuit};
-use crate::proto::command::{AccessRights, Command};
+use crate::proto::command::Command;
 use crate::proto::dbr::{self, DbrType, NativeType, Value};
 use crate::proto::header::Header;
 use crate::proto::ids::{IdMap, IdSet};
 use crate::proto::{Role, PROTOCOL_VERSION};
+
+mod access;
 
 /// Output bytes above which the circuit stops reading and draining events.
 pub const HIGH_WATER: usize = 1 << 20;
@@ -45,6 +48,8 @@ struct Channel {
     /// Subscription ids on this channel (a set: acctst adds and cancels
     /// hundreds at a time, so removal must not be linear).
     subs: IdSet,
+    /// What this client may do with it (see [`access`]).
+    rights: Rights,
 }
 
 /// Why a circuit ended.
@@ -76,6 +81,8 @@ pub(super) struct Circuit {
     out: Vec<u8>,
     snaps: Vec<Arc<PvSnapshot>>,
     client_version: u16,
+    /// Access rules in force (`None`: no access security).
+    rules: Option<Arc<AccessRules>>,
     /// Every reply flushed, for unit tests that run without the codec.
     #[cfg(test)]
     sent: Vec<Command>,
@@ -99,6 +106,9 @@ pub(crate) async fn run(
         "client connected: {peer}");
     let (mut rd, mut wr) = stream.into_split();
     let mut c = Circuit::new(shared, local, peer);
+    let mut access_rx = c.shared.access.subscribe();
+    c.rules = access_rx.borrow_and_update().clone();
+    let mut access_live = true;
     let mut inbuf = vec![0u8; READ_CHUNK];
     let mut out_pos = 0usize;
     let events = Arc::clone(&c.events);
@@ -109,6 +119,14 @@ pub(crate) async fn run(
         tokio::select! {
             biased;
             _ = shutdown.changed() => break Close::Shutdown,
+            r = access_rx.changed(), if access_live => match r {
+                Ok(()) => {
+                    let rules = access_rx.borrow_and_update().clone();
+                    c.set_rules(rules);
+                    c.flush();
+                }
+                Err(_) => access_live = false,
+            },
             r = wr.write(&c.out[out_pos..]), if pending > 0 => match r {
                 Ok(0) => break Close::ClientClosed,
                 Ok(n) => {
@@ -177,6 +195,7 @@ impl Circuit {
             0,
             shared.config.max_request_bytes,
         );
+        let rules = shared.access.current();
         Circuit {
             shared,
             vc,
@@ -191,6 +210,7 @@ impl Circuit {
             out: Vec::with_capacity(16 * 1024),
             snaps: Vec::new(),
             client_version: 0,
+            rules,
             #[cfg(test)]
             sent: Vec::new(),
         }
@@ -226,6 +246,7 @@ impl Circuit {
             db,
             config: ServerConfig::default(),
             tcp_port: 5064,
+            access: AccessControl::default(),
         });
         let ours = SocketAddr::from(([127, 0, 0, 1], 5064));
         let theirs = SocketAddr::from(([127, 0, 0, 1], 40000));
@@ -362,14 +383,16 @@ impl Circuit {
                     None,
                 );
             }
-            Command::HostNameRequest { .. } | Command::ClientNameRequest { .. } => {}
+            Command::HostNameRequest { .. } | Command::ClientNameRequest { .. } => {
+                self.client_renamed()
+            }
             Command::EchoRequest => self.send(Command::EchoResponse, None),
             Command::CreateChanRequest { name, cid, .. } => self.create_channel(name, cid),
             Command::SearchRequest {
                 name, cid, reply, ..
             } => {
                 // Name-server search over TCP: answer, and say NOT_FOUND when asked to.
-                if self.shared.db.get(&name).is_some() {
+                if self.shared.db.serves(&name) {
                     let port = self.shared.tcp_port;
                     let cmd = Command::SearchResponse {
                         port,
@@ -465,7 +488,7 @@ impl Circuit {
     }
 
     fn create_channel(&mut self, name: String, cid: u32) {
-        let Some(pv) = self.shared.db.get(&name).cloned() else {
+        let Some(pv) = self.shared.db.find(&name) else {
             self.send(
                 Command::CreateChFailResponse { cid },
                 Some(name.as_str().into()),
@@ -474,15 +497,11 @@ impl Circuit {
         };
         let sid = self.next_sid;
         self.next_sid = self.next_sid.wrapping_add(1).max(1);
-        let rights = if pv.is_read_only() {
-            AccessRights::READ_ONLY
-        } else {
-            AccessRights::READ_WRITE
-        };
+        let rights = self.rights_for(&pv);
         self.send(
             Command::AccessRightsResponse {
                 cid,
-                access_rights: rights,
+                access_rights: access::wire(rights),
             },
             Some(name.as_str().into()),
         );
@@ -499,6 +518,7 @@ impl Circuit {
                 cid,
                 pv,
                 subs: IdSet::default(),
+                rights,
             },
         );
     }
@@ -516,6 +536,18 @@ impl Circuit {
             self.unknown_sid(header, sid);
             return;
         };
+        if !ch.rights.read {
+            let denied = access::DeniedRead {
+                pv: ch.pv.clone(),
+                cid: ch.cid,
+                data_type,
+                count,
+                ioid,
+                notify,
+            };
+            self.read_denied(header, denied);
+            return;
+        }
         // Borrowed, not cloned: reads are the hottest path (catime, archivers)
         // and every reference-count change is an atomic operation.
         let pv = &ch.pv;
@@ -559,11 +591,19 @@ impl Circuit {
         let Some((pv, cid)) = self.write_target(header, w.sid) else {
             return;
         };
+        let rights = match self.check_write(w.sid, &pv) {
+            Ok(r) => r,
+            Err(e) => return self.finish_write(header, &pv, cid, Err(e), &w),
+        };
+        let old = rights.trapwrite.then(|| pv.snapshot());
         let result = match prepare_write(&pv, &w.data, w.data_type, w.count) {
             Ok(Some(value)) => pv.client_put(value).await,
             Ok(None) => Ok(()),
             Err(e) => Err(e),
         };
+        if let (Ok(()), Some(old)) = (&result, old) {
+            self.putlog(&pv, &old);
+        }
         self.finish_write(header, &pv, cid, result, &w);
     }
 
@@ -572,11 +612,19 @@ impl Circuit {
         let Some((pv, cid)) = self.write_target(header, w.sid) else {
             return;
         };
+        let rights = match self.check_write(w.sid, &pv) {
+            Ok(r) => r,
+            Err(e) => return self.finish_write(header, &pv, cid, Err(e), &w),
+        };
+        let old = rights.trapwrite.then(|| pv.snapshot());
         let result = match prepare_write(&pv, &w.data, w.data_type, w.count) {
             Ok(Some(value)) => pv.client_put_now(value),
             Ok(None) => Ok(()),
             Err(e) => Err(e),
         };
+        if let (Ok(()), Some(old)) = (&result, old) {
+            self.putlog(&pv, &old);
+        }
         self.finish_write(header, &pv, cid, result, &w);
     }
 
@@ -647,7 +695,7 @@ impl Circuit {
             self.unknown_sid(header, sid);
             return;
         };
-        let (pv, cid) = (ch.pv.clone(), ch.cid);
+        let (pv, cid, readable) = (ch.pv.clone(), ch.cid, ch.rights.read);
         if mask == 0 {
             let msg = "empty event mask".to_string();
             self.send_error(header, cid, eca::BADMASK, msg, Some(pv.name_arc()));
@@ -675,6 +723,9 @@ impl Circuit {
         }
         self.subs.insert(subid, Arc::clone(&sub));
         pv.subscribe(&sub);
+        if !readable {
+            self.send_event_denied(&sub, &pv);
+        }
     }
 
     fn remove_sub(&mut self, subid: u32) -> Option<Arc<Subscription>> {
@@ -707,10 +758,24 @@ impl Circuit {
                 continue;
             }
             let more = sub.drain(QUEUE_DEPTH, &mut snaps);
-            let Some(pv) = self.channels.get(&sub.sid).map(|c| c.pv.clone()) else {
+            let Some((pv, readable)) = self
+                .channels
+                .get(&sub.sid)
+                .map(|c| (c.pv.clone(), c.rights.read))
+            else {
                 snaps.clear();
                 continue;
             };
+            if !readable {
+                // No read access: updates are dropped (the client was told
+                // with an ECA_NORDACCESS event) until access comes back.
+                snaps.clear();
+                while sub.drain(QUEUE_DEPTH, &mut snaps) {
+                    snaps.clear();
+                }
+                snaps.clear();
+                continue;
+            }
             for snap in snaps.drain(..) {
                 let (data, data_count, status) =
                     match encode_value(&pv, &snap, sub.data_type, sub.count) {
@@ -969,6 +1034,7 @@ fn request_header(cmd: &Command) -> Header {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::command::AccessRights;
     use crate::proto::command::{id, mask};
     use crate::proto::dbr::NativeType;
     use crate::server::pv::{Pv, PvDatabase, PvGroup};

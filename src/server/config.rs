@@ -8,16 +8,19 @@
 //! | `EPICS_CAS_BEACON_ADDR_LIST` (else `EPICS_CA_ADDR_LIST`) | where beacons go | empty |
 //! | `EPICS_CAS_AUTO_BEACON_ADDR_LIST` (else `EPICS_CA_AUTO_ADDR_LIST`) | also broadcast beacons | YES |
 //! | `EPICS_CAS_BEACON_PORT` (else `EPICS_CA_REPEATER_PORT`) | beacon destination port | 5065 |
+//! | `EPICS_CAS_IGNORE_ADDR_LIST` | hosts whose searches are ignored | empty |
 //! | `EPICS_CA_MAX_ARRAY_BYTES` | largest request payload accepted | 16 MiB floor |
 //!
-//! The automatic beacon list adds the limited broadcast address only when some
-//! served interface is not loopback, so a server bound to 127.0.0.1 never
-//! sends beyond the host.
+//! The automatic beacon list is rsrv's (see [`crate::net::beacon_list`]): the
+//! broadcast address of each listed interface, or of every up, non-loopback
+//! interface when serving on the wildcard; a server on 127.0.0.1 beacons to
+//! 127.0.0.1 and never beyond the host.
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
+use crate::net::{self, AddrList, InterfaceSource, SystemInterfaces};
 use crate::proto::{DEFAULT_REPEATER_PORT, DEFAULT_SERVER_PORT};
 
 /// Everything the server needs to know about its network setup.
@@ -32,6 +35,16 @@ pub struct ServerConfig {
     pub beacon_period: Duration,
     /// Where beacons are sent.
     pub beacon_addrs: Vec<SocketAddrV4>,
+    /// How `beacon_addrs` was chosen (logged once at DEBUG when the server
+    /// starts); `None` for a hand-built configuration.
+    pub beacon_report: Option<AddrList>,
+    /// For each listed interface that has one, its broadcast address: a
+    /// socket bound to an interface address does not receive broadcasts, so
+    /// the server also binds this address (as rsrv does) and answers those
+    /// searches with the interface's address. Empty for the wildcard.
+    pub interface_broadcasts: Vec<(Ipv4Addr, Ipv4Addr)>,
+    /// `EPICS_CAS_IGNORE_ADDR_LIST`: searches from these hosts get no answer.
+    pub ignore_addrs: Vec<Ipv4Addr>,
     /// Largest request payload (bytes) a client may send; larger ones close the circuit.
     pub max_request_bytes: usize,
 }
@@ -48,6 +61,9 @@ impl Default for ServerConfig {
             port: DEFAULT_SERVER_PORT,
             beacon_period: Duration::from_secs_f64(DEFAULT_BEACON_PERIOD),
             beacon_addrs: Vec::new(),
+            beacon_report: None,
+            interface_broadcasts: Vec::new(),
+            ignore_addrs: Vec::new(),
             max_request_bytes: MIN_REQUEST_BYTES,
         }
     }
@@ -78,27 +94,51 @@ impl ServerConfig {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
+    /// Read the configuration from the process environment, with `interfaces`
+    /// (when not empty) standing in for `EPICS_CAS_INTF_ADDR_LIST`, so a
+    /// command-line `--interfaces` also decides the beacon list and the
+    /// broadcast sockets, exactly as the variable would.
+    pub fn from_env_with_interfaces(interfaces: &[Ipv4Addr]) -> Result<Self, ConfigError> {
+        let listed = interfaces
+            .iter()
+            .map(Ipv4Addr::to_string)
+            .collect::<Vec<_>>()
+            .join(" ");
+        Self::from_lookup(|k| {
+            if k == "EPICS_CAS_INTF_ADDR_LIST" && !listed.is_empty() {
+                Some(listed.clone())
+            } else {
+                std::env::var(k).ok()
+            }
+        })
+    }
+
     /// Read the configuration through `get` (a variable name -> value lookup),
-    /// so tests need not touch the process environment.
+    /// so tests need not touch the process environment. The host's
+    /// interfaces are read when the beacon list or a listed interface needs them.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::from_lookup_with(get, &SystemInterfaces)
+    }
+
+    /// Like [`ServerConfig::from_lookup`], with the interfaces taken from
+    /// `interfaces` instead of the host (for tests and embedders).
+    pub fn from_lookup_with(
+        get: impl Fn(&str) -> Option<String>,
+        interfaces: &dyn InterfaceSource,
+    ) -> Result<Self, ConfigError> {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let first = |a: &'static str, b: &'static str| {
             get(a).map(|v| (a, v)).or_else(|| get(b).map(|v| (b, v)))
         };
 
-        let interfaces = match get("EPICS_CAS_INTF_ADDR_LIST") {
-            Some(v) => v
-                .split_whitespace()
-                .map(|s| {
-                    s.parse::<Ipv4Addr>().map_err(|_| ConfigError {
-                        var: "EPICS_CAS_INTF_ADDR_LIST",
-                        value: v.clone(),
-                        reason: "expected IPv4 addresses separated by spaces",
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            None => vec![Ipv4Addr::UNSPECIFIED],
-        };
+        let ifaces = interfaces_list(&get)?;
+        if ifaces.len() > 1 && ifaces.iter().any(|a| a.is_unspecified()) {
+            return Err(ConfigError {
+                var: "EPICS_CAS_INTF_ADDR_LIST",
+                value: get("EPICS_CAS_INTF_ADDR_LIST").unwrap_or_default(),
+                reason: "0.0.0.0 cannot be listed with other interface addresses",
+            });
+        }
 
         let port = match first("EPICS_CAS_SERVER_PORT", "EPICS_CA_SERVER_PORT") {
             Some((var, v)) => parse_port(var, &v)?,
@@ -123,18 +163,55 @@ impl ServerConfig {
             None => Duration::from_secs_f64(DEFAULT_BEACON_PERIOD),
         };
 
-        let mut beacon_addrs = Vec::new();
+        let mut listed = Vec::new();
+        let mut listed_var = "EPICS_CAS_BEACON_ADDR_LIST";
         if let Some((var, v)) = first("EPICS_CAS_BEACON_ADDR_LIST", "EPICS_CA_ADDR_LIST") {
+            listed_var = var;
             for item in v.split_whitespace() {
-                beacon_addrs.push(parse_addr(var, &v, item, beacon_port)?);
+                listed.push(parse_addr(var, &v, item, beacon_port)?);
             }
         }
         let auto = match first("EPICS_CAS_AUTO_BEACON_ADDR_LIST", "EPICS_CA_AUTO_ADDR_LIST") {
-            Some((_, v)) => !v.trim().eq_ignore_ascii_case("no"),
-            None => true,
+            Some((var, v)) => (var, net::is_auto_on(Some(&v))),
+            None => ("EPICS_CAS_AUTO_BEACON_ADDR_LIST", true),
         };
-        if auto && interfaces.iter().any(|i| !i.is_loopback()) {
-            beacon_addrs.push(SocketAddrV4::new(Ipv4Addr::BROADCAST, beacon_port));
+        // Read the host once, and only if something needs it.
+        let specific_non_lo = interfaces_needing_lookup(&ifaces);
+        let host = if auto.1 || specific_non_lo {
+            interfaces.interfaces()
+        } else {
+            Vec::new()
+        };
+        let beacon_report =
+            net::beacon_list(&host, auto, &ifaces, &listed, listed_var, beacon_port);
+        let beacon_addrs = beacon_report
+            .entries
+            .iter()
+            .filter_map(|e| match e.addr {
+                std::net::SocketAddr::V4(a) => Some(a),
+                std::net::SocketAddr::V6(_) => None,
+            })
+            .collect();
+        let interface_broadcasts = ifaces
+            .iter()
+            .filter(|a| !a.is_unspecified() && !a.is_loopback())
+            .filter_map(|a| {
+                // A point-to-point peer is not ours to bind: broadcasts only.
+                let (found, _) = net::broadcast_addresses(&host, Some(*a));
+                found.iter().find_map(|(b, origin)| {
+                    matches!(origin, net::Origin::Broadcast(_)).then_some((*a, *b))
+                })
+            })
+            .collect();
+
+        let mut ignore_addrs = Vec::new();
+        if let Some(v) = get("EPICS_CAS_IGNORE_ADDR_LIST") {
+            for item in v.split_whitespace() {
+                let a = parse_addr("EPICS_CAS_IGNORE_ADDR_LIST", &v, item, 0)?;
+                if !ignore_addrs.contains(a.ip()) {
+                    ignore_addrs.push(*a.ip());
+                }
+            }
         }
 
         let max_request_bytes = match get("EPICS_CA_MAX_ARRAY_BYTES") {
@@ -152,13 +229,43 @@ impl ServerConfig {
         };
 
         Ok(ServerConfig {
-            interfaces,
+            interfaces: ifaces,
             port,
             beacon_period,
             beacon_addrs,
+            beacon_report: Some(beacon_report),
+            interface_broadcasts,
+            ignore_addrs,
             max_request_bytes,
         })
     }
+}
+
+/// `EPICS_CAS_INTF_ADDR_LIST` as addresses (port suffixes allowed and
+/// ignored, as rsrv reads it), or the wildcard when unset.
+fn interfaces_list(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<Ipv4Addr>, ConfigError> {
+    let Some(v) = get("EPICS_CAS_INTF_ADDR_LIST") else {
+        return Ok(vec![Ipv4Addr::UNSPECIFIED]);
+    };
+    let mut out = Vec::new();
+    for item in v.split_whitespace() {
+        let ip = *parse_addr("EPICS_CAS_INTF_ADDR_LIST", &v, item, 0)?.ip();
+        if !out.contains(&ip) {
+            out.push(ip);
+        }
+    }
+    if out.is_empty() {
+        out.push(Ipv4Addr::UNSPECIFIED);
+    }
+    Ok(out)
+}
+
+/// Whether some listed interface needs the host's interface list (to find
+/// its broadcast address).
+fn interfaces_needing_lookup(ifaces: &[Ipv4Addr]) -> bool {
+    ifaces
+        .iter()
+        .any(|a| !a.is_unspecified() && !a.is_loopback())
 }
 
 fn parse_port(var: &'static str, v: &str) -> Result<u16, ConfigError> {
@@ -199,7 +306,45 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        ServerConfig::from_lookup(|k| map.get(k).cloned())
+        ServerConfig::from_lookup_with(|k| map.get(k).cloned(), &host())
+    }
+
+    #[test]
+    fn a_point_to_point_interface_gets_no_broadcast_socket() {
+        let mut host = host();
+        host.push(net::Interface {
+            name: "tun0".into(),
+            addr: Ipv4Addr::new(10, 8, 0, 6),
+            up: true,
+            loopback: false,
+            broadcast: None,
+            point_to_point: Some(Ipv4Addr::new(10, 8, 0, 5)),
+        });
+        let c = ServerConfig::from_lookup_with(
+            |k| (k == "EPICS_CAS_INTF_ADDR_LIST").then(|| "10.8.0.6".to_string()),
+            &host,
+        )
+        .unwrap();
+        assert!(c.interface_broadcasts.is_empty());
+        // Beacons still reach the peer, as rsrv's discovery gives it.
+        assert_eq!(c.beacon_addrs, vec!["10.8.0.5:5065".parse().unwrap()]);
+    }
+
+    /// A host with loopback and two broadcast interfaces.
+    fn host() -> Vec<net::Interface> {
+        let i = |name: &str, addr: [u8; 4], bcast: Option<[u8; 4]>| net::Interface {
+            name: name.into(),
+            addr: addr.into(),
+            up: true,
+            loopback: bcast.is_none(),
+            broadcast: bcast.map(Ipv4Addr::from),
+            point_to_point: None,
+        };
+        vec![
+            i("lo", [127, 0, 0, 1], None),
+            i("eth0", [10, 77, 0, 2], Some([10, 77, 0, 255])),
+            i("eth1", [10, 78, 0, 2], Some([10, 78, 0, 255])),
+        ]
     }
 
     #[test]
@@ -210,8 +355,55 @@ mod tests {
         assert_eq!(c.beacon_period, Duration::from_secs(15));
         assert_eq!(
             c.beacon_addrs,
-            vec![SocketAddrV4::new(Ipv4Addr::BROADCAST, 5065)]
+            vec![
+                "10.77.0.255:5065".parse().unwrap(),
+                "10.78.0.255:5065".parse().unwrap()
+            ]
         );
+        assert!(c.interface_broadcasts.is_empty());
+        assert!(c.ignore_addrs.is_empty());
+    }
+
+    #[test]
+    fn listed_interfaces_beacon_and_listen_on_their_own_broadcast_address() {
+        let c = cfg(&[
+            ("EPICS_CAS_INTF_ADDR_LIST", "10.78.0.2"),
+            ("EPICS_CAS_BEACON_ADDR_LIST", "10.1.2.3"),
+        ])
+        .unwrap();
+        assert_eq!(c.interfaces, vec![Ipv4Addr::new(10, 78, 0, 2)]);
+        assert_eq!(
+            c.beacon_addrs,
+            vec![
+                "10.78.0.255:5065".parse().unwrap(),
+                "10.1.2.3:5065".parse().unwrap()
+            ]
+        );
+        assert_eq!(
+            c.interface_broadcasts,
+            vec![(Ipv4Addr::new(10, 78, 0, 2), Ipv4Addr::new(10, 78, 0, 255))]
+        );
+        let report = c.beacon_report.unwrap().to_string();
+        assert!(
+            report.contains("10.1.2.3:5065 (EPICS_CAS_BEACON_ADDR_LIST)"),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn ignore_list_and_wildcard_mixing() {
+        let c = cfg(&[(
+            "EPICS_CAS_IGNORE_ADDR_LIST",
+            "10.77.0.1 10.77.0.9:77 10.77.0.1",
+        )])
+        .unwrap();
+        assert_eq!(
+            c.ignore_addrs,
+            vec![Ipv4Addr::new(10, 77, 0, 1), Ipv4Addr::new(10, 77, 0, 9)]
+        );
+        let e = cfg(&[("EPICS_CAS_INTF_ADDR_LIST", "0.0.0.0 10.77.0.2")]).unwrap_err();
+        assert_eq!(e.var, "EPICS_CAS_INTF_ADDR_LIST");
+        assert!(cfg(&[("EPICS_CAS_IGNORE_ADDR_LIST", "nohost")]).is_err());
     }
 
     #[test]
@@ -248,9 +440,10 @@ mod tests {
     }
 
     #[test]
-    fn loopback_interfaces_never_broadcast() {
+    fn loopback_interfaces_beacon_to_loopback_only() {
         let c = cfg(&[("EPICS_CAS_INTF_ADDR_LIST", "127.0.0.1")]).unwrap();
-        assert!(c.beacon_addrs.is_empty());
+        assert_eq!(c.beacon_addrs, vec!["127.0.0.1:5065".parse().unwrap()]);
+        assert!(c.interface_broadcasts.is_empty());
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub mod eca {
 pub enum PutError {
     /// The PV is read-only (`ECA_NOWTACCESS`).
     ReadOnly,
+    /// Access security gives this client no write access (`ECA_NOWTACCESS`).
+    AccessDenied,
     /// The value cannot be converted to the PV's type (`ECA_NOCONVERT`).
     NoConvert(String),
     /// The value is out of the range the PV accepts (`ECA_PUTFAIL`).
@@ -38,7 +40,7 @@ impl PutError {
     /// The ECA status code sent to the client.
     pub fn eca(&self) -> u32 {
         match self {
-            PutError::ReadOnly => eca::NOWTACCESS,
+            PutError::ReadOnly | PutError::AccessDenied => eca::NOWTACCESS,
             PutError::NoConvert(_) => eca::NOCONVERT,
             PutError::OutOfRange(_) | PutError::Rejected(_) => eca::PUTFAIL,
             PutError::Status(code, _) => *code,
@@ -50,6 +52,7 @@ impl fmt::Display for PutError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PutError::ReadOnly => f.write_str("write access denied (read-only PV)"),
+            PutError::AccessDenied => f.write_str("write access denied by access security"),
             PutError::NoConvert(m) => write!(f, "no conversion: {m}"),
             PutError::OutOfRange(m) => write!(f, "out of range: {m}"),
             PutError::Rejected(m) => write!(f, "put rejected: {m}"),

@@ -5,20 +5,28 @@
 //! [`Server::bind`] with a [`ServerConfig`] (usually [`ServerConfig::from_env`])
 //! and [`Server::run`]. Keep [`PvHandle`]s to post new values: each post fans
 //! out to every subscriber through bounded per-subscriber queues.
+//!
+//! Access security: give PVs a group with [`Pv::access_group`], load an ACF
+//! file into [`Server::access`] ([`AccessControl::load`]); see [`access`].
 
+pub mod access;
 mod beacon;
 #[doc(hidden)]
 pub mod bench_hooks;
 mod circuit_task;
 pub mod config;
+pub mod dynamic;
 pub mod error;
+pub mod log_control;
 pub mod pv;
 #[allow(clippy::module_inception)]
 mod server;
 mod subscription;
 mod udp;
 
+pub use access::{AccessControl, AccessRules, HostCheck, Rights};
 pub use config::{ConfigError, ServerConfig};
+pub use dynamic::DynamicPvs;
 pub use error::{eca, PutError, ServerError};
 pub use pv::{
     epics_now, BoxFuture, IntoValue, PutResult, Pv, PvDatabase, PvGroup, PvHandle, PvSnapshot,

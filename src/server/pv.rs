@@ -25,6 +25,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::access::DEFAULT_GROUP;
+use super::dynamic::DynamicPvs;
 use super::error::{PutError, ServerError};
 use super::subscription::{lock, Subscription};
 use crate::proto::command::mask;
@@ -151,6 +153,8 @@ pub struct Pv {
     max_count: Option<usize>,
     record_type: Option<String>,
     hook: Option<PutHook>,
+    access_group: Arc<str>,
+    access_level: u32,
 }
 
 impl Pv {
@@ -165,6 +169,8 @@ impl Pv {
             max_count: None,
             record_type: None,
             hook: None,
+            access_group: Arc::from(DEFAULT_GROUP),
+            access_level: 0,
         }
     }
 
@@ -178,6 +184,22 @@ impl Pv {
     /// Refuse client writes (ACCESS_RIGHTS says read-only; puts get ECA_NOWTACCESS).
     pub fn read_only(mut self) -> Pv {
         self.read_only = true;
+        self
+    }
+
+    /// The access security group (an ACF file's `ASG`) whose rules decide
+    /// what clients may do with this PV; `DEFAULT` unless set. A group the
+    /// loaded file does not define falls back to `DEFAULT`, as in EPICS.
+    pub fn access_group(mut self, group: &str) -> Pv {
+        self.access_group = Arc::from(group);
+        self
+    }
+
+    /// The access security level (EPICS's ASL): rules apply to the PV only
+    /// if their level is at least this. 0 (the default) is a record's VAL
+    /// field; 1 is for settings that only level-1 rules may change.
+    pub fn access_level(mut self, level: u32) -> Pv {
+        self.access_level = level;
         self
     }
 
@@ -263,7 +285,7 @@ impl Pv {
         self
     }
 
-    fn into_handle(self, full_name: String) -> PvHandle {
+    pub(crate) fn into_handle(self, full_name: String) -> PvHandle {
         let native = self.value.native_type();
         let max_count = self.max_count.unwrap_or(0).max(self.value.len()).max(1);
         let mut meta = self.meta;
@@ -278,6 +300,8 @@ impl Pv {
             read_only: self.read_only,
             record_type,
             hook: self.hook,
+            access_group: self.access_group,
+            access_level: self.access_level,
             state: Mutex::new(PvState {
                 current: Arc::new(PvSnapshot {
                     value: self.value,
@@ -308,6 +332,8 @@ struct PvInner {
     read_only: bool,
     record_type: String,
     hook: Option<PutHook>,
+    access_group: Arc<str>,
+    access_level: u32,
     state: Mutex<PvState>,
 }
 
@@ -340,6 +366,16 @@ impl fmt::Debug for PvHandle {
 }
 
 impl PvHandle {
+    /// The access security group (see [`Pv::access_group`]).
+    pub fn access_group(&self) -> &str {
+        &self.0.access_group
+    }
+
+    /// The access security level (see [`Pv::access_level`]).
+    pub fn access_level(&self) -> u32 {
+        self.0.access_level
+    }
+
     /// Full name, prefix included.
     pub fn name(&self) -> &str {
         &self.0.name
@@ -624,6 +660,8 @@ pub struct PvDatabase {
     order: Vec<String>,
     /// In a mutex only so the database is `Sync` (futures are `Send` but not `Sync`).
     startup: Mutex<Vec<BoxFuture<()>>>,
+    /// PVs made on first use for names no added PV has.
+    dynamic: Option<Arc<DynamicPvs>>,
 }
 
 impl PvDatabase {
@@ -660,6 +698,27 @@ impl PvDatabase {
     /// Look a PV up by full name.
     pub fn get(&self, name: &str) -> Option<&PvHandle> {
         self.pvs.get(name)
+    }
+
+    /// Also serve names no added PV has, creating them on first use (see
+    /// [`DynamicPvs`]); added PVs take precedence.
+    pub fn set_dynamic(&mut self, dynamic: Arc<DynamicPvs>) {
+        self.dynamic = Some(dynamic);
+    }
+
+    /// Whether a search for `name` should be answered: an added PV, or a
+    /// name the dynamic rule serves.
+    pub fn serves(&self, name: &str) -> bool {
+        self.pvs.contains_key(name) || self.dynamic.as_ref().is_some_and(|d| d.serves(name))
+    }
+
+    /// The PV a channel to `name` is created on: an added PV, or one made
+    /// (once) by the dynamic rule.
+    pub fn find(&self, name: &str) -> Option<PvHandle> {
+        match self.pvs.get(name) {
+            Some(pv) => Some(pv.clone()),
+            None => self.dynamic.as_ref()?.find_or_create(name),
+        }
     }
 
     /// Names in the order they were added.

@@ -1,6 +1,7 @@
 //! Binding sockets and running the server's tasks: one accept loop and one
-//! UDP search responder per interface, one beacon sender per interface, one
-//! task per circuit, and the PV groups' startup tasks.
+//! UDP search responder per interface (two for a listed interface: its own
+//! address and its broadcast address), one beacon sender for the whole beacon
+//! list, one task per circuit, and the PV groups' startup tasks.
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -10,6 +11,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket, UdpSocket};
 use tokio::sync::{mpsc, watch};
 
+use super::access::AccessControl;
 use super::config::ServerConfig;
 use super::error::ServerError;
 use super::pv::{BoxFuture, PvDatabase};
@@ -24,13 +26,26 @@ pub(crate) struct Shared {
     pub config: ServerConfig,
     /// The TCP port search replies advertise.
     pub tcp_port: u16,
+    /// Access rules in force (replaceable while running).
+    pub access: AccessControl,
+}
+
+/// One UDP search socket: it receives on `recv` and replies through `reply`
+/// (the same socket, except for an interface's broadcast socket, whose
+/// replies leave from the interface address as rsrv's do).
+struct SearchSocket {
+    recv: Arc<UdpSocket>,
+    reply: Arc<UdpSocket>,
+    ip: Ipv4Addr,
 }
 
 /// A server with its sockets bound, ready to [`Server::run_until`].
 pub struct Server {
     shared: Arc<Shared>,
     listeners: Vec<TcpListener>,
-    udp: Vec<(UdpSocket, Ipv4Addr)>,
+    /// Search sockets: (receiving socket, socket replies leave from, the
+    /// interface address the replies carry).
+    udp: Vec<SearchSocket>,
     startup: Vec<BoxFuture<()>>,
 }
 
@@ -86,13 +101,34 @@ impl Server {
                 what: "UDP",
                 source,
             })?;
-            udp.push((socket, *ip));
+            let socket = Arc::new(socket);
+            udp.push(SearchSocket {
+                recv: Arc::clone(&socket),
+                reply: Arc::clone(&socket),
+                ip: *ip,
+            });
+            // A socket bound to an interface address gets no broadcasts:
+            // listen on the interface's broadcast address too (as rsrv).
+            if let Some((_, bcast)) = config.interface_broadcasts.iter().find(|(i, _)| i == ip) {
+                let addr = SocketAddrV4::new(*bcast, udp_port);
+                let bsocket = bind_udp(addr, true).map_err(|source| ServerError::Bind {
+                    addr: SocketAddr::V4(addr),
+                    what: "UDP (broadcast)",
+                    source,
+                })?;
+                udp.push(SearchSocket {
+                    recv: Arc::new(bsocket),
+                    reply: Arc::clone(&socket),
+                    ip: *ip,
+                });
+            }
         }
         Ok(Server {
             shared: Arc::new(Shared {
                 db,
                 config,
                 tcp_port,
+                access: AccessControl::default(),
             }),
             listeners,
             udp,
@@ -117,8 +153,14 @@ impl Server {
     pub fn udp_addrs(&self) -> Vec<SocketAddr> {
         self.udp
             .iter()
-            .filter_map(|(s, _)| s.local_addr().ok())
+            .filter_map(|s| s.recv.local_addr().ok())
             .collect()
+    }
+
+    /// The access rules handle: load or replace an ACF file before or while
+    /// the server runs (no rules: every client may write every writable PV).
+    pub fn access(&self) -> AccessControl {
+        self.shared.access.clone()
     }
 
     /// The hosted PVs.
@@ -145,31 +187,55 @@ impl Server {
             let alive = alive_tx.clone();
             tasks.push(tokio::spawn(accept_loop(listener, shared, stop, alive)));
         }
-        for (socket, ip) in self.udp {
-            let addr = socket.local_addr()?;
+        for SearchSocket { recv, reply, ip } in self.udp {
+            let addr = recv.local_addr()?;
             tracing::info!(target: "caproto::serv", our_addr = %addr, role = "server",
                 "answering searches on {addr} (UDP)");
             let reply_ip = (!ip.is_unspecified()).then_some(ip);
             let shared = Arc::clone(&self.shared);
             tasks.push(tokio::spawn(udp::run(
-                socket,
+                recv,
+                reply,
                 shared,
                 reply_ip,
                 stop_rx.clone(),
             )));
-            let cfg = &self.shared.config;
-            if !cfg.beacon_addrs.is_empty() {
-                let sock = bind_udp(SocketAddrV4::new(ip, 0), false)?;
-                sock.set_broadcast(true)?;
-                tasks.push(tokio::spawn(beacon::run(
-                    sock,
-                    cfg.beacon_addrs.clone(),
-                    cfg.beacon_period,
-                    self.shared.tcp_port,
-                    ip,
-                    stop_rx.clone(),
-                )));
-            }
+        }
+        let cfg = &self.shared.config;
+        tracing::debug!(target: "caproto::serv", role = "server", "serving on {}",
+            describe_interfaces(&cfg.interfaces, &cfg.interface_broadcasts));
+        match &cfg.beacon_report {
+            // Like rsrv's start-up warning, but at INFO: a lone host still
+            // works, clients only reconnect more slowly after a restart.
+            Some(report) if report.entries.is_empty() => tracing::info!(
+                target: "caproto::serv", role = "server", "{report}: clients will not \
+                 hear beacons (set EPICS_CAS_BEACON_ADDR_LIST to send some)"),
+            Some(report) => tracing::debug!(target: "caproto::serv", role = "server", "{report}"),
+            None => tracing::debug!(target: "caproto::serv", role = "server",
+                "beacon list (given by the program): {:?}", cfg.beacon_addrs),
+        }
+        if !cfg.ignore_addrs.is_empty() {
+            tracing::debug!(target: "caproto::serv", role = "server",
+                "ignoring searches from {:?} (EPICS_CAS_IGNORE_ADDR_LIST)", cfg.ignore_addrs);
+        }
+        if !cfg.beacon_addrs.is_empty() {
+            // One sender for every destination. Bound to the one listed
+            // interface if there is exactly one, so the beacon names it;
+            // otherwise the wildcard, and the beacon says "my source address".
+            let source = match cfg.interfaces.as_slice() {
+                [one] => *one,
+                _ => Ipv4Addr::UNSPECIFIED,
+            };
+            let sock = bind_udp(SocketAddrV4::new(source, 0), false)?;
+            sock.set_broadcast(true)?;
+            tasks.push(tokio::spawn(beacon::run(
+                sock,
+                cfg.beacon_addrs.clone(),
+                cfg.beacon_period,
+                self.shared.tcp_port,
+                source,
+                stop_rx.clone(),
+            )));
         }
         drop(alive_tx);
         tracing::info!(target: "caproto::serv", role = "server", "server ready: {} PVs",
@@ -189,6 +255,30 @@ impl Server {
     pub async fn run(self) -> Result<(), ServerError> {
         self.run_until(termination()).await
     }
+}
+
+/// `10.0.0.2 (and its broadcast 10.0.0.255), 127.0.0.1` for the log.
+fn describe_interfaces(ifaces: &[Ipv4Addr], bcasts: &[(Ipv4Addr, Ipv4Addr)]) -> String {
+    let mut out = String::new();
+    for (n, ip) in ifaces.iter().enumerate() {
+        if n > 0 {
+            out.push_str(", ");
+        }
+        if ip.is_unspecified() {
+            out.push_str("all interfaces (0.0.0.0)");
+        } else {
+            out.push_str(&ip.to_string());
+        }
+        if let Some((_, b)) = bcasts.iter().find(|(i, _)| i == ip) {
+            out.push_str(&format!(" (and its broadcast {b})"));
+        }
+    }
+    out.push_str(if ifaces.iter().all(|ip| ip.is_unspecified()) {
+        " (EPICS_CAS_INTF_ADDR_LIST unset)"
+    } else {
+        " (EPICS_CAS_INTF_ADDR_LIST or --interfaces)"
+    });
+    out
 }
 
 /// Completes on Ctrl-C or (on Unix) SIGTERM.

@@ -21,10 +21,13 @@ const MAX_REPLY_DATAGRAM: usize = 1400;
 /// Largest datagram we read (CA search datagrams are at most ~16 KiB).
 const MAX_DATAGRAM: usize = 65536;
 
-/// Answer searches on `socket` until shutdown. `reply_ip` goes in the replies
-/// (`None` = "use the datagram's source address", for wildcard binds).
+/// Answer searches received on `socket` through `reply_socket` until
+/// shutdown. `reply_ip` goes in the replies (`None` = "use the datagram's
+/// source address", for wildcard binds). Searches from
+/// `EPICS_CAS_IGNORE_ADDR_LIST` hosts are dropped unread.
 pub(crate) async fn run(
-    socket: UdpSocket,
+    socket: Arc<UdpSocket>,
+    reply_socket: Arc<UdpSocket>,
     shared: Arc<Shared>,
     reply_ip: Option<Ipv4Addr>,
     mut shutdown: watch::Receiver<bool>,
@@ -49,6 +52,13 @@ pub(crate) async fn run(
                 }
             },
         };
+        if let SocketAddr::V4(v4) = from {
+            if shared.config.ignore_addrs.contains(v4.ip()) {
+                tracing::trace!(target: "caproto::bcast", our_addr = %local, their_addr = %from,
+                    role = "server", "ignored (EPICS_CAS_IGNORE_ADDR_LIST)");
+                continue;
+            }
+        }
         events.clear();
         if let Err(e) = bcast.recv(&buf[..n], from, Instant::now(), &mut events) {
             // Searches before the malformed part are still answered.
@@ -58,7 +68,7 @@ pub(crate) async fn run(
         replies.clear();
         answer(&mut bcast, &shared, &events, from, reply_ip, &mut replies);
         for datagram in &replies {
-            if let Err(e) = socket.send_to(datagram, from).await {
+            if let Err(e) = reply_socket.send_to(datagram, from).await {
                 tracing::debug!(target: "caproto::bcast", our_addr = %local, their_addr = %from,
                     role = "server", "could not send search reply: {e}");
             }
@@ -87,7 +97,7 @@ fn answer(
         else {
             continue;
         };
-        if shared.db.get(name).is_none() {
+        if !shared.db.serves(name) {
             continue;
         }
         if current.len() >= MAX_REPLY_DATAGRAM {

@@ -6,13 +6,20 @@
 //!   a missing peer prints `SKIPPED` (or panics when `CI` is set).
 //! - [`ChildGuard`] / [`run_with_timeout`]: processes that are killed by handle
 //!   and never hang a test.
+//! - [`netns`]: simulated hosts (network namespaces and veth pairs) for
+//!   broadcast and interface tests with EPICS defaults.
 //! - [`servers`]: softIoc with `tests/fixtures/ioc.db`, caproto example IOCs,
 //!   [`wait_for_pv`].
+//!
+//! - [`collector::Collector`]: syslog-ng in the foreground on loopback ports, for the
+//!   log shipping tests.
 //!
 //! Not every test uses every helper, hence the `dead_code` allowance.
 #![allow(dead_code, unused_imports)]
 
+pub mod collector;
 pub mod env;
+pub mod netns;
 pub mod peers;
 pub mod ports;
 pub mod process;

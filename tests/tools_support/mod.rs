@@ -40,6 +40,8 @@ pub enum Tool {
     Put,
     /// caproto-monitor
     Monitor,
+    /// caproto-info (no caproto counterpart: compared with EPICS cainfo)
+    Info,
 }
 
 impl Tool {
@@ -49,6 +51,7 @@ impl Tool {
             Tool::Get => "caproto-get",
             Tool::Put => "caproto-put",
             Tool::Monitor => "caproto-monitor",
+            Tool::Info => "caproto-info",
         }
     }
 
@@ -57,6 +60,7 @@ impl Tool {
             Tool::Get => env!("CARGO_BIN_EXE_caproto-get"),
             Tool::Put => env!("CARGO_BIN_EXE_caproto-put"),
             Tool::Monitor => env!("CARGO_BIN_EXE_caproto-monitor"),
+            Tool::Info => env!("CARGO_BIN_EXE_caproto-info"),
         }
     }
 }

@@ -9,8 +9,37 @@ use clap::Args;
 use crate::cli::output::format::{DataFormat, FloatStyle, Mode};
 use crate::cli::output::numfmt::Radix;
 
-/// caproto's default timeout, seconds (`CAPROTO_DEFAULT_TIMEOUT` in caproto).
+/// The timeout, seconds, when neither `-w` nor the environment gives one
+/// (caproto's built-in `CAPROTO_DEFAULT_TIMEOUT`).
 pub const DEFAULT_TIMEOUT_SECS: f64 = 2.0;
+
+/// Environment variables that set the default timeout, in order of
+/// precedence: EPICS's tools read the first, caproto's the second.
+pub const TIMEOUT_ENV_VARS: [&str; 2] = ["EPICS_CLI_TIMEOUT", "CAPROTO_DEFAULT_TIMEOUT"];
+
+/// The timeout in seconds: `-w` if given, else the first of
+/// [`TIMEOUT_ENV_VARS`] that `env` gives as a valid number, else
+/// [`DEFAULT_TIMEOUT_SECS`]. A set but invalid variable is skipped, with a
+/// warning in the second element (as EPICS's tools warn and go on).
+pub fn resolve_timeout(
+    typed: Option<f64>,
+    env: impl Fn(&str) -> Option<String>,
+) -> (f64, Option<String>) {
+    if let Some(t) = typed {
+        return (t, None);
+    }
+    let mut warning = None;
+    for var in TIMEOUT_ENV_VARS {
+        let Some(text) = env(var) else { continue };
+        match parse_timeout(&text) {
+            Ok(t) => return (t, warning),
+            Err(e) => {
+                warning.get_or_insert(format!("ignoring {var}={text:?}: {e}"));
+            }
+        }
+    }
+    (DEFAULT_TIMEOUT_SECS, warning)
+}
 
 /// Parse a timeout in seconds: finite and positive.
 pub fn parse_timeout(s: &str) -> Result<f64, String> {
@@ -41,9 +70,9 @@ pub fn output_mode(format: Option<&str>, terse: bool, wide: bool) -> Mode {
 /// Options about talking to the server.
 #[derive(Args, Debug, Clone, PartialEq)]
 pub struct ChannelArgs {
-    /// Timeout ('wait') in seconds for server responses.
-    #[arg(long, short = 'w', value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT_SECS, value_parser = parse_timeout)]
-    pub timeout: f64,
+    /// Timeout ('wait') in seconds for server responses [default: $EPICS_CLI_TIMEOUT, else $CAPROTO_DEFAULT_TIMEOUT, else 2].
+    #[arg(long, short = 'w', value_name = "SECONDS", value_parser = parse_timeout)]
+    pub timeout: Option<f64>,
     /// Channel Access virtual circuit priority, 0 (lowest) to 99 (highest).
     #[arg(long, short = 'p', value_name = "PRIORITY", default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=99))]
     pub priority: u16,
@@ -53,9 +82,15 @@ pub struct ChannelArgs {
 }
 
 impl ChannelArgs {
-    /// The timeout as a `Duration`.
+    /// The timeout as a `Duration`: `-w`, else the environment's default
+    /// (see [`resolve_timeout`]; a warning about an invalid variable is
+    /// logged once per call).
     pub fn timeout(&self) -> Duration {
-        Duration::from_secs_f64(self.timeout)
+        let (secs, warning) = resolve_timeout(self.timeout, |k| std::env::var(k).ok());
+        if let Some(w) = warning {
+            tracing::warn!(target: "caproto::ctx", "{w}");
+        }
+        Duration::from_secs_f64(secs)
     }
 }
 
@@ -63,14 +98,14 @@ impl ChannelArgs {
 #[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
 #[command(next_help_heading = "Floating point type format (default %g)")]
 pub struct FloatArgs {
-    /// Use %e format with a precision of <nr> digits (e.g. -e5 or -e 5).
-    #[arg(short = 'e', value_name = "nr", overrides_with_all = ["float_f", "float_g", "float_s", "float_lx", "float_lo", "float_lb"])]
+    /// Use %e format with a precision of `nr` digits (e.g. `-e5` or `-e 5`).
+    #[arg(short = 'e', value_name = "nr", help = "Use %e format with a precision of <nr> digits (e.g. -e5 or -e 5)", overrides_with_all = ["float_f", "float_g", "float_s", "float_lx", "float_lo", "float_lb"])]
     pub float_e: Option<u8>,
-    /// Use %f format with a precision of <nr> digits (e.g. -f5 or -f 5).
-    #[arg(short = 'f', value_name = "nr", overrides_with_all = ["float_e", "float_g", "float_s", "float_lx", "float_lo", "float_lb"])]
+    /// Use %f format with a precision of `nr` digits (e.g. `-f5` or `-f 5`).
+    #[arg(short = 'f', value_name = "nr", help = "Use %f format with a precision of <nr> digits (e.g. -f5 or -f 5)", overrides_with_all = ["float_e", "float_g", "float_s", "float_lx", "float_lo", "float_lb"])]
     pub float_f: Option<u8>,
-    /// Use %g format with a precision of <nr> digits (e.g. -g5 or -g 5).
-    #[arg(short = 'g', value_name = "nr", overrides_with_all = ["float_e", "float_f", "float_s", "float_lx", "float_lo", "float_lb"])]
+    /// Use %g format with a precision of `nr` digits (e.g. `-g5` or `-g 5`).
+    #[arg(short = 'g', value_name = "nr", help = "Use %g format with a precision of <nr> digits (e.g. -g5 or -g 5)", overrides_with_all = ["float_e", "float_f", "float_s", "float_lx", "float_lo", "float_lb"])]
     pub float_g: Option<u8>,
     /// Print floats with %f (caproto's stand-in for the server's string form).
     #[arg(short = 's', overrides_with_all = ["float_e", "float_f", "float_g", "float_lx", "float_lo", "float_lb"])]
@@ -155,8 +190,9 @@ pub struct ValueFormatArgs {
     pub float: FloatArgs,
     #[command(flatten)]
     pub int: IntArgs,
-    /// Use <ofs> as an alternate output field separator (e.g. -F*, -F '*', -F ' ** ').
+    /// Use `ofs` as an alternate output field separator (e.g. `-F*`, `-F '*'`, `-F ' ** '`).
     #[arg(
+        help = "Use <ofs> as an alternate output field separator (e.g. -F*, -F '*', -F ' ** ')",
         short = 'F',
         value_name = "ofs",
         help_heading = "Custom output field separator",

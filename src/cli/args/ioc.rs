@@ -1,16 +1,26 @@
 //! Command line of `caproto-ioc`.
 
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 
 use clap::Parser;
 
 use super::LogArgs;
+use crate::ioc_examples::defaultdict::DefaultType;
 
 /// Serve an example IOC over Channel Access.
 #[derive(Parser, Debug)]
-#[command(name = "caproto-ioc", version, about)]
+#[command(
+    name = "caproto-ioc",
+    version,
+    about,
+    after_help = "`caproto-ioc defaultdict --prefix P` serves any name under P (`--any-name`: any \
+                  name at all), making each PV when a client first creates a channel to it \
+                  (--type, --count); with --list-pvs the PVs made are printed when it stops \
+                  (Ctrl-C, SIGTERM)."
+)]
 pub struct IocArgs {
-    /// Which example to run (see --list)
+    /// Which example to run (see --list), or `defaultdict`
     #[arg(required_unless_present = "list")]
     pub example: Option<String>,
 
@@ -22,9 +32,22 @@ pub struct IocArgs {
     #[arg(long)]
     pub prefix: Option<String>,
 
-    /// Print the served PV names once the server is listening
+    /// Print the served PV names once the server is listening (defaultdict: the PVs
+    /// made, when it stops)
     #[arg(long = "list-pvs")]
     pub list_pvs: bool,
+
+    /// defaultdict: serve every name, not only those under --prefix
+    #[arg(long = "any-name", conflicts_with = "prefix")]
+    pub any_name: bool,
+
+    /// defaultdict: native type of the PVs it makes
+    #[arg(long = "type", value_name = "TYPE", value_enum, default_value_t = DefaultType::Double)]
+    pub pv_type: DefaultType,
+
+    /// defaultdict: element count of the PVs it makes
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub count: u32,
 
     /// Interfaces to serve on (overrides EPICS_CAS_INTF_ADDR_LIST)
     #[arg(long, value_name = "ADDR", num_args = 1..)]
@@ -34,9 +57,30 @@ pub struct IocArgs {
     #[arg(long)]
     pub port: Option<u16>,
 
+    /// Access security file (EPICS ACF syntax) enforced for every client;
+    /// SIGHUP reloads it (a bad file is logged and the old rules stay)
+    #[arg(long, value_name = "FILE")]
+    pub acf: Option<PathBuf>,
+
+    /// Match the ACF's host access groups (HAG) against the address each
+    /// client connects from, not the host name it sends (EPICS
+    /// asCheckClientIP); HAG hosts are resolved when the file is loaded
+    #[arg(long = "acf-client-ip", requires = "acf")]
+    pub acf_client_ip: bool,
+
+    /// Append put-log records (writes that a TRAPWRITE rule granted: user,
+    /// host, PV, old and new value) to this file, apart from other logs
+    #[arg(long, value_name = "FILE")]
+    pub putlog: Option<PathBuf>,
+
     /// Update rate in Hz for fast-updating examples (ticker)
     #[arg(long, default_value_t = 1000.0)]
     pub rate: f64,
+
+    /// Serve log-control PVs PREFIX:level, PREFIX:pv, PREFIX:addr and PREFIX:role that change
+    /// the terminal and --log-file handlers at run time (see docs/logging.md)
+    #[arg(long = "log-control", value_name = "PREFIX")]
+    pub log_control: Option<String>,
 
     #[command(flatten)]
     pub log: LogArgs,

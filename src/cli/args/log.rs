@@ -4,10 +4,12 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args};
 use tracing::level_filters::LevelFilter;
+use tracing::Level;
 
+use super::log_ship::ShipSpec;
 use crate::log::{
     self, AddressFilter, AddressSpec, ColorMode, FieldFilter, Format, Handler, LogConfig, LogError,
-    LogGuard, PvFilter, Role, RoleFilter,
+    LogGuard, PvFilter, Role, RoleFilter, Rotation, TargetFilter,
 };
 
 /// Verbosity and log routing, shared by every binary (`#[command(flatten)] log: LogArgs`).
@@ -15,8 +17,10 @@ use crate::log::{
 /// Terminal level: WARN by default, `-v` INFO, `-vv` DEBUG (one line per CA command sent or
 /// received), `-vvv` TRACE (DEBUG plus payload-level detail), `-q` ERROR, `-qq` nothing.
 /// `--log-file` adds a second handler at DEBUG (or the `-v` level if more verbose) while the
-/// terminal keeps its own level. `--log-pv`, `--log-addr` and `--log-role` filters apply to
-/// both; records at WARN or above always pass them.
+/// terminal keeps its own level. `--log-ship URL` (repeatable) adds a shipping handler per
+/// destination at `--log-ship-level`, each with its own level and filters in the URL's query
+/// string ([`ShipSpec`]). `--log-pv`, `--log-addr` and `--log-role` filters apply to every
+/// handler unless a destination's URL replaces them; records at WARN or above always pass them.
 #[derive(Args, Clone, Debug, Default, PartialEq, Eq)]
 pub struct LogArgs {
     /// Show more log messages (-v info, -vv every CA command, -vvv also payload detail)
@@ -31,6 +35,40 @@ pub struct LogArgs {
     /// Also append log records to this file (at DEBUG, or more with -vvv)
     #[arg(long = "log-file", value_name = "PATH", global = true)]
     pub log_file: Option<PathBuf>,
+
+    /// Rotate --log-file before it grows past SIZE bytes (K, M, G suffixes: 1024-based)
+    #[arg(long = "log-file-max-size", value_name = "SIZE", value_parser = parse_size,
+          requires = "log_file", global = true)]
+    pub log_file_max_size: Option<u64>,
+
+    /// With --log-file-max-size: rotated files to keep, PATH.1 (newest) to PATH.N
+    #[arg(
+        long = "log-file-keep",
+        value_name = "N",
+        default_value_t = 5,
+        requires = "log_file_max_size",
+        global = true
+    )]
+    pub log_file_keep: u32,
+
+    /// Also ship records to a collector (repeatable): tcp://HOST:PORT (JSON lines),
+    /// syslog://HOST:PORT, syslog+udp://HOST:PORT or unixgram:///dev/log (RFC 5424);
+    /// per-destination ?level=L&pv=P&addr=A&role=R (see docs/logging.md)
+    #[arg(long = "log-ship", value_name = "URL", value_parser = parse_ship,
+          action = ArgAction::Append, global = true)]
+    pub log_ship: Vec<ShipSpec>,
+
+    /// Level of --log-ship destinations without their own ?level= (default: INFO, or the
+    /// terminal level if more verbose)
+    #[arg(long = "log-ship-level", value_name = "LEVEL", value_parser = parse_level_arg,
+          global = true)]
+    pub log_ship_level: Option<LevelFilter>,
+
+    /// Drop every record at LEVEL or more verbose, whatever the handlers want (Python's
+    /// logging.disable): e.g. debug keeps INFO and above
+    #[arg(long = "log-disable", value_name = "LEVEL", value_parser = parse_disable_level,
+          global = true)]
+    pub log_disable: Option<Level>,
 
     /// Only log records about PVs matching this name or pattern (* and ? wildcards; repeatable)
     #[arg(long = "log-pv", value_name = "PATTERN", value_parser = parse_pv_pattern,
@@ -73,8 +111,53 @@ fn parse_addr(s: &str) -> Result<AddressSpec, String> {
     })
 }
 
-/// The `--log-file` handler of the previous `init`, replaced by the next one.
-static CLI_FILE_HANDLER: std::sync::Mutex<Option<Handler>> = std::sync::Mutex::new(None);
+fn parse_ship(s: &str) -> Result<ShipSpec, String> {
+    s.parse::<ShipSpec>().map_err(|e| e.to_string())
+}
+
+fn parse_level_arg(s: &str) -> Result<LevelFilter, String> {
+    log::parse_level(s).map_err(|e| e.to_string())
+}
+
+fn parse_disable_level(s: &str) -> Result<Level, String> {
+    match log::parse_level(s).map_err(|e| e.to_string())?.into_level() {
+        Some(l) => Ok(l),
+        None => Err("\"off\" disables nothing; give the most verbose level to drop".to_owned()),
+    }
+}
+
+/// `123`, `64K`, `10M`, `1G` (1024-based; a trailing `B` or `iB` is accepted).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => return Err(format!("unknown size suffix {c:?} (K, M or G)")),
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid size {s:?} (e.g. 10M)"))?;
+    match n.checked_mul(mult) {
+        Some(v) if v > 0 => Ok(v),
+        Some(_) => Err("the size must be positive".to_owned()),
+        None => Err(format!("size {s:?} is too large")),
+    }
+}
+
+/// The file and shipping handlers of the previous `init`, replaced by the next one.
+static CLI_EXTRA_HANDLERS: std::sync::Mutex<Vec<Handler>> = std::sync::Mutex::new(Vec::new());
 
 impl LogArgs {
     /// The terminal handler's level from `-v`/`-q`.
@@ -87,19 +170,44 @@ impl LogArgs {
         self.terminal_level().max(LevelFilter::DEBUG)
     }
 
+    /// The level of shipping destinations without their own `?level=`: `--log-ship-level`, or
+    /// INFO, or the terminal level if that is more verbose.
+    pub fn ship_level(&self) -> LevelFilter {
+        self.log_ship_level
+            .unwrap_or_else(|| self.terminal_level().max(LevelFilter::INFO))
+    }
+
     /// The filters requested on the command line (the same set goes on every handler).
     pub fn filters(&self) -> Result<Vec<FieldFilter>, LogError> {
-        let mut out = Vec::new();
-        if !self.log_pv.is_empty() {
-            out.push(PvFilter::new(&self.log_pv)?.into());
-        }
-        if !self.log_addr.is_empty() {
-            out.push(AddressFilter::new(self.log_addr.clone()).into());
-        }
-        if let Some(role) = self.log_role {
-            out.push(RoleFilter::new(role).into());
-        }
-        Ok(out)
+        filters_of(&self.log_pv, &self.log_addr, self.log_role)
+    }
+
+    /// One handler configuration per `--log-ship`, with the destination's own level and
+    /// filters where its URL gives them, the common ones otherwise.
+    pub fn ship_configs(&self) -> Result<Vec<LogConfig>, LogError> {
+        self.log_ship
+            .iter()
+            .map(|s| {
+                let filters = filters_of(
+                    s.pv.as_ref().unwrap_or(&self.log_pv),
+                    s.addr.as_ref().unwrap_or(&self.log_addr),
+                    s.role.or(self.log_role),
+                )?;
+                let mut cfg =
+                    LogConfig::ship(s.target.clone()).level(s.level.unwrap_or(self.ship_level()));
+                if let Some(q) = s.queue {
+                    cfg = cfg.queue_capacity(q);
+                }
+                if let Some(f) = s.facility {
+                    cfg = cfg.syslog_facility(f);
+                }
+                if !s.targets.is_empty() {
+                    // Strict routing: barrier OFF, so other targets' warnings stay out too.
+                    cfg = cfg.filter(TargetFilter::new(s.targets.clone()).level(LevelFilter::OFF));
+                }
+                Ok(filters.into_iter().fold(cfg, LogConfig::filter))
+            })
+            .collect()
     }
 
     /// The terminal handler's configuration.
@@ -122,10 +230,16 @@ impl LogArgs {
         let Some(path) = &self.log_file else {
             return Ok(None);
         };
-        let cfg = LogConfig::file(path)
+        let mut cfg = LogConfig::file(path)
             .level(self.file_level())
             .format(self.log_format)
             .color(ColorMode::Never);
+        if let Some(max_size) = self.log_file_max_size {
+            cfg = cfg.rotate(Rotation {
+                max_size,
+                keep: self.log_file_keep,
+            });
+        }
         self.with_filters(cfg).map(Some)
     }
 
@@ -137,13 +251,21 @@ impl LogArgs {
     }
 
     /// Sets up logging for a tool: the terminal handler (the global one, see
-    /// [`log::get_handler`]) and, with `--log-file`, a file handler. A log file that cannot be
-    /// opened is an error here, before the tool does anything. Calling it again replaces both.
+    /// [`log::get_handler`]), with `--log-file` a file handler (reopened on SIGHUP), one
+    /// shipping handler per `--log-ship`, and the `--log-disable` switch. A log file that
+    /// cannot be opened or a bad destination is an error here, before the tool does anything
+    /// (an unreachable collector is not: records queue and the writer retries). Calling it
+    /// again replaces all of them.
     pub fn init(&self) -> Result<LogGuard, LogError> {
         let file_cfg = self.file_config()?;
+        let ship_cfgs = self.ship_configs()?;
+        match self.log_disable {
+            Some(level) => log::disable(level),
+            None => log::enable_all(),
+        }
         let terminal = log::config_logging(self.terminal_config()?)?;
-        let mut previous = CLI_FILE_HANDLER.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(old) = previous.take() {
+        let mut previous = CLI_EXTRA_HANDLERS.lock().unwrap_or_else(|e| e.into_inner());
+        for old in previous.drain(..) {
             // Already gone is fine: someone removed it by hand.
             let _ = old.remove();
         }
@@ -151,9 +273,42 @@ impl LogArgs {
             Some(cfg) => Some(log::add_handler(cfg)?),
             None => None,
         };
-        *previous = file;
-        Ok(LogGuard { terminal, file })
+        previous.extend(file);
+        let mut ships = Vec::new();
+        for cfg in ship_cfgs {
+            let h = log::add_handler(cfg)?;
+            previous.push(h);
+            ships.push(h);
+        }
+        if file.is_some() {
+            if let Err(e) = log::reopen_on_sighup() {
+                tracing::warn!(target: "caproto::log", "SIGHUP will not reopen the log file: {e}");
+            }
+        }
+        Ok(LogGuard {
+            terminal,
+            file,
+            ships,
+        })
     }
+}
+
+fn filters_of(
+    pv: &[String],
+    addr: &[AddressSpec],
+    role: Option<Role>,
+) -> Result<Vec<FieldFilter>, LogError> {
+    let mut out = Vec::new();
+    if !pv.is_empty() {
+        out.push(PvFilter::new(pv)?.into());
+    }
+    if !addr.is_empty() {
+        out.push(AddressFilter::new(addr.to_vec()).into());
+    }
+    if let Some(role) = role {
+        out.push(RoleFilter::new(role).into());
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -238,6 +393,66 @@ mod tests {
         let e = parse(&["--log-format", "xml"]).unwrap_err().to_string();
         assert!(e.contains("text") && e.contains("json"), "{e}");
         assert!(parse(&["--log-pv", ""]).is_err());
+    }
+
+    #[test]
+    fn ship_destinations_take_their_own_level_and_filters() {
+        let a = parse(&[
+            "-vv",
+            "--log-pv",
+            "xyz*",
+            "--log-ship",
+            "tcp://127.0.0.1:5170",
+            "--log-ship",
+            "syslog://127.0.0.1:6514?level=warning&pv=abc",
+        ])
+        .unwrap();
+        let c = a.ship_configs().unwrap();
+        assert_eq!(c.len(), 2);
+        // Default ship level: INFO, or the terminal level (-vv: DEBUG) if more verbose.
+        assert_eq!(c[0].level, LevelFilter::DEBUG);
+        assert_eq!(c[1].level, LevelFilter::WARN);
+        let pats = |cfg: &LogConfig| match &cfg.filters[..] {
+            [FieldFilter::Pv(p)] => p.patterns().map(str::to_owned).collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(pats(&c[0]), ["xyz*"]);
+        assert_eq!(pats(&c[1]), ["abc"]);
+        assert_eq!(parse(&[]).unwrap().ship_level(), LevelFilter::INFO);
+        let e = parse(&["--log-ship", "udp://h:1"]).unwrap_err().to_string();
+        assert!(e.contains("unknown scheme"), "{e}");
+    }
+
+    #[test]
+    fn rotation_and_disable_flags() {
+        let a = parse(&[
+            "--log-file",
+            "x",
+            "--log-file-max-size",
+            "10M",
+            "--log-file-keep",
+            "3",
+        ])
+        .unwrap();
+        let cfg = a.file_config().unwrap().unwrap();
+        assert_eq!(
+            cfg.rotation,
+            Some(Rotation {
+                max_size: 10 << 20,
+                keep: 3
+            })
+        );
+        assert!(
+            parse(&["--log-file-max-size", "1K"]).is_err(),
+            "needs --log-file"
+        );
+        assert!(parse(&["--log-file", "x", "--log-file-max-size", "1X"]).is_err());
+        assert_eq!(parse_size("64KiB").unwrap(), 65536);
+        assert_eq!(parse_size("100").unwrap(), 100);
+        assert!(parse_size("0").is_err());
+        let d = parse(&["--log-disable", "debug"]).unwrap();
+        assert_eq!(d.log_disable, Some(Level::DEBUG));
+        assert!(parse(&["--log-disable", "off"]).is_err());
     }
 
     #[test]

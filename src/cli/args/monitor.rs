@@ -4,6 +4,7 @@ use clap::Parser;
 
 use crate::cli::args::common::{ChannelArgs, ValueFormatArgs};
 use crate::cli::args::LogArgs;
+use crate::cli::output::camonitor::{parse_ts_mode, TsMode};
 use crate::proto::command::mask;
 
 /// Parse `-m`: any combination of v (value), a (alarm), l (log/archive), p (property).
@@ -35,8 +36,10 @@ pub fn parse_mask(s: &str) -> Result<u16, String> {
     version,
     about = "Monitor the values of PVs, printing a line for each update.",
     after_help = "Runs until interrupted (Ctrl-C), --duration elapses or --maximum updates were \
-                  printed. Exit status: 0 normally, 1 when a PV could not be subscribed, 2 for bad \
-                  arguments, 130 after Ctrl-C (SIGINT), 143 after SIGTERM."
+                  printed. PVs not found are reported and searched for until found; a lost PV is \
+                  reported and followed again when it returns, with its new type. Exit status: 0 \
+                  normally, 1 when a PV was not found and never connected (with --strict: could not be \
+                  subscribed), 2 for bad arguments, 130 after Ctrl-C (SIGINT), 143 after SIGTERM."
 )]
 pub struct MonitorArgs {
     /// PV (channel) names.
@@ -47,12 +50,21 @@ pub struct MonitorArgs {
     /// {timedelta} (time since the previous update; for the first, the update's age).
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
+    /// camonitor's timestamp modes, and its line layout: any of s (server stamps), c (client
+    /// clock, in parentheses), n (none), r (relative), i (incremental), I (incremental by PV).
+    #[arg(short = 't', value_name = "KEY", value_parser = parse_ts_mode, conflicts_with = "format")]
+    pub timestamps: Option<TsMode>,
     /// Stop after this many seconds. Runs indefinitely by default.
     #[arg(long, value_name = "SECONDS", value_parser = crate::cli::args::common::parse_timeout, conflicts_with = "maximum")]
     pub duration: Option<f64>,
     /// Stop after this many updates (over all PVs). Unlimited by default.
     #[arg(long, value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..))]
     pub maximum: Option<u64>,
+    /// Exit (status 1) for PVs not found within the timeout, and stop following a PV once its
+    /// circuit is lost, instead of reporting "*** Not connected" / "*** disconnected" and
+    /// searching until it (re)connects.
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
     pub channel: ChannelArgs,
     /// Channel Access event mask: any combination of 'v' (value), 'a' (alarm),

@@ -23,9 +23,11 @@ pub struct PutArgs {
     /// PV (channel) name.
     #[arg(value_name = "PV_NAME")]
     pub pv_name: String,
-    /// Value or values to write (with --file: the file to read them from).
-    #[arg(value_name = "DATA", allow_hyphen_values = true)]
-    pub data: String,
+    /// Value or values to write (with --file: the file to read them from). Several
+    /// arguments are joined by spaces, as caput does; with -a, caput's count form
+    /// `-a PV N v1 ... vN` is accepted too.
+    #[arg(value_name = "DATA", allow_hyphen_values = true, num_args = 1.., required = true)]
+    pub data: Vec<String>,
     /// Python-style format string. Tokens: {pv_name}, {response} (and attributes such as
     /// {response.data}), {which} (Old/New) and, for time types, {timestamp}.
     #[arg(long, value_name = "FORMAT")]
@@ -56,6 +58,9 @@ pub struct PutArgs {
     /// Interpret DATA as a string of characters (written to CHAR arrays byte by byte).
     #[arg(short = 'S')]
     pub as_string: bool,
+    /// Take every value as a string (no number parsing; enums by state name), as caput -s.
+    #[arg(short = 's', conflicts_with = "as_string")]
+    pub force_string: bool,
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -66,8 +71,27 @@ impl PutArgs {
         output_mode(self.format.as_deref(), self.terse, self.wide)
     }
 
-    /// Where DATA comes from.
+    /// Where DATA comes from (`--file` takes exactly one argument).
     pub fn data_file(&self) -> Option<PathBuf> {
-        self.file.then(|| PathBuf::from(&self.data))
+        self.file.then(|| PathBuf::from(self.data.join(" ")))
+    }
+
+    /// DATA as one text: a single argument as given; several joined by
+    /// spaces (caput's rule for scalars, and the elements with -a); with -a,
+    /// caput's count form `N v1 ... vN` has its count checked and dropped.
+    pub fn data_text(&self) -> Result<String, String> {
+        match self.data.as_slice() {
+            [one] => Ok(one.clone()),
+            [count, values @ ..] if self.array => match count.parse::<usize>() {
+                Ok(n) if n == values.len() => Ok(values.join(" ")),
+                Ok(n) => Err(format!(
+                    "-a: the count says {n} value{}, {} given",
+                    if n == 1 { "" } else { "s" },
+                    values.len()
+                )),
+                Err(_) => Ok(self.data.join(" ")),
+            },
+            many => Ok(many.join(" ")),
+        }
     }
 }

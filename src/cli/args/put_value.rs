@@ -34,6 +34,8 @@ pub struct ParseMode {
     pub array: bool,
     /// `-S`: the text as is.
     pub as_string: bool,
+    /// `-s`: every element (or the scalar) as a string, never a number.
+    pub force_string: bool,
     /// `--array-pad N`: pad with zeros to N elements.
     pub pad_to: Option<usize>,
 }
@@ -66,11 +68,12 @@ pub fn parse_data(raw: &str, mode: ParseMode) -> Result<PutData, PutDataError> {
     if mode.as_string {
         return Ok(PutData::Scalar(Literal::Str(raw.to_string())));
     }
+    let element = |tok: &str| match mode.force_string {
+        true => Literal::Str(tok.to_string()),
+        false => scalar_literal(tok).unwrap_or_else(|| Literal::Str(tok.to_string())),
+    };
     if mode.array {
-        let mut items: Vec<Literal> = raw
-            .split_whitespace()
-            .map(|tok| scalar_literal(tok).unwrap_or_else(|| Literal::Str(tok.to_string())))
-            .collect();
+        let mut items: Vec<Literal> = raw.split_whitespace().map(element).collect();
         if let Some(pad) = mode.pad_to {
             if items.len() > pad {
                 return Err(PutDataError::PadTooSmall {
@@ -84,6 +87,9 @@ pub fn parse_data(raw: &str, mode: ParseMode) -> Result<PutData, PutDataError> {
             return Err(PutDataError::Empty);
         }
         return Ok(PutData::Array(items));
+    }
+    if mode.force_string {
+        return Ok(PutData::Scalar(Literal::Str(raw.to_string())));
     }
     let text = raw.trim();
     if let Some(items) = list_literal(text) {
@@ -379,6 +385,26 @@ mod tests {
             })
         );
         assert_eq!(parse_data("  ", arr), Err(PutDataError::Empty));
+        // caput -s: no number parsing, for scalars and elements alike.
+        let forced = ParseMode {
+            force_string: true,
+            ..ParseMode::default()
+        };
+        assert_eq!(
+            parse_data("1", forced).unwrap(),
+            PutData::Scalar(Literal::Str("1".into()))
+        );
+        assert_eq!(
+            parse_data(
+                "1 two",
+                ParseMode {
+                    array: true,
+                    ..forced
+                }
+            )
+            .unwrap(),
+            PutData::Array(vec![Literal::Str("1".into()), Literal::Str("two".into())])
+        );
         let s = ParseMode {
             as_string: true,
             ..ParseMode::default()

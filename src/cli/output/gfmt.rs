@@ -114,7 +114,7 @@ fn decimal_is_exact(m: u64, k: i32) -> bool {
             return false;
         }
         let p5 = 5u64.pow(j);
-        if m % p5 != 0 {
+        if !m.is_multiple_of(p5) {
             return false;
         }
         let q = m / p5;

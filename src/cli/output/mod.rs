@@ -3,9 +3,11 @@
 //! caproto's `--format` templates, and CA status names. Pure functions of
 //! what was read; nothing here talks to the network.
 
+pub mod camonitor;
 pub mod eca;
 pub mod format;
 mod gfmt;
+pub mod info;
 pub mod npfmt;
 pub mod numfmt;
 pub mod template;

@@ -396,7 +396,7 @@ fn pad_into(out: &mut String, text: &str, spec: &Spec, default_align: char) {
     let align = spec
         .align
         .unwrap_or(if zero_pad { '=' } else { default_align });
-    let fills = |out: &mut String, n: usize| out.extend(std::iter::repeat(fill).take(n));
+    let fills = |out: &mut String, n: usize| out.extend(std::iter::repeat_n(fill, n));
     match align {
         '<' => {
             out.push_str(text);

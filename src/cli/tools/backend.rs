@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use crate::cli::output::format::Reading;
-use crate::proto::dbr::{DbrType, NativeType, Value};
+use crate::proto::dbr::{DbrClass, DbrType, NativeType, Value};
+use crate::proto::text::escape_control;
 
 /// Why a tool could not do what was asked for one PV. `Display` gives the
 /// one-line message printed to standard error.
@@ -69,10 +70,11 @@ impl std::fmt::Display for ToolError {
             }
             ToolError::ReadRefused { pv } => write!(f, "{pv}: read access denied"),
             ToolError::WriteRefused { pv } => write!(f, "{pv}: write access denied"),
-            ToolError::Server { pv, message } => write!(f, "{pv}: {message}"),
+            // Server text is escaped: control characters never reach the terminal.
+            ToolError::Server { pv, message } => write!(f, "{pv}: {}", escape_control(message)),
             ToolError::Disconnected { pv } => write!(f, "{pv}: channel disconnected"),
             ToolError::BadValue { pv, reason } => write!(f, "{pv}: cannot write value: {reason}"),
-            ToolError::Client(message) => f.write_str(message),
+            ToolError::Client(message) => f.write_str(&escape_control(message)),
         }
     }
 }
@@ -136,6 +138,93 @@ pub trait Backend: Clone + Send + Sync + 'static {
         count: Option<u32>,
         mask: u16,
     ) -> Self::Subscription;
+
+    /// Follow one PV as camonitor does, sending what happens to `events`
+    /// until it is closed: [`PvEvent::NotFound`] if the first search times
+    /// out, then the updates of a `TIME_<native>` subscription once it
+    /// connects, [`PvEvent::Disconnected`] when the circuit is lost, and a
+    /// fresh subscription (with the native type and count of the new
+    /// connection) when it comes back. The searching itself is the
+    /// client's, at its own polite rate.
+    ///
+    /// This default connects once and ends after the first disconnect or
+    /// failure (for stand-ins that cannot reconnect); the real client
+    /// overrides it.
+    fn follow(
+        &self,
+        name: String,
+        spec: FollowSpec,
+        events: tokio::sync::mpsc::Sender<PvEvent>,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        let backend = self.clone();
+        async move {
+            let ch = match backend
+                .connect(std::slice::from_ref(&name), spec.first_wait)
+                .await
+                .pop()
+            {
+                Some(Ok(ch)) => ch,
+                Some(Err(ToolError::NotFound { .. })) => {
+                    let _ = events.send(PvEvent::NotFound).await;
+                    return;
+                }
+                Some(Err(e)) => {
+                    let _ = events.send(PvEvent::Update(Err(e))).await;
+                    return;
+                }
+                None => return,
+            };
+            if events.send(PvEvent::Connected).await.is_err() {
+                return;
+            }
+            let native = default_read_type(ch.native_type(), spec.enum_as_number);
+            let mut sub = backend.subscribe(
+                &ch,
+                DbrType::Value(DbrClass::Time, native),
+                spec.count,
+                spec.mask,
+            );
+            while let Some(update) = sub.recv().await {
+                let event = match update {
+                    Err(ToolError::Disconnected { .. }) => PvEvent::Disconnected { count: 1 },
+                    other => PvEvent::Update(other),
+                };
+                let last = matches!(event, PvEvent::Disconnected { .. });
+                if events.send(event).await.is_err() || last {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// What happened to a PV that caproto-monitor follows (see [`Backend::follow`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PvEvent {
+    /// The first search went unanswered within the timeout; searching goes on.
+    NotFound,
+    /// The channel connected (the first time or again); updates follow.
+    Connected,
+    /// An update (or an error the server or client reported for it).
+    Update(Result<Reading, ToolError>),
+    /// The channel's circuit was lost; it is searched for again.
+    Disconnected {
+        /// The element count it had (for camonitor's name padding).
+        count: u32,
+    },
+}
+
+/// What [`Backend::follow`] subscribes to once a PV connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FollowSpec {
+    /// Read enums as numbers (`-n`) instead of strings.
+    pub enum_as_number: bool,
+    /// Elements per update (`-#`); `None` for the server's count.
+    pub count: Option<u32>,
+    /// `DBE_*` mask.
+    pub mask: u16,
+    /// How long the first search may take before [`PvEvent::NotFound`].
+    pub first_wait: Duration,
 }
 
 /// The type caproto's tools read when the user names none: the native type,

@@ -7,9 +7,13 @@ use std::time::Duration;
 
 use crate::cli::output::eca;
 use crate::cli::output::format::Reading;
-use crate::cli::tools::backend::{Backend, ToolChannel, ToolError, ToolSubscription};
+use tokio::sync::mpsc;
+
+use crate::cli::tools::backend::{
+    default_read_type, Backend, FollowSpec, PvEvent, ToolChannel, ToolError, ToolSubscription,
+};
 use crate::client::{self, Channel, ClientError, Context, Subscription};
-use crate::proto::dbr::{DbrType, NativeType, Value};
+use crate::proto::dbr::{DbrClass, DbrType, NativeType, Value};
 
 /// The array limit the tools use when `EPICS_CA_MAX_ARRAY_BYTES` is not set:
 /// caproto's tools read arrays of any size, so the EPICS default of 16 kB
@@ -71,6 +75,14 @@ impl ClientBackend {
 pub struct ClientChannel {
     channel: Channel,
     native: NativeType,
+}
+
+impl ClientChannel {
+    /// What the server told us about the channel (type, count, server,
+    /// access rights); `None` once it has disconnected.
+    pub fn info(&self) -> Option<client::ChannelInfo> {
+        self.channel.info()
+    }
 }
 
 impl ToolChannel for ClientChannel {
@@ -204,7 +216,81 @@ impl Backend for ClientBackend {
             sub: ch.channel.subscribe(dbr_type, count, mask),
         }
     }
+
+    async fn follow(&self, name: String, spec: FollowSpec, events: mpsc::Sender<PvEvent>) {
+        let channel = match self.ctx.channel(&name) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = events.send(PvEvent::Update(Err(tool_error(e)))).await;
+                return;
+            }
+        };
+        // One channel for the whole run: the client keeps searching for it
+        // (with its back-off) and reconnects it; this loop only waits.
+        let mut wait = spec.first_wait;
+        let mut reported = false;
+        loop {
+            let info = tokio::select! {
+                r = channel.wait_connected(wait) => r,
+                _ = events.closed() => return,
+            };
+            let info = match info {
+                Ok(info) => info,
+                Err(ClientError::Timeout { .. } | ClientError::CircuitFailed { .. }) => {
+                    if !reported {
+                        reported = true;
+                        if events.send(PvEvent::NotFound).await.is_err() {
+                            return;
+                        }
+                    }
+                    wait = FOLLOW_WAIT;
+                    continue;
+                }
+                Err(e) => {
+                    let _ = events.send(PvEvent::Update(Err(tool_error(e)))).await;
+                    return;
+                }
+            };
+            reported = true;
+            if events.send(PvEvent::Connected).await.is_err() {
+                return;
+            }
+            let native = default_read_type(info.native_type, spec.enum_as_number);
+            let mut sub = channel.subscribe(
+                DbrType::Value(DbrClass::Time, native),
+                spec.count,
+                spec.mask,
+            );
+            loop {
+                let update = tokio::select! {
+                    u = sub.recv() => u,
+                    _ = events.closed() => return,
+                };
+                let event = match update {
+                    None => return, // context closed
+                    Some(Err(ClientError::Disconnected { .. })) => {
+                        PvEvent::Disconnected { count: info.count }
+                    }
+                    Some(other) => PvEvent::Update(other.map(reading).map_err(tool_error)),
+                };
+                let lost = matches!(event, PvEvent::Disconnected { .. });
+                if events.send(event).await.is_err() {
+                    return;
+                }
+                if lost {
+                    // Subscribe afresh after the reconnect, with the native
+                    // type and count the server then reports.
+                    break;
+                }
+            }
+            wait = FOLLOW_WAIT;
+        }
+    }
 }
+
+/// How long [`ClientBackend::follow`] waits for a reconnect per turn (the
+/// client searches meanwhile; the turn only bounds one wait).
+const FOLLOW_WAIT: Duration = Duration::from_secs(3600);
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,8 @@
 pub mod backend;
 pub mod client_backend;
 pub mod get;
+pub mod info;
+pub mod ioc;
 pub mod monitor;
 pub mod put;
 pub mod repeater;

@@ -15,10 +15,11 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::cli::args::monitor::MonitorArgs;
+use crate::cli::output::camonitor::CamonitorLines;
 use crate::cli::output::format::{Extras, LineBuffers, LineError, LineFormat, Reading};
 use crate::cli::output::timefmt::{Stamp, Zone};
 use crate::cli::tools::backend::{
-    default_read_type, Backend, ToolChannel, ToolError, ToolSubscription,
+    default_read_type, Backend, FollowSpec, PvEvent, ToolChannel, ToolError, ToolSubscription,
 };
 use crate::cli::tools::get::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::proto::dbr::{DbrClass, DbrType};
@@ -176,7 +177,10 @@ pub async fn run_monitor_threaded<B: Backend, W: Write + Send + 'static>(
     status
 }
 
-type Update = (usize, Result<Reading, ToolError>);
+type Update = (usize, PvEvent);
+
+/// Events one followed PV may have queued before its task waits.
+const FOLLOW_QUEUE: usize = 16;
 
 /// The monitor itself; also says whether it ended because `stop` resolved.
 async fn monitor<B: Backend, O: Output>(
@@ -195,41 +199,35 @@ async fn monitor<B: Backend, O: Output>(
         }
     };
     let mut status = EXIT_OK;
-    let channels = backend
-        .connect(&args.pv_names, args.channel.timeout())
-        .await;
     let (tx, mut rx) = mpsc::channel::<Update>(MERGED_QUEUE);
-    let mut live = 0;
-    for (i, ch) in channels.into_iter().enumerate() {
-        let ch = match ch {
-            Ok(ch) => ch,
-            Err(e) => {
-                let _ = writeln!(err, "{e}");
-                status = EXIT_FAILED;
-                continue;
-            }
-        };
-        let native = default_read_type(ch.native_type(), args.values.enum_as_number);
-        let mut sub = backend.subscribe(
-            &ch,
-            DbrType::Value(DbrClass::Time, native),
-            args.values.count,
-            args.mask,
-        );
-        let tx = tx.clone();
-        live += 1;
-        tokio::spawn(async move {
-            while let Some(update) = sub.recv().await {
-                if tx.send((i, update)).await.is_err() {
-                    break;
+    if args.strict {
+        if !subscribe_once(args, backend, &tx, err).await {
+            status = EXIT_FAILED;
+        }
+    } else {
+        for (i, name) in args.pv_names.iter().enumerate() {
+            let (events, mut from_pv) = mpsc::channel::<PvEvent>(FOLLOW_QUEUE);
+            let spec = FollowSpec {
+                enum_as_number: args.values.enum_as_number,
+                count: args.values.count,
+                mask: args.mask,
+                first_wait: args.channel.timeout(),
+            };
+            let (backend, name) = (backend.clone(), name.clone());
+            tokio::spawn(async move { backend.follow(name, spec, events).await });
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while let Some(event) = from_pv.recv().await {
+                    if tx.send((i, event)).await.is_err() {
+                        break;
+                    }
                 }
-            }
-        });
+            });
+        }
     }
     drop(tx);
-    if live == 0 {
-        return (status, false);
-    }
+    // PVs reported not found and not connected since (for the exit status).
+    let mut missing = vec![false; args.pv_names.len()];
     let deadline = args.duration.map(Duration::from_secs_f64);
     let sleep = async {
         match deadline {
@@ -246,6 +244,15 @@ async fn monitor<B: Backend, O: Output>(
         count: 0,
         previous: None,
     };
+    // With -t: camonitor's layout instead of caproto-monitor's.
+    let mut camonitor = args.timestamps.map(|mode| {
+        CamonitorLines::new(
+            mode,
+            args.values.data_format(),
+            args.pv_names.len(),
+            Stamp::now(),
+        )
+    });
     let mut interrupted = false;
     // Hand the batch on unless `stop` resolves first (output may be stuck);
     // leaves the loop when output is closed or on Ctrl-C.
@@ -282,26 +289,71 @@ async fn monitor<B: Backend, O: Output>(
         // Print what has arrived; hand the batch on when nothing more waits.
         let mut next = Some(first);
         let mut handled = 0;
-        while let Some((i, update)) = next.take() {
-            let reading = match update {
-                Ok(r) => r,
-                Err(e) => {
+        while let Some((i, event)) = next.take() {
+            let pv = args.pv_names.get(i).map_or("", String::as_str);
+            let reading = match event {
+                PvEvent::Update(Ok(r)) => r,
+                PvEvent::Connected => {
+                    missing[i] = false;
+                    next = rx.try_recv().ok();
+                    continue;
+                }
+                PvEvent::Update(Err(e)) => {
                     // Keep stderr in order with the lines before it.
                     flush_or_leave!('outer);
                     let _ = writeln!(err, "{e}");
+                    // A disconnect is weather; a refused or failed update
+                    // (e.g. a reply larger than asked for) fails the run.
+                    if !matches!(e, ToolError::Disconnected { .. }) {
+                        status = EXIT_FAILED;
+                    }
+                    next = rx.try_recv().ok();
+                    continue;
+                }
+                PvEvent::NotFound => {
+                    missing[i] = true;
+                    match &camonitor {
+                        Some(c) => output.batch().extend_from_slice(c.not_found(pv).as_bytes()),
+                        None => status_line(
+                            output.batch(),
+                            pv,
+                            padded(args),
+                            None,
+                            "Not connected (PV not found)",
+                        ),
+                    }
+                    next = rx.try_recv().ok();
+                    continue;
+                }
+                PvEvent::Disconnected { count } => {
+                    let now = Stamp::now();
+                    match &camonitor {
+                        Some(c) => output
+                            .batch()
+                            .extend_from_slice(c.disconnected(pv, count, now).as_bytes()),
+                        None => {
+                            status_line(output.batch(), pv, padded(args), Some(now), "disconnected")
+                        }
+                    }
                     next = rx.try_recv().ok();
                     continue;
                 }
             };
-            match printer.print(i, &reading, output.batch()) {
-                Ok(()) => {}
-                Err(LineError::Io(_)) => break 'outer,
-                Err(LineError::Template(e)) => {
-                    let pv = &args.pv_names[i];
-                    flush_or_leave!('outer);
-                    let _ = writeln!(err, "{pv}: {e}");
-                    status = EXIT_FAILED;
-                    break 'outer;
+            if let Some(c) = camonitor.as_mut() {
+                let line = c.update(i, pv, &reading, Stamp::now());
+                output.batch().extend_from_slice(line.as_bytes());
+                printer.count += 1;
+            } else {
+                match printer.print(i, &reading, output.batch()) {
+                    Ok(()) => {}
+                    Err(LineError::Io(_)) => break 'outer,
+                    Err(LineError::Template(e)) => {
+                        let pv = &args.pv_names[i];
+                        flush_or_leave!('outer);
+                        let _ = writeln!(err, "{pv}: {e}");
+                        status = EXIT_FAILED;
+                        break 'outer;
+                    }
                 }
             }
             if args.maximum.is_some_and(|m| printer.count >= m) {
@@ -322,7 +374,76 @@ async fn monitor<B: Backend, O: Output>(
     } else {
         let _ = output.flush().await;
     }
+    if missing.iter().any(|m| *m) {
+        status = EXIT_FAILED;
+    }
     (status, interrupted)
+}
+
+/// `--strict`: connect every PV within the timeout (reporting those that do
+/// not on `err`) and subscribe once. Returns whether all connected.
+async fn subscribe_once<B: Backend>(
+    args: &MonitorArgs,
+    backend: &B,
+    tx: &mpsc::Sender<Update>,
+    err: &mut dyn Write,
+) -> bool {
+    let channels = backend
+        .connect(&args.pv_names, args.channel.timeout())
+        .await;
+    let mut all = true;
+    for (i, ch) in channels.into_iter().enumerate() {
+        let ch = match ch {
+            Ok(ch) => ch,
+            Err(e) => {
+                let _ = writeln!(err, "{e}");
+                all = false;
+                continue;
+            }
+        };
+        let native = default_read_type(ch.native_type(), args.values.enum_as_number);
+        let mut sub = backend.subscribe(
+            &ch,
+            DbrType::Value(DbrClass::Time, native),
+            args.values.count,
+            args.mask,
+        );
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(update) = sub.recv().await {
+                if tx.send((i, PvEvent::Update(update))).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    all
+}
+
+/// Whether a status line pads the name to 40 columns: as caproto-monitor's
+/// own lines do, unless `-F` chose a separator (then its lines do not).
+fn padded(args: &MonitorArgs) -> bool {
+    args.values.separator.is_none()
+}
+
+/// A connection status line in camonitor's words: `NAME *** what`, or with
+/// the client's clock `NAME TIME *** what`.
+fn status_line(batch: &mut Vec<u8>, pv: &str, pad: bool, now: Option<Stamp>, what: &str) {
+    let name = if pad {
+        format!("{pv:<40}  ")
+    } else {
+        format!("{pv}  ")
+    };
+    batch.extend_from_slice(name.as_bytes());
+    if let Some(now) = now {
+        batch.extend_from_slice(
+            now.strftime("%Y-%m-%d %H:%M:%S.%f", Zone::Local)
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        batch.push(b' ');
+    }
+    batch.extend_from_slice(format!("*** {what}\n").as_bytes());
 }
 
 /// Turns updates into caproto-monitor's lines.

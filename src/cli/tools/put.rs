@@ -38,11 +38,18 @@ pub async fn run_put<B: Backend>(
                 return EXIT_USAGE;
             }
         },
-        None => args.data.clone(),
+        None => match args.data_text() {
+            Ok(text) => text,
+            Err(e) => {
+                let _ = writeln!(err, "caproto-put: error: {e}");
+                return EXIT_USAGE;
+            }
+        },
     };
     let mode = ParseMode {
         array: args.array,
         as_string: args.as_string,
+        force_string: args.force_string,
         pad_to: args.array_pad,
     };
     let data = match parse_data(&raw, mode) {

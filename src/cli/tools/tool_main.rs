@@ -145,7 +145,8 @@ pub fn run_once<A: Parser>(
     let (log, channel) = parts(args);
     run_tool(tool, log, channel, false, |backend, _| async move {
         let mut out = BufWriter::new(std::io::stdout().lock());
-        let mut err = std::io::stderr().lock();
+        // Unlocked: other threads (log shipping notices) may log to the terminal meanwhile.
+        let mut err = std::io::stderr();
         let status = run(args, &backend, &mut out, &mut err).await;
         let _ = out.flush();
         status

@@ -29,6 +29,10 @@ pub enum BeaconAnomaly {
     },
 }
 
+/// At most this many servers are remembered; beacons from further unknown
+/// addresses are reported as new each time and not stored.
+pub const MAX_TRACKED_SERVERS: usize = 4096;
+
 #[derive(Debug, Clone, Copy)]
 struct Seen {
     last_id: u32,
@@ -58,7 +62,13 @@ impl BeaconTracker {
         beacon_id: u32,
         now: Instant,
     ) -> Option<BeaconAnomaly> {
+        let full = self.servers.len() >= MAX_TRACKED_SERVERS;
         let Some(seen) = self.servers.get_mut(&server) else {
+            if full {
+                // A flood of beacons from made-up addresses: not remembered
+                // (memory stays bounded); the caller rate-limits anomalies.
+                return Some(BeaconAnomaly::NewServer);
+            }
             self.servers.insert(
                 server,
                 Seen {
@@ -183,5 +193,16 @@ mod tests {
         let mut b = BeaconTracker::new();
         b.observe(addr(), u32::MAX, t0);
         assert_eq!(b.observe(addr(), 0, t0 + Duration::from_secs(15)), None);
+    }
+
+    #[test]
+    fn a_flood_from_made_up_addresses_is_not_remembered_past_the_cap() {
+        let t0 = Instant::now();
+        let mut b = BeaconTracker::new();
+        for port in 0..(MAX_TRACKED_SERVERS as u32 + 1000) {
+            let server = SocketAddr::from(([127, 0, 0, 1], port as u16));
+            assert_eq!(b.observe(server, 1, t0), Some(BeaconAnomaly::NewServer));
+        }
+        assert_eq!(b.len(), MAX_TRACKED_SERVERS);
     }
 }

@@ -123,6 +123,10 @@ pub enum CircuitError {
         /// The circuit's maximum (`EPICS_CA_MAX_ARRAY_BYTES` plus header room).
         max: usize,
     },
+    /// A read reply or subscription update announced more elements (or
+    /// bytes) than its request allows (client role). Fatal: detected from the
+    /// header, before the payload is buffered.
+    OversizedReply(Box<super::Oversized>),
     /// Received bytes are not a valid command. Fatal: the stream is out of sync.
     Decode(CommandError),
     /// A command we tried to send could not be encoded; nothing was written.
@@ -134,7 +138,9 @@ impl CircuitError {
     pub fn is_fatal(&self) -> bool {
         matches!(
             self,
-            CircuitError::PayloadTooLarge { .. } | CircuitError::Decode(_)
+            CircuitError::PayloadTooLarge { .. }
+                | CircuitError::OversizedReply(_)
+                | CircuitError::Decode(_)
         )
     }
 
@@ -156,6 +162,7 @@ impl fmt::Display for CircuitError {
             CircuitError::PayloadTooLarge { size, max } => {
                 write!(f, "payload of {size} bytes exceeds the maximum of {max}")
             }
+            CircuitError::OversizedReply(o) => write!(f, "{o}"),
             CircuitError::Decode(e) => write!(f, "malformed command received: {e}"),
             CircuitError::Encode(e) => write!(f, "command cannot be encoded: {e}"),
         }

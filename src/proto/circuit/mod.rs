@@ -15,20 +15,22 @@
 //! Errors are typed ([`CircuitError`]): a [`CircuitError::Remote`] refusal
 //! consumed the offending command and the circuit stays usable (a server
 //! answers with an `ErrorResponse`), while [`CircuitError::is_fatal`] errors
-//! (oversized payload, undecodable bytes) mean the shell should close the
-//! socket. Receiving arbitrary bytes never panics and never buffers more
-//! than one maximum-size command.
+//! (oversized payload, a reply larger than its request, undecodable bytes)
+//! mean the shell should close the socket. Receiving arbitrary bytes never
+//! panics and never buffers more than one maximum-size command.
 //!
 //! Each command sent or received emits exactly one DEBUG record on target
 //! `caproto::circ` (see [`crate::proto::trace`]).
 
 mod error;
+mod limits;
 mod tables;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use error::{CircuitError, Refused, Violation};
+pub use limits::{Oversized, ReplyTo};
 pub use tables::{Channel, ChannelState, IoKind, PendingIo, Subscription, SubscriptionState};
 
 use self::tables::{sender_of, Tables};
@@ -264,6 +266,13 @@ impl VirtualCircuit {
                 size: header.payload_size,
                 max: self.max_payload,
             })));
+        }
+        // A reply may not carry more than its request asked for: refused
+        // from the header, before any of the payload is waited for.
+        if self.ends.role == Role::Client {
+            if let Some(over) = limits::check_reply(&self.tables, &header) {
+                return Some(Err(self.fail(CircuitError::OversizedReply(Box::new(over)))));
+            }
         }
         let incoming = self.ends.role.incoming();
         let (cmd, used) = match Command::decode_from(pending, incoming, self.max_payload) {

@@ -58,6 +58,9 @@ pub struct PendingIo {
     pub cid: u32,
     /// Read or write.
     pub kind: IoKind,
+    /// Element count asked for (0 = the server's current count, at most the
+    /// channel's declared count); a read reply may not carry more.
+    pub count: u32,
 }
 
 /// Whether a subscription is live or being cancelled.
@@ -230,10 +233,24 @@ impl Tables {
                 self.channel_in(*cid, ChannelState::ClearRequested)?;
                 self.remove_channel(*cid);
             }
-            ReadNotifyRequest { sid, ioid, .. } | ReadRequest { sid, ioid, .. } => {
-                self.start_io(*sid, *ioid, IoKind::Read)?
+            ReadNotifyRequest {
+                sid,
+                ioid,
+                data_count,
+                ..
             }
-            WriteNotifyRequest { sid, ioid, .. } => self.start_io(*sid, *ioid, IoKind::Write)?,
+            | ReadRequest {
+                sid,
+                ioid,
+                data_count,
+                ..
+            } => self.start_io(*sid, *ioid, IoKind::Read, *data_count)?,
+            WriteNotifyRequest {
+                sid,
+                ioid,
+                data_count,
+                ..
+            } => self.start_io(*sid, *ioid, IoKind::Write, *data_count)?,
             WriteRequest { sid, .. } => {
                 self.connected_by_sid(*sid)?;
             }
@@ -363,12 +380,12 @@ impl Tables {
         self.channel_in(cid, ChannelState::Connected)
     }
 
-    fn start_io(&mut self, sid: u32, ioid: u32, kind: IoKind) -> Result<(), Violation> {
+    fn start_io(&mut self, sid: u32, ioid: u32, kind: IoKind, count: u32) -> Result<(), Violation> {
         let cid = self.connected_by_sid(sid)?;
         if self.ioids.contains_key(&ioid) {
             return Err(Violation::DuplicateIoid(ioid));
         }
-        self.ioids.insert(ioid, PendingIo { cid, kind });
+        self.ioids.insert(ioid, PendingIo { cid, kind, count });
         Ok(())
     }
 

@@ -1,0 +1,25 @@
+complete -c caproto-info -l format -d 'Output format' -r -f -a "cainfo\t'cainfo\'s indented block per PV'
+json\t'One JSON object per PV and line'"
+complete -c caproto-info -s d -d 'Also read and print metadata of this class (status, graphic, control; sts, gr, ctrl)' -r -f -a "status\t'Alarm status and severity'
+graphic\t'+ units, precision, display and alarm limits, enum strings'
+control\t'+ control limits'"
+complete -c caproto-info -s w -l timeout -d 'Timeout (\'wait\') in seconds for server responses [default: $EPICS_CLI_TIMEOUT, else $CAPROTO_DEFAULT_TIMEOUT, else 2]' -r
+complete -c caproto-info -s p -l priority -d 'Channel Access virtual circuit priority, 0 (lowest) to 99 (highest)' -r
+complete -c caproto-info -l log-file -d 'Also append log records to this file (at DEBUG, or more with -vvv)' -r -F
+complete -c caproto-info -l log-file-max-size -d 'Rotate --log-file before it grows past SIZE bytes (K, M, G suffixes: 1024-based)' -r
+complete -c caproto-info -l log-file-keep -d 'With --log-file-max-size: rotated files to keep, PATH.1 (newest) to PATH.N' -r
+complete -c caproto-info -l log-ship -d 'Also ship records to a collector (repeatable): tcp://HOST:PORT (JSON lines), syslog://HOST:PORT, syslog+udp://HOST:PORT or unixgram:///dev/log (RFC 5424); per-destination ?level=L&pv=P&addr=A&role=R (see docs/logging.md)' -r
+complete -c caproto-info -l log-ship-level -d 'Level of --log-ship destinations without their own ?level= (default: INFO, or the terminal level if more verbose)' -r
+complete -c caproto-info -l log-disable -d 'Drop every record at LEVEL or more verbose, whatever the handlers want (Python\'s logging.disable): e.g. debug keeps INFO and above' -r
+complete -c caproto-info -l log-pv -d 'Only log records about PVs matching this name or pattern (* and ? wildcards; repeatable)' -r
+complete -c caproto-info -l log-addr -d 'Only log records involving this address: HOST (all ports) or HOST:PORT (repeatable)' -r
+complete -c caproto-info -l log-role -d 'Only log records from this side of the conversation' -r -f -a "client\t'Records produced by client code (`role = "client"`)'
+server\t'Records produced by server code (`role = "server"`)'"
+complete -c caproto-info -l log-format -d 'Log line format' -r -f -a "text\t'caproto\'s one-line text format'
+json\t'One JSON object per line with the same fields'"
+complete -c caproto-info -l no-repeater -d 'Do not start a Channel Access repeater process'
+complete -c caproto-info -s v -l verbose -d 'Show more log messages (-v info, -vv every CA command, -vvv also payload detail)'
+complete -c caproto-info -s q -l quiet -d 'Show fewer log messages (-q errors only, -qq none)'
+complete -c caproto-info -l no-color -d 'Do not colour log lines (also honoured: the NO_COLOR environment variable)'
+complete -c caproto-info -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c caproto-info -s V -l version -d 'Print version'

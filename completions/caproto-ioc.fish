@@ -1,0 +1,36 @@
+complete -c caproto-ioc -l prefix -d 'PV name prefix (default: the example\'s own, e.g. "simple:")' -r
+complete -c caproto-ioc -l type -d 'defaultdict: native type of the PVs it makes' -r -f -a "double\t'DBF_DOUBLE'
+float\t'DBF_FLOAT'
+long\t'DBF_LONG'
+short\t'DBF_SHORT'
+char\t'DBF_CHAR'
+enum\t'DBF_ENUM with states "Off", "On"'
+string\t'DBF_STRING'"
+complete -c caproto-ioc -l count -d 'defaultdict: element count of the PVs it makes' -r
+complete -c caproto-ioc -l interfaces -d 'Interfaces to serve on (overrides EPICS_CAS_INTF_ADDR_LIST)' -r
+complete -c caproto-ioc -l port -d 'TCP/UDP port (overrides EPICS_CAS_SERVER_PORT)' -r
+complete -c caproto-ioc -l acf -d 'Access security file (EPICS ACF syntax) enforced for every client; SIGHUP reloads it (a bad file is logged and the old rules stay)' -r -F
+complete -c caproto-ioc -l putlog -d 'Append put-log records (writes that a TRAPWRITE rule granted: user, host, PV, old and new value) to this file, apart from other logs' -r -F
+complete -c caproto-ioc -l rate -d 'Update rate in Hz for fast-updating examples (ticker)' -r
+complete -c caproto-ioc -l log-control -d 'Serve log-control PVs PREFIX:level, PREFIX:pv, PREFIX:addr and PREFIX:role that change the terminal and --log-file handlers at run time (see docs/logging.md)' -r
+complete -c caproto-ioc -l log-file -d 'Also append log records to this file (at DEBUG, or more with -vvv)' -r -F
+complete -c caproto-ioc -l log-file-max-size -d 'Rotate --log-file before it grows past SIZE bytes (K, M, G suffixes: 1024-based)' -r
+complete -c caproto-ioc -l log-file-keep -d 'With --log-file-max-size: rotated files to keep, PATH.1 (newest) to PATH.N' -r
+complete -c caproto-ioc -l log-ship -d 'Also ship records to a collector (repeatable): tcp://HOST:PORT (JSON lines), syslog://HOST:PORT, syslog+udp://HOST:PORT or unixgram:///dev/log (RFC 5424); per-destination ?level=L&pv=P&addr=A&role=R (see docs/logging.md)' -r
+complete -c caproto-ioc -l log-ship-level -d 'Level of --log-ship destinations without their own ?level= (default: INFO, or the terminal level if more verbose)' -r
+complete -c caproto-ioc -l log-disable -d 'Drop every record at LEVEL or more verbose, whatever the handlers want (Python\'s logging.disable): e.g. debug keeps INFO and above' -r
+complete -c caproto-ioc -l log-pv -d 'Only log records about PVs matching this name or pattern (* and ? wildcards; repeatable)' -r
+complete -c caproto-ioc -l log-addr -d 'Only log records involving this address: HOST (all ports) or HOST:PORT (repeatable)' -r
+complete -c caproto-ioc -l log-role -d 'Only log records from this side of the conversation' -r -f -a "client\t'Records produced by client code (`role = "client"`)'
+server\t'Records produced by server code (`role = "server"`)'"
+complete -c caproto-ioc -l log-format -d 'Log line format' -r -f -a "text\t'caproto\'s one-line text format'
+json\t'One JSON object per line with the same fields'"
+complete -c caproto-ioc -l list -d 'List the available examples and exit'
+complete -c caproto-ioc -l list-pvs -d 'Print the served PV names once the server is listening (defaultdict: the PVs made, when it stops)'
+complete -c caproto-ioc -l any-name -d 'defaultdict: serve every name, not only those under --prefix'
+complete -c caproto-ioc -l acf-client-ip -d 'Match the ACF\'s host access groups (HAG) against the address each client connects from, not the host name it sends (EPICS asCheckClientIP); HAG hosts are resolved when the file is loaded'
+complete -c caproto-ioc -s v -l verbose -d 'Show more log messages (-v info, -vv every CA command, -vvv also payload detail)'
+complete -c caproto-ioc -s q -l quiet -d 'Show fewer log messages (-q errors only, -qq none)'
+complete -c caproto-ioc -l no-color -d 'Do not colour log lines (also honoured: the NO_COLOR environment variable)'
+complete -c caproto-ioc -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c caproto-ioc -s V -l version -d 'Print version'

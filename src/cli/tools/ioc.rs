@@ -1,0 +1,145 @@
+//! What caproto-ioc does once its arguments are parsed: list the examples,
+//! or serve one (or the on-demand `defaultdict`) until Ctrl-C or SIGTERM.
+
+use std::process::ExitCode;
+
+use crate::cli::args::ioc::IocArgs;
+use crate::ioc_examples::{self, defaultdict, ExampleOptions};
+use crate::server::access::{load_file, putlog_handler};
+use crate::server::log_control::{log_control_group, LogControlInit};
+use crate::server::{HostCheck, PvDatabase, Server, ServerConfig};
+
+/// The name that selects the on-demand server.
+pub const DEFAULTDICT: &str = "defaultdict";
+
+/// `caproto-ioc`'s whole `main` after parsing.
+pub fn ioc_main(cli: IocArgs) -> ExitCode {
+    if cli.list {
+        for ex in ioc_examples::EXAMPLES {
+            println!("{:<16} {}", ex.name, ex.summary);
+        }
+        println!(
+            "{DEFAULTDICT:<16} any name under --prefix (or --any-name), made on first use (--type, --count)"
+        );
+        return ExitCode::SUCCESS;
+    }
+    let guard = match cli.log.init() {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("caproto-ioc: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let _putlog = match cli.putlog.as_deref().map(putlog_handler) {
+        None => None,
+        Some(Ok(h)) => Some(h),
+        Some(Err(e)) => {
+            eprintln!("caproto-ioc: --putlog: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let name = cli.example.as_deref().unwrap_or_default();
+    let mut db = PvDatabase::new();
+    let mut dynamic = None;
+    if name == DEFAULTDICT {
+        if cli.prefix.is_none() && !cli.any_name {
+            eprintln!(
+                "caproto-ioc: defaultdict needs --prefix P (names under P) or --any-name (every name)"
+            );
+            return ExitCode::from(2);
+        }
+        let d = defaultdict::dynamic(cli.prefix.clone(), cli.pv_type, cli.count as usize);
+        db.set_dynamic(d.clone());
+        dynamic = Some(d);
+    } else {
+        let Some(example) = ioc_examples::find(name) else {
+            eprintln!("caproto-ioc: unknown example {name:?}; try --list");
+            return ExitCode::from(2);
+        };
+        let prefix = cli.prefix.as_deref().unwrap_or(example.default_prefix);
+        let options = ExampleOptions { rate: cli.rate };
+        if let Err(e) = db.add_group((example.build)(prefix, &options)) {
+            eprintln!("caproto-ioc: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    if let Some(control) = &cli.log_control {
+        let handlers = std::iter::once(guard.terminal())
+            .chain(guard.file())
+            .collect();
+        let init = LogControlInit {
+            level: cli.log.terminal_level(),
+            pv: cli.log.log_pv.clone(),
+            addr: cli.log.log_addr.clone(),
+            role: cli.log.log_role,
+        };
+        if let Err(e) = db.add_group(log_control_group(control, handlers, &init)) {
+            eprintln!("caproto-ioc: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let mut config = match ServerConfig::from_env_with_interfaces(&cli.interfaces) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("caproto-ioc: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(port) = cli.port {
+        config.port = port;
+    }
+    let host_check = if cli.acf_client_ip {
+        HostCheck::ClientIp
+    } else {
+        HostCheck::Name
+    };
+    let rules = match cli.acf.as_deref().map(|p| load_file(p, host_check)) {
+        None => None,
+        Some(Ok(rules)) => Some(rules),
+        Some(Err(e)) => {
+            eprintln!("caproto-ioc: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("caproto-ioc: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let list_pvs = cli.list_pvs;
+    let list_at_start = list_pvs && dynamic.is_none();
+    let acf_path = cli.acf.clone();
+    let result = runtime.block_on(async move {
+        let server = Server::bind(db, config).await?;
+        if let (Some(rules), Some(path)) = (rules, acf_path) {
+            let access = server.access();
+            access.set(Some(rules));
+            tokio::spawn(access.reload_on_hangup(path, host_check));
+        }
+        if list_at_start {
+            println!("PVs:");
+            for name in server.database().names() {
+                println!("    {name}");
+            }
+        }
+        server.run().await
+    });
+    if let (true, Some(d)) = (list_pvs, &dynamic) {
+        println!("PVs:");
+        for name in d.created_names() {
+            println!("    {name}");
+        }
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("caproto-ioc: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

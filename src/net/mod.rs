@@ -1,0 +1,25 @@
+//! The host's network surroundings: which IPv4 interfaces exist, and the
+//! address lists (client searches, server beacons) that EPICS derives from
+//! them and from the `EPICS_CA_*` / `EPICS_CAS_*` variables.
+//!
+//! Two layers, so the policy can be tested without a network:
+//! - [`interfaces`] asks the operating system (`getifaddrs`) once and returns
+//!   plain [`Interface`] values; the [`InterfaceSource`] trait lets tests
+//!   and embedders hand in a made-up host instead.
+//! - [`addr_list`] turns (interfaces, environment) into an [`AddrList`]: the
+//!   destinations in order, each with the reason it is there, which the
+//!   client and server log once at `-vv` (DEBUG).
+//!
+//! The rules are those of EPICS base (libca's address-list setup and
+//! libCom's broadcast discovery, rsrv for the server side); see
+//! `docs/networking.md` for the user-facing summary.
+
+pub mod addr_list;
+pub mod identity;
+pub mod interfaces;
+
+pub use addr_list::{
+    beacon_list, broadcast_addresses, is_auto_on, search_list, AddrList, Listed, Origin,
+};
+pub use identity::{host_name, user_name};
+pub use interfaces::{Interface, InterfaceSource, SystemInterfaces};

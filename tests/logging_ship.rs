@@ -1,0 +1,566 @@
+//! Log shipping against a real collector (syslog-ng from Debian, started by the test on
+//! loopback ports with its own configuration), plus the daemon-side logging features a
+//! long-running `caproto-ioc` needs: SIGHUP reopen after a logrotate-style rename, size
+//! rotation, and the `--log-control` PVs.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::collector::Collector;
+use common::{CaEnv, ChildGuard};
+use serde_json::Value as Json;
+
+const IOC_EXE: &str = env!("CARGO_BIN_EXE_caproto-ioc");
+const GET_EXE: &str = env!("CARGO_BIN_EXE_caproto-get");
+const PUT_EXE: &str = env!("CARGO_BIN_EXE_caproto-put");
+const MONITOR_EXE: &str = env!("CARGO_BIN_EXE_caproto-monitor");
+
+/// Hang guard for waits (not a timing assertion).
+const PATIENCE: Duration = Duration::from_secs(60);
+
+fn start_ioc(env: &CaEnv, args: &[&str], probe: &str) -> ChildGuard {
+    let mut cmd = env.own(IOC_EXE);
+    cmd.args(args);
+    let mut server = env.spawn("caproto-ioc", &mut cmd);
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        server.assert_running();
+        let mut get = env.own(GET_EXE);
+        get.args(["--no-repeater", "--timeout", "5", probe]);
+        if env.run(&mut get, PATIENCE).success() {
+            return server;
+        }
+        assert!(Instant::now() < deadline, "{args:?} never served {probe}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let st = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(st.success(), "kill {sig} {pid}");
+}
+
+/// The fields a record must keep end to end, as comparable text.
+type Key = BTreeMap<&'static str, String>;
+
+const FIELDS: [&str; 8] = [
+    "pv",
+    "our_addr",
+    "their_addr",
+    "direction",
+    "role",
+    "bytes",
+    "command",
+    "message",
+];
+
+fn text(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A record from our own JSON lines (the file, or what the collector got over `tcp://`).
+fn key_of_json(j: &Json) -> Key {
+    let mut k = Key::new();
+    k.insert("level", text(&j["level"]));
+    k.insert("target", text(&j["target"]));
+    for f in FIELDS {
+        if let Some(v) = j.get(f) {
+            k.insert(f, text(v));
+        }
+    }
+    k
+}
+
+/// A record as syslog-ng parsed it from RFC 5424: header fields and structured data.
+fn key_of_syslog(j: &Json) -> Key {
+    let sd = &j["_SDATA"]["caproto@32473"];
+    let mut k = Key::new();
+    k.insert("level", text(&sd["level"]));
+    k.insert("target", text(&j["MSGID"]));
+    for f in FIELDS {
+        if let Some(v) = sd.get(f) {
+            k.insert(f, text(v));
+        }
+    }
+    // MSG is the message, or the command for records without one.
+    let msg = j.get("MESSAGE").map(text).unwrap_or_default();
+    if k.get("command") != Some(&msg) && !msg.is_empty() {
+        k.insert("message", msg);
+    }
+    k
+}
+
+fn parse_lines(path: &Path) -> Vec<Json> {
+    Collector::lines(path)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn sorted(mut v: Vec<Key>) -> Vec<Key> {
+    v.sort();
+    v
+}
+
+#[test]
+fn records_from_caproto_get_arrive_at_syslog_ng_with_their_fields() {
+    let env = CaEnv::new();
+    let Some(collector) = Collector::start(env.dir()) else {
+        return;
+    };
+    let _ioc = start_ioc(&env, &["simple", "--interfaces", "127.0.0.1"], "simple:A");
+    let file = env.dir().join("get.jsonl");
+    let mut get = env.own(GET_EXE);
+    get.args([
+        "--no-repeater",
+        "-vvv",
+        "--log-format",
+        "json",
+        "--log-file",
+    ])
+    .arg(&file);
+    for url in collector.urls() {
+        get.args(["--log-ship", &url]);
+    }
+    get.arg("simple:A")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = get.spawn().expect("caproto-get");
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+
+    // What the file handler wrote is the reference: the same records, same level.
+    let reference: Vec<Key> = parse_lines(&file).iter().map(key_of_json).collect();
+    let commands = reference
+        .iter()
+        .filter(|k| {
+            k.get("pv").map(String::as_str) == Some("simple:A") && k.contains_key("command")
+        })
+        .count();
+    assert!(
+        commands >= 4,
+        "expected per-command records about simple:A: {reference:?}"
+    );
+    let want = sorted(reference.clone());
+
+    // NDJSON over TCP: every record, every field, plus who sent it.
+    wait_until("all JSON lines at the collector", || {
+        Collector::lines(&collector.json_out()).len() >= reference.len()
+    });
+    let shipped = parse_lines(&collector.json_out());
+    for j in &shipped {
+        assert_eq!(j["app"], "caproto-get", "{j}");
+        assert_eq!(j["pid"], pid, "{j}");
+        assert!(j["host"].as_str().is_some_and(|h| !h.is_empty()), "{j}");
+    }
+    assert_eq!(sorted(shipped.iter().map(key_of_json).collect()), want);
+
+    // RFC 5424 over TCP (octet counting), UDP and the Unix datagram socket, parsed by
+    // syslog-ng: each source delivers the same records with the fields as structured data.
+    let by_source = |src: &str| -> Vec<Json> {
+        parse_lines(&collector.syslog_out())
+            .into_iter()
+            .filter(|j| j["SOURCE"] == src)
+            .collect()
+    };
+    for src in ["s_sys", "s_udp", "s_unix"] {
+        wait_until(&format!("all syslog messages from {src}"), || {
+            by_source(src).len() >= reference.len()
+        });
+        let got = by_source(src);
+        for j in &got {
+            assert_eq!(j["PROGRAM"], "caproto-get", "{j}");
+            assert_eq!(j["PID"], pid.to_string(), "{j}");
+        }
+        assert_eq!(
+            sorted(got.iter().map(key_of_syslog).collect()),
+            want,
+            "source {src}"
+        );
+    }
+}
+
+fn count_values(log: &str) -> usize {
+    log.lines()
+        .filter(|l| l.starts_with("ticker:count "))
+        .count()
+}
+
+#[test]
+fn collector_restart_the_tool_keeps_going_reconnects_and_reports_drops() {
+    let env = CaEnv::new();
+    let Some(mut collector) = Collector::start(env.dir()) else {
+        return;
+    };
+    let _ioc = start_ioc(
+        &env,
+        &["ticker", "--interfaces", "127.0.0.1", "--rate", "200"],
+        "ticker:count",
+    );
+    let url = format!(
+        "tcp://127.0.0.1:{}?level=debug&queue=50",
+        collector.json_port
+    );
+    let mut mon = env.own(MONITOR_EXE);
+    mon.args(["--no-repeater", "--log-ship", &url, "ticker:count"]);
+    let mut mon = env.spawn("caproto-monitor", &mut mon);
+
+    let json = collector.json_out();
+    collector.wait_for(&json, PATIENCE, |l| l.contains("EventAddResponse"));
+    collector.stop();
+    let before = Collector::lines(&json).len();
+
+    // While the collector is down the tool keeps monitoring (values keep coming).
+    let at_stop = count_values(&mon.log_contents());
+    wait_until("monitor values during the outage", || {
+        count_values(&mon.log_contents()) >= at_stop + 200
+    });
+    mon.assert_running();
+    wait_until("the outage to be noticed", || {
+        mon.log_contents().contains("collector unreachable")
+    });
+
+    collector.restart();
+    // The collector itself learns about the outage and the drops (notices may exceed the
+    // queue's capacity a little for this)...
+    collector.wait_for(&json, PATIENCE, |l| l.contains("log shipping reconnected"));
+    let after: Vec<Json> = parse_lines(&json)[before..].to_vec();
+    assert!(after.iter().any(|j| j["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("collector unreachable"))));
+    let report = after
+        .iter()
+        .find(|j| {
+            j["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("reconnected"))
+        })
+        .unwrap();
+    let dropped = report["dropped"].as_u64().expect("dropped is a number");
+    assert!(
+        dropped > 0,
+        "a 50-record queue must overflow during the outage: {report}"
+    );
+    // ... and so does the terminal, and records flow again.
+    assert!(mon.log_contents().contains("log shipping reconnected"));
+    let n = Collector::lines(&json).len();
+    wait_until("records after the reconnection", || {
+        Collector::lines(&json)[n..]
+            .iter()
+            .any(|l| l.contains("EventAddResponse"))
+    });
+
+    // At exit the tool reports the total dropped.
+    signal(mon.pid(), "-TERM");
+    wait_until("caproto-monitor to exit", || !mon.is_running());
+    let log = mon.log_contents();
+    assert!(
+        log.contains(&format!(
+            "{dropped} records dropped while the collector was unreachable"
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains("records dropped, "),
+        "exit report missing:\n{log}"
+    );
+}
+
+#[test]
+fn sighup_reopens_the_log_file_after_a_logrotate_style_rename() {
+    let env = CaEnv::new();
+    let file = env.dir().join("ioc.log");
+    let file_arg = file.to_str().unwrap().to_owned();
+    let mut ioc = start_ioc(
+        &env,
+        &[
+            "simple",
+            "--interfaces",
+            "127.0.0.1",
+            "--log-file",
+            &file_arg,
+        ],
+        "simple:A",
+    );
+    let get = |pv: &str| {
+        let mut g = env.own(GET_EXE);
+        g.args(["--no-repeater", pv]);
+        assert!(env.run(&mut g, PATIENCE).success());
+    };
+    get("simple:B");
+    wait_until("simple:B in the log", || {
+        std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .contains("simple:B")
+    });
+    // logrotate: rename, then SIGHUP.
+    let rotated = env.dir().join("ioc.log.1");
+    std::fs::rename(&file, &rotated).unwrap();
+    signal(ioc.pid(), "-HUP");
+    wait_until("the reopened file", || file.exists());
+    get("simple:C");
+    wait_until("simple:C in the new file", || {
+        std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .contains("simple:C")
+    });
+    ioc.assert_running();
+    let old = std::fs::read_to_string(&rotated).unwrap();
+    let new = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        old.contains("simple:B") && !old.contains("simple:C"),
+        "{old}"
+    );
+    assert!(!new.contains("simple:B"), "{new}");
+}
+
+#[test]
+fn log_file_rotates_by_size_and_keeps_n_files() {
+    let env = CaEnv::new();
+    let file = env.dir().join("ioc.log");
+    let file_arg = file.to_str().unwrap().to_owned();
+    let _ioc = start_ioc(
+        &env,
+        &[
+            "simple",
+            "--interfaces",
+            "127.0.0.1",
+            "--log-file",
+            &file_arg,
+            "--log-file-max-size",
+            "4K",
+            "--log-file-keep",
+            "2",
+        ],
+        "simple:A",
+    );
+    let numbered = |i: u32| env.dir().join(format!("ioc.log.{i}"));
+    for _ in 0..60 {
+        let mut g = env.own(GET_EXE);
+        g.args(["--no-repeater", "simple:A", "simple:B"]);
+        assert!(env.run(&mut g, PATIENCE).success());
+        if numbered(2).exists() {
+            break;
+        }
+    }
+    assert!(
+        numbered(1).exists() && numbered(2).exists(),
+        "no rotation happened"
+    );
+    assert!(!numbered(3).exists(), "keep 2 means two rotated files");
+    for p in [file.clone(), numbered(1), numbered(2)] {
+        let len = std::fs::metadata(&p).unwrap().len();
+        assert!(len <= 4096, "{} is {len} bytes", p.display());
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            text.lines().all(|l| l.starts_with('[')),
+            "whole lines only: {text}"
+        );
+    }
+}
+
+/// Lines of `text` after the first line containing `marker` (all of them if `marker` is "").
+fn after<'a>(text: &'a str, marker: &str) -> Vec<&'a str> {
+    let mut lines = text.lines();
+    if !marker.is_empty() {
+        lines.find(|l| l.contains(marker)).expect(marker);
+    }
+    lines.collect()
+}
+
+/// Whether any per-command line (they carry a byte count) mentions `pv` as a whole word.
+fn mentions(lines: &[&str], pv: &str) -> bool {
+    lines
+        .iter()
+        .any(|l| l.contains("B ") && l.split_whitespace().any(|w| w == pv))
+}
+
+#[test]
+fn log_control_pv_changes_what_the_running_iocs_file_handler_records() {
+    let env = CaEnv::new();
+    let file = env.dir().join("ioc.log");
+    let file_arg = file.to_str().unwrap().to_owned();
+    let mut ioc = start_ioc(
+        &env,
+        &[
+            "simple",
+            "--interfaces",
+            "127.0.0.1",
+            "--log-file",
+            &file_arg,
+            "--log-control",
+            "ctl",
+            "--log-pv",
+            "simple:A",
+        ],
+        "simple:A",
+    );
+    let get_both = || {
+        let mut g = env.own(GET_EXE);
+        g.args(["--no-repeater", "simple:A", "simple:B"]);
+        assert!(env.run(&mut g, PATIENCE).success());
+    };
+    let read = || std::fs::read_to_string(&file).unwrap_or_default();
+
+    get_both();
+    wait_until("records about simple:A", || {
+        mentions(&after(&read(), ""), "simple:A")
+    });
+    let before = read();
+    assert!(!mentions(&after(&before, ""), "simple:B"), "{before}");
+
+    // The operator moves the filter to simple:B on the running IOC.
+    let mut put = env.own(PUT_EXE);
+    put.args(["--no-repeater", "ctl:pv", "simple:B"]);
+    let out = env.run(&mut put, PATIENCE);
+    assert!(out.success(), "{out}");
+    wait_until("the change to be logged", || {
+        read().contains("log control: ctl:pv set to \"simple:B\"")
+    });
+
+    get_both();
+    wait_until("records about simple:B", || {
+        mentions(&after(&read(), "log control: ctl:pv"), "simple:B")
+    });
+    let text = read();
+    let since = after(&text, "log control: ctl:pv");
+    assert!(
+        !mentions(&since, "simple:A"),
+        "simple:A still logged:\n{text}"
+    );
+
+    // A bad address is refused and changes nothing.
+    let mut put = env.own(PUT_EXE);
+    put.args(["--no-repeater", "ctl:addr", "127.0.0.1:99999"]);
+    env.run(&mut put, PATIENCE);
+    let mut get = env.own(GET_EXE);
+    get.args(["--no-repeater", "ctl:addr"]);
+    let out = env.run(&mut get, PATIENCE);
+    assert!(out.success() && !out.stdout.contains("99999"), "{out}");
+    ioc.assert_running();
+    assert!(
+        !read().contains("ctl:addr set to"),
+        "a refused value was applied"
+    );
+}
+
+#[test]
+fn a_destination_can_route_one_target_only() {
+    let env = CaEnv::new();
+    let Some(collector) = Collector::start(env.dir()) else {
+        return;
+    };
+    let _ioc = start_ioc(&env, &["simple", "--interfaces", "127.0.0.1"], "simple:A");
+    // As a put-log destination would take `caproto::putlog`: here the search records.
+    let url = format!(
+        "tcp://127.0.0.1:{}?level=trace&target=caproto::bcast",
+        collector.json_port
+    );
+    let mut get = env.own(GET_EXE);
+    get.args(["--no-repeater", "-vvv", "--log-ship", &url, "simple:A"]);
+    let out = env.run(&mut get, PATIENCE);
+    assert!(out.success(), "{out}");
+    wait_until("search records at the collector", || {
+        Collector::lines(&collector.json_out())
+            .iter()
+            .any(|l| l.contains("SearchRequest"))
+    });
+    let got = parse_lines(&collector.json_out());
+    for j in &got {
+        let t = j["target"].as_str().unwrap();
+        assert!(
+            t == "caproto::bcast" || t.starts_with("caproto::bcast::"),
+            "{j}"
+        );
+    }
+}
+
+#[test]
+fn log_disable_drops_debug_and_trace_whatever_the_handlers_want() {
+    let env = CaEnv::new();
+    let _ioc = start_ioc(&env, &["simple", "--interfaces", "127.0.0.1"], "simple:A");
+    let run = |extra: &[&str], name: &str| {
+        let file = env.dir().join(name);
+        let mut get = env.own(GET_EXE);
+        get.args(["--no-repeater", "-vvv", "--log-file"])
+            .arg(&file)
+            .args(extra)
+            .arg("simple:A");
+        let out = env.run(&mut get, PATIENCE);
+        assert!(out.success(), "{out}");
+        std::fs::read_to_string(&file).unwrap()
+    };
+    let all = run(&[], "all.log");
+    assert!(all.lines().any(|l| l.starts_with("[D ")), "{all}");
+    let disabled = run(&["--log-disable", "debug"], "disabled.log");
+    assert!(
+        !disabled
+            .lines()
+            .any(|l| l.starts_with("[D ") || l.starts_with("[T ")),
+        "{disabled}"
+    );
+}
+
+#[test]
+fn log_control_pvs_follow_their_own_access_group() {
+    let env = CaEnv::new();
+    // Everything writable, except the log-control group: read only.
+    let acf = env.write_file(
+        "ioc.acf",
+        "ASG(DEFAULT) { RULE(1, READ) RULE(1, WRITE) }\nASG(CAPROTO_LOG) { RULE(1, READ) }\n",
+    );
+    let mut ioc = start_ioc(
+        &env,
+        &[
+            "simple",
+            "--interfaces",
+            "127.0.0.1",
+            "--log-control",
+            "ctl",
+            "--acf",
+            acf.to_str().unwrap(),
+        ],
+        "simple:A",
+    );
+    let put = |pv: &str, v: &str| {
+        let mut p = env.own(PUT_EXE);
+        p.args(["--no-repeater", pv, v]);
+        env.run(&mut p, PATIENCE)
+    };
+    let get = |pv: &str| {
+        let mut g = env.own(GET_EXE);
+        g.args(["--no-repeater", pv]);
+        env.run(&mut g, PATIENCE).stdout
+    };
+    put("simple:A", "7");
+    assert!(
+        get("simple:A").contains('7'),
+        "DEFAULT group stays writable"
+    );
+    put("ctl:pv", "simple:B");
+    assert!(
+        !get("ctl:pv").contains("simple:B"),
+        "CAPROTO_LOG is read-only in this ACF"
+    );
+    ioc.assert_running();
+    assert!(!ioc.log_contents().contains("log control: ctl:pv set"));
+}
