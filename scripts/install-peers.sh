@@ -6,6 +6,7 @@
 #                        caget caput camonitor cainfo caRepeater softIoc catime acctst ...)
 #   caproto 1.3.0       (Python, with numpy, in a virtual environment)
 #   syslog-ng, logrotate (Debian packages, via scripts/install-collector.sh, when missing)
+#   tcpdump, dpkt       for the caproto-shark tests (scripts/install-capture-tools.sh)
 #
 # Needs only python3 with pip (and network access to PyPI on the first run).
 # Idempotent: a stamp file records what was installed; if it matches and the files
@@ -65,6 +66,7 @@ complete() {
 "$ROOT/scripts/install-collector.sh" || log "collector install failed; shipping tests will skip"
 
 if [[ "${CAPROTO_PEERS_FORCE:-0}" != 1 ]] && complete; then
+    "$ROOT/scripts/install-capture-tools.sh" "$CAPROTO_BIN"
     report
     exit 0
 fi
@@ -139,4 +141,6 @@ export CAPROTO_PEER_BIN="$CAPROTO_BIN"
 # Use as: LD_LIBRARY_PATH="\$EPICS_PEER_ROOT/usr/lib" "\$EPICS_PEER_BIN/caget" PV
 ENV
 printf '%s' "$STAMP_TEXT" >"$STAMP"
+# tcpdump and dpkt for the caproto-shark tests and benchmark.
+"$ROOT/scripts/install-capture-tools.sh" "$CAPROTO_BIN"
 report

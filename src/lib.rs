@@ -2,9 +2,11 @@
 //!
 //! The crate is layered so that data flows one way: bytes -> [`proto`] (a sans-I/O
 //! protocol core that never touches sockets or clocks) -> [`client`] / [`server`]
-//! (thin tokio shells) -> the command-line tools in `src/bin`. Logging follows
-//! caproto's handler model and lives in [`log`]; the clap arguments and value
-//! formatting shared by the tools live in [`cli`]. Interface discovery and the
+//! (thin tokio shells) -> the command-line tools in `src/bin`. Captured traffic takes
+//! a parallel path: capture bytes -> [`capture`] (sans-I/O: pcap/pcapng, TCP
+//! reassembly, names) -> the same per-command records, printed by `caproto-shark`.
+//! Logging follows caproto's handler model and lives in [`log`]; the clap arguments
+//! and value formatting shared by the tools live in [`cli`]. Interface discovery and the
 //! address lists derived from it (searches, beacons) live in [`net`]. Access
 //! security (EPICS ACF files: text in, typed rules out, rights per user, host
 //! and group) is [`server::access`], sans-I/O apart from reading the file.
@@ -122,6 +124,7 @@
 //! caproto's:
 //! `[D 03:50:28.086      circuit:  177] 127.0.0.1:51782 --->>> 127.0.0.1:5064 16B demo:temperature VersionRequest(priority=0, version=13)`.
 
+pub mod capture;
 pub mod cli;
 pub mod client;
 pub mod ioc_examples;

@@ -233,6 +233,77 @@ pub fn for_target(target: &str) -> Vec<(String, Vec<u8>)> {
             }
             seeds
         }
+        "capture_decode" => capture_seeds(),
         _ => Vec::new(),
     }
+}
+
+/// An Ethernet frame with IPv4 and a TCP segment (`flags`) or, when `flags` is `None`, a
+/// UDP datagram, from 127.0.0.1:`src` to 127.0.0.1:`dst`.
+fn frame(src: u16, dst: u16, seq: u32, flags: Option<u8>, payload: &[u8]) -> Vec<u8> {
+    let mut l4 = Vec::new();
+    l4.extend_from_slice(&src.to_be_bytes());
+    l4.extend_from_slice(&dst.to_be_bytes());
+    match flags {
+        Some(f) => {
+            l4.extend_from_slice(&seq.to_be_bytes());
+            l4.extend_from_slice(&[0, 0, 0, 0, 0x50, f, 0xFF, 0xFF, 0, 0, 0, 0]);
+        }
+        None => {
+            l4.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+            l4.extend_from_slice(&[0, 0]);
+        }
+    }
+    l4.extend_from_slice(payload);
+    let mut f = vec![0u8; 12];
+    f.extend_from_slice(&[0x08, 0x00, 0x45, 0]);
+    f.extend_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 0, 0x40, 0, 64, if flags.is_some() { 6 } else { 17 }, 0, 0]);
+    f.extend_from_slice(&[127, 0, 0, 1, 127, 0, 0, 1]);
+    f.extend_from_slice(&l4);
+    f
+}
+
+/// pcap records (no file header) of the given frames.
+fn records(frames: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        for v in [1_700_000_000u32, i as u32, f.len() as u32, f.len() as u32] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(f);
+    }
+    out
+}
+
+/// Seeds of the capture target: a circuit (SYN, the request session in 100-byte segments,
+/// responses) and search datagrams, on Ethernet, whole and in 8-byte chunks.
+fn capture_seeds() -> Vec<(String, Vec<u8>)> {
+    let (c, s) = (40_000u16, 5064u16);
+    let mut frames = vec![frame(c, s, 999, Some(0x02), &[])];
+    let reqs = session();
+    for (i, seg) in reqs.chunks(100).enumerate() {
+        frames.push(frame(c, s, 1000 + 100 * i as u32, Some(0x18), seg));
+    }
+    let resp: Vec<u8> = responses().into_iter().flat_map(|(_, v)| v).collect();
+    frames.push(frame(s, c, 5000, Some(0x18), &resp));
+    frames.push(frame(
+        c,
+        s,
+        0,
+        None,
+        &[
+            cmd(id::VERSION, 1, 13, 1, 0, &[]),
+            cmd(id::SEARCH, 5, 13, 1, 1, &name("simple:A")),
+        ]
+        .concat(),
+    ));
+    let body = records(&frames);
+    let mut out = Vec::new();
+    for (tag, ctl) in [("whole", 0u8), ("chunks8", 2)] {
+        let mut v = vec![ctl];
+        v.extend_from_slice(&body);
+        out.push((format!("session_{tag}"), v));
+    }
+    out
 }

@@ -51,7 +51,68 @@ pub const TARGETS: &[Target] = &[
         prefix_len: 1,
         run: super::peer_targets::broadcaster,
     },
+    Target {
+        name: "capture_decode",
+        prefix_len: 1,
+        run: capture_decode,
+    },
 ];
+
+/// Link types the capture target wraps its input in, picked by the control byte.
+const CAPTURE_LINKTYPES: [u32; 5] = [1, 113, 276, 0, 101];
+
+/// The capture decoder (caproto-shark's sans-I/O core) on arbitrary packet records.
+///
+/// Control byte: bits 0-3 pick the chunk size the bytes are fed in (0: all at once), bits
+/// 4-6 the link type of the pcap header put in front of the rest, which is taken as the
+/// records of a little-endian pcap file. Properties: no panic, decoding ends, every message
+/// handed out is exactly one framed CA message (header + announced payload).
+pub fn capture_decode(data: &[u8]) {
+    use caproto::capture::{Config, Decoder, Event};
+    let Some((&ctl, records)) = data.split_first() else {
+        return;
+    };
+    let linktype = CAPTURE_LINKTYPES[usize::from(ctl >> 4) % CAPTURE_LINKTYPES.len()];
+    let mut file = Vec::with_capacity(24 + records.len());
+    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 262_144, linktype] {
+        file.extend_from_slice(&v.to_le_bytes());
+    }
+    file.extend_from_slice(records);
+    let chunk = match ctl & 0x0F {
+        0 => file.len().max(1),
+        n => usize::from(n) * 7 - 6,
+    };
+    let config = Config {
+        max_message: 1 << 20,
+        max_flow_buffer: 1 << 16,
+        max_flows: 64,
+        ..Config::default()
+    };
+    let mut decoder = Decoder::new(config);
+    let mut messages = 0u64;
+    let mut check = |e: Event<'_>| {
+        if let Event::Message(m) = e {
+            messages += 1;
+            assert!(
+                m.header_len == 16 || m.header_len == EXTENDED_HEADER_LEN,
+                "header length {}",
+                m.header_len
+            );
+            assert_eq!(
+                m.bytes.len() as u64,
+                m.header_len as u64 + u64::from(m.header.payload_size),
+                "message bytes differ from its header's size"
+            );
+            let _ = m.command();
+            let _ = m.pv.to_string();
+        }
+    };
+    for c in file.chunks(chunk) {
+        decoder.handle_bytes(c, &mut check);
+    }
+    decoder.handle_eof(&mut check);
+    assert_eq!(decoder.counters().messages, messages, "message counter");
+}
 
 /// The largest payload the command target allows: EPICS' default
 /// EPICS_CA_MAX_ARRAY_BYTES plus room for DBR metadata.

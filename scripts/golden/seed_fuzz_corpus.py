@@ -9,7 +9,10 @@ captures of real peer traffic: tests/golden/commands_epics.json (EPICS base
 Input layouts are those of fuzz/src/targets.rs and fuzz/src/peer_targets.rs:
 command_decode takes raw bytes; dbr_decode a type byte, a u32 BE count and a
 payload; circuit_server/circuit_client a control byte (chunk size) and a TCP
-byte stream; broadcaster a control byte and u16-BE-length-prefixed datagrams.
+byte stream; broadcaster a control byte and u16-BE-length-prefixed datagrams;
+capture_decode a control byte (high nibble: link type, low: chunk size) and
+little-endian pcap records, which are built here around the EPICS messages
+(IPv4 over raw IP and over Ethernet, one TCP segment or UDP datagram each).
 """
 import json
 import pathlib
@@ -35,6 +38,56 @@ def frames(datagrams):
     for d in datagrams:
         out += struct.pack(">H", len(d)) + d
     return out
+
+
+CLIENT = (bytes([127, 0, 0, 1]), 40000)
+SERVER = (bytes([127, 0, 0, 1]), 5064)
+
+
+def ipv4(proto, src, dst, l4):
+    total = 20 + len(l4)
+    header = struct.pack(">BBHHHBBH4s4s", 0x45, 0, total, 0, 0x4000, 64, proto, 0, src, dst)
+    return header + l4
+
+
+def tcp_packet(src, dst, seq, ack, payload):
+    tcp = struct.pack(">HHIIBBHHH", src[1], dst[1], seq, ack, 0x50, 0x18, 65535, 0, 0)
+    return ipv4(6, src[0], dst[0], tcp + payload)
+
+
+def udp_packet(src, dst, payload):
+    udp = struct.pack(">HHHH", src[1], dst[1], 8 + len(payload), 0)
+    return ipv4(17, src[0], dst[0], udp + payload)
+
+
+def pcap_records(packets, ethernet):
+    out = b""
+    for i, pkt in enumerate(packets):
+        if ethernet:
+            pkt = bytes(6) + bytes([2, 0, 0, 0, 0, 1]) + struct.pack(">H", 0x0800) + pkt
+        out += struct.pack("<IIII", 1_700_000_000 + i, 0, len(pkt), len(pkt)) + pkt
+    return out
+
+
+def capture_packets(tcp, udp):
+    """The EPICS session as packets: each TCP message its own segment, in
+    capture order, with running sequence numbers; each UDP message a datagram."""
+    packets = []
+    seq = {"request": 1000, "response": 5000}
+    for m in udp:
+        data = bytes.fromhex(m["hex"])
+        if m["direction"] == "request":
+            packets.append(udp_packet(CLIENT, SERVER, data))
+        else:
+            packets.append(udp_packet(SERVER, CLIENT, data))
+    for m in tcp:
+        data = bytes.fromhex(m["hex"])
+        if m["direction"] == "request":
+            packets.append(tcp_packet(CLIENT, SERVER, seq["request"], seq["response"], data))
+        else:
+            packets.append(tcp_packet(SERVER, CLIENT, seq["response"], seq["request"], data))
+        seq[m["direction"]] += len(data)
+    return packets
 
 
 def main():
@@ -88,6 +141,12 @@ def main():
     ]
     put("broadcaster", "caproto_udp", bytes([0x01]) + frames(cap_udp))
     put("broadcaster", "caproto_udp_same_port", bytes([0x11]) + frames(cap_udp + [b""]))
+    # Captures: the EPICS session as raw-IP (link index 4) and Ethernet
+    # (index 0) pcap records, whole and fed in 8-byte chunks.
+    packets = capture_packets(tcp, udp)
+    put("capture_decode", "epics_rawip_whole", bytes([0x40]) + pcap_records(packets, False))
+    put("capture_decode", "epics_ethernet_whole", bytes([0x00]) + pcap_records(packets, True))
+    put("capture_decode", "epics_ethernet_chunks8", bytes([0x02]) + pcap_records(packets, True))
     # DBR payloads as caproto encodes them, for every type.
     for case in load("dbr.json")["cases"]:
         name = case["name"].replace("/", "_")

@@ -15,6 +15,7 @@ use crate::cli::args::ioc::IocArgs;
 use crate::cli::args::monitor::MonitorArgs;
 use crate::cli::args::put::PutArgs;
 use crate::cli::args::repeater::RepeaterArgs;
+use crate::cli::args::shark::SharkArgs;
 
 /// The clap commands of every tool, named as their binaries.
 pub fn commands() -> Vec<clap::Command> {
@@ -25,6 +26,7 @@ pub fn commands() -> Vec<clap::Command> {
         RepeaterArgs::command(),
         IocArgs::command(),
         InfoArgs::command(),
+        SharkArgs::command(),
     ]
 }
 

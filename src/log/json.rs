@@ -1,7 +1,7 @@
 //! JSON lines: one object per record with the same fields as the text line, typed where the
 //! contract says so (`bytes` and `line` are numbers).
 //!
-//! Keys: `time` (RFC 3339, local, ms), `level` (`TRACE`..`ERROR`), `target`, `module`, `line`,
+//! Keys: `time` (RFC 3339, local, ms), `capture_time` (decoded captures only), `level` (`TRACE`..`ERROR`), `target`, `module`, `line`,
 //! then when present `our_addr`, `their_addr`, `direction`, `role`, `bytes`, `pv`, `message`,
 //! `command`, and every other field under its own name.
 
@@ -12,10 +12,20 @@ use tracing::Metadata;
 use super::record::{RecordFields, ValueKind};
 use super::text::module_name;
 
-/// Appends one JSON object and a newline to `out`.
-pub(crate) fn write_line(out: &mut String, meta: &Metadata<'_>, time: &str, f: &RecordFields) {
+/// Appends one JSON object and a newline to `out`. `captured` (a capture's Unix time) adds
+/// `capture_time` as seconds with microseconds.
+pub(crate) fn write_line(
+    out: &mut String,
+    meta: &Metadata<'_>,
+    time: &str,
+    f: &RecordFields,
+    captured: Option<(i64, u32)>,
+) {
     out.push_str("{\"time\":");
     push_string(out, time);
+    if let Some((secs, nanos)) = captured {
+        let _ = write!(out, ",\"capture_time\":{secs}.{:06}", nanos / 1000);
+    }
     let _ = write!(out, ",\"level\":\"{}\",\"target\":", meta.level());
     push_string(out, meta.target());
     out.push_str(",\"module\":");

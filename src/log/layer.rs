@@ -1,9 +1,9 @@
 //! The output half of a handler: formats accepted records and writes them to its sink.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
-use chrono::Local;
+use chrono::{DateTime, Local, TimeZone as _};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 
@@ -49,6 +49,34 @@ struct Scratch {
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+    /// Time (Unix seconds, nanoseconds) to stamp records with instead of the clock.
+    static RECORD_TIME: Cell<Option<(i64, u32)>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with every record emitted on this thread stamped `secs`/`nanos` (Unix time)
+/// instead of the current time, as `caproto-shark` stamps records with their capture time.
+/// JSON records then also carry `capture_time`, the same instant as Unix seconds with
+/// microseconds. Costs nothing for records that no handler accepts.
+pub fn with_record_time<R>(secs: i64, nanos: u32, f: impl FnOnce() -> R) -> R {
+    struct Reset(Option<(i64, u32)>);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            RECORD_TIME.with(|c| c.set(self.0));
+        }
+    }
+    let _reset = Reset(RECORD_TIME.with(|c| c.replace(Some((secs, nanos)))));
+    f()
+}
+
+/// The time to stamp a record with: the override, or now.
+fn record_time() -> (DateTime<Local>, Option<(i64, u32)>) {
+    match RECORD_TIME.with(Cell::get) {
+        Some((secs, nanos)) => match Local.timestamp_opt(secs, nanos).single() {
+            Some(t) => (t, Some((secs, nanos))),
+            None => (Local::now(), None),
+        },
+        None => (Local::now(), None),
+    }
 }
 
 impl Output {
@@ -58,7 +86,7 @@ impl Output {
         s.time.clear();
         s.line.clear();
         event.record(&mut s.fields);
-        let now = Local::now();
+        let (now, captured) = record_time();
         let meta = event.metadata();
         match &self.render {
             Render::Text => {
@@ -67,11 +95,11 @@ impl Output {
             }
             Render::Json => {
                 write_rfc3339(&now, &mut s.time);
-                json::write_line(&mut s.line, meta, &s.time, &s.fields);
+                json::write_line(&mut s.line, meta, &s.time, &s.fields, captured);
             }
             Render::ShipJson(origin) => {
                 write_rfc3339(&now, &mut s.time);
-                json::write_line(&mut s.line, meta, &s.time, &s.fields);
+                json::write_line(&mut s.line, meta, &s.time, &s.fields, captured);
                 json::append_origin(&mut s.line, origin);
             }
             Render::Syslog(origin, facility) => {

@@ -56,6 +56,7 @@ pub use global::{add_handler, config_logging, finish, flush, get_handler, reopen
 pub use guard::LogGuard;
 pub use handler::Handler;
 pub use handler_filter::FOREIGN_CAP;
+pub use layer::with_record_time;
 pub use level::{parse_level, verbosity_level};
 pub use ship::{
     Endpoint, ShipProtocol, ShipStats, ShipTarget, DEFAULT_FLUSH_TIMEOUT, DEFAULT_QUEUE_CAPACITY,

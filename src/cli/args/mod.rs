@@ -16,6 +16,7 @@ pub mod monitor;
 pub mod put;
 pub mod put_value;
 pub mod repeater;
+pub mod shark;
 
 /// The shared logging flags, flattened into every tool's arguments.
 pub use log::LogArgs;

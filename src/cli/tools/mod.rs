@@ -1,7 +1,8 @@
 //! What each tool does once its arguments are parsed: the run loops of
 //! caproto-get, -put and -monitor over the [`backend::Backend`] trait, the
 //! real client behind it, the shared `main` ([`tool_main`]), signals, and the
-//! repeater (served by caproto-repeater, started on demand by the clients).
+//! repeater (served by caproto-repeater, started on demand by the clients), and
+//! caproto-shark's capture decoding loop.
 
 pub mod backend;
 pub mod client_backend;
@@ -11,6 +12,7 @@ pub mod ioc;
 pub mod monitor;
 pub mod put;
 pub mod repeater;
+pub mod shark;
 pub mod signals;
 pub mod spawn_repeater;
 pub mod tool_main;

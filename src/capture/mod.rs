@@ -1,0 +1,277 @@
+//! Sans-I/O decoding of captured Channel Access traffic, for `caproto-shark`: the bytes of a
+//! pcap or pcapng file in, one typed [`Message`] per CA message out, with the same PV names,
+//! addresses and roles as the live per-command records.
+//!
+//! A [`Decoder`] never reads a file or a clock. The shell (`caproto-shark`'s run loop):
+//! - reads the capture in chunks of any size (a pipe from `tcpdump -U -w -` works: records are
+//!   decoded as soon as they are complete) and calls [`Decoder::handle_bytes`] with each;
+//! - at the end of input calls [`Decoder::handle_eof`], which flushes every connection;
+//! - receives [`Event`]s through the callback: a [`Message`] (emit it with [`emit::emit`] to get
+//!   the live logging's record with the capture time, or fold it into a [`Summary`]) or a
+//!   [`Problem`] (print it; decoding always goes on with the next packet).
+//!
+//! The pipeline, one file per stage: [`file`] (pcap/pcapng records, via `pcap-parser`) ->
+//! [`link`] (Ethernet/VLAN, Linux cooked v1/v2, BSD loopback, raw IP; IPv4/IPv6; TCP/UDP, via
+//! `etherparse`) -> [`tcp`] (per-direction reassembly by sequence number) -> [`framer`] (CA
+//! messages out of the byte stream, re-synchronising after gaps) -> [`network`] (connections,
+//! roles, and [`names`]: cid/sid/subscription/ioid to PV name).
+//!
+//! Problems are values, not errors: a corrupt record, a packet cut by the snapshot length or a
+//! CA header announcing 2 GiB is reported with its packet number and skipped. Memory is
+//! bounded: one capture record, per flow at most [`Config::max_flow_buffer`] bytes waiting out
+//! of order plus one message of at most [`Config::max_message`] bytes, and at most
+//! [`Config::max_flows`] flows.
+
+pub mod emit;
+pub mod file;
+pub mod framer;
+pub mod link;
+pub mod names;
+mod network;
+pub mod problem;
+pub mod summary;
+pub mod tcp;
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+pub use names::{IdKind, PvRef};
+pub use problem::Problem;
+pub use summary::Summary;
+
+use self::file::{CaptureReader, Item};
+use self::network::{At, Network};
+use crate::proto::header::Header;
+use crate::proto::{Command, CommandError, Direction, Role};
+
+/// A capture timestamp (seconds and nanoseconds since the Unix epoch, UTC).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp {
+    /// Whole seconds.
+    pub secs: i64,
+    /// Nanoseconds, below 1e9.
+    pub nanos: u32,
+}
+
+impl Timestamp {
+    /// From pcapng ticks at `resolution` ticks per second, plus the interface's second offset.
+    pub fn from_ticks(ticks: u64, resolution: u64, offset: i64) -> Self {
+        let secs = (ticks / resolution) as i64 + offset;
+        let frac = ticks % resolution;
+        let nanos = (u128::from(frac) * 1_000_000_000 / u128::from(resolution)) as u32;
+        Timestamp { secs, nanos }
+    }
+
+    /// As floating-point seconds.
+    pub fn as_secs_f64(self) -> f64 {
+        self.secs as f64 + f64::from(self.nanos) / 1e9
+    }
+}
+
+/// Which transport a message travelled on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransportKind {
+    /// A virtual circuit.
+    Tcp,
+    /// A datagram (search, beacon, repeater).
+    Udp,
+}
+
+/// One CA message found in the capture.
+#[derive(Debug, Clone)]
+pub struct Message<'a> {
+    /// Number (1-based) of the packet that completed it.
+    pub packet: u64,
+    /// That packet's capture time.
+    pub time: Timestamp,
+    /// TCP or UDP.
+    pub transport: TransportKind,
+    /// Sender.
+    pub from: SocketAddr,
+    /// Receiver.
+    pub to: SocketAddr,
+    /// `from` as text, formatted once per flow.
+    pub from_text: Rc<str>,
+    /// `to` as text, formatted once per flow.
+    pub to_text: Rc<str>,
+    /// The sender's role (client: requests, server: responses).
+    pub sender: Role,
+    /// The header, with real sizes.
+    pub header: Header,
+    /// Bytes of header (16, or 24 for the extended form).
+    pub header_len: usize,
+    /// The whole message as on the wire.
+    pub bytes: &'a [u8],
+    /// The PV it is about.
+    pub pv: PvRef,
+}
+
+impl Message<'_> {
+    /// The direction its command travels (requests from clients).
+    pub fn direction(&self) -> Direction {
+        self.sender.outgoing()
+    }
+
+    /// The payload after the header.
+    pub fn payload(&self) -> &[u8] {
+        &self.bytes[self.header_len..]
+    }
+
+    /// Decodes the command (allocates for data-carrying commands; only do it when needed).
+    pub fn command(&self) -> Result<Command, CommandError> {
+        Command::decode(&self.header, self.payload(), self.direction())
+    }
+}
+
+/// What the decoder reports.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A CA message.
+    Message(Message<'a>),
+    /// Something wrong with the input; decoding goes on.
+    Problem(Problem),
+}
+
+/// Decoder settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Ports CA servers listen on (TCP) and answer searches from (UDP).
+    pub server_ports: Vec<u16>,
+    /// Ports of CA repeaters.
+    pub repeater_ports: Vec<u16>,
+    /// Largest CA message accepted (header + payload); a header announcing more is bad.
+    pub max_message: usize,
+    /// Bytes one flow may hold out of order before missing bytes are given up on.
+    pub max_flow_buffer: usize,
+    /// TCP flows tracked at once.
+    pub max_flows: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server_ports: vec![crate::proto::DEFAULT_SERVER_PORT],
+            repeater_ports: vec![crate::proto::DEFAULT_REPEATER_PORT],
+            max_message: 16 * 1024 * 1024 + 24,
+            max_flow_buffer: 4 * 1024 * 1024,
+            max_flows: 65_536,
+        }
+    }
+}
+
+/// Counters of what was read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Packets in the capture.
+    pub packets: u64,
+    /// CA messages decoded.
+    pub messages: u64,
+    /// Problems reported.
+    pub problems: u64,
+}
+
+/// The whole pipeline; see the module docs.
+#[derive(Debug)]
+pub struct Decoder {
+    reader: CaptureReader,
+    network: Network,
+    counters: Counters,
+    last: At,
+}
+
+impl Decoder {
+    /// A decoder with `config`.
+    pub fn new(config: Config) -> Self {
+        Decoder {
+            reader: CaptureReader::new(),
+            network: Network::new(config),
+            counters: Counters::default(),
+            last: At {
+                packet: 0,
+                time: Timestamp::default(),
+            },
+        }
+    }
+
+    /// What was read so far.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// TCP connections currently tracked.
+    pub fn open_flows(&self) -> usize {
+        self.network.open_circuits()
+    }
+
+    /// Whether the input is not a capture at all (further input is ignored).
+    pub fn is_invalid(&self) -> bool {
+        self.reader.is_invalid()
+    }
+
+    /// Consumes the next bytes of the capture.
+    pub fn handle_bytes(&mut self, data: &[u8], out: &mut impl FnMut(Event<'_>)) {
+        let Decoder {
+            reader,
+            network,
+            counters,
+            last,
+        } = self;
+        let mut count = |e: Event<'_>| {
+            match &e {
+                Event::Message(_) => counters.messages += 1,
+                Event::Problem(_) => counters.problems += 1,
+            }
+            out(e)
+        };
+        reader.handle_bytes(data, &mut |item| match item {
+            Item::Packet(p) => {
+                let at = At {
+                    packet: p.number,
+                    time: p.time,
+                };
+                *last = at;
+                counters.packets = p.number;
+                match link::parse(p.linktype, p.data) {
+                    Ok(Some(packet)) => network.handle_packet(at, &packet, &mut count),
+                    Ok(None) => {}
+                    Err(link::LinkError::Unsupported(linktype)) => {
+                        count(Event::Problem(Problem::UnsupportedLinkType {
+                            packet: p.number,
+                            linktype,
+                        }))
+                    }
+                    Err(link::LinkError::Malformed(reason)) => {
+                        count(Event::Problem(Problem::BadPacket {
+                            packet: p.number,
+                            reason,
+                        }))
+                    }
+                }
+            }
+            Item::Problem(problem) => count(Event::Problem(problem)),
+        });
+    }
+
+    /// The input ended: reports an incomplete last record and flushes every connection.
+    pub fn handle_eof(&mut self, out: &mut impl FnMut(Event<'_>)) {
+        let Decoder {
+            reader,
+            network,
+            counters,
+            last,
+        } = self;
+        let mut count = |e: Event<'_>| {
+            match &e {
+                Event::Message(_) => counters.messages += 1,
+                Event::Problem(_) => counters.problems += 1,
+            }
+            out(e)
+        };
+        reader.handle_eof(&mut |item| {
+            if let Item::Problem(p) = item {
+                count(Event::Problem(p))
+            }
+        });
+        network.finish(*last, &mut count);
+    }
+}

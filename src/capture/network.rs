@@ -1,0 +1,615 @@
+//! Packets to CA messages: TCP connections (reassembly, framing, roles, names) and UDP
+//! datagrams (every message of each, roles from content, search names).
+//!
+//! Roles come from what the traffic says. For TCP, in order of trust: the SYN (its sender is
+//! the client), then the commands themselves (only a client sends HOST_NAME, CLIENT_NAME or a
+//! CREATE_CHAN with a name; only a server sends ACCESS_RIGHTS, CREATE_CH_FAIL, ERROR, ...),
+//! then the configured server ports, and last a guess (the higher port is the client) that the
+//! first telling command corrects. For UDP, per datagram: a search reply, not-found, beacon or
+//! repeater confirmation makes it a response, a repeater registration or a search request (a
+//! SEARCH with a name) a request; otherwise the server ports decide.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use super::framer::{plausible, FrameNote, Framer};
+use super::link::{Packet, Transport};
+use super::names::{payload_name, Names, PvRef, MAX_IDS};
+use super::problem::Problem;
+use super::tcp::{Delivery, Stream};
+use super::{Config, Event, Message, Timestamp, TransportKind};
+use crate::proto::command::{id, SEARCH_DO_REPLY, SEARCH_NO_REPLY};
+use crate::proto::header::Header;
+use crate::proto::Role;
+
+/// How sure we are which side of a connection is the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum RoleSource {
+    Guess,
+    Port,
+    Content,
+    Syn,
+}
+
+#[derive(Debug, Default)]
+struct Half {
+    stream: Stream,
+    framer: Option<Framer>,
+    closed: bool,
+}
+
+#[derive(Debug)]
+struct Circuit {
+    /// The two endpoints; half `i` carries bytes sent by `ends[i]`.
+    ends: [SocketAddr; 2],
+    /// The endpoints as text, for the records.
+    texts: [Rc<str>; 2],
+    client: usize,
+    role_source: RoleSource,
+    halves: [Half; 2],
+    names: Names,
+}
+
+/// Everything the decoder keeps about the network.
+#[derive(Debug)]
+pub(crate) struct Network {
+    config: Config,
+    circuits: HashMap<(SocketAddr, SocketAddr), Circuit>,
+    searches: HashMap<(SocketAddr, u32), Rc<str>>,
+    too_many_reported: bool,
+}
+
+/// Current packet's number and time, passed down instead of many arguments.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct At {
+    pub packet: u64,
+    pub time: Timestamp,
+}
+
+impl Network {
+    pub fn new(config: Config) -> Self {
+        Network {
+            config,
+            circuits: HashMap::new(),
+            searches: HashMap::new(),
+            too_many_reported: false,
+        }
+    }
+
+    /// Open TCP connections being tracked.
+    pub fn open_circuits(&self) -> usize {
+        self.circuits.len()
+    }
+
+    fn is_server_port(&self, port: u16) -> bool {
+        self.config.server_ports.contains(&port)
+    }
+
+    fn is_ca_port(&self, port: u16) -> bool {
+        self.is_server_port(port) || self.config.repeater_ports.contains(&port)
+    }
+
+    pub fn handle_packet(&mut self, at: At, p: &Packet<'_>, out: &mut impl FnMut(Event<'_>)) {
+        match p.transport {
+            Transport::Tcp {
+                seq,
+                syn,
+                ack,
+                fin,
+                rst,
+                payload,
+                missing,
+            } => self.tcp(at, p, (seq, syn, ack, fin, rst), payload, missing, out),
+            Transport::Udp { payload, missing } => self.udp(at, p, payload, missing, out),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn tcp(
+        &mut self,
+        at: At,
+        p: &Packet<'_>,
+        (seq, syn, ack, fin, rst): (u32, bool, bool, bool, bool),
+        payload: &[u8],
+        missing: usize,
+        out: &mut impl FnMut(Event<'_>),
+    ) {
+        let key = if p.src <= p.dst {
+            (p.src, p.dst)
+        } else {
+            (p.dst, p.src)
+        };
+        let from = usize::from(p.src != key.0);
+        if !self.circuits.contains_key(&key) {
+            let ca_port = self.is_server_port(p.src.port()) || self.is_server_port(p.dst.port());
+            let looks_ca =
+                !payload.is_empty() && plausible(payload, self.config.max_message) == Some(true);
+            let opening = syn && !rst;
+            if !opening && !ca_port && !looks_ca {
+                return;
+            }
+            if rst || (fin && payload.is_empty()) {
+                return; // the end of something we never saw
+            }
+            if self.circuits.len() >= self.config.max_flows {
+                if !self.too_many_reported {
+                    self.too_many_reported = true;
+                    out(Event::Problem(Problem::TooManyFlows {
+                        packet: at.packet,
+                        cap: self.config.max_flows,
+                    }));
+                }
+                return;
+            }
+            let (client, role_source) = if syn {
+                (if ack { 1 - from } else { from }, RoleSource::Syn)
+            } else if self.is_server_port(p.dst.port()) && !self.is_server_port(p.src.port()) {
+                (from, RoleSource::Port)
+            } else if self.is_server_port(p.src.port()) && !self.is_server_port(p.dst.port()) {
+                (1 - from, RoleSource::Port)
+            } else {
+                let higher = usize::from(key.1.port() > key.0.port());
+                (higher, RoleSource::Guess)
+            };
+            self.circuits.insert(
+                key,
+                Circuit {
+                    ends: [key.0, key.1],
+                    texts: [Rc::from(key.0.to_string()), Rc::from(key.1.to_string())],
+                    client,
+                    role_source,
+                    halves: Default::default(),
+                    names: Names::default(),
+                },
+            );
+        }
+        let cfg = &self.config;
+        let Some(c) = self.circuits.get_mut(&key) else {
+            return;
+        };
+        if syn {
+            c.halves[from].stream.handle_syn(seq);
+            if c.role_source < RoleSource::Syn {
+                c.client = if ack { 1 - from } else { from };
+                c.role_source = RoleSource::Syn;
+            }
+        }
+        let data_seq = if syn { seq.wrapping_add(1) } else { seq };
+        if c.role_source < RoleSource::Content && plausible(payload, cfg.max_message) == Some(true)
+        {
+            // Before the first message is attributed: a telling command anywhere in this
+            // segment settles the roles.
+            if let Some(sender) = first_hint(payload) {
+                c.client = match sender {
+                    Role::Client => from,
+                    Role::Server => 1 - from,
+                };
+                c.role_source = RoleSource::Content;
+            }
+        }
+        if !payload.is_empty() || missing > 0 {
+            if missing > 0 {
+                out(Event::Problem(Problem::Snapped {
+                    packet: at.packet,
+                    orig_len: (payload.len() + missing) as u32,
+                    captured: payload.len(),
+                }));
+            }
+            let Circuit {
+                ends,
+                texts,
+                client,
+                role_source,
+                halves,
+                names,
+            } = c;
+            let half = &mut halves[from];
+            let framer = half
+                .framer
+                .get_or_insert_with(|| Framer::new(half.stream.from_start(), cfg.max_message));
+            let mut ctx = Ctx {
+                at,
+                from,
+                ends,
+                texts,
+                client,
+                role_source,
+                names,
+            };
+            let outcome = half.stream.handle_segment(
+                data_seq,
+                payload,
+                missing,
+                cfg.max_flow_buffer,
+                &mut |d| ctx.deliver(framer, d, out),
+            );
+            if outcome.cap_hit {
+                out(Event::Problem(Problem::BufferCap {
+                    packet: at.packet,
+                    from: ends[from],
+                    to: ends[1 - from],
+                    cap: cfg.max_flow_buffer,
+                }));
+            }
+        }
+        if fin || rst {
+            let ends_now: Vec<usize> = if rst { vec![0, 1] } else { vec![from] };
+            for i in ends_now {
+                self.close_half(key, i, at, out);
+            }
+            if self
+                .circuits
+                .get(&key)
+                .is_some_and(|c| c.halves.iter().all(|h| h.closed))
+            {
+                self.circuits.remove(&key);
+            }
+        }
+    }
+
+    /// One direction ended: whatever waits is delivered with gaps.
+    fn close_half(
+        &mut self,
+        key: (SocketAddr, SocketAddr),
+        i: usize,
+        at: At,
+        out: &mut impl FnMut(Event<'_>),
+    ) {
+        let Some(c) = self.circuits.get_mut(&key) else {
+            return;
+        };
+        let Circuit {
+            ends,
+            texts,
+            client,
+            role_source,
+            halves,
+            names,
+        } = c;
+        let half = &mut halves[i];
+        half.closed = true;
+        let Some(framer) = half.framer.as_mut() else {
+            return; // no data ever came this way
+        };
+        let mut ctx = Ctx {
+            at,
+            from: i,
+            ends,
+            texts,
+            client,
+            role_source,
+            names,
+        };
+        if half.stream.has_pending() {
+            half.stream.flush(&mut |d| ctx.deliver(framer, d, out));
+        }
+        ctx.finish(framer, out);
+    }
+
+    /// End of input: flush every connection.
+    pub fn finish(&mut self, at: At, out: &mut impl FnMut(Event<'_>)) {
+        let keys: Vec<_> = self.circuits.keys().copied().collect();
+        for key in keys {
+            self.close_half(key, 0, at, out);
+            self.close_half(key, 1, at, out);
+        }
+        self.circuits.clear();
+    }
+
+    fn udp(
+        &mut self,
+        at: At,
+        p: &Packet<'_>,
+        payload: &[u8],
+        missing: usize,
+        out: &mut impl FnMut(Event<'_>),
+    ) {
+        let ports = self.is_ca_port(p.src.port()) || self.is_ca_port(p.dst.port());
+        if !ports && !whole_ca_datagram(payload) {
+            return;
+        }
+        if missing > 0 {
+            out(Event::Problem(Problem::Snapped {
+                packet: at.packet,
+                orig_len: (payload.len() + missing) as u32,
+                captured: payload.len(),
+            }));
+        }
+        let sender = match datagram_role(payload) {
+            Some(r) => r,
+            None if self.is_server_port(p.src.port()) && !self.is_server_port(p.dst.port()) => {
+                Role::Server
+            }
+            None => Role::Client,
+        };
+        let (from_text, to_text): (Rc<str>, Rc<str>) =
+            (Rc::from(p.src.to_string()), Rc::from(p.dst.to_string()));
+        let mut rest = payload;
+        while !rest.is_empty() {
+            let (h, hl) = match Header::decode(rest) {
+                Ok(x) => x,
+                Err(_) => {
+                    out(Event::Problem(Problem::BadMessage {
+                        packet: at.packet,
+                        from: p.src,
+                        to: p.dst,
+                        reason: format!("{} stray bytes after the last CA message", rest.len()),
+                    }));
+                    return;
+                }
+            };
+            let total = hl as u64 + u64::from(h.payload_size);
+            if total > rest.len() as u64 {
+                if missing == 0 {
+                    out(Event::Problem(Problem::BadMessage {
+                        packet: at.packet,
+                        from: p.src,
+                        to: p.dst,
+                        reason: format!(
+                            "CA header announces {total} bytes, datagram has {}",
+                            rest.len()
+                        ),
+                    }));
+                }
+                return;
+            }
+            let total = total as usize;
+            let body = &rest[hl..total];
+            let pv = self.search_name(&h, body, sender, p);
+            out(Event::Message(Message {
+                packet: at.packet,
+                time: at.time,
+                transport: TransportKind::Udp,
+                from: p.src,
+                to: p.dst,
+                from_text: Rc::clone(&from_text),
+                to_text: Rc::clone(&to_text),
+                sender,
+                header: h,
+                header_len: hl,
+                bytes: &rest[..total],
+                pv,
+            }));
+            rest = &rest[total..];
+        }
+    }
+
+    fn search_name(&mut self, h: &Header, body: &[u8], sender: Role, p: &Packet<'_>) -> PvRef {
+        match (h.command, sender) {
+            (id::SEARCH, Role::Client) => match payload_name(body) {
+                Some(name) => {
+                    let name: Rc<str> = Rc::from(name);
+                    if self.searches.len() >= MAX_IDS {
+                        self.searches.clear();
+                    }
+                    self.searches
+                        .insert((p.src, h.parameter1), Rc::clone(&name));
+                    PvRef::Name(name)
+                }
+                None => PvRef::None,
+            },
+            (id::SEARCH, Role::Server) => self.searched(p.dst, h.parameter2),
+            (id::NOT_FOUND, _) => self.searched(p.dst, h.parameter1),
+            _ => PvRef::None,
+        }
+    }
+
+    fn searched(&self, client: SocketAddr, cid: u32) -> PvRef {
+        match self.searches.get(&(client, cid)) {
+            Some(n) => PvRef::Name(Rc::clone(n)),
+            None => PvRef::Unknown(super::names::IdKind::Cid, cid),
+        }
+    }
+}
+
+/// The borrowed pieces of a circuit that framing one half needs.
+struct Ctx<'c> {
+    at: At,
+    from: usize,
+    ends: &'c [SocketAddr; 2],
+    texts: &'c [Rc<str>; 2],
+    client: &'c mut usize,
+    role_source: &'c mut RoleSource,
+    names: &'c mut Names,
+}
+
+impl Ctx<'_> {
+    fn deliver(&mut self, framer: &mut Framer, d: Delivery<'_>, out: &mut impl FnMut(Event<'_>)) {
+        let (from, to) = (self.ends[self.from], self.ends[1 - self.from]);
+        let packet = self.at.packet;
+        match d {
+            Delivery::Gap(bytes) => {
+                framer.handle_gap();
+                out(Event::Problem(Problem::Gap {
+                    packet,
+                    from,
+                    to,
+                    bytes,
+                }));
+            }
+            Delivery::Data(data) => {
+                // Notes and messages both go to `out`; collect notes first, as both need it.
+                let mut notes: [Option<FrameNote>; 4] = Default::default();
+                let mut n_notes = 0;
+                framer.handle_data(
+                    data,
+                    &mut |m| {
+                        self.message(m.header, m.header_len, m.bytes, out);
+                    },
+                    &mut |n| {
+                        if n_notes < notes.len() {
+                            notes[n_notes] = Some(n);
+                            n_notes += 1;
+                        }
+                    },
+                );
+                for n in notes.into_iter().flatten() {
+                    out(Event::Problem(match n {
+                        FrameNote::Bad(reason) => Problem::BadMessage {
+                            packet,
+                            from,
+                            to,
+                            reason,
+                        },
+                        FrameNote::Skipped(skipped) => Problem::Resynchronised {
+                            packet,
+                            from,
+                            to,
+                            skipped,
+                        },
+                    }));
+                }
+            }
+        }
+    }
+
+    /// The half ended: the framer gives up what it held.
+    fn finish(&mut self, framer: &mut Framer, out: &mut impl FnMut(Event<'_>)) {
+        let (from, to, packet) = (
+            self.ends[self.from],
+            self.ends[1 - self.from],
+            self.at.packet,
+        );
+        let mut skipped = None;
+        framer.finish(
+            &mut |m| self.message(m.header, m.header_len, m.bytes, out),
+            &mut |n| {
+                if let FrameNote::Skipped(k) = n {
+                    skipped = Some(k);
+                }
+            },
+        );
+        if let Some(skipped) = skipped {
+            out(Event::Problem(Problem::Resynchronised {
+                packet,
+                from,
+                to,
+                skipped,
+            }));
+        }
+    }
+
+    fn message(&mut self, h: Header, hl: usize, bytes: &[u8], out: &mut impl FnMut(Event<'_>)) {
+        if *self.role_source < RoleSource::Content {
+            if let Some(sender) = sender_hint(&h) {
+                *self.client = match sender {
+                    Role::Client => self.from,
+                    Role::Server => 1 - self.from,
+                };
+                *self.role_source = RoleSource::Content;
+            }
+        }
+        let sender = if *self.client == self.from {
+            Role::Client
+        } else {
+            Role::Server
+        };
+        let body = &bytes[hl..];
+        let pv = match sender {
+            Role::Client => self.names.request(&h, body),
+            Role::Server => self.names.response(&h, body),
+        };
+        out(Event::Message(Message {
+            packet: self.at.packet,
+            time: self.at.time,
+            transport: TransportKind::Tcp,
+            from: self.ends[self.from],
+            to: self.ends[1 - self.from],
+            from_text: Rc::clone(&self.texts[self.from]),
+            to_text: Rc::clone(&self.texts[1 - self.from]),
+            sender,
+            header: h,
+            header_len: hl,
+            bytes,
+            pv,
+        }));
+    }
+}
+
+/// Which side sends a command, when the command alone says so.
+fn sender_hint(h: &Header) -> Option<Role> {
+    match h.command {
+        id::HOST_NAME
+        | id::CLIENT_NAME
+        | id::EVENT_CANCEL
+        | id::WRITE
+        | id::EVENTS_OFF
+        | id::EVENTS_ON
+        | id::READ_SYNC => Some(Role::Client),
+        id::CREATE_CHAN if h.payload_size > 0 => Some(Role::Client),
+        id::CREATE_CHAN
+        | id::ACCESS_RIGHTS
+        | id::CREATE_CH_FAIL
+        | id::SERVER_DISCONN
+        | id::ERROR => Some(Role::Server),
+        _ => None,
+    }
+}
+
+/// The first sender hint among the messages at the start of a segment.
+fn first_hint(mut b: &[u8]) -> Option<Role> {
+    while let Ok((h, hl)) = Header::decode(b) {
+        if let Some(r) = sender_hint(&h) {
+            return Some(r);
+        }
+        let next = hl + h.payload_size as usize;
+        if next > b.len() {
+            return None;
+        }
+        b = &b[next..];
+    }
+    None
+}
+
+/// The role of a datagram's sender from its commands, if they tell.
+fn datagram_role(mut b: &[u8]) -> Option<Role> {
+    while let Ok((h, hl)) = Header::decode(b) {
+        match h.command {
+            id::NOT_FOUND | id::RSRV_IS_UP | id::REPEATER_CONFIRM => return Some(Role::Server),
+            id::REPEATER_REGISTER => return Some(Role::Client),
+            id::SEARCH => {
+                let named = (h.data_type == SEARCH_DO_REPLY || h.data_type == SEARCH_NO_REPLY)
+                    && h.payload_size > 0
+                    && b.get(hl..hl + h.payload_size as usize)
+                        .and_then(payload_name)
+                        .is_some();
+                return Some(if named { Role::Client } else { Role::Server });
+            }
+            _ => {}
+        }
+        let next = hl + h.payload_size as usize;
+        if next > b.len() {
+            return None;
+        }
+        b = &b[next..];
+    }
+    None
+}
+
+/// Whether a datagram on an unlisted port consists exactly of UDP CA messages.
+fn whole_ca_datagram(mut b: &[u8]) -> bool {
+    if b.is_empty() {
+        return false;
+    }
+    while !b.is_empty() {
+        let Ok((h, hl)) = Header::decode(b) else {
+            return false;
+        };
+        let udp_cmd = matches!(
+            h.command,
+            id::VERSION
+                | id::SEARCH
+                | id::NOT_FOUND
+                | id::RSRV_IS_UP
+                | id::REPEATER_REGISTER
+                | id::REPEATER_CONFIRM
+        );
+        let next = hl + h.payload_size as usize;
+        if !udp_cmd || next > b.len() {
+            return false;
+        }
+        b = &b[next..];
+    }
+    true
+}

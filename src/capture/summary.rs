@@ -1,0 +1,364 @@
+//! What `caproto-shark --summary` prints at the end: totals per PV, per circuit, searches per
+//! name (unanswered names first, the CaSnooper view of a search storm) with the busiest
+//! searchers, and beacon anomalies (a server whose beacon ID jumps or whose beacon period
+//! starts over has restarted).
+//!
+//! Folded message by message from [`Message`]s, so it costs a few hash updates per message
+//! and memory in the number of PVs, circuits and servers, not in the capture's length.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+
+use super::{Message, Problem, PvRef, Timestamp, TransportKind};
+use crate::proto::command::id;
+use crate::proto::Role;
+
+/// ECA_NORMAL as it travels in status fields.
+const ECA_NORMAL: u32 = 1;
+
+/// Rows shown per table before "... and N more".
+const ROWS: usize = 25;
+
+/// Counts for one PV.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PvStats {
+    /// Messages about it.
+    pub messages: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Read requests.
+    pub reads: u64,
+    /// Write requests.
+    pub writes: u64,
+    /// Subscription updates.
+    pub events: u64,
+    /// Errors (ERROR, failed creates, responses with a status other than ECA_NORMAL).
+    pub errors: u64,
+}
+
+/// One circuit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CircuitStats {
+    /// Priority from the client's VERSION.
+    pub priority: Option<u16>,
+    /// Channels created on it.
+    pub channels: u64,
+    /// Messages.
+    pub messages: u64,
+    /// First and last message times.
+    pub first: Timestamp,
+    /// Last message time.
+    pub last: Timestamp,
+}
+
+/// Searches for one name.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SearchStats {
+    /// Search requests naming it.
+    pub requests: u64,
+    /// Replies for it.
+    pub replies: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct BeaconState {
+    id: u32,
+    time: Timestamp,
+    interval: Option<f64>,
+    count: u64,
+}
+
+/// The running summary.
+#[derive(Debug, Default)]
+pub struct Summary {
+    messages: u64,
+    bytes: u64,
+    first: Option<Timestamp>,
+    last: Timestamp,
+    pvs: HashMap<Rc<str>, PvStats>,
+    circuits: HashMap<(SocketAddr, SocketAddr), CircuitStats>,
+    searches: HashMap<Rc<str>, SearchStats>,
+    searchers: HashMap<SocketAddr, u64>,
+    beacons: HashMap<(IpAddr, u16), BeaconState>,
+    anomalies: Vec<String>,
+    problems: BTreeMap<&'static str, u64>,
+}
+
+impl Summary {
+    /// An empty summary.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Per-PV counts.
+    pub fn pv(&self, name: &str) -> Option<PvStats> {
+        self.pvs.get(name).copied()
+    }
+
+    /// Search counts of one name.
+    pub fn search(&self, name: &str) -> Option<SearchStats> {
+        self.searches.get(name).copied()
+    }
+
+    /// Beacon anomalies found, as text.
+    pub fn anomalies(&self) -> &[String] {
+        &self.anomalies
+    }
+
+    /// Circuits seen, keyed by (client, server).
+    pub fn circuits(&self) -> impl Iterator<Item = (&(SocketAddr, SocketAddr), &CircuitStats)> {
+        self.circuits.iter()
+    }
+
+    /// Counts one problem by kind.
+    pub fn handle_problem(&mut self, p: &Problem) {
+        *self.problems.entry(p.kind()).or_default() += 1;
+    }
+
+    /// Folds in one message.
+    pub fn handle_message(&mut self, m: &Message<'_>) {
+        self.messages += 1;
+        self.bytes += m.bytes.len() as u64;
+        self.first.get_or_insert(m.time);
+        self.last = m.time;
+        let h = &m.header;
+        let request = m.sender == Role::Client;
+        if let PvRef::Name(name) = &m.pv {
+            let s = self.pvs.entry(Rc::clone(name)).or_default();
+            s.messages += 1;
+            s.bytes += m.bytes.len() as u64;
+            match (h.command, request) {
+                (id::READ | id::READ_NOTIFY, true) => s.reads += 1,
+                (id::WRITE | id::WRITE_NOTIFY, true) => s.writes += 1,
+                (id::EVENT_ADD, false) if h.payload_size > 0 => {
+                    s.events += 1;
+                    if h.parameter1 != ECA_NORMAL {
+                        s.errors += 1;
+                    }
+                }
+                (id::READ_NOTIFY | id::WRITE_NOTIFY, false) if h.parameter1 != ECA_NORMAL => {
+                    s.errors += 1
+                }
+                (id::ERROR | id::CREATE_CH_FAIL, false) => s.errors += 1,
+                _ => {}
+            }
+        }
+        match m.transport {
+            TransportKind::Tcp => self.circuit(m, request),
+            TransportKind::Udp => self.datagram(m, request),
+        }
+    }
+
+    fn circuit(&mut self, m: &Message<'_>, request: bool) {
+        let key = if request {
+            (m.from, m.to)
+        } else {
+            (m.to, m.from)
+        };
+        let c = self.circuits.entry(key).or_insert(CircuitStats {
+            priority: None,
+            channels: 0,
+            messages: 0,
+            first: m.time,
+            last: m.time,
+        });
+        c.messages += 1;
+        c.last = m.time;
+        match (m.header.command, request) {
+            (id::VERSION, true) => c.priority = Some(m.header.data_type),
+            (id::CREATE_CHAN, false) => c.channels += 1,
+            _ => {}
+        }
+    }
+
+    fn datagram(&mut self, m: &Message<'_>, request: bool) {
+        let h = &m.header;
+        match (h.command, request) {
+            (id::SEARCH, true) => {
+                *self.searchers.entry(m.from).or_default() += 1;
+                if let PvRef::Name(n) = &m.pv {
+                    self.searches.entry(Rc::clone(n)).or_default().requests += 1;
+                }
+            }
+            (id::SEARCH, false) => {
+                if let PvRef::Name(n) = &m.pv {
+                    self.searches.entry(Rc::clone(n)).or_default().replies += 1;
+                }
+            }
+            (id::RSRV_IS_UP, _) => self.beacon(m),
+            _ => {}
+        }
+    }
+
+    fn beacon(&mut self, m: &Message<'_>) {
+        let h = &m.header;
+        // The beacon names the server's TCP port; its address is the sender's (or the one
+        // in parameter2 when set).
+        let ip = match h.parameter2 {
+            0 => m.from.ip(),
+            a => IpAddr::from(std::net::Ipv4Addr::from(a)),
+        };
+        let port = h.data_count as u16;
+        let id = h.parameter1;
+        let key = (ip, port);
+        let Some(prev) = self.beacons.get(&key).copied() else {
+            self.beacons.insert(
+                key,
+                BeaconState {
+                    id,
+                    time: m.time,
+                    interval: None,
+                    count: 1,
+                },
+            );
+            return;
+        };
+        if id == prev.id {
+            return; // the same beacon relayed again by a repeater
+        }
+        let interval = m.time.as_secs_f64() - prev.time.as_secs_f64();
+        let jumped = id != prev.id.wrapping_add(1);
+        let reset = prev
+            .interval
+            .is_some_and(|p| p >= 1.0 && interval < p / 4.0);
+        if jumped || reset {
+            let mut s = format!("{} server {ip}:{port}: ", clock(m.time),);
+            if jumped {
+                let _ = write!(s, "beacon id jumped from {} to {id}", prev.id);
+            }
+            if reset {
+                if jumped {
+                    s.push_str(", ");
+                }
+                let _ = write!(
+                    s,
+                    "beacon period reset from {:.1} s to {interval:.2} s",
+                    prev.interval.unwrap_or_default()
+                );
+            }
+            s.push_str(" (restarted?)");
+            self.anomalies.push(s);
+        }
+        self.beacons.insert(
+            key,
+            BeaconState {
+                id,
+                time: m.time,
+                interval: Some(interval),
+                count: prev.count + 1,
+            },
+        );
+    }
+
+    /// The report as text.
+    pub fn render(&self) -> String {
+        let mut o = String::new();
+        let span = self
+            .first
+            .map_or(0.0, |f| self.last.as_secs_f64() - f.as_secs_f64());
+        let _ = writeln!(
+            o,
+            "== Summary: {} CA messages, {} bytes, over {span:.3} s",
+            self.messages, self.bytes
+        );
+        // Per PV, busiest first.
+        let mut pvs: Vec<_> = self.pvs.iter().collect();
+        pvs.sort_by(|a, b| b.1.messages.cmp(&a.1.messages).then(a.0.cmp(b.0)));
+        let _ = writeln!(o, "\n== PVs ({})", pvs.len());
+        let _ = writeln!(
+            o,
+            "{:<40} {:>9} {:>11} {:>7} {:>7} {:>9} {:>7}",
+            "PV", "messages", "bytes", "reads", "writes", "events", "errors"
+        );
+        for (name, s) in pvs.iter().take(ROWS) {
+            let _ = writeln!(
+                o,
+                "{:<40} {:>9} {:>11} {:>7} {:>7} {:>9} {:>7}",
+                name, s.messages, s.bytes, s.reads, s.writes, s.events, s.errors
+            );
+        }
+        more(&mut o, pvs.len());
+        // Circuits.
+        let mut circuits: Vec<_> = self.circuits.iter().collect();
+        circuits.sort_by(|a, b| b.1.messages.cmp(&a.1.messages).then(a.0.cmp(b.0)));
+        let _ = writeln!(o, "\n== Circuits ({})", circuits.len());
+        let _ = writeln!(
+            o,
+            "{:<22} {:<22} {:>8} {:>8} {:>9} {:>10}",
+            "client", "server", "priority", "channels", "messages", "duration"
+        );
+        for ((client, server), c) in circuits.iter().take(ROWS) {
+            let prio = c.priority.map_or("?".to_owned(), |p| p.to_string());
+            let _ = writeln!(
+                o,
+                "{:<22} {:<22} {:>8} {:>8} {:>9} {:>9.3}s",
+                client.to_string(),
+                server.to_string(),
+                prio,
+                c.channels,
+                c.messages,
+                c.last.as_secs_f64() - c.first.as_secs_f64()
+            );
+        }
+        more(&mut o, circuits.len());
+        // Searches: unanswered first, then by count.
+        let mut searches: Vec<_> = self.searches.iter().collect();
+        searches.sort_by(|a, b| {
+            (a.1.replies > 0)
+                .cmp(&(b.1.replies > 0))
+                .then(b.1.requests.cmp(&a.1.requests))
+                .then(a.0.cmp(b.0))
+        });
+        let unanswered = searches.iter().filter(|s| s.1.replies == 0).count();
+        let _ = writeln!(
+            o,
+            "\n== Searches ({} names, {unanswered} never answered)",
+            searches.len()
+        );
+        let _ = writeln!(o, "{:<40} {:>9} {:>8}", "name", "requests", "replies");
+        for (name, s) in searches.iter().take(ROWS) {
+            let _ = writeln!(o, "{:<40} {:>9} {:>8}", name, s.requests, s.replies);
+        }
+        more(&mut o, searches.len());
+        let mut searchers: Vec<_> = self.searchers.iter().collect();
+        searchers.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let _ = writeln!(o, "\n== Busiest searchers ({})", searchers.len());
+        for (addr, n) in searchers.iter().take(ROWS) {
+            let _ = writeln!(o, "{:<22} {n:>9} search requests", addr.to_string());
+        }
+        more(&mut o, searchers.len());
+        let _ = writeln!(
+            o,
+            "\n== Beacons ({} servers, {} anomalies)",
+            self.beacons.len(),
+            self.anomalies.len()
+        );
+        for a in &self.anomalies {
+            let _ = writeln!(o, "{a}");
+        }
+        if !self.problems.is_empty() {
+            let _ = writeln!(o, "\n== Problems");
+            for (kind, n) in &self.problems {
+                let _ = writeln!(o, "{kind:<30} {n:>9}");
+            }
+        }
+        o
+    }
+}
+
+fn more(o: &mut String, len: usize) {
+    if len > ROWS {
+        let _ = writeln!(o, "... and {} more", len - ROWS);
+    }
+}
+
+/// Local wall-clock time of a capture timestamp, `HH:MM:SS.mmm`.
+fn clock(t: Timestamp) -> String {
+    use chrono::TimeZone as _;
+    match chrono::Local.timestamp_opt(t.secs, t.nanos).single() {
+        Some(dt) => dt.format("%H:%M:%S%.3f").to_string(),
+        None => format!("{:.3}", t.as_secs_f64()),
+    }
+}

@@ -1,0 +1,53 @@
+//! Command line of `caproto-shark`.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use super::LogArgs;
+
+/// Decode Channel Access traffic from a packet capture.
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "caproto-shark",
+    version,
+    about = "Decode Channel Access traffic from a pcap or pcapng capture.",
+    long_about = "Decode Channel Access traffic from a pcap or pcapng capture (a file, or standard \
+                  input as written by `tcpdump -U -w -`) into the same per-command records the \
+                  tools log with -vv: capture time, sender --->>> receiver, size, PV name and \
+                  command. Records go to standard output; --log-pv, --log-addr, --log-role, \
+                  --log-format and --log-file work as for every other tool. Each record is told \
+                  from its sender's side: role client for requests, server for responses.",
+    after_help = "Example: sudo tcpdump -i any -U -w - port 5064 or port 5065 | caproto-shark \
+                  --log-pv 'motor:*'\n\nProblems in the capture (corrupt records, packets cut by \
+                  the snapshot length, bytes that are not CA) are reported on standard error with \
+                  their packet number; decoding goes on. Exit status: 0 when the capture was \
+                  read, 1 when it could not be opened or is not a capture, 2 for bad arguments, \
+                  130 after Ctrl-C."
+)]
+pub struct SharkArgs {
+    /// Capture file (pcap or pcapng); `-` or nothing reads standard input.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// TCP/UDP port CA servers listen on (repeatable). Default: EPICS_CA_SERVER_PORT and
+    /// EPICS_CAS_SERVER_PORT if set, else 5064. Connections seen from their SYN, or whose
+    /// commands tell the roles, are decoded on any port.
+    #[arg(long = "port", value_name = "PORT", action = clap::ArgAction::Append)]
+    pub ports: Vec<u16>,
+    /// UDP port of the CA repeater (repeatable). Default: EPICS_CA_REPEATER_PORT, else 5065.
+    #[arg(long = "repeater-port", value_name = "PORT", action = clap::ArgAction::Append)]
+    pub repeater_ports: Vec<u16>,
+    /// At the end (or on Ctrl-C) print totals per PV, per circuit, searches per name
+    /// (unanswered first) with the busiest searchers, and beacon anomalies.
+    #[arg(long)]
+    pub summary: bool,
+    /// Largest CA message accepted, in bytes; a header announcing more is reported and
+    /// skipped.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024 + 24)]
+    pub max_message: usize,
+    /// Bytes one TCP flow may hold out of order before missing bytes are given up on.
+    #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_flow_buffer: usize,
+    #[command(flatten)]
+    pub log: LogArgs,
+}

@@ -1,0 +1,280 @@
+//! The caproto-shark binary on hand-built captures: records are printed as packets arrive on
+//! a pipe (not at EOF), the log flags and formats apply, --summary reports searches, circuits
+//! and beacon restarts, and bad input gives a message naming the packet.
+
+mod shark_support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use shark_support::*;
+
+const SHARK: &str = env!("CARGO_BIN_EXE_caproto-shark");
+
+fn session() -> Vec<Vec<u8>> {
+    let (c, s) = (addr("127.0.0.1:40001"), addr("127.0.0.1:5064"));
+    vec![
+        tcp(c, s, 99, SYN, &[]),
+        tcp(s, c, 499, SYN | ACK, &[]),
+        tcp(
+            c,
+            s,
+            100,
+            ACK,
+            &[version(), create_req("motor:x", 1), create_req("other", 2)].concat(),
+        ),
+        tcp(
+            s,
+            c,
+            500,
+            ACK,
+            &[create_resp(1, 10), create_resp(2, 20)].concat(),
+        ),
+        tcp(c, s, 164, ACK, &[read_req(10, 1), read_req(20, 2)].concat()),
+        tcp(
+            s,
+            c,
+            532,
+            ACK,
+            &[read_resp(1, 1.5), read_resp(2, 2.5)].concat(),
+        ),
+    ]
+}
+
+fn file_of(ips: &[Vec<u8>]) -> Vec<u8> {
+    let pkts: Vec<Pkt> = ips
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            Pkt::new(
+                1_700_000_000_000_000 + i as u64 * 250_000,
+                Link::Ethernet.frame(p),
+            )
+        })
+        .collect();
+    pcap(1, &pkts, false, false)
+}
+
+fn run(args: &[&str], input: &[u8]) -> (String, String, i32) {
+    let mut child = Command::new(SHARK)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+#[test]
+fn records_appear_while_the_pipe_is_still_open() {
+    let bytes = file_of(&session());
+    let mut child = Command::new(SHARK)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    // Everything but the last packet, and keep the pipe open.
+    let last = 24
+        + (0..5).fold(0, |off, _| {
+            off + 16
+                + u32::from_le_bytes(bytes[24 + off + 8..24 + off + 12].try_into().unwrap())
+                    as usize
+        });
+    stdin.write_all(&bytes[..last]).unwrap();
+    stdin.flush().unwrap();
+    let mut lines = Vec::new();
+    while lines.len() < 7 {
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(l) => lines.push(l),
+            Err(_) => panic!("records did not arrive before EOF: got {lines:?}"),
+        }
+    }
+    assert!(lines[6].contains("ReadNotifyRequest"), "{lines:?}");
+    stdin.write_all(&bytes[last..]).unwrap();
+    drop(stdin);
+    let rest: Vec<String> = rx.iter().collect();
+    assert_eq!(rest.len(), 2, "{rest:?}");
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn text_line_has_capture_time_addresses_pv_and_command() {
+    let (out, err, code) = run(&["--log-pv", "motor:*"], &file_of(&session()));
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    // motor:x records plus the PV-less VERSION (filters pass records without a PV).
+    assert_eq!(lines.len(), 5, "{out}");
+    assert!(lines.iter().all(|l| !l.contains("other")), "{out}");
+    let create = lines[1];
+    assert!(create.starts_with("[D "), "{create}");
+    assert!(
+        create.contains("127.0.0.1:40001 --->>> 127.0.0.1:5064 24B motor:x CreateChanRequest(name='motor:x', cid=1"),
+        "{create}"
+    );
+    assert!(
+        lines[2].contains("127.0.0.1:5064 --->>> 127.0.0.1:40001 16B motor:x CreateChanResponse")
+    );
+    // The time printed is the packet's, in local time, not now.
+    let t = chrono::DateTime::from_timestamp(1_700_000_000, 500_000_000)
+        .unwrap()
+        .with_timezone(&chrono::Local)
+        .format("%H:%M:%S%.3f")
+        .to_string();
+    assert!(create.contains(&t), "{create} lacks {t}");
+}
+
+#[test]
+fn json_role_filter_and_log_file() {
+    let dir = std::env::temp_dir().join(format!("shark-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("records.json");
+    let f = file.to_str().unwrap();
+    let (out, err, code) = run(
+        &[
+            "--log-format",
+            "json",
+            "--log-role",
+            "server",
+            "--log-file",
+            f,
+        ],
+        &file_of(&session()),
+    );
+    assert_eq!(code, 0, "{err}");
+    let recs: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 4, "{out}");
+    for r in &recs {
+        assert_eq!(r["role"], "server");
+        assert_eq!(r["our_addr"], "127.0.0.1:5064");
+        assert_eq!(r["target"], "caproto::circ");
+        assert!(r["capture_time"].as_f64().unwrap() > 1.7e9);
+    }
+    assert_eq!(recs[2]["pv"], "motor:x");
+    assert!(recs[2]["command"]
+        .as_str()
+        .unwrap()
+        .starts_with("ReadNotifyResponse(data=[1.5]"));
+    let logged = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(logged, out, "--log-file gets the same records");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn summary_reports_searches_circuits_and_beacon_restarts() {
+    let cl = addr("127.0.0.1:45000");
+    let srv = addr("127.0.0.1:5064");
+    let rep = addr("127.0.0.1:5065");
+    let beacon_from = addr("127.0.0.1:39999");
+    let mut ips = session();
+    for _ in 0..3 {
+        ips.push(udp(cl, srv, &search_req("lost:pv", 7)));
+    }
+    ips.push(udp(cl, srv, &search_req("motor:x", 8)));
+    ips.push(udp(srv, cl, &search_resp(5064, 8)));
+    // Beacons 1..=4 then 0 again: the server restarted.
+    for id in [1, 2, 3, 4, 0] {
+        ips.push(udp(
+            beacon_from,
+            rep,
+            &ca(13, 13, 5064, id, 0x7F00_0001, &[]),
+        ));
+    }
+    let (out, err, code) = run(&["-q", "--summary"], &file_of(&ips));
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("[D "), "-q hides the records: {out}");
+    let section = |name: &str| {
+        let start = out
+            .find(name)
+            .unwrap_or_else(|| panic!("no {name} in {out}"));
+        out[start..].split("\n\n").next().unwrap().to_owned()
+    };
+    let pvs = section("== PVs");
+    assert!(
+        pvs.lines().any(|l| l.starts_with("motor:x")
+            && l.split_whitespace().collect::<Vec<_>>()[1..]
+                == ["6", "128", "1", "0", "0", "0"][..]),
+        "{pvs}"
+    );
+    let circuits = section("== Circuits (1)");
+    assert!(
+        circuits.contains("127.0.0.1:40001") && circuits.contains("127.0.0.1:5064"),
+        "{circuits}"
+    );
+    let searches = section("== Searches (2 names, 1 never answered)");
+    let rows: Vec<&str> = searches.lines().skip(2).collect();
+    assert!(
+        rows[0].starts_with("lost:pv")
+            && rows[0].split_whitespace().collect::<Vec<_>>()[1..] == ["3", "0"],
+        "{searches}"
+    );
+    assert!(rows[1].starts_with("motor:x"), "{searches}");
+    let beacons = section("== Beacons");
+    assert!(
+        beacons.contains("1 anomalies") && beacons.contains("beacon id jumped from 4 to 0"),
+        "{beacons}"
+    );
+}
+
+#[test]
+fn bad_input_names_the_packet() {
+    let mut bytes = file_of(&session());
+    bytes.truncate(bytes.len() - 5);
+    let (out, err, code) = run(&[], &bytes);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 7, "{out}");
+    assert!(
+        err.contains("packet 6: capture ends inside its record"),
+        "{err}"
+    );
+
+    let (out, err, code) = run(&[], b"GIF89a, not a capture at all");
+    assert_eq!(code, 1);
+    assert!(out.is_empty());
+    assert!(err.contains("not a pcap or pcapng capture"), "{err}");
+
+    let mut child = Command::new(SHARK)
+        .arg("/nonexistent/capture.pcap")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+    assert!(
+        err.contains("cannot open /nonexistent/capture.pcap"),
+        "{err}"
+    );
+}
