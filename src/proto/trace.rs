@@ -134,13 +134,7 @@ pub fn command(
     bytes: usize,
     cmd: &Command,
 ) {
-    let shown = Shown(cmd);
-    match target {
-        Target::Circ => emit_record!("caproto::circ", ends, flow, pv, bytes, shown),
-        Target::Search => emit_record!("caproto::bcast::search", ends, flow, pv, bytes, shown),
-        Target::Beacon => emit_record!("caproto::bcast::beacon", ends, flow, pv, bytes, shown),
-        Target::Bcast => emit_record!("caproto::bcast", ends, flow, pv, bytes, shown),
-    }
+    record(target, ends, flow, pv, bytes, &Shown(cmd));
 }
 
 /// Emit the one DEBUG record for a command whose `command` field is any `Display`: for
