@@ -10,10 +10,10 @@
 //!   the live logging's record with the capture time, or fold it into a [`Summary`]) or a
 //!   [`Problem`] (print it; decoding always goes on with the next packet).
 //!
-//! The pipeline, one file per stage: [`file`] (pcap/pcapng records, via `pcap-parser`) ->
+//! The pipeline, one file per stage: [`mod@file`] (pcap/pcapng records, via `pcap-parser`) ->
 //! [`link`] (Ethernet/VLAN, Linux cooked v1/v2, BSD loopback, raw IP; IPv4/IPv6; TCP/UDP, via
 //! `etherparse`) -> [`tcp`] (per-direction reassembly by sequence number) -> [`framer`] (CA
-//! messages out of the byte stream, re-synchronising after gaps) -> [`network`] (connections,
+//! messages out of the byte stream, re-synchronising after gaps) -> `network` (connections,
 //! roles, and [`names`]: cid/sid/subscription/ioid to PV name).
 //!
 //! Problems are values, not errors: a corrupt record, a packet cut by the snapshot length or a

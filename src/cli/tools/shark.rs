@@ -51,7 +51,7 @@ pub fn decoder_config(args: &SharkArgs, env: impl Fn(&str) -> Option<String>) ->
     }
 }
 
-/// Prints problems on standard error, at most [`PROBLEMS_SHOWN_PER_KIND`] of each kind.
+/// Prints problems on standard error, at most `PROBLEMS_SHOWN_PER_KIND` of each kind.
 #[derive(Debug, Default)]
 pub struct ProblemReport {
     shown: std::collections::HashMap<&'static str, u64>,
