@@ -189,13 +189,26 @@ async fn subscriber_leaving_under_load_is_harmless() {
     let mut stay = RawClient::connect(port, "bp:wave", true).await;
     for round in 0..5 {
         let mut leave = RawClient::connect(port, "bp:wave", true).await;
+        // The initial event: the subscription is live before the posts start.
+        // (Without this wait a fast updater could finish before the server
+        // handled EVENT_ADD, leaving nothing but the initial event to read.)
+        tokio::time::timeout(Duration::from_secs(60), leave.events(1))
+            .await
+            .expect("the leaving subscriber never got its initial event");
         let updater = {
             let wave = wave.clone();
             tokio::spawn(async move { post(&wave, 200, round * 200).await })
         };
-        leave.events(3).await;
+        // At least one update (the server may coalesce the 200 posts), then
+        // leave while the updater may still be posting.
+        tokio::time::timeout(Duration::from_secs(60), leave.events(1))
+            .await
+            .expect("the leaving subscriber got no update");
         drop(leave);
-        updater.await.unwrap();
+        tokio::time::timeout(Duration::from_secs(60), updater)
+            .await
+            .expect("the updater waited for a client")
+            .unwrap();
         tokio::time::timeout(Duration::from_secs(60), stay.events(5))
             .await
             .expect("remaining subscriber stopped getting events");
