@@ -70,16 +70,27 @@ struct Record {
 }
 
 impl Record {
+    /// No failures yet, nothing held.
+    fn fresh(now: Instant) -> Record {
+        Record {
+            failures: 0,
+            until: now,
+        }
+    }
+
     /// Count a failure of something that lived `lived` (`None`: never
     /// connected) and return the hold it earns.
-    fn fail(&mut self, lived: Option<Duration>, now: Instant) -> Duration {
+    fn fail(&mut self, lived: Option<Duration>, now: Instant) -> Hold {
         self.failures = match lived {
             Some(d) if d >= HEALTHY => 1,
             _ => self.failures.saturating_add(1),
         };
         let hold = hold_for(self.failures);
         self.until = now + hold;
-        hold
+        Hold {
+            failures: self.failures,
+            hold,
+        }
     }
 }
 
@@ -114,30 +125,20 @@ impl Governor {
         now: Instant,
     ) -> Hold {
         self.prune(now);
-        let rec = self.servers.entry(server).or_insert(Record {
-            failures: 0,
-            until: now,
-        });
-        let hold = rec.fail(lived, now);
-        Hold {
-            failures: rec.failures,
-            hold,
-        }
+        self.servers
+            .entry(server)
+            .or_insert_with(|| Record::fresh(now))
+            .fail(lived, now)
     }
 
     /// Channel `cid` lost its connection (its circuit ended or the server
     /// disconnected it) after being connected for `lived` (`None`: it never
     /// connected).
     pub fn channel_failed(&mut self, cid: u32, lived: Option<Duration>, now: Instant) -> Hold {
-        let rec = self.channels.entry(cid).or_insert(Record {
-            failures: 0,
-            until: now,
-        });
-        let hold = rec.fail(lived, now);
-        Hold {
-            failures: rec.failures,
-            hold,
-        }
+        self.channels
+            .entry(cid)
+            .or_insert_with(|| Record::fresh(now))
+            .fail(lived, now)
     }
 
     /// When `server` may be connected to again, if it is held off at `now`.
