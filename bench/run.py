@@ -973,7 +973,9 @@ SECTIONS = {
 }
 
 
-def machine_info(env):
+def machine_header(ours_bin):
+    """Date, machine, load average, commit and binary folder: the lines every
+    report of bench/ starts with (bench/catime.py uses it too)."""
     cpu = "?"
     try:
         with open("/proc/cpuinfo") as f:
@@ -999,7 +1001,12 @@ def machine_info(env):
         f"- date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}\n"
         f"- machine: {cpu}, {os.cpu_count()} cores, {mem} RAM, {platform.system()} {platform.release()}\n"
         f"- load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n"
-        f"- commit: {commit}; ours from {env.ours_bin}\n"
+        f"- commit: {commit}; ours from {ours_bin}\n"
+    )
+
+
+def machine_info(env):
+    return machine_header(env.ours_bin) + (
         f"- mode: {'quick' if env.args.quick else 'full'} (one-shot runs {env.args.runs}, catime runs "
         f"{env.args.catime_reps}, stream window {env.args.duration:g} s)\n"
     )
