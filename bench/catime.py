@@ -39,6 +39,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no bench/__pycache__ from the import below
 import run as common  # noqa: E402  (bench/run.py: processes, servers, parsers)
 
 SIDES = ("epics", "ours")
