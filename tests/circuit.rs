@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 
 use caproto::proto::circuit::{
-    ChannelState, CircuitError, CircuitState, IoKind, SubscriptionState, Violation, VirtualCircuit,
+    ChannelState, CircuitError, CircuitState, IoKind, IoOp, IoReply, IoRequest, SubscriptionState,
+    Violation, VirtualCircuit,
 };
 use caproto::proto::command::{mask, AccessRights};
 use caproto::proto::dbr::DbrType;
@@ -762,4 +763,146 @@ fn empty_event_add_confirms_cancel() {
     // A late one (RSRV sends them after clearing) is tolerated.
     client.recv(&wire);
     assert!(client.next_command().unwrap().is_ok());
+}
+
+/// The server's fast path (`next_io_request` / `io_payload` / `reply_io`)
+/// takes the reads and writes `next_command` would accept, lends a write's
+/// payload, and writes replies byte for byte as the codec encodes them
+/// (the extended header included), which the client circuit accepts.
+/// Anything else is left for `next_command` to handle or refuse.
+#[test]
+fn server_fast_path_answers_reads_and_writes_in_place() {
+    let (mut client, mut server) = connected_pair();
+    let value = 1.5f64.to_be_bytes().to_vec();
+    let write = Command::WriteNotifyRequest {
+        data: value.clone(),
+        data_type: DbrType::DOUBLE,
+        data_count: 1,
+        sid: SID,
+        ioid: 1,
+    };
+    let plain_write = Command::WriteRequest {
+        data: value.clone(),
+        data_type: DbrType::DOUBLE,
+        data_count: 1,
+        sid: SID,
+        ioid: 0,
+    };
+    let mut wire = Vec::new();
+    for cmd in [&write, &read_request(2), &plain_write, &event_add(3)] {
+        client.send(cmd, &mut wire).unwrap();
+    }
+    // A read on a sid the server never gave out (the client circuit would
+    // refuse to send it, so it is encoded by hand).
+    Command::ReadNotifyRequest {
+        data_type: DbrType::DOUBLE,
+        data_count: 1,
+        sid: 999,
+        ioid: 4,
+    }
+    .encode(&mut wire)
+    .unwrap();
+    // Split mid-message: the fast path waits for the whole message too.
+    server.recv(&wire[..30]);
+    let w = server.next_io_request().expect("the write-notify");
+    assert_eq!(
+        (w.op, w.sid, w.ioid, w.data_count),
+        (IoOp::WriteNotify, SID, 1, 1)
+    );
+    assert_eq!(server.io_payload(), value.as_slice());
+    assert_eq!(server.next_io_request(), None, "the read is incomplete");
+    assert!(server.next_command().is_none());
+    server.recv(&wire[30..]);
+    assert!(
+        server.io_payload().is_empty(),
+        "lent only until the next call"
+    );
+
+    let mut out = Vec::new();
+    let n = server.reply_io(&w, &mut out, |_| IoReply {
+        status: 1,
+        data_count: 1,
+    });
+    let write_reply = Command::WriteNotifyResponse {
+        data_type: DbrType::DOUBLE,
+        data_count: 1,
+        status: 1,
+        ioid: 1,
+    };
+    assert_eq!(out, write_reply.to_bytes().unwrap());
+    assert_eq!(n, out.len());
+
+    let r = server.next_io_request().expect("the read");
+    assert_eq!((r.op, r.ioid), (IoOp::ReadNotify, 2));
+    server.reply_io(&r, &mut out, |out| {
+        out.extend_from_slice(&1.5f64.to_be_bytes());
+        IoReply {
+            status: 1,
+            data_count: 1,
+        }
+    });
+    client.recv(&out);
+    assert_eq!(client.next_command().unwrap().unwrap(), write_reply);
+    assert_eq!(client.next_command().unwrap().unwrap(), read_response(2));
+    assert_eq!(client.pending_io(1), None);
+    assert_eq!(client.pending_io(2), None);
+
+    let p = server.next_io_request().expect("the plain write");
+    assert_eq!(p.op, IoOp::Write);
+    let mut none = Vec::new();
+    assert_eq!(server.reply_io(&p, &mut none, |_| unreachable!()), 0);
+    assert!(none.is_empty(), "a WRITE has no reply");
+
+    assert_eq!(server.next_io_request(), None, "EVENT_ADD is not I/O");
+    assert_eq!(server.next_command().unwrap().unwrap(), event_add(3));
+    assert_eq!(server.next_io_request(), None, "sid 999 is not connected");
+    match server.next_command() {
+        Some(Err(CircuitError::Remote(refused))) => {
+            assert_eq!(refused.violation, Violation::UnknownSid(999))
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(server.buffered(), 0);
+
+    // Reply sizes that need the extended header get it, as the codec writes it.
+    let big = IoRequest {
+        op: IoOp::ReadNotify,
+        header: Header::default(),
+        data_type: DbrType::plain(caproto::proto::dbr::NativeType::Char),
+        data_count: 70_000,
+        sid: SID,
+        ioid: 9,
+    };
+    let mut out = Vec::new();
+    server.reply_io(&big, &mut out, |out| {
+        out.resize(out.len() + 70_000, 7);
+        IoReply {
+            status: 1,
+            data_count: 70_000,
+        }
+    });
+    let expected = Command::ReadNotifyResponse {
+        data: vec![7; 70_000],
+        data_type: big.data_type,
+        data_count: 70_000,
+        status: 1,
+        ioid: 9,
+    };
+    assert_eq!(out, expected.to_bytes().unwrap());
+    assert_eq!(out.len(), 24 + 70_000);
+}
+
+/// Before the version handshake, the fast path takes nothing: the general
+/// path refuses the read as it always did.
+#[test]
+fn server_fast_path_waits_for_the_version_handshake() {
+    let (_, mut server) = pair();
+    server.recv(&read_request(1).to_bytes().unwrap());
+    assert_eq!(server.next_io_request(), None);
+    match server.next_command() {
+        Some(Err(CircuitError::Remote(refused))) => {
+            assert_eq!(refused.violation, Violation::BeforeVersion)
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use caproto::proto::broadcaster::{Broadcaster, Event, Repeater};
-use caproto::proto::circuit::VirtualCircuit;
+use caproto::proto::circuit::{IoReply, VirtualCircuit};
 use caproto::proto::dbr::DbrType;
 use caproto::proto::header::Header;
 use caproto::proto::{Command, Role, DEFAULT_MAX_ARRAY_BYTES};
@@ -153,6 +153,51 @@ fn one_record_per_command_with_contract_fields() {
         assert_eq!(records[5].get("direction"), Some("recv"));
         assert_eq!(records[5].get("role"), Some("client"));
         assert_eq!(records[5].get("pv"), Some("test:ai"));
+
+        // The server's fast path for reads and writes records what the
+        // general path would: the request received, the reply sent, with the
+        // pv, the wire size and the command as decoded.
+        let read = Command::ReadNotifyRequest {
+            data_type: DbrType::DOUBLE,
+            data_count: 1,
+            sid: 9,
+            ioid: 5,
+        };
+        let mut wire = Vec::new();
+        client.send(&read, &mut wire).unwrap();
+        take(&capture);
+        server.recv(&wire);
+        let req = server
+            .next_io_request()
+            .expect("a read on a connected channel");
+        let mut out = Vec::new();
+        let n = server.reply_io(&req, &mut out, |out| {
+            out.extend_from_slice(&2.5f64.to_be_bytes());
+            IoReply {
+                status: 1,
+                data_count: 1,
+            }
+        });
+        let records = take(&capture);
+        assert_eq!(records.len(), 2, "one per message: {records:#?}");
+        let (got, sent) = (&records[0], &records[1]);
+        assert_eq!(got.get("direction"), Some("recv"));
+        assert_eq!(got.get("role"), Some("server"));
+        assert_eq!(got.get("pv"), Some("test:ai"));
+        assert_eq!(got.get("bytes"), Some("16"));
+        assert_eq!(got.get("command"), Some(read.to_string().as_str()));
+        let reply = Command::ReadNotifyResponse {
+            data: 2.5f64.to_be_bytes().to_vec(),
+            data_type: DbrType::DOUBLE,
+            data_count: 1,
+            status: 1,
+            ioid: 5,
+        };
+        assert_eq!(out, reply.to_bytes().unwrap());
+        assert_eq!(sent.get("direction"), Some("send"));
+        assert_eq!(sent.get("pv"), Some("test:ai"));
+        assert_eq!(sent.get("bytes"), Some(n.to_string().as_str()));
+        assert_eq!(sent.get("command"), Some(reply.to_string().as_str()));
 
         // A refused send emits nothing.
         let bad = Command::ReadNotifyRequest {

@@ -69,21 +69,29 @@ impl Header {
 
     /// Append the big-endian wire form to `out`, choosing the extended form when needed.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.command.to_be_bytes());
+        let mut wire = [0u8; EXTENDED_HEADER_LEN];
+        let n = self.encode_into(&mut wire);
+        out.extend_from_slice(&wire[..n]);
+    }
+
+    /// Write the big-endian wire form to the front of `wire` (the extended
+    /// form when needed) and return its length, 16 or 24: for writers that
+    /// put the header in front of a payload already in place.
+    pub fn encode_into(&self, wire: &mut [u8; EXTENDED_HEADER_LEN]) -> usize {
+        wire[0..2].copy_from_slice(&self.command.to_be_bytes());
+        wire[4..6].copy_from_slice(&self.data_type.to_be_bytes());
+        wire[8..12].copy_from_slice(&self.parameter1.to_be_bytes());
+        wire[12..16].copy_from_slice(&self.parameter2.to_be_bytes());
         if self.is_extended() {
-            out.extend_from_slice(&EXTENDED_MARKER.to_be_bytes());
-            out.extend_from_slice(&self.data_type.to_be_bytes());
-            out.extend_from_slice(&0u16.to_be_bytes());
+            wire[2..4].copy_from_slice(&EXTENDED_MARKER.to_be_bytes());
+            wire[6..8].copy_from_slice(&0u16.to_be_bytes());
+            wire[16..20].copy_from_slice(&self.payload_size.to_be_bytes());
+            wire[20..24].copy_from_slice(&self.data_count.to_be_bytes());
+            EXTENDED_HEADER_LEN
         } else {
-            out.extend_from_slice(&(self.payload_size as u16).to_be_bytes());
-            out.extend_from_slice(&self.data_type.to_be_bytes());
-            out.extend_from_slice(&(self.data_count as u16).to_be_bytes());
-        }
-        out.extend_from_slice(&self.parameter1.to_be_bytes());
-        out.extend_from_slice(&self.parameter2.to_be_bytes());
-        if self.is_extended() {
-            out.extend_from_slice(&self.payload_size.to_be_bytes());
-            out.extend_from_slice(&self.data_count.to_be_bytes());
+            wire[2..4].copy_from_slice(&(self.payload_size as u16).to_be_bytes());
+            wire[6..8].copy_from_slice(&(self.data_count as u16).to_be_bytes());
+            HEADER_LEN
         }
     }
 

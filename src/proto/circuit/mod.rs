@@ -23,6 +23,7 @@
 //! `caproto::circ` (see [`crate::proto::trace`]).
 
 mod error;
+mod io;
 mod limits;
 mod tables;
 
@@ -30,6 +31,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use error::{CircuitError, Refused, Violation};
+pub use io::{IoOp, IoReply, IoRequest};
 pub use limits::{Oversized, ReplyTo};
 pub use tables::{Channel, ChannelState, IoKind, PendingIo, Subscription, SubscriptionState};
 
@@ -69,6 +71,8 @@ pub struct VirtualCircuit {
     /// Received bytes not yet parsed are `buf[pos..]`.
     buf: Vec<u8>,
     pos: usize,
+    /// Where the payload of the last [`IoRequest`] sits in `buf`.
+    last_io: std::ops::Range<usize>,
     tables: Tables,
     client_hostname: Option<String>,
     client_username: Option<String>,
@@ -106,6 +110,7 @@ impl VirtualCircuit {
             protocol_version: PROTOCOL_VERSION,
             buf: Vec::new(),
             pos: 0,
+            last_io: 0..0,
             tables: Tables::default(),
             client_hostname: None,
             client_username: None,
@@ -223,6 +228,7 @@ impl VirtualCircuit {
     /// [`next_command`](Self::next_command) is called. After a fatal error or
     /// [`disconnect`](Self::disconnect), bytes are dropped.
     pub fn recv(&mut self, bytes: &[u8]) {
+        self.last_io = 0..0;
         if self.state == CircuitState::Disconnected {
             return;
         }
@@ -251,6 +257,7 @@ impl VirtualCircuit {
     /// return `None`. An empty update confirming a cancelled subscription is
     /// returned as `EventCancelResponse`.
     pub fn next_command(&mut self) -> Option<Result<Command, CircuitError>> {
+        self.release_spent_buffer();
         if self.state == CircuitState::Disconnected {
             return None;
         }
@@ -283,13 +290,7 @@ impl VirtualCircuit {
         // Always make progress, whatever the codec reports.
         let used = used.clamp(1, self.buffered());
         self.pos += used;
-        if self.pos == self.buf.len() && self.buf.capacity() > KEEP_BUFFER_BYTES {
-            // A large payload (a big array) went through: give its memory
-            // back now rather than keep it for the life of the circuit, so
-            // it is not held beside the copy the caller is decoding.
-            self.buf = Vec::new();
-            self.pos = 0;
-        }
+        self.release_spent_buffer();
         let cmd = self.confirm_cancel(cmd);
         self.trace(Flow::Recv, used, &cmd);
         Some(match self.apply(&cmd, true) {
@@ -334,6 +335,19 @@ impl VirtualCircuit {
         self.tables = Tables::default();
         self.buf = Vec::new();
         self.pos = 0;
+        self.last_io = 0..0;
+    }
+
+    /// A large payload (a big array) went through: give its memory back
+    /// now rather than keep it for the life of the circuit, so it is not
+    /// held beside the copy the caller is decoding. (Not while the last
+    /// [`IoRequest`]'s payload is still lent out.)
+    fn release_spent_buffer(&mut self) {
+        self.last_io = 0..0;
+        if self.pos == self.buf.len() && self.buf.capacity() > KEEP_BUFFER_BYTES {
+            self.buf = Vec::new();
+            self.pos = 0;
+        }
     }
 
     /// Disconnect after a fatal error, returning it.

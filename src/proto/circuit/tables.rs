@@ -374,6 +374,11 @@ impl Tables {
         Ok(cid)
     }
 
+    /// The cid of the connected channel with this sid, if there is one.
+    pub fn connected_sid(&self, sid: u32) -> Option<u32> {
+        self.connected_by_sid(sid).ok()
+    }
+
     /// The cid of the connected channel with this sid.
     fn connected_by_sid(&self, sid: u32) -> Result<u32, Violation> {
         let cid = *self.sids.get(&sid).ok_or(Violation::UnknownSid(sid))?;

@@ -31,6 +31,57 @@ pub fn decode(dbr_type: DbrType, count: u32, bytes: &[u8]) -> Result<(Value, Met
     Ok((value, meta))
 }
 
+/// Decode the elements of a plain (metadata-free) payload into `value`,
+/// reusing its storage: a server applying a client's write to a PV's
+/// current value allocates nothing. Returns `Ok(false)`, leaving `value`
+/// alone, when `dbr_type` carries metadata, is a string type, or is not of
+/// `value`'s native type; use [`decode`] for those. The size is checked as
+/// [`decode`] checks it, and trailing padding is ignored.
+pub fn decode_plain_into(
+    dbr_type: DbrType,
+    count: u32,
+    bytes: &[u8],
+    value: &mut Value,
+) -> Result<bool, DbrError> {
+    let DbrType::Value(super::DbrClass::Plain, native) = dbr_type else {
+        return Ok(false);
+    };
+    if native != value.native_type() || native == NativeType::String {
+        return Ok(false);
+    }
+    let n = usize::try_from(count).map_err(|_| DbrError::CountTooLarge(u64::from(count)))?;
+    let needed = payload_size(dbr_type, n);
+    if needed == usize::MAX {
+        return Err(DbrError::CountTooLarge(u64::from(count)));
+    }
+    let raw = bytes.get(..needed).ok_or(DbrError::Truncated {
+        needed,
+        got: bytes.len(),
+    })?;
+    match value {
+        Value::Short(v) => refill(v, raw, i16::from_be_bytes),
+        Value::Float(v) => refill(v, raw, f32::from_be_bytes),
+        Value::Enum(v) => refill(v, raw, u16::from_be_bytes),
+        Value::Long(v) => refill(v, raw, i32::from_be_bytes),
+        Value::Double(v) => refill(v, raw, f64::from_be_bytes),
+        Value::Char(v) => {
+            v.clear();
+            v.extend_from_slice(raw);
+        }
+        Value::String(_) => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// Replace the elements of `v` with the `N`-byte big-endian elements of `raw`.
+fn refill<T, const N: usize>(v: &mut Vec<T>, raw: &[u8], from: fn([u8; N]) -> T) {
+    v.clear();
+    v.extend(
+        raw.chunks_exact(N)
+            .map(|c| from(c.try_into().unwrap_or([0; N]))),
+    );
+}
+
 /// Read the metadata fields of `dbr_type` in wire order.
 fn decode_metadata(dbr_type: DbrType, r: &mut Reader<'_>) -> Result<Metadata, DbrError> {
     let native = dbr_type.native();
