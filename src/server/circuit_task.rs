@@ -7,7 +7,6 @@
 //! subscription queues, which coalesce (drop oldest) on their own. Only this
 //! circuit waits; posting to PVs and other circuits carry on.
 
-use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,18 +17,19 @@ use tokio::sync::watch;
 
 use super::access::{AccessControl, AccessRules, Rights};
 use super::config::ServerConfig;
-use super::error::{eca, PutError};
-use super::pv::{pad, truncate, PvDatabase, PvHandle, PvSnapshot};
+use super::error::eca;
+use super::pv::{PvDatabase, PvHandle, PvSnapshot};
 use super::server::Shared;
 use super::subscription::{CircuitEvents, Subscription, QUEUE_DEPTH};
-use crate::proto::circuit::{CircuitError, Refused, Violation, VirtualCircuit};
+use crate::proto::circuit::{CircuitError, IoRequest, Refused, Violation, VirtualCircuit};
 use crate::proto::command::Command;
-use crate::proto::dbr::{self, DbrType, NativeType, Value};
+use crate::proto::dbr::{self, DbrType};
 use crate::proto::header::Header;
 use crate::proto::ids::{IdMap, IdSet};
 use crate::proto::{Role, PROTOCOL_VERSION};
 
 mod access;
+mod io;
 
 /// Output bytes above which the circuit stops reading and draining events.
 pub const HIGH_WATER: usize = 1 << 20;
@@ -264,22 +264,24 @@ impl Circuit {
     /// Feed bytes read from the socket and answer every complete request.
     pub(super) async fn process(&mut self, bytes: &[u8]) -> Result<(), Close> {
         self.vc.recv(bytes);
-        while let Some(next) = self.vc.next_command() {
-            match next {
-                Ok(cmd) => {
-                    let header = request_header(&cmd);
-                    // Only writes can wait; building and awaiting their (large)
-                    // future for every read cost more than the read itself.
-                    match cmd {
-                        Command::WriteRequest { sid, .. }
-                        | Command::WriteNotifyRequest { sid, .. }
-                            if self.write_waits(sid) =>
-                        {
-                            self.handle(header, cmd).await
-                        }
-                        other => self.answer(header, other),
-                    }
+        loop {
+            // Reads and writes first, without building a `Command` (see `io`).
+            if let Some(req) = self.vc.next_io_request() {
+                if req.op.is_write() && self.write_waits(req.sid) {
+                    // Only writes can wait; building and awaiting their
+                    // future for every request cost more than a read.
+                    let data = self.vc.io_payload().to_vec();
+                    self.write_waiting(&req, &data).await;
+                } else {
+                    self.io_now(&req, None);
                 }
+                continue;
+            }
+            let Some(next) = self.vc.next_command() else {
+                return Ok(());
+            };
+            match next {
+                Ok(cmd) => self.handle(cmd).await,
                 Err(e) if e.is_fatal() => return Err(Close::Protocol(e.to_string())),
                 Err(CircuitError::Remote(refused)) => self.refuse(*refused),
                 Err(e) => {
@@ -288,7 +290,6 @@ impl Circuit {
                 }
             }
         }
-        Ok(())
     }
 
     /// Answer a request the protocol state does not allow with an ERROR.
@@ -348,29 +349,21 @@ impl Circuit {
         self.send(cmd, pv);
     }
 
-    /// Answer one request. Writes may wait on a PV's asynchronous put hook;
-    /// everything else is answered at once by [`Circuit::answer`].
-    async fn handle(&mut self, header: Header, cmd: Command) {
-        match WriteArgs::from_command(cmd) {
-            Ok(w) => self.write(header, w).await,
-            Err(other) => self.answer(header, other),
+    /// Answer one request that came as a `Command`. Reads and writes
+    /// normally arrive through `next_io_request` instead; as commands they
+    /// take the same path (unit tests send them this way).
+    async fn handle(&mut self, cmd: Command) {
+        match IoRequest::from_command(&cmd) {
+            Some(req) if req.op.is_write() && self.write_waits(req.sid) => {
+                self.write_waiting(&req, io::command_payload(&cmd)).await
+            }
+            Some(req) => self.io_now(&req, Some(io::command_payload(&cmd))),
+            None => self.answer(request_header(&cmd), cmd),
         }
     }
 
-    /// Answer a request without waiting (writes to PVs without an
-    /// asynchronous put hook included).
+    /// Answer a request other than a read or a write, without waiting.
     fn answer(&mut self, header: Header, cmd: Command) {
-        // Test first, so the (far more common) other requests are not moved
-        // into and out of a Result on their way to the match below.
-        if matches!(
-            cmd,
-            Command::WriteRequest { .. } | Command::WriteNotifyRequest { .. }
-        ) {
-            if let Ok(w) = WriteArgs::from_command(cmd) {
-                self.write_now(header, w);
-            }
-            return;
-        }
         match cmd {
             Command::VersionRequest { version, .. } => {
                 self.client_version = version;
@@ -408,21 +401,6 @@ impl Circuit {
                     };
                     self.send(cmd, Some(name.as_str().into()));
                 }
-            }
-            Command::ReadNotifyRequest {
-                data_type,
-                data_count,
-                sid,
-                ioid,
-            }
-            | Command::ReadRequest {
-                data_type,
-                data_count,
-                sid,
-                ioid,
-            } => {
-                let notify = header.command == crate::proto::command::id::READ_NOTIFY;
-                self.read(header, data_type, data_count, sid, ioid, notify);
             }
             Command::EventAddRequest {
                 data_type,
@@ -523,116 +501,6 @@ impl Circuit {
         );
     }
 
-    fn read(
-        &mut self,
-        header: Header,
-        data_type: DbrType,
-        count: u32,
-        sid: u32,
-        ioid: u32,
-        notify: bool,
-    ) {
-        let Some(ch) = self.channels.get(&sid) else {
-            self.unknown_sid(header, sid);
-            return;
-        };
-        if !ch.rights.read {
-            let denied = access::DeniedRead {
-                pv: ch.pv.clone(),
-                cid: ch.cid,
-                data_type,
-                count,
-                ioid,
-                notify,
-            };
-            self.read_denied(header, denied);
-            return;
-        }
-        // Borrowed, not cloned: reads are the hottest path (catime, archivers)
-        // and every reference-count change is an atomic operation.
-        let pv = &ch.pv;
-        let snap = pv.snapshot();
-        let (data, data_count, status) = match encode_value(pv, &snap, data_type, count) {
-            Ok((data, n)) => (data, n, eca::NORMAL),
-            Err(status) => {
-                let n = if count == 0 {
-                    1
-                } else {
-                    count.min(pv.max_count() as u32)
-                };
-                let data = vec![0; dbr::payload_size(data_type, n as usize)];
-                (data, n, status)
-            }
-        };
-        let cmd = if notify {
-            Command::ReadNotifyResponse {
-                data,
-                data_type,
-                data_count,
-                status,
-                ioid,
-            }
-        } else {
-            Command::ReadResponse {
-                data,
-                data_type,
-                data_count,
-                sid,
-                ioid,
-            }
-        };
-        // The PV name for a log record is looked up only if one is written.
-        self.send(cmd, None);
-    }
-
-    /// A write to a PV whose put hook is asynchronous: the circuit waits
-    /// for it (as rsrv waits on a record's processing) before answering.
-    async fn write(&mut self, header: Header, w: WriteArgs) {
-        let Some((pv, cid)) = self.write_target(header, w.sid) else {
-            return;
-        };
-        let rights = match self.check_write(w.sid, &pv) {
-            Ok(r) => r,
-            Err(e) => return self.finish_write(header, &pv, cid, Err(e), &w),
-        };
-        let old = rights.trapwrite.then(|| pv.snapshot());
-        let result = match prepare_write(&pv, &w.data, w.data_type, w.count) {
-            Ok(Some(value)) => pv.client_put(value).await,
-            Ok(None) => Ok(()),
-            Err(e) => Err(e),
-        };
-        if let (Ok(()), Some(old)) = (&result, old) {
-            self.putlog(&pv, &old);
-        }
-        self.finish_write(header, &pv, cid, result, &w);
-    }
-
-    /// A write applied at once: no put hook, or a synchronous one.
-    fn write_now(&mut self, header: Header, w: WriteArgs) {
-        let Some((pv, cid)) = self.write_target(header, w.sid) else {
-            return;
-        };
-        let rights = match self.check_write(w.sid, &pv) {
-            Ok(r) => r,
-            Err(e) => return self.finish_write(header, &pv, cid, Err(e), &w),
-        };
-        let old = rights.trapwrite.then(|| pv.snapshot());
-        let result = match prepare_write(&pv, &w.data, w.data_type, w.count) {
-            Ok(Some(value)) => pv.client_put_now(value),
-            Ok(None) => Ok(()),
-            Err(e) => Err(e),
-        };
-        if let (Ok(()), Some(old)) = (&result, old) {
-            self.putlog(&pv, &old);
-        }
-        self.finish_write(header, &pv, cid, result, &w);
-    }
-
-    /// Whether a write on `sid` has to wait on an asynchronous put hook.
-    fn write_waits(&self, sid: u32) -> bool {
-        self.channels.get(&sid).is_some_and(|ch| ch.pv.put_waits())
-    }
-
     /// Answer a request naming a sid this circuit does not have.
     fn unknown_sid(&mut self, header: Header, sid: u32) {
         self.send_error(
@@ -642,44 +510,6 @@ impl Circuit {
             format!("no channel with sid {sid}"),
             None,
         );
-    }
-
-    /// The PV and cid a write on `sid` goes to, or an ERROR sent back.
-    fn write_target(&mut self, header: Header, sid: u32) -> Option<(PvHandle, u32)> {
-        match self.channels.get(&sid) {
-            Some(ch) => Some((ch.pv.clone(), ch.cid)),
-            None => {
-                self.unknown_sid(header, sid);
-                None
-            }
-        }
-    }
-
-    /// Answer a write: WRITE_NOTIFY always gets its status, a plain WRITE
-    /// only an ERROR when it failed.
-    fn finish_write(
-        &mut self,
-        header: Header,
-        pv: &PvHandle,
-        cid: u32,
-        result: Result<(), PutError>,
-        w: &WriteArgs,
-    ) {
-        if w.notify {
-            let status = match &result {
-                Ok(()) => eca::NORMAL,
-                Err(e) => e.eca(),
-            };
-            let reply = Command::WriteNotifyResponse {
-                data_type: w.data_type,
-                data_count: w.count,
-                status,
-                ioid: w.ioid,
-            };
-            self.send(reply, Some(pv.name_arc()));
-        } else if let Err(e) = result {
-            self.send_error(header, cid, e.eca(), e.to_string(), Some(pv.name_arc()));
-        }
     }
 
     fn subscribe(
@@ -777,16 +607,14 @@ impl Circuit {
                 continue;
             }
             for snap in snaps.drain(..) {
-                let (data, data_count, status) =
-                    match encode_value(&pv, &snap, sub.data_type, sub.count) {
-                        Ok((d, n)) => (d, n, eca::NORMAL),
+                let mut data = Vec::new();
+                let (data_count, status) =
+                    match io::encode_value_into(&pv, &snap, sub.data_type, sub.count, &mut data) {
+                        Ok(n) => (n, eca::NORMAL),
                         Err(status) => {
                             let n = sub.count.max(1);
-                            (
-                                vec![0; dbr::payload_size(sub.data_type, n as usize)],
-                                n,
-                                status,
-                            )
+                            data.resize(dbr::payload_size(sub.data_type, n as usize), 0);
+                            (n, status)
                         }
                     };
                 let cmd = Command::EventAddResponse {
@@ -817,139 +645,6 @@ impl Circuit {
             }
         }
         self.channels.clear();
-    }
-}
-
-/// Encode the snapshot as `data_type` with `count` elements (0 = current length).
-/// Returns the payload and the element count sent, or an ECA code.
-fn encode_value(
-    pv: &PvHandle,
-    snap: &PvSnapshot,
-    data_type: DbrType,
-    count: u32,
-) -> Result<(Vec<u8>, u32), u32> {
-    let max = pv.max_count();
-    let mut value: Cow<'_, Value> = match data_type {
-        DbrType::PutAckt | DbrType::PutAcks => return Err(eca::BADTYPE),
-        DbrType::ClassName => Cow::Owned(Value::String(vec![pv.record_type().to_string()])),
-        other if other.native() == snap.value.native_type() => Cow::Borrowed(&snap.value),
-        other => Cow::Owned(
-            // Numbers become strings with the PV's precision, as an IOC's PREC does.
-            snap.value
-                .convert_with_precision(
-                    other.native(),
-                    &snap.meta.enum_strings,
-                    snap.meta.graphics.precision,
-                )
-                .map_err(|_| eca::NOCONVERT)?,
-        ),
-    };
-    let n = match data_type {
-        DbrType::ClassName => 1,
-        _ if count == 0 => value.len(),
-        _ if count as usize > max => return Err(eca::BADCOUNT),
-        _ => count as usize,
-    };
-    if value.len() < n {
-        pad(value.to_mut(), n);
-    } else if value.len() > n {
-        truncate(value.to_mut(), n);
-    }
-    let mut data = Vec::with_capacity(dbr::payload_size(data_type, n));
-    dbr::encode(data_type, &value, &snap.meta, &mut data).map_err(|_| eca::GETFAIL)?;
-    Ok((data, n as u32))
-}
-
-/// A WRITE or WRITE_NOTIFY request, taken apart.
-struct WriteArgs {
-    data: Vec<u8>,
-    data_type: DbrType,
-    count: u32,
-    sid: u32,
-    ioid: u32,
-    /// WRITE_NOTIFY: the client waits for a status reply.
-    notify: bool,
-}
-
-impl WriteArgs {
-    /// The write in `cmd`, or `cmd` back if it is not a write.
-    fn from_command(cmd: Command) -> Result<WriteArgs, Command> {
-        let (data, data_type, count, sid, ioid, notify) = match cmd {
-            Command::WriteRequest {
-                data,
-                data_type,
-                data_count,
-                sid,
-                ioid,
-            } => (data, data_type, data_count, sid, ioid, false),
-            Command::WriteNotifyRequest {
-                data,
-                data_type,
-                data_count,
-                sid,
-                ioid,
-            } => (data, data_type, data_count, sid, ioid, true),
-            other => return Err(other),
-        };
-        Ok(WriteArgs {
-            data,
-            data_type,
-            count,
-            sid,
-            ioid,
-            notify,
-        })
-    }
-}
-
-/// Decode a client's write payload for `pv`. Alarm acknowledgements
-/// (DBR_PUT_ACKT/ACKS) are applied here and give `None`; a value to store is
-/// returned for the caller to put, at once or awaiting the PV's hook.
-fn prepare_write(
-    pv: &PvHandle,
-    data: &[u8],
-    data_type: DbrType,
-    count: u32,
-) -> Result<Option<Value>, PutError> {
-    if pv.is_read_only() {
-        return Err(PutError::ReadOnly);
-    }
-    let data = pad_short_string(data, data_type, count);
-    let (value, _meta) = dbr::decode(data_type, count, &data)
-        .map_err(|e| PutError::Status(eca::BADTYPE, e.to_string()))?;
-    match data_type {
-        DbrType::PutAckt | DbrType::PutAcks => {
-            let v = match &value {
-                Value::Short(v) => v.first().map(|&x| x as u16),
-                Value::Enum(v) => v.first().copied(),
-                _ => None,
-            }
-            .ok_or_else(|| PutError::NoConvert("acknowledge needs one value".into()))?;
-            if data_type == DbrType::PutAckt {
-                pv.put_ack(Some(v), None)?;
-            } else {
-                pv.put_ack(None, Some(v))?;
-            }
-            Ok(None)
-        }
-        _ => Ok(Some(value)),
-    }
-}
-
-/// libca sends a one-element DBR_STRING put with only the text's length
-/// (plus its NUL, rounded up to 8 bytes), not the full 40-byte field; the last
-/// string of an array may be short the same way. Pad such a payload with
-/// NULs to the size the codec expects; other types are left alone (a short
-/// numeric payload is a real error).
-fn pad_short_string(data: &[u8], data_type: DbrType, count: u32) -> Cow<'_, [u8]> {
-    let is_string = matches!(data_type, DbrType::Value(_, n) if n == NativeType::String);
-    let needed = dbr::payload_size(data_type, count as usize);
-    if is_string && data.len() < needed && needed - data.len() < dbr::MAX_STRING_SIZE {
-        let mut padded = data.to_vec();
-        padded.resize(needed, 0);
-        Cow::Owned(padded)
-    } else {
-        Cow::Borrowed(data)
     }
 }
 
@@ -1036,7 +731,7 @@ mod tests {
     use super::*;
     use crate::proto::command::AccessRights;
     use crate::proto::command::{id, mask};
-    use crate::proto::dbr::NativeType;
+    use crate::proto::dbr::{NativeType, Value};
     use crate::server::pv::{Pv, PvDatabase, PvGroup};
 
     fn circuit() -> (Circuit, PvHandle, PvHandle) {
@@ -1048,15 +743,8 @@ mod tests {
         (Circuit::detached(db), x, ro)
     }
 
-    fn hdr(command: u16) -> Header {
-        Header {
-            command,
-            ..Header::default()
-        }
-    }
-
-    async fn req(c: &mut Circuit, command: u16, cmd: Command) -> Vec<Command> {
-        c.handle(hdr(command), cmd).await;
+    async fn req(c: &mut Circuit, cmd: Command) -> Vec<Command> {
+        c.handle(cmd).await;
         c.flush();
         std::mem::take(&mut c.sent)
     }
@@ -1067,7 +755,7 @@ mod tests {
             cid,
             version: 13,
         };
-        match req(c, id::CREATE_CHAN, cmd).await.as_slice() {
+        match req(c, cmd).await.as_slice() {
             [Command::AccessRightsResponse { .. }, Command::CreateChanResponse { sid, .. }] => *sid,
             other => panic!("{other:?}"),
         }
@@ -1156,7 +844,6 @@ mod tests {
         let (mut c, _, _) = circuit();
         let out = req(
             &mut c,
-            id::VERSION,
             Command::VersionRequest {
                 priority: 0,
                 version: 13,
@@ -1172,7 +859,7 @@ mod tests {
             }]
         );
         assert_eq!(
-            req(&mut c, id::ECHO, Command::EchoRequest).await,
+            req(&mut c, Command::EchoRequest).await,
             [Command::EchoResponse]
         );
 
@@ -1181,7 +868,7 @@ mod tests {
             cid: 7,
             version: 13,
         };
-        let out = req(&mut c, id::CREATE_CHAN, cmd).await;
+        let out = req(&mut c, cmd).await;
         assert_eq!(
             out,
             [
@@ -1203,7 +890,7 @@ mod tests {
             version: 13,
         };
         assert_eq!(
-            req(&mut c, id::CREATE_CHAN, cmd).await,
+            req(&mut c, cmd).await,
             [Command::CreateChFailResponse { cid: 8 }]
         );
     }
@@ -1217,7 +904,7 @@ mod tests {
             sid: 99,
             ioid: 1,
         };
-        match req(&mut c, id::READ_NOTIFY, cmd).await.as_slice() {
+        match req(&mut c, cmd).await.as_slice() {
             [Command::ErrorResponse {
                 status,
                 original_request,
@@ -1236,7 +923,7 @@ mod tests {
             sid,
             ioid: 5,
         };
-        match req(&mut c, id::WRITE_NOTIFY, cmd).await.as_slice() {
+        match req(&mut c, cmd).await.as_slice() {
             [Command::WriteNotifyResponse {
                 status, ioid: 5, ..
             }] => assert_eq!(*status, eca::NOWTACCESS),
@@ -1249,7 +936,7 @@ mod tests {
             sid,
             ioid: 6,
         };
-        match req(&mut c, id::WRITE, cmd).await.as_slice() {
+        match req(&mut c, cmd).await.as_slice() {
             [Command::ErrorResponse { status, cid: 1, .. }] => assert_eq!(*status, eca::NOWTACCESS),
             other => panic!("{other:?}"),
         }
@@ -1273,17 +960,14 @@ mod tests {
     async fn subscriptions_cancel_clear_and_flow_control() {
         let (mut c, x, _) = circuit();
         let sid = connect(&mut c, "t:x", 1).await;
-        match req(&mut c, id::EVENT_ADD, event_add(sid, 10, 0))
-            .await
-            .as_slice()
-        {
+        match req(&mut c, event_add(sid, 10, 0)).await.as_slice() {
             [Command::ErrorResponse { status, .. }] => assert_eq!(*status, eca::BADMASK),
             other => panic!("{other:?}"),
         }
-        assert!(req(&mut c, id::EVENT_ADD, event_add(sid, 10, mask::VALUE))
+        assert!(req(&mut c, event_add(sid, 10, mask::VALUE))
             .await
             .is_empty());
-        assert!(req(&mut c, id::EVENT_ADD, event_add(sid, 11, mask::VALUE))
+        assert!(req(&mut c, event_add(sid, 11, mask::VALUE))
             .await
             .is_empty());
         assert_eq!(x.subscriber_count(), 2);
@@ -1295,13 +979,13 @@ mod tests {
             .all(|e| matches!(e, Command::EventAddResponse { .. })));
 
         // EVENTS_OFF: nothing is sent; posts coalesce to the newest QUEUE_DEPTH.
-        req(&mut c, id::EVENTS_OFF, Command::EventsOffRequest).await;
+        req(&mut c, Command::EventsOffRequest).await;
         for i in 0..50 {
             x.post(f64::from(i)).unwrap();
         }
         c.drain_events();
         assert!(c.sent.is_empty());
-        req(&mut c, id::EVENTS_ON, Command::EventsOnRequest).await;
+        req(&mut c, Command::EventsOnRequest).await;
         c.drain_events();
         assert_eq!(std::mem::take(&mut c.sent).len(), 2 * QUEUE_DEPTH);
 
@@ -1312,7 +996,7 @@ mod tests {
             subscriptionid: 10,
         };
         assert_eq!(
-            req(&mut c, id::EVENT_CANCEL, cancel).await,
+            req(&mut c, cancel).await,
             [Command::EventCancelResponse {
                 data_type: DbrType::DOUBLE,
                 data_count: 1,
@@ -1323,7 +1007,7 @@ mod tests {
         assert_eq!(x.subscriber_count(), 1);
         let clear = Command::ClearChannelRequest { sid, cid: 1 };
         assert_eq!(
-            req(&mut c, id::CLEAR_CHANNEL, clear).await,
+            req(&mut c, clear).await,
             [Command::ClearChannelResponse { sid, cid: 1 }]
         );
         assert_eq!(x.subscriber_count(), 0);
@@ -1336,7 +1020,7 @@ mod tests {
     async fn teardown_releases_subscriptions() {
         let (mut c, x, _) = circuit();
         let sid = connect(&mut c, "t:x", 1).await;
-        req(&mut c, id::EVENT_ADD, event_add(sid, 1, mask::VALUE)).await;
+        req(&mut c, event_add(sid, 1, mask::VALUE)).await;
         assert_eq!(x.subscriber_count(), 1);
         c.teardown();
         assert_eq!(x.subscriber_count(), 0);
@@ -1352,7 +1036,7 @@ mod tests {
             reply,
         };
         assert_eq!(
-            req(&mut c, id::SEARCH, search("t:x", false)).await,
+            req(&mut c, search("t:x", false)).await,
             [Command::SearchResponse {
                 port: 5064,
                 ip: None,
@@ -1361,130 +1045,85 @@ mod tests {
             }]
         );
         assert_eq!(
-            req(&mut c, id::SEARCH, search("t:nope", true)).await,
+            req(&mut c, search("t:nope", true)).await,
             [Command::NotFoundResponse {
                 version: 13,
                 cid: 3
             }]
         );
-        assert!(req(&mut c, id::SEARCH, search("t:nope", false))
-            .await
-            .is_empty());
-    }
-}
-
-#[cfg(test)]
-mod encode_tests {
-    use super::*;
-    use crate::proto::dbr::{DbrClass, NativeType};
-    use crate::server::pv::{Pv, PvGroup};
-
-    /// What the circuit does for a write, minus the reply.
-    async fn apply_write(
-        pv: &PvHandle,
-        data: &[u8],
-        data_type: DbrType,
-        count: u32,
-    ) -> Result<(), PutError> {
-        match prepare_write(pv, data, data_type, count)? {
-            Some(value) => pv.client_put(value).await,
-            None => Ok(()),
-        }
+        assert!(req(&mut c, search("t:nope", false)).await.is_empty());
     }
 
-    fn pvs() -> (PvHandle, PvHandle, PvHandle) {
-        let mut g = PvGroup::new("");
-        let d = g.add(Pv::new("d", 3.25).units("mm").precision(2));
-        let e = g.add(Pv::enumerated("e", &["Off", "On"], 1));
-        let w = g.add(Pv::new("w", vec![1i32, 2, 3]).max_count(5));
-        (d, e, w)
-    }
-
-    fn decoded(pv: &PvHandle, t: DbrType, count: u32) -> (Value, u32) {
-        let (data, n) = encode_value(pv, &pv.snapshot(), t, count).unwrap();
-        assert_eq!(data.len(), dbr::payload_size(t, n as usize));
-        (dbr::decode(t, n, &data).unwrap().0, n)
-    }
-
-    #[test]
-    fn converts_to_the_requested_type() {
-        let (d, e, _) = pvs();
-        let s = DbrType::plain(NativeType::String);
-        assert_eq!(decoded(&d, s, 1).0, Value::String(vec!["3.25".into()]));
-        assert_eq!(decoded(&e, s, 1).0, Value::String(vec!["On".into()]));
-        let l = DbrType::plain(NativeType::Long);
-        assert_eq!(decoded(&d, l, 1).0, Value::Long(vec![3]));
-        let ctrl = DbrType::Value(DbrClass::Ctrl, NativeType::Double);
-        let (data, _) = encode_value(&d, &d.snapshot(), ctrl, 1).unwrap();
-        let (_, meta) = dbr::decode(ctrl, 1, &data).unwrap();
-        assert_eq!(meta.graphics.units, "mm");
-        assert_eq!(meta.graphics.precision, 2);
-    }
-
-    #[test]
-    fn counts_dynamic_padded_and_bad() {
-        let (_, _, w) = pvs();
-        let l = DbrType::plain(NativeType::Long);
-        assert_eq!(decoded(&w, l, 0), (Value::Long(vec![1, 2, 3]), 3));
-        assert_eq!(decoded(&w, l, 5), (Value::Long(vec![1, 2, 3, 0, 0]), 5));
-        assert_eq!(decoded(&w, l, 2), (Value::Long(vec![1, 2]), 2));
-        assert_eq!(
-            encode_value(&w, &w.snapshot(), l, 6).unwrap_err(),
-            eca::BADCOUNT
-        );
-        assert_eq!(
-            encode_value(&w, &w.snapshot(), DbrType::PutAckt, 1).unwrap_err(),
-            eca::BADTYPE
-        );
-        assert_eq!(
-            decoded(&w, DbrType::ClassName, 1).0,
-            Value::String(vec!["waveform".into()])
-        );
-    }
-
+    /// Reads are answered into the output buffer directly and other
+    /// requests through the reply queue; the client still gets the replies
+    /// in the order it sent the requests.
     #[tokio::test]
-    async fn client_writes_are_decoded_and_converted() {
-        let (d, e, _) = pvs();
-        let s = DbrType::plain(NativeType::String);
-        let mut data = Vec::new();
-        dbr::encode(
-            s,
-            &Value::String(vec!["1.5".into()]),
-            &Default::default(),
-            &mut data,
-        )
-        .unwrap();
-        apply_write(&d, &data, s, 1).await.unwrap();
-        assert_eq!(d.value(), Value::Double(vec![1.5]));
-        data.clear();
-        dbr::encode(
-            s,
-            &Value::String(vec!["Off".into()]),
-            &Default::default(),
-            &mut data,
-        )
-        .unwrap();
-        apply_write(&e, &data, s, 1).await.unwrap();
-        assert_eq!(e.value(), Value::Enum(vec![0]));
-        data.clear();
-        dbr::encode(
-            s,
-            &Value::String(vec!["bogus".into()]),
-            &Default::default(),
-            &mut data,
-        )
-        .unwrap();
-        let err = apply_write(&e, &data, s, 1).await.unwrap_err();
-        assert_eq!(err.eca(), eca::NOCONVERT);
-        assert_eq!(e.value(), Value::Enum(vec![0]));
-
-        // libca's short form of a one-element string put: "2.25\0" padded to 8.
-        apply_write(&d, b"2.25\0\0\0\0", s, 1).await.unwrap();
-        assert_eq!(d.value(), Value::Double(vec![2.25]));
-        // A short numeric payload is still refused.
-        let err = apply_write(&d, &[0; 4], DbrType::DOUBLE, 1)
-            .await
-            .unwrap_err();
-        assert_eq!(err.eca(), eca::BADTYPE);
+    async fn replies_keep_request_order_across_both_paths() {
+        use crate::proto::command::Decoded;
+        use crate::proto::Direction;
+        let (mut c, _, _) = circuit();
+        let decode_all = |out: &[u8]| {
+            let mut replies = Vec::new();
+            let mut at = 0;
+            while at < out.len() {
+                match Command::decode_from(&out[at..], Direction::Response, usize::MAX) {
+                    Ok(Decoded::Command(cmd, used)) => {
+                        replies.push(cmd);
+                        at += used;
+                    }
+                    other => panic!("undecodable reply: {other:?}"),
+                }
+            }
+            replies
+        };
+        let mut wire = Vec::new();
+        let hello = [
+            Command::VersionRequest {
+                priority: 0,
+                version: 13,
+                sequence: 0,
+            },
+            Command::CreateChanRequest {
+                name: "t:x".into(),
+                cid: 1,
+                version: 13,
+            },
+        ];
+        for cmd in hello {
+            cmd.encode(&mut wire).unwrap();
+        }
+        c.process(&wire).await.unwrap();
+        c.flush();
+        let sid = decode_all(&c.out)
+            .iter()
+            .find_map(|r| match r {
+                Command::CreateChanResponse { sid, .. } => Some(*sid),
+                _ => None,
+            })
+            .expect("channel created");
+        c.take_output();
+        let read = |ioid| Command::ReadNotifyRequest {
+            data_type: DbrType::DOUBLE,
+            data_count: 1,
+            sid,
+            ioid,
+        };
+        wire.clear();
+        for cmd in [read(1), Command::EchoRequest, read(2), Command::EchoRequest] {
+            cmd.encode(&mut wire).unwrap();
+        }
+        c.process(&wire).await.unwrap();
+        c.flush();
+        let replies = decode_all(&c.out);
+        let kinds: Vec<&str> = replies
+            .iter()
+            .map(|r| match r {
+                Command::ReadNotifyResponse { ioid: 1, .. } => "read 1",
+                Command::ReadNotifyResponse { ioid: 2, .. } => "read 2",
+                Command::EchoResponse => "echo",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, ["read 1", "echo", "read 2", "echo"]);
     }
 }

@@ -16,8 +16,7 @@ use std::sync::Arc;
 
 use super::{Circuit, Subscription};
 use crate::proto::command::{AccessRights, Command};
-use crate::proto::dbr::{self, DbrType};
-use crate::proto::header::Header;
+use crate::proto::dbr;
 use crate::server::access::{AccessRules, HostCheck, Rights};
 use crate::server::error::{eca, PutError};
 use crate::server::pv::{PvHandle, PvSnapshot};
@@ -117,14 +116,10 @@ impl Circuit {
         }
     }
 
-    /// Whether the channel `sid` may write; a refusal is logged with the
-    /// client's user and host. Also says whether the write is put-logged.
-    pub(super) fn check_write(&self, sid: u32, pv: &PvHandle) -> Result<Rights, PutError> {
-        let rights = self
-            .channels
-            .get(&sid)
-            .map(|c| c.rights)
-            .unwrap_or_default();
+    /// Whether a channel with `rights` may write to `pv`; a refusal is
+    /// logged with the client's user and host. Gives the rights back, which
+    /// also say whether the write is put-logged.
+    pub(super) fn check_write(&self, rights: Rights, pv: &PvHandle) -> Result<Rights, PutError> {
         if rights.write || pv.is_read_only() {
             // Read-only PVs are refused by the write itself, as before.
             return Ok(rights);
@@ -144,33 +139,6 @@ impl Circuit {
             their_addr = %self.peer, role = "server", user, host = %host,
             old = %old.value, new = %new.value,
             "put");
-    }
-
-    /// Answer a read the channel may not make: READ_NOTIFY gets its reply
-    /// with `ECA_NORDACCESS` and zeroed data, READ an ERROR.
-    pub(super) fn read_denied(&mut self, header: Header, args: DeniedRead) {
-        let DeniedRead {
-            pv,
-            cid,
-            data_type,
-            count,
-            ioid,
-            notify,
-        } = args;
-        if notify {
-            let n = denied_count(count, &pv);
-            let cmd = Command::ReadNotifyResponse {
-                data: vec![0; dbr::payload_size(data_type, n as usize)],
-                data_type,
-                data_count: n,
-                status: eca::NORDACCESS,
-                ioid,
-            };
-            self.send(cmd, Some(pv.name_arc()));
-        } else {
-            let msg = format!("no read access to {}", pv.name());
-            self.send_error(header, cid, eca::NORDACCESS, msg, Some(pv.name_arc()));
-        }
     }
 
     /// A monitor update saying the client lost (or never had) read access.
@@ -195,19 +163,9 @@ fn purge(sub: &Subscription) {
     }
 }
 
-/// A read refused for lack of read access, taken apart.
-pub(super) struct DeniedRead {
-    pub pv: PvHandle,
-    pub cid: u32,
-    pub data_type: DbrType,
-    pub count: u32,
-    pub ioid: u32,
-    pub notify: bool,
-}
-
 /// Element count of a refused reply: what was asked, or the PV's full
 /// length for a request of 0 (as rsrv answers).
-fn denied_count(count: u32, pv: &PvHandle) -> u32 {
+pub(super) fn denied_count(count: u32, pv: &PvHandle) -> u32 {
     if count == 0 {
         pv.max_count() as u32
     } else {
@@ -221,7 +179,7 @@ mod tests {
 
     use super::*;
     use crate::proto::command::mask;
-    use crate::proto::dbr::Value;
+    use crate::proto::dbr::{DbrType, Value};
     use crate::server::pv::{Pv, PvDatabase, PvGroup, ValueExt};
 
     const ACF: &str = "
