@@ -47,6 +47,19 @@ pub struct ServerConfig {
     pub ignore_addrs: Vec<Ipv4Addr>,
     /// Largest request payload (bytes) a client may send; larger ones close the circuit.
     pub max_request_bytes: usize,
+    /// Threads that run circuits, each with its own current-thread runtime
+    /// (a new circuit goes to the one with the fewest); 0 runs circuits as
+    /// tasks on the runtime that runs the server. Default: one per CPU
+    /// core, which answered both one client's round trips and 100 clients'
+    /// gets faster than tasks on a multi-thread runtime (`cargo bench
+    /// --bench server_clients`). Put hooks then run on these threads' runtimes.
+    pub circuit_threads: usize,
+    /// Real-time (`SCHED_FIFO`) priority, 1-99, for the circuit threads, as
+    /// an EPICS IOC gives its CA server threads (rsrv's per-client threads
+    /// run at 20) when the process may: as root, with `CAP_SYS_NICE`, or
+    /// under an `RLIMIT_RTPRIO` that allows it. Otherwise, or with `None`,
+    /// they run at normal priority. Only with `circuit_threads` > 0.
+    pub circuit_rt_priority: Option<u8>,
 }
 
 /// Floor on the request size limit, so large array writes work without tuning.
@@ -65,6 +78,9 @@ impl Default for ServerConfig {
             interface_broadcasts: Vec::new(),
             ignore_addrs: Vec::new(),
             max_request_bytes: MIN_REQUEST_BYTES,
+            circuit_threads: std::thread::available_parallelism()
+                .map_or(1, std::num::NonZeroUsize::get),
+            circuit_rt_priority: None,
         }
     }
 }
@@ -237,6 +253,7 @@ impl ServerConfig {
             interface_broadcasts,
             ignore_addrs,
             max_request_bytes,
+            ..ServerConfig::default()
         })
     }
 }

@@ -14,6 +14,7 @@ mod beacon;
 #[doc(hidden)]
 pub mod bench_hooks;
 mod circuit_task;
+mod circuit_threads;
 pub mod config;
 pub mod dynamic;
 pub mod error;

@@ -12,6 +12,7 @@ use tokio::net::{TcpListener, TcpSocket, UdpSocket};
 use tokio::sync::{mpsc, watch};
 
 use super::access::AccessControl;
+use super::circuit_threads::CircuitPool;
 use super::config::ServerConfig;
 use super::error::ServerError;
 use super::pv::{BoxFuture, PvDatabase};
@@ -178,6 +179,18 @@ impl Server {
         for task in self.startup {
             tasks.push(tokio::spawn(task));
         }
+        let pool = match self.shared.config.circuit_threads {
+            0 => None,
+            n => {
+                let priority = self.shared.config.circuit_rt_priority;
+                Some(Arc::new(CircuitPool::start(
+                    n,
+                    priority,
+                    &self.shared,
+                    &stop_rx,
+                )?))
+            }
+        };
         for listener in self.listeners {
             let addr = listener.local_addr()?;
             tracing::info!(target: "caproto::serv", our_addr = %addr, role = "server",
@@ -185,7 +198,10 @@ impl Server {
             let shared = Arc::clone(&self.shared);
             let stop = stop_rx.clone();
             let alive = alive_tx.clone();
-            tasks.push(tokio::spawn(accept_loop(listener, shared, stop, alive)));
+            let pool = pool.clone();
+            tasks.push(tokio::spawn(accept_loop(
+                listener, shared, stop, alive, pool,
+            )));
         }
         for SearchSocket { recv, reply, ip } in self.udp {
             let addr = recv.local_addr()?;
@@ -297,16 +313,24 @@ pub async fn termination() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// Accept connections on `listener` until `stop`, running each circuit on
+/// the `pool`'s threads, or as a task here when there is none.
 async fn accept_loop(
     listener: TcpListener,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
     alive: mpsc::Sender<()>,
+    pool: Option<Arc<CircuitPool>>,
 ) {
     loop {
         tokio::select! {
             _ = stop.changed() => return,
             r = listener.accept() => match r {
+                Ok((stream, _)) if pool.is_some() => {
+                    if let Some(pool) = &pool {
+                        pool.dispatch(stream, alive.clone());
+                    }
+                }
                 Ok((stream, _)) => {
                     let shared = Arc::clone(&shared);
                     let stop = stop.clone();

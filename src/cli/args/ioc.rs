@@ -57,6 +57,19 @@ pub struct IocArgs {
     #[arg(long)]
     pub port: Option<u16>,
 
+    /// Threads that run client circuits, each with its own single-threaded
+    /// runtime; a new client goes to the one with the fewest (default: one per
+    /// CPU core). 0 runs circuits as tasks on the shared multi-threaded runtime
+    #[arg(long = "circuit-threads", value_name = "N")]
+    pub circuit_threads: Option<usize>,
+
+    /// Real-time (SCHED_FIFO) priority of the circuit threads when the process
+    /// may use one (root, CAP_SYS_NICE, RLIMIT_RTPRIO), as an EPICS IOC's CA
+    /// server threads have; 0 keeps normal priority
+    #[arg(long = "rt-priority", value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u8).range(0..=99))]
+    pub rt_priority: u8,
+
     /// Access security file (EPICS ACF syntax) enforced for every client;
     /// SIGHUP reloads it (a bad file is logged and the old rules stay)
     #[arg(long, value_name = "FILE")]

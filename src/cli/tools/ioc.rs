@@ -88,6 +88,10 @@ pub fn ioc_main(cli: IocArgs) -> ExitCode {
     if let Some(port) = cli.port {
         config.port = port;
     }
+    if let Some(threads) = cli.circuit_threads {
+        config.circuit_threads = threads;
+    }
+    config.circuit_rt_priority = (cli.rt_priority > 0).then_some(cli.rt_priority);
     let host_check = if cli.acf_client_ip {
         HostCheck::ClientIp
     } else {

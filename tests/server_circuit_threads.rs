@@ -1,0 +1,160 @@
+//! Circuits on the server's own threads (`ServerConfig::circuit_threads`):
+//! several clients are served at once across the threads, the threads ask
+//! for the real-time priority configured (and get it exactly when this
+//! process may use one), and they end with the server. In-process server
+//! and clients, loopback only.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use caproto::client::{Config, Context};
+use caproto::proto::command::mask;
+use caproto::proto::dbr::{DbrType, Value};
+use caproto::server::{Pv, PvDatabase, PvGroup, Server, ServerConfig};
+
+/// The circuit threads are named `caproto-circ-N` (15 characters at most
+/// show in `/proc`).
+const THREAD_NAME: &str = "caproto-circ-";
+const WAIT: Duration = Duration::from_secs(10);
+
+/// (name, scheduling policy) of every thread of this process.
+fn threads() -> Vec<(String, u32)> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for task in dir.flatten() {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        // Fields after the parenthesised name start at field 3 (state);
+        // the policy is field 41.
+        let policy = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.split(' ').nth(41 - 3))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(u32::MAX);
+        out.push((name.trim().to_string(), policy));
+    }
+    out
+}
+
+fn circuit_threads() -> Vec<u32> {
+    threads()
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(THREAD_NAME))
+        .map(|(_, policy)| policy)
+        .collect()
+}
+
+/// Whether this process may put a thread under SCHED_FIFO: tried on a
+/// throwaway thread, as the server's threads try.
+fn may_use_fifo() -> bool {
+    std::thread::spawn(|| {
+        let param = libc::sched_param { sched_priority: 20 };
+        // SAFETY: the calling thread's own handle and a live parameter.
+        unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) == 0 }
+    })
+    .join()
+    .unwrap_or(false)
+}
+
+fn client_config(port: u16) -> Config {
+    Config {
+        search_addrs: vec![SocketAddr::from((Ipv4Addr::LOCALHOST, port))],
+        server_port: port,
+        use_repeater: false,
+        ..Config::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_are_served_on_circuit_threads_that_end_with_the_server() {
+    let before = circuit_threads().len();
+    let mut group = PvGroup::new("ct:");
+    let x = group.add(Pv::new("x", 0.0f64));
+    let mut db = PvDatabase::new();
+    db.add_group(group).unwrap();
+    let config = ServerConfig {
+        interfaces: vec![Ipv4Addr::LOCALHOST],
+        port: 0,
+        beacon_addrs: Vec::new(),
+        circuit_threads: 2,
+        circuit_rt_priority: Some(20),
+        ..ServerConfig::default()
+    };
+    let server = Server::bind(db, config).await.unwrap();
+    let port = server.tcp_port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(server.run_until(async move {
+        let _ = stopped.await;
+    }));
+
+    // Four clients, four circuits: each writes, reads back and sees a post.
+    let mut clients = Vec::new();
+    for n in 0..4 {
+        let ctx = Context::new(client_config(port)).unwrap();
+        let ch = ctx.connect_one("ct:x", WAIT).await.unwrap();
+        let mut sub = ch.subscribe(DbrType::DOUBLE, None, mask::VALUE);
+        let first = tokio::time::timeout(WAIT, sub.recv()).await.unwrap();
+        assert!(first.is_some(), "client {n}: initial update");
+        ch.put(&Value::Double(vec![f64::from(n)]), true)
+            .await
+            .unwrap();
+        let got = ch.get(DbrType::DOUBLE, None).await.unwrap();
+        assert_eq!(got.value, Value::Double(vec![f64::from(n)]), "client {n}");
+        clients.push((ctx, ch, sub));
+    }
+    x.post(42.0).unwrap();
+    for (n, (_, _, sub)) in clients.iter_mut().enumerate() {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let update = tokio::time::timeout_at(deadline.into(), sub.recv())
+                .await
+                .unwrap_or_else(|_| panic!("client {n}: no update of 42"))
+                .expect("subscription open");
+            if update.map(|r| r.value) == Ok(Value::Double(vec![42.0])) {
+                break;
+            }
+        }
+    }
+
+    let policies = circuit_threads();
+    assert_eq!(
+        policies.len(),
+        before + 2,
+        "two circuit threads: {:?}",
+        threads()
+    );
+    const SCHED_OTHER: u32 = 0;
+    const SCHED_FIFO: u32 = 1;
+    let expected = if may_use_fifo() {
+        SCHED_FIFO
+    } else {
+        SCHED_OTHER
+    };
+    assert!(
+        policies.iter().all(|&p| p == expected),
+        "circuit threads' policies {policies:?}, expected {expected} (FIFO allowed: {})",
+        expected == SCHED_FIFO
+    );
+
+    // Stopping the server ends its circuits and then its threads.
+    let _ = stop.send(());
+    tokio::time::timeout(WAIT, running)
+        .await
+        .expect("server stops")
+        .unwrap()
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    while circuit_threads().len() > before {
+        assert!(
+            Instant::now() < deadline,
+            "circuit threads left: {:?}",
+            threads()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for (ctx, _, _) in clients {
+        ctx.close().await;
+    }
+}
