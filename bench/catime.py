@@ -77,7 +77,7 @@ def catime_rounds(env, results):
     servers = {}
     try:
         servers["epics"] = common.start_softioc(env, "softioc-catime", dbd, static_db)
-        servers["ours"] = common.start_ours_ioc(env, "simple")
+        servers["ours"] = common.start_ours_ioc(env, "simple", *env.args.ioc_arg)
         if servers["ours"] is None:
             raise RuntimeError(f"caproto-ioc not found in {env.ours_bin} (build it, or see --ours-dir)")
         pvs = {"epics": "bench:ai", "ours": "simple:B"}
@@ -173,7 +173,7 @@ def event_rounds(env, results):
     results.setdefault("events_cpu", {s: [] for s in SIDES})
     try:
         servers["epics"] = common.start_softioc(env, "softioc-fast1", dbd, one_db)
-        servers["ours"] = common.start_ours_ioc(env, "ticker", "--rate", "1000")
+        servers["ours"] = common.start_ours_ioc(env, "ticker", "--rate", "1000", *env.args.ioc_arg)
         if servers["ours"] is None:
             raise RuntimeError(f"caproto-ioc not found in {env.ours_bin} (build it, or see --ours-dir)")
         pvs = {"epics": "bench:fast0", "ours": "ticker:count"}
@@ -300,6 +300,8 @@ def main():
     ap.add_argument("--event-secs", type=float, default=5.0,
                     help="caEventRate window after its 1 s warm-up, s (default %(default)s; rounded up "
                     "to whole samples: 2, 6, 14... s)")
+    ap.add_argument("--ioc-arg", action="append", default=[],
+                    help="extra argument for caproto-ioc, repeatable (e.g. --ioc-arg=--circuit-threads=0)")
     ap.add_argument("--only", choices=("catime", "events"), help="run one of the two parts")
     ap.add_argument("--no-build", action="store_true", help="do not run cargo build --release --bins")
     ap.add_argument("--timeout", type=float, default=120.0, help="limit per catime run, s (default %(default)s)")
