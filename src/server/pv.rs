@@ -28,7 +28,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::access::DEFAULT_GROUP;
 use super::dynamic::DynamicPvs;
 use super::error::{eca, PutError, ServerError};
-use super::subscription::{lock, Subscription};
+use super::subscription::{lock, Subscription, Wakes};
 use crate::proto::command::mask;
 use crate::proto::dbr::{
     self, DbrType, EpicsTime, Metadata, NativeType, Value, EPICS_EPOCH_OFFSET_SECS,
@@ -482,13 +482,16 @@ impl PvHandle {
         Self::offer_current(state, events);
     }
 
-    /// Queue the current snapshot for every live subscriber wanting `events`.
+    /// Queue the current snapshot for every live subscriber wanting
+    /// `events`, then wake each circuit concerned once.
     fn offer_current(state: &mut PvState, events: u16) {
         if events != 0 && !state.subs.is_empty() {
             state.subs.retain(|_, s| !s.is_cancelled());
+            let mut wakes = Wakes::default();
             for s in state.subs.values() {
-                s.offer(&state.current, events);
+                s.offer_batched(&state.current, events, &mut wakes);
             }
+            wakes.wake_all();
         }
     }
 

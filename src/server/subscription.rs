@@ -7,6 +7,12 @@
 //! the client always ends up with the newest value. A subscription that goes
 //! from empty to non-empty puts itself on its circuit's ready list and wakes
 //! the circuit task, which drains ready subscriptions when its socket has room.
+//!
+//! A post wakes each circuit once, after it has offered the value to every
+//! subscriber ([`Wakes`]): waking per subscription made a circuit with 1000
+//! subscriptions to one PV (caEventRate) wake up to 1000 times per post, and
+//! a circuit thread with real-time priority then preempted the poster each
+//! time to send a handful of events.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -32,14 +38,25 @@ pub(crate) struct CircuitEvents {
     ready: Mutex<Vec<Arc<Subscription>>>,
     /// Woken when a subscription becomes ready.
     pub notify: Notify,
+    /// A wake-up is on its way (or due) and the ready list not yet taken:
+    /// later subscriptions becoming ready need not wake the circuit again.
+    wake_pending: AtomicBool,
     /// Snapshots dropped because a subscriber was behind.
     pub dropped: AtomicU64,
 }
 
 impl CircuitEvents {
-    /// Take the current ready list.
+    /// Take the current ready list. Subscriptions ready after this wake the
+    /// circuit again.
     pub fn take_ready(&self) -> Vec<Arc<Subscription>> {
+        self.wake_pending.store(false, Ordering::Release);
         std::mem::take(&mut *lock(&self.ready))
+    }
+
+    /// Whether the caller is the one to wake the circuit (no wake-up is
+    /// pending since it last took its ready list).
+    fn claim_wake(&self) -> bool {
+        !self.wake_pending.swap(true, Ordering::AcqRel)
     }
 
     /// Put subscriptions back at the front of the ready list (they still have
@@ -51,6 +68,20 @@ impl CircuitEvents {
         let mut ready = lock(&self.ready);
         let later = std::mem::replace(&mut *ready, subs);
         ready.extend(later);
+    }
+}
+
+/// Circuits to wake once a post has been offered to every subscriber (each
+/// at most once: see [`CircuitEvents`]).
+#[derive(Default)]
+pub(crate) struct Wakes(Vec<Arc<CircuitEvents>>);
+
+impl Wakes {
+    /// Wake every circuit collected.
+    pub fn wake_all(self) {
+        for events in self.0 {
+            events.notify.notify_one();
+        }
     }
 }
 
@@ -94,8 +125,23 @@ impl Subscription {
     }
 
     /// Queue a snapshot if the event `mask` matches ours, dropping the oldest
-    /// pending one when full. Never blocks on I/O.
+    /// pending one when full, and wake the circuit if it needs to be. Never
+    /// blocks on I/O.
     pub fn offer(self: &Arc<Self>, snapshot: &Arc<PvSnapshot>, mask: u16) {
+        let mut wakes = Wakes::default();
+        self.offer_batched(snapshot, mask, &mut wakes);
+        wakes.wake_all();
+    }
+
+    /// [`offer`](Self::offer) for one of many subscribers of a post: the
+    /// circuit to wake, if any, is added to `wakes` for the poster to wake
+    /// once it has offered to everyone.
+    pub fn offer_batched(
+        self: &Arc<Self>,
+        snapshot: &Arc<PvSnapshot>,
+        mask: u16,
+        wakes: &mut Wakes,
+    ) {
         if self.mask & mask == 0 || self.cancelled.load(Ordering::Relaxed) {
             return;
         }
@@ -111,7 +157,9 @@ impl Subscription {
         };
         if became_ready {
             lock(&self.events.ready).push(Arc::clone(self));
-            self.events.notify.notify_one();
+            if self.events.claim_wake() {
+                wakes.0.push(Arc::clone(&self.events));
+            }
         }
     }
 
@@ -190,6 +238,37 @@ mod tests {
         s.drain(10, &mut out);
         assert!(out.is_empty());
         assert!(s.is_cancelled());
+    }
+
+    /// One post to many subscriptions of one circuit wakes it once; taking
+    /// the ready list re-arms the wake-up.
+    #[test]
+    fn a_post_wakes_each_circuit_once() {
+        let events = Arc::new(CircuitEvents::default());
+        let other = Arc::new(CircuitEvents::default());
+        let subs: Vec<_> = (0..10).map(|_| sub(&events, mask::VALUE)).collect();
+        let theirs = sub(&other, mask::VALUE);
+        let mut wakes = Wakes::default();
+        for s in subs.iter().chain([&theirs]) {
+            s.offer_batched(&snap(1.0), mask::VALUE, &mut wakes);
+        }
+        assert_eq!(wakes.0.len(), 2, "one per circuit");
+        assert!(Arc::ptr_eq(&wakes.0[0], &events) && Arc::ptr_eq(&wakes.0[1], &other));
+        wakes.wake_all();
+        // A second post before the circuit took its list: no new wake-up.
+        let mut again = Wakes::default();
+        for s in &subs {
+            s.offer_batched(&snap(2.0), mask::VALUE, &mut again);
+        }
+        assert!(again.0.is_empty());
+        assert_eq!(events.take_ready().len(), 10);
+        let mut out = Vec::new();
+        for s in &subs {
+            s.drain(10, &mut out);
+        }
+        let mut third = Wakes::default();
+        subs[3].offer_batched(&snap(3.0), mask::VALUE, &mut third);
+        assert_eq!(third.0.len(), 1, "woken again once it took its list");
     }
 
     #[test]
