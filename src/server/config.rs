@@ -50,9 +50,12 @@ pub struct ServerConfig {
     /// Threads that run circuits, each with its own current-thread runtime
     /// (a new circuit goes to the one with the fewest); 0 runs circuits as
     /// tasks on the runtime that runs the server. Default: one per CPU
-    /// core, which answered both one client's round trips and 100 clients'
-    /// gets faster than tasks on a multi-thread runtime (`cargo bench
-    /// --bench server_clients`). Put hooks then run on these threads' runtimes.
+    /// core. At normal priority they serve one client and 100 clients as
+    /// fast as tasks on a multi-thread runtime do (`cargo bench --bench
+    /// server_clients`), and, unlike the shared runtime's workers, they can
+    /// be given real-time priority ([`circuit_rt_priority`](Self::circuit_rt_priority))
+    /// without changing the rest of the program. Put hooks then run on
+    /// these threads' runtimes.
     pub circuit_threads: usize,
     /// Real-time (`SCHED_FIFO`) priority, 1-99, for the circuit threads, as
     /// an EPICS IOC gives its CA server threads (rsrv's per-client threads
