@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 
-use caproto::proto::circuit::{CircuitError, VirtualCircuit};
+use caproto::proto::circuit::{CircuitError, IoOp, IoReply, IoRequest, VirtualCircuit};
 use caproto::proto::command::{AccessRights, Decoded};
 use caproto::proto::dbr::{self, DbrType};
 use caproto::proto::header::{Header, EXTENDED_HEADER_LEN};
@@ -266,13 +266,31 @@ pub fn circuit_server(data: &[u8]) {
         n => usize::from(n),
     };
     let fail_creates = ctl & 0x40 != 0;
+    // As our server does: reads and writes through the fast path first.
+    let fast_path = ctl & 0x80 != 0;
     let mut out = Vec::new();
     let limit = EXTENDED_HEADER_LEN + circ.max_payload();
     for piece in stream.chunks(chunk) {
         circ.recv(piece);
         // Every call consumes at least one byte or returns None.
         let mut budget = circ.buffered() + 2;
-        while let Some(result) = circ.next_command() {
+        loop {
+            if fast_path {
+                let before = circ.buffered();
+                if let Some(req) = circ.next_io_request() {
+                    budget -= 1;
+                    assert!(
+                        budget > 0,
+                        "next_io_request keeps returning without consuming"
+                    );
+                    answer_io(&mut circ, &req, before, &mut out);
+                    out.clear();
+                    continue;
+                }
+            }
+            let Some(result) = circ.next_command() else {
+                break;
+            };
             budget -= 1;
             assert!(budget > 0, "next_command keeps returning without consuming");
             match result {
@@ -304,6 +322,54 @@ pub fn circuit_server(data: &[u8]) {
     }
     circ.disconnect();
     assert!(circ.next_command().is_none());
+}
+
+/// The server fast path's properties for one request it handed out: only
+/// the four I/O commands, exactly one whole message consumed (`before` bytes
+/// were buffered), a write's payload lent whole, and a reply that decodes
+/// back into the reply `Command` the general path would send.
+fn answer_io(circ: &mut VirtualCircuit, req: &IoRequest, before: usize, out: &mut Vec<u8>) {
+    let used = before - circ.buffered();
+    let header_len = req.header.encoded_len().min(used);
+    assert_eq!(
+        used,
+        header_len + req.header.payload_size as usize,
+        "{req:?} consumed {used} bytes"
+    );
+    let payload = circ.io_payload().len();
+    assert_eq!(
+        payload, req.header.payload_size as usize,
+        "payload of {req:?}"
+    );
+    assert_eq!(
+        req.op,
+        IoOp::from_command_id(req.header.command).expect("an I/O command")
+    );
+    let written = circ.reply_io(req, out, |out| {
+        out.extend_from_slice(&[0; 8]);
+        IoReply {
+            status: 1,
+            data_count: 1,
+        }
+    });
+    assert_eq!(written, out.len());
+    if req.op == IoOp::Write {
+        assert!(out.is_empty(), "a WRITE got a reply");
+        return;
+    }
+    match Command::decode_from(out, Direction::Response, usize::MAX) {
+        Ok(Decoded::Command(reply, n)) => {
+            assert_eq!(n, written, "reply to {req:?} has trailing bytes");
+            let ioid = match reply {
+                Command::ReadNotifyResponse { ioid, .. }
+                | Command::ReadResponse { ioid, .. }
+                | Command::WriteNotifyResponse { ioid, .. } => ioid,
+                other => panic!("{req:?} answered with {other:?}"),
+            };
+            assert_eq!(ioid, req.ioid);
+        }
+        other => panic!("reply to {req:?} does not decode: {other:?}"),
+    }
 }
 
 /// What a well-behaved server sends back for `cmd` (errors from `send` are

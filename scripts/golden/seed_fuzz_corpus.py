@@ -8,8 +8,8 @@ captures of real peer traffic: tests/golden/commands_epics.json (EPICS base
 
 Input layouts are those of fuzz/src/targets.rs and fuzz/src/peer_targets.rs:
 command_decode takes raw bytes; dbr_decode a type byte, a u32 BE count and a
-payload; circuit_server/circuit_client a control byte (chunk size) and a TCP
-byte stream; broadcaster a control byte and u16-BE-length-prefixed datagrams;
+payload; circuit_server/circuit_client a control byte (chunk size; for the
+server, 0x80 takes reads and writes through its fast path) and a TCP byte stream; broadcaster a control byte and u16-BE-length-prefixed datagrams;
 capture_decode a control byte (high nibble: link type, low: chunk size) and
 little-endian pcap records, which are built here around the EPICS messages
 (IPv4 over raw IP and over Ethernet, one TCP segment or UDP datagram each).
@@ -111,6 +111,9 @@ def main():
     for tag, ctl in (("whole", 0), ("chunks7", 7), ("chunks1", 1)):
         put("circuit_server", f"epics_tcp_{tag}", bytes([ctl]) + req)
         put("circuit_client", f"epics_tcp_{tag}", bytes([ctl]) + resp)
+        # Control bit 0x80: reads and writes through the server's fast path
+        # (next_io_request / reply_io), as our server takes them.
+        put("circuit_server", f"epics_tcp_{tag}_fast", bytes([ctl | 0x80]) + req)
     # caproto's responses after EPICS's handshake replies: every command a
     # server can send, on a circuit with channels.
     cap_resp = b"".join(
@@ -126,6 +129,7 @@ def main():
                                                                "RepeaterRegisterRequest")
     )
     put("circuit_server", "caproto_requests", bytes([0]) + req + cap_req)
+    put("circuit_server", "caproto_requests_fast", bytes([0x80]) + req + cap_req)
     # UDP: each EPICS message alone, EPICS's search datagram shape (VERSION +
     # SEARCHes), its replies, and caproto's UDP commands.
     singles = [bytes.fromhex(m["hex"]) for m in udp]
