@@ -17,15 +17,17 @@
 //! are printed. Traffic stays on loopback (no repeater, search list
 //! 127.0.0.1:port only).
 
-use std::net::{Ipv4Addr, SocketAddr};
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
-use std::thread;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use caproto::client::{Config, Context};
+use caproto::client::Context;
 use caproto::proto::dbr::DbrType;
-use caproto::server::{Pv, PvDatabase, PvGroup, Server, ServerConfig};
+use caproto::server::{Pv, PvDatabase, PvGroup, ServerConfig};
+use support::{client_config, loopback_config, start_server, RunningServer};
 
 const WARMUP: Duration = Duration::from_millis(300);
 const WINDOW: Duration = Duration::from_secs(2);
@@ -34,13 +36,6 @@ const ROUNDS: usize = 3;
 /// only checks that every variant runs.
 const SMOKE_WINDOW: Duration = Duration::from_millis(200);
 const CONNECT: Duration = Duration::from_secs(10);
-
-/// A running server: its port, how to stop it, its thread.
-struct Running {
-    port: u16,
-    stop: tokio::sync::oneshot::Sender<()>,
-    thread: thread::JoinHandle<()>,
-}
 
 /// Where the server runs its circuits.
 #[derive(Clone, Copy, PartialEq)]
@@ -59,50 +54,21 @@ impl Placement {
     }
 }
 
-fn start_server(place: Placement) -> Running {
-    let (ready_tx, ready_rx) = mpsc::channel();
-    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let thread = thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        rt.block_on(async move {
-            let mut group = PvGroup::new("many:");
-            group.add(Pv::new("x", 1.5f64));
-            let mut db = PvDatabase::new();
-            db.add_group(group).expect("one PV");
-            let config = ServerConfig {
-                interfaces: vec![Ipv4Addr::LOCALHOST],
-                port: 0,
-                beacon_addrs: Vec::new(),
-                circuit_threads: place.threads,
-                circuit_rt_priority: place.rt_priority,
-                ..ServerConfig::default()
-            };
-            let server = Server::bind(db, config).await.expect("server binds");
-            ready_tx.send(server.tcp_port()).expect("main thread waits");
-            server
-                .run_until(async move {
-                    let _ = stop_rx.await;
-                })
-                .await
-                .expect("server runs");
-        });
+/// Our server with `many:x`, its circuits placed as `place` says.
+fn start_many_server(place: Placement) -> RunningServer {
+    let config = ServerConfig {
+        circuit_threads: place.threads,
+        circuit_rt_priority: place.rt_priority,
+        ..loopback_config()
+    };
+    let (server, ()) = start_server(config, || {
+        let mut group = PvGroup::new("many:");
+        group.add(Pv::new("x", 1.5f64));
+        let mut db = PvDatabase::new();
+        db.add_group(group).expect("one PV");
+        (db, ())
     });
-    let port = ready_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("server started");
-    Running { port, stop, thread }
-}
-
-fn client_config(port: u16) -> Config {
-    Config {
-        search_addrs: vec![SocketAddr::from((Ipv4Addr::LOCALHOST, port))],
-        server_port: port,
-        use_repeater: false,
-        ..Config::default()
-    }
+    server
 }
 
 /// Gets per second over all clients, and the median round trip.
@@ -189,15 +155,14 @@ fn main() {
         order.rotate_left(round % variants.len());
         for i in order {
             let place = variants[i];
-            let server = start_server(place);
+            let server = start_many_server(place);
             for &clients in &client_counts {
                 let r = measure(server.port, clients, window, &rt);
                 if let Some((_, v)) = results.iter_mut().find(|(k, _)| *k == (place, clients)) {
                     v.push(r);
                 }
             }
-            let _ = server.stop.send(());
-            server.thread.join().expect("server thread");
+            server.stop();
         }
     }
     println!("circuits on                      clients   gets/s (median of {rounds})   median round trip");

@@ -31,15 +31,18 @@
 //! under a minute. All traffic is on loopback: the clients search only
 //! 127.0.0.1:port and do not register with a repeater.
 
-use std::net::{Ipv4Addr, SocketAddr};
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use caproto::client::{Channel, Config, Context};
+use caproto::client::{Channel, Context};
 use caproto::proto::dbr::{DbrType, Value};
-use caproto::server::{Pv, PvDatabase, PvGroup, PvHandle, Server, ServerConfig};
+use caproto::server::{Pv, PvDatabase, PvGroup, PvHandle};
+use support::{client_config, loopback_config, start_server, RunningServer};
 
 /// B's gets before each measurement (not counted).
 const WARMUP_GETS: usize = 1000;
@@ -104,15 +107,6 @@ impl Latency {
     }
 }
 
-fn client_config(port: u16) -> Config {
-    Config {
-        search_addrs: vec![SocketAddr::from((Ipv4Addr::LOCALHOST, port))],
-        server_port: port,
-        use_repeater: false,
-        ..Config::default()
-    }
-}
-
 fn current_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -120,50 +114,17 @@ fn current_thread() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-/// The server on its own thread: returns its port, the handles of its two
-/// PVs, a stop sender and the thread.
-fn start_server() -> (
-    u16,
-    PvHandle,
-    PvHandle,
-    tokio::sync::oneshot::Sender<()>,
-    thread::JoinHandle<()>,
-) {
-    let (ready_tx, ready_rx) = mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let thread = thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        rt.block_on(async move {
-            let mut group = PvGroup::new("fair:");
-            let a = group.add(Pv::new("A", 0.0f64));
-            let b = group.add(Pv::new("B", 0.0f64));
-            let mut db = PvDatabase::new();
-            db.add_group(group).expect("PV names are unique");
-            let config = ServerConfig {
-                interfaces: vec![Ipv4Addr::LOCALHOST],
-                port: 0,
-                beacon_addrs: Vec::new(),
-                ..ServerConfig::default()
-            };
-            let server = Server::bind(db, config).await.expect("server binds");
-            ready_tx
-                .send((server.tcp_port(), a, b))
-                .expect("main thread waits");
-            server
-                .run_until(async move {
-                    let _ = stop_rx.await;
-                })
-                .await
-                .expect("server runs");
-        });
-    });
-    let (port, a, b) = ready_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("server started");
-    (port, a, b, stop_tx, thread)
+/// Our server on its own thread with `fair:A` and `fair:B`: returns it and
+/// the PVs' handles.
+fn start_fair_server() -> (RunningServer, (PvHandle, PvHandle)) {
+    start_server(loopback_config(), || {
+        let mut group = PvGroup::new("fair:");
+        let a = group.add(Pv::new("A", 0.0f64));
+        let b = group.add(Pv::new("B", 0.0f64));
+        let mut db = PvDatabase::new();
+        db.add_group(group).expect("PV names are unique");
+        (db, (a, b))
+    })
 }
 
 fn first_double(v: &Value) -> f64 {
@@ -323,7 +284,8 @@ fn row(name: &str, lat: &Latency, alone: Option<&Latency>, extra: &str) {
 
 fn main() {
     let started = Instant::now();
-    let (port, pv_a, pv_b, stop_server, server_thread) = start_server();
+    let (server, (pv_a, pv_b)) = start_fair_server();
+    let port = server.port;
     let handles = [("fair:A", &pv_a), ("fair:B", &pv_b)];
     let rt = current_thread();
     let ctx = rt.block_on(async { Context::new(client_config(port)).expect("B's context") });
@@ -429,6 +391,5 @@ fn main() {
 
     rt.block_on(ctx.close());
     drop(rt);
-    let _ = stop_server.send(());
-    server_thread.join().expect("server thread");
+    server.stop();
 }

@@ -749,6 +749,35 @@ mod tests {
         std::mem::take(&mut c.sent)
     }
 
+    /// VERSION and a CREATE_CHAN per name (cids from 1) through `process`,
+    /// as a client sends them; returns the sids the server gave.
+    async fn open_channels(c: &mut Circuit, names: &[&str]) -> Vec<u32> {
+        let mut wire = Vec::new();
+        let version = Command::VersionRequest {
+            priority: 0,
+            version: 13,
+            sequence: 0,
+        };
+        version.encode(&mut wire).unwrap();
+        for (cid, name) in (1..).zip(names) {
+            let create = Command::CreateChanRequest {
+                name: (*name).into(),
+                cid,
+                version: 13,
+            };
+            create.encode(&mut wire).unwrap();
+        }
+        c.process(&wire).await.unwrap();
+        c.flush();
+        std::mem::take(&mut c.sent)
+            .into_iter()
+            .filter_map(|r| match r {
+                Command::CreateChanResponse { sid, .. } => Some(sid),
+                _ => None,
+            })
+            .collect()
+    }
+
     async fn connect(c: &mut Circuit, name: &str, cid: u32) -> u32 {
         let cmd = Command::CreateChanRequest {
             name: name.into(),
@@ -780,40 +809,11 @@ mod tests {
         let mut db = PvDatabase::new();
         db.add_group(g).unwrap();
         let mut c = Circuit::detached(db);
-        let mut wire = Vec::new();
-        let hello = [
-            Command::VersionRequest {
-                priority: 0,
-                version: 13,
-                sequence: 0,
-            },
-            Command::CreateChanRequest {
-                name: "h:sync".into(),
-                cid: 1,
-                version: 13,
-            },
-            Command::CreateChanRequest {
-                name: "h:async".into(),
-                cid: 2,
-                version: 13,
-            },
-        ];
-        for cmd in hello {
-            cmd.encode(&mut wire).unwrap();
-        }
-        c.process(&wire).await.unwrap();
-        c.flush();
-        let sids: Vec<u32> = std::mem::take(&mut c.sent)
-            .into_iter()
-            .filter_map(|r| match r {
-                Command::CreateChanResponse { sid, .. } => Some(sid),
-                _ => None,
-            })
-            .collect();
+        let sids = open_channels(&mut c, &["h:sync", "h:async"]).await;
         let [sid_sync, sid_async] = sids[..] else {
             panic!("channels not created: {sids:?}");
         };
-        wire.clear();
+        let mut wire = Vec::new();
         for (sid, ioid) in [(sid_sync, 7), (sid_async, 8)] {
             Command::WriteNotifyRequest {
                 data: 10.0f64.to_be_bytes().to_vec(),
@@ -1076,32 +1076,11 @@ mod tests {
             }
             replies
         };
-        let mut wire = Vec::new();
-        let hello = [
-            Command::VersionRequest {
-                priority: 0,
-                version: 13,
-                sequence: 0,
-            },
-            Command::CreateChanRequest {
-                name: "t:x".into(),
-                cid: 1,
-                version: 13,
-            },
-        ];
-        for cmd in hello {
-            cmd.encode(&mut wire).unwrap();
-        }
-        c.process(&wire).await.unwrap();
-        c.flush();
-        let sid = decode_all(&c.out)
-            .iter()
-            .find_map(|r| match r {
-                Command::CreateChanResponse { sid, .. } => Some(*sid),
-                _ => None,
-            })
-            .expect("channel created");
+        let [sid] = open_channels(&mut c, &["t:x"]).await[..] else {
+            panic!("channel not created");
+        };
         c.take_output();
+        let mut wire = Vec::new();
         let read = |ioid| Command::ReadNotifyRequest {
             data_type: DbrType::DOUBLE,
             data_count: 1,
