@@ -1,11 +1,17 @@
 //! Circuits on the server's own threads (`ServerConfig::circuit_threads`):
 //! several clients are served at once across the threads, the threads ask
 //! for the real-time priority configured (and get it exactly when this
-//! process may use one), and they end with the server. In-process server
-//! and clients, loopback only.
+//! process may use one), and they end with the server; `caproto-ioc`
+//! without the permission keeps normal priority and serves as before.
+//! Loopback only.
+
+mod common;
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+use common::CaEnv;
 
 use caproto::client::{Config, Context};
 use caproto::proto::command::mask;
@@ -17,10 +23,20 @@ use caproto::server::{Pv, PvDatabase, PvGroup, Server, ServerConfig};
 const THREAD_NAME: &str = "caproto-circ-";
 const WAIT: Duration = Duration::from_secs(10);
 
+const IOC_EXE: &str = env!("CARGO_BIN_EXE_caproto-ioc");
+const GET_EXE: &str = env!("CARGO_BIN_EXE_caproto-get");
+const SCHED_OTHER: u32 = 0;
+const SCHED_FIFO: u32 = 1;
+
 /// (name, scheduling policy) of every thread of this process.
 fn threads() -> Vec<(String, u32)> {
+    threads_of("self")
+}
+
+/// (name, scheduling policy) of every thread of process `pid`.
+fn threads_of(pid: &str) -> Vec<(String, u32)> {
     let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return out;
     };
     for task in dir.flatten() {
@@ -125,8 +141,6 @@ async fn clients_are_served_on_circuit_threads_that_end_with_the_server() {
         "two circuit threads: {:?}",
         threads()
     );
-    const SCHED_OTHER: u32 = 0;
-    const SCHED_FIFO: u32 = 1;
     let expected = if may_use_fifo() {
         SCHED_FIFO
     } else {
@@ -157,4 +171,56 @@ async fn clients_are_served_on_circuit_threads_that_end_with_the_server() {
     for (ctx, _, _) in clients {
         ctx.close().await;
     }
+}
+
+/// `caproto-ioc` asks for SCHED_FIFO 20 by default; started without
+/// CAP_SYS_NICE (util-linux `setpriv` drops it from the bounding set, so
+/// not even root keeps it), its circuit threads stay at normal priority, say
+/// so at `-vv`, and serve.
+#[test]
+fn without_the_permission_the_ioc_keeps_normal_priority_and_serves() {
+    let has_setpriv = Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_setpriv {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "setpriv (util-linux) is missing under CI"
+        );
+        eprintln!("SKIPPED: setpriv (util-linux) not installed");
+        return;
+    }
+    let env = CaEnv::new();
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        "--bounding-set",
+        "-sys_nice",
+        IOC_EXE,
+        "simple",
+        "--prefix",
+        "np:",
+        "-vv",
+    ]);
+    env.apply(&mut cmd);
+    let mut ioc = env.spawn("caproto-ioc", &mut cmd);
+    common::wait_for_server(&env, &mut ioc, "np:A");
+    let out = env.run(env.own(GET_EXE).arg("np:A"), Duration::from_secs(20));
+    let out = out.expect_success("caproto-get np:A");
+    assert!(out.starts_with("np:A"), "{out}");
+    let policies: Vec<u32> = threads_of(&ioc.pid().to_string())
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(THREAD_NAME))
+        .map(|(_, policy)| policy)
+        .collect();
+    assert!(!policies.is_empty(), "no circuit threads in {}", ioc.pid());
+    assert!(
+        policies.iter().all(|&p| p == SCHED_OTHER),
+        "policies {policies:?} without CAP_SYS_NICE"
+    );
+    let log = ioc.log_contents();
+    assert!(
+        log.contains("stays at normal priority (SCHED_FIFO 20: Operation not permitted"),
+        "{log}"
+    );
 }
