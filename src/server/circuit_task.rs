@@ -650,35 +650,10 @@ impl Circuit {
 
 /// The header a request had on the wire, rebuilt from the decoded command
 /// (ERROR replies quote it so the client can match the failed request).
+/// Reads and writes carry theirs in their [`IoRequest`].
 fn request_header(cmd: &Command) -> Header {
     use crate::proto::command::id;
     let (command, data_type, data_count, parameter1, parameter2) = match cmd {
-        Command::ReadNotifyRequest {
-            data_type,
-            data_count,
-            sid,
-            ioid,
-        } => (id::READ_NOTIFY, data_type.code(), *data_count, *sid, *ioid),
-        Command::ReadRequest {
-            data_type,
-            data_count,
-            sid,
-            ioid,
-        } => (id::READ, data_type.code(), *data_count, *sid, *ioid),
-        Command::WriteRequest {
-            data_type,
-            data_count,
-            sid,
-            ioid,
-            ..
-        } => (id::WRITE, data_type.code(), *data_count, *sid, *ioid),
-        Command::WriteNotifyRequest {
-            data_type,
-            data_count,
-            sid,
-            ioid,
-            ..
-        } => (id::WRITE_NOTIFY, data_type.code(), *data_count, *sid, *ioid),
         Command::EventAddRequest {
             data_type,
             data_count,

@@ -326,20 +326,18 @@ async fn accept_loop(
         tokio::select! {
             _ = stop.changed() => return,
             r = listener.accept() => match r {
-                Ok((stream, _)) if pool.is_some() => {
-                    if let Some(pool) = &pool {
-                        pool.dispatch(stream, alive.clone());
+                Ok((stream, _)) => match &pool {
+                    Some(pool) => pool.dispatch(stream, alive.clone()),
+                    None => {
+                        let shared = Arc::clone(&shared);
+                        let stop = stop.clone();
+                        let alive = alive.clone();
+                        tokio::spawn(async move {
+                            circuit_task::run(stream, shared, stop).await;
+                            drop(alive);
+                        });
                     }
-                }
-                Ok((stream, _)) => {
-                    let shared = Arc::clone(&shared);
-                    let stop = stop.clone();
-                    let alive = alive.clone();
-                    tokio::spawn(async move {
-                        circuit_task::run(stream, shared, stop).await;
-                        drop(alive);
-                    });
-                }
+                },
                 Err(e) => {
                     // Out of file descriptors and similar: back off briefly instead of spinning.
                     tracing::warn!(target: "caproto::serv", role = "server", "accept failed: {e}");
