@@ -149,17 +149,23 @@ impl Circuit {
         }
     }
 
-    /// A reply with no payload, only `status` (WRITE_NOTIFY).
-    fn reply_status(&mut self, req: &IoRequest, status: u32) {
+    /// Write the reply to `req` into the output buffer behind the replies
+    /// still queued for the general path (flushed first, so replies keep
+    /// request order). `read_now` does the same inline: its payload is
+    /// encoded from a channel it holds borrowed.
+    fn reply_now(&mut self, req: &IoRequest, fill: impl FnOnce(&mut Vec<u8>) -> IoReply) {
         if !self.outq.is_empty() {
             self.flush();
         }
-        let data_count = req.data_count;
-        let _written = self
-            .vc
-            .reply_io(req, &mut self.out, |_| IoReply { status, data_count });
+        let _written = self.vc.reply_io(req, &mut self.out, fill);
         #[cfg(test)]
         self.record_sent_io(_written);
+    }
+
+    /// A reply with no payload, only `status` (WRITE_NOTIFY).
+    fn reply_status(&mut self, req: &IoRequest, status: u32) {
+        let data_count = req.data_count;
+        self.reply_now(req, |_| IoReply { status, data_count });
     }
 
     /// A READ_NOTIFY reply saying the client may not read: zeroed data and
@@ -170,20 +176,15 @@ impl Circuit {
             self.send_error(req.header, cid, eca::NORDACCESS, msg, Some(pv.name_arc()));
             return;
         }
-        if !self.outq.is_empty() {
-            self.flush();
-        }
         let n = access::denied_count(req.data_count, pv);
         let size = dbr::payload_size(req.data_type, n as usize);
-        let _written = self.vc.reply_io(req, &mut self.out, |out| {
+        self.reply_now(req, |out| {
             out.resize(out.len() + size, 0);
             IoReply {
                 status: eca::NORDACCESS,
                 data_count: n,
             }
         });
-        #[cfg(test)]
-        self.record_sent_io(_written);
     }
 
     /// Unit tests read replies as commands: decode the `written` bytes of
