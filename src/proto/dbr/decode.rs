@@ -76,10 +76,7 @@ pub fn decode_plain_into(
 /// Replace the elements of `v` with the `N`-byte big-endian elements of `raw`.
 fn refill<T, const N: usize>(v: &mut Vec<T>, raw: &[u8], from: fn([u8; N]) -> T) {
     v.clear();
-    v.extend(
-        raw.chunks_exact(N)
-            .map(|c| from(c.try_into().unwrap_or([0; N]))),
-    );
+    v.extend(be_elements(raw, from));
 }
 
 /// Read the metadata fields of `dbr_type` in wire order.
@@ -157,7 +154,14 @@ fn decode_value(native: NativeType, n: usize, r: &mut Reader<'_>) -> Result<Valu
 
 /// Split `raw` into `N`-byte big-endian elements.
 fn be_array<T, const N: usize>(raw: &[u8], from: fn([u8; N]) -> T) -> Vec<T> {
+    be_elements(raw, from).collect()
+}
+
+/// The `N`-byte big-endian elements of `raw`.
+fn be_elements<'a, T: 'a, const N: usize>(
+    raw: &'a [u8],
+    from: fn([u8; N]) -> T,
+) -> impl Iterator<Item = T> + 'a {
     raw.chunks_exact(N)
-        .map(|c| from(c.try_into().unwrap_or([0; N])))
-        .collect()
+        .map(move |c| from(c.try_into().unwrap_or([0; N])))
 }
