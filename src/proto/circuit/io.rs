@@ -22,8 +22,6 @@
 //! DEBUG logging on, the request and the reply are each recorded as the
 //! same `Command` the general path would record (decoded only then).
 
-use std::sync::Arc;
-
 use super::{CircuitState, VirtualCircuit};
 use crate::proto::command::{id, Decoded};
 use crate::proto::dbr::DbrType;
@@ -249,12 +247,7 @@ impl VirtualCircuit {
         else {
             return;
         };
-        let pv = self
-            .tables
-            .sids
-            .get(&sid)
-            .and_then(|cid| self.tables.channels.get(cid));
-        let pv = pv.map(|c| Arc::clone(&c.name));
+        let pv = self.tables.name_of_sid(sid);
         trace::command(
             Target::Circ,
             &self.ends,

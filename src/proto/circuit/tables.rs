@@ -159,7 +159,7 @@ impl Tables {
             | WriteNotifyRequest { sid, .. }
             | EventAddRequest { sid, .. }
             | EventCancelRequest { sid, .. }
-            | EventCancelResponse { sid, .. } => *self.sids.get(sid)?,
+            | EventCancelResponse { sid, .. } => return self.name_of_sid(*sid),
             ReadNotifyResponse { ioid, .. }
             | ReadResponse { ioid, .. }
             | WriteNotifyResponse { ioid, .. } => self.ioids.get(ioid)?.cid,
@@ -167,6 +167,12 @@ impl Tables {
             _ => return None,
         };
         self.channels.get(&cid).map(|c| Arc::clone(&c.name))
+    }
+
+    /// The PV name of the channel with server id `sid`, if the circuit knows it.
+    pub fn name_of_sid(&self, sid: u32) -> Option<Arc<str>> {
+        let cid = self.sids.get(&sid)?;
+        self.channels.get(cid).map(|c| Arc::clone(&c.name))
     }
 
     /// Validate a channel-level command and update the tables. `received` is
