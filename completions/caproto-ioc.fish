@@ -10,7 +10,7 @@ complete -c caproto-ioc -l count -d 'defaultdict: element count of the PVs it ma
 complete -c caproto-ioc -l interfaces -d 'Interfaces to serve on (overrides EPICS_CAS_INTF_ADDR_LIST)' -r
 complete -c caproto-ioc -l port -d 'TCP/UDP port (overrides EPICS_CAS_SERVER_PORT)' -r
 complete -c caproto-ioc -l circuit-threads -d 'Threads that run client circuits, each with its own single-threaded runtime; a new client goes to the one with the fewest (default: one per CPU core). 0 runs circuits as tasks on the shared multi-threaded runtime' -r
-complete -c caproto-ioc -l rt-priority -d 'Real-time (SCHED_FIFO) priority of the circuit threads when the process may use one (root, CAP_SYS_NICE, RLIMIT_RTPRIO), as an EPICS IOC\'s CA server threads have; 0 keeps normal priority' -r
+complete -c caproto-ioc -l rt-priority -d 'Real-time (SCHED_FIFO) priority of the circuit threads when the process may use one (root, CAP_SYS_NICE, RLIMIT_RTPRIO), as an EPICS IOC\'s CA server threads have (the search responder\'s thread gets 8 less); 0 keeps normal priority' -r
 complete -c caproto-ioc -l acf -d 'Access security file (EPICS ACF syntax) enforced for every client; SIGHUP reloads it (a bad file is logged and the old rules stay)' -r -F
 complete -c caproto-ioc -l putlog -d 'Append put-log records (writes that a TRAPWRITE rule granted: user, host, PV, old and new value) to this file, apart from other logs' -r -F
 complete -c caproto-ioc -l rate -d 'Update rate in Hz for fast-updating examples (ticker)' -r

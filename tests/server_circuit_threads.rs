@@ -1,9 +1,10 @@
 //! Circuits on the server's own threads (`ServerConfig::circuit_threads`):
 //! several clients are served at once across the threads, the threads ask
 //! for the real-time priority configured (and get it exactly when this
-//! process may use one), and they end with the server; `caproto-ioc`
-//! without the permission keeps normal priority and serves as before.
-//! Loopback only.
+//! process may use one), the search responder gets a thread of its own
+//! 8 levels below them (as rsrv's CAS-UDP), and all end with the server;
+//! `caproto-ioc` without the permission keeps normal priority and serves
+//! as before. Loopback only.
 
 mod common;
 
@@ -21,6 +22,8 @@ use caproto::server::{Pv, PvDatabase, PvGroup, Server, ServerConfig};
 /// The circuit threads are named `caproto-circ-N` (15 characters at most
 /// show in `/proc`).
 const THREAD_NAME: &str = "caproto-circ-";
+/// The search responder's thread (with circuit threads only).
+const SEARCH_THREAD: &str = "caproto-search";
 const WAIT: Duration = Duration::from_secs(10);
 
 const IOC_EXE: &str = env!("CARGO_BIN_EXE_caproto-ioc");
@@ -35,6 +38,14 @@ fn threads() -> Vec<(String, u32)> {
 
 /// (name, scheduling policy) of every thread of process `pid`.
 fn threads_of(pid: &str) -> Vec<(String, u32)> {
+    sched_of(pid)
+        .into_iter()
+        .map(|(name, policy, _)| (name, policy))
+        .collect()
+}
+
+/// (name, scheduling policy, real-time priority) of every thread of process `pid`.
+fn sched_of(pid: &str) -> Vec<(String, u32, u32)> {
     let mut out = Vec::new();
     let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return out;
@@ -43,13 +54,14 @@ fn threads_of(pid: &str) -> Vec<(String, u32)> {
         let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
         let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
         // Fields after the parenthesised name start at field 3 (state);
-        // the policy is field 41.
-        let policy = stat
-            .rsplit_once(") ")
-            .and_then(|(_, rest)| rest.split(' ').nth(41 - 3))
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(u32::MAX);
-        out.push((name.trim().to_string(), policy));
+        // the real-time priority is field 40, the policy field 41.
+        let field = |n: usize| {
+            stat.rsplit_once(") ")
+                .and_then(|(_, rest)| rest.split(' ').nth(n - 3))
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(u32::MAX)
+        };
+        out.push((name.trim().to_string(), field(41), field(40)));
     }
     out
 }
@@ -59,6 +71,15 @@ fn circuit_threads() -> Vec<u32> {
         .into_iter()
         .filter(|(name, _)| name.starts_with(THREAD_NAME))
         .map(|(_, policy)| policy)
+        .collect()
+}
+
+/// (policy, real-time priority) of this process's search responder threads.
+fn search_threads() -> Vec<(u32, u32)> {
+    sched_of("self")
+        .into_iter()
+        .filter(|(name, _, _)| name == SEARCH_THREAD)
+        .map(|(_, policy, priority)| (policy, priority))
         .collect()
 }
 
@@ -86,6 +107,7 @@ fn client_config(port: u16) -> Config {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_are_served_on_circuit_threads_that_end_with_the_server() {
     let before = circuit_threads().len();
+    let searches_before = search_threads().len();
     let mut group = PvGroup::new("ct:");
     let x = group.add(Pv::new("x", 0.0f64));
     let mut db = PvDatabase::new();
@@ -151,6 +173,19 @@ async fn clients_are_served_on_circuit_threads_that_end_with_the_server() {
         "circuit threads' policies {policies:?}, expected {expected} (FIFO allowed: {})",
         expected == SCHED_FIFO
     );
+    // The clients found the PV through the search responder's own thread,
+    // real-time 8 levels below the circuits when they are.
+    let searches = search_threads();
+    assert_eq!(searches.len(), searches_before + 1, "{:?}", threads());
+    let expected_search = if expected == SCHED_FIFO {
+        (SCHED_FIFO, 12)
+    } else {
+        (SCHED_OTHER, 0)
+    };
+    assert!(
+        searches.contains(&expected_search),
+        "search thread {searches:?}, expected {expected_search:?}"
+    );
 
     // Stopping the server ends its circuits and then its threads.
     let _ = stop.send(());
@@ -160,10 +195,10 @@ async fn clients_are_served_on_circuit_threads_that_end_with_the_server() {
         .unwrap()
         .unwrap();
     let deadline = Instant::now() + WAIT;
-    while circuit_threads().len() > before {
+    while circuit_threads().len() > before || search_threads().len() > searches_before {
         assert!(
             Instant::now() < deadline,
-            "circuit threads left: {:?}",
+            "server threads left: {:?}",
             threads()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -218,9 +253,23 @@ fn without_the_permission_the_ioc_keeps_normal_priority_and_serves() {
         policies.iter().all(|&p| p == SCHED_OTHER),
         "policies {policies:?} without CAP_SYS_NICE"
     );
+    let search: Vec<(String, u32, u32)> = sched_of(&ioc.pid().to_string())
+        .into_iter()
+        .filter(|(name, _, _)| name == SEARCH_THREAD)
+        .collect();
+    assert!(
+        search.len() == 1 && search[0].1 == SCHED_OTHER,
+        "search thread {search:?} without CAP_SYS_NICE"
+    );
     let log = ioc.log_contents();
     assert!(
         log.contains("stays at normal priority (SCHED_FIFO 20: Operation not permitted"),
+        "{log}"
+    );
+    assert!(
+        log.contains(
+            "search responder stays at normal priority (SCHED_FIFO 12: Operation not permitted"
+        ),
         "{log}"
     );
 }

@@ -16,8 +16,8 @@
 //! threads at 20), so a request preempts ordinary work the moment it
 //! arrives; on a loaded or virtual machine that is most of a round trip.
 //! With [`ServerConfig::circuit_rt_priority`](super::ServerConfig) the
-//! circuit threads ask for the same, and run at normal priority when the
-//! process may not.
+//! circuit threads ask for the same (see [`realtime`]), and run at normal
+//! priority when the process may not.
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::circuit_task;
+use super::realtime;
 use super::server::Shared;
 
 /// How long a thread waits, after the server stopped accepting, for its
@@ -71,13 +72,18 @@ impl CircuitPool {
                 .enable_all()
                 .build()?;
             let (shared, stop, count) = (Arc::clone(shared), stop.clone(), Arc::clone(&circuits));
+            // The circuits log to whatever subscriber the server was started
+            // under, thread-local default included.
+            let dispatch = tracing::dispatcher::get_default(Clone::clone);
             std::thread::Builder::new()
                 .name(format!("caproto-circ-{n}"))
                 .spawn(move || {
-                    if let Some(priority) = rt_priority {
-                        realtime(n, priority);
-                    }
-                    runtime.block_on(serve(rx, shared, stop, count))
+                    tracing::dispatcher::with_default(&dispatch, || {
+                        if let Some(priority) = rt_priority {
+                            realtime::enter(&format!("circuit thread {n}"), priority);
+                        }
+                        runtime.block_on(serve(rx, shared, stop, count))
+                    })
                 })?;
             workers.push(Worker { tx, circuits });
         }
@@ -142,26 +148,4 @@ async fn serve(
         while circuits.join_next().await.is_some() {}
     })
     .await;
-}
-
-/// Put the calling thread under `SCHED_FIFO` at `priority`, or say at DEBUG
-/// why it stays at normal priority (most often: no permission).
-fn realtime(thread: usize, priority: u8) {
-    let param = libc::sched_param {
-        sched_priority: i32::from(priority.clamp(1, 99)),
-    };
-    // SAFETY: `pthread_self()` is always a valid handle of the calling
-    // thread, and `param` is a live, initialised `sched_param` for the
-    // duration of the call, which only reads it.
-    let err =
-        unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) };
-    if err == 0 {
-        tracing::debug!(target: "caproto::serv", role = "server",
-            "circuit thread {thread} runs under SCHED_FIFO at priority {}", param.sched_priority);
-    } else {
-        let why = io::Error::from_raw_os_error(err);
-        tracing::debug!(target: "caproto::serv", role = "server",
-            "circuit thread {thread} stays at normal priority (SCHED_FIFO {}: {why})",
-            param.sched_priority);
-    }
 }

@@ -55,13 +55,17 @@ pub struct ServerConfig {
     /// server_clients`), and, unlike the shared runtime's workers, they can
     /// be given real-time priority ([`circuit_rt_priority`](Self::circuit_rt_priority))
     /// without changing the rest of the program. Put hooks then run on
-    /// these threads' runtimes.
+    /// these threads' runtimes. With circuit threads, the UDP search
+    /// responders get a thread of their own as well.
     pub circuit_threads: usize,
     /// Real-time (`SCHED_FIFO`) priority, 1-99, for the circuit threads, as
     /// an EPICS IOC gives its CA server threads (rsrv's per-client threads
     /// run at 20) when the process may: as root, with `CAP_SYS_NICE`, or
     /// under an `RLIMIT_RTPRIO` that allows it. Otherwise, or with `None`,
-    /// they run at normal priority. Only with `circuit_threads` > 0.
+    /// they run at normal priority. The search responders' thread asks for
+    /// 8 less (at least 1), as rsrv's "CAS-UDP" runs below its clients: a
+    /// prompt search reply is what paces a client connecting many
+    /// channels. Only with `circuit_threads` > 0.
     pub circuit_rt_priority: Option<u8>,
 }
 

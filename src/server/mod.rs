@@ -20,6 +20,8 @@ pub mod dynamic;
 pub mod error;
 pub mod log_control;
 pub mod pv;
+mod realtime;
+mod search_thread;
 #[allow(clippy::module_inception)]
 mod server;
 mod subscription;

@@ -1,7 +1,9 @@
 //! Binding sockets and running the server's tasks: one accept loop and one
 //! UDP search responder per interface (two for a listed interface: its own
 //! address and its broadcast address), one beacon sender for the whole beacon
-//! list, one task per circuit, and the PV groups' startup tasks.
+//! list, one task per circuit, and the PV groups' startup tasks. With circuit
+//! threads, circuits run on [`CircuitPool`]'s threads and the search
+//! responders on [`search_thread`]'s; the rest stays on the caller's runtime.
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -16,7 +18,8 @@ use super::circuit_threads::CircuitPool;
 use super::config::ServerConfig;
 use super::error::ServerError;
 use super::pv::{BoxFuture, PvDatabase};
-use super::{beacon, circuit_task, udp};
+use super::udp::{self, SearchSocket};
+use super::{beacon, circuit_task, realtime, search_thread};
 
 /// How long shutdown waits for circuits to send SERVER_DISCONN and close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -31,21 +34,12 @@ pub(crate) struct Shared {
     pub access: AccessControl,
 }
 
-/// One UDP search socket: it receives on `recv` and replies through `reply`
-/// (the same socket, except for an interface's broadcast socket, whose
-/// replies leave from the interface address as rsrv's do).
-struct SearchSocket {
-    recv: Arc<UdpSocket>,
-    reply: Arc<UdpSocket>,
-    ip: Ipv4Addr,
-}
-
 /// A server with its sockets bound, ready to [`Server::run_until`].
 pub struct Server {
     shared: Arc<Shared>,
     listeners: Vec<TcpListener>,
-    /// Search sockets: (receiving socket, socket replies leave from, the
-    /// interface address the replies carry).
+    /// Search sockets, with the socket replies leave from and the interface
+    /// address the replies carry.
     udp: Vec<SearchSocket>,
     startup: Vec<BoxFuture<()>>,
 }
@@ -102,27 +96,31 @@ impl Server {
                 what: "UDP",
                 source,
             })?;
-            let socket = Arc::new(socket);
+            // A socket bound to an interface address gets no broadcasts:
+            // listen on the interface's broadcast address too (as rsrv),
+            // replying from the interface address.
+            let broadcast = match config.interface_broadcasts.iter().find(|(i, _)| i == ip) {
+                Some((_, bcast)) => {
+                    let addr = SocketAddrV4::new(*bcast, udp_port);
+                    let bsocket = bind_udp(addr, true).map_err(|source| ServerError::Bind {
+                        addr: SocketAddr::V4(addr),
+                        what: "UDP (broadcast)",
+                        source,
+                    })?;
+                    Some(SearchSocket {
+                        recv: bsocket,
+                        reply: socket.try_clone()?,
+                        ip: *ip,
+                    })
+                }
+                None => None,
+            };
             udp.push(SearchSocket {
-                recv: Arc::clone(&socket),
-                reply: Arc::clone(&socket),
+                reply: socket.try_clone()?,
+                recv: socket,
                 ip: *ip,
             });
-            // A socket bound to an interface address gets no broadcasts:
-            // listen on the interface's broadcast address too (as rsrv).
-            if let Some((_, bcast)) = config.interface_broadcasts.iter().find(|(i, _)| i == ip) {
-                let addr = SocketAddrV4::new(*bcast, udp_port);
-                let bsocket = bind_udp(addr, true).map_err(|source| ServerError::Bind {
-                    addr: SocketAddr::V4(addr),
-                    what: "UDP (broadcast)",
-                    source,
-                })?;
-                udp.push(SearchSocket {
-                    recv: Arc::new(bsocket),
-                    reply: Arc::clone(&socket),
-                    ip: *ip,
-                });
-            }
+            udp.extend(broadcast);
         }
         Ok(Server {
             shared: Arc::new(Shared {
@@ -203,19 +201,28 @@ impl Server {
                 listener, shared, stop, alive, pool,
             )));
         }
-        for SearchSocket { recv, reply, ip } in self.udp {
-            let addr = recv.local_addr()?;
+        for search in &self.udp {
+            let addr = search.recv.local_addr()?;
             tracing::info!(target: "caproto::serv", our_addr = %addr, role = "server",
                 "answering searches on {addr} (UDP)");
-            let reply_ip = (!ip.is_unspecified()).then_some(ip);
-            let shared = Arc::clone(&self.shared);
-            tasks.push(tokio::spawn(udp::run(
-                recv,
-                reply,
-                shared,
-                reply_ip,
+        }
+        if pool.is_some() {
+            let priority = self
+                .shared
+                .config
+                .circuit_rt_priority
+                .map(realtime::search_priority);
+            search_thread::start(
+                self.udp,
+                Arc::clone(&self.shared),
+                priority,
                 stop_rx.clone(),
-            )));
+            )?;
+        } else {
+            for search in self.udp {
+                let shared = Arc::clone(&self.shared);
+                tasks.push(tokio::spawn(udp::run(search, shared, stop_rx.clone())));
+            }
         }
         let cfg = &self.shared.config;
         tracing::debug!(target: "caproto::serv", role = "server", "serving on {}",
@@ -244,6 +251,7 @@ impl Server {
             };
             let sock = bind_udp(SocketAddrV4::new(source, 0), false)?;
             sock.set_broadcast(true)?;
+            let sock = UdpSocket::from_std(sock)?;
             tasks.push(tokio::spawn(beacon::run(
                 sock,
                 cfg.beacon_addrs.clone(),
@@ -356,7 +364,7 @@ fn bind_tcp(addr: SocketAddrV4) -> std::io::Result<TcpListener> {
     socket.listen(1024)
 }
 
-fn bind_udp(addr: SocketAddrV4, reuse: bool) -> std::io::Result<UdpSocket> {
+fn bind_udp(addr: SocketAddrV4, reuse: bool) -> std::io::Result<std::net::UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
     if reuse {
@@ -365,5 +373,5 @@ fn bind_udp(addr: SocketAddrV4, reuse: bool) -> std::io::Result<UdpSocket> {
     }
     socket.set_nonblocking(true)?;
     socket.bind(&SocketAddr::V4(addr).into())?;
-    UdpSocket::from_std(socket.into())
+    Ok(socket.into())
 }

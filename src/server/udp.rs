@@ -21,17 +21,38 @@ const MAX_REPLY_DATAGRAM: usize = 1400;
 /// Largest datagram we read (CA search datagrams are at most ~16 KiB).
 const MAX_DATAGRAM: usize = 65536;
 
-/// Answer searches received on `socket` through `reply_socket` until
-/// shutdown. `reply_ip` goes in the replies (`None` = "use the datagram's
-/// source address", for wildcard binds). Searches from
-/// `EPICS_CAS_IGNORE_ADDR_LIST` hosts are dropped unread.
+/// One UDP search socket, not yet tied to a runtime (the responder may run
+/// on a thread of its own): it receives on `recv` and replies through
+/// `reply`, a handle on the same socket, except for an interface's broadcast
+/// socket, whose replies leave from the interface address as rsrv's do.
+pub(crate) struct SearchSocket {
+    pub recv: std::net::UdpSocket,
+    pub reply: std::net::UdpSocket,
+    /// The interface address; unspecified for a wildcard bind.
+    pub ip: Ipv4Addr,
+}
+
+/// Answer searches received on `search.recv` through `search.reply` until
+/// shutdown (or its sender is dropped). The replies carry `search.ip`
+/// (unspecified: "use the datagram's source address", for wildcard binds).
+/// Searches from `EPICS_CAS_IGNORE_ADDR_LIST` hosts are dropped unread.
 pub(crate) async fn run(
-    socket: Arc<UdpSocket>,
-    reply_socket: Arc<UdpSocket>,
+    search: SearchSocket,
     shared: Arc<Shared>,
-    reply_ip: Option<Ipv4Addr>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let reply_ip = (!search.ip.is_unspecified()).then_some(search.ip);
+    let (socket, reply_socket) = match (
+        UdpSocket::from_std(search.recv),
+        UdpSocket::from_std(search.reply),
+    ) {
+        (Ok(recv), Ok(reply)) => (recv, reply),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(target: "caproto::bcast", role = "server",
+                "cannot answer searches on {}: {e}", search.ip);
+            return;
+        }
+    };
     let local = socket
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));

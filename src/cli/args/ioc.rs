@@ -65,7 +65,8 @@ pub struct IocArgs {
 
     /// Real-time (SCHED_FIFO) priority of the circuit threads when the process
     /// may use one (root, CAP_SYS_NICE, RLIMIT_RTPRIO), as an EPICS IOC's CA
-    /// server threads have; 0 keeps normal priority
+    /// server threads have (the search responder's thread gets 8 less);
+    /// 0 keeps normal priority
     #[arg(long = "rt-priority", value_name = "N", default_value_t = 20,
           value_parser = clap::value_parser!(u8).range(0..=99))]
     pub rt_priority: u8,
