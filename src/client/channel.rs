@@ -374,6 +374,9 @@ impl Channel {
     /// (WRITE_NOTIFY) is awaited and its status returned; without, the call
     /// returns once the write is queued on the circuit (it goes out with the
     /// next flush; [`crate::client::Context::close`] flushes before closing).
+    /// Against a server that reads more slowly than we write, the circuit
+    /// queues at most 256 KiB (libca's limit too): past that, the call waits
+    /// for room, as `ca_put` blocks, instead of queueing without bound.
     pub async fn put(&self, value: &Value, wait_for_callback: bool) -> Result<(), ClientError> {
         let conn = self.connected()?;
         if !conn.info.access_rights.write {

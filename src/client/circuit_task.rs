@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::backlog::Backlog;
 use super::channel::{ChannelInfo, ChannelShared, ConnState, Connection, FailureKind, Reading};
 use super::context::{ContextShared, CtxMsg};
 use super::error::{eca_description, eca_is_success, ClientError};
@@ -149,7 +150,8 @@ async fn run(
         role = "client", "circuit connected");
     let (rd, wr) = stream.into_split();
     let (wtx, wrx) = mpsc::unbounded_channel();
-    let mut writer = tokio::spawn(write_loop(wr, wrx));
+    let backlog = Arc::new(Backlog::default());
+    let mut writer = tokio::spawn(write_loop(wr, wrx, Arc::clone(&backlog)));
     let mut c = Circuit {
         key,
         opened_at: Instant::now(),
@@ -187,7 +189,7 @@ async fn run(
         },
         None,
     );
-    let end = c.serve(rd, &mut rx, &wtx, &mut writer).await;
+    let end = c.serve(rd, &mut rx, &wtx, &backlog, &mut writer).await;
     // Stop accepting requests, and collect the channels that were on their
     // way to us, so they can be searched for again.
     rx.close();
@@ -229,8 +231,12 @@ fn give_up(
 }
 
 /// Write everything the circuit hands over, coalescing queued buffers into
-/// one `write` call.
-async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Vec<u8>>) {
+/// one `write` call, and tell `backlog` what the socket took.
+async fn write_loop(
+    mut wr: OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    backlog: Arc<Backlog>,
+) {
     while let Some(mut buf) = rx.recv().await {
         while let Ok(more) = rx.try_recv() {
             buf.extend_from_slice(&more);
@@ -238,6 +244,7 @@ async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Vec<
         if wr.write_all(&buf).await.is_err() {
             return;
         }
+        backlog.written(buf.len());
     }
     let _ = wr.shutdown().await;
 }
@@ -245,6 +252,8 @@ async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Vec<
 /// What woke the circuit up.
 enum Wake {
     Msg(Option<CircuitMsg>),
+    /// The writer made room in a full backlog.
+    Drained,
     Read(std::io::Result<usize>),
     Timer,
     WriterDone,
@@ -256,6 +265,7 @@ impl Circuit {
         mut rd: OwnedReadHalf,
         rx: &mut mpsc::UnboundedReceiver<CircuitMsg>,
         wtx: &mpsc::UnboundedSender<Vec<u8>>,
+        backlog: &Backlog,
         writer: &mut JoinHandle<()>,
     ) -> End {
         let conn_tmo = self.ctx.config.conn_timeout;
@@ -264,8 +274,9 @@ impl Circuit {
         let mut last_heard = Instant::now();
         let mut echo_sent: Option<Instant> = None;
         // Requests that queued up while we were connecting go out in the
-        // same write as the handshake.
-        while let Ok(m) = rx.try_recv() {
+        // same write as the handshake (as many as the backlog allows).
+        while !backlog.full(self.out.len()) {
+            let Ok(m) = rx.try_recv() else { break };
             if self.handle_msg(m) {
                 return End::Closed;
             }
@@ -273,17 +284,22 @@ impl Circuit {
         loop {
             if !self.out.is_empty() {
                 let chunk = std::mem::replace(&mut self.out, Vec::with_capacity(4096));
+                backlog.handed(chunk.len());
                 if wtx.send(chunk).is_err() {
                     return End::Lost("writer stopped".into());
                 }
             }
+            // A server that does not read must not make us queue without
+            // limit: past the backlog, requests wait (and so do their callers).
+            let full = backlog.full(0);
             let deadline = match echo_sent {
                 Some(t) => t + echo_tmo,
                 None => last_heard + conn_tmo,
             };
             let wake = tokio::select! {
                 biased;
-                m = rx.recv() => Wake::Msg(m),
+                m = rx.recv(), if !full => Wake::Msg(m),
+                _ = backlog.drained(), if full => Wake::Drained,
                 r = rd.read(&mut inbuf) => Wake::Read(r),
                 _ = tokio::time::sleep_until(deadline) => Wake::Timer,
                 _ = &mut *writer => Wake::WriterDone,
@@ -294,12 +310,14 @@ impl Circuit {
                     if self.handle_msg(m) {
                         return End::Closed;
                     }
-                    while let Ok(m) = rx.try_recv() {
+                    while !backlog.full(self.out.len()) {
+                        let Ok(m) = rx.try_recv() else { break };
                         if self.handle_msg(m) {
                             return End::Closed;
                         }
                     }
                 }
+                Wake::Drained => {}
                 Wake::Read(Ok(0)) => return End::Lost("server closed the connection".into()),
                 Wake::Read(Err(e)) => return End::Lost(e.to_string()),
                 Wake::Read(Ok(n)) => {

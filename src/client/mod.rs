@@ -11,6 +11,7 @@
 //! new name is searched for at once (no initial delay), so a one-shot get
 //! costs one UDP round trip plus one TCP connect and round trip.
 
+mod backlog;
 mod channel;
 mod circuit_task;
 mod config;
