@@ -63,3 +63,127 @@ async fn shutdown_returns_promptly() {
         .expect("shutdown hung")
         .unwrap();
 }
+
+/// CA header, big-endian, standard 16-byte form.
+fn header(cmd: u16, size: u16, dtype: u16, count: u16, p1: u32, p2: u32) -> Vec<u8> {
+    let mut h = Vec::with_capacity(16);
+    for v in [cmd, size, dtype, count] {
+        h.extend_from_slice(&v.to_be_bytes());
+    }
+    h.extend_from_slice(&p1.to_be_bytes());
+    h.extend_from_slice(&p2.to_be_bytes());
+    h
+}
+
+/// A client that never stops sending reads (and reading the answers) keeps
+/// its circuit busy every turn; shutdown must still reach that circuit's
+/// loop: it sends SERVER_DISCONN and closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_a_circuit_flooded_with_reads() {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let server = Server::bind(db(), config(0)).await.unwrap();
+    let port = server.tcp_port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(server.run_until(async move {
+        let _ = stopped.await;
+    }));
+
+    let mut tcp = std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut hello = header(0, 0, 0, 13, 0, 0);
+    hello.extend(header(18, 8, 0, 0, 1, 13));
+    hello.extend_from_slice(b"bind:x\0\0");
+    tcp.write_all(&hello).unwrap();
+    // Wait for CREATE_CHAN's answer (command 18) to learn the sid.
+    let mut got = Vec::new();
+    let sid = loop {
+        let mut chunk = [0u8; 1024];
+        let n = tcp.read(&mut chunk).expect("answer to CREATE_CHAN");
+        assert!(n > 0, "server closed during the handshake");
+        got.extend_from_slice(&chunk[..n]);
+        let mut at = 0;
+        let mut sid = None;
+        while got.len() >= at + 16 {
+            let size = usize::from(u16::from_be_bytes([got[at + 2], got[at + 3]]));
+            if got.len() < at + 16 + size {
+                break;
+            }
+            if got[at..at + 2] == [0, 18] {
+                sid = Some(u32::from_be_bytes([
+                    got[at + 12],
+                    got[at + 13],
+                    got[at + 14],
+                    got[at + 15],
+                ]));
+            }
+            at += 16 + size;
+        }
+        if let Some(sid) = sid {
+            break sid;
+        }
+    };
+
+    // Flood: batches of 64 READ_NOTIFY, as fast as the socket takes them,
+    // while another thread reads every answer until the connection ends.
+    let flooding = Arc::new(AtomicBool::new(true));
+    let mut writer = tcp.try_clone().unwrap();
+    let writing = {
+        let flooding = Arc::clone(&flooding);
+        std::thread::spawn(move || {
+            let mut batch = Vec::new();
+            for ioid in 0..64 {
+                batch.extend(header(15, 0, 6, 1, sid, ioid));
+            }
+            while flooding.load(Ordering::Relaxed) && writer.write_all(&batch).is_ok() {}
+        })
+    };
+    // Ok(whether SERVER_DISCONN came, answer bytes) once the connection ends.
+    let reading = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        let mut pending: Vec<u8> = Vec::new();
+        let (mut total, mut disconn) = (0usize, false);
+        loop {
+            match tcp.read(&mut buf) {
+                Ok(0) => return Ok((disconn, total)),
+                Ok(n) => {
+                    total += n;
+                    pending.extend_from_slice(&buf[..n]);
+                    let mut at = 0;
+                    while pending.len() >= at + 16 {
+                        let size =
+                            usize::from(u16::from_be_bytes([pending[at + 2], pending[at + 3]]));
+                        if pending.len() < at + 16 + size {
+                            break;
+                        }
+                        disconn |= pending[at..at + 2] == [0, 27];
+                        at += 16 + size;
+                    }
+                    pending.drain(..at);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    return Err(format!("no end of the connection after {total} bytes"));
+                }
+                Err(_) => return Ok((disconn, total)),
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("server stops")
+        .unwrap()
+        .unwrap();
+    let read = tokio::task::spawn_blocking(move || reading.join().unwrap())
+        .await
+        .unwrap();
+    flooding.store(false, Ordering::Relaxed);
+    let _ = writing.join();
+    let (disconn, total) = read.expect("the flooded circuit closed at shutdown");
+    assert!(total > 24 * 1000, "the flood was answered ({total} bytes)");
+    // Said goodbye from the circuit's own loop, not dropped with its thread.
+    assert!(disconn, "no SERVER_DISCONN before the connection ended");
+}

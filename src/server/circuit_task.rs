@@ -8,12 +8,15 @@
 //! circuit waits; posting to PVs and other circuits carry on.
 
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio::task::unconstrained;
 
 use super::access::{AccessControl, AccessRules, Rights};
 use super::config::ServerConfig;
@@ -112,32 +115,44 @@ pub(crate) async fn run(
     let mut inbuf = vec![0u8; READ_CHUNK];
     let mut out_pos = 0usize;
     let events = Arc::clone(&c.events);
+    // Shutdown and new access rules are looked for at the top of every turn
+    // (an atomic load each), so that a client flooding requests, whose turns
+    // all end at the socket, still sees both at once. The futures below only
+    // wake an idle circuit; they stay armed across turns, because made afresh
+    // each turn their waiters were added to and removed from three wait lists
+    // per turn, two turns per request: most of a round trip's instructions
+    // (callgrind). They are outside the cooperative budget, which would
+    // refuse them exactly when a flood has spent it.
+    let stop_seen = shutdown.clone();
+    let mut stop_wake = pin!(unconstrained(shutdown.changed()));
+    let rules_seen = access_rx.clone();
+    let mut rules_wake = pin!(unconstrained(changed(access_rx)));
+    let mut access_rx = rules_seen;
+    let mut events_ready = pin!(events.notify.notified());
 
     let reason = loop {
-        let pending = c.out.len() - out_pos;
-        let room = pending < HIGH_WATER;
-        tokio::select! {
-            biased;
-            _ = shutdown.changed() => break Close::Shutdown,
-            r = access_rx.changed(), if access_live => match r {
-                Ok(()) => {
+        if stop_seen.has_changed().unwrap_or(true) {
+            break Close::Shutdown;
+        }
+        if access_live {
+            match access_rx.has_changed() {
+                Ok(true) => {
                     let rules = access_rx.borrow_and_update().clone();
                     c.set_rules(rules);
                     c.flush();
                 }
+                Ok(false) => {}
                 Err(_) => access_live = false,
-            },
+            }
+        }
+        let pending = c.out.len() - out_pos;
+        let room = pending < HIGH_WATER;
+        tokio::select! {
+            biased;
             r = wr.write(&c.out[out_pos..]), if pending > 0 => match r {
                 Ok(0) => break Close::ClientClosed,
                 Ok(n) => {
-                    out_pos += n;
-                    if out_pos == c.out.len() {
-                        c.out.clear();
-                        out_pos = 0;
-                    } else if out_pos > HIGH_WATER {
-                        c.out.drain(..out_pos);
-                        out_pos = 0;
-                    }
+                    wrote(&mut c.out, &mut out_pos, n);
                     c.drain_events();
                     c.flush();
                 }
@@ -153,13 +168,25 @@ pub(crate) async fn run(
                     }
                     c.drain_events();
                     c.flush();
+                    if let Err(e) = write_now(&wr, &mut c.out, &mut out_pos) {
+                        break Close::Io(e);
+                    }
                 }
                 Err(e) => break Close::Io(e),
             },
-            _ = events.notify.notified(), if room && c.events_on => {
+            _ = &mut events_ready, if room && c.events_on => {
+                events_ready.set(events.notify.notified());
                 c.drain_events();
                 c.flush();
+                if let Err(e) = write_now(&wr, &mut c.out, &mut out_pos) {
+                    break Close::Io(e);
+                }
             }
+            // Wake-ups only: the top of the loop acts on them.
+            (rx, _) = &mut rules_wake, if access_live => {
+                rules_wake.set(unconstrained(changed(rx)));
+            }
+            _ = &mut stop_wake => {}
         }
     };
 
@@ -171,7 +198,12 @@ pub(crate) async fn run(
         c.flush();
         let _ = tokio::time::timeout(SHUTDOWN_FLUSH, async {
             wr.write_all(&c.out[out_pos..]).await?;
-            wr.shutdown().await
+            wr.shutdown().await?;
+            // Drop what the client still sends until it closes: closing with
+            // requests unread resets the connection, and a reset can destroy
+            // the SERVER_DISCONN still waiting in the client's receive buffer.
+            while rd.read(&mut inbuf).await? > 0 {}
+            Ok::<_, std::io::Error>(())
         })
         .await;
     }
@@ -183,6 +215,45 @@ pub(crate) async fn run(
             their_addr = %peer, role = "server", "client disconnected: {peer} ({e})"),
         Close::ClientClosed | Close::Shutdown => tracing::info!(target: "caproto::serv",
             our_addr = %local, their_addr = %peer, role = "server", "client disconnected: {peer}"),
+    }
+}
+
+/// Completes when `rx`'s value changes (or its sender is gone), handing
+/// the receiver back so that the caller can read the value and wait again.
+async fn changed<T>(
+    mut rx: watch::Receiver<T>,
+) -> (watch::Receiver<T>, Result<(), watch::error::RecvError>) {
+    let r = rx.changed().await;
+    (rx, r)
+}
+
+/// Send what the socket takes of `out[*pos..]` now, without waiting: a
+/// request's answer leaves in the same turn of the loop that read it (a
+/// turn fewer per round trip); what does not fit goes out through the
+/// loop's write branch.
+fn write_now(wr: &OwnedWriteHalf, out: &mut Vec<u8>, pos: &mut usize) -> std::io::Result<()> {
+    if *pos == out.len() {
+        return Ok(());
+    }
+    match wr.try_write(&out[*pos..]) {
+        Ok(n) => {
+            wrote(out, pos, n);
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The socket took `n` more bytes of `out` from `*pos`: forget what is sent.
+fn wrote(out: &mut Vec<u8>, pos: &mut usize, n: usize) {
+    *pos += n;
+    if *pos == out.len() {
+        out.clear();
+        *pos = 0;
+    } else if *pos > HIGH_WATER {
+        out.drain(..*pos);
+        *pos = 0;
     }
 }
 
