@@ -68,23 +68,13 @@ impl CircuitPool {
         for n in 0..threads.max(1) {
             let (tx, rx) = mpsc::unbounded_channel();
             let circuits = Arc::new(AtomicUsize::new(0));
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
             let (shared, stop, count) = (Arc::clone(shared), stop.clone(), Arc::clone(&circuits));
-            // The circuits log to whatever subscriber the server was started
-            // under, thread-local default included.
-            let dispatch = tracing::dispatcher::get_default(Clone::clone);
-            std::thread::Builder::new()
-                .name(format!("caproto-circ-{n}"))
-                .spawn(move || {
-                    tracing::dispatcher::with_default(&dispatch, || {
-                        if let Some(priority) = rt_priority {
-                            realtime::enter(&format!("circuit thread {n}"), priority);
-                        }
-                        runtime.block_on(serve(rx, shared, stop, count))
-                    })
-                })?;
+            realtime::spawn_thread(
+                format!("caproto-circ-{n}"),
+                format!("circuit thread {n}"),
+                rt_priority,
+                serve(rx, shared, stop, count),
+            )?;
             workers.push(Worker { tx, circuits });
         }
         Ok(CircuitPool { workers })

@@ -1,18 +1,48 @@
-//! Real-time scheduling for the server's own threads, as an EPICS IOC
-//! asks for when allowed (root, `CAP_SYS_NICE`, `RLIMIT_RTPRIO`): rsrv runs
-//! its per-client threads under `SCHED_FIFO` 20 and its search responder
-//! ("CAS-UDP") at 12, so a request preempts ordinary work the moment it
-//! arrives, and a search never delays a served client.
+//! The server's own threads (circuit threads, the search responders'
+//! thread): each runs a current-thread runtime of its own, logs to the
+//! subscriber the server was started under, and asks for real-time
+//! scheduling as an EPICS IOC does when allowed (root, `CAP_SYS_NICE`,
+//! `RLIMIT_RTPRIO`): rsrv runs its per-client threads under `SCHED_FIFO` 20
+//! and its search responder ("CAS-UDP") at 12, so a request preempts
+//! ordinary work the moment it arrives, and a search never delays a served
+//! client.
 
+use std::future::Future;
 use std::io;
 
 /// How far below the circuit threads the search responder runs (rsrv: 8).
 pub(crate) const SEARCH_BELOW_CIRCUITS: u8 = 8;
 
+/// Start thread `name` running `task` to completion on a current-thread
+/// runtime of its own, under the caller's tracing dispatcher (thread-local
+/// default included), and under `SCHED_FIFO` at `priority` when given and
+/// allowed (`what` names the thread in the record saying which). Fails if
+/// the runtime or the thread cannot be made.
+pub(crate) fn spawn_thread(
+    name: String,
+    what: String,
+    priority: Option<u8>,
+    task: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let dispatch = tracing::dispatcher::get_default(Clone::clone);
+    std::thread::Builder::new().name(name).spawn(move || {
+        tracing::dispatcher::with_default(&dispatch, || {
+            if let Some(priority) = priority {
+                enter(&what, priority);
+            }
+            runtime.block_on(task)
+        })
+    })?;
+    Ok(())
+}
+
 /// Put the calling thread under `SCHED_FIFO` at `priority` (clamped to
 /// 1..=99), or say at DEBUG why `what` stays at normal priority (most often:
 /// no permission). Returns whether the thread is now real-time.
-pub(crate) fn enter(what: &str, priority: u8) -> bool {
+fn enter(what: &str, priority: u8) -> bool {
     let param = libc::sched_param {
         sched_priority: i32::from(priority.clamp(1, 99)),
     };

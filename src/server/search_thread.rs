@@ -31,25 +31,16 @@ pub(crate) fn start(
     if sockets.is_empty() {
         return Ok(());
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let dispatch = tracing::dispatcher::get_default(Clone::clone);
-    std::thread::Builder::new()
-        .name("caproto-search".into())
-        .spawn(move || {
-            tracing::dispatcher::with_default(&dispatch, || {
-                if let Some(priority) = rt_priority {
-                    realtime::enter("search responder", priority);
-                }
-                runtime.block_on(async move {
-                    let mut responders = JoinSet::new();
-                    for socket in sockets {
-                        responders.spawn(udp::run(socket, Arc::clone(&shared), stop.clone()));
-                    }
-                    while responders.join_next().await.is_some() {}
-                })
-            })
-        })?;
-    Ok(())
+    realtime::spawn_thread(
+        "caproto-search".into(),
+        "search responder".into(),
+        rt_priority,
+        async move {
+            let mut responders = JoinSet::new();
+            for socket in sockets {
+                responders.spawn(udp::run(socket, Arc::clone(&shared), stop.clone()));
+            }
+            while responders.join_next().await.is_some() {}
+        },
+    )
 }
