@@ -275,11 +275,8 @@ impl Circuit {
         let mut echo_sent: Option<Instant> = None;
         // Requests that queued up while we were connecting go out in the
         // same write as the handshake (as many as the backlog allows).
-        while !backlog.full(self.out.len()) {
-            let Ok(m) = rx.try_recv() else { break };
-            if self.handle_msg(m) {
-                return End::Closed;
-            }
+        if self.handle_queued(rx, backlog) {
+            return End::Closed;
         }
         loop {
             if !self.out.is_empty() {
@@ -307,14 +304,8 @@ impl Circuit {
             match wake {
                 Wake::Msg(None) => return End::Closed,
                 Wake::Msg(Some(m)) => {
-                    if self.handle_msg(m) {
+                    if self.handle_msg(m) || self.handle_queued(rx, backlog) {
                         return End::Closed;
-                    }
-                    while !backlog.full(self.out.len()) {
-                        let Ok(m) = rx.try_recv() else { break };
-                        if self.handle_msg(m) {
-                            return End::Closed;
-                        }
                     }
                 }
                 Wake::Drained => {}
@@ -368,6 +359,22 @@ impl Circuit {
 
     fn alloc_ioid(&mut self) -> u32 {
         self.vc.new_ioid()
+    }
+
+    /// Handle the requests already queued, as many as `backlog` has room
+    /// for; returns true when one of them closes the circuit.
+    fn handle_queued(
+        &mut self,
+        rx: &mut mpsc::UnboundedReceiver<CircuitMsg>,
+        backlog: &Backlog,
+    ) -> bool {
+        while !backlog.full(self.out.len()) {
+            let Ok(m) = rx.try_recv() else { break };
+            if self.handle_msg(m) {
+                return true;
+            }
+        }
+        false
     }
 
     /// Handle one request; returns true when the circuit should close.
