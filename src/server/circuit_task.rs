@@ -92,11 +92,7 @@ pub(super) struct Circuit {
 }
 
 /// Serve one accepted connection until the client leaves or `shutdown` fires.
-pub(crate) async fn run(
-    stream: TcpStream,
-    shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+pub(crate) async fn run(stream: TcpStream, shared: Arc<Shared>, shutdown: watch::Receiver<bool>) {
     let peer = match stream.peer_addr() {
         Ok(a) => a,
         Err(_) => return,
@@ -123,15 +119,12 @@ pub(crate) async fn run(
     // per turn, two turns per request: most of a round trip's instructions
     // (callgrind). They are outside the cooperative budget, which would
     // refuse them exactly when a flood has spent it.
-    let stop_seen = shutdown.clone();
-    let mut stop_wake = pin!(unconstrained(shutdown.changed()));
-    let rules_seen = access_rx.clone();
-    let mut rules_wake = pin!(unconstrained(changed(access_rx)));
-    let mut access_rx = rules_seen;
+    let mut stop_wake = pin!(unconstrained(changed(shutdown.clone())));
+    let mut rules_wake = pin!(unconstrained(changed(access_rx.clone())));
     let mut events_ready = pin!(events.notify.notified());
 
     let reason = loop {
-        if stop_seen.has_changed().unwrap_or(true) {
+        if shutdown.has_changed().unwrap_or(true) {
             break Close::Shutdown;
         }
         if access_live {
