@@ -3,9 +3,9 @@
 //! target and fields. (One test in this file: tracing's callsite cache is
 //! process-wide.)
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use caproto::proto::broadcaster::{Broadcaster, Event, Repeater};
@@ -13,55 +13,8 @@ use caproto::proto::circuit::{IoReply, VirtualCircuit};
 use caproto::proto::dbr::DbrType;
 use caproto::proto::header::Header;
 use caproto::proto::{Command, Role, DEFAULT_MAX_ARRAY_BYTES};
-use tracing::field::{Field, Visit};
-use tracing_subscriber::layer::{Context, SubscriberExt};
-use tracing_subscriber::Layer;
-
-#[derive(Debug, Clone)]
-struct Record {
-    target: String,
-    level: tracing::Level,
-    fields: BTreeMap<String, String>,
-}
-
-impl Record {
-    fn get(&self, name: &str) -> Option<&str> {
-        self.fields.get(name).map(String::as_str)
-    }
-}
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<Record>>>);
-
-struct Fields<'a>(&'a mut BTreeMap<String, String>);
-
-impl Visit for Fields<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), value.into());
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().into(), value.to_string());
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().into(), format!("{value:?}"));
-    }
-}
-
-impl<S: tracing::Subscriber> Layer<S> for Capture {
-    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        let mut fields = BTreeMap::new();
-        event.record(&mut Fields(&mut fields));
-        self.0.lock().unwrap().push(Record {
-            target: event.metadata().target().into(),
-            level: *event.metadata().level(),
-            fields,
-        });
-    }
-}
-
-fn take(capture: &Capture) -> Vec<Record> {
-    std::mem::take(&mut *capture.0.lock().unwrap())
-}
+use common::capture::Capture;
+use tracing_subscriber::layer::SubscriberExt;
 
 #[test]
 fn one_record_per_command_with_contract_fields() {
@@ -114,7 +67,7 @@ fn one_record_per_command_with_contract_fields() {
         client.recv(&back);
         client.next_command().unwrap().unwrap();
 
-        let records = take(&capture);
+        let records = capture.take();
         assert_eq!(
             records.len(),
             6,
@@ -165,7 +118,7 @@ fn one_record_per_command_with_contract_fields() {
         };
         let mut wire = Vec::new();
         client.send(&read, &mut wire).unwrap();
-        take(&capture);
+        capture.take();
         server.recv(&wire);
         let req = server
             .next_io_request()
@@ -178,7 +131,7 @@ fn one_record_per_command_with_contract_fields() {
                 data_count: 1,
             }
         });
-        let records = take(&capture);
+        let records = capture.take();
         assert_eq!(records.len(), 2, "one per message: {records:#?}");
         let (got, sent) = (&records[0], &records[1]);
         assert_eq!(got.get("direction"), Some("recv"));
@@ -207,7 +160,7 @@ fn one_record_per_command_with_contract_fields() {
             ioid: 1,
         };
         assert!(client.send(&bad, &mut Vec::new()).is_err());
-        assert!(take(&capture).is_empty());
+        assert!(capture.take().is_empty());
 
         // --- UDP ---
         let mut searcher = Broadcaster::new(Role::Client, client_addr);
@@ -257,7 +210,7 @@ fn one_record_per_command_with_contract_fields() {
             .unwrap();
         assert!(matches!(found[0], Event::Found { .. }));
 
-        let records = take(&capture);
+        let records = capture.take();
         let targets: Vec<(&str, &str)> = records
             .iter()
             .map(|r| (r.target.as_str(), r.get("direction").unwrap()))
@@ -310,11 +263,11 @@ fn one_record_per_command_with_contract_fields() {
             ..Header::default()
         }
         .encode(&mut dgram);
-        take(&capture);
+        capture.take();
         repeater
             .recv(&dgram, server_addr, &local, &mut out)
             .unwrap();
-        let records = take(&capture);
+        let records = capture.take();
         let seen: Vec<(&str, &str, &str, &str)> = records
             .iter()
             .map(|r| {

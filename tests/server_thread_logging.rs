@@ -5,59 +5,18 @@
 //! of its server. (One test in this file: tracing's callsite interest cache
 //! is process-wide.) Loopback only.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use caproto::client::{Config, Context};
 use caproto::proto::dbr::{DbrType, Value};
 use caproto::server::{Pv, PvDatabase, PvGroup, Server, ServerConfig};
-use tracing::field::{Field, Visit};
-use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
-use tracing_subscriber::Layer;
+use common::capture::{Capture, Record};
+use tracing_subscriber::layer::SubscriberExt;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-/// One captured record: its target, the thread that wrote it and its fields.
-#[derive(Debug, Clone)]
-struct Record {
-    target: String,
-    thread: String,
-    fields: BTreeMap<String, String>,
-}
-
-impl Record {
-    fn get(&self, name: &str) -> Option<&str> {
-        self.fields.get(name).map(String::as_str)
-    }
-}
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<Record>>>);
-
-struct Fields<'a>(&'a mut BTreeMap<String, String>);
-
-impl Visit for Fields<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), value.into());
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().into(), format!("{value:?}"));
-    }
-}
-
-impl<S: tracing::Subscriber> Layer<S> for Capture {
-    fn on_event(&self, event: &tracing::Event<'_>, _: LayerContext<'_, S>) {
-        let mut fields = BTreeMap::new();
-        event.record(&mut Fields(&mut fields));
-        self.0.lock().unwrap().push(Record {
-            target: event.metadata().target().into(),
-            thread: std::thread::current().name().unwrap_or("").into(),
-            fields,
-        });
-    }
-}
 
 #[test]
 fn circuit_and_search_threads_log_to_the_starting_threads_subscriber() {
@@ -107,37 +66,37 @@ fn circuit_and_search_threads_log_to_the_starting_threads_subscriber() {
             .unwrap();
     });
 
-    let records = capture.0.lock().unwrap().clone();
-    let on = |thread: &str| -> Vec<&Record> {
-        records
+    let records = capture.take();
+    // Each thread: a per-command record received from the network, and the
+    // record saying which priority it runs at.
+    for (thread, target, priority, who) in [
+        (
+            "caproto-circ-",
+            "caproto::circ",
+            "circuit thread 0 ",
+            "the circuit thread",
+        ),
+        (
+            "caproto-search",
+            "caproto::bcast::search",
+            "search responder ",
+            "the search responder's thread",
+        ),
+    ] {
+        let on: Vec<&Record> = records
             .iter()
             .filter(|r| r.thread.starts_with(thread))
-            .collect()
-    };
-    let circuit = on("caproto-circ-");
-    assert!(
-        circuit.iter().any(|r| r.target == "caproto::circ"
-            && r.get("role") == Some("server")
-            && r.get("direction") == Some("recv")),
-        "no per-command record from the circuit thread: {circuit:?}"
-    );
-    assert!(
-        circuit.iter().any(|r| r
-            .get("message")
-            .is_some_and(|m| m.starts_with("circuit thread 0 "))),
-        "no priority record from the circuit thread: {circuit:?}"
-    );
-    let search = on("caproto-search");
-    assert!(
-        search.iter().any(|r| r.target == "caproto::bcast::search"
-            && r.get("role") == Some("server")
-            && r.get("direction") == Some("recv")),
-        "no search record from the search responder's thread: {search:?}"
-    );
-    assert!(
-        search.iter().any(|r| r
-            .get("message")
-            .is_some_and(|m| m.starts_with("search responder "))),
-        "no priority record from the search responder's thread: {search:?}"
-    );
+            .collect();
+        assert!(
+            on.iter().any(|r| r.target == target
+                && r.get("role") == Some("server")
+                && r.get("direction") == Some("recv")),
+            "no per-command record from {who}: {on:?}"
+        );
+        assert!(
+            on.iter()
+                .any(|r| r.get("message").is_some_and(|m| m.starts_with(priority))),
+            "no priority record from {who}: {on:?}"
+        );
+    }
 }

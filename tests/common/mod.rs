@@ -13,10 +13,13 @@
 //!
 //! - [`collector::Collector`]: syslog-ng in the foreground on loopback ports, for the
 //!   log shipping tests.
+//! - [`capture::Capture`]: a tracing layer that keeps every event, for tests of
+//!   what is logged.
 //!
 //! Not every test uses every helper, hence the `dead_code` allowance.
 #![allow(dead_code, unused_imports)]
 
+pub mod capture;
 pub mod collector;
 pub mod env;
 pub mod netns;
