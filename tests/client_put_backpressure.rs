@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use caproto::client::{Config, Context};
 use caproto::proto::dbr::Value;
-use common::raw::header;
+use common::raw::{header, messages};
 
 const WAIT: Duration = Duration::from_secs(10);
 /// Elements per write: 64 KiB of doubles.
@@ -26,29 +26,6 @@ const RUNAWAY: usize = 64 << 20;
 /// The fake server's receive buffer: keeps what the kernel holds small.
 const SERVER_RCVBUF: usize = 64 * 1024;
 
-/// The parts of a CA message this fake server looks at.
-struct Msg {
-    cmd: u16,
-    p1: u32,
-    payload: Vec<u8>,
-}
-
-/// One whole message at the front of `buf`, and its length.
-fn message(buf: &[u8]) -> Option<(Msg, usize)> {
-    if buf.len() < 16 {
-        return None;
-    }
-    let size = usize::from(u16::from_be_bytes([buf[2], buf[3]]));
-    (buf.len() >= 16 + size).then(|| {
-        let msg = Msg {
-            cmd: u16::from_be_bytes([buf[0], buf[1]]),
-            p1: u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]),
-            payload: buf[16..16 + size].to_vec(),
-        };
-        (msg, 16 + size)
-    })
-}
-
 /// Answers every SEARCH for `bp:x` with our TCP port, until the socket closes.
 fn answer_searches(udp: UdpSocket, tcp_port: u16, stop: Arc<AtomicBool>) {
     udp.set_read_timeout(Some(Duration::from_millis(100)))
@@ -58,9 +35,7 @@ fn answer_searches(udp: UdpSocket, tcp_port: u16, stop: Arc<AtomicBool>) {
         let Ok((n, from)) = udp.recv_from(&mut buf) else {
             continue;
         };
-        let mut at = 0;
-        while let Some((msg, len)) = message(&buf[at..n]) {
-            at += len;
+        for msg in messages(&buf[..n]).0 {
             if msg.cmd == 6 && msg.payload.starts_with(b"bp:x\0") {
                 let cid = msg.p1;
                 let mut reply = header(0, 0, 0, 13, 0, 0);
@@ -84,18 +59,11 @@ fn serve_circuit(listener: TcpListener, reading: Arc<AtomicBool>, taken: Arc<Ato
         let n = tcp.read(&mut chunk).expect("handshake from the client");
         assert!(n > 0, "client closed during the handshake");
         buf.extend_from_slice(&chunk[..n]);
-        let mut at = 0;
-        let mut created = None;
-        while let Some((msg, len)) = message(&buf[at..]) {
-            at += len;
-            if msg.cmd == 18 {
-                created = Some(msg.p1);
-            }
+        let (msgs, used) = messages(&buf);
+        if let Some(create) = msgs.iter().find(|m| m.cmd == 18) {
+            break create.p1;
         }
-        buf.drain(..at);
-        if let Some(cid) = created {
-            break cid;
-        }
+        buf.drain(..used);
     };
     let mut reply = header(0, 0, 0, 13, 0, 0);
     reply.extend(header(22, 0, 0, 0, created, 3));

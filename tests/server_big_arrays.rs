@@ -276,7 +276,7 @@ fn wait(guard: &mut ChildGuard, what: &str, done: impl Fn(&ChildGuard) -> bool) 
 /// on a raw circuit; returns the command ids the server sent after it, up to
 /// the first WRITE_NOTIFY reply or the end of the circuit.
 fn oversized_write(port: u16) -> (Vec<u16>, bool) {
-    use common::raw::{header, padded};
+    use common::raw::{header, padded, read_created_sid};
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(RUN)).unwrap();
@@ -285,31 +285,7 @@ fn oversized_write(port: u16) -> (Vec<u16>, bool) {
     msg.extend(header(18, name.len() as u16, 0, 0, 1, 13));
     msg.extend(name);
     s.write_all(&msg).unwrap();
-    // Read until CREATE_CHAN's reply gives the sid.
-    let mut got = Vec::new();
-    let mut buf = vec![0u8; 65536];
-    let sid = loop {
-        let mut at = 0;
-        let mut sid = None;
-        while got.len() >= at + 16 {
-            let size = u16::from_be_bytes([got[at + 2], got[at + 3]]) as usize;
-            if u16::from_be_bytes([got[at], got[at + 1]]) == 18 {
-                sid = Some(u32::from_be_bytes([
-                    got[at + 12],
-                    got[at + 13],
-                    got[at + 14],
-                    got[at + 15],
-                ]));
-            }
-            at += 16 + size;
-        }
-        if let Some(sid) = sid {
-            break sid;
-        }
-        let n = s.read(&mut buf).expect("read");
-        assert!(n > 0, "closed before CREATE_CHAN was answered");
-        got.extend_from_slice(&buf[..n]);
-    };
+    let sid = read_created_sid(&mut s);
     // WRITE_NOTIFY, extended header: 17 MiB of doubles.
     let size: u32 = 17 << 20;
     let count = size / 8;

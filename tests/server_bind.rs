@@ -2,10 +2,13 @@
 //! port, the EPICS fallback to an ephemeral TCP port when it is taken, and a
 //! clean shutdown. Loopback only.
 
+mod common;
+
 use std::net::{Ipv4Addr, TcpListener};
 use std::time::Duration;
 
 use caproto::server::{Pv, PvDatabase, PvGroup, Server, ServerConfig};
+use common::raw::{header, messages, padded, read_created_sid};
 
 fn config(port: u16) -> ServerConfig {
     ServerConfig {
@@ -64,17 +67,6 @@ async fn shutdown_returns_promptly() {
         .unwrap();
 }
 
-/// CA header, big-endian, standard 16-byte form.
-fn header(cmd: u16, size: u16, dtype: u16, count: u16, p1: u32, p2: u32) -> Vec<u8> {
-    let mut h = Vec::with_capacity(16);
-    for v in [cmd, size, dtype, count] {
-        h.extend_from_slice(&v.to_be_bytes());
-    }
-    h.extend_from_slice(&p1.to_be_bytes());
-    h.extend_from_slice(&p2.to_be_bytes());
-    h
-}
-
 /// A client that never stops sending reads (and reading the answers) keeps
 /// its circuit busy every turn; shutdown must still reach that circuit's
 /// loop: it sends SERVER_DISCONN and closes.
@@ -94,37 +86,11 @@ async fn shutdown_ends_a_circuit_flooded_with_reads() {
     let mut tcp = std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut hello = header(0, 0, 0, 13, 0, 0);
-    hello.extend(header(18, 8, 0, 0, 1, 13));
-    hello.extend_from_slice(b"bind:x\0\0");
+    let name = padded("bind:x");
+    hello.extend(header(18, name.len() as u16, 0, 0, 1, 13));
+    hello.extend(name);
     tcp.write_all(&hello).unwrap();
-    // Wait for CREATE_CHAN's answer (command 18) to learn the sid.
-    let mut got = Vec::new();
-    let sid = loop {
-        let mut chunk = [0u8; 1024];
-        let n = tcp.read(&mut chunk).expect("answer to CREATE_CHAN");
-        assert!(n > 0, "server closed during the handshake");
-        got.extend_from_slice(&chunk[..n]);
-        let mut at = 0;
-        let mut sid = None;
-        while got.len() >= at + 16 {
-            let size = usize::from(u16::from_be_bytes([got[at + 2], got[at + 3]]));
-            if got.len() < at + 16 + size {
-                break;
-            }
-            if got[at..at + 2] == [0, 18] {
-                sid = Some(u32::from_be_bytes([
-                    got[at + 12],
-                    got[at + 13],
-                    got[at + 14],
-                    got[at + 15],
-                ]));
-            }
-            at += 16 + size;
-        }
-        if let Some(sid) = sid {
-            break sid;
-        }
-    };
+    let sid = read_created_sid(&mut tcp);
 
     // Flood: batches of 64 READ_NOTIFY, as fast as the socket takes them,
     // while another thread reads every answer until the connection ends.
@@ -151,17 +117,9 @@ async fn shutdown_ends_a_circuit_flooded_with_reads() {
                 Ok(n) => {
                     total += n;
                     pending.extend_from_slice(&buf[..n]);
-                    let mut at = 0;
-                    while pending.len() >= at + 16 {
-                        let size =
-                            usize::from(u16::from_be_bytes([pending[at + 2], pending[at + 3]]));
-                        if pending.len() < at + 16 + size {
-                            break;
-                        }
-                        disconn |= pending[at..at + 2] == [0, 27];
-                        at += 16 + size;
-                    }
-                    pending.drain(..at);
+                    let (msgs, used) = messages(&pending);
+                    disconn |= msgs.iter().any(|m| m.cmd == 27);
+                    pending.drain(..used);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     return Err(format!("no end of the connection after {total} bytes"));
