@@ -13,8 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use caproto::client::{Config, Context};
+use caproto::client::Context;
 use caproto::proto::dbr::Value;
+use common::inproc::client_config;
 use common::raw::{header, messages};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -126,13 +127,7 @@ async fn writes_wait_for_a_server_that_does_not_read_then_go_on() {
         std::thread::spawn(move || serve_circuit(listener, reading, taken))
     };
 
-    let ctx = Context::new(Config {
-        search_addrs: vec![SocketAddr::from((Ipv4Addr::LOCALHOST, udp_port))],
-        server_port: udp_port,
-        use_repeater: false,
-        ..Config::default()
-    })
-    .unwrap();
+    let ctx = Context::new(client_config(udp_port)).unwrap();
     let ch = ctx.connect_one("bp:x", WAIT).await.unwrap();
     let accepted = Arc::new(AtomicUsize::new(0));
     let writer = {

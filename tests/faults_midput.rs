@@ -25,6 +25,7 @@ use caproto::proto::dbr::{DbrClass, DbrType, NativeType, Value};
 use caproto::server::{Pv, PvDatabase, PvGroup, PvHandle, Server, ServerConfig};
 use tracing::level_filters::LevelFilter;
 
+use common::inproc::server_config;
 use common::raw::{header, padded};
 use common::CaEnv;
 
@@ -164,10 +165,8 @@ impl Setup {
         let mut db = PvDatabase::new();
         db.add_group(g).unwrap();
         let config = ServerConfig {
-            interfaces: vec![Ipv4Addr::LOCALHOST],
             port: env.server_port(),
-            beacon_addrs: Vec::new(),
-            ..ServerConfig::default()
+            ..server_config()
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (tcp_port, ctx, updates, errors) = rt.block_on(async {

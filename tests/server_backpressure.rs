@@ -3,6 +3,8 @@
 //! updater, and a subscriber leaving mid-stream does not disturb the rest
 //! (the two faults seen in caproto's server). Loopback only.
 
+mod common;
+
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -12,7 +14,8 @@ use tokio::net::TcpStream;
 use caproto::proto::command::{mask, Command, Decoded};
 use caproto::proto::dbr::DbrType;
 use caproto::proto::Direction;
-use caproto::server::{Pv, PvDatabase, PvGroup, PvHandle, Server, ServerConfig};
+use caproto::server::{Pv, PvDatabase, PvGroup, PvHandle, Server};
+use common::inproc::server_config;
 
 /// Elements of the test waveform: big enough that a stalled reader fills its socket buffers fast.
 const WAVE_LEN: usize = 20_000;
@@ -125,13 +128,7 @@ async fn start() -> (u16, PvHandle, tokio::sync::oneshot::Sender<()>) {
     let wave = g.add(Pv::new("wave", vec![0.0f64; WAVE_LEN]));
     let mut db = PvDatabase::new();
     db.add_group(g).unwrap();
-    let config = ServerConfig {
-        interfaces: vec![Ipv4Addr::LOCALHOST],
-        port: 0,
-        beacon_addrs: Vec::new(),
-        ..ServerConfig::default()
-    };
-    let server = Server::bind(db, config).await.unwrap();
+    let server = Server::bind(db, server_config()).await.unwrap();
     let port = server.tcp_port();
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(server.run_until(async move {

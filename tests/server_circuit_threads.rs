@@ -8,13 +8,13 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::inproc::{client_config, server_config};
 use common::CaEnv;
 
-use caproto::client::{Config, Context};
+use caproto::client::Context;
 use caproto::proto::command::mask;
 use caproto::proto::dbr::{DbrType, Value};
 use caproto::server::{Pv, PvDatabase, PvGroup, Server, ServerConfig};
@@ -95,15 +95,6 @@ fn may_use_fifo() -> bool {
     .unwrap_or(false)
 }
 
-fn client_config(port: u16) -> Config {
-    Config {
-        search_addrs: vec![SocketAddr::from((Ipv4Addr::LOCALHOST, port))],
-        server_port: port,
-        use_repeater: false,
-        ..Config::default()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_are_served_on_circuit_threads_that_end_with_the_server() {
     let before = circuit_threads().len();
@@ -113,12 +104,9 @@ async fn clients_are_served_on_circuit_threads_that_end_with_the_server() {
     let mut db = PvDatabase::new();
     db.add_group(group).unwrap();
     let config = ServerConfig {
-        interfaces: vec![Ipv4Addr::LOCALHOST],
-        port: 0,
-        beacon_addrs: Vec::new(),
         circuit_threads: 2,
         circuit_rt_priority: Some(20),
-        ..ServerConfig::default()
+        ..server_config()
     };
     let server = Server::bind(db, config).await.unwrap();
     let port = server.tcp_port();

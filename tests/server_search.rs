@@ -5,10 +5,11 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use caproto::server::{Pv, PvDatabase, PvGroup, Server, ServerConfig};
+use common::inproc::server_config;
 use common::raw::{header, padded};
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
@@ -49,11 +50,8 @@ async fn start() -> (SocketAddr, oneshot::Sender<()>) {
     let mut db = PvDatabase::new();
     db.add_group(group).unwrap();
     let config = ServerConfig {
-        interfaces: vec![Ipv4Addr::LOCALHOST],
-        port: 0,
         beacon_period: Duration::from_secs(15),
-        beacon_addrs: Vec::new(),
-        ..ServerConfig::default()
+        ..server_config()
     };
     let server = Server::bind(db, config).await.unwrap();
     let udp = server.udp_addrs()[0];

@@ -7,13 +7,13 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use caproto::client::{Config, Context};
+use caproto::client::Context;
 use caproto::proto::dbr::{DbrType, Value};
 use caproto::server::{Pv, PvDatabase, PvGroup, Server, ServerConfig};
 use common::capture::{Capture, Record};
+use common::inproc::{client_config, server_config};
 use tracing_subscriber::layer::SubscriberExt;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -34,12 +34,9 @@ fn circuit_and_search_threads_log_to_the_starting_threads_subscriber() {
         let mut db = PvDatabase::new();
         db.add_group(group).unwrap();
         let config = ServerConfig {
-            interfaces: vec![Ipv4Addr::LOCALHOST],
-            port: 0,
-            beacon_addrs: Vec::new(),
             circuit_threads: 1,
             circuit_rt_priority: Some(20),
-            ..ServerConfig::default()
+            ..server_config()
         };
         let server = Server::bind(db, config).await.unwrap();
         let port = server.tcp_port();
@@ -47,13 +44,7 @@ fn circuit_and_search_threads_log_to_the_starting_threads_subscriber() {
         let running = tokio::spawn(server.run_until(async move {
             let _ = stopped.await;
         }));
-        let ctx = Context::new(Config {
-            search_addrs: vec![SocketAddr::from((Ipv4Addr::LOCALHOST, port))],
-            server_port: port,
-            use_repeater: false,
-            ..Config::default()
-        })
-        .unwrap();
+        let ctx = Context::new(client_config(port)).unwrap();
         let ch = ctx.connect_one("tl:x", WAIT).await.unwrap();
         let got = ch.get(DbrType::DOUBLE, None).await.unwrap();
         assert_eq!(got.value, Value::Double(vec![1.5]));

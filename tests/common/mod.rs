@@ -13,6 +13,7 @@
 //!
 //! - [`collector::Collector`]: syslog-ng in the foreground on loopback ports, for the
 //!   log shipping tests.
+//! - [`inproc`]: loopback-only configurations for in-process servers and clients.
 //! - [`capture::Capture`]: a tracing layer that keeps every event, for tests of
 //!   what is logged.
 //!
@@ -22,6 +23,7 @@
 pub mod capture;
 pub mod collector;
 pub mod env;
+pub mod inproc;
 pub mod netns;
 pub mod peers;
 pub mod ports;
