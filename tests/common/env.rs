@@ -173,6 +173,12 @@ impl CaEnv {
         ChildGuard::spawn(name, cmd, self.dir())
     }
 
+    /// [`spawn`](Self::spawn) with stderr kept out of the log
+    /// ([`ChildGuard::spawn_stderr_apart`]).
+    pub fn spawn_stderr_apart(&self, name: &str, cmd: &mut Command) -> ChildGuard {
+        ChildGuard::spawn_stderr_apart(name, cmd, self.dir())
+    }
+
     /// Runs a client command to completion, killed after `timeout`.
     pub fn run(&self, cmd: &mut Command, timeout: Duration) -> RunOutput {
         run_with_timeout(cmd, timeout)

@@ -59,12 +59,32 @@ impl ChildGuard {
     /// Spawns `cmd` with stdin piped (and held open), stdout and stderr both
     /// appended to a fresh log file in `log_dir`. Panics if it cannot start.
     pub fn spawn(name: &str, cmd: &mut Command, log_dir: &Path) -> ChildGuard {
+        Self::spawn_logging(name, cmd, log_dir, false)
+    }
+
+    /// [`spawn`](Self::spawn), with stderr in a file of its own beside the
+    /// log: for output compared line by line, which a concurrent stderr
+    /// message (libca's exception reports) could otherwise split mid-line.
+    pub fn spawn_stderr_apart(name: &str, cmd: &mut Command, log_dir: &Path) -> ChildGuard {
+        Self::spawn_logging(name, cmd, log_dir, true)
+    }
+
+    fn spawn_logging(
+        name: &str,
+        cmd: &mut Command,
+        log_dir: &Path,
+        stderr_apart: bool,
+    ) -> ChildGuard {
         let log = unique_file(log_dir, name, "log");
         let out = File::create(&log)
             .unwrap_or_else(|e| panic!("cannot create log {}: {e}", log.display()));
-        let err = out
-            .try_clone()
-            .unwrap_or_else(|e| panic!("cannot clone log handle: {e}"));
+        let err = if stderr_apart {
+            let path = log.with_extension("stderr");
+            File::create(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()))
+        } else {
+            out.try_clone()
+                .unwrap_or_else(|e| panic!("cannot clone log handle: {e}"))
+        };
         let command = describe(cmd);
         let mut child = cmd
             .stdin(Stdio::piped())
@@ -87,7 +107,8 @@ impl ChildGuard {
         self.child.id()
     }
 
-    /// The file that receives the process's stdout and stderr.
+    /// The file that receives the process's stdout (and its stderr, unless
+    /// spawned with [`spawn_stderr_apart`](Self::spawn_stderr_apart)).
     pub fn log_path(&self) -> &Path {
         &self.log
     }
