@@ -23,6 +23,7 @@
 //! `caproto::circ` (see [`crate::proto::trace`]).
 
 mod error;
+mod event;
 mod io;
 mod limits;
 mod tables;
@@ -31,6 +32,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use error::{CircuitError, Refused, Violation};
+pub use event::{ClientEvent, RefusedRequest};
 pub use io::{IoOp, IoReply, IoRequest};
 pub use limits::{Oversized, ReplyTo};
 pub use tables::{Channel, ChannelState, IoKind, PendingIo, Subscription, SubscriptionState};
@@ -257,6 +259,25 @@ impl VirtualCircuit {
     /// return `None`. An empty update confirming a cancelled subscription is
     /// returned as `EventCancelResponse`.
     pub fn next_command(&mut self) -> Option<Result<Command, CircuitError>> {
+        self.next_resolved().map(|r| r.map(|(cmd, _)| cmd))
+    }
+
+    /// Like [`next_command`](Self::next_command), for a client: the command
+    /// as a [`ClientEvent`], with the channel that its ioid or subscription id
+    /// belonged to resolved before the tables retire the id.
+    pub fn next_client_event(&mut self) -> Option<Result<ClientEvent, CircuitError>> {
+        self.next_resolved()
+            .map(|r| r.map(|(cmd, owner)| ClientEvent::from_command(cmd, owner)))
+    }
+
+    /// The pending ioids and subscription ids of channel `cid` (empty when
+    /// it has none, or is unknown).
+    pub fn owned_by(&self, cid: u32) -> (&[u32], &[u32]) {
+        self.tables.owned_by(cid)
+    }
+
+    /// The next command and the channel its ioid or subscription id belonged to.
+    fn next_resolved(&mut self) -> Option<Result<(Command, Option<u32>), CircuitError>> {
         self.release_spent_buffer();
         if self.state == CircuitState::Disconnected {
             return None;
@@ -293,8 +314,9 @@ impl VirtualCircuit {
         self.release_spent_buffer();
         let cmd = self.confirm_cancel(cmd);
         self.trace(Flow::Recv, used, &cmd);
+        let owner = self.tables.owner_of(&cmd);
         Some(match self.apply(&cmd, true) {
-            Ok(()) => Ok(cmd),
+            Ok(()) => Ok((cmd, owner)),
             Err(violation) => Err(CircuitError::Remote(Box::new(Refused {
                 violation,
                 command: cmd,

@@ -90,12 +90,76 @@ pub struct Subscription {
 }
 
 /// All per-channel state of a circuit.
+///
+/// Every table is keyed by id, and `owned` indexes the ioids and
+/// subscriptions of each channel, so nothing here costs more with more
+/// channels: clearing one channel touches only what that channel owns.
 #[derive(Debug, Default)]
 pub(super) struct Tables {
     pub channels: IdMap<Channel>,
     pub sids: IdMap<u32>,
     pub ioids: IdMap<PendingIo>,
     pub subs: IdMap<Subscription>,
+    /// cid -> its pending ioids and subscription ids (absent when it has none).
+    owned: IdMap<Owned>,
+}
+
+/// The ids one channel owns besides its own.
+#[derive(Debug, Default)]
+struct Owned {
+    ioids: Ids,
+    subs: Ids,
+}
+
+/// A short list of ids: a channel has at most one pending request and one
+/// subscription most of the time, and those cost no allocation.
+#[derive(Debug, Default)]
+enum Ids {
+    #[default]
+    None,
+    One(u32),
+    Many(Vec<u32>),
+}
+
+impl Ids {
+    fn push(&mut self, id: u32) {
+        *self = match std::mem::take(self) {
+            Ids::None => Ids::One(id),
+            Ids::One(first) => Ids::Many(vec![first, id]),
+            Ids::Many(mut list) => {
+                list.push(id);
+                Ids::Many(list)
+            }
+        };
+    }
+
+    /// Remove `id` (order does not matter).
+    fn remove(&mut self, id: u32) {
+        match self {
+            Ids::One(only) if *only == id => *self = Ids::None,
+            Ids::Many(list) => {
+                if let Some(pos) = list.iter().position(|x| *x == id) {
+                    list.swap_remove(pos);
+                }
+                if list.is_empty() {
+                    *self = Ids::None;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            Ids::None => &[],
+            Ids::One(id) => std::slice::from_ref(id),
+            Ids::Many(list) => list,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!(self, Ids::None)
+    }
 }
 
 /// Which role may send `cmd` on a circuit; `None` for UDP-only and obsolete commands.
@@ -167,6 +231,29 @@ impl Tables {
             _ => return None,
         };
         self.channels.get(&cid).map(|c| Arc::clone(&c.name))
+    }
+
+    /// The channel a reply's ioid or subscription id (or the request an
+    /// ERROR answers) belongs to, while the tables still know the id.
+    pub fn owner_of(&self, cmd: &Command) -> Option<u32> {
+        use Command::*;
+        match cmd {
+            ReadNotifyResponse { ioid, .. }
+            | ReadResponse { ioid, .. }
+            | WriteNotifyResponse { ioid, .. } => Some(self.ioids.get(ioid)?.cid),
+            EventAddResponse { subscriptionid, .. } => Some(self.subs.get(subscriptionid)?.cid),
+            ErrorResponse {
+                original_request, ..
+            } => {
+                let p2 = original_request.parameter2;
+                match original_request.command {
+                    id::READ_NOTIFY | id::READ | id::WRITE_NOTIFY => Some(self.ioids.get(&p2)?.cid),
+                    id::EVENT_ADD => Some(self.subs.get(&p2)?.cid),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
     }
 
     /// The PV name of the channel with server id `sid`, if the circuit knows it.
@@ -276,7 +363,7 @@ impl Tables {
                 if self.subs.contains_key(subscriptionid) {
                     return Err(Violation::DuplicateSubscription(*subscriptionid));
                 }
-                self.subs.insert(
+                self.add_sub(
                     *subscriptionid,
                     Subscription {
                         cid,
@@ -328,7 +415,7 @@ impl Tables {
                     return Err(Violation::SubscriptionMismatch(*subscriptionid))
                 }
                 Some(_) => {
-                    self.subs.remove(subscriptionid);
+                    self.remove_sub(*subscriptionid);
                 }
                 // EPICS' RSRV may confirm a cancel after the channel is cleared.
                 None if received => {}
@@ -341,10 +428,10 @@ impl Tables {
                 let (p1, p2) = (original_request.parameter1, original_request.parameter2);
                 match original_request.command {
                     id::READ_NOTIFY | id::READ | id::WRITE_NOTIFY => {
-                        self.ioids.remove(&p2);
+                        self.remove_io(p2);
                     }
                     id::EVENT_ADD if self.subs.get(&p2).is_some_and(|s| s.sid == p1) => {
-                        self.subs.remove(&p2);
+                        self.remove_sub(p2);
                     }
                     id::CREATE_CHAN
                         if self
@@ -397,27 +484,74 @@ impl Tables {
             return Err(Violation::DuplicateIoid(ioid));
         }
         self.ioids.insert(ioid, PendingIo { cid, kind, count });
+        self.owned.entry(cid).or_default().ioids.push(ioid);
         Ok(())
     }
 
     fn finish_io(&mut self, ioid: u32, kind: IoKind) -> Result<(), Violation> {
         match self.ioids.get(&ioid) {
             Some(p) if p.kind == kind => {
-                self.ioids.remove(&ioid);
+                self.remove_io(ioid);
                 Ok(())
             }
             _ => Err(Violation::UnknownIoid(ioid)),
         }
     }
 
-    /// Drop a channel with everything that refers to it.
+    fn remove_io(&mut self, ioid: u32) {
+        if let Some(io) = self.ioids.remove(&ioid) {
+            self.unown(io.cid, |o| o.ioids.remove(ioid));
+        }
+    }
+
+    fn add_sub(&mut self, subscriptionid: u32, sub: Subscription) {
+        self.owned
+            .entry(sub.cid)
+            .or_default()
+            .subs
+            .push(subscriptionid);
+        self.subs.insert(subscriptionid, sub);
+    }
+
+    fn remove_sub(&mut self, subscriptionid: u32) {
+        if let Some(sub) = self.subs.remove(&subscriptionid) {
+            self.unown(sub.cid, |o| o.subs.remove(subscriptionid));
+        }
+    }
+
+    /// Change what `cid` owns, dropping its record once it owns nothing.
+    fn unown(&mut self, cid: u32, change: impl FnOnce(&mut Owned)) {
+        if let Some(owned) = self.owned.get_mut(&cid) {
+            change(owned);
+            if owned.ioids.is_empty() && owned.subs.is_empty() {
+                self.owned.remove(&cid);
+            }
+        }
+    }
+
+    /// Drop a channel with everything that refers to it (only what it owns
+    /// is visited).
     pub fn remove_channel(&mut self, cid: u32) {
         if let Some(chan) = self.channels.remove(&cid) {
             if let Some(sid) = chan.sid {
                 self.sids.remove(&sid);
             }
-            self.ioids.retain(|_, p| p.cid != cid);
-            self.subs.retain(|_, s| s.cid != cid);
+            if let Some(owned) = self.owned.remove(&cid) {
+                for ioid in owned.ioids.as_slice() {
+                    self.ioids.remove(ioid);
+                }
+                for subid in owned.subs.as_slice() {
+                    self.subs.remove(subid);
+                }
+            }
+        }
+    }
+
+    /// The pending ioids and subscription ids of channel `cid`.
+    pub fn owned_by(&self, cid: u32) -> (&[u32], &[u32]) {
+        match self.owned.get(&cid) {
+            Some(o) => (o.ioids.as_slice(), o.subs.as_slice()),
+            None => (&[], &[]),
         }
     }
 }
