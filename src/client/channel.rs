@@ -1,173 +1,21 @@
 //! [`Channel`]: a handle on one PV, and the state it shares with the
 //! context and circuit tasks.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::oneshot;
 
-use super::circuit_task::CircuitMsg;
-use super::context::{ContextShared, CtxMsg};
 use super::error::ClientError;
-use super::subscription::{SubQueue, Subscription};
+use super::shared::{
+    ChannelInfo, ChannelShared, CircuitFailure, CircuitMsg, ConnState, Connection, ContextShared,
+    CtxMsg, FailureKind, ReadReply, Reading, Sink, SubQueue, SubSpec, SubType,
+};
+use super::subscription::Subscription;
 use crate::proto::command::AccessRights;
 use crate::proto::dbr::{self, DbrClass, DbrType, Metadata, NativeType, Value};
-
-/// What the server told us about a connected channel.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChannelInfo {
-    /// The field's native type (from CREATE_CHAN's reply).
-    pub native_type: NativeType,
-    /// The field's element count (1 for scalars).
-    pub count: u32,
-    /// The server's TCP address.
-    pub server: SocketAddr,
-    /// Read/write permission as last granted by the server.
-    pub access_rights: AccessRights,
-}
-
-/// One value read from a channel: by `get` or as a subscription update.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reading {
-    /// The DBR type the value was sent as (what was requested).
-    pub dbr_type: DbrType,
-    /// The elements.
-    pub value: Value,
-    /// The metadata fields `dbr_type` carries; the others stay at their defaults.
-    pub meta: Metadata,
-}
-
-/// Connection state shared through a `watch` channel.
-#[derive(Debug, Clone)]
-pub(crate) enum ConnState {
-    /// Searching (first time, or again after a disconnect).
-    Searching,
-    /// Connected on a circuit.
-    Connected(Arc<Connection>),
-    /// The server refused to create the channel.
-    Failed,
-    /// The context was closed.
-    Closed,
-}
-
-/// A live connection of a channel to a circuit.
-#[derive(Debug)]
-pub(crate) struct Connection {
-    pub info: ChannelInfo,
-    pub circuit: mpsc::UnboundedSender<CircuitMsg>,
-}
-
-/// What a subscription asked for; kept so it can be re-sent after a reconnect.
-#[derive(Debug)]
-pub(crate) struct SubSpec {
-    pub dbr_type: DbrType,
-    /// 0 = the server's current element count.
-    pub count: u32,
-    pub mask: u16,
-    pub queue: Arc<SubQueue>,
-}
-
-/// Channel state that the context and circuit tasks also hold.
-#[derive(Debug)]
-pub(crate) struct ChannelShared {
-    pub name: String,
-    pub cid: u32,
-    pub state: watch::Sender<ConnState>,
-    pub subs: Mutex<HashMap<u32, SubSpec>>,
-    /// Set when the last [`Channel`] handle is gone, so a circuit that
-    /// finishes creating it afterwards clears it again.
-    pub dropped: AtomicBool,
-    /// Why the latest circuit this channel was on (or was about to be created
-    /// on) ended, cleared when the channel connects: a wait that times out
-    /// reports it instead of a bare timeout, so the user learns that the
-    /// server was found but broke the circuit.
-    pub last_failure: Mutex<Option<CircuitFailure>>,
-}
-
-/// What last kept a found channel from connecting, or ended its connection.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct CircuitFailure {
-    /// The server's TCP address.
-    pub server: SocketAddr,
-    /// What happened.
-    pub kind: FailureKind,
-}
-
-/// The ways a channel that a server claimed can fail to be connected.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum FailureKind {
-    /// The circuit ended (protocol error, reset, echo timeout, refused connect).
-    Circuit(String),
-    /// The server disconnected the channel (SERVER_DISCONN).
-    ServerDisconnected,
-    /// The search was answered and the channel handed to the circuit; no
-    /// answer to its creation yet (a silent server, or one held off).
-    AwaitingCreate,
-}
-
-impl ChannelShared {
-    pub(crate) fn new(name: String, cid: u32) -> Arc<ChannelShared> {
-        Arc::new(ChannelShared {
-            name,
-            cid,
-            state: watch::Sender::new(ConnState::Searching),
-            subs: Mutex::new(HashMap::new()),
-            dropped: AtomicBool::new(false),
-            last_failure: Mutex::new(None),
-        })
-    }
-
-    /// Remember why the circuit carrying (or about to carry) this channel ended.
-    pub(crate) fn set_failure(&self, server: SocketAddr, reason: &str) {
-        self.set_failure_kind(server, FailureKind::Circuit(reason.to_string()));
-    }
-
-    /// Remember what kept the channel from connecting to `server`.
-    pub(crate) fn set_failure_kind(&self, server: SocketAddr, kind: FailureKind) {
-        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(CircuitFailure { server, kind });
-    }
-
-    /// Note that `server` answered the search and the channel is being
-    /// created there, unless a more telling failure is already recorded.
-    pub(crate) fn note_found(&self, server: SocketAddr) {
-        let mut last = self.last_failure.lock().unwrap_or_else(|p| p.into_inner());
-        if last.is_none() {
-            *last = Some(CircuitFailure {
-                server,
-                kind: FailureKind::AwaitingCreate,
-            });
-        }
-    }
-
-    /// Forget the previous failure (the channel connected).
-    pub(crate) fn clear_failure(&self) {
-        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
-    }
-
-    fn failure(&self) -> Option<CircuitFailure> {
-        self.last_failure
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// Lock the subscription table, tolerating a poisoned lock (the data is
-    /// a plain map, still consistent after a panic elsewhere).
-    pub(crate) fn subs(&self) -> std::sync::MutexGuard<'_, HashMap<u32, SubSpec>> {
-        self.subs.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(crate) fn connection(&self) -> Option<Arc<Connection>> {
-        match &*self.state.borrow() {
-            ConnState::Connected(c) => Some(c.clone()),
-            _ => None,
-        }
-    }
-}
 
 /// The part of a [`Channel`] whose drop clears the channel.
 #[derive(Debug)]
@@ -207,7 +55,7 @@ impl Channel {
         }
     }
 
-    fn shared(&self) -> &ChannelShared {
+    pub(crate) fn shared(&self) -> &ChannelShared {
         &self.owner.shared
     }
 
@@ -253,24 +101,14 @@ impl Channel {
     /// made by the deadline, the error is [`ClientError::CircuitFailed`],
     /// naming the server and the reason, rather than a plain timeout.
     pub async fn wait_connected(&self, timeout: Duration) -> Result<ChannelInfo, ClientError> {
-        let mut rx = self.shared().state.subscribe();
-        let wait = async {
-            loop {
-                match &*rx.borrow_and_update() {
-                    ConnState::Connected(c) => return Ok(c.info.clone()),
-                    ConnState::Failed => {
-                        return Err(ClientError::CreateFailed {
-                            pv: self.name().to_string(),
-                        })
-                    }
-                    ConnState::Closed => return Err(ClientError::Closed),
-                    ConnState::Searching => {}
-                }
-                if rx.changed().await.is_err() {
-                    return Err(ClientError::Closed);
-                }
-            }
-        };
+        let wait = self.shared().state.wait_for(|state| match state {
+            ConnState::Connected(c) => Some(Ok(c.info.clone())),
+            ConnState::Failed => Some(Err(ClientError::CreateFailed {
+                pv: self.name().to_string(),
+            })),
+            ConnState::Closed => Some(Err(ClientError::Closed)),
+            ConnState::Searching => None,
+        });
         match tokio::time::timeout(timeout, wait).await {
             Ok(r) => r,
             Err(_) => Err(self.failure_or(
@@ -328,6 +166,17 @@ impl Channel {
     /// would exceed `EPICS_CA_MAX_ARRAY_BYTES`; otherwise waits for the reply
     /// (wrap in `tokio::time::timeout` to bound it).
     pub async fn get(&self, dbr_type: DbrType, count: Option<u32>) -> Result<Reading, ClientError> {
+        let rx = self.start_get(dbr_type, count)?;
+        *rx.await.map_err(|_| self.lost())?
+    }
+
+    /// Send a READ_NOTIFY now and return where its reply will arrive (see
+    /// [`Channel::get`]); many can be in flight before any is awaited.
+    pub(crate) fn start_get(
+        &self,
+        dbr_type: DbrType,
+        count: Option<u32>,
+    ) -> Result<oneshot::Receiver<ReadReply>, ClientError> {
         let conn = self.connected()?;
         if !conn.info.access_rights.read {
             return Err(ClientError::NoReadAccess {
@@ -355,7 +204,19 @@ impl Channel {
             count: count.unwrap_or(0),
             reply,
         };
-        self.request(&conn, msg, rx).await
+        conn.circuit.send(msg).map_err(|_| self.lost())?;
+        Ok(rx)
+    }
+
+    /// Why a request's circuit ended: what the circuit's failure says when
+    /// it failed (protocol error, echo timeout...), else a disconnect.
+    pub(crate) fn lost(&self) -> ClientError {
+        self.failure_or(
+            ClientError::Disconnected {
+                pv: self.name().to_string(),
+            },
+            None,
+        )
     }
 
     /// Read the value in its native type with the metadata of `class`
@@ -407,16 +268,8 @@ impl Channel {
     ) -> Result<T, ClientError> {
         // A request whose circuit ended says why, when the circuit failed
         // (protocol error, echo timeout...) rather than closed cleanly.
-        let lost = || {
-            self.failure_or(
-                ClientError::Disconnected {
-                    pv: self.name().to_string(),
-                },
-                None,
-            )
-        };
-        conn.circuit.send(msg).map_err(|_| lost())?;
-        rx.await.map_err(|_| lost())?
+        conn.circuit.send(msg).map_err(|_| self.lost())?;
+        rx.await.map_err(|_| self.lost())?
     }
 
     /// Subscribe to updates as `dbr_type` (EVENT_ADD) with a `DBE_*` `mask`
@@ -429,10 +282,10 @@ impl Channel {
         let subid = ctx.next_subid();
         let queue = SubQueue::new(ctx.sub_queue_capacity);
         let spec = SubSpec {
-            dbr_type,
+            request: SubType::Fixed(dbr_type),
             count: count.unwrap_or(0),
             mask,
-            queue: queue.clone(),
+            sink: Sink::Queue(queue.clone()),
         };
         // Insert before looking at the state: the circuit marks a channel
         // connected before it reads this table, so one of the two sides

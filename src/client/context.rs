@@ -12,59 +12,27 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::channel::{Channel, ChannelShared, ConnState};
-use super::circuit_task::{self, CircuitHandle, CircuitKey, CircuitMsg};
+use super::channel::Channel;
+use super::circuit_task::{self, CircuitHandle};
 use super::config::Config;
 use super::error::ClientError;
 use super::governor::Governor;
 use super::nameserver::{self, NameServerHandle};
+use super::pacer::SearchPacer;
 use super::search::SearchScheduler;
-use crate::proto::broadcaster::{Broadcaster, Event};
+use super::shared::{ChannelShared, CircuitKey, CircuitMsg, ConnState, ContextShared, CtxMsg};
+use crate::proto::broadcaster::{Broadcaster, Event, MAX_SEARCH_DATAGRAM};
 use crate::proto::{Role, MAX_PV_NAME_LEN};
+
+/// Receive buffer asked for on the search socket.
+const SEARCH_RECV_BUFFER: usize = 1 << 20;
+
+/// Datagrams handled per wake-up before the schedule is looked at again.
+const DATAGRAMS_PER_TURN: usize = 64;
 
 /// Default capacity of a subscription's update queue before the oldest
 /// updates are dropped.
 pub const DEFAULT_SUB_QUEUE: usize = 10_000;
-
-/// State shared by the context task, circuits and channel handles.
-#[derive(Debug)]
-pub(crate) struct ContextShared {
-    pub config: Config,
-    pub tx: mpsc::UnboundedSender<CtxMsg>,
-    pub sub_queue_capacity: usize,
-    next_cid: AtomicU32,
-    next_subid: AtomicU32,
-}
-
-impl ContextShared {
-    pub(crate) fn next_subid(&self) -> u32 {
-        self.next_subid.fetch_add(1, Ordering::Relaxed)
-    }
-}
-
-/// Messages to the context task.
-#[derive(Debug)]
-pub(crate) enum CtxMsg {
-    /// Search for this new channel.
-    Add(Arc<ChannelShared>),
-    /// The last handle on a channel was dropped.
-    Drop { cid: u32 },
-    /// A circuit ended after `lived` (`None`: it never connected); its
-    /// channels must be searched for again. Each cid comes with how long it
-    /// had been connected (`None`: not yet created).
-    CircuitDown {
-        key: CircuitKey,
-        cids: Vec<(u32, Option<Duration>)>,
-        lived: Option<Duration>,
-    },
-    /// The server dropped one channel (SERVER_DISCONN) that had been
-    /// connected for `lived`: search again, after the governor's hold.
-    Research { cid: u32, lived: Option<Duration> },
-    /// A name server (TCP search) found a channel at `server`.
-    Found { cid: u32, server: SocketAddr },
-    /// Close everything; answer when done.
-    Close(Option<oneshot::Sender<()>>),
-}
 
 /// A Channel Access client context: searches, circuits and channels.
 ///
@@ -86,7 +54,7 @@ pub(crate) enum CtxMsg {
 /// ```
 #[derive(Debug)]
 pub struct Context {
-    shared: Arc<ContextShared>,
+    pub(crate) shared: Arc<ContextShared>,
 }
 
 impl Context {
@@ -114,6 +82,9 @@ impl Context {
         std_sock
             .set_nonblocking(true)
             .map_err(|e| ClientError::io("binding the search socket", e))?;
+        // Replies to a window of searches for thousands of names arrive in
+        // a burst: room for them (the kernel caps it at net.core.rmem_max).
+        let _ = socket2::SockRef::from(&std_sock).set_recv_buffer_size(SEARCH_RECV_BUFFER);
         // Any destination may be a broadcast address (a /23's x.x.1.255 as
         // much as x.x.x.255), so broadcast is always allowed, as in libca.
         std_sock
@@ -231,6 +202,8 @@ struct ContextTask {
     bc: Broadcaster,
     /// When each pending name is next due (the back-off); `bc` knows the names.
     sched: SearchScheduler,
+    /// How many search datagrams may be unanswered at once.
+    pacer: SearchPacer,
     /// Holds after failed circuits and dropped channels; anomaly rate limit.
     governor: Governor,
     /// Incoming datagrams that caused nothing, summarised in the log.
@@ -260,6 +233,7 @@ impl ContextTask {
             .collect();
         ContextTask {
             sched: SearchScheduler::new(config.min_search_period, config.max_search_period),
+            pacer: SearchPacer::new(),
             governor: Governor::new(),
             dropped: DropCounts::default(),
             register_at: config.use_repeater.then(Instant::now),
@@ -281,14 +255,18 @@ impl ContextTask {
             let now = Instant::now();
             self.send_due_searches(now).await;
             self.maybe_register(now).await;
-            let next = [
-                self.sched.next_due().map(Instant::from_std),
-                self.register_at,
-            ]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(now + Duration::from_secs(3600));
+            // With the window full, only a reply or a flight's timeout
+            // opens room: no point waking for the schedule before that.
+            let searches = if self.pacer.room(now.into_std()) > 0 {
+                self.sched.next_due()
+            } else {
+                self.pacer.next_expiry()
+            };
+            let next = [searches.map(Instant::from_std), self.register_at]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(now + Duration::from_secs(3600));
             tokio::select! {
                 biased;
                 msg = rx.recv() => {
@@ -307,6 +285,11 @@ impl ContextTask {
                 r = self.udp.recv_from(&mut buf) => {
                     if let Ok((n, src)) = r {
                         self.handle_datagram(&buf[..n], src);
+                        // Replies come in bursts: take what is already here.
+                        for _ in 1..DATAGRAMS_PER_TURN {
+                            let Ok((n, src)) = self.udp.try_recv_from(&mut buf) else { break };
+                            self.handle_datagram(&buf[..n], src);
+                        }
                     }
                 }
                 _ = tokio::time::sleep_until(next) => {}
@@ -327,6 +310,7 @@ impl ContextTask {
             }
             CtxMsg::Drop { cid } => {
                 self.sched.remove(cid);
+                self.pacer.forget(cid);
                 self.bc.cancel_search(cid);
                 self.channels.remove(&cid);
                 self.governor.forget_channel(cid);
@@ -349,7 +333,10 @@ impl ContextTask {
                 }
             }
             CtxMsg::Research { cid, lived } => self.research(cid, lived, now),
-            CtxMsg::Found { cid, server } => self.found(cid, server),
+            CtxMsg::Found { cid, server } => {
+                self.pacer.forget(cid);
+                self.found(cid, server)
+            }
             CtxMsg::Close(reply) => return Some(reply),
         }
         None
@@ -384,7 +371,7 @@ impl ContextTask {
                 "cannot search: {e}");
             return;
         }
-        self.sched.add(cid, name, due.into_std());
+        self.sched.add(cid, due.into_std());
     }
 
     /// A server has `cid`: attach the channel to that server's circuit.
@@ -426,16 +413,21 @@ impl ContextTask {
         self.circuits.insert(key, circuit);
     }
 
+    /// Send the searches that are due, as many datagrams as the search
+    /// window has room for; the rest stay due until replies (or timeouts)
+    /// open room.
     async fn send_due_searches(&mut self, now: Instant) {
-        if self.sched.next_due().is_none_or(|due| due > now.into_std()) {
+        let std_now = now.into_std();
+        if self.sched.next_due().is_none_or(|due| due > std_now) {
             return;
         }
-        let due: Vec<u32> = self
-            .sched
-            .poll(now.into_std())
-            .into_iter()
-            .map(|(cid, _)| cid)
-            .collect();
+        let room = self.pacer.room(std_now);
+        if room == 0 {
+            return;
+        }
+        // More than `room` datagrams can hold: the shortest search is 24 bytes.
+        let per_datagram = MAX_SEARCH_DATAGRAM / 24 + 1;
+        let due = self.sched.due(std_now, room.saturating_mul(per_datagram));
         if due.is_empty() {
             return;
         }
@@ -448,32 +440,49 @@ impl ContextTask {
                 ns.search(&named);
             }
         }
+        let floor = self.pacer.timeout();
         let dests = self.shared.config.search_addrs.clone();
-        for dest in dests {
-            let mut rest = &due[..];
-            while !rest.is_empty() {
+        let mut rest = &due[..];
+        let mut flights = 0;
+        while !rest.is_empty() && flights < room {
+            // The same names go to every address in the list: the datagram
+            // is built once per destination (each has its own log records).
+            let mut used = rest.len();
+            for dest in &dests {
                 self.out.clear();
-                let used = match self
+                match self
                     .bc
-                    .fill_search_datagram(rest, false, dest, &mut self.out)
+                    .fill_search_datagram(rest, false, *dest, &mut self.out)
                 {
-                    Ok(used) => used.max(1),
+                    Ok(n) => used = n.max(1).min(rest.len()),
                     Err(e) => {
                         tracing::warn!(target: "caproto::bcast::search", their_addr = %dest,
                             role = "client", "cannot build search datagram: {e}");
-                        break;
+                        continue;
                     }
-                };
-                rest = &rest[used.min(rest.len())..];
+                }
                 if self.out.is_empty() {
                     continue;
                 }
-                if let Err(e) = self.udp.send_to(&self.out, dest).await {
+                if let Err(e) = self.udp.send_to(&self.out, *dest).await {
                     tracing::warn!(target: "caproto::bcast::search", their_addr = %dest,
                         role = "client", "search send failed: {e}");
                 }
             }
+            let (sent, later) = rest.split_at(used);
+            for &cid in sent {
+                self.sched.sent(cid, std_now, floor);
+            }
+            if !dests.is_empty() {
+                self.pacer.sent(sent, std_now);
+                flights += 1;
+            }
+            rest = later;
         }
+        tracing::trace!(target: "caproto::bcast::search", role = "client",
+            window = self.pacer.window(), in_flight = self.pacer.in_flight(),
+            "searched {} names in {flights} datagrams; {} names pending",
+            due.len() - rest.len(), self.sched.len());
     }
 
     async fn maybe_register(&mut self, now: Instant) {
@@ -509,6 +518,7 @@ impl ContextTask {
         for event in events.drain(..) {
             match event {
                 Event::Found { cid, server, .. } => {
+                    self.pacer.answered(cid, now.into_std());
                     // The search is no longer pending in `bc`; the schedule
                     // still says whether we want it.
                     if !self.sched.contains(cid) {
@@ -569,7 +579,7 @@ impl ContextTask {
         for ch in self.channels.values() {
             ch.state.send_replace(ConnState::Closed);
             for spec in ch.subs().values() {
-                spec.queue.close();
+                spec.sink.close();
             }
         }
         self.channels.clear();

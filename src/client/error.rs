@@ -140,6 +140,14 @@ pub enum ClientError {
         /// The decoder's complaint.
         error: DbrError,
     },
+    /// The channel was connected but the server did not answer a read
+    /// within `timeout` ([`crate::client::Context::get_many`]).
+    NoReply {
+        /// The PV name.
+        pv: String,
+        /// How long we waited.
+        timeout: Duration,
+    },
 }
 
 impl fmt::Display for ClientError {
@@ -158,6 +166,11 @@ impl fmt::Display for ClientError {
                 )
             }
             ClientError::CreateFailed { pv } => write!(f, "{pv}: server refused to create channel"),
+            ClientError::NoReply { pv, timeout } => write!(
+                f,
+                "{pv}: no reply to the read within {:.3} s",
+                timeout.as_secs_f64()
+            ),
             ClientError::Disconnected { pv } => write!(f, "{pv}: channel disconnected"),
             ClientError::NoReadAccess { pv } => write!(f, "{pv}: no read access"),
             ClientError::NoWriteAccess { pv } => write!(f, "{pv}: no write access"),

@@ -13,22 +13,28 @@
 
 mod backlog;
 mod channel;
+mod circuit;
 mod circuit_task;
 mod config;
 mod context;
 mod error;
 mod governor;
+mod many;
 mod nameserver;
+mod pacer;
 mod search;
+mod shared;
 mod subscription;
 
 pub use crate::proto::command::{mask, AccessRights};
-pub use channel::{Channel, ChannelInfo, Reading};
+pub use channel::Channel;
 pub use config::Config;
 pub use context::{Context, DEFAULT_SUB_QUEUE};
 pub use error::{eca_description, eca_is_success, ClientError};
 pub use governor::{Governor, Hold};
+pub use many::{MonitorSet, MonitorSpec, Readings};
 pub use search::SearchScheduler;
+pub use shared::{ChannelInfo, MonitorEvent, Reading};
 pub use subscription::Subscription;
 
 #[cfg(test)]

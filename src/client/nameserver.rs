@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::context::{ContextShared, CtxMsg};
+use super::shared::{ContextShared, CtxMsg};
 use crate::proto::circuit::VirtualCircuit;
 use crate::proto::command::Command;
 use crate::proto::{Role, PROTOCOL_VERSION};

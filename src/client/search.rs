@@ -6,16 +6,22 @@
 //! restarting) makes every pending name due again with its back-off reset,
 //! which is how EPICS clients find a restarted server quickly.
 //!
+//! How many searches go out at once is not decided here: the context asks
+//! for the names that are due ([`SearchScheduler::due`]), sends as many as
+//! the search window ([`super::pacer::SearchPacer`]) has room for, and
+//! reports those ([`SearchScheduler::sent`]); the pacer's reply timeout is
+//! the floor of the back-off, so a name is not searched again before its
+//! reply could have come back.
+//!
 //! Time is passed in by the caller; nothing here reads a clock, so the
 //! schedule is unit-testable.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-/// Per-name search state.
-#[derive(Debug, Clone)]
+/// Per-name search state (the name itself is kept once, by the broadcaster).
+#[derive(Debug, Clone, Copy)]
 struct Pending {
-    name: String,
     due: Instant,
     attempts: u32,
 }
@@ -41,19 +47,12 @@ impl SearchScheduler {
         }
     }
 
-    /// Start searching for `name` under channel id `cid`; it is due at `now`.
+    /// Start searching for channel id `cid`; it is first due at `due`.
     /// Re-adding a cid restarts its back-off.
-    pub fn add(&mut self, cid: u32, name: &str, now: Instant) {
+    pub fn add(&mut self, cid: u32, due: Instant) {
         self.remove(cid);
-        self.pending.insert(
-            cid,
-            Pending {
-                name: name.to_string(),
-                due: now,
-                attempts: 0,
-            },
-        );
-        self.queue.insert((now, cid));
+        self.pending.insert(cid, Pending { due, attempts: 0 });
+        self.queue.insert((due, cid));
     }
 
     /// Stop searching for `cid` (found, or the channel was dropped).
@@ -88,28 +87,45 @@ impl SearchScheduler {
         self.queue.first().map(|(due, _)| *due)
     }
 
+    /// Up to `limit` names due at `now`, oldest first, left as they are: the
+    /// caller sends as many as the search window allows and reports each with
+    /// [`SearchScheduler::sent`]; the rest stay due.
+    pub fn due(&self, now: Instant, limit: usize) -> Vec<u32> {
+        self.queue
+            .iter()
+            .take_while(|(due, _)| *due <= now)
+            .take(limit)
+            .map(|(_, cid)| *cid)
+            .collect()
+    }
+
+    /// A search for `cid` went out at `now`: its next attempt waits the
+    /// doubled back-off, which starts at `floor` when that is longer than the
+    /// minimum period (the time a reply may take to come back).
+    pub fn sent(&mut self, cid: u32, now: Instant, floor: Duration) {
+        let Some(p) = self.pending.get_mut(&cid) else {
+            return;
+        };
+        self.queue.remove(&(p.due, cid));
+        let backoff = self
+            .min_period
+            .max(floor)
+            .saturating_mul(1u32 << p.attempts.min(20))
+            .min(self.max_period);
+        p.attempts = p.attempts.saturating_add(1);
+        p.due = now + backoff;
+        self.queue.insert((p.due, cid));
+    }
+
     /// Take every name due at `now` (oldest first) and schedule its next
-    /// attempt with doubled back-off. The caller sends them, batched.
-    pub fn poll(&mut self, now: Instant) -> Vec<(u32, String)> {
-        let mut out = Vec::new();
-        while let Some(&(due, cid)) = self.queue.first() {
-            if due > now {
-                break;
-            }
-            self.queue.pop_first();
-            let Some(p) = self.pending.get_mut(&cid) else {
-                continue;
-            };
-            out.push((cid, p.name.clone()));
-            let backoff = self
-                .min_period
-                .saturating_mul(1u32 << p.attempts.min(20))
-                .min(self.max_period);
-            p.attempts = p.attempts.saturating_add(1);
-            p.due = now + backoff;
-            self.queue.insert((p.due, cid));
+    /// attempt with doubled back-off: [`SearchScheduler::due`] and
+    /// [`SearchScheduler::sent`] for all of them.
+    pub fn poll(&mut self, now: Instant) -> Vec<u32> {
+        let due = self.due(now, usize::MAX);
+        for &cid in &due {
+            self.sent(cid, now, Duration::ZERO);
         }
-        out
+        due
     }
 
     /// Make `cid` due no earlier than `due` (a channel held off after
@@ -150,9 +166,9 @@ mod tests {
     fn new_names_are_due_immediately_then_back_off_doubling_to_the_cap() {
         let t0 = Instant::now();
         let mut s = SearchScheduler::new(ms(30), ms(200));
-        s.add(1, "a", t0);
+        s.add(1, t0);
         assert_eq!(s.next_due(), Some(t0));
-        assert_eq!(s.poll(t0), vec![(1, "a".to_string())]);
+        assert_eq!(s.poll(t0), vec![1]);
         let mut t = t0;
         let mut gaps = Vec::new();
         for _ in 0..5 {
@@ -170,21 +186,46 @@ mod tests {
         let t0 = Instant::now();
         let mut s = SearchScheduler::new(ms(30), ms(1000));
         for cid in 0..100 {
-            s.add(cid, &format!("pv{cid}"), t0);
+            s.add(cid, t0);
         }
         s.remove(7);
         let due = s.poll(t0);
         assert_eq!(due.len(), 99);
-        assert!(due.iter().all(|(cid, _)| *cid != 7));
+        assert!(due.iter().all(|cid| *cid != 7));
         assert!(!s.contains(7));
         assert_eq!(s.len(), 99);
+    }
+
+    #[test]
+    fn due_names_stay_due_until_sent_and_the_floor_lengthens_the_backoff() {
+        let t0 = Instant::now();
+        let mut s = SearchScheduler::new(ms(30), ms(1000));
+        for cid in 0..10 {
+            s.add(cid, t0);
+        }
+        assert_eq!(s.due(t0, 4), vec![0, 1, 2, 3]);
+        assert_eq!(s.due(t0, 4), vec![0, 1, 2, 3], "peeking changes nothing");
+        for cid in 0..4 {
+            s.sent(cid, t0, ms(100));
+        }
+        assert_eq!(s.due(t0, 100), (4..10).collect::<Vec<_>>());
+        assert_eq!(s.due(t0 + ms(99), 100).len(), 6);
+        assert_eq!(s.due(t0 + ms(100), 100).len(), 10);
+        s.sent(0, t0 + ms(100), ms(10));
+        assert_eq!(s.next_due(), Some(t0), "the unsent ones are still first");
+        for cid in 4..10 {
+            s.sent(cid, t0 + ms(100), ms(10));
+        }
+        // Second attempt of cid 0: the minimum period (30 ms) doubled.
+        assert!(s.due(t0 + ms(159), 100).iter().all(|c| *c != 0));
+        assert!(s.due(t0 + ms(160), 100).contains(&0));
     }
 
     #[test]
     fn postpone_only_ever_delays() {
         let t0 = Instant::now();
         let mut s = SearchScheduler::new(ms(30), ms(1000));
-        s.add(1, "a", t0);
+        s.add(1, t0);
         assert!(s.postpone(1, t0 + ms(500)));
         assert!(s.poll(t0 + ms(499)).is_empty());
         assert!(
@@ -199,8 +240,8 @@ mod tests {
     fn reset_makes_everything_due_again_with_fresh_backoff() {
         let t0 = Instant::now();
         let mut s = SearchScheduler::new(ms(30), ms(1000));
-        s.add(1, "a", t0);
-        s.add(2, "b", t0);
+        s.add(1, t0);
+        s.add(2, t0);
         let mut t = t0;
         for _ in 0..4 {
             s.poll(t);

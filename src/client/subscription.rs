@@ -1,74 +1,12 @@
 //! [`Subscription`]: a receiver of monitor updates, and the bounded queue
 //! the circuit task feeds it through.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
-use tokio::sync::Notify;
-
-use super::channel::{Channel, ChannelShared, Reading};
-use super::circuit_task::CircuitMsg;
+use super::channel::Channel;
 use super::error::ClientError;
-
-/// A bounded queue of updates. When the consumer falls behind, the oldest
-/// updates are dropped (and counted), so memory stays bounded and the newest
-/// value is always delivered, as EPICS' event queue does.
-#[derive(Debug)]
-pub(crate) struct SubQueue {
-    items: Mutex<VecDeque<Result<Reading, ClientError>>>,
-    capacity: usize,
-    notify: Notify,
-    closed: AtomicBool,
-    dropped: AtomicU64,
-}
-
-impl SubQueue {
-    pub(crate) fn new(capacity: usize) -> Arc<SubQueue> {
-        Arc::new(SubQueue {
-            items: Mutex::new(VecDeque::new()),
-            capacity: capacity.max(1),
-            notify: Notify::new(),
-            closed: AtomicBool::new(false),
-            dropped: AtomicU64::new(0),
-        })
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Result<Reading, ClientError>>> {
-        self.items.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Queue one update (or error), dropping the oldest when full.
-    pub(crate) fn push(&self, item: Result<Reading, ClientError>) {
-        {
-            let mut q = self.lock();
-            if q.len() >= self.capacity {
-                q.pop_front();
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-            q.push_back(item);
-        }
-        self.notify.notify_one();
-    }
-
-    /// No more updates will come (context closed).
-    pub(crate) fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        self.notify.notify_one();
-    }
-
-    async fn pop(&self) -> Option<Result<Reading, ClientError>> {
-        loop {
-            if let Some(item) = self.lock().pop_front() {
-                return Some(item);
-            }
-            if self.closed.load(Ordering::Acquire) {
-                return None;
-            }
-            self.notify.notified().await;
-        }
-    }
-}
+use super::shared::{ChannelShared, CircuitMsg, Reading, SubQueue};
 
 /// A live subscription. Receive updates with [`Subscription::recv`]; drop it
 /// to cancel on the server.
@@ -122,10 +60,9 @@ impl Drop for Subscription {
         // EVENT_ADD or receives this cancel.
         self.shared.subs().remove(&self.subid);
         if let Some(conn) = self.shared.connection() {
-            let _ = conn.circuit.send(CircuitMsg::Unsubscribe {
-                cid: self.shared.cid,
-                subid: self.subid,
-            });
+            let _ = conn
+                .circuit
+                .send(CircuitMsg::Unsubscribe { subid: self.subid });
         }
     }
 }

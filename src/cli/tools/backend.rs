@@ -130,6 +130,46 @@ pub trait Backend: Clone + Send + Sync + 'static {
         timeout: Duration,
     ) -> impl std::future::Future<Output = Result<(), ToolError>> + Send;
 
+    /// Read every PV of `names`, in order: all are connected at once within
+    /// `timeout`, each is read as `pick` chooses from its native type (with
+    /// `count` elements, `None` for the server's), each read bounded by
+    /// `timeout`. Each result goes to `each` (with the PV's index) as soon as
+    /// it and those before it are in; `each` returns false to stop.
+    ///
+    /// This default drives one task per PV; the real client overrides it
+    /// with one batched call.
+    fn get_each(
+        &self,
+        names: &[String],
+        pick: impl Fn(NativeType) -> DbrType + Send + Sync + 'static,
+        count: Option<u32>,
+        timeout: Duration,
+        mut each: impl FnMut(usize, Result<Reading, ToolError>) -> bool,
+    ) -> impl std::future::Future<Output = ()> {
+        let backend = self.clone();
+        let pick = std::sync::Arc::new(pick);
+        async move {
+            let channels = backend.connect(names, timeout).await;
+            let mut tasks = Vec::with_capacity(channels.len());
+            for ch in channels {
+                let (backend, pick) = (backend.clone(), pick.clone());
+                tasks.push(tokio::spawn(async move {
+                    let ch = ch?;
+                    let dbr_type = pick(ch.native_type());
+                    backend.get(&ch, dbr_type, count, timeout).await
+                }));
+            }
+            for (i, (pv, task)) in names.iter().zip(tasks).enumerate() {
+                let result = task
+                    .await
+                    .unwrap_or_else(|e| Err(ToolError::Client(format!("{pv}: {e}"))));
+                if !each(i, result) {
+                    return;
+                }
+            }
+        }
+    }
+
     /// Subscribe as `dbr_type` with a `DBE_*` mask.
     fn subscribe(
         &self,
@@ -196,7 +236,40 @@ pub trait Backend: Clone + Send + Sync + 'static {
             }
         }
     }
+
+    /// Follow every PV of `names` as [`Backend::follow`] does, sending
+    /// `(index, event)` to `events` until it is closed.
+    ///
+    /// This default runs one `follow` per PV (two tasks each); the real
+    /// client overrides it with one subscription set and one task.
+    fn follow_many(
+        &self,
+        names: Vec<String>,
+        spec: FollowSpec,
+        events: tokio::sync::mpsc::Sender<(usize, PvEvent)>,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        let backend = self.clone();
+        async move {
+            for (i, name) in names.into_iter().enumerate() {
+                let (tx, mut from_pv) = tokio::sync::mpsc::channel::<PvEvent>(FOLLOW_QUEUE);
+                let b = backend.clone();
+                tokio::spawn(async move { b.follow(name, spec, tx).await });
+                let events = events.clone();
+                tokio::spawn(async move {
+                    while let Some(event) = from_pv.recv().await {
+                        if events.send((i, event)).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        }
+    }
 }
+
+/// Events one followed PV may have queued before its task waits (the
+/// default [`Backend::follow_many`]).
+const FOLLOW_QUEUE: usize = 16;
 
 /// What happened to a PV that caproto-monitor follows (see [`Backend::follow`]).
 #[derive(Debug, Clone, PartialEq)]

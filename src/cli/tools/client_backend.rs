@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use crate::cli::tools::backend::{
     default_read_type, Backend, FollowSpec, PvEvent, ToolChannel, ToolError, ToolSubscription,
 };
-use crate::client::{self, Channel, ClientError, Context, Subscription};
+use crate::client::{self, Channel, ClientError, Context, MonitorEvent, MonitorSpec, Subscription};
 use crate::proto::dbr::{DbrClass, DbrType, NativeType, Value};
 
 /// The array limit the tools use when `EPICS_CA_MAX_ARRAY_BYTES` is not set:
@@ -27,6 +27,9 @@ pub const TOOL_MAX_ARRAY_BYTES: usize = 256 * 1024 * 1024;
 /// for a slow client, and memory stays bounded. 128 is over 0.1 s of a
 /// 1 kHz PV; the client's default (`DEFAULT_SUB_QUEUE`) is far larger.
 pub const TOOL_SUB_QUEUE: usize = 128;
+
+/// Events [`ClientBackend::follow_many`] takes from its set per wake-up.
+const FOLLOW_BATCH: usize = 256;
 
 /// The client configuration the tools use: the `EPICS_CA_*` environment
 /// (read through `lookup`), the circuit priority and repeater choice from
@@ -132,6 +135,10 @@ pub fn tool_error(e: ClientError) -> ToolError {
         ClientError::NoReadAccess { pv } => ToolError::ReadRefused { pv },
         ClientError::NoWriteAccess { pv } => ToolError::WriteRefused { pv },
         ClientError::Server { pv, message, .. } => ToolError::Server { pv, message },
+        ClientError::NoReply { pv, .. } => ToolError::Timeout {
+            pv,
+            awaiting: "a reading",
+        },
         other => ToolError::Client(other.to_string()),
     }
 }
@@ -175,6 +182,90 @@ impl Backend for ClientBackend {
                 Ok(ClientChannel { channel, native })
             })
             .collect()
+    }
+
+    async fn get_each(
+        &self,
+        names: &[String],
+        pick: impl Fn(NativeType) -> DbrType + Send + Sync + 'static,
+        count: Option<u32>,
+        timeout: Duration,
+        mut each: impl FnMut(usize, Result<Reading, ToolError>) -> bool,
+    ) {
+        let pick = |info: &client::ChannelInfo| (pick(info.native_type), count);
+        let mut readings = self.ctx.read_many(names, pick, timeout).await;
+        let mut i = 0;
+        while let Some(result) = readings.next().await {
+            if !each(i, result.map(reading).map_err(tool_error)) {
+                return;
+            }
+            i += 1;
+        }
+    }
+
+    async fn follow_many(
+        &self,
+        names: Vec<String>,
+        spec: FollowSpec,
+        events: mpsc::Sender<(usize, PvEvent)>,
+    ) {
+        let monitor = MonitorSpec {
+            enum_as_number: spec.enum_as_number,
+            count: spec.count,
+            queue_per_pv: TOOL_SUB_QUEUE,
+            ..MonitorSpec::new(DbrClass::Time, spec.mask)
+        };
+        let mut set = self.ctx.monitor_many(&names, monitor);
+        drop(names);
+        // Whether each PV has connected (or been reported missing), and the
+        // element count of its latest connection (for camonitor's padding).
+        let mut heard = vec![false; set.len()];
+        let mut counts = vec![1u32; set.len()];
+        let first_wait = tokio::time::sleep(spec.first_wait);
+        tokio::pin!(first_wait);
+        let mut waited = false;
+        let mut batch = Vec::with_capacity(FOLLOW_BATCH);
+        loop {
+            batch.clear();
+            let open = tokio::select! {
+                open = set.recv_many(&mut batch, FOLLOW_BATCH) => open,
+                _ = &mut first_wait, if !waited => {
+                    waited = true;
+                    // The first search went unanswered: say so once per PV
+                    // (searching goes on).
+                    for (i, h) in heard.iter_mut().enumerate() {
+                        if !*h {
+                            *h = true;
+                            if events.send((i, PvEvent::NotFound)).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    continue;
+                }
+                _ = events.closed() => return,
+            };
+            if !open {
+                return; // context closed
+            }
+            for (i, event) in batch.drain(..) {
+                let i = i as usize;
+                let event = match event {
+                    MonitorEvent::Connected(info) => {
+                        heard[i] = true;
+                        counts[i] = info.count;
+                        PvEvent::Connected
+                    }
+                    MonitorEvent::Update(update) => {
+                        PvEvent::Update(update.map(reading).map_err(tool_error))
+                    }
+                    MonitorEvent::Disconnected => PvEvent::Disconnected { count: counts[i] },
+                };
+                if events.send((i, event)).await.is_err() {
+                    return;
+                }
+            }
+        }
     }
 
     async fn get(

@@ -6,7 +6,7 @@ use crate::cli::args::dtype::list_types_text;
 use crate::cli::args::get::GetArgs;
 use crate::cli::output::format::{Extras, LineBuffers, LineError, LineFormat};
 use crate::cli::output::timefmt::Zone;
-use crate::cli::tools::backend::{default_read_type, Backend, ToolChannel, ToolError};
+use crate::cli::tools::backend::{default_read_type, Backend, ToolError};
 use crate::proto::dbr::DbrType;
 
 /// Exit status: everything worked.
@@ -37,35 +37,23 @@ pub async fn run_get<B: Backend>(
         }
     };
     let timeout = args.channel.timeout();
-    let channels = backend.connect(&args.pv_names, timeout).await;
-    let mut tasks = Vec::with_capacity(channels.len());
-    for ch in channels {
-        let backend = backend.clone();
-        let request = args.type_request();
-        let enum_as_number = args.values.enum_as_number;
-        let count = args.values.count;
-        tasks.push(tokio::spawn(async move {
-            let ch = ch?;
-            let native = ch.native_type();
-            let dbr_type = match request {
-                Some(r) => r.resolve(native),
-                None => DbrType::plain(default_read_type(native, enum_as_number)),
-            };
-            backend.get(&ch, dbr_type, count, timeout).await
-        }));
-    }
+    let request = args.type_request();
+    let enum_as_number = args.values.enum_as_number;
+    let pick = move |native| match request {
+        Some(r) => r.resolve(native),
+        None => DbrType::plain(default_read_type(native, enum_as_number)),
+    };
     let mut status = EXIT_OK;
     let mut bufs = LineBuffers::default();
-    for (pv, task) in args.pv_names.iter().zip(tasks) {
-        let result = task
-            .await
-            .unwrap_or_else(|e| Err(ToolError::Client(format!("{pv}: {e}"))));
+    let names = &args.pv_names;
+    let each = |i: usize, result: Result<_, ToolError>| {
+        let pv = &names[i];
         match result {
             // Each reading is printed (a large array streamed in chunks) and
             // dropped before the next is awaited.
             Ok(reading) => match fmt.write_line(pv, &reading, Extras::default(), &mut bufs, out) {
                 Ok(()) => {}
-                Err(LineError::Io(_)) => return status, // stdout closed (e.g. piped into head)
+                Err(LineError::Io(_)) => return false, // stdout closed (e.g. piped into head)
                 Err(LineError::Template(e)) => {
                     let _ = writeln!(err, "{pv}: {e}");
                     status = EXIT_FAILED;
@@ -76,7 +64,11 @@ pub async fn run_get<B: Backend>(
                 status = EXIT_FAILED;
             }
         }
-    }
+        true
+    };
+    backend
+        .get_each(names, pick, args.values.count, timeout, each)
+        .await;
     let _ = out.flush();
     status
 }

@@ -179,9 +179,6 @@ pub async fn run_monitor_threaded<B: Backend, W: Write + Send + 'static>(
 
 type Update = (usize, PvEvent);
 
-/// Events one followed PV may have queued before its task waits.
-const FOLLOW_QUEUE: usize = 16;
-
 /// The monitor itself; also says whether it ended because `stop` resolved.
 async fn monitor<B: Backend, O: Output>(
     args: &MonitorArgs,
@@ -205,25 +202,14 @@ async fn monitor<B: Backend, O: Output>(
             status = EXIT_FAILED;
         }
     } else {
-        for (i, name) in args.pv_names.iter().enumerate() {
-            let (events, mut from_pv) = mpsc::channel::<PvEvent>(FOLLOW_QUEUE);
-            let spec = FollowSpec {
-                enum_as_number: args.values.enum_as_number,
-                count: args.values.count,
-                mask: args.mask,
-                first_wait: args.channel.timeout(),
-            };
-            let (backend, name) = (backend.clone(), name.clone());
-            tokio::spawn(async move { backend.follow(name, spec, events).await });
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                while let Some(event) = from_pv.recv().await {
-                    if tx.send((i, event)).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
+        let spec = FollowSpec {
+            enum_as_number: args.values.enum_as_number,
+            count: args.values.count,
+            mask: args.mask,
+            first_wait: args.channel.timeout(),
+        };
+        let (backend, names, tx) = (backend.clone(), args.pv_names.clone(), tx.clone());
+        tokio::spawn(async move { backend.follow_many(names, spec, tx).await });
     }
     drop(tx);
     // PVs reported not found and not connected since (for the exit status).

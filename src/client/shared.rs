@@ -1,0 +1,628 @@
+//! The state and messages the client's tasks share: the context task, the
+//! circuit tasks, the name-server tasks and the handles users hold
+//! ([`crate::client::Channel`], [`crate::client::Subscription`],
+//! [`crate::client::MonitorSet`]).
+//!
+//! Everything that crosses a task boundary is defined here, so the modules
+//! that send and receive it import this one and not each other: imports run
+//! one way (handles, context and circuits -> shared), as quinn-proto's
+//! `shared.rs` does.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use super::config::Config;
+use super::error::ClientError;
+use crate::proto::command::AccessRights;
+use crate::proto::dbr::{DbrClass, DbrType, Metadata, NativeType, Value};
+
+/// What the server told us about a connected channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelInfo {
+    /// The field's native type (from CREATE_CHAN's reply).
+    pub native_type: NativeType,
+    /// The field's element count (1 for scalars).
+    pub count: u32,
+    /// The server's TCP address.
+    pub server: SocketAddr,
+    /// Read/write permission as last granted by the server.
+    pub access_rights: AccessRights,
+}
+
+/// One value read from a channel: by `get` or as a subscription update.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    /// The DBR type the value was sent as (what was requested).
+    pub dbr_type: DbrType,
+    /// The elements.
+    pub value: Value,
+    /// The metadata fields `dbr_type` carries; the others stay at their defaults.
+    pub meta: Metadata,
+}
+
+/// Connection state, shared through a [`StateCell`].
+#[derive(Debug, Clone)]
+pub(crate) enum ConnState {
+    /// Searching (first time, or again after a disconnect).
+    Searching,
+    /// Connected on a circuit.
+    Connected(Arc<Connection>),
+    /// The server refused to create the channel.
+    Failed,
+    /// The context was closed.
+    Closed,
+}
+
+/// The answer to a read, boxed: a reply slot waits in every pending read
+/// (all at once in a `get_many`), and a boxed one costs 8 bytes instead of
+/// a whole [`Reading`].
+pub(crate) type ReadReply = Box<Result<Reading, ClientError>>;
+
+/// A channel's [`ConnState`] with a wake-up for whoever waits on a change.
+///
+/// What a `watch` channel gives, at a quarter of its size (a `watch` keeps
+/// eight wake-up lists, ~360 bytes; with 100 000 channels that is 36 MB).
+#[derive(Debug)]
+pub(crate) struct StateCell {
+    value: Mutex<ConnState>,
+    changed: Notify,
+}
+
+impl StateCell {
+    pub(crate) fn new(state: ConnState) -> StateCell {
+        StateCell {
+            value: Mutex::new(state),
+            changed: Notify::new(),
+        }
+    }
+
+    /// The current state (held locked: do not await while holding it).
+    pub(crate) fn borrow(&self) -> std::sync::MutexGuard<'_, ConnState> {
+        self.value.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Set the state, wake every waiter, and return the previous state.
+    pub(crate) fn send_replace(&self, state: ConnState) -> ConnState {
+        let old = std::mem::replace(&mut *self.borrow(), state);
+        self.changed.notify_waiters();
+        old
+    }
+
+    /// Change the state in place; waiters are woken when `change` says it
+    /// changed something. Returns what `change` returned.
+    pub(crate) fn send_if_modified(&self, change: impl FnOnce(&mut ConnState) -> bool) -> bool {
+        let modified = change(&mut self.borrow());
+        if modified {
+            self.changed.notify_waiters();
+        }
+        modified
+    }
+
+    /// Wait until `pick` finds something in the state (checked at once,
+    /// then after every change).
+    pub(crate) async fn wait_for<T>(&self, pick: impl Fn(&ConnState) -> Option<T>) -> T {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            // Registered before the state is read, so no change is missed.
+            notified.as_mut().enable();
+            if let Some(found) = pick(&self.borrow()) {
+                return found;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// A live connection of a channel to a circuit.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub info: ChannelInfo,
+    pub circuit: mpsc::UnboundedSender<CircuitMsg>,
+}
+
+/// What a subscription asked for; kept so it can be re-sent after a reconnect.
+#[derive(Debug)]
+pub(crate) struct SubSpec {
+    pub request: SubType,
+    /// 0 = the server's current element count.
+    pub count: u32,
+    pub mask: u16,
+    pub sink: Sink,
+}
+
+/// The DBR type a subscription asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SubType {
+    /// Always this type.
+    Fixed(DbrType),
+    /// The channel's native type with the metadata of `class`, chosen anew
+    /// at every connection (the server may have changed the field's type);
+    /// enums as strings unless `enum_as_number`.
+    Native {
+        class: DbrClass,
+        enum_as_number: bool,
+    },
+}
+
+impl SubType {
+    /// The type to ask for on a channel whose native type is `native`.
+    pub(crate) fn resolve(self, native: NativeType) -> DbrType {
+        match self {
+            SubType::Fixed(t) => t,
+            SubType::Native {
+                class,
+                enum_as_number,
+            } => {
+                let native = if native == NativeType::Enum && !enum_as_number {
+                    NativeType::String
+                } else {
+                    native
+                };
+                DbrType::Value(class, native)
+            }
+        }
+    }
+}
+
+/// Where a subscription's updates go.
+#[derive(Debug, Clone)]
+pub(crate) enum Sink {
+    /// A [`crate::client::Subscription`]'s own queue.
+    Queue(Arc<SubQueue>),
+    /// Slot `index` of a [`crate::client::MonitorSet`]'s shared queue.
+    Set { queue: Arc<SetQueue>, index: u32 },
+}
+
+impl Sink {
+    /// Hand on one update (or error).
+    pub(crate) fn push(&self, item: Result<Reading, ClientError>) {
+        match self {
+            Sink::Queue(q) => q.push(item),
+            Sink::Set { queue, index } => queue.push(*index, MonitorEvent::Update(item)),
+        }
+    }
+
+    /// The channel (re)connected: a set hears of it, with the channel's info.
+    pub(crate) fn connected(&self, info: &ChannelInfo) {
+        if let Sink::Set { queue, index } = self {
+            queue.push(*index, MonitorEvent::Connected(info.clone()));
+        }
+    }
+
+    /// The channel's connection was lost (the subscription resumes after
+    /// the reconnect).
+    pub(crate) fn disconnected(&self, pv: &str) {
+        match self {
+            Sink::Queue(q) => q.push(Err(ClientError::Disconnected { pv: pv.to_string() })),
+            Sink::Set { queue, index } => queue.push(*index, MonitorEvent::Disconnected),
+        }
+    }
+
+    /// No more updates will come (context closed).
+    pub(crate) fn close(&self) {
+        match self {
+            Sink::Queue(q) => q.close(),
+            Sink::Set { queue, .. } => queue.close(),
+        }
+    }
+}
+
+/// Channel state that the context and circuit tasks also hold.
+#[derive(Debug)]
+pub(crate) struct ChannelShared {
+    pub name: String,
+    pub cid: u32,
+    pub state: StateCell,
+    pub subs: Mutex<HashMap<u32, SubSpec>>,
+    /// Set when the last [`Channel`] handle is gone, so a circuit that
+    /// finishes creating it afterwards clears it again.
+    pub dropped: AtomicBool,
+    /// Why the latest circuit this channel was on (or was about to be created
+    /// on) ended, cleared when the channel connects: a wait that times out
+    /// reports it instead of a bare timeout, so the user learns that the
+    /// server was found but broke the circuit.
+    pub last_failure: Mutex<Option<CircuitFailure>>,
+}
+
+/// What last kept a found channel from connecting, or ended its connection.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CircuitFailure {
+    /// The server's TCP address.
+    pub server: SocketAddr,
+    /// What happened.
+    pub kind: FailureKind,
+}
+
+/// The ways a channel that a server claimed can fail to be connected.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum FailureKind {
+    /// The circuit ended (protocol error, reset, echo timeout, refused connect).
+    Circuit(String),
+    /// The server disconnected the channel (SERVER_DISCONN).
+    ServerDisconnected,
+    /// The search was answered and the channel handed to the circuit; no
+    /// answer to its creation yet (a silent server, or one held off).
+    AwaitingCreate,
+}
+
+impl ChannelShared {
+    pub(crate) fn new(name: String, cid: u32) -> Arc<ChannelShared> {
+        Arc::new(ChannelShared {
+            name,
+            cid,
+            state: StateCell::new(ConnState::Searching),
+            subs: Mutex::new(HashMap::new()),
+            dropped: AtomicBool::new(false),
+            last_failure: Mutex::new(None),
+        })
+    }
+
+    /// Remember why the circuit carrying (or about to carry) this channel ended.
+    pub(crate) fn set_failure(&self, server: SocketAddr, reason: &str) {
+        self.set_failure_kind(server, FailureKind::Circuit(reason.to_string()));
+    }
+
+    /// Remember what kept the channel from connecting to `server`.
+    pub(crate) fn set_failure_kind(&self, server: SocketAddr, kind: FailureKind) {
+        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(CircuitFailure { server, kind });
+    }
+
+    /// Note that `server` answered the search and the channel is being
+    /// created there, unless a more telling failure is already recorded.
+    pub(crate) fn note_found(&self, server: SocketAddr) {
+        let mut last = self.last_failure.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_none() {
+            *last = Some(CircuitFailure {
+                server,
+                kind: FailureKind::AwaitingCreate,
+            });
+        }
+    }
+
+    /// Forget the previous failure (the channel connected).
+    pub(crate) fn clear_failure(&self) {
+        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    pub(crate) fn failure(&self) -> Option<CircuitFailure> {
+        self.last_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Lock the subscription table, tolerating a poisoned lock (the data is
+    /// a plain map, still consistent after a panic elsewhere).
+    pub(crate) fn subs(&self) -> std::sync::MutexGuard<'_, HashMap<u32, SubSpec>> {
+        self.subs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn connection(&self) -> Option<Arc<Connection>> {
+        match &*self.state.borrow() {
+            ConnState::Connected(c) => Some(c.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// State shared by the context task, circuits and channel handles.
+#[derive(Debug)]
+pub(crate) struct ContextShared {
+    pub config: Config,
+    pub tx: mpsc::UnboundedSender<CtxMsg>,
+    pub sub_queue_capacity: usize,
+    pub next_cid: AtomicU32,
+    pub next_subid: AtomicU32,
+}
+
+impl ContextShared {
+    pub(crate) fn next_subid(&self) -> u32 {
+        self.next_subid.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Messages to the context task.
+#[derive(Debug)]
+pub(crate) enum CtxMsg {
+    /// Search for this new channel.
+    Add(Arc<ChannelShared>),
+    /// The last handle on a channel was dropped.
+    Drop { cid: u32 },
+    /// A circuit ended after `lived` (`None`: it never connected); its
+    /// channels must be searched for again. Each cid comes with how long it
+    /// had been connected (`None`: not yet created).
+    CircuitDown {
+        key: CircuitKey,
+        cids: Vec<(u32, Option<Duration>)>,
+        lived: Option<Duration>,
+    },
+    /// The server dropped one channel (SERVER_DISCONN) that had been
+    /// connected for `lived`: search again, after the governor's hold.
+    Research { cid: u32, lived: Option<Duration> },
+    /// A name server (TCP search) found a channel at `server`.
+    Found { cid: u32, server: SocketAddr },
+    /// Close everything; answer when done.
+    Close(Option<oneshot::Sender<()>>),
+}
+
+/// A circuit is identified by its server and priority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct CircuitKey {
+    pub addr: SocketAddr,
+    pub priority: u16,
+}
+
+/// Requests from channel handles and the context to a circuit task.
+#[derive(Debug)]
+pub(crate) enum CircuitMsg {
+    /// Create this (found) channel on the circuit.
+    Attach(Arc<ChannelShared>),
+    /// The channel was dropped: clear it on the server.
+    Clear { cid: u32 },
+    /// READ_NOTIFY.
+    Get {
+        cid: u32,
+        dbr_type: DbrType,
+        count: u32,
+        reply: oneshot::Sender<ReadReply>,
+    },
+    /// WRITE or WRITE_NOTIFY.
+    Put {
+        cid: u32,
+        dbr_type: DbrType,
+        count: u32,
+        data: Vec<u8>,
+        notify: bool,
+        reply: oneshot::Sender<Result<(), ClientError>>,
+    },
+    /// Send the EVENT_ADD for a subscription in the channel's table (if not yet sent).
+    Subscribe { cid: u32, subid: u32 },
+    /// Send the EVENT_CANCEL for a subscription (if it was sent).
+    Unsubscribe { subid: u32 },
+    /// Flush what is queued, then close the circuit.
+    Close,
+}
+
+/// A bounded queue of updates. When the consumer falls behind, the oldest
+/// updates are dropped (and counted), so memory stays bounded and the newest
+/// value is always delivered, as EPICS' event queue does.
+#[derive(Debug)]
+pub(crate) struct SubQueue {
+    items: Mutex<VecDeque<Result<Reading, ClientError>>>,
+    capacity: usize,
+    notify: Notify,
+    closed: AtomicBool,
+    pub dropped: AtomicU64,
+}
+
+impl SubQueue {
+    pub(crate) fn new(capacity: usize) -> Arc<SubQueue> {
+        Arc::new(SubQueue {
+            items: Mutex::new(VecDeque::new()),
+            capacity: capacity.max(1),
+            notify: Notify::new(),
+            closed: AtomicBool::new(false),
+            dropped: AtomicU64::new(0),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Result<Reading, ClientError>>> {
+        self.items.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queue one update (or error), dropping the oldest when full.
+    pub(crate) fn push(&self, item: Result<Reading, ClientError>) {
+        {
+            let mut q = self.lock();
+            if q.len() >= self.capacity {
+                q.pop_front();
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            q.push_back(item);
+        }
+        self.notify.notify_one();
+    }
+
+    /// No more updates will come (context closed).
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    pub(crate) async fn pop(&self) -> Option<Result<Reading, ClientError>> {
+        loop {
+            if let Some(item) = self.lock().pop_front() {
+                return Some(item);
+            }
+            if self.closed.load(Ordering::Acquire) {
+                return None;
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+/// What a [`crate::client::MonitorSet`] reports about one of its PVs.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum MonitorEvent {
+    /// The channel connected (the first time or again); updates follow.
+    Connected(ChannelInfo),
+    /// An update, or an error the server or client reported for it.
+    Update(Result<Reading, ClientError>),
+    /// The channel's circuit was lost; it is searched for again and the
+    /// subscription resumes when it reconnects.
+    Disconnected,
+}
+
+/// The queue every subscription of a [`crate::client::MonitorSet`] feeds:
+/// one lock and one wake-up for all PVs, with each PV's backlog bounded on
+/// its own (its oldest updates are dropped first, as [`SubQueue`] does).
+///
+/// `ready` holds one entry per queued event, in arrival order, naming the
+/// PV whose own queue holds it; an event dropped for its PV's bound gives
+/// its place to the newer one, so the two stay in step. A PV with nothing
+/// queued costs an empty `VecDeque` (no allocation).
+#[derive(Debug)]
+pub(crate) struct SetQueue {
+    inner: Mutex<SetInner>,
+    per_pv: usize,
+    notify: Notify,
+    closed: AtomicBool,
+    pub dropped: AtomicU64,
+}
+
+#[derive(Debug)]
+struct SetInner {
+    per: Vec<VecDeque<MonitorEvent>>,
+    ready: VecDeque<u32>,
+}
+
+impl SetQueue {
+    /// A queue for `n` PVs, each holding at most `per_pv` events.
+    pub(crate) fn new(n: usize, per_pv: usize) -> Arc<SetQueue> {
+        let mut per = Vec::with_capacity(n);
+        per.resize_with(n, VecDeque::new);
+        Arc::new(SetQueue {
+            inner: Mutex::new(SetInner {
+                per,
+                ready: VecDeque::new(),
+            }),
+            per_pv: per_pv.max(1),
+            notify: Notify::new(),
+            closed: AtomicBool::new(false),
+            dropped: AtomicU64::new(0),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SetInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queue `event` for PV `index`, dropping that PV's oldest when full.
+    pub(crate) fn push(&self, index: u32, event: MonitorEvent) {
+        {
+            let mut inner = self.lock();
+            let SetInner { per, ready } = &mut *inner;
+            let Some(q) = per.get_mut(index as usize) else {
+                return;
+            };
+            if q.len() >= self.per_pv {
+                q.pop_front();
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            } else {
+                ready.push_back(index);
+            }
+            q.push_back(event);
+        }
+        self.notify.notify_one();
+    }
+
+    /// No more events will come (context closed).
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    /// Move up to `max` queued events into `out` (oldest first); waits while
+    /// none is queued. Returns false once the queue is closed and empty.
+    pub(crate) async fn pop_into(&self, out: &mut Vec<(u32, MonitorEvent)>, max: usize) -> bool {
+        loop {
+            {
+                let mut inner = self.lock();
+                let SetInner { per, ready } = &mut *inner;
+                while out.len() < max {
+                    let Some(index) = ready.pop_front() else {
+                        break;
+                    };
+                    if let Some(event) = per[index as usize].pop_front() {
+                        out.push((index, event));
+                    }
+                }
+                if !out.is_empty() {
+                    return true;
+                }
+            }
+            if self.closed.load(Ordering::Acquire) {
+                return false;
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(x: f64) -> MonitorEvent {
+        MonitorEvent::Update(Ok(Reading {
+            dbr_type: DbrType::plain(NativeType::Double),
+            value: Value::Double(vec![x]),
+            meta: Metadata::default(),
+        }))
+    }
+
+    fn value(e: &MonitorEvent) -> f64 {
+        match e {
+            MonitorEvent::Update(Ok(r)) => match &r.value {
+                Value::Double(v) => v[0],
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_set_keeps_arrival_order_and_bounds_each_pv_on_its_own() {
+        let q = SetQueue::new(3, 2);
+        q.push(0, update(1.0));
+        q.push(1, update(10.0));
+        q.push(0, update(2.0));
+        q.push(0, update(3.0)); // PV 0 is full: its oldest (1.0) goes
+        q.push(2, update(20.0));
+        assert_eq!(q.dropped.load(Ordering::Relaxed), 1);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut out = Vec::new();
+        assert!(rt.block_on(q.pop_into(&mut out, 100)));
+        let got: Vec<(u32, f64)> = out.iter().map(|(i, e)| (*i, value(e))).collect();
+        assert_eq!(got, vec![(0, 2.0), (1, 10.0), (0, 3.0), (2, 20.0)]);
+        q.push(7, update(0.0)); // no such PV: ignored
+        q.close();
+        out.clear();
+        assert!(!rt.block_on(q.pop_into(&mut out, 100)), "closed and empty");
+    }
+
+    #[test]
+    fn native_subscriptions_follow_the_channels_type() {
+        let t = SubType::Native {
+            class: DbrClass::Time,
+            enum_as_number: false,
+        };
+        assert_eq!(
+            t.resolve(NativeType::Enum),
+            DbrType::Value(DbrClass::Time, NativeType::String)
+        );
+        assert_eq!(
+            t.resolve(NativeType::Long),
+            DbrType::Value(DbrClass::Time, NativeType::Long)
+        );
+        let n = SubType::Native {
+            class: DbrClass::Time,
+            enum_as_number: true,
+        };
+        assert_eq!(
+            n.resolve(NativeType::Enum),
+            DbrType::Value(DbrClass::Time, NativeType::Enum)
+        );
+    }
+}
