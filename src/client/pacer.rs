@@ -141,6 +141,7 @@ impl SearchPacer {
         let Some(id) = self.by_cid.remove(&cid) else {
             return;
         };
+        crate::proto::ids::shrink_when_sparse(&mut self.by_cid);
         let Some(pos) = self.position(id) else {
             return;
         };

@@ -61,6 +61,7 @@ impl SearchScheduler {
         match self.pending.remove(&cid) {
             Some(p) => {
                 self.queue.remove(&(p.due, cid));
+                crate::proto::ids::shrink_when_sparse(&mut self.pending);
                 true
             }
             None => false,

@@ -8,7 +8,7 @@
 //! one way (handles, context and circuits -> shared), as quinn-proto's
 //! `shared.rs` does.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -136,6 +136,43 @@ pub(crate) struct SubSpec {
     pub sink: Sink,
 }
 
+/// A channel's subscriptions by id. Almost always zero or one, so a short
+/// list (an empty one allocates nothing) rather than a hash map, whose
+/// smallest table costs a few hundred bytes per channel.
+#[derive(Debug, Default)]
+pub(crate) struct SubTable(Vec<(u32, SubSpec)>);
+
+impl SubTable {
+    pub(crate) fn get(&self, subid: &u32) -> Option<&SubSpec> {
+        self.0.iter().find(|(id, _)| id == subid).map(|(_, s)| s)
+    }
+
+    /// Add or replace subscription `subid`.
+    pub(crate) fn insert(&mut self, subid: u32, spec: SubSpec) {
+        match self.0.iter_mut().find(|(id, _)| *id == subid) {
+            Some(slot) => slot.1 = spec,
+            None => self.0.push((subid, spec)),
+        }
+    }
+
+    pub(crate) fn remove(&mut self, subid: &u32) -> Option<SubSpec> {
+        let pos = self.0.iter().position(|(id, _)| id == subid)?;
+        let (_, spec) = self.0.swap_remove(pos);
+        if self.0.is_empty() {
+            self.0 = Vec::new();
+        }
+        Some(spec)
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &SubSpec> {
+        self.0.iter().map(|(_, s)| s)
+    }
+
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &u32> {
+        self.0.iter().map(|(id, _)| id)
+    }
+}
+
 /// The DBR type a subscription asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SubType {
@@ -219,7 +256,7 @@ pub(crate) struct ChannelShared {
     pub name: String,
     pub cid: u32,
     pub state: StateCell,
-    pub subs: Mutex<HashMap<u32, SubSpec>>,
+    pub subs: Mutex<SubTable>,
     /// Set when the last [`Channel`] handle is gone, so a circuit that
     /// finishes creating it afterwards clears it again.
     pub dropped: AtomicBool,
@@ -227,7 +264,7 @@ pub(crate) struct ChannelShared {
     /// on) ended, cleared when the channel connects: a wait that times out
     /// reports it instead of a bare timeout, so the user learns that the
     /// server was found but broke the circuit.
-    pub last_failure: Mutex<Option<CircuitFailure>>,
+    pub last_failure: Mutex<Option<Box<CircuitFailure>>>,
 }
 
 /// What last kept a found channel from connecting, or ended its connection.
@@ -257,7 +294,7 @@ impl ChannelShared {
             name,
             cid,
             state: StateCell::new(ConnState::Searching),
-            subs: Mutex::new(HashMap::new()),
+            subs: Mutex::new(SubTable::default()),
             dropped: AtomicBool::new(false),
             last_failure: Mutex::new(None),
         })
@@ -271,7 +308,7 @@ impl ChannelShared {
     /// Remember what kept the channel from connecting to `server`.
     pub(crate) fn set_failure_kind(&self, server: SocketAddr, kind: FailureKind) {
         *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(CircuitFailure { server, kind });
+            Some(Box::new(CircuitFailure { server, kind }));
     }
 
     /// Note that `server` answered the search and the channel is being
@@ -279,10 +316,10 @@ impl ChannelShared {
     pub(crate) fn note_found(&self, server: SocketAddr) {
         let mut last = self.last_failure.lock().unwrap_or_else(|p| p.into_inner());
         if last.is_none() {
-            *last = Some(CircuitFailure {
+            *last = Some(Box::new(CircuitFailure {
                 server,
                 kind: FailureKind::AwaitingCreate,
-            });
+            }));
         }
     }
 
@@ -295,12 +332,13 @@ impl ChannelShared {
         self.last_failure
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .as_deref()
+            .cloned()
     }
 
     /// Lock the subscription table, tolerating a poisoned lock (the data is
     /// a plain map, still consistent after a panic elsewhere).
-    pub(crate) fn subs(&self) -> std::sync::MutexGuard<'_, HashMap<u32, SubSpec>> {
+    pub(crate) fn subs(&self) -> std::sync::MutexGuard<'_, SubTable> {
         self.subs.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -464,16 +502,18 @@ pub enum MonitorEvent {
 
 /// The queue every subscription of a [`crate::client::MonitorSet`] feeds:
 /// one lock and one wake-up for all PVs, with each PV's backlog bounded on
-/// its own (its oldest updates are dropped first, as [`SubQueue`] does).
+/// its own (its oldest events are dropped first, as [`SubQueue`] does).
 ///
-/// `ready` holds one entry per queued event, in arrival order, naming the
-/// PV whose own queue holds it; an event dropped for its PV's bound gives
-/// its place to the newer one, so the two stay in step. A PV with nothing
-/// queued costs an empty `VecDeque` (no allocation).
+/// All events wait in one deque in arrival order, so a PV with nothing
+/// queued costs 8 bytes (two counters), not a queue of its own. Dropping a
+/// PV's oldest event only counts it in `skip`: that PV's next entries met
+/// in the deque are its oldest, and are passed over. The deque is compacted
+/// once passed-over entries outnumber the live ones, so it never holds more
+/// than twice what the per-PV bounds allow.
 #[derive(Debug)]
 pub(crate) struct SetQueue {
     inner: Mutex<SetInner>,
-    per_pv: usize,
+    per_pv: u32,
     notify: Notify,
     closed: AtomicBool,
     pub dropped: AtomicU64,
@@ -481,21 +521,56 @@ pub(crate) struct SetQueue {
 
 #[derive(Debug)]
 struct SetInner {
-    per: Vec<VecDeque<MonitorEvent>>,
-    ready: VecDeque<u32>,
+    events: VecDeque<(u32, MonitorEvent)>,
+    /// Per PV: events queued and not dropped.
+    live: Vec<u32>,
+    /// Per PV: dropped events still in `events` (its oldest ones).
+    skip: Vec<u32>,
+    live_total: usize,
+}
+
+impl SetInner {
+    /// Take the next live event, passing over dropped ones.
+    fn pop(&mut self) -> Option<(u32, MonitorEvent)> {
+        while let Some((index, event)) = self.events.pop_front() {
+            let i = index as usize;
+            if self.skip[i] > 0 {
+                self.skip[i] -= 1;
+                continue;
+            }
+            self.live[i] -= 1;
+            self.live_total -= 1;
+            return Some((index, event));
+        }
+        None
+    }
+
+    /// Remove the entries that were dropped (each PV's oldest ones).
+    fn compact(&mut self) {
+        let skip = &mut self.skip;
+        self.events.retain(|(index, _)| {
+            let s = &mut skip[*index as usize];
+            if *s > 0 {
+                *s -= 1;
+                false
+            } else {
+                true
+            }
+        });
+    }
 }
 
 impl SetQueue {
     /// A queue for `n` PVs, each holding at most `per_pv` events.
     pub(crate) fn new(n: usize, per_pv: usize) -> Arc<SetQueue> {
-        let mut per = Vec::with_capacity(n);
-        per.resize_with(n, VecDeque::new);
         Arc::new(SetQueue {
             inner: Mutex::new(SetInner {
-                per,
-                ready: VecDeque::new(),
+                events: VecDeque::new(),
+                live: vec![0; n],
+                skip: vec![0; n],
+                live_total: 0,
             }),
-            per_pv: per_pv.max(1),
+            per_pv: per_pv.clamp(1, u32::MAX as usize) as u32,
             notify: Notify::new(),
             closed: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
@@ -510,17 +585,22 @@ impl SetQueue {
     pub(crate) fn push(&self, index: u32, event: MonitorEvent) {
         {
             let mut inner = self.lock();
-            let SetInner { per, ready } = &mut *inner;
-            let Some(q) = per.get_mut(index as usize) else {
+            let i = index as usize;
+            if i >= inner.live.len() {
                 return;
-            };
-            if q.len() >= self.per_pv {
-                q.pop_front();
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            } else {
-                ready.push_back(index);
             }
-            q.push_back(event);
+            if inner.live[i] >= self.per_pv {
+                inner.live[i] -= 1;
+                inner.skip[i] += 1;
+                inner.live_total -= 1;
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            inner.live[i] += 1;
+            inner.live_total += 1;
+            inner.events.push_back((index, event));
+            if inner.events.len() > 2 * inner.live_total + 64 {
+                inner.compact();
+            }
         }
         self.notify.notify_one();
     }
@@ -537,14 +617,9 @@ impl SetQueue {
         loop {
             {
                 let mut inner = self.lock();
-                let SetInner { per, ready } = &mut *inner;
                 while out.len() < max {
-                    let Some(index) = ready.pop_front() else {
-                        break;
-                    };
-                    if let Some(event) = per[index as usize].pop_front() {
-                        out.push((index, event));
-                    }
+                    let Some(next) = inner.pop() else { break };
+                    out.push(next);
                 }
                 if !out.is_empty() {
                     return true;
@@ -595,7 +670,27 @@ mod tests {
         let mut out = Vec::new();
         assert!(rt.block_on(q.pop_into(&mut out, 100)));
         let got: Vec<(u32, f64)> = out.iter().map(|(i, e)| (*i, value(e))).collect();
-        assert_eq!(got, vec![(0, 2.0), (1, 10.0), (0, 3.0), (2, 20.0)]);
+        assert_eq!(got, vec![(1, 10.0), (0, 2.0), (0, 3.0), (2, 20.0)]);
+        // A consumer that stalls: the deque stays within twice the bounds.
+        for k in 0..10_000 {
+            q.push(k % 3, update(f64::from(k)));
+        }
+        assert!(q.lock().events.len() <= 2 * 6 + 64);
+        out.clear();
+        assert!(rt.block_on(q.pop_into(&mut out, 100)));
+        let got: Vec<(u32, f64)> = out.iter().map(|(i, e)| (*i, value(e))).collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, 9994.0),
+                (2, 9995.0),
+                (0, 9996.0),
+                (1, 9997.0),
+                (2, 9998.0),
+                (0, 9999.0)
+            ],
+            "each PV keeps its two newest, in arrival order"
+        );
         q.push(7, update(0.0)); // no such PV: ignored
         q.close();
         out.clear();

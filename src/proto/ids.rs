@@ -52,6 +52,17 @@ pub type IdMap<V> = HashMap<u32, V, IdHashState>;
 /// A set of protocol ids. Create with `IdSet::default()`.
 pub type IdSet = HashSet<u32, IdHashState>;
 
+/// Give back most of a map's table once it is mostly empty: a table grown
+/// for 100 000 pending searches keeps its size after they are answered
+/// unless told otherwise. Called after removals; amortised O(1).
+pub fn shrink_when_sparse<K: std::hash::Hash + Eq, V, S: std::hash::BuildHasher>(
+    map: &mut HashMap<K, V, S>,
+) {
+    if map.capacity() > 64 && map.len() * 4 < map.capacity() {
+        map.shrink_to(map.len() * 2);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

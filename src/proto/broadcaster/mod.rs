@@ -162,7 +162,9 @@ impl Broadcaster {
 
     /// Client: stop searching for `cid` (channel dropped). Returns its name.
     pub fn cancel_search(&mut self, cid: u32) -> Option<String> {
-        self.searches.remove(&cid)
+        let name = self.searches.remove(&cid);
+        crate::proto::ids::shrink_when_sparse(&mut self.searches);
+        name
     }
 
     /// Client: the name of the pending search `cid`.
@@ -360,7 +362,9 @@ impl Broadcaster {
             ) => {
                 let ip = ip.map_or(from.ip(), std::net::IpAddr::V4);
                 let server = SocketAddr::new(ip, port);
-                Some(match self.searches.remove(&cid) {
+                let pending = self.searches.remove(&cid);
+                crate::proto::ids::shrink_when_sparse(&mut self.searches);
+                Some(match pending {
                     Some(name) => Event::Found {
                         cid,
                         name,
