@@ -284,8 +284,8 @@ impl ClientCircuit {
         // Nobody can be waiting (the handles are gone); drop what the core
         // still lists for the channel, without a scan of the whole table.
         let (ioids, _) = self.vc.owned_by(cid);
-        for ioid in ioids.to_vec() {
-            self.waiting.remove(&ioid);
+        for ioid in ioids {
+            self.waiting.remove(ioid);
         }
         if let Some(sid) = self.sid_of(cid) {
             let _ = self.send(Command::ClearChannelRequest { sid, cid });
@@ -732,7 +732,7 @@ mod tests {
                 ctx_rx,
                 now,
             };
-            let handshake = rig.to_server();
+            let handshake = rig.server_reads();
             assert!(matches!(handshake[0], Command::VersionRequest { .. }));
             rig.answer(&[Command::VersionResponse {
                 version: PROTOCOL_VERSION,
@@ -742,7 +742,7 @@ mod tests {
         }
 
         /// What the client encoded since the last call, as the server reads it.
-        fn to_server(&mut self) -> Vec<Command> {
+        fn server_reads(&mut self) -> Vec<Command> {
             let bytes = std::mem::take(&mut self.client.out);
             self.server.recv(&bytes);
             let mut cmds = Vec::new();
@@ -767,7 +767,7 @@ mod tests {
         fn connect(&mut self, name: &str, cid: u32, sid: u32) -> Arc<ChannelShared> {
             let shared = ChannelShared::new(name.to_string(), cid);
             self.client.handle_msg(CircuitMsg::Attach(shared.clone()));
-            let sent = self.to_server();
+            let sent = self.server_reads();
             assert!(
                 matches!(&sent[..], [Command::CreateChanRequest { cid: c, .. }] if *c == cid),
                 "{sent:?}"
@@ -817,7 +817,7 @@ mod tests {
             count: 1,
             reply,
         });
-        let ioid = match &rig.to_server()[..] {
+        let ioid = match &rig.server_reads()[..] {
             [Command::ReadNotifyRequest { sid: 101, ioid, .. }] => *ioid,
             other => panic!("{other:?}"),
         };
@@ -844,7 +844,7 @@ mod tests {
             count: 1,
             reply,
         });
-        let request = rig.to_server().remove(0);
+        let request = rig.server_reads().remove(0);
         let mut original = crate::proto::Header::default();
         if let Command::ReadNotifyRequest { ioid, sid, .. } = request {
             original.command = crate::proto::command::id::READ_NOTIFY;
@@ -882,11 +882,11 @@ mod tests {
             });
             receivers.push(rx);
         }
-        rig.to_server();
+        rig.server_reads();
         rig.client.handle_msg(CircuitMsg::Clear { cid: 1 });
         assert!(
             matches!(
-                &rig.to_server()[..],
+                &rig.server_reads()[..],
                 [Command::ClearChannelRequest { sid: 101, cid: 1 }]
             ),
             "the clear goes out"
@@ -913,9 +913,9 @@ mod tests {
         let mut rig = Rig::new();
         let shared = ChannelShared::new("a".into(), 1);
         rig.client.handle_msg(CircuitMsg::Attach(shared));
-        rig.to_server();
+        rig.server_reads();
         rig.client.handle_msg(CircuitMsg::Clear { cid: 1 });
-        assert!(rig.to_server().is_empty(), "nothing to clear yet");
+        assert!(rig.server_reads().is_empty(), "nothing to clear yet");
         rig.answer(&[Command::CreateChanResponse {
             data_type: DbrType::plain(NativeType::Double),
             data_count: 1,
@@ -923,7 +923,7 @@ mod tests {
             sid: 7,
         }]);
         assert!(matches!(
-            &rig.to_server()[..],
+            &rig.server_reads()[..],
             [Command::ClearChannelRequest { sid: 7, cid: 1 }]
         ));
     }
@@ -949,14 +949,14 @@ mod tests {
             },
         );
         rig.client.handle_msg(CircuitMsg::Attach(shared.clone()));
-        rig.to_server();
+        rig.server_reads();
         rig.answer(&[Command::CreateChanResponse {
             data_type: DbrType::plain(NativeType::Enum),
             data_count: 1,
             cid: 1,
             sid: 5,
         }]);
-        let sent = rig.to_server();
+        let sent = rig.server_reads();
         match &sent[..] {
             [Command::EventAddRequest {
                 data_type,
@@ -1012,7 +1012,7 @@ mod tests {
         );
         rig.client
             .handle_msg(CircuitMsg::Subscribe { cid: 1, subid: 3 });
-        assert_eq!(rig.to_server().len(), 1);
+        assert_eq!(rig.server_reads().len(), 1);
         rig.answer(&[Command::ServerDisconnResponse { cid: 1 }]);
         assert!(shared.connection().is_none(), "no longer connected");
         assert!(matches!(

@@ -20,7 +20,9 @@ use super::governor::Governor;
 use super::nameserver::{self, NameServerHandle};
 use super::pacer::SearchPacer;
 use super::search::SearchScheduler;
-use super::shared::{ChannelShared, CircuitKey, CircuitMsg, ConnState, ContextShared, CtxMsg};
+use super::shared::{
+    ChannelInfo, ChannelShared, CircuitKey, CircuitMsg, ConnState, ContextShared, CtxMsg,
+};
 use crate::proto::broadcaster::{Broadcaster, Event, MAX_SEARCH_DATAGRAM};
 use crate::proto::{Role, MAX_PV_NAME_LEN};
 
@@ -146,6 +148,18 @@ impl Context {
         names: &[S],
         timeout: Duration,
     ) -> Vec<Result<Channel, ClientError>> {
+        self.connect_then(names, timeout, |ch, _| Ok(ch)).await
+    }
+
+    /// [`Context::connect`], handing each channel to `then` as soon as it
+    /// and those before it are connected (so work on the first channels,
+    /// such as sending their reads, overlaps the search for the later ones).
+    pub(crate) async fn connect_then<S: AsRef<str>, T>(
+        &self,
+        names: &[S],
+        timeout: Duration,
+        mut then: impl FnMut(Channel, ChannelInfo) -> Result<T, ClientError>,
+    ) -> Vec<Result<T, ClientError>> {
         let deadline = Instant::now() + timeout;
         let pending: Vec<Result<Channel, ClientError>> =
             names.iter().map(|n| self.channel(n.as_ref())).collect();
@@ -155,7 +169,7 @@ impl Context {
                 Ok(ch) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     match ch.wait_connected(left).await {
-                        Ok(_) => Ok(ch),
+                        Ok(info) => then(ch, info),
                         Err(ClientError::Timeout { pv, .. }) => {
                             Err(ClientError::Timeout { pv, timeout })
                         }

@@ -173,20 +173,16 @@ impl Context {
         pick: impl Fn(&ChannelInfo) -> (DbrType, Option<u32>),
         timeout: Duration,
     ) -> Readings {
-        let channels = self.connect(names, timeout).await;
-        // Every read goes out before any reply is awaited.
-        let pending: Vec<_> = channels
-            .into_iter()
-            .map(|ch| {
-                let ch = ch?;
-                let info = ch.info().ok_or_else(|| ClientError::Disconnected {
-                    pv: ch.name().to_string(),
-                })?;
+        // Each read goes out as soon as its channel (and those before it)
+        // connected, while later names are still searched for; none is
+        // awaited before all are sent.
+        let pending = self
+            .connect_then(names, timeout, |ch, info| {
                 let (dbr_type, count) = pick(&info);
                 let rx = ch.start_get(dbr_type, count)?;
                 Ok((ch, rx))
             })
-            .collect();
+            .await;
         Readings {
             pending: pending.into(),
             deadline: Instant::now() + timeout,
