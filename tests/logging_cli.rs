@@ -25,9 +25,9 @@ struct Cli {
 #[test]
 #[ignore = "runs only as a child of the other tests"]
 fn child_main() {
-    let Ok(raw) = std::env::var(ARGS_VAR) else {
-        return;
-    };
+    // Launched alone (no variable), this must fail rather than pass having run nothing.
+    let raw = std::env::var(ARGS_VAR)
+        .unwrap_or_else(|_| panic!("{ARGS_VAR} is not set: this test only runs as a child"));
     let args = std::iter::once("child").chain(raw.split(SEP).filter(|s| !s.is_empty()));
     let cli = Cli::try_parse_from(args).unwrap_or_else(|e| e.exit());
     let guard = match cli.log.init() {

@@ -219,7 +219,8 @@ struct TestUser {
 }
 
 impl TestUser {
-    /// `None` (with a SKIPPED message) when accounts cannot be created here.
+    /// `None` (with a SKIPPED message) when accounts cannot be created here;
+    /// under `CI` (which runs as root) that is a failure instead.
     fn create(tag: &str) -> Option<TestUser> {
         let name = format!("acf{tag}{}", std::process::id() % 100_000);
         let ok = Command::new("useradd")
@@ -228,8 +229,9 @@ impl TestUser {
             .map(|o| o.status.success())
             .unwrap_or(false);
         if !ok {
-            eprintln!("SKIPPED: cannot create OS account {name} (needs root and useradd)");
-            return None;
+            return common::peers::skip(&format!(
+                "cannot create OS account {name} (needs root and useradd)"
+            ));
         }
         let id = |flag: &str| -> Option<u32> {
             let out = Command::new("id").args([flag, &name]).output().ok()?;
@@ -240,7 +242,12 @@ impl TestUser {
             gid: id("-g").unwrap_or(u32::MAX),
             name,
         };
-        (user.uid != u32::MAX).then_some(user)
+        assert!(
+            user.uid != u32::MAX && user.gid != u32::MAX,
+            "useradd made {} but `id` does not know it",
+            user.name
+        );
+        Some(user)
     }
 
     /// `cmd`, run under this account (same environment and arguments).
