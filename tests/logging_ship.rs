@@ -448,19 +448,35 @@ fn log_control_pv_changes_what_the_running_iocs_file_handler_records() {
         "simple:A still logged:\n{text}"
     );
 
-    // A bad address is refused and changes nothing.
+    // A bad address is refused: the put itself fails (ECA_PUTFAIL).
     let mut put = env.own(PUT_EXE);
-    put.args(["--no-repeater", "ctl:addr", "127.0.0.1:99999"]);
-    env.run(&mut put, PATIENCE);
-    let mut get = env.own(GET_EXE);
-    get.args(["--no-repeater", "ctl:addr"]);
-    let out = env.run(&mut get, PATIENCE);
-    assert!(out.success() && !out.stdout.contains("99999"), "{out}");
-    ioc.assert_running();
+    put.args(["--no-repeater", "-c", "ctl:addr", "127.0.0.1:99999"]);
+    let out = env.run(&mut put, PATIENCE);
+    assert_eq!(out.status.and_then(|s| s.code()), Some(1), "{out}");
+    assert!(out.stderr.contains("ctl:addr"), "{out}");
+    // A good value put after it is applied and logged; by the time its line is in the
+    // file, the refused one would be too if it had been applied.
+    let mut put = env.own(PUT_EXE);
+    put.args(["--no-repeater", "ctl:addr", "127.0.0.1"]);
+    let out = env.run(&mut put, PATIENCE);
+    assert!(out.success(), "{out}");
+    wait_until("the good address to be logged", || {
+        read().contains("log control: ctl:addr set to \"127.0.0.1\"")
+    });
+    let text = read();
+    assert_eq!(text.matches("ctl:addr set to").count(), 1, "{text}");
     assert!(
-        !read().contains("ctl:addr set to"),
-        "a refused value was applied"
+        !text.contains("99999"),
+        "a refused value was applied:\n{text}"
     );
+    let mut get = env.own(GET_EXE);
+    get.args(["--no-repeater", "-t", "ctl:addr"]);
+    let out = env.run(&mut get, PATIENCE);
+    assert_eq!(
+        out.expect_success("caproto-get ctl:addr").trim(),
+        "127.0.0.1"
+    );
+    ioc.assert_running();
 }
 
 #[test]
@@ -543,23 +559,32 @@ fn log_control_pvs_follow_their_own_access_group() {
     );
     let put = |pv: &str, v: &str| {
         let mut p = env.own(PUT_EXE);
-        p.args(["--no-repeater", pv, v]);
+        p.args(["--no-repeater", "-c", pv, v]);
         env.run(&mut p, PATIENCE)
     };
     let get = |pv: &str| {
         let mut g = env.own(GET_EXE);
         g.args(["--no-repeater", pv]);
-        env.run(&mut g, PATIENCE).stdout
+        let out = env.run(&mut g, PATIENCE);
+        out.expect_success(pv).to_owned()
     };
-    put("simple:A", "7");
-    assert!(
-        get("simple:A").contains('7'),
+    let out = put("simple:A", "7");
+    assert!(out.success(), "{out}");
+    let out = get("simple:A");
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["simple:A", "[7]"],
         "DEFAULT group stays writable"
     );
-    put("ctl:pv", "simple:B");
-    assert!(
-        !get("ctl:pv").contains("simple:B"),
-        "CAPROTO_LOG is read-only in this ACF"
+    // The refusal is the put's own result, not the absence of a change.
+    let out = put("ctl:pv", "simple:B");
+    assert_eq!(out.status.and_then(|s| s.code()), Some(1), "{out}");
+    assert!(out.stderr.contains("ctl:pv"), "{out}");
+    let out = get("ctl:pv");
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["ctl:pv", "[]"],
+        "CAPROTO_LOG is read-only in this ACF (the filter stays empty)"
     );
     ioc.assert_running();
     assert!(!ioc.log_contents().contains("log control: ctl:pv set"));

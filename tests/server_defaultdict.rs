@@ -62,9 +62,15 @@ fn epics_tools_on_names_never_seen() {
             .any(|l| l.starts_with("dd1:watched") && l.split_whitespace().nth(3) == Some("0"))
     });
     drop(mon);
-    // Outside the prefix: not found.
+    // Outside the prefix: not found (caget's own verdict, exit 1; not a run that timed out).
     let other = epics(&env, "caget", &["-w", "0.5", "elsewhere:x"]).unwrap();
-    assert!(!other.success(), "{other:?}");
+    assert!(!other.timed_out, "{other:?}");
+    assert_eq!(other.status.and_then(|s| s.code()), Some(1), "{other:?}");
+    assert!(
+        format!("{}{}", other.stdout, other.stderr)
+            .contains("Channel connect timed out: 'elsewhere:x' not found."),
+        "{other:?}"
+    );
     let listed = stop(ioc);
     assert_eq!(
         listed,
