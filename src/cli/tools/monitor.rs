@@ -228,6 +228,10 @@ async fn monitor<B: Backend, O: Output>(
     drop(tx);
     // PVs reported not found and not connected since (for the exit status).
     let mut missing = vec![false; args.pv_names.len()];
+    // PVs that connected at least once: when `--duration` ends before the
+    // connection timeout, the others are reported as not found all the same.
+    let mut connected = vec![false; args.pv_names.len()];
+    let mut duration_over = false;
     let deadline = args.duration.map(Duration::from_secs_f64);
     let sleep = async {
         match deadline {
@@ -279,7 +283,10 @@ async fn monitor<B: Backend, O: Output>(
                 interrupted = true;
                 break;
             }
-            _ = &mut sleep => break,
+            _ = &mut sleep => {
+                duration_over = true;
+                break;
+            }
             _ = output.closed() => break,
             msg = rx.recv() => match msg {
                 Some(m) => m,
@@ -292,9 +299,13 @@ async fn monitor<B: Backend, O: Output>(
         while let Some((i, event)) = next.take() {
             let pv = args.pv_names.get(i).map_or("", String::as_str);
             let reading = match event {
-                PvEvent::Update(Ok(r)) => r,
+                PvEvent::Update(Ok(r)) => {
+                    connected[i] = true;
+                    r
+                }
                 PvEvent::Connected => {
                     missing[i] = false;
+                    connected[i] = true;
                     next = rx.try_recv().ok();
                     continue;
                 }
@@ -326,6 +337,7 @@ async fn monitor<B: Backend, O: Output>(
                     continue;
                 }
                 PvEvent::Disconnected { count } => {
+                    connected[i] = true;
                     let now = Stamp::now();
                     match &camonitor {
                         Some(c) => output
@@ -368,6 +380,24 @@ async fn monitor<B: Backend, O: Output>(
             }
         }
         flush_or_leave!('outer);
+    }
+    if duration_over && !args.strict {
+        for (i, pv) in args.pv_names.iter().enumerate() {
+            if connected[i] || missing[i] {
+                continue;
+            }
+            missing[i] = true;
+            match &camonitor {
+                Some(c) => output.batch().extend_from_slice(c.not_found(pv).as_bytes()),
+                None => status_line(
+                    output.batch(),
+                    pv,
+                    padded(args),
+                    None,
+                    "Not connected (PV not found)",
+                ),
+            }
+        }
     }
     if interrupted {
         let _ = tokio::time::timeout(INTERRUPT_GRACE, output.flush()).await;
