@@ -198,7 +198,7 @@ fn json_and_exit_status() {
     let run = ours(
         &env,
         Tool::Info,
-        &["-w", "0.5", "--format", "json", "ti3:nothere", "ti3:ai"],
+        &["-w", "3", "--format", "json", "ti3:nothere", "ti3:ai"],
     );
     assert_eq!(run.status.and_then(|s| s.code()), Some(1), "{run:?}");
     let lines: Vec<&str> = run.stdout.lines().collect();
