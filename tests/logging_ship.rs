@@ -589,3 +589,162 @@ fn log_control_pvs_follow_their_own_access_group() {
     ioc.assert_running();
     assert!(!ioc.log_contents().contains("log control: ctl:pv set"));
 }
+
+/// The syslog PRI is facility × 8 + severity: WARN warning(4), INFO info(6), DEBUG debug(7);
+/// facility `user` (1) by default, `local3` (19) from `?facility=local3`. A UDP socket of the
+/// test is the collector.
+#[test]
+fn syslog_pri_follows_the_level_and_the_url_facility() {
+    for (query, facility) in [("", 1u32), ("?facility=local3", 19)] {
+        let env = CaEnv::new();
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let url = format!("syslog+udp://{}{query}", sock.local_addr().unwrap());
+        let mut ioc = start_ioc(
+            &env,
+            &[
+                "simple",
+                "--interfaces",
+                "127.0.0.1",
+                "-vv",
+                "--log-control",
+                "ctl",
+                "--log-ship",
+                &url,
+            ],
+            "simple:A",
+        );
+        // A WARN record: every log-control change is logged at WARN.
+        let mut put = env.own(PUT_EXE);
+        put.args(["--no-repeater", "-c", "ctl:role", "ANY"]);
+        let out = env.run(&mut put, PATIENCE);
+        assert!(out.success(), "{out}");
+        let mut pris: BTreeMap<String, std::collections::BTreeSet<u32>> = BTreeMap::new();
+        let mut buf = vec![0u8; 65536];
+        let deadline = Instant::now() + PATIENCE;
+        while !["DEBUG", "INFO", "WARN"]
+            .iter()
+            .all(|l| pris.contains_key(*l))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "{query}: levels seen {pris:?}\n{}",
+                ioc.log_contents()
+            );
+            let Ok(n) = sock.recv(&mut buf) else {
+                continue;
+            };
+            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let pri: u32 = msg
+                .strip_prefix('<')
+                .and_then(|m| m.split_once(">1 "))
+                .and_then(|(p, _)| p.parse().ok())
+                .unwrap_or_else(|| panic!("not RFC 5424: {msg}"));
+            let level = msg
+                .split_once(" level=\"")
+                .and_then(|(_, r)| r.split_once('"'))
+                .map(|(l, _)| l.to_owned())
+                .unwrap_or_else(|| panic!("no level: {msg}"));
+            pris.entry(level).or_default().insert(pri);
+        }
+        ioc.assert_running();
+        for (level, severity) in [("WARN", 4), ("INFO", 6), ("DEBUG", 7)] {
+            assert_eq!(
+                pris[level].iter().copied().collect::<Vec<_>>(),
+                [facility * 8 + severity],
+                "{query}: {level}"
+            );
+        }
+    }
+}
+
+/// `PREFIX:level` sets the level of the controlled handlers and `PREFIX:role` their role
+/// filter, each change marked in the file by its WARN record; string values hold at most 39
+/// characters (a longer put is refused and changes nothing).
+#[test]
+fn log_control_level_and_role_pvs_and_the_39_character_limit() {
+    let env = CaEnv::new();
+    let file = env.dir().join("ioc.log");
+    let file_arg = file.to_str().unwrap().to_owned();
+    let mut ioc = start_ioc(
+        &env,
+        &[
+            "simple",
+            "--interfaces",
+            "127.0.0.1",
+            "--log-file",
+            &file_arg,
+            "--log-control",
+            "ctl",
+        ],
+        "simple:A",
+    );
+    let read = || std::fs::read_to_string(&file).unwrap_or_default();
+    let get_a = || {
+        let mut g = env.own(GET_EXE);
+        g.args(["--no-repeater", "simple:A"]);
+        let out = env.run(&mut g, PATIENCE);
+        assert!(out.success(), "{out}");
+    };
+    let put = |pv: &str, v: &str| {
+        let mut p = env.own(PUT_EXE);
+        p.args(["--no-repeater", "-c", pv, v]);
+        env.run(&mut p, PATIENCE)
+    };
+    // Sets `pv` and waits for the WARN record that marks the change in the file.
+    let change = |pv: &str, v: &str| {
+        let out = put(pv, v);
+        assert!(out.success(), "{out}");
+        let marker = format!("log control: {pv} set to \"{v}\"");
+        wait_until(&marker, || read().contains(&marker));
+        marker
+    };
+    // Per-command lines about simple:A between two markers ("" = end of file).
+    let lines_between = |from: &str, to: &str| -> usize {
+        let text = read();
+        let since = after(&text, from);
+        let upto: Vec<&str> = if to.is_empty() {
+            since
+        } else {
+            since.into_iter().take_while(|l| !l.contains(to)).collect()
+        };
+        upto.iter()
+            .filter(|l| l.contains("B ") && l.split_whitespace().any(|w| w == "simple:A"))
+            .count()
+    };
+
+    // The file starts with per-command (DEBUG) lines.
+    get_a();
+    wait_until("records about simple:A", || lines_between("", "") > 0);
+    // WARNING: the next get leaves no per-command line.
+    let warning = change("ctl:level", "WARNING");
+    get_a();
+    let debug = change("ctl:level", "DEBUG");
+    assert_eq!(lines_between(&warning, &debug), 0, "{}", read());
+    get_a();
+    wait_until("records at DEBUG again", || lines_between(&debug, "") > 0);
+    // Role CLIENT: the server's own records (role server) are dropped; SERVER: kept.
+    let client = change("ctl:role", "CLIENT");
+    get_a();
+    let server = change("ctl:role", "SERVER");
+    assert_eq!(lines_between(&client, &server), 0, "{}", read());
+    get_a();
+    wait_until("server records again", || lines_between(&server, "") > 0);
+
+    // 39 characters fit; 40 do not.
+    let fits = "simple:A,simple:B,simple:C,simple:D,s*x";
+    assert_eq!(fits.len(), 39);
+    change("ctl:pv", fits);
+    let mut g = env.own(GET_EXE);
+    g.args(["--no-repeater", "-t", "ctl:pv"]);
+    assert_eq!(env.run(&mut g, PATIENCE).expect_success("get").trim(), fits);
+    let too_long = format!("{fits}y");
+    let out = put("ctl:pv", &too_long);
+    assert_eq!(out.status.and_then(|s| s.code()), Some(1), "{out}");
+    let mut g = env.own(GET_EXE);
+    g.args(["--no-repeater", "-t", "ctl:pv"]);
+    assert_eq!(env.run(&mut g, PATIENCE).expect_success("get").trim(), fits);
+    assert!(!read().contains(&too_long), "{}", read());
+    ioc.assert_running();
+}

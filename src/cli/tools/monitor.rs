@@ -200,8 +200,12 @@ async fn monitor<B: Backend, O: Output>(
     };
     let mut status = EXIT_OK;
     let (tx, mut rx) = mpsc::channel::<Update>(MERGED_QUEUE);
+    // The tasks that hold channels and subscriptions: ended when the monitor
+    // ends, so their channels are dropped (CLEAR_CHANNEL on the wire) before
+    // the tool closes its context, whatever ended the run (a signal too).
+    let mut holders: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     if args.strict {
-        if !subscribe_once(args, backend, &tx, err).await {
+        if !subscribe_once(args, backend, &tx, err, &mut holders).await {
             status = EXIT_FAILED;
         }
     } else {
@@ -214,7 +218,9 @@ async fn monitor<B: Backend, O: Output>(
                 first_wait: args.channel.timeout(),
             };
             let (backend, name) = (backend.clone(), name.clone());
-            tokio::spawn(async move { backend.follow(name, spec, events).await });
+            holders.push(tokio::spawn(async move {
+                backend.follow(name, spec, events).await
+            }));
             let tx = tx.clone();
             tokio::spawn(async move {
                 while let Some(event) = from_pv.recv().await {
@@ -407,6 +413,12 @@ async fn monitor<B: Backend, O: Output>(
     if missing.iter().any(|m| *m) {
         status = EXIT_FAILED;
     }
+    for holder in &holders {
+        holder.abort();
+    }
+    for holder in holders {
+        let _ = holder.await;
+    }
     (status, interrupted)
 }
 
@@ -417,6 +429,7 @@ async fn subscribe_once<B: Backend>(
     backend: &B,
     tx: &mpsc::Sender<Update>,
     err: &mut dyn Write,
+    holders: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> bool {
     let channels = backend
         .connect(&args.pv_names, args.channel.timeout())
@@ -439,13 +452,13 @@ async fn subscribe_once<B: Backend>(
             args.mask,
         );
         let tx = tx.clone();
-        tokio::spawn(async move {
+        holders.push(tokio::spawn(async move {
             while let Some(update) = sub.recv().await {
                 if tx.send((i, PvEvent::Update(update))).await.is_err() {
                     break;
                 }
             }
-        });
+        }));
     }
     all
 }
