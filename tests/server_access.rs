@@ -650,11 +650,66 @@ fn caproto_put_refused_on_the_wire_by_user_name() {
         l.contains("write refused")
     });
     let line = log.lines().find(|l| l.contains("write refused")).unwrap();
-    for field in ["awr:A", "user=mallory"] {
-        assert!(line.contains(field), "{field} not in {line}");
+    // At WARN, naming the PV, the user and the host the client declared.
+    assert!(line.starts_with("[W "), "not at WARN: {line}");
+    for field in [
+        "awr:A".to_string(),
+        "user=mallory".to_string(),
+        format!("host={}", hostname()),
+    ] {
+        assert!(line.contains(&field), "{field} not in {line}");
     }
     let value = epics(&env, "caget", &["-w", "5", "-t", "awr:A"]);
     if let Some(value) = value {
         assert_eq!(normalized(value.expect_success("caget")), ["5"]);
     }
+}
+
+/// `--acf-client-ip` resolves HAG members when the file is loaded: a member that does not
+/// resolve is logged and matches no client, while a member that does (`localhost`) still
+/// matches a client connecting from 127.0.0.1.
+#[test]
+fn with_acf_client_ip_an_unresolvable_hag_host_is_logged_and_matches_no_client() {
+    let env = CaEnv::new();
+    let mut seen = Vec::new();
+    for (tag, members) in [
+        ("both", "localhost, no-such-host.invalid"),
+        ("none", "no-such-host.invalid"),
+    ] {
+        let acf = env.write_file(
+            &format!("{tag}.acf"),
+            &format!(
+                "HAG(writers) {{{members}}}\n\
+                 ASG(DEFAULT) {{ RULE(1, READ) RULE(1, WRITE) {{ HAG(writers) }} }}\n"
+            ),
+        );
+        let Some(mut ioc) = start_ours(&env, "simple", "aci:", "A", &acf, &["--acf-client-ip"])
+        else {
+            return;
+        };
+        let Some(info) = epics(&env, "cainfo", &["aci:A"]) else {
+            return;
+        };
+        let log = wait_for_output(
+            &mut ioc,
+            Duration::from_secs(10),
+            "the unresolved member",
+            |l| l.contains("no-such-host.invalid"),
+        );
+        let line = log
+            .lines()
+            .find(|l| l.contains("no-such-host.invalid"))
+            .unwrap()
+            .to_owned();
+        drop(ioc);
+        seen.push((tag, access_line(&info.stdout), line.starts_with("[W ")));
+    }
+    assert_eq!(
+        seen,
+        [
+            ("both", "read, write".to_string(), true),
+            ("none", "read, no write".to_string(), true)
+        ],
+        "(ACF, cainfo's access, unresolved member logged at WARN)"
+    );
 }

@@ -71,6 +71,26 @@ fn epics_tools_on_names_never_seen() {
             .contains("Channel connect timed out: 'elsewhere:x' not found."),
         "{other:?}"
     );
+    // A search alone is answered but creates nothing (the list below stays as it was).
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let name = common::raw::padded("dd1:searched");
+    let mut search = common::raw::header(0, 0, 0, 13, 0, 0);
+    search.extend(common::raw::header(6, name.len() as u16, 10, 13, 77, 77));
+    search.extend(name);
+    sock.send_to(&search, ("127.0.0.1", env.server_port()))
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = sock
+        .recv(&mut buf)
+        .expect("a search reply for dd1:searched");
+    let (msgs, _) = common::raw::messages(&buf[..n]);
+    assert!(
+        msgs.iter().any(|m| m.cmd == 6 && m.p2 == 77),
+        "{:?}",
+        &buf[..n]
+    );
     let listed = stop(ioc);
     assert_eq!(
         listed,
