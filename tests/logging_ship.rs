@@ -748,3 +748,76 @@ fn log_control_level_and_role_pvs_and_the_39_character_limit() {
     assert!(!read().contains(&too_long), "{}", read());
     ioc.assert_running();
 }
+
+/// Shipping at exit. A collector that is unreachable from the start is not an error: the tool
+/// does its work and exits 0, then reports what it lost (`N records dropped, M still queued at
+/// exit (0 sent)`). A collector that takes the records gets every one before the tool exits,
+/// and nothing is reported as lost.
+#[test]
+fn shipping_at_exit_reports_what_is_left_and_an_unreachable_collector_is_no_error() {
+    let env = CaEnv::new();
+    let mut ioc = start_ioc(&env, &["simple", "--interfaces", "127.0.0.1"], "simple:A");
+    // A port of the harness's allocator that nothing listens on (and nothing else is given).
+    let closed = common::ports::free_tcp_udp_port();
+    let mut get = env.own(GET_EXE);
+    get.args(["--no-repeater", "-vvv", "--log-ship"])
+        .arg(format!("tcp://127.0.0.1:{closed}?queue=2"))
+        .arg("simple:A");
+    let out = env.run(&mut get, PATIENCE);
+    let stdout = out.expect_success("caproto-get with an unreachable collector");
+    assert!(stdout.starts_with("simple:A"), "{out}");
+    let report = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("still queued at exit"))
+        .unwrap_or_else(|| panic!("no exit report:\n{out}"));
+    let numbers: Vec<u64> = report
+        .split("log shipping: ")
+        .nth(1)
+        .unwrap()
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .take(3)
+        .collect();
+    assert!(
+        numbers.len() == 3 && numbers[0] > 0 && numbers[1] > 0 && numbers[2] == 0,
+        "dropped, still queued, sent: {report}"
+    );
+
+    // A collector that reads: every record arrives, none is reported lost.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let reader = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut s, &mut text);
+        text
+    });
+    let mut get = env.own(GET_EXE);
+    get.args(["--no-repeater", "-vvv", "--log-ship"])
+        .arg(format!("tcp://127.0.0.1:{port}"))
+        .arg("simple:A");
+    let out = env.run(&mut get, PATIENCE);
+    out.expect_success("caproto-get with a collector");
+    assert!(!out.stderr.contains("still queued"), "{out}");
+    assert!(!out.stderr.contains("records dropped"), "{out}");
+    let shipped = reader.join().unwrap();
+    let records: Vec<Json> = shipped
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        records.iter().any(|r| r["command"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("ReadNotifyResponse"))),
+        "{shipped}"
+    );
+    assert!(
+        records.iter().any(|r| r["command"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("ClearChannelRequest"))),
+        "the last records of the run were shipped too: {shipped}"
+    );
+    ioc.assert_running();
+}

@@ -423,7 +423,9 @@ async fn monitor<B: Backend, O: Output>(
 }
 
 /// `--strict`: connect every PV within the timeout (reporting those that do
-/// not on `err`) and subscribe once. Returns whether all connected.
+/// not on `err`) and subscribe once; a PV whose channel is lost is reported
+/// and not followed again (the run ends when none is left). Returns whether
+/// all connected.
 async fn subscribe_once<B: Backend>(
     args: &MonitorArgs,
     backend: &B,
@@ -454,7 +456,10 @@ async fn subscribe_once<B: Backend>(
         let tx = tx.clone();
         holders.push(tokio::spawn(async move {
             while let Some(update) = sub.recv().await {
-                if tx.send((i, PvEvent::Update(update))).await.is_err() {
+                // A lost PV is not followed again: dropping the subscription
+                // (and with it the channel) stops the client's reconnect.
+                let lost = matches!(update, Err(ToolError::Disconnected { .. }));
+                if tx.send((i, PvEvent::Update(update))).await.is_err() || lost {
                     break;
                 }
             }
