@@ -87,14 +87,18 @@ fn capture_formats_decode_alike() {
         per_format.iter().all(|d| *d == (per_format[0].0, 0)),
         "messages, problems per format (pcap LE, pcap BE, pcapng LE, pcapng BE): {per_format:?}"
     );
-    let real: Vec<(u64, u64)> = ["real_pcap_whole", "real_pcapng_whole", "real_pcapng_be_whole"]
-        .iter()
-        .map(|name| {
-            let input = read(name);
-            assert_eq!(input[1], 4, "{name}: format 4 (a whole file)");
-            decode(&targets::capture_file(input[1], 1, &input[2..]), 27411)
-        })
-        .collect();
+    let real: Vec<(u64, u64)> = [
+        "real_pcap_whole",
+        "real_pcapng_whole",
+        "real_pcapng_be_whole",
+    ]
+    .iter()
+    .map(|name| {
+        let input = read(name);
+        assert_eq!(input[1], 4, "{name}: format 4 (a whole file)");
+        decode(&targets::capture_file(input[1], 1, &input[2..]), 27411)
+    })
+    .collect();
     assert!(real[0].0 > 20, "{real:?}");
     assert!(
         real.iter().all(|d| *d == (real[0].0, 0)),
