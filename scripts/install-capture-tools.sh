@@ -4,6 +4,7 @@
 #
 #   tcpdump   Debian package: captures loopback traffic (apt-get, so needs root; without
 #             root it only says what is missing)
+#   strace    Debian package: tools_info checks that caproto-info makes no DNS query
 #   dpkt      into the caproto venv: caproto's own caproto-shark imports it
 #
 # Usage: scripts/install-capture-tools.sh [CAPROTO_BIN]   (default: $CAPROTO_PEER_BIN, or
@@ -23,6 +24,16 @@ if ! command -v tcpdump >/dev/null 2>&1 && [[ ! -x /usr/sbin/tcpdump ]] && [[ ! 
             || { apt-get update >/dev/null 2>&1 && apt-get install -y tcpdump >/dev/null; }
     else
         log "tcpdump is missing; install it (Debian: apt-get install -y tcpdump) for the capture tests"
+    fi
+fi
+
+if ! command -v strace >/dev/null 2>&1; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        log "installing strace (apt-get)"
+        apt-get install -y strace >/dev/null 2>&1 \
+            || { apt-get update >/dev/null 2>&1 && apt-get install -y strace >/dev/null; }
+    else
+        log "strace is missing; install it (Debian: apt-get install -y strace) for tools_info"
     fi
 fi
 

@@ -61,7 +61,12 @@ async fn start() -> (
 }
 
 async fn client(repeater: SocketAddr) -> UdpSocket {
-    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    client_on(repeater, 0).await
+}
+
+/// A registered client on 127.0.0.1:`port` (0: an ephemeral port).
+async fn client_on(repeater: SocketAddr, port: u16) -> UdpSocket {
+    let sock = UdpSocket::bind(("127.0.0.1", port)).await.unwrap();
     sock.send_to(&cmd(id::REPEATER_REGISTER, 0), repeater)
         .await
         .unwrap();
@@ -117,19 +122,12 @@ async fn clients_that_went_away_are_pruned() {
     let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let a = client(rep).await;
     // A client that goes away. The repeater judges by whether its port is
-    // still bound, so make sure it really is free afterwards: a test running
-    // alongside may be handed the same ephemeral port, and then the repeater
-    // is right to keep it (counted in `alive`).
-    let mut alive = 1;
-    loop {
-        let b = client(rep).await;
-        let addr = b.local_addr().unwrap();
-        drop(b);
-        if std::net::UdpSocket::bind(addr).is_ok() {
-            break;
-        }
-        alive += 1;
-    }
+    // still bound, so the port comes from the harness's allocator: claimed
+    // across processes and below the kernel's ephemeral range, no other test
+    // or socket is handed it after we let it go.
+    let gone = client_on(rep, common::ports::free_udp_port()).await;
+    drop(gone);
+    let alive = 1;
     // A new registration makes the repeater probe the others.
     let c = client(rep).await;
     server.send_to(&cmd(id::RSRV_IS_UP, 0), rep).await.unwrap();

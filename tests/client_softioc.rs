@@ -251,7 +251,10 @@ async fn unknown_pv_times_out_with_a_typed_error() {
     let ctx = context(&env);
     let timeout = Duration::from_millis(300);
     let results = ctx.connect(&["cs6:ai", "cs6:no_such_pv"], timeout).await;
-    assert!(results[0].is_ok());
+    let ai = results[0].as_ref().expect("cs6:ai connects");
+    let got = ai.get(DbrType::DOUBLE, None).await.expect("read cs6:ai");
+    assert_eq!(got.value, Value::Double(vec![3.5]), "the fixture's cs6:ai");
+    assert_eq!(ai.name(), "cs6:ai");
     match &results[1] {
         Err(ClientError::Timeout { pv, timeout: t }) => {
             assert_eq!(pv, "cs6:no_such_pv");

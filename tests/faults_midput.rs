@@ -400,9 +400,7 @@ fn full_put_then_close_without_waiting() {
 #[test]
 #[ignore = "runs only as a child of client_killed_mid_put"]
 fn child_half_put() {
-    let Ok(port) = std::env::var(CHILD_PORT_VAR) else {
-        return;
-    };
+    let port = common::peers::child_var(CHILD_PORT_VAR);
     let (_stream, local) = half_put(port.parse().unwrap());
     let mut out = std::io::stdout();
     let _ = writeln!(out, "sent from port {local} .");

@@ -48,6 +48,20 @@ fn monitor_then_signal(env: &CaEnv, pv: &str, sig: &str) -> (ExitStatus, Vec<i64
     (status, values, file)
 }
 
+/// The monitor's own address, from the CLEAR_CHANNEL of `pv` it logged sending (panics if it
+/// sent none: a tool stopped by a signal clears its channels first).
+fn cleared_from(log: &str, pv: &str) -> String {
+    let line = log
+        .lines()
+        .find(|l| l.contains(" --->>> ") && l.contains(&format!(" {pv} ClearChannelRequest(")))
+        .unwrap_or_else(|| panic!("no CLEAR_CHANNEL sent for {pv}:\n{log}"));
+    line.split(" --->>> ")
+        .next()
+        .and_then(|l| l.split_whitespace().last())
+        .expect("our address")
+        .to_owned()
+}
+
 /// The values of `printed` that `logged` lacks.
 fn not_in(printed: &[i64], logged: &[i64]) -> Vec<i64> {
     printed
@@ -92,10 +106,12 @@ fn log_files_survive_sigint_and_sigterm() {
     let (status, values, file) = monitor_then_signal(&env, pv, "INT");
     assert_eq!(status.code(), Some(130), "exit after SIGINT: {status}");
     check_log_covers("INT", &values, &file, pv);
+    let int_client = cleared_from(&file, pv);
 
     let (status, values, file) = monitor_then_signal(&env, pv, "TERM");
     assert_eq!(status.code(), Some(143), "exit after SIGTERM: {status}");
     check_log_covers("TERM", &values, &file, pv);
+    let term_client = cleared_from(&file, pv);
 
     // The server: it shuts down cleanly on SIGINT (status 0, as caproto's
     // IOCs do), and its file has the events it sent the last monitor and the
@@ -104,6 +120,14 @@ fn log_files_survive_sigint_and_sigterm() {
     let status = ioc.wait("caproto-ioc after SIGINT");
     assert!(status.success(), "caproto-ioc after SIGINT: {status}");
     let server_file = std::fs::read_to_string(&ioc_log).unwrap_or_default();
+    // Each monitor cleared its channel before it exited: the server received it.
+    for (sig, client) in [("INT", &int_client), ("TERM", &term_client)] {
+        assert!(
+            server_file.lines().any(|l| l.contains(client.as_str())
+                && l.contains(&format!(" {pv} ClearChannelRequest("))),
+            "SIG{sig}: the server never received CLEAR_CHANNEL from {client}"
+        );
+    }
     let sent = logged_events(&server_file, pv);
     let missing = not_in(&values, &sent);
     assert!(

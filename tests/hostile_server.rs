@@ -365,6 +365,10 @@ fn bounded_udp_search_flood() {
         .unwrap();
     let to = ("127.0.0.1", ioc.env.server_port());
     let mut sink = [0u8; 2048];
+    let rss_before = vm_rss_kb(ioc.server.pid());
+    // Nothing in the flood deserves an answer: unknown names with DONT_REPLY, a
+    // search whose size lies, noise. Every datagram that comes back is counted.
+    let mut replies = 0usize;
     for i in 0..5000u32 {
         let datagram = match i % 4 {
             // Well-formed VERSION + SEARCH (DO_REPLY) for an unknown name.
@@ -388,9 +392,13 @@ fn bounded_udp_search_flood() {
         let _ = sock.send_to(&datagram, to);
         // Drain replies now and then so our socket never backs up.
         if i % 64 == 0 {
-            while sock.recv_from(&mut sink).is_ok() {}
+            while sock.recv_from(&mut sink).is_ok() {
+                replies += 1;
+            }
         }
     }
+    // The server has read the whole flood once it answers a search sent after it (the
+    // socket is FIFO); drain what came back before that answer.
     // A valid search for a known name still gets an answer over UDP.
     sock.set_read_timeout(Some(Duration::from_millis(500)))
         .unwrap();
@@ -420,11 +428,20 @@ fn bounded_udp_search_flood() {
                 ]);
                 if cmd == 6 && p2 == 0xABCD {
                     answered = true;
+                } else if cmd != 0 {
+                    // VERSION headers come with every reply; anything else answered the flood.
+                    replies += 1;
                 }
                 at += 16 + size;
             }
         }
     }
     assert!(answered, "no search reply for hs6:A after the flood");
+    assert_eq!(replies, 0, "the server answered {replies} flood datagrams");
+    let rss_after = vm_rss_kb(ioc.server.pid());
+    assert!(
+        rss_after < rss_before + 16 * 1024,
+        "VmRSS grew from {rss_before} kB to {rss_after} kB during the flood"
+    );
     ioc.assert_healthy("a 5000-datagram UDP flood");
 }

@@ -25,9 +25,9 @@ struct Cli {
 #[test]
 #[ignore = "runs only as a child of the other tests"]
 fn child_main() {
-    let Ok(raw) = std::env::var(ARGS_VAR) else {
-        return;
-    };
+    // Launched alone (no variable), this must fail rather than pass having run nothing.
+    let raw = std::env::var(ARGS_VAR)
+        .unwrap_or_else(|_| panic!("{ARGS_VAR} is not set: this test only runs as a child"));
     let args = std::iter::once("child").chain(raw.split(SEP).filter(|s| !s.is_empty()));
     let cli = Cli::try_parse_from(args).unwrap_or_else(|e| e.exit());
     let guard = match cli.log.init() {
@@ -182,6 +182,13 @@ fn json_to_the_terminal() {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
     assert!(values.iter().all(|v| v["role"] != "client"), "{stderr}");
+    // The filter keeps the server's record (not merely drops everything with a role).
+    assert!(
+        values.iter().any(|v| v["role"] == "server"
+            && v["pv"] == "keep:srv"
+            && v["our_addr"] == "127.0.0.1:5070"),
+        "{stderr}"
+    );
     assert!(
         values.iter().any(|v| v["message"] == "context info"),
         "{stderr}"
@@ -202,7 +209,7 @@ fn unopenable_log_file_fails_at_start_up() {
 #[test]
 fn invalid_flag_values_are_rejected_by_clap() {
     let out = run_child(&["--log-addr", "127.0.0.1:notaport"], false);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2), "clap's usage error: {out:?}");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("--log-addr"), "{stderr}");
     assert!(stderr.contains("port must be a number"), "{stderr}");
@@ -292,6 +299,7 @@ fn log_addr_from_the_command_line_keeps_matching_records() {
         ],
         false,
     );
+    assert!(out.status.success(), "{out:?}");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
         stderr.contains("pv=keep:a") && stderr.contains("pv=drop:b"),

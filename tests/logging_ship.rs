@@ -448,19 +448,35 @@ fn log_control_pv_changes_what_the_running_iocs_file_handler_records() {
         "simple:A still logged:\n{text}"
     );
 
-    // A bad address is refused and changes nothing.
+    // A bad address is refused: the put itself fails (ECA_PUTFAIL).
     let mut put = env.own(PUT_EXE);
-    put.args(["--no-repeater", "ctl:addr", "127.0.0.1:99999"]);
-    env.run(&mut put, PATIENCE);
-    let mut get = env.own(GET_EXE);
-    get.args(["--no-repeater", "ctl:addr"]);
-    let out = env.run(&mut get, PATIENCE);
-    assert!(out.success() && !out.stdout.contains("99999"), "{out}");
-    ioc.assert_running();
+    put.args(["--no-repeater", "-c", "ctl:addr", "127.0.0.1:99999"]);
+    let out = env.run(&mut put, PATIENCE);
+    assert_eq!(out.status.and_then(|s| s.code()), Some(1), "{out}");
+    assert!(out.stderr.contains("ctl:addr"), "{out}");
+    // A good value put after it is applied and logged; by the time its line is in the
+    // file, the refused one would be too if it had been applied.
+    let mut put = env.own(PUT_EXE);
+    put.args(["--no-repeater", "ctl:addr", "127.0.0.1"]);
+    let out = env.run(&mut put, PATIENCE);
+    assert!(out.success(), "{out}");
+    wait_until("the good address to be logged", || {
+        read().contains("log control: ctl:addr set to \"127.0.0.1\"")
+    });
+    let text = read();
+    assert_eq!(text.matches("ctl:addr set to").count(), 1, "{text}");
     assert!(
-        !read().contains("ctl:addr set to"),
-        "a refused value was applied"
+        !text.contains("99999"),
+        "a refused value was applied:\n{text}"
     );
+    let mut get = env.own(GET_EXE);
+    get.args(["--no-repeater", "-t", "ctl:addr"]);
+    let out = env.run(&mut get, PATIENCE);
+    assert_eq!(
+        out.expect_success("caproto-get ctl:addr").trim(),
+        "127.0.0.1"
+    );
+    ioc.assert_running();
 }
 
 #[test]
@@ -543,24 +559,265 @@ fn log_control_pvs_follow_their_own_access_group() {
     );
     let put = |pv: &str, v: &str| {
         let mut p = env.own(PUT_EXE);
-        p.args(["--no-repeater", pv, v]);
+        p.args(["--no-repeater", "-c", pv, v]);
         env.run(&mut p, PATIENCE)
     };
     let get = |pv: &str| {
         let mut g = env.own(GET_EXE);
         g.args(["--no-repeater", pv]);
-        env.run(&mut g, PATIENCE).stdout
+        let out = env.run(&mut g, PATIENCE);
+        out.expect_success(pv).to_owned()
     };
-    put("simple:A", "7");
-    assert!(
-        get("simple:A").contains('7'),
+    let out = put("simple:A", "7");
+    assert!(out.success(), "{out}");
+    let out = get("simple:A");
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["simple:A", "[7]"],
         "DEFAULT group stays writable"
     );
-    put("ctl:pv", "simple:B");
-    assert!(
-        !get("ctl:pv").contains("simple:B"),
-        "CAPROTO_LOG is read-only in this ACF"
+    // The refusal is the put's own result, not the absence of a change.
+    let out = put("ctl:pv", "simple:B");
+    assert_eq!(out.status.and_then(|s| s.code()), Some(1), "{out}");
+    assert!(out.stderr.contains("ctl:pv"), "{out}");
+    let out = get("ctl:pv");
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["ctl:pv", "[]"],
+        "CAPROTO_LOG is read-only in this ACF (the filter stays empty)"
     );
     ioc.assert_running();
     assert!(!ioc.log_contents().contains("log control: ctl:pv set"));
+}
+
+/// The syslog PRI is facility × 8 + severity: WARN warning(4), INFO info(6), DEBUG debug(7);
+/// facility `user` (1) by default, `local3` (19) from `?facility=local3`. A UDP socket of the
+/// test is the collector.
+#[test]
+fn syslog_pri_follows_the_level_and_the_url_facility() {
+    for (query, facility) in [("", 1u32), ("?facility=local3", 19)] {
+        let env = CaEnv::new();
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let url = format!("syslog+udp://{}{query}", sock.local_addr().unwrap());
+        let mut ioc = start_ioc(
+            &env,
+            &[
+                "simple",
+                "--interfaces",
+                "127.0.0.1",
+                "-vv",
+                "--log-control",
+                "ctl",
+                "--log-ship",
+                &url,
+            ],
+            "simple:A",
+        );
+        // A WARN record: every log-control change is logged at WARN.
+        let mut put = env.own(PUT_EXE);
+        put.args(["--no-repeater", "-c", "ctl:role", "ANY"]);
+        let out = env.run(&mut put, PATIENCE);
+        assert!(out.success(), "{out}");
+        let mut pris: BTreeMap<String, std::collections::BTreeSet<u32>> = BTreeMap::new();
+        let mut buf = vec![0u8; 65536];
+        let deadline = Instant::now() + PATIENCE;
+        while !["DEBUG", "INFO", "WARN"]
+            .iter()
+            .all(|l| pris.contains_key(*l))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "{query}: levels seen {pris:?}\n{}",
+                ioc.log_contents()
+            );
+            let Ok(n) = sock.recv(&mut buf) else {
+                continue;
+            };
+            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let pri: u32 = msg
+                .strip_prefix('<')
+                .and_then(|m| m.split_once(">1 "))
+                .and_then(|(p, _)| p.parse().ok())
+                .unwrap_or_else(|| panic!("not RFC 5424: {msg}"));
+            let level = msg
+                .split_once(" level=\"")
+                .and_then(|(_, r)| r.split_once('"'))
+                .map(|(l, _)| l.to_owned())
+                .unwrap_or_else(|| panic!("no level: {msg}"));
+            pris.entry(level).or_default().insert(pri);
+        }
+        ioc.assert_running();
+        for (level, severity) in [("WARN", 4), ("INFO", 6), ("DEBUG", 7)] {
+            assert_eq!(
+                pris[level].iter().copied().collect::<Vec<_>>(),
+                [facility * 8 + severity],
+                "{query}: {level}"
+            );
+        }
+    }
+}
+
+/// `PREFIX:level` sets the level of the controlled handlers and `PREFIX:role` their role
+/// filter, each change marked in the file by its WARN record; string values hold at most 39
+/// characters (a longer put is refused and changes nothing).
+#[test]
+fn log_control_level_and_role_pvs_and_the_39_character_limit() {
+    let env = CaEnv::new();
+    let file = env.dir().join("ioc.log");
+    let file_arg = file.to_str().unwrap().to_owned();
+    let mut ioc = start_ioc(
+        &env,
+        &[
+            "simple",
+            "--interfaces",
+            "127.0.0.1",
+            "--log-file",
+            &file_arg,
+            "--log-control",
+            "ctl",
+        ],
+        "simple:A",
+    );
+    let read = || std::fs::read_to_string(&file).unwrap_or_default();
+    let get_a = || {
+        let mut g = env.own(GET_EXE);
+        g.args(["--no-repeater", "simple:A"]);
+        let out = env.run(&mut g, PATIENCE);
+        assert!(out.success(), "{out}");
+    };
+    let put = |pv: &str, v: &str| {
+        let mut p = env.own(PUT_EXE);
+        p.args(["--no-repeater", "-c", pv, v]);
+        env.run(&mut p, PATIENCE)
+    };
+    // Sets `pv` and waits for the WARN record that marks the change in the file.
+    let change = |pv: &str, v: &str| {
+        let out = put(pv, v);
+        assert!(out.success(), "{out}");
+        let marker = format!("log control: {pv} set to \"{v}\"");
+        wait_until(&marker, || read().contains(&marker));
+        marker
+    };
+    // Per-command lines about simple:A between two markers ("" = end of file).
+    let lines_between = |from: &str, to: &str| -> usize {
+        let text = read();
+        let since = after(&text, from);
+        let upto: Vec<&str> = if to.is_empty() {
+            since
+        } else {
+            since.into_iter().take_while(|l| !l.contains(to)).collect()
+        };
+        upto.iter()
+            .filter(|l| l.contains("B ") && l.split_whitespace().any(|w| w == "simple:A"))
+            .count()
+    };
+
+    // The file starts with per-command (DEBUG) lines.
+    get_a();
+    wait_until("records about simple:A", || lines_between("", "") > 0);
+    // WARNING: the next get leaves no per-command line.
+    let warning = change("ctl:level", "WARNING");
+    get_a();
+    let debug = change("ctl:level", "DEBUG");
+    assert_eq!(lines_between(&warning, &debug), 0, "{}", read());
+    get_a();
+    wait_until("records at DEBUG again", || lines_between(&debug, "") > 0);
+    // Role CLIENT: the server's own records (role server) are dropped; SERVER: kept.
+    let client = change("ctl:role", "CLIENT");
+    get_a();
+    let server = change("ctl:role", "SERVER");
+    assert_eq!(lines_between(&client, &server), 0, "{}", read());
+    get_a();
+    wait_until("server records again", || lines_between(&server, "") > 0);
+
+    // 39 characters fit; 40 do not.
+    let fits = "simple:A,simple:B,simple:C,simple:D,s*x";
+    assert_eq!(fits.len(), 39);
+    change("ctl:pv", fits);
+    let mut g = env.own(GET_EXE);
+    g.args(["--no-repeater", "-t", "ctl:pv"]);
+    assert_eq!(env.run(&mut g, PATIENCE).expect_success("get").trim(), fits);
+    let too_long = format!("{fits}y");
+    let out = put("ctl:pv", &too_long);
+    assert_eq!(out.status.and_then(|s| s.code()), Some(1), "{out}");
+    let mut g = env.own(GET_EXE);
+    g.args(["--no-repeater", "-t", "ctl:pv"]);
+    assert_eq!(env.run(&mut g, PATIENCE).expect_success("get").trim(), fits);
+    assert!(!read().contains(&too_long), "{}", read());
+    ioc.assert_running();
+}
+
+/// Shipping at exit. A collector that is unreachable from the start is not an error: the tool
+/// does its work and exits 0, then reports what it lost (`N records dropped, M still queued at
+/// exit (0 sent)`). A collector that takes the records gets every one before the tool exits,
+/// and nothing is reported as lost.
+#[test]
+fn shipping_at_exit_reports_what_is_left_and_an_unreachable_collector_is_no_error() {
+    let env = CaEnv::new();
+    let mut ioc = start_ioc(&env, &["simple", "--interfaces", "127.0.0.1"], "simple:A");
+    // A port of the harness's allocator that nothing listens on (and nothing else is given).
+    let closed = common::ports::free_tcp_udp_port();
+    let mut get = env.own(GET_EXE);
+    get.args(["--no-repeater", "-vvv", "--log-ship"])
+        .arg(format!("tcp://127.0.0.1:{closed}?queue=2"))
+        .arg("simple:A");
+    let out = env.run(&mut get, PATIENCE);
+    let stdout = out.expect_success("caproto-get with an unreachable collector");
+    assert!(stdout.starts_with("simple:A"), "{out}");
+    let report = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("still queued at exit"))
+        .unwrap_or_else(|| panic!("no exit report:\n{out}"));
+    let numbers: Vec<u64> = report
+        .split("log shipping: ")
+        .nth(1)
+        .unwrap()
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .take(3)
+        .collect();
+    assert!(
+        numbers.len() == 3 && numbers[0] > 0 && numbers[1] > 0 && numbers[2] == 0,
+        "dropped, still queued, sent: {report}"
+    );
+
+    // A collector that reads: every record arrives, none is reported lost.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let reader = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut s, &mut text);
+        text
+    });
+    let mut get = env.own(GET_EXE);
+    get.args(["--no-repeater", "-vvv", "--log-ship"])
+        .arg(format!("tcp://127.0.0.1:{port}"))
+        .arg("simple:A");
+    let out = env.run(&mut get, PATIENCE);
+    out.expect_success("caproto-get with a collector");
+    assert!(!out.stderr.contains("still queued"), "{out}");
+    assert!(!out.stderr.contains("records dropped"), "{out}");
+    let shipped = reader.join().unwrap();
+    let records: Vec<Json> = shipped
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        records.iter().any(|r| r["command"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("ReadNotifyResponse"))),
+        "{shipped}"
+    );
+    assert!(
+        records.iter().any(|r| r["command"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("ClearChannelRequest"))),
+        "the last records of the run were shipped too: {shipped}"
+    );
+    ioc.assert_running();
 }

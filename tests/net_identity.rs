@@ -30,8 +30,9 @@ fn account_name() -> Option<String> {
 
 #[test]
 fn without_user_or_logname_the_client_names_the_account_and_the_kernel_host_name() {
-    let Some(user) = account_name() else {
-        eprintln!("SKIPPED: no /etc/passwd entry for this uid");
+    let Some(user) =
+        account_name().or_else(|| common::peers::skip("no /etc/passwd entry for this uid"))
+    else {
         return;
     };
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")

@@ -56,10 +56,11 @@ fn our_ioc_with(
     lab.spawn(&format!("caproto-ioc-{prefix}"), &mut cmd)
 }
 
-/// caproto-get on `host` (no repeater, 1 s search timeout per attempt).
+/// caproto-get on `host` (no repeater, 5 s timeout per attempt: two busy cores can
+/// take more than 2 s to start a tool in a namespace and connect).
 fn get(lab: &Lab, host: &Host, pvs: &[&str], extra: &[(&str, &str)]) -> RunOutput {
     let mut cmd = lab.own(host, GET);
-    cmd.args(["--no-repeater", "-w", "2"]).args(pvs);
+    cmd.args(["--no-repeater", "-w", "5"]).args(pvs);
     for (k, v) in extra {
         cmd.env(k, v);
     }
@@ -114,11 +115,11 @@ fn our_tools_on_a_reach_softioc_and_our_ioc_on_b_with_epics_defaults() {
 
     // put, then get sees it (both servers).
     let mut put = lab.own(&a, PUT);
-    put.args(["--no-repeater", "-w", "2", "rsB:A", "42"]);
+    put.args(["--no-repeater", "-w", "5", "rsB:A", "42"]);
     lab.run(&mut put, RUN)
         .expect_success("caproto-put to our IOC");
     let mut put = lab.own(&a, PUT);
-    put.args(["--no-repeater", "-w", "2", "nsB:ao", "7.25"]);
+    put.args(["--no-repeater", "-w", "5", "nsB:ao", "7.25"]);
     lab.run(&mut put, RUN)
         .expect_success("caproto-put to softIoc");
     let out = get(&lab, &a, &["rsB:A", "nsB:ao"], &[]);
@@ -131,7 +132,7 @@ fn our_tools_on_a_reach_softioc_and_our_ioc_on_b_with_epics_defaults() {
     mon.args([
         "--no-repeater",
         "-w",
-        "2",
+        "5",
         "--maximum",
         "2",
         "rsB:A",
@@ -154,7 +155,7 @@ fn epics_caget_on_a_reaches_our_ioc_on_b_and_sees_its_beacons() {
     let Some(mut caget) = lab.epics(&a, "caget") else {
         return;
     };
-    caget.args(["-w", "3", "rsB:B"]);
+    caget.args(["-w", "5", "rsB:B"]);
     let out = lab.run(&mut caget, RUN);
     let text = out.expect_success("EPICS caget on A");
     assert!(text.contains("rsB:B") && text.contains('2'), "{text}");
@@ -166,10 +167,12 @@ fn epics_caget_on_a_reaches_our_ioc_on_b_and_sees_its_beacons() {
         return;
     };
     let watcher = lab.spawn("casw", casw.args(["-i", "2"]));
-    std::thread::sleep(Duration::from_millis(500));
-    drop(ours);
-    let _ours = our_ioc(&lab, &b, "rsB:", &[]);
+    // Nothing shows when casw is ready to listen, so instead of hoping it is after a
+    // sleep, restart our IOC (a new server, fresh fast beacons) every few seconds
+    // until casw reports it.
     let deadline = Instant::now() + WAIT;
+    let mut ours = Some(ours);
+    let mut restarted = Instant::now() - Duration::from_secs(60);
     loop {
         let log = watcher.log_contents();
         if log.contains(&B1.to_string()) {
@@ -177,6 +180,11 @@ fn epics_caget_on_a_reaches_our_ioc_on_b_and_sees_its_beacons() {
         }
         if Instant::now() > deadline {
             panic!("casw on A never heard a beacon from {B1}:\n{log}");
+        }
+        if restarted.elapsed() > Duration::from_secs(4) {
+            drop(ours.take());
+            ours = Some(our_ioc(&lab, &b, "rsB:", &[]));
+            restarted = Instant::now();
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -198,7 +206,7 @@ fn a_two_interface_host_searches_both_subnets_and_says_so_at_vv() {
     wait_get(&lab, &a, "onC:A", &mut on_c);
 
     let mut cmd = lab.own(&a, GET);
-    cmd.args(["--no-repeater", "-w", "2", "-vv", "onB:B", "onC:B"]);
+    cmd.args(["--no-repeater", "-w", "5", "-vv", "onB:B", "onC:B"]);
     let out = lab.run(&mut cmd, RUN);
     let text = out.expect_success("caproto-get of both subnets");
     assert!(text.contains("onB:B") && text.contains("onC:B"), "{text}");
@@ -265,7 +273,7 @@ fn intf_addr_list_restricts_the_server_and_ignore_list_is_honoured() {
 
     // EPICS sees the served address in the reply: cainfo names it.
     if let Some(mut cainfo) = lab.epics(&a, "cainfo") {
-        cainfo.args(["-w", "3", "only:A"]);
+        cainfo.args(["-w", "5", "only:A"]);
         let text = lab.run(&mut cainfo, RUN);
         let text = text.expect_success("cainfo");
         assert!(text.contains("10.77.0.2"), "{text}");
@@ -318,7 +326,7 @@ fn a_host_with_only_loopback_finds_its_own_ioc_by_default() {
     let text = wait_get(&lab, &solo, "solo:B", &mut ours);
     assert!(text.contains('2'), "{text}");
     let mut cmd = lab.own(&solo, GET);
-    cmd.args(["--no-repeater", "-w", "2", "-vv", "solo:B"]);
+    cmd.args(["--no-repeater", "-w", "5", "-vv", "solo:B"]);
     let out = lab.run(&mut cmd, RUN);
     out.expect_success("caproto-get -vv");
     assert!(

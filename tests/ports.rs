@@ -19,9 +19,7 @@ const CHILD_VAR: &str = "CAPROTO_PORTS_CHILD_OUT";
 #[test]
 #[ignore = "runs only as a child of two_processes_never_share_a_port"]
 fn child_claims_ports() {
-    let Ok(out) = std::env::var(CHILD_VAR) else {
-        return;
-    };
+    let out = common::peers::child_var(CHILD_VAR);
     let ports: Vec<String> = (0..N)
         .map(|i| {
             if i % 2 == 0 {

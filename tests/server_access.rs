@@ -219,7 +219,8 @@ struct TestUser {
 }
 
 impl TestUser {
-    /// `None` (with a SKIPPED message) when accounts cannot be created here.
+    /// `None` (with a SKIPPED message) when accounts cannot be created here;
+    /// under `CI` (which runs as root) that is a failure instead.
     fn create(tag: &str) -> Option<TestUser> {
         let name = format!("acf{tag}{}", std::process::id() % 100_000);
         let ok = Command::new("useradd")
@@ -228,8 +229,9 @@ impl TestUser {
             .map(|o| o.status.success())
             .unwrap_or(false);
         if !ok {
-            eprintln!("SKIPPED: cannot create OS account {name} (needs root and useradd)");
-            return None;
+            return common::peers::skip(&format!(
+                "cannot create OS account {name} (needs root and useradd)"
+            ));
         }
         let id = |flag: &str| -> Option<u32> {
             let out = Command::new("id").args([flag, &name]).output().ok()?;
@@ -240,7 +242,12 @@ impl TestUser {
             gid: id("-g").unwrap_or(u32::MAX),
             name,
         };
-        (user.uid != u32::MAX).then_some(user)
+        assert!(
+            user.uid != u32::MAX && user.gid != u32::MAX,
+            "useradd made {} but `id` does not know it",
+            user.name
+        );
+        Some(user)
     }
 
     /// `cmd`, run under this account (same environment and arguments).
@@ -643,11 +650,185 @@ fn caproto_put_refused_on_the_wire_by_user_name() {
         l.contains("write refused")
     });
     let line = log.lines().find(|l| l.contains("write refused")).unwrap();
-    for field in ["awr:A", "user=mallory"] {
-        assert!(line.contains(field), "{field} not in {line}");
+    // At WARN, naming the PV, the user and the host the client declared.
+    assert!(line.starts_with("[W "), "not at WARN: {line}");
+    for field in [
+        "awr:A".to_string(),
+        "user=mallory".to_string(),
+        format!("host={}", hostname()),
+    ] {
+        assert!(line.contains(&field), "{field} not in {line}");
     }
     let value = epics(&env, "caget", &["-w", "5", "-t", "awr:A"]);
     if let Some(value) = value {
         assert_eq!(normalized(value.expect_success("caget")), ["5"]);
     }
+}
+
+/// `caproto-ioc simple --acf ACF --acf-client-ip` whose resolver asks 127.0.0.1 only: in a
+/// mount namespace of its own (`unshare -m`), a resolv.conf naming 127.0.0.1 is bound over
+/// `/etc/resolv.conf`, so looking up a name that is not in `/etc/hosts` sends nothing off
+/// this host (nothing answers on 127.0.0.1:53: the lookup fails at once). Needs root, as CI.
+fn start_ours_with_loopback_resolver(env: &CaEnv, prefix: &str, acf: &Path) -> Option<ChildGuard> {
+    let resolv = env.write_file("resolv.conf", "nameserver 127.0.0.1\n");
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "sh", "-c"])
+        .arg(format!(
+            "mount --bind {} /etc/resolv.conf && exec \"$0\" \"$@\"",
+            resolv.display()
+        ))
+        .arg(IOC_EXE)
+        .args(["simple", "--prefix", prefix, "-v", "--acf"])
+        .arg(acf)
+        .arg("--acf-client-ip");
+    env.apply(&mut cmd);
+    let mut server = env.spawn("caproto-ioc-unshared", &mut cmd);
+    common::wait_for_server(env, &mut server, &format!("{prefix}A"));
+    Some(server)
+}
+
+/// `--acf-client-ip` resolves HAG members when the file is loaded: a member that does not
+/// resolve is logged and matches no client, while a member that does (`localhost`) still
+/// matches a client connecting from 127.0.0.1.
+#[test]
+fn with_acf_client_ip_an_unresolvable_hag_host_is_logged_and_matches_no_client() {
+    let env = CaEnv::new();
+    let mut seen = Vec::new();
+    for (tag, members) in [
+        ("both", "localhost, no-such-host.invalid"),
+        ("none", "no-such-host.invalid"),
+    ] {
+        let acf = env.write_file(
+            &format!("{tag}.acf"),
+            &format!(
+                "HAG(writers) {{{members}}}\n\
+                 ASG(DEFAULT) {{ RULE(1, READ) RULE(1, WRITE) {{ HAG(writers) }} }}\n"
+            ),
+        );
+        let Some(mut ioc) = start_ours_with_loopback_resolver(&env, "aci:", &acf) else {
+            return;
+        };
+        let Some(info) = epics(&env, "cainfo", &["aci:A"]) else {
+            return;
+        };
+        let log = wait_for_output(
+            &mut ioc,
+            Duration::from_secs(10),
+            "the unresolved member",
+            |l| l.contains("no-such-host.invalid"),
+        );
+        let line = log
+            .lines()
+            .find(|l| l.contains("no-such-host.invalid"))
+            .unwrap()
+            .to_owned();
+        drop(ioc);
+        seen.push((tag, access_line(&info.stdout), line.starts_with("[W ")));
+    }
+    assert_eq!(
+        seen,
+        [
+            ("both", "read, write".to_string(), true),
+            ("none", "read, no write".to_string(), true)
+        ],
+        "(ACF, cainfo's access, unresolved member logged at WARN)"
+    );
+}
+
+/// No read access, end to end. EPICS `caget` prints `*** no read access` and `cainfo`
+/// `no read, no write` (libca acts on the ACCESS_RIGHTS our server sent). On the wire, a
+/// READ_NOTIFY is answered with ECA_NORDACCESS and zeroed data; an EVENT_ADD gets one such
+/// update and then nothing while thermo's `I` keeps changing (every 100 ms), until a reload
+/// gives read access: ACCESS_RIGHTS first, then an update with ECA_NORMAL.
+#[test]
+fn no_read_access_gives_nordaccess_zeroed_data_and_gated_monitors() {
+    use std::io::{Read, Write};
+    const ECA_NORMAL: u32 = 1;
+    const ECA_NORDACCESS: u32 = 368;
+    let env = CaEnv::new();
+    let closed = "ASG(DEFAULT)\nASG(SETPOINT) { RULE(1, READ) }\nASG(TUNING) { RULE(1, READ) }\n";
+    let open = "ASG(DEFAULT) { RULE(1, READ) }\nASG(SETPOINT) { RULE(1, READ) }\nASG(TUNING) { RULE(1, READ) }\n";
+    let acf = env.write_file("noread.acf", closed);
+    let Some(ioc) = start_ours(&env, "thermo", "anr:", "SP", &acf, &[]) else {
+        return;
+    };
+    let Some(get) = epics(&env, "caget", &["-w", "5", "anr:I"]) else {
+        return;
+    };
+    assert!(
+        get.stdout.contains("anr:I") && get.stdout.contains("*** no read access"),
+        "{get}"
+    );
+    let info = epics(&env, "cainfo", &["anr:I"]).unwrap();
+    assert_eq!(access_line(&info.stdout), "no read, no write", "{info}");
+
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", env.server_port())).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let name = common::raw::padded("anr:I");
+    let mut hello = common::raw::header(0, 0, 0, 13, 0, 0);
+    hello.extend(common::raw::header(18, name.len() as u16, 0, 0, 1, 13));
+    hello.extend(name);
+    tcp.write_all(&hello).unwrap();
+    let mut writer = tcp.try_clone().unwrap();
+    let mut pending = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Messages in arrival order until `done` says stop (inclusive).
+    let mut read_until = |done: &dyn Fn(&common::raw::Message) -> bool| {
+        let mut seen = Vec::new();
+        loop {
+            let (msgs, used) = common::raw::messages(&pending);
+            pending.drain(..used);
+            for m in msgs {
+                let last = done(&m);
+                seen.push(m);
+                if last {
+                    return seen;
+                }
+            }
+            let n = tcp.read(&mut buf).expect("the server's answer");
+            assert!(n > 0, "the server closed the circuit after {seen:?}");
+            pending.extend_from_slice(&buf[..n]);
+        }
+    };
+    let created = read_until(&|m| m.cmd == 18);
+    let rights = created.iter().find(|m| m.cmd == 22).expect("ACCESS_RIGHTS");
+    assert_eq!(rights.p2, 0, "no read, no write");
+    let sid = created.last().unwrap().p2;
+
+    // READ_NOTIFY of one DBR_DOUBLE: ECA_NORDACCESS, data zeroed.
+    writer
+        .write_all(&common::raw::header(15, 0, 6, 1, sid, 77))
+        .unwrap();
+    let read = read_until(&|m| m.cmd == 15 && m.p2 == 77);
+    let reply = read.last().unwrap();
+    assert_eq!(reply.p1, ECA_NORDACCESS, "{reply:?}");
+    assert!(
+        !reply.payload.is_empty() && reply.payload.iter().all(|b| *b == 0),
+        "{reply:?}"
+    );
+
+    // EVENT_ADD (DBE_VALUE): one update with ECA_NORDACCESS...
+    let mut add = common::raw::header(1, 16, 6, 1, sid, 5);
+    add.extend([0u8; 12]);
+    add.extend(1u16.to_be_bytes());
+    add.extend([0u8; 2]);
+    writer.write_all(&add).unwrap();
+    let first = read_until(&|m| m.cmd == 1 && m.p2 == 5);
+    let first = first.last().unwrap();
+    assert_eq!(first.p1, ECA_NORDACCESS, "{first:?}");
+    assert!(first.payload.iter().all(|b| *b == 0), "{first:?}");
+    // ...then none while `I` changes, until read access comes back with a reload.
+    std::thread::sleep(Duration::from_millis(500)); // five changes of I, gated
+    reload(&ioc, &acf, open);
+    let after = read_until(&|m| m.cmd == 1 && m.p2 == 5);
+    let rights_at = after
+        .iter()
+        .position(|m| m.cmd == 22 && m.p2 & 1 == 1)
+        .unwrap_or_else(|| panic!("no ACCESS_RIGHTS with read before the update: {after:?}"));
+    assert_eq!(
+        rights_at,
+        after.len() - 2,
+        "messages between the gated update and the rights change: {after:?}"
+    );
+    assert_eq!(after.last().unwrap().p1, ECA_NORMAL, "{after:?}");
 }

@@ -73,11 +73,13 @@ async fn shutdown_returns_promptly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_ends_a_circuit_flooded_with_reads() {
     use std::io::{Read, Write};
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
 
     let server = Server::bind(db(), config(0)).await.unwrap();
     let port = server.tcp_port();
+    // Answer bytes read so far: shutdown comes once the flood is being answered.
+    let answered = Arc::new(AtomicUsize::new(0));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(server.run_until(async move {
         let _ = stopped.await;
@@ -107,6 +109,7 @@ async fn shutdown_ends_a_circuit_flooded_with_reads() {
         })
     };
     // Ok(whether SERVER_DISCONN came, answer bytes) once the connection ends.
+    let seen = Arc::clone(&answered);
     let reading = std::thread::spawn(move || {
         let mut buf = vec![0u8; 1 << 16];
         let mut pending: Vec<u8> = Vec::new();
@@ -116,6 +119,7 @@ async fn shutdown_ends_a_circuit_flooded_with_reads() {
                 Ok(0) => return Ok((disconn, total)),
                 Ok(n) => {
                     total += n;
+                    seen.store(total, Ordering::Relaxed);
                     pending.extend_from_slice(&buf[..n]);
                     let (msgs, used) = messages(&pending);
                     disconn |= msgs.iter().any(|m| m.cmd == 27);
@@ -128,7 +132,16 @@ async fn shutdown_ends_a_circuit_flooded_with_reads() {
             }
         }
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The flood is answered (a thousand-odd 24-byte answers) before shutdown starts.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while answered.load(Ordering::Relaxed) <= 24 * 1000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the flood was not answered: {} bytes",
+            answered.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(10), running)
         .await

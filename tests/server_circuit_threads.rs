@@ -151,21 +151,33 @@ async fn clients_are_served_on_circuit_threads_that_end_with_the_server() {
         "two circuit threads: {:?}",
         threads()
     );
-    let expected = if may_use_fifo() {
-        SCHED_FIFO
-    } else {
-        SCHED_OTHER
-    };
+    // CI runs as root, so there the threads must be real-time: a machine
+    // that cannot grant SCHED_FIFO may not quietly check SCHED_OTHER instead.
+    let fifo = may_use_fifo();
+    assert!(
+        fifo || !common::peers::under_ci(),
+        "SCHED_FIFO refused under CI, which runs as root"
+    );
+    let expected = if fifo { SCHED_FIFO } else { SCHED_OTHER };
     assert!(
         policies.iter().all(|&p| p == expected),
-        "circuit threads' policies {policies:?}, expected {expected} (FIFO allowed: {})",
-        expected == SCHED_FIFO
+        "circuit threads' policies {policies:?}, expected {expected} (FIFO allowed: {fifo})"
+    );
+    let priorities: Vec<u32> = sched_of("self")
+        .into_iter()
+        .filter(|(name, _, _)| name.starts_with(THREAD_NAME))
+        .map(|(_, _, priority)| priority)
+        .collect();
+    let expected_priority = if fifo { 20 } else { 0 };
+    assert!(
+        priorities.iter().all(|&p| p == expected_priority),
+        "circuit threads' real-time priorities {priorities:?}, expected {expected_priority}"
     );
     // The clients found the PV through the search responder's own thread,
     // real-time 8 levels below the circuits when they are.
     let searches = search_threads();
     assert_eq!(searches.len(), searches_before + 1, "{:?}", threads());
-    let expected_search = if expected == SCHED_FIFO {
+    let expected_search = if fifo {
         (SCHED_FIFO, 12)
     } else {
         (SCHED_OTHER, 0)
@@ -260,4 +272,149 @@ fn without_the_permission_the_ioc_keeps_normal_priority_and_serves() {
         ),
         "{log}"
     );
+}
+
+/// The accepted client connections of process `pid` on `port`, per epoll instance (one per
+/// runtime: each circuit thread has its own), as sorted counts. From /proc: an epoll fd's
+/// fdinfo lists the fds it watches (`tfd:`), and /proc/net/tcp the established sockets whose
+/// local port is the server's.
+fn circuits_per_runtime(pid: u32, port: u16) -> Vec<usize> {
+    let tcp = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).unwrap();
+    let inodes: std::collections::HashSet<String> = tcp
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let local_port = u16::from_str_radix(f.get(1)?.rsplit(':').next()?, 16).ok()?;
+            (local_port == port && f.get(3) == Some(&"01"))
+                .then(|| f.get(9).map(|s| s.to_string()))?
+        })
+        .collect();
+    let mut conn_fds = std::collections::HashSet::new();
+    let mut epolls = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+    {
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        let target = target.to_string_lossy().into_owned();
+        let fd = entry.file_name().to_string_lossy().into_owned();
+        if let Some(inode) = target
+            .strip_prefix("socket:[")
+            .and_then(|t| t.strip_suffix(']'))
+        {
+            if inodes.contains(inode) {
+                conn_fds.insert(fd);
+            }
+        } else if target == "anon_inode:[eventpoll]" {
+            epolls.push(fd);
+        }
+    }
+    // The connections each epoll instance watches; an instance can show under more than
+    // one fd, so identical sets count once (one connection is on one runtime only).
+    let sets: std::collections::BTreeSet<Vec<String>> = epolls
+        .iter()
+        .map(|e| {
+            let info =
+                std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{e}")).unwrap_or_default();
+            let mut fds: Vec<String> = info
+                .lines()
+                .filter_map(|l| l.strip_prefix("tfd:"))
+                .filter_map(|l| l.split_whitespace().next())
+                .filter(|fd| conn_fds.contains(*fd))
+                .map(str::to_owned)
+                .collect();
+            fds.sort();
+            fds
+        })
+        .filter(|fds| !fds.is_empty())
+        .collect();
+    let mut counts: Vec<usize> = sets.iter().map(Vec::len).collect();
+    counts.sort_unstable();
+    counts
+}
+
+/// `caproto-ioc --circuit-threads 3 --rt-priority 0`: three circuit threads at normal priority,
+/// and six clients spread two per thread (each new circuit goes to the thread with the fewest);
+/// `--circuit-threads 0`: no circuit threads, and it serves.
+#[test]
+fn circuit_threads_n_and_0_rt_priority_0_and_the_least_loaded_thread() {
+    let env = CaEnv::new();
+    let mut cmd = env.own(IOC_EXE);
+    cmd.args([
+        "simple",
+        "--prefix",
+        "cn:",
+        "--circuit-threads",
+        "3",
+        "--rt-priority",
+        "0",
+    ]);
+    let mut ioc = env.spawn("caproto-ioc", &mut cmd);
+    common::wait_for_server(&env, &mut ioc, "cn:A");
+    let threads: Vec<(String, u32, u32)> = sched_of(&ioc.pid().to_string())
+        .into_iter()
+        .filter(|(name, _, _)| name.starts_with(THREAD_NAME))
+        .collect();
+    assert_eq!(threads.len(), 3, "{threads:?}");
+    assert!(
+        threads
+            .iter()
+            .all(|(_, policy, prio)| (*policy, *prio) == (SCHED_OTHER, 0)),
+        "{threads:?}"
+    );
+    // Six clients, one circuit each, all connected at once.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let clients = rt.block_on(async {
+        let mut clients = Vec::new();
+        for n in 0..6 {
+            let ctx = Context::new(client_config(env.server_port())).unwrap();
+            let ch = ctx
+                .connect_one("cn:A", WAIT)
+                .await
+                .unwrap_or_else(|e| panic!("client {n}: {e}"));
+            clients.push((ctx, ch));
+        }
+        clients
+    });
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let counts = circuits_per_runtime(ioc.pid(), env.server_port());
+        if counts == [2, 2, 2] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "circuits per runtime {counts:?}, expected [2, 2, 2]"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    rt.block_on(async {
+        for (ctx, _) in clients {
+            ctx.close().await;
+        }
+    });
+    drop(ioc);
+
+    let mut cmd = env.own(IOC_EXE);
+    cmd.args(["simple", "--prefix", "c0:", "--circuit-threads", "0"]);
+    let mut ioc = env.spawn("caproto-ioc", &mut cmd);
+    common::wait_for_server(&env, &mut ioc, "c0:A");
+    let names: Vec<String> = threads_of(&ioc.pid().to_string())
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with(THREAD_NAME) || n == SEARCH_THREAD),
+        "{names:?}"
+    );
+    let out = env.run(env.own(GET_EXE).arg("c0:A"), Duration::from_secs(20));
+    assert!(out.expect_success("caproto-get c0:A").starts_with("c0:A"));
 }

@@ -62,9 +62,35 @@ fn epics_tools_on_names_never_seen() {
             .any(|l| l.starts_with("dd1:watched") && l.split_whitespace().nth(3) == Some("0"))
     });
     drop(mon);
-    // Outside the prefix: not found.
+    // Outside the prefix: not found (caget's own verdict, exit 1; not a run that timed out).
     let other = epics(&env, "caget", &["-w", "0.5", "elsewhere:x"]).unwrap();
-    assert!(!other.success(), "{other:?}");
+    assert!(!other.timed_out, "{other:?}");
+    assert_eq!(other.status.and_then(|s| s.code()), Some(1), "{other:?}");
+    assert!(
+        format!("{}{}", other.stdout, other.stderr)
+            .contains("Channel connect timed out: 'elsewhere:x' not found."),
+        "{other:?}"
+    );
+    // A search alone is answered but creates nothing (the list below stays as it was).
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let name = common::raw::padded("dd1:searched");
+    let mut search = common::raw::header(0, 0, 0, 13, 0, 0);
+    search.extend(common::raw::header(6, name.len() as u16, 10, 13, 77, 77));
+    search.extend(name);
+    sock.send_to(&search, ("127.0.0.1", env.server_port()))
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = sock
+        .recv(&mut buf)
+        .expect("a search reply for dd1:searched");
+    let (msgs, _) = common::raw::messages(&buf[..n]);
+    assert!(
+        msgs.iter().any(|m| m.cmd == 6 && m.p2 == 77),
+        "{:?}",
+        &buf[..n]
+    );
     let listed = stop(ioc);
     assert_eq!(
         listed,

@@ -51,10 +51,20 @@ fn start_capture(env: &CaEnv, file: &Path) -> Option<ChildGuard> {
     Some(guard)
 }
 
-/// Stops tcpdump with SIGTERM (by its pid), so it writes out what the kernel still holds,
-/// and waits for it to exit.
-fn stop_capture(mut guard: ChildGuard) {
-    std::thread::sleep(Duration::from_millis(200));
+/// Stops tcpdump with SIGTERM (by its pid) once the capture holds the end of every TCP
+/// flow in it (FIN from both sides or a reset: the server's last answers come before its FIN),
+/// waits for it to exit and checks that the kernel dropped nothing.
+fn stop_capture(mut guard: ChildGuard, file: &Path) {
+    let deadline = Instant::now() + T;
+    while !all_flows_closed(&std::fs::read(file).unwrap_or_default()) {
+        guard.assert_running();
+        assert!(
+            Instant::now() < deadline,
+            "some TCP flow in {} never closed",
+            file.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let _ = Command::new("kill")
         .args(["-TERM", &guard.pid().to_string()])
         .status();
@@ -62,7 +72,50 @@ fn stop_capture(mut guard: ChildGuard) {
     while guard.is_running() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
+    let log = guard.log_contents();
     guard.kill();
+    assert!(
+        log.lines()
+            .any(|l| l.trim() == "0 packets dropped by kernel"),
+        "{log}"
+    );
+}
+
+/// Whether every TCP flow of a (possibly still growing) legacy pcap has been closed (a FIN
+/// from both ends, or a reset); a cut-off last record is ignored.
+fn all_flows_closed(b: &[u8]) -> bool {
+    if b.len() < 24 {
+        return false;
+    }
+    // (lower end, higher end) -> which ends sent FIN or RST
+    let mut flows: BTreeMap<(Vec<u8>, Vec<u8>), [bool; 2]> = BTreeMap::new();
+    let mut off = 24;
+    while off + 16 <= b.len() {
+        let caplen = u32::from_le_bytes(b[off + 8..off + 12].try_into().unwrap()) as usize;
+        let Some(f) = b.get(off + 16..off + 16 + caplen) else {
+            break;
+        };
+        off += 16 + caplen;
+        if f.len() < 34 || f[12..14] != [8, 0] || f[14 + 9] != 6 {
+            continue;
+        }
+        let ip = &f[14..];
+        let l4 = &ip[usize::from(ip[0] & 15) * 4..];
+        let (from, to) = (
+            [&ip[12..16], &l4[..2]].concat(),
+            [&ip[16..20], &l4[2..4]].concat(),
+        );
+        let side = usize::from(from > to);
+        let key = if from < to { (from, to) } else { (to, from) };
+        let ends = flows.entry(key).or_default();
+        if l4[13] & 0x04 != 0 {
+            // A reset ends the flow for both sides.
+            *ends = [true, true];
+        } else if l4[13] & 0x01 != 0 {
+            ends[side] = true;
+        }
+    }
+    !flows.is_empty() && flows.values().all(|e| e[0] && e[1])
 }
 
 /// Counts the CA messages of a capture without the code under test: legacy pcap,
@@ -184,24 +237,28 @@ fn shark(env: &CaEnv, file: &Path, extra: &[&str]) -> (Vec<serde_json::Value>, S
     (json_records(&stdout), out.stderr)
 }
 
-/// caproto's caproto-shark message count, if it and dpkt are installed.
+/// caproto's caproto-shark message count (it needs dpkt: a missing dpkt is a missing peer,
+/// so an error under CI). caproto-shark must exit 0: a crash is not "0 messages".
 fn caproto_shark_count(file: &Path) -> Option<usize> {
     let exe = common::caproto_bin("caproto-shark")?;
     let python = common::caproto_python()?;
-    let ok = Command::new(python)
+    let ok = Command::new(&python)
         .args(["-c", "import dpkt"])
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!(
-            "SKIPPED caproto-shark comparison: dpkt not installed (scripts/install-peers.sh)"
-        );
-        return None;
+        return common::peers::missing("dpkt (for caproto-shark)", &python);
     }
     let out = Command::new(exe)
         .stdin(std::fs::File::open(file).unwrap())
         .output()
-        .ok()?;
+        .expect("run caproto-shark");
+    assert!(
+        out.status.success(),
+        "caproto-shark failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     Some(
         text.lines()
@@ -297,6 +354,7 @@ fn check_counts(file: &Path, recs: &[serde_json::Value]) {
     assert_eq!((circ, bcast), (tcp, udp), "decoded vs counted (TCP, UDP)");
     if let Some(theirs) = caproto_shark_count(file) {
         eprintln!("messages: ours {}, caproto-shark {theirs}", tcp + udp);
+        assert!(theirs > 0, "caproto-shark decoded nothing");
         assert!(
             tcp + udp >= theirs,
             "caproto-shark decoded more: {theirs} > {}",
@@ -347,7 +405,7 @@ fn epics_tools_and_ours_against_softioc() {
     .arg(&log_put)
     .args(["sk:ao", "3.5"]);
     env.run(&mut c, T).expect_success("caproto-put");
-    stop_capture(cap);
+    stop_capture(cap, &file);
 
     let port = env.server_port().to_string();
     let rport = env.repeater_port().to_string();
@@ -427,7 +485,7 @@ fn epics_tools_and_ours_against_our_ioc() {
     .arg(&log_mon)
     .args(["sq:B", "--maximum", "1"]);
     let _ = env.run(&mut c, T);
-    stop_capture(cap);
+    stop_capture(cap, &file);
 
     let port = env.server_port().to_string();
     let (recs, stderr) = shark(&env, &file, &["--port", &port]);

@@ -278,3 +278,169 @@ fn bad_input_names_the_packet() {
         "{err}"
     );
 }
+
+/// Ctrl-C (SIGINT) while a live pipe is still open: the records so far, then the summary,
+/// and exit 130; bad arguments exit 2 before anything is read.
+#[test]
+fn ctrl_c_prints_the_summary_and_exits_130_bad_arguments_exit_2() {
+    let mut child = Command::new(SHARK)
+        .arg("--summary")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    stdin.write_all(&file_of(&session())).unwrap();
+    stdin.flush().unwrap();
+    // Every record of the session is out: shark is waiting for more on the open pipe.
+    let mut lines = Vec::new();
+    while lines.len() < 9 {
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(l) => lines.push(l),
+            Err(_) => panic!("records did not arrive: {lines:?}"),
+        }
+    }
+    assert!(lines[8].contains("ReadNotifyResponse"), "{lines:?}");
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (done_tx, done_rx) = mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let code = child.wait().unwrap().code();
+        let _ = done_tx.send(());
+        code
+    });
+    // Hang guard: shark must end on Ctrl-C although its stdin stays open.
+    done_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("caproto-shark still running after SIGINT");
+    assert_eq!(waiter.join().unwrap(), Some(130));
+    drop(stdin);
+    let rest: Vec<String> = rx.iter().collect();
+    assert!(
+        rest.iter().any(|l| l.starts_with("== PVs")),
+        "no summary after Ctrl-C: {rest:?}"
+    );
+    assert!(rest.iter().any(|l| l.starts_with("motor:x")), "{rest:?}");
+
+    for bad in [
+        &["--max-message", "lots"][..],
+        &["--log-format", "xml"][..],
+        &["--no-such-flag"][..],
+    ] {
+        let (out, err, code) = run(bad, &file_of(&session()));
+        assert_eq!(code, 2, "{bad:?}: {err}");
+        assert!(out.is_empty(), "{bad:?}: {out}");
+        assert!(!err.is_empty(), "{bad:?}: no message");
+    }
+}
+
+/// 25 snapped packets (one problem kind) and 3 refused headers (another): the first 20 of
+/// the first kind are printed, then a note that the rest are counted, and the count (5) at
+/// the end; the 3 of the other kind are all printed.
+#[test]
+fn the_first_20_problems_of_each_kind_are_printed_and_the_rest_counted() {
+    let (c, s) = (addr("127.0.0.1:40002"), addr("127.0.0.1:5064"));
+    let mut pkts = Vec::new();
+    for i in 0..25u32 {
+        // A search datagram cut 4 bytes short by the snapshot length.
+        let mut p = Pkt::new(
+            u64::from(i),
+            Link::Ethernet.frame(&udp(c, s, &search_req("snapped:pv", i))),
+        );
+        let full = p.data.len();
+        p.data.truncate(full - 4);
+        p.orig_len = full as u32;
+        pkts.push(p);
+    }
+    let mut huge = ca(15, 6, 1, 1, 1, &[]);
+    huge[2..4].copy_from_slice(&[0xFF, 0xFF]);
+    huge.extend_from_slice(&0x8000_0000u32.to_be_bytes());
+    huge.extend_from_slice(&1u32.to_be_bytes());
+    // Three circuits, each opening with a header that announces 2 GiB.
+    for i in 0..3u16 {
+        let c = addr(&format!("127.0.0.1:{}", 40010 + i));
+        let payload = [huge.clone(), read_req(1, 5)].concat();
+        pkts.push(Pkt::new(30, Link::Ethernet.frame(&tcp(c, s, 99, SYN, &[]))));
+        pkts.push(Pkt::new(
+            31,
+            Link::Ethernet.frame(&tcp(c, s, 100, ACK, &payload)),
+        ));
+    }
+    let (_, err, code) = run(&["-q"], &pcap(1, &pkts, false, false));
+    assert_eq!(code, 0, "{err}");
+    let snapped = err
+        .lines()
+        .filter(|l| l.contains("bytes captured (snapshot length)"))
+        .count();
+    let refused = err
+        .lines()
+        .filter(|l| l.contains("header announces a 2147483648-byte payload"))
+        .count();
+    assert_eq!((snapped, refused), (20, 3), "{err}");
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.contains("problems are only counted"))
+            .count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().last(),
+        Some("caproto-shark: 5 more problems not shown individually"),
+        "{err}"
+    );
+}
+
+/// `--max-message`: a 200-byte payload is refused with a 100-byte cap and decoded without.
+/// `--max-flow-buffer`: 3 000 bytes waiting behind a hole overflow a 1 000-byte buffer (said
+/// so at the packet that overflowed it, and the hole given up on, so the waiting messages
+/// decode) and fit in the default 4 MiB.
+#[test]
+fn max_message_and_max_flow_buffer_bound_what_is_held() {
+    let (c, s) = (addr("127.0.0.1:40003"), addr("127.0.0.1:5064"));
+    let big = ca(4, 0, 0, 1, 1, &[b'x'; 200]); // WRITE, DBR_STRING payload of 200 bytes
+    let ips = vec![
+        tcp(c, s, 99, SYN, &[]),
+        tcp(c, s, 100, ACK, &[version(), big, read_req(1, 9)].concat()),
+    ];
+    let (out, err, code) = run(&["--max-message", "100"], &file_of(&ips));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("(cap 100 bytes)"), "{err}");
+    assert!(!out.contains("WriteRequest"), "{out}");
+    assert!(out.contains("ReadNotifyRequest"), "{out}");
+    let (out, err, code) = run(&[], &file_of(&ips));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.is_empty(), "{err}");
+    assert!(out.contains("WriteRequest"), "{out}");
+
+    // A 16-byte hole after the VERSION, then 3 000 bytes of READ_NOTIFY requests.
+    let reads: Vec<u8> = (0..188).flat_map(|i| read_req(1, i)).collect();
+    let ips = vec![
+        tcp(c, s, 99, SYN, &[]),
+        tcp(c, s, 100, ACK, &version()),
+        tcp(c, s, 132, ACK, &reads),
+    ];
+    let (out, err, code) = run(&["--max-flow-buffer", "1000"], &file_of(&ips));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("packet 3: 127.0.0.1:40003 -> 127.0.0.1:5064: reassembly buffer cap of 1000 bytes reached"),
+        "{err}"
+    );
+    assert!(out.contains("ReadNotifyRequest"), "{out}");
+    let (_, err, code) = run(&[], &file_of(&ips));
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("reassembly buffer cap"), "{err}");
+}

@@ -546,11 +546,29 @@ fn starts_a_repeater_once_and_reuses_it() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let second = run();
+    // The second run finds that repeater (it says so at -vvv), starts none, and the
+    // first one is still the process that holds the port.
+    let mut cmd = env.own(exe);
+    cmd.args(["-vvv", "-w", "0.5", "tg11:nope"]);
+    let second = env.run(&mut cmd, tools_support::RUN);
+    assert_eq!(second.status.and_then(|s| s.code()), Some(1), "{second}");
     assert!(
         !second.stderr.contains("started caproto-repeater"),
         "a second repeater was started:\n{second}"
     );
+    assert!(
+        second.stderr.contains(&format!(
+            "a repeater already listens on 127.0.0.1:{}",
+            env.repeater_port()
+        )),
+        "the second run did not find the repeater:\n{second}"
+    );
+    let pid = pid.unwrap();
+    assert!(
+        std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the first repeater (pid {pid}) is gone"
+    );
+    assert!(common::ports::udp_port_in_use(env.repeater_port()));
 }
 
 #[test]

@@ -198,7 +198,7 @@ fn json_and_exit_status() {
     let run = ours(
         &env,
         Tool::Info,
-        &["-w", "0.5", "--format", "json", "ti3:nothere", "ti3:ai"],
+        &["-w", "3", "--format", "json", "ti3:nothere", "ti3:ai"],
     );
     assert_eq!(run.status.and_then(|s| s.code()), Some(1), "{run:?}");
     let lines: Vec<&str> = run.stdout.lines().collect();
@@ -209,4 +209,61 @@ fn json_and_exit_status() {
     // Bad arguments: 2.
     let run = ours(&env, Tool::Info, &["-d", "nonsense", "ti3:ai"]);
     assert_eq!(run.status.and_then(|s| s.code()), Some(2), "{run:?}");
+}
+
+/// The `Host:` line comes from `/etc/hosts`, with no DNS query: under strace, caproto-info
+/// opens `/etc/hosts`, never opens `/etc/resolv.conf` and never sends to or connects to a
+/// port 53; the host shows as `localhost:PORT` (127.0.0.1 is `localhost` in `/etc/hosts`).
+#[test]
+fn host_name_from_etc_hosts_without_a_dns_query() {
+    let Some(strace) = ["/usr/bin/strace", "/bin/strace"]
+        .iter()
+        .map(std::path::Path::new)
+        .find(|p| p.is_file())
+        .or_else(|| common::peers::missing("strace", std::path::Path::new("/usr/bin/strace")))
+    else {
+        return;
+    };
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    assert!(
+        hosts.lines().any(|l| {
+            let mut w = l.split_whitespace();
+            w.next() == Some("127.0.0.1") && w.any(|n| n == "localhost")
+        }),
+        "this test needs `127.0.0.1 localhost` in /etc/hosts:\n{hosts}"
+    );
+    let env = CaEnv::new();
+    let _ioc = our_ioc(&env, "th:");
+    let trace = env.dir().join("info.strace");
+    let mut cmd = std::process::Command::new(strace);
+    cmd.args([
+        "-f",
+        "-e",
+        "trace=openat,open,connect,sendto,sendmsg,sendmmsg",
+        "-o",
+    ])
+    .arg(&trace)
+    .arg(Tool::Info.our_exe())
+    .args(["--no-repeater", "th:ai"]);
+    env.apply(&mut cmd);
+    let out = env.run(&mut cmd, RUN);
+    let text = out.expect_success("caproto-info under strace");
+    assert!(
+        text.lines()
+            .any(|l| l.trim() == format!("Host:             localhost:{}", env.server_port())),
+        "{text}"
+    );
+    let calls = std::fs::read_to_string(&trace).unwrap();
+    assert!(
+        calls.contains("\"/etc/hosts\""),
+        "/etc/hosts never opened:\n{calls}"
+    );
+    assert!(
+        !calls.contains("resolv.conf"),
+        "resolver configuration read:\n{calls}"
+    );
+    assert!(
+        !calls.contains("sin_port=htons(53)"),
+        "a DNS query was sent:\n{calls}"
+    );
 }

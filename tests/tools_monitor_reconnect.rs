@@ -139,6 +139,52 @@ fn strict_exits_on_timeout_and_duration_still_ends_it() {
     );
 }
 
+/// `--strict`: a PV whose IOC goes away is reported (`channel disconnected` on stderr) and
+/// not followed again: with no PV left the monitor ends, although the IOC is back and its
+/// PV changes.
+#[test]
+fn strict_does_not_follow_a_lost_pv_again() {
+    let env = CaEnv::new();
+    let ioc_cmd = || {
+        let mut cmd = env.own(env!("CARGO_BIN_EXE_caproto-ioc"));
+        cmd.args(["simple", "--prefix", "tr4:"]);
+        cmd
+    };
+    let mut ioc = env.spawn("caproto-ioc", &mut ioc_cmd());
+    common::wait_for_server(&env, &mut ioc, "tr4:A");
+    let mut monitor = env.spawn_stderr_apart(
+        "caproto-monitor",
+        &mut ours_cmd(&env, Tool::Monitor, &["--strict", "-w", "5", "tr4:A"]),
+    );
+    wait_for(&mut monitor, "first value", |l| l.ends_with(" [1]"), 1);
+    ioc.kill();
+    // Back on the same port, with a new value the monitor must not print.
+    let mut ioc = env.spawn("caproto-ioc", &mut ioc_cmd());
+    common::wait_for_server(&env, &mut ioc, "tr4:A");
+    let mut put = ours_cmd(&env, Tool::Put, &["tr4:A", "7"]);
+    env.run(&mut put, WAIT)
+        .expect_success("caproto-put tr4:A 7");
+    let start = Instant::now();
+    while monitor.is_running() {
+        assert!(
+            start.elapsed() < WAIT,
+            "the --strict monitor is still running:\n{}",
+            monitor.log_contents()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = monitor.log_contents();
+    let stderr =
+        std::fs::read_to_string(monitor.log_path().with_extension("stderr")).unwrap_or_default();
+    assert!(stderr.contains("tr4:A: channel disconnected"), "{stderr}");
+    assert!(!out.contains("[7]"), "followed again:\n{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.ends_with(" [1]")).count(),
+        1,
+        "{out}"
+    );
+}
+
 /// The same with our own IOC: `caproto-ioc defaultdict` serving the name as
 /// a double array, then (restarted on the same port) as a string.
 #[test]

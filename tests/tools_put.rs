@@ -237,7 +237,7 @@ record(ao, "$(P)slower") {
 }
 record(calcout, "$(P)slower_delay") {
     field(CALC, "A")
-    field(ODLY, "4")
+    field(ODLY, "12")
     field(OUT,  "$(P)slower_out PP")
 }
 record(ao, "$(P)slower_out") {
@@ -254,11 +254,12 @@ fn put_callback_longer_than_the_timeout_fails() {
         return;
     };
     common::wait_for_server(&env, &mut ioc, "tp5:slower");
-    // The completion comes 4 s after the write; a 2 s timeout is ample for
-    // the search and the first read but cannot see the completion. The
+    // The completion comes 12 s after the write; a 6 s timeout is ample for
+    // the search and the first read, even on two busy cores, but cannot see
+    // the completion. The
     // message must be the callback's timeout, not the search's: both exit 1
     // and name the PV.
-    let out = ours(&env, Tool::Put, &["-c", "-w", "2", "tp5:slower", "3"]);
+    let out = ours(&env, Tool::Put, &["-c", "-w", "6", "tp5:slower", "3"]);
     assert!(!out.timed_out, "{out}");
     assert_eq!(out.status.and_then(|s| s.code()), Some(1), "{out}");
     assert_eq!(

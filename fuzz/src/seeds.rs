@@ -277,7 +277,8 @@ fn records(frames: &[Vec<u8>]) -> Vec<u8> {
 }
 
 /// Seeds of the capture target: a circuit (SYN, the request session in 100-byte segments,
-/// responses) and search datagrams, on Ethernet, whole and in 8-byte chunks.
+/// responses) and search datagrams, on Ethernet, whole and in 8-byte chunks, in each file
+/// format the target writes.
 fn capture_seeds() -> Vec<(String, Vec<u8>)> {
     let (c, s) = (40_000u16, 5064u16);
     let mut frames = vec![frame(c, s, 999, Some(0x02), &[])];
@@ -300,10 +301,13 @@ fn capture_seeds() -> Vec<(String, Vec<u8>)> {
     ));
     let body = records(&frames);
     let mut out = Vec::new();
-    for (tag, ctl) in [("whole", 0u8), ("chunks8", 2)] {
-        let mut v = vec![ctl];
-        v.extend_from_slice(&body);
-        out.push((format!("session_{tag}"), v));
+    // Second byte: the file format the target writes (legacy pcap / pcapng, LE / BE).
+    for (fmt, name) in [(0u8, ""), (1, "_pcap_be"), (2, "_pcapng"), (3, "_pcapng_be")] {
+        for (tag, ctl) in [("whole", 0u8), ("chunks8", 2)] {
+            let mut v = vec![ctl, fmt];
+            v.extend_from_slice(&body);
+            out.push((format!("session{name}_{tag}"), v));
+        }
     }
     out
 }

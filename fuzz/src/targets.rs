@@ -53,7 +53,7 @@ pub const TARGETS: &[Target] = &[
     },
     Target {
         name: "capture_decode",
-        prefix_len: 1,
+        prefix_len: 2,
         run: capture_decode,
     },
 ];
@@ -63,21 +63,19 @@ const CAPTURE_LINKTYPES: [u32; 5] = [1, 113, 276, 0, 101];
 
 /// The capture decoder (caproto-shark's sans-I/O core) on arbitrary packet records.
 ///
-/// Control byte: bits 0-3 pick the chunk size the bytes are fed in (0: all at once), bits
-/// 4-6 the link type of the pcap header put in front of the rest, which is taken as the
-/// records of a little-endian pcap file. Properties: no panic, decoding ends, every message
-/// handed out is exactly one framed CA message (header + announced payload).
+/// Control bytes: the first picks the chunk size the bytes are fed in (bits 0-3, 0: all at
+/// once) and the link type (bits 4-7); the second the file format the rest is put in (see
+/// [`capture_file`]): legacy pcap or pcapng, little- or big-endian, or the rest taken as a
+/// whole capture file (the seeds made from real pcapng files). Properties: no panic, decoding
+/// ends, every message handed out is exactly one framed CA message (header + announced
+/// payload).
 pub fn capture_decode(data: &[u8]) {
     use caproto::capture::{Config, Decoder, Event};
-    let Some((&ctl, records)) = data.split_first() else {
+    let [ctl, format, records @ ..] = data else {
         return;
     };
     let linktype = CAPTURE_LINKTYPES[usize::from(ctl >> 4) % CAPTURE_LINKTYPES.len()];
-    let mut file = Vec::with_capacity(24 + records.len());
-    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 262_144, linktype] {
-        file.extend_from_slice(&v.to_le_bytes());
-    }
-    file.extend_from_slice(records);
+    let file = capture_file(*format, linktype, records);
     let chunk = match ctl & 0x0F {
         0 => file.len().max(1),
         n => usize::from(n) * 7 - 6,
@@ -112,6 +110,99 @@ pub fn capture_decode(data: &[u8]) {
     }
     decoder.handle_eof(&mut check);
     assert_eq!(decoder.counters().messages, messages, "message counter");
+}
+
+/// The capture file the decoder reads, from the target's second control byte (modulo 5):
+///
+/// - 0, 1: legacy pcap, little- / big-endian: a file header for `linktype`, then `records`
+///   taken as legacy records written little-endian (their 16-byte headers are byte-swapped
+///   for big-endian);
+/// - 2, 3: pcapng, little- / big-endian: a section header and one interface of `linktype`,
+///   then each of `records` as an enhanced packet block;
+/// - 4: `records` as they are (a whole capture file: real captures seed this).
+///
+/// Records are split leniently (a length past the end takes what is left), and bytes after
+/// the last whole record are appended as they are, so cut-off and corrupt files still reach
+/// the decoder in every format.
+pub fn capture_file(format: u8, linktype: u32, records: &[u8]) -> Vec<u8> {
+    let format = format % 5;
+    if format == 4 {
+        return records.to_vec();
+    }
+    let big = format % 2 == 1;
+    let u32b = |v: u32| {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let u16b = |v: u16| {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    // (timestamp seconds, fraction, captured length, original length, data) of each record.
+    let mut split = Vec::new();
+    let mut rest = records;
+    while rest.len() >= 16 {
+        let field = |i: usize| u32::from_le_bytes(rest[i..i + 4].try_into().unwrap());
+        let (secs, frac, caplen, orig) = (field(0), field(4), field(8), field(12));
+        let end = (16 + caplen as usize).min(rest.len());
+        split.push((secs, frac, caplen, orig, &rest[16..end]));
+        rest = &rest[end..];
+    }
+    let mut file = Vec::with_capacity(64 + records.len() * 2);
+    if format < 2 {
+        file.extend_from_slice(&u32b(0xa1b2_c3d4));
+        file.extend_from_slice(&u16b(2));
+        file.extend_from_slice(&u16b(4));
+        for v in [0, 0, 262_144, linktype] {
+            file.extend_from_slice(&u32b(v));
+        }
+        for (secs, frac, caplen, orig, data) in split {
+            for v in [secs, frac, caplen, orig] {
+                file.extend_from_slice(&u32b(v));
+            }
+            file.extend_from_slice(data);
+        }
+    } else {
+        // Section header block (no options), then the interface description block.
+        file.extend_from_slice(&u32b(0x0A0D_0D0A));
+        file.extend_from_slice(&u32b(28));
+        file.extend_from_slice(&u32b(0x1A2B_3C4D));
+        file.extend_from_slice(&u16b(1));
+        file.extend_from_slice(&u16b(0));
+        file.extend_from_slice(&[0xFF; 8]);
+        file.extend_from_slice(&u32b(28));
+        file.extend_from_slice(&u32b(1));
+        file.extend_from_slice(&u32b(20));
+        file.extend_from_slice(&u16b(linktype as u16));
+        file.extend_from_slice(&u16b(0));
+        file.extend_from_slice(&u32b(262_144));
+        file.extend_from_slice(&u32b(20));
+        for (secs, frac, caplen, orig, data) in split {
+            // Enhanced packet block: the captured length as recorded (which may lie), the
+            // data padded to 4 bytes.
+            let padded = data.len().div_ceil(4) * 4;
+            let total = (32 + padded) as u32;
+            let micros = u64::from(secs) * 1_000_000 + u64::from(frac);
+            file.extend_from_slice(&u32b(6));
+            file.extend_from_slice(&u32b(total));
+            file.extend_from_slice(&u32b(0));
+            file.extend_from_slice(&u32b((micros >> 32) as u32));
+            file.extend_from_slice(&u32b(micros as u32));
+            file.extend_from_slice(&u32b(caplen));
+            file.extend_from_slice(&u32b(orig));
+            file.extend_from_slice(data);
+            file.resize(file.len() + padded - data.len(), 0);
+            file.extend_from_slice(&u32b(total));
+        }
+    }
+    file.extend_from_slice(rest);
+    file
 }
 
 /// The largest payload the command target allows: EPICS' default

@@ -10,9 +10,11 @@ Input layouts are those of fuzz/src/targets.rs and fuzz/src/peer_targets.rs:
 command_decode takes raw bytes; dbr_decode a type byte, a u32 BE count and a
 payload; circuit_server/circuit_client a control byte (chunk size; for the
 server, 0x80 takes reads and writes through its fast path) and a TCP byte stream; broadcaster a control byte and u16-BE-length-prefixed datagrams;
-capture_decode a control byte (high nibble: link type, low: chunk size) and
-little-endian pcap records, which are built here around the EPICS messages
-(IPv4 over raw IP and over Ethernet, one TCP segment or UDP datagram each).
+capture_decode a control byte (high nibble: link type, low: chunk size), a
+format byte (0/1 legacy pcap little/big-endian, 2/3 pcapng little/big-endian:
+the target writes the file around the records) and little-endian pcap records,
+which are built here around the EPICS messages (IPv4 over raw IP and over
+Ethernet, one TCP segment or UDP datagram each).
 """
 import json
 import pathlib
@@ -148,9 +150,14 @@ def main():
     # Captures: the EPICS session as raw-IP (link index 4) and Ethernet
     # (index 0) pcap records, whole and fed in 8-byte chunks.
     packets = capture_packets(tcp, udp)
-    put("capture_decode", "epics_rawip_whole", bytes([0x40]) + pcap_records(packets, False))
-    put("capture_decode", "epics_ethernet_whole", bytes([0x00]) + pcap_records(packets, True))
-    put("capture_decode", "epics_ethernet_chunks8", bytes([0x02]) + pcap_records(packets, True))
+    put("capture_decode", "epics_rawip_whole", bytes([0x40, 0]) + pcap_records(packets, False))
+    put("capture_decode", "epics_ethernet_whole", bytes([0x00, 0]) + pcap_records(packets, True))
+    put("capture_decode", "epics_ethernet_chunks8", bytes([0x02, 0]) + pcap_records(packets, True))
+    for fmt, tag in ((1, "pcap_be"), (2, "pcapng"), (3, "pcapng_be")):
+        put("capture_decode", f"epics_ethernet_{tag}_whole",
+            bytes([0x00, fmt]) + pcap_records(packets, True))
+        put("capture_decode", f"epics_rawip_{tag}_chunks8",
+            bytes([0x42, fmt]) + pcap_records(packets, False))
     # DBR payloads as caproto encodes them, for every type.
     for case in load("dbr.json")["cases"]:
         name = case["name"].replace("/", "_")

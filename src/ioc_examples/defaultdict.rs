@@ -77,4 +77,19 @@ mod tests {
         let pv = any.find_or_create("anything").unwrap();
         assert_eq!(pv.native_type(), NativeType::String);
     }
+
+    /// The documented bound of `caproto-ioc defaultdict`: 100 000 PVs, then new names are
+    /// neither answered nor made, while the ones made are still served.
+    #[test]
+    fn at_most_100_000_pvs_are_made() {
+        assert_eq!(MAX_PVS, 100_000);
+        let d = dynamic(Some("dd:".into()), DefaultType::Double, 1);
+        for i in 0..MAX_PVS {
+            assert!(d.find_or_create(&format!("dd:{i}")).is_some(), "PV {i}");
+        }
+        assert!(!d.serves("dd:one-more"));
+        assert!(d.find_or_create("dd:one-more").is_none());
+        assert!(d.serves("dd:0") && d.find_or_create("dd:99999").is_some());
+        assert_eq!(d.created_names().len(), MAX_PVS);
+    }
 }

@@ -64,6 +64,30 @@ pub fn missing<T>(peer: &str, looked_at: &Path) -> Option<T> {
     None
 }
 
+/// Whether the `CI` variable is set (non-empty): then nothing may be skipped.
+pub fn under_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// Reports a test that cannot run here for a reason other than a missing
+/// peer (no OS accounts, no passwd entry, ...): panics under CI, otherwise
+/// prints `SKIPPED: reason` and returns `None`, like [`missing`].
+pub fn skip<T>(reason: &str) -> Option<T> {
+    if under_ci() {
+        panic!("{reason} (CI is set, so this test may not be skipped)");
+    }
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {reason}");
+    None
+}
+
+/// The value of a child helper's variable: a test that only runs as a child
+/// of another test fails when launched without it instead of passing empty.
+pub fn child_var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: this test only runs as a child of another test, not alone")
+    })
+}
+
 fn existing(peer: &str, path: PathBuf) -> Option<PathBuf> {
     if path.is_file() {
         Some(path)

@@ -55,7 +55,8 @@ impl Tool {
         }
     }
 
-    fn our_exe(self) -> &'static str {
+    /// The path of our binary for this tool.
+    pub fn our_exe(self) -> &'static str {
         match self {
             Tool::Get => env!("CARGO_BIN_EXE_caproto-get"),
             Tool::Put => env!("CARGO_BIN_EXE_caproto-put"),

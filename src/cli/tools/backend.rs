@@ -240,8 +240,9 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// Follow every PV of `names` as [`Backend::follow`] does, sending
     /// `(index, event)` to `events` until it is closed.
     ///
-    /// This default runs one `follow` per PV (two tasks each); the real
-    /// client overrides it with one subscription set and one task.
+    /// Returns when every PV's following has ended; dropping the future stops
+    /// them all. This default runs one `follow` per PV (two tasks each); the
+    /// real client overrides it with one subscription set and no task.
     fn follow_many(
         &self,
         names: Vec<String>,
@@ -250,12 +251,15 @@ pub trait Backend: Clone + Send + Sync + 'static {
     ) -> impl std::future::Future<Output = ()> + Send {
         let backend = self.clone();
         async move {
+            // Held here, so that stopping this future stops every PV's tasks
+            // (a JoinSet aborts its tasks when dropped).
+            let mut tasks = tokio::task::JoinSet::new();
             for (i, name) in names.into_iter().enumerate() {
                 let (tx, mut from_pv) = tokio::sync::mpsc::channel::<PvEvent>(FOLLOW_QUEUE);
                 let b = backend.clone();
-                tokio::spawn(async move { b.follow(name, spec, tx).await });
+                tasks.spawn(async move { b.follow(name, spec, tx).await });
                 let events = events.clone();
-                tokio::spawn(async move {
+                tasks.spawn(async move {
                     while let Some(event) = from_pv.recv().await {
                         if events.send((i, event)).await.is_err() {
                             break;
@@ -263,6 +267,8 @@ pub trait Backend: Clone + Send + Sync + 'static {
                     }
                 });
             }
+            drop(events);
+            while tasks.join_next().await.is_some() {}
         }
     }
 }

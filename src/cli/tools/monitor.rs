@@ -197,8 +197,12 @@ async fn monitor<B: Backend, O: Output>(
     };
     let mut status = EXIT_OK;
     let (tx, mut rx) = mpsc::channel::<Update>(MERGED_QUEUE);
+    // The tasks that hold channels and subscriptions: ended when the monitor
+    // ends, so their channels are dropped (CLEAR_CHANNEL on the wire) before
+    // the tool closes its context, whatever ended the run (a signal too).
+    let mut holders: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     if args.strict {
-        if !subscribe_once(args, backend, &tx, err).await {
+        if !subscribe_once(args, backend, &tx, err, &mut holders).await {
             status = EXIT_FAILED;
         }
     } else {
@@ -209,11 +213,17 @@ async fn monitor<B: Backend, O: Output>(
             first_wait: args.channel.timeout(),
         };
         let (backend, names, tx) = (backend.clone(), args.pv_names.clone(), tx.clone());
-        tokio::spawn(async move { backend.follow_many(names, spec, tx).await });
+        holders.push(tokio::spawn(async move {
+            backend.follow_many(names, spec, tx).await
+        }));
     }
     drop(tx);
     // PVs reported not found and not connected since (for the exit status).
     let mut missing = vec![false; args.pv_names.len()];
+    // PVs that connected at least once: when `--duration` ends before the
+    // connection timeout, the others are reported as not found all the same.
+    let mut connected = vec![false; args.pv_names.len()];
+    let mut duration_over = false;
     let deadline = args.duration.map(Duration::from_secs_f64);
     let sleep = async {
         match deadline {
@@ -265,7 +275,10 @@ async fn monitor<B: Backend, O: Output>(
                 interrupted = true;
                 break;
             }
-            _ = &mut sleep => break,
+            _ = &mut sleep => {
+                duration_over = true;
+                break;
+            }
             _ = output.closed() => break,
             msg = rx.recv() => match msg {
                 Some(m) => m,
@@ -278,9 +291,13 @@ async fn monitor<B: Backend, O: Output>(
         while let Some((i, event)) = next.take() {
             let pv = args.pv_names.get(i).map_or("", String::as_str);
             let reading = match event {
-                PvEvent::Update(Ok(r)) => r,
+                PvEvent::Update(Ok(r)) => {
+                    connected[i] = true;
+                    r
+                }
                 PvEvent::Connected => {
                     missing[i] = false;
+                    connected[i] = true;
                     next = rx.try_recv().ok();
                     continue;
                 }
@@ -312,6 +329,7 @@ async fn monitor<B: Backend, O: Output>(
                     continue;
                 }
                 PvEvent::Disconnected { count } => {
+                    connected[i] = true;
                     let now = Stamp::now();
                     match &camonitor {
                         Some(c) => output
@@ -355,6 +373,24 @@ async fn monitor<B: Backend, O: Output>(
         }
         flush_or_leave!('outer);
     }
+    if duration_over && !args.strict {
+        for (i, pv) in args.pv_names.iter().enumerate() {
+            if connected[i] || missing[i] {
+                continue;
+            }
+            missing[i] = true;
+            match &camonitor {
+                Some(c) => output.batch().extend_from_slice(c.not_found(pv).as_bytes()),
+                None => status_line(
+                    output.batch(),
+                    pv,
+                    padded(args),
+                    None,
+                    "Not connected (PV not found)",
+                ),
+            }
+        }
+    }
     if interrupted {
         let _ = tokio::time::timeout(INTERRUPT_GRACE, output.flush()).await;
     } else {
@@ -363,16 +399,25 @@ async fn monitor<B: Backend, O: Output>(
     if missing.iter().any(|m| *m) {
         status = EXIT_FAILED;
     }
+    for holder in &holders {
+        holder.abort();
+    }
+    for holder in holders {
+        let _ = holder.await;
+    }
     (status, interrupted)
 }
 
 /// `--strict`: connect every PV within the timeout (reporting those that do
-/// not on `err`) and subscribe once. Returns whether all connected.
+/// not on `err`) and subscribe once; a PV whose channel is lost is reported
+/// and not followed again (the run ends when none is left). Returns whether
+/// all connected.
 async fn subscribe_once<B: Backend>(
     args: &MonitorArgs,
     backend: &B,
     tx: &mpsc::Sender<Update>,
     err: &mut dyn Write,
+    holders: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> bool {
     let channels = backend
         .connect(&args.pv_names, args.channel.timeout())
@@ -395,13 +440,16 @@ async fn subscribe_once<B: Backend>(
             args.mask,
         );
         let tx = tx.clone();
-        tokio::spawn(async move {
+        holders.push(tokio::spawn(async move {
             while let Some(update) = sub.recv().await {
-                if tx.send((i, PvEvent::Update(update))).await.is_err() {
+                // A lost PV is not followed again: dropping the subscription
+                // (and with it the channel) stops the client's reconnect.
+                let lost = matches!(update, Err(ToolError::Disconnected { .. }));
+                if tx.send((i, PvEvent::Update(update))).await.is_err() || lost {
                     break;
                 }
             }
-        });
+        }));
     }
     all
 }
