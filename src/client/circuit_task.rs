@@ -195,6 +195,10 @@ async fn serve(
                 if let Err(why) = c.recv(&inbuf[..n], last_heard.into_std()) {
                     return End::Lost(why);
                 }
+                // Let the consumers of what this read delivered run before
+                // the next read: a burst (10 000 records of one scan) is then
+                // held one read's worth at a time, not whole.
+                tokio::task::yield_now().await;
             }
             Wake::Timer => {
                 if echo_sent.is_some() {

@@ -151,7 +151,11 @@ impl SubTable {
     pub(crate) fn insert(&mut self, subid: u32, spec: SubSpec) {
         match self.0.iter_mut().find(|(id, _)| *id == subid) {
             Some(slot) => slot.1 = spec,
-            None => self.0.push((subid, spec)),
+            None => {
+                // Most channels have one subscription: no room for four.
+                self.0.reserve_exact(1);
+                self.0.push((subid, spec));
+            }
         }
     }
 
@@ -521,7 +525,9 @@ pub(crate) struct SetQueue {
 
 #[derive(Debug)]
 struct SetInner {
-    events: VecDeque<(u32, MonitorEvent)>,
+    /// Boxed: a burst of 10 000 updates (every record of one scan) would
+    /// otherwise grow the deque to 10 000 whole readings, kept as capacity.
+    events: VecDeque<(u32, Box<MonitorEvent>)>,
     /// Per PV: events queued and not dropped.
     live: Vec<u32>,
     /// Per PV: dropped events still in `events` (its oldest ones).
@@ -540,7 +546,7 @@ impl SetInner {
             }
             self.live[i] -= 1;
             self.live_total -= 1;
-            return Some((index, event));
+            return Some((index, *event));
         }
         None
     }
@@ -597,7 +603,7 @@ impl SetQueue {
             }
             inner.live[i] += 1;
             inner.live_total += 1;
-            inner.events.push_back((index, event));
+            inner.events.push_back((index, Box::new(event)));
             if inner.events.len() > 2 * inner.live_total + 64 {
                 inner.compact();
             }
