@@ -24,6 +24,7 @@ use super::shared::{
     ChannelInfo, ChannelShared, CircuitKey, CircuitMsg, ConnState, ContextShared, CtxMsg,
 };
 use crate::proto::broadcaster::{Broadcaster, Event, MAX_SEARCH_DATAGRAM};
+use crate::proto::ids::IdMap;
 use crate::proto::{Role, MAX_PV_NAME_LEN};
 
 /// Receive buffer asked for on the search socket.
@@ -148,32 +149,37 @@ impl Context {
         names: &[S],
         timeout: Duration,
     ) -> Vec<Result<Channel, ClientError>> {
-        self.connect_then(names, timeout, |ch, _| Ok(ch)).await
+        let connected = self.connect_then(names, timeout, |ch, _| Ok(ch)).await;
+        connected.into_iter().map(|r| r.map_err(|e| *e)).collect()
     }
 
     /// [`Context::connect`], handing each channel to `then` as soon as it
     /// and those before it are connected (so work on the first channels,
     /// such as sending their reads, overlaps the search for the later ones).
+    /// Errors are boxed: a `ClientError` is ~90 bytes, 9 MB for 100 000
+    /// results that are nearly all `Ok`.
     pub(crate) async fn connect_then<S: AsRef<str>, T>(
         &self,
         names: &[S],
         timeout: Duration,
         mut then: impl FnMut(Channel, ChannelInfo) -> Result<T, ClientError>,
-    ) -> Vec<Result<T, ClientError>> {
+    ) -> Vec<Result<T, Box<ClientError>>> {
         let deadline = Instant::now() + timeout;
-        let pending: Vec<Result<Channel, ClientError>> =
-            names.iter().map(|n| self.channel(n.as_ref())).collect();
+        let pending: Vec<Result<Channel, Box<ClientError>>> = names
+            .iter()
+            .map(|n| self.channel(n.as_ref()).map_err(Box::new))
+            .collect();
         let mut out = Vec::with_capacity(pending.len());
         for ch in pending {
             out.push(match ch {
                 Ok(ch) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     match ch.wait_connected(left).await {
-                        Ok(info) => then(ch, info),
+                        Ok(info) => then(ch, info).map_err(Box::new),
                         Err(ClientError::Timeout { pv, .. }) => {
-                            Err(ClientError::Timeout { pv, timeout })
+                            Err(Box::new(ClientError::Timeout { pv, timeout }))
                         }
-                        Err(e) => Err(e),
+                        Err(e) => Err(Box::new(e)),
                     }
                 }
                 Err(e) => Err(e),
@@ -222,7 +228,7 @@ struct ContextTask {
     governor: Governor,
     /// Incoming datagrams that caused nothing, summarised in the log.
     dropped: DropCounts,
-    channels: HashMap<u32, Arc<ChannelShared>>,
+    channels: IdMap<Arc<ChannelShared>>,
     circuits: HashMap<CircuitKey, CircuitHandle>,
     name_servers: Vec<NameServerHandle>,
     /// Reused datagram buffer.
@@ -255,7 +261,7 @@ impl ContextTask {
             shared,
             udp,
             bc: Broadcaster::new(Role::Client, our_addr),
-            channels: HashMap::new(),
+            channels: IdMap::default(),
             circuits: HashMap::new(),
             name_servers,
             out: Vec::with_capacity(1500),

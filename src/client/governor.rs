@@ -38,6 +38,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::proto::ids::IdMap;
+
 /// A connection that lasted at least this long was healthy: its end starts
 /// the failure count afresh.
 pub const HEALTHY: Duration = Duration::from_secs(10);
@@ -107,7 +109,7 @@ pub struct Hold {
 #[derive(Debug, Default)]
 pub struct Governor {
     servers: HashMap<SocketAddr, Record>,
-    channels: HashMap<u32, Record>,
+    channels: IdMap<Record>,
     last_anomaly: Option<Instant>,
 }
 

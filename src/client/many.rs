@@ -112,7 +112,7 @@ impl Drop for MonitorSet {
 /// Reads in flight, yielded in order ([`Context::read_many`]).
 #[derive(Debug)]
 pub struct Readings {
-    pending: VecDeque<Result<(Channel, PendingRead), ClientError>>,
+    pending: VecDeque<Result<(Channel, PendingRead), Box<ClientError>>>,
     deadline: Instant,
     timeout: Duration,
 }
@@ -137,7 +137,7 @@ impl Readings {
                     timeout: self.timeout,
                 }),
             },
-            Err(e) => Err(e),
+            Err(e) => Err(*e),
         })
     }
 }

@@ -25,8 +25,10 @@
 //! Pure state: time is passed in, nothing here reads a clock or does I/O.
 //! Memory is one map entry per name in flight plus one record per flight.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
+
+use crate::proto::ids::IdMap;
 
 /// Flights allowed at first: enough for a one-shot tool with a few hundred
 /// names to send them all at once.
@@ -58,7 +60,7 @@ pub struct SearchPacer {
     /// Outstanding flights, oldest first.
     flights: VecDeque<Flight>,
     /// Name (cid) -> the flight that carried its latest search.
-    by_cid: HashMap<u32, u64>,
+    by_cid: IdMap<u64>,
     next_id: u64,
     srtt: Option<Duration>,
     rttvar: Duration,
@@ -79,7 +81,7 @@ impl SearchPacer {
             window: INITIAL_WINDOW,
             threshold: MAX_WINDOW,
             flights: VecDeque::new(),
-            by_cid: HashMap::new(),
+            by_cid: IdMap::default(),
             next_id: 0,
             srtt: None,
             rttvar: Duration::ZERO,

@@ -16,8 +16,10 @@
 //! Time is passed in by the caller; nothing here reads a clock, so the
 //! schedule is unit-testable.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
+
+use crate::proto::ids::IdMap;
 
 /// Per-name search state (the name itself is kept once, by the broadcaster).
 #[derive(Debug, Clone, Copy)]
@@ -31,7 +33,7 @@ struct Pending {
 pub struct SearchScheduler {
     min_period: Duration,
     max_period: Duration,
-    pending: HashMap<u32, Pending>,
+    pending: IdMap<Pending>,
     /// (due, cid) ordered by due time, for cheap "what is next" queries.
     queue: BTreeSet<(Instant, u32)>,
 }
@@ -42,7 +44,7 @@ impl SearchScheduler {
         SearchScheduler {
             min_period,
             max_period: max_period.max(min_period),
-            pending: HashMap::new(),
+            pending: IdMap::default(),
             queue: BTreeSet::new(),
         }
     }

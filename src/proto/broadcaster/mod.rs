@@ -26,7 +26,6 @@ mod datagram;
 mod error;
 mod repeater;
 
-use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
@@ -34,6 +33,7 @@ pub use beacon::{BeaconAnomaly, BeaconTracker};
 pub use error::BroadcastError;
 pub use repeater::{Outgoing, Repeater, RepeaterOutput, MAX_REPEATER_CLIENTS, PROBE_INTERVAL};
 
+use super::ids::IdMap;
 use super::trace::{self, Endpoints, Flow, Target};
 use super::{Command, Role, PROTOCOL_VERSION};
 
@@ -105,7 +105,7 @@ pub enum Event {
 pub struct Broadcaster {
     role: Role,
     our_addr: SocketAddr,
-    searches: HashMap<u32, String>,
+    searches: IdMap<String>,
     beacons: BeaconTracker,
     registered: bool,
     next_beacon_id: u32,
@@ -119,7 +119,7 @@ impl Broadcaster {
         Broadcaster {
             role,
             our_addr,
-            searches: HashMap::new(),
+            searches: IdMap::default(),
             beacons: BeaconTracker::new(),
             registered: false,
             next_beacon_id: 0,
