@@ -234,6 +234,17 @@ pub fn for_target(target: &str) -> Vec<(String, Vec<u8>)> {
             seeds
         }
         "capture_decode" => capture_seeds(),
+        "calc" => [
+            "A+B*C-D/E",
+            "A:=B*2;A>1?ABS(C):MAX(D,E,F)",
+            "(A&0xFF)<<2|B>>>1 XOR ~C",
+            "FINITE(A,B)&&!ISNAN(C)||VAL#1",
+            "NINT(SIN(PI*A)**2+ATAN2(B,C))%3",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (format!("expr_{i}"), e.as_bytes().to_vec()))
+        .collect(),
         _ => Vec::new(),
     }
 }

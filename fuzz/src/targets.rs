@@ -56,7 +56,60 @@ pub const TARGETS: &[Target] = &[
         prefix_len: 1,
         run: capture_decode,
     },
+    Target {
+        name: "calc",
+        prefix_len: 0,
+        run: calc,
+    },
 ];
+
+/// The CALC expression engine (records and ACF rules) on arbitrary text.
+///
+/// Properties: no panic; a refusal points inside the text (or at its end);
+/// an expression that compiles always evaluates, reads and writes only the
+/// twelve arguments, and gives the same result twice from the same state.
+pub fn calc(data: &[u8]) {
+    use caproto::proto::calc::{CalcExpr, CalcRandom, ARGS};
+    let text = String::from_utf8_lossy(data);
+    let expr = match CalcExpr::compile(&text) {
+        Ok(e) => e,
+        Err(e) => {
+            assert!(
+                e.position <= text.len(),
+                "error offset {} past the end ({})",
+                e.position,
+                text.len()
+            );
+            let _ = e.to_string();
+            return;
+        }
+    };
+    assert!(expr.inputs_used() < 1 << ARGS, "inputs beyond L");
+    assert!(expr.stores() < 1 << ARGS, "stores beyond L");
+    let run = || {
+        let mut args = [0.0; ARGS];
+        for (i, a) in args.iter_mut().enumerate() {
+            *a = i as f64 - 3.5;
+        }
+        let r = expr.evaluate(&mut args, 1.25, &mut CalcRandom::default());
+        (r, args)
+    };
+    let (first, args1) = run();
+    let value = match first {
+        Ok(v) => v,
+        Err(e) => panic!("{text:?} compiled but does not evaluate: {e}"),
+    };
+    let (second, args2) = run();
+    let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+    assert!(
+        second.is_ok_and(|v| same(v, value)),
+        "{text:?}: two runs differ"
+    );
+    assert!(
+        args1.iter().zip(&args2).all(|(a, b)| same(*a, *b)),
+        "{text:?}: stores differ between runs"
+    );
+}
 
 /// Link types the capture target wraps its input in, picked by the control byte.
 const CAPTURE_LINKTYPES: [u32; 5] = [1, 113, 276, 0, 101];

@@ -12,7 +12,8 @@ payload; circuit_server/circuit_client a control byte (chunk size; for the
 server, 0x80 takes reads and writes through its fast path) and a TCP byte stream; broadcaster a control byte and u16-BE-length-prefixed datagrams;
 capture_decode a control byte (high nibble: link type, low: chunk size) and
 little-endian pcap records, which are built here around the EPICS messages
-(IPv4 over raw IP and over Ethernet, one TCP segment or UDP datagram each).
+(IPv4 over raw IP and over Ethernet, one TCP segment or UDP datagram each);
+calc the text of an expression (from calc_epics.json, values read from softIoc).
 """
 import json
 import pathlib
@@ -151,6 +152,10 @@ def main():
     put("capture_decode", "epics_rawip_whole", bytes([0x40]) + pcap_records(packets, False))
     put("capture_decode", "epics_ethernet_whole", bytes([0x00]) + pcap_records(packets, True))
     put("capture_decode", "epics_ethernet_chunks8", bytes([0x02]) + pcap_records(packets, True))
+    # CALC expressions whose values (or refusals) were read from softIoc.
+    calc = load("calc_epics.json")
+    for i, case in enumerate(calc["cases"] + calc["refused"]):
+        put("calc", f"softioc_{i:02}", case["calc"].encode())
     # DBR payloads as caproto encodes them, for every type.
     for case in load("dbr.json")["cases"]:
         name = case["name"].replace("/", "_")
