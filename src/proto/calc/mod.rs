@@ -24,9 +24,23 @@
 //! Names are case-insensitive. The operator priorities and the quirks that
 //! follow from EPICS's algorithm (`-2**2` is 4, `2**3**2` is 64, `ATAN2(a, b)`
 //! is C's `atan2(b, a)`, prefix functions bind to the next operand) are kept
-//! on purpose, so an expression means here what it means in an IOC. The
-//! operator table is in [`compile`]'s documentation; the numeric conventions
-//! in [`eval`]'s.
+//! on purpose, so an expression means here what it means in an IOC.
+//!
+//! | priority | operators                                     |
+//! |----------|-----------------------------------------------|
+//! | highest  | prefix `-` `!` `~` `NOT`, functions           |
+//! | 6        | `**` `^` (left-associative)                   |
+//! | 5        | `*` `/` `%`                                   |
+//! | 4        | `+` `-`                                       |
+//! | 3        | `<` `<=` `>` `>=` `=` `==` `!=` `#`           |
+//! | 2        | `&&` `&` `AND` `<<` `>>` `>>>`                |
+//! | 1        | `\|\|` `\|` `OR` `XOR`                          |
+//! | lowest   | `?:`, then `:=`, then `;`                     |
+//!
+//! Numbers are doubles. Bit operators, shifts, `%` and `NINT` convert to
+//! 32-bit integers the way EPICS's C code does on x86-64 (out-of-range values
+//! do not saturate); any non-zero value, NaN too, is true; `MAX` and `MIN`
+//! give NaN when any argument is NaN.
 
 mod compile;
 mod error;
