@@ -1,5 +1,7 @@
 //! Expected values were read from EPICS base 7.0.8.1 `softIoc` calc records
-//! (A=2, B=3, VAL=7) with `caget -g 17`, so they pin EPICS's semantics.
+//! (A=2, B=3, VAL=7) with `caget -g 17`, so they pin EPICS's semantics;
+//! `tests/golden/calc_epics.json` is written by `scripts/golden/calc_epics.py`
+//! and checked against a fresh softIoc by `scripts/golden/check`.
 
 use super::*;
 
