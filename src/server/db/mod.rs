@@ -14,6 +14,7 @@
 //! [`DbErrorKind::Unsupported`]; a macro that expands to several tokens
 //! (macros are replaced inside each string or bareword).
 
+pub mod alarm;
 mod error;
 mod lex;
 mod load;
