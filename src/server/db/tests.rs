@@ -163,3 +163,33 @@ fn random_input_never_panics() {
         }
     }
 }
+
+/// Every case of tests/golden/db_epics.json (written from softIoc by
+/// scripts/golden/db_epics.py): grammar and macro cases are loaded or
+/// refused as softIoc does, at the line it names; cases softIoc refuses for
+/// their field names or values pass the parser (the record types check those).
+#[test]
+fn loads_and_refusals_match_softioc() {
+    let golden: serde_json::Value =
+        serde_json::from_str(include_str!("../../../tests/golden/db_epics.json")).unwrap();
+    let cases = golden["cases"].as_array().unwrap();
+    assert!(cases.len() >= 15);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let text = case["text"].as_str().unwrap();
+        let got = parse("x.db", text, &macros(case["macros"].as_str().unwrap()));
+        if case["layer"] == "records" {
+            assert!(got.is_ok(), "{name}: {got:?}");
+            continue;
+        }
+        match (case["loaded"].as_bool().unwrap(), got) {
+            (true, Ok(_)) => {}
+            (false, Err(e)) => assert_eq!(
+                u64::from(e.line),
+                case["line"].as_u64().unwrap(),
+                "{name}: {e}"
+            ),
+            (loaded, got) => panic!("{name}: softIoc loaded={loaded}, we gave {got:?}"),
+        }
+    }
+}
