@@ -61,7 +61,47 @@ pub const TARGETS: &[Target] = &[
         prefix_len: 0,
         run: calc,
     },
+    Target {
+        name: "db_parse",
+        prefix_len: 0,
+        run: db_parse,
+    },
 ];
+
+/// The `.db` file reader on arbitrary text, with macros defined and an
+/// include callback that serves the input itself (so includes recurse).
+///
+/// Properties: no panic; a refusal names a line of the file it names (the
+/// input, or the included copy) or line 0 never; every record found has the
+/// name it is indexed by, and no two records share a name.
+pub fn db_parse(data: &[u8]) {
+    use caproto::server::db::{Database, DbErrorKind, Macros};
+    let text = String::from_utf8_lossy(data);
+    let macros = Macros::parse("P=p:,Q=$(P)q,R=$(S=1)").expect("fixed definitions");
+    let mut db = Database::new();
+    let mut include = |name: &str| match name {
+        "self.db" => Ok(("self.db".to_string(), text.to_string())),
+        other => Err(DbErrorKind::IncludeNotFound(other.to_string())),
+    };
+    match db.parse("input.db", &text, &macros, &mut include) {
+        Ok(()) => {
+            let mut names = std::collections::HashSet::new();
+            for r in &db.records {
+                assert!(names.insert(r.name.clone()), "record {:?} twice", r.name);
+                assert_eq!(db.record(&r.name).map(|x| &x.name), Some(&r.name));
+            }
+        }
+        Err(e) => {
+            let lines = text.matches('\n').count() as u32 + 1;
+            assert!(
+                (1..=lines).contains(&e.line),
+                "error line {} outside 1..={lines}: {e}",
+                e.line
+            );
+            let _ = e.to_string();
+        }
+    }
+}
 
 /// The CALC expression engine (records and ACF rules) on arbitrary text.
 ///

@@ -13,7 +13,8 @@ server, 0x80 takes reads and writes through its fast path) and a TCP byte stream
 capture_decode a control byte (high nibble: link type, low: chunk size) and
 little-endian pcap records, which are built here around the EPICS messages
 (IPv4 over raw IP and over Ethernet, one TCP segment or UDP datagram each);
-calc the text of an expression (from calc_epics.json, values read from softIoc).
+calc the text of an expression (from calc_epics.json, values read from softIoc);
+db_parse the text of a .db file (from db_epics.json, loaded or refused by softIoc).
 """
 import json
 import pathlib
@@ -156,6 +157,9 @@ def main():
     calc = load("calc_epics.json")
     for i, case in enumerate(calc["cases"] + calc["refused"]):
         put("calc", f"softioc_{i:02}", case["calc"].encode())
+    # .db texts softIoc loaded or refused.
+    for case in load("db_epics.json")["cases"]:
+        put("db_parse", f"softioc_{case['name']}", case["text"].encode())
     # DBR payloads as caproto encodes them, for every type.
     for case in load("dbr.json")["cases"]:
         name = case["name"].replace("/", "_")
