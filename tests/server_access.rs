@@ -498,7 +498,7 @@ fn malformed_acf_is_refused_at_startup() {
     );
     let calc = env.write_file(
         "calc.acf",
-        "ASG(DEFAULT) {\n RULE(1, WRITE) { CALC(\"A>1\") }\n}\n",
+        "ASG(DEFAULT) {\n RULE(1, WRITE) { CALC(\"A>\") }\n}\n",
     );
     let mut cmd = env.own(IOC_EXE);
     cmd.args(["simple", "--acf"]).arg(&calc);
@@ -506,7 +506,7 @@ fn malformed_acf_is_refused_at_startup() {
     assert_eq!(out.status.and_then(|s| s.code()), Some(2), "{out:?}");
     assert!(
         out.stderr
-            .contains("calc.acf:2: CALC(\"A>1\"): CALC conditions are not supported"),
+            .contains("calc.acf:2: incomplete expression, operand missing at offset 2 in CALC expression \"A>\""),
         "{}",
         out.stderr
     );
@@ -614,6 +614,75 @@ async fn reload_reaches_connected_clients_like_softioc() {
     assert_eq!(seen[0], seen[1], "softIoc vs ours");
     let rw = Some(ar(true, true));
     assert_eq!(seen[1], ((rw, rw), (Some(ar(true, false)), rw)));
+}
+
+/// ACF `CALC` rules over `INP` links: softIoc and our IOC follow the input
+/// PV (here K, on the same server) and give connected clients the same
+/// rights as its value moves. A rule reading an input that never connects
+/// (B) and a CALC reading no input never apply, as in EPICS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calc_rules_follow_their_inputs_like_softioc() {
+    let env = CaEnv::new();
+    let acf_text = r#"
+ASG(DEFAULT) { INPA("acl:K") RULE(1, READ) { CALC("A<100") } }
+ASG(SETPOINT) {
+    INPA("acl:K")
+    INPB("acl:nosuch")
+    RULE(1, READ)
+    RULE(1, WRITE) { CALC("A>50 && A<=150") }
+    RULE(1, WRITE) { CALC("B=0") }
+    RULE(1, WRITE) { CALC("1") }
+}
+ASG(TUNING) { RULE(1, WRITE) }
+"#;
+    let acf = env.write_file("calc.acf", acf_text);
+    let (rw, ro, no) = (ar(true, true), ar(true, false), ar(false, false));
+    // Rights of SP, K and I after K is set to each value (None: at start,
+    // K=10). These are softIoc's answers; each server must reach them.
+    let steps: [(Option<f64>, [AccessRights; 3]); 5] = [
+        (None, [ro, rw, ro]),
+        (Some(60.0), [rw, rw, ro]),
+        (Some(150.0), [rw, rw, no]),
+        (Some(151.0), [ro, rw, no]),
+        (Some(99.0), [rw, rw, ro]),
+    ];
+    for server in ["softIoc", "ours"] {
+        let guard = if server == "softIoc" {
+            start_softioc(&env, THERMO_DB, "acl:", &acf, None)
+        } else {
+            start_ours(&env, "thermo", "acl:", "SP", &acf, &[])
+        };
+        let Some(guard) = guard else {
+            return;
+        };
+        let ctx = client_support::context(&env);
+        let mut chans = Vec::new();
+        for n in ["SP", "K", "I"] {
+            let pv = format!("acl:{n}");
+            chans.push(ctx.connect_one(&pv, client_support::WAIT).await.unwrap());
+        }
+        for (value, want) in steps {
+            if let Some(v) = value {
+                chans[1].put(&Value::Double(vec![v]), true).await.unwrap();
+            }
+            // SP and I are in different groups: their ACCESS_RIGHTS come
+            // separately, so wait for the whole row.
+            let deadline = Instant::now() + client_support::WAIT;
+            loop {
+                let got: Vec<_> = chans.iter().map(|c| c.access_rights()).collect();
+                if got == want.map(Some) {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{server}: after K={value:?} rights of SP, K, I are {got:?}, softIoc's are {want:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        ctx.close().await;
+        drop(guard);
+    }
 }
 
 /// caproto's `caproto-put` names itself from `USER` and, unlike libca, sends

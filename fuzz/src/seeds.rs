@@ -234,6 +234,26 @@ pub fn for_target(target: &str) -> Vec<(String, Vec<u8>)> {
             seeds
         }
         "capture_decode" => capture_seeds(),
+        "db_parse" => [
+            "record(ai, \"$(P)a\") { field(DESC, \"$(Q)\") alias(\"$(P)b\") }\ninclude \"self.db\"\n",
+            "grecord(ao, x) { field(DRVH, \"${R}\") info(a, \"\\x41\\101\") }\nalias(x, y)\n",
+            "# only a comment\nrecord(\"*\", x) { field(EGU, mm) }\n",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (format!("db_{i}"), e.as_bytes().to_vec()))
+        .collect(),
+        "calc" => [
+            "A+B*C-D/E",
+            "A:=B*2;A>1?ABS(C):MAX(D,E,F)",
+            "(A&0xFF)<<2|B>>>1 XOR ~C",
+            "FINITE(A,B)&&!ISNAN(C)||VAL#1",
+            "NINT(SIN(PI*A)**2+ATAN2(B,C))%3",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (format!("expr_{i}"), e.as_bytes().to_vec()))
+        .collect(),
         _ => Vec::new(),
     }
 }

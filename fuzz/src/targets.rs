@@ -56,7 +56,100 @@ pub const TARGETS: &[Target] = &[
         prefix_len: 2,
         run: capture_decode,
     },
+    Target {
+        name: "calc",
+        prefix_len: 0,
+        run: calc,
+    },
+    Target {
+        name: "db_parse",
+        prefix_len: 0,
+        run: db_parse,
+    },
 ];
+
+/// The `.db` file reader on arbitrary text, with macros defined and an
+/// include callback that serves the input itself (so includes recurse).
+///
+/// Properties: no panic; a refusal names a line of the file it names (the
+/// input, or the included copy) or line 0 never; every record found has the
+/// name it is indexed by, and no two records share a name.
+pub fn db_parse(data: &[u8]) {
+    use caproto::server::db::{Database, DbErrorKind, Macros};
+    let text = String::from_utf8_lossy(data);
+    let macros = Macros::parse("P=p:,Q=$(P)q,R=$(S=1)").expect("fixed definitions");
+    let mut db = Database::new();
+    let mut include = |name: &str| match name {
+        "self.db" => Ok(("self.db".to_string(), text.to_string())),
+        other => Err(DbErrorKind::IncludeNotFound(other.to_string())),
+    };
+    match db.parse("input.db", &text, &macros, &mut include) {
+        Ok(()) => {
+            let mut names = std::collections::HashSet::new();
+            for r in &db.records {
+                assert!(names.insert(r.name.clone()), "record {:?} twice", r.name);
+                assert_eq!(db.record(&r.name).map(|x| &x.name), Some(&r.name));
+            }
+        }
+        Err(e) => {
+            let lines = text.matches('\n').count() as u32 + 1;
+            assert!(
+                (1..=lines).contains(&e.line),
+                "error line {} outside 1..={lines}: {e}",
+                e.line
+            );
+            let _ = e.to_string();
+        }
+    }
+}
+
+/// The CALC expression engine (records and ACF rules) on arbitrary text.
+///
+/// Properties: no panic; a refusal points inside the text (or at its end);
+/// an expression that compiles always evaluates, reads and writes only the
+/// twelve arguments, and gives the same result twice from the same state.
+pub fn calc(data: &[u8]) {
+    use caproto::proto::calc::{CalcExpr, CalcRandom, ARGS};
+    let text = String::from_utf8_lossy(data);
+    let expr = match CalcExpr::compile(&text) {
+        Ok(e) => e,
+        Err(e) => {
+            assert!(
+                e.position <= text.len(),
+                "error offset {} past the end ({})",
+                e.position,
+                text.len()
+            );
+            let _ = e.to_string();
+            return;
+        }
+    };
+    assert!(expr.inputs_used() < 1 << ARGS, "inputs beyond L");
+    assert!(expr.stores() < 1 << ARGS, "stores beyond L");
+    let run = || {
+        let mut args = [0.0; ARGS];
+        for (i, a) in args.iter_mut().enumerate() {
+            *a = i as f64 - 3.5;
+        }
+        let r = expr.evaluate(&mut args, 1.25, &mut CalcRandom::default());
+        (r, args)
+    };
+    let (first, args1) = run();
+    let value = match first {
+        Ok(v) => v,
+        Err(e) => panic!("{text:?} compiled but does not evaluate: {e}"),
+    };
+    let (second, args2) = run();
+    let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+    assert!(
+        second.is_ok_and(|v| same(v, value)),
+        "{text:?}: two runs differ"
+    );
+    assert!(
+        args1.iter().zip(&args2).all(|(a, b)| same(*a, *b)),
+        "{text:?}: stores differ between runs"
+    );
+}
 
 /// Link types the capture target wraps its input in, picked by the control byte.
 const CAPTURE_LINKTYPES: [u32; 5] = [1, 113, 276, 0, 101];

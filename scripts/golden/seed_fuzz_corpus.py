@@ -14,7 +14,9 @@ capture_decode a control byte (high nibble: link type, low: chunk size), a
 format byte (0/1 legacy pcap little/big-endian, 2/3 pcapng little/big-endian:
 the target writes the file around the records) and little-endian pcap records,
 which are built here around the EPICS messages (IPv4 over raw IP and over
-Ethernet, one TCP segment or UDP datagram each).
+Ethernet, one TCP segment or UDP datagram each);
+calc the text of an expression (from calc_epics.json, values read from softIoc);
+db_parse the text of a .db file (from db_epics.json, loaded or refused by softIoc).
 """
 import json
 import pathlib
@@ -158,6 +160,13 @@ def main():
             bytes([0x00, fmt]) + pcap_records(packets, True))
         put("capture_decode", f"epics_rawip_{tag}_chunks8",
             bytes([0x42, fmt]) + pcap_records(packets, False))
+    # CALC expressions whose values (or refusals) were read from softIoc.
+    calc = load("calc_epics.json")
+    for i, case in enumerate(calc["cases"] + calc["refused"]):
+        put("calc", f"softioc_{i:02}", case["calc"].encode())
+    # .db texts softIoc loaded or refused.
+    for case in load("db_epics.json")["cases"]:
+        put("db_parse", f"softioc_{case['name']}", case["text"].encode())
     # DBR payloads as caproto encodes them, for every type.
     for case in load("dbr.json")["cases"]:
         name = case["name"].replace("/", "_")

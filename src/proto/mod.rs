@@ -6,6 +6,7 @@
 //! manner of quinn-proto under quinn.
 
 pub mod broadcaster;
+pub mod calc;
 pub mod circuit;
 pub mod command;
 pub mod dbr;

@@ -8,6 +8,8 @@
 //!
 //! Access security: give PVs a group with [`Pv::access_group`], load an ACF
 //! file into [`Server::access`] ([`AccessControl::load`]); see [`access`].
+//!
+//! EPICS database files: [`db`] reads them (records, fields, macros).
 
 pub mod access;
 mod beacon;
@@ -16,6 +18,7 @@ pub mod bench_hooks;
 mod circuit_task;
 mod circuit_threads;
 pub mod config;
+pub mod db;
 pub mod dynamic;
 pub mod error;
 pub mod log_control;

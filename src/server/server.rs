@@ -177,6 +177,10 @@ impl Server {
         for task in self.startup {
             tasks.push(tokio::spawn(task));
         }
+        // The INP links of ACF CALC rules, read with a CA client (idle without any).
+        tasks.push(tokio::spawn(super::access::follow_inputs(
+            self.shared.access.clone(),
+        )));
         let pool = match self.shared.config.circuit_threads {
             0 => None,
             n => {

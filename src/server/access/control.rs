@@ -90,6 +90,24 @@ impl AccessControl {
         let _ = (path, check);
     }
 
+    /// Record a new reading of input `letter` of `group` in the rules of
+    /// `generation` (ignored when another file was loaded since). Circuits
+    /// recompute their channels' rights only when a rule's standing changed.
+    pub fn set_input(&self, generation: u64, group: &str, letter: char, value: Option<f64>) {
+        self.tx.send_if_modified(|current| {
+            let Some(rules) = current else {
+                return false;
+            };
+            if rules.generation() != generation {
+                return false;
+            }
+            let mut next = AccessRules::clone(rules);
+            let changed = next.set_input(group, letter, value);
+            *current = Some(Arc::new(next));
+            changed
+        });
+    }
+
     /// A receiver that sees every replacement (for circuit tasks).
     pub(crate) fn subscribe(&self) -> watch::Receiver<Option<Arc<AccessRules>>> {
         self.tx.subscribe()

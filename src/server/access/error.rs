@@ -3,6 +3,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::proto::calc::CalcError;
+
 /// What was wrong with an ACF text. Variants name the exact fault so tests
 /// (and programs) can `matches!` the reason instead of comparing strings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,8 +39,15 @@ pub enum AcfErrorKind {
     UndefinedUag(String),
     /// A rule names a HAG not defined above it.
     UndefinedHag(String),
-    /// A `CALC` condition: this server does not evaluate them.
-    CalcUnsupported(String),
+    /// A `CALC` expression that does not compile.
+    BadCalc {
+        /// The expression.
+        expr: String,
+        /// Where in it and why.
+        error: CalcError,
+    },
+    /// A `CALC` expression assigning to an input (`A:=...`), which EPICS refuses.
+    CalcAssignment(String),
 }
 
 impl fmt::Display for AcfErrorKind {
@@ -84,11 +93,12 @@ impl fmt::Display for AcfErrorKind {
                     "no host access group named {s:?} defined (before this line)"
                 )
             }
-            AcfErrorKind::CalcUnsupported(s) => write!(
-                f,
-                "CALC({s:?}): CALC conditions are not supported by this server; \
-                 remove the CALC or use UAG/HAG conditions"
-            ),
+            AcfErrorKind::BadCalc { expr, error } => {
+                write!(f, "{error} in CALC expression {expr:?}")
+            }
+            AcfErrorKind::CalcAssignment(s) => {
+                write!(f, "assignment operator used in CALC expression {s:?}")
+            }
         }
     }
 }

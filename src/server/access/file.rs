@@ -22,13 +22,6 @@ pub fn load_file(path: &Path, check: HostCheck) -> Result<AccessRules, AcfFileEr
         path: path.to_path_buf(),
         error,
     })?;
-    for asg in &acf.asgs {
-        if !asg.inputs.is_empty() {
-            tracing::info!(target: "caproto::access", asg = %asg.name,
-                "{}:{}: INP links of ASG {} are ignored (they only feed CALC conditions)",
-                path.display(), asg.line, asg.name);
-        }
-    }
     tracing::info!(target: "caproto::access",
     "access security file {}: {} UAG, {} HAG, {} ASG; hosts matched by {}",
     path.display(), acf.uags.len(), acf.hags.len(), acf.asgs.len(),

@@ -14,12 +14,17 @@
 //! reload) makes every circuit recompute its channels' rights and send
 //! ACCESS_RIGHTS where they changed.
 //!
-//! Not supported: `CALC` conditions (refused with a clear error) and thus
-//! `INP` links (accepted, ignored).
+//! `CALC` conditions are evaluated with the core's CALC engine
+//! ([`crate::proto::calc`]) over the values of the group's `INP` PVs, which
+//! the server follows with a Channel Access client of its own, as an IOC
+//! does (see [`follow_inputs`]); rights are recomputed whenever an input's
+//! value changes.
 
+mod calc;
 mod control;
 mod error;
 mod file;
+mod inputs;
 mod lex;
 mod parse;
 mod putlog;
@@ -28,9 +33,10 @@ mod rules;
 pub use control::AccessControl;
 pub use error::{AcfError, AcfErrorKind, AcfFileError};
 pub use file::{load_file, resolve_ipv4};
+pub use inputs::follow_inputs;
 pub use parse::{parse, Access, Acf, Asg, Hag, Rule, Uag, DEFAULT_GROUP};
 pub use putlog::{putlog_handler, PUTLOG_TARGET};
-pub use rules::{AccessRules, HostCheck, Rights};
+pub use rules::{AccessRules, AcfInput, HostCheck, Rights};
 
 /// Tracing target of access-security records (refused writes, reloads).
 pub const ACCESS_TARGET: &str = "caproto::access";

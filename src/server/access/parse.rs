@@ -12,12 +12,15 @@
 //!
 //! Checks made while reading, as EPICS makes them: a UAG, HAG or ASG name is
 //! defined once (an empty `ASG(DEFAULT)` may be repeated), and a rule may only
-//! name UAGs and HAGs defined above it. `CALC` conditions are refused with
-//! [`AcfErrorKind::CalcUnsupported`]; `INP` links are kept (they only feed
-//! `CALC`) and have no effect.
+//! name UAGs and HAGs defined above it. A `CALC` expression must compile
+//! ([`AcfErrorKind::BadCalc`]) and may not assign to an input
+//! ([`AcfErrorKind::CalcAssignment`]); when a rule has several, the last
+//! one counts, as in EPICS. `INP` links name the PVs whose values feed the
+//! expressions' `A`..`L`.
 
 use super::error::{AcfError, AcfErrorKind};
 use super::lex::{Lexer, Tok};
+use crate::proto::calc::CalcExpr;
 
 /// The group a PV belongs to unless it names another, and the group used for
 /// PVs that name a group the file does not define.
@@ -61,7 +64,7 @@ pub struct Hag {
 pub struct Asg {
     /// Group name (PVs name it).
     pub name: String,
-    /// `INPA`..`INPL` links (letter, PV name). Kept but unused: only CALC reads them.
+    /// `INPA`..`INPL` links (letter, PV name): the values of `A`..`L` in this group's CALCs.
     pub inputs: Vec<(char, String)>,
     /// Rules in file order.
     pub rules: Vec<Rule>,
@@ -93,6 +96,9 @@ pub struct Rule {
     pub uags: Vec<String>,
     /// The client's host must be in one of these HAGs (empty: any host).
     pub hags: Vec<String>,
+    /// `CALC` condition: the rule applies only while this expression of the
+    /// group's inputs is 1 (see [`super::AccessRules`]).
+    pub calc: Option<String>,
     /// Line of the `RULE` keyword.
     pub line: u32,
 }
@@ -340,6 +346,7 @@ impl Parser<'_> {
             trapwrite,
             uags: Vec::new(),
             hags: Vec::new(),
+            calc: None,
             line,
         };
         if !self.at(&Tok::LBrace)? {
@@ -377,10 +384,15 @@ impl Parser<'_> {
                 }
                 Some((Tok::Calc, l)) => {
                     let expr = self.head("a CALC expression")?;
-                    return Err(AcfError {
-                        line: l,
-                        kind: AcfErrorKind::CalcUnsupported(expr),
-                    });
+                    let fail = |kind| AcfError { line: l, kind };
+                    match CalcExpr::compile(&expr) {
+                        Err(e) => return Err(fail(AcfErrorKind::BadCalc { expr, error: e })),
+                        // EPICS refuses assignments in ACF expressions.
+                        Ok(c) if c.stores() != 0 => {
+                            return Err(fail(AcfErrorKind::CalcAssignment(expr)))
+                        }
+                        Ok(_) => rule.calc = Some(expr),
+                    }
                 }
                 Some((Tok::RBrace, _)) if items > 0 => break,
                 other => {
@@ -401,6 +413,7 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::calc::CalcErrorKind;
 
     const SAMPLE: &str = r#"
 # operators may write from the control room
@@ -440,6 +453,7 @@ ASG(EMPTY)
                 trapwrite: true,
                 uags: vec!["ops".into()],
                 hags: vec!["ctrl".into()],
+                calc: None,
                 line: 8,
             }
         );
@@ -477,11 +491,18 @@ ASG(EMPTY)
         );
         let e = err("ASG(A)\nASG(A)");
         assert_eq!(e.kind, AcfErrorKind::DuplicateAsg("A".into()));
-        let e = err("ASG(A) {\n RULE(1, READ) {\n CALC(\"A>1\")\n }\n}");
-        assert_eq!(
-            (e.line, e.kind),
-            (3, AcfErrorKind::CalcUnsupported("A>1".into()))
+        let e = err("ASG(A) {\n RULE(1, READ) {\n CALC(\"A>\")\n }\n}");
+        assert_eq!(e.line, 3);
+        assert!(
+            matches!(&e.kind, AcfErrorKind::BadCalc { expr, error }
+                if expr == "A>" && error.kind == CalcErrorKind::Incomplete),
+            "{e}"
         );
+        let e = err("ASG(A) { RULE(1, READ) { CALC(\"A:=1;A\") } }");
+        assert_eq!(e.kind, AcfErrorKind::CalcAssignment("A:=1;A".into()));
+        let acf =
+            parse("ASG(A) { INPB(\"x\") RULE(1, READ) { CALC(\"1\") CALC(\"B>1\") } }").unwrap();
+        assert_eq!(acf.asgs[0].rules[0].calc.as_deref(), Some("B>1"));
         assert_eq!(err("  # nothing\n").kind, AcfErrorKind::Empty);
         let e = err("ASG(A) {\n}");
         assert_eq!(e.line, 2);

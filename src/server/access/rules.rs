@@ -14,10 +14,17 @@
 //! is checked. In client-IP mode (EPICS's `asCheckClientIP`) HAG members are
 //! resolved to dotted IPv4 addresses when the rules are built and the client
 //! is identified by the address it connected from, not by what it claims.
+//!
+//! A rule with a `CALC` condition applies only while its expression of the
+//! group's `INP` values is 1 (see the `calc` module for EPICS's rules). The
+//! values come from outside: [`AccessRules::inputs`] lists the PVs to watch
+//! and [`AccessRules::set_input`] records what they read.
 
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::calc::GroupCalc;
 use super::error::AcfError;
 use super::parse::{parse, Access, Acf, DEFAULT_GROUP};
 
@@ -60,7 +67,24 @@ pub struct AccessRules {
     check: HostCheck,
     users: HashMap<String, HashSet<String>>,
     hosts: HashMap<String, HashSet<String>>,
+    /// CALC state per group, in the order of `acf.asgs`.
+    calcs: Vec<GroupCalc>,
+    generation: u64,
 }
+
+/// One `INP` link of a group: the PV whose value is `letter` in its CALCs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcfInput {
+    /// The access security group.
+    pub group: String,
+    /// `A`..`L`.
+    pub letter: char,
+    /// The PV to read.
+    pub pv: String,
+}
+
+/// Source of [`AccessRules::generation`].
+static GENERATION: AtomicU64 = AtomicU64::new(1);
 
 impl AccessRules {
     /// Rules matching hosts by the names clients send.
@@ -112,11 +136,46 @@ impl AccessRules {
             .iter()
             .map(|u| (u.name.clone(), u.users.iter().cloned().collect()))
             .collect();
+        let calcs = acf.asgs.iter().map(GroupCalc::new).collect();
         AccessRules {
             acf,
             check,
             users,
             hosts,
+            calcs,
+            generation: GENERATION.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// Identifies one load of a file: the same for copies with other input
+    /// values ([`set_input`](Self::set_input)), new for every build.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Every `INP` link, for whoever feeds [`set_input`](Self::set_input).
+    pub fn inputs(&self) -> Vec<AcfInput> {
+        self.acf
+            .asgs
+            .iter()
+            .flat_map(|a| {
+                a.inputs.iter().map(|(letter, pv)| AcfInput {
+                    group: a.name.clone(),
+                    letter: *letter,
+                    pv: pv.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Input `letter` of `group` reads `value` now, or is bad (`None`: its
+    /// PV is disconnected, unreadable or in INVALID alarm). Recomputes the
+    /// CALC conditions that read it; returns whether any rule's standing
+    /// changed (and so clients' rights may have).
+    pub fn set_input(&mut self, group: &str, letter: char, value: Option<f64>) -> bool {
+        match self.acf.asgs.iter().position(|a| a.name == group) {
+            Some(i) => self.calcs[i].set_input(letter, value),
+            None => false,
         }
     }
 
@@ -134,22 +193,23 @@ impl AccessRules {
     /// at level `level`. In [`HostCheck::ClientIp`] mode `host` is the
     /// client's dotted IPv4 address.
     pub fn rights(&self, group: &str, level: u32, user: &str, host: &str) -> Rights {
-        let asg = self
+        let index = self
             .acf
             .asgs
             .iter()
-            .find(|a| a.name == group)
-            .or_else(|| self.acf.asgs.iter().find(|a| a.name == DEFAULT_GROUP));
-        let Some(asg) = asg else {
+            .position(|a| a.name == group)
+            .or_else(|| self.acf.asgs.iter().position(|a| a.name == DEFAULT_GROUP));
+        let Some(index) = index else {
             return Rights::default();
         };
+        let (asg, calc) = (&self.acf.asgs[index], &self.calcs[index]);
         let host = match self.check {
             HostCheck::Name => host.to_ascii_lowercase(),
             HostCheck::ClientIp => host.to_string(),
         };
         let mut access = Access::None;
         let mut trapwrite = false;
-        for rule in &asg.rules {
+        for (i, rule) in asg.rules.iter().enumerate() {
             if access == Access::Write {
                 break;
             }
@@ -163,6 +223,9 @@ impl AccessRules {
                         .any(|g| map.get(g).is_some_and(|set| set.contains(who)))
             };
             if !member(&self.users, &rule.uags, user) || !member(&self.hosts, &rule.hags, &host) {
+                continue;
+            }
+            if !calc.applies(i) {
                 continue;
             }
             access = rule.access;
@@ -254,6 +317,58 @@ ASG(HIGH) {
         let r = AccessRules::parse("ASG(OTHER) { RULE(1, WRITE) }").unwrap();
         assert_eq!(r.rights("DEFAULT", 0, "u", "h"), NONE);
         assert_eq!(r.rights("OTHER", 0, "u", "h"), Rights::ALL);
+    }
+
+    /// EPICS's CALC rules (checked with softIoc -a): no result before the
+    /// inputs read, result 1 within 0.99..1.01, a bad input disables the
+    /// rules that read it, a CALC reading no input never applies.
+    #[test]
+    fn calc_rules_follow_their_inputs() {
+        let mut r = AccessRules::parse(
+            r#"
+ASG(DEFAULT) { RULE(1, READ) }
+ASG(CONST) { RULE(1, READ) RULE(1, WRITE) { CALC("1") } }
+ASG(GATED) {
+    INPA("gate") INPB("missing")
+    RULE(1, READ)
+    RULE(1, WRITE) { CALC("A>5") }
+    RULE(1, WRITE, TRAPWRITE) { CALC("A=2||B") }
+}
+ASG(NEAR) { INPA("gate") RULE(1, READ) RULE(1, WRITE) { CALC("A") } }
+"#,
+        )
+        .unwrap();
+        let write = |r: &AccessRules, g: &str| r.rights(g, 0, "u", "h").write;
+        assert_eq!(r.inputs().len(), 3);
+        assert_eq!(
+            r.inputs()[1],
+            AcfInput {
+                group: "GATED".into(),
+                letter: 'B',
+                pv: "missing".into()
+            }
+        );
+        assert!(!write(&r, "GATED") && !write(&r, "CONST"));
+        let generation = r.generation();
+        assert!(r.set_input("GATED", 'A', Some(6.0)));
+        assert!(write(&r, "GATED"));
+        assert!(!r.rights("GATED", 0, "u", "h").trapwrite);
+        assert_eq!(r.generation(), generation);
+        // A=2 makes the third rule's expression 1, but it reads B, never connected.
+        assert!(r.set_input("GATED", 'A', Some(2.0)));
+        assert!(!write(&r, "GATED"));
+        assert!(r.set_input("GATED", 'B', Some(0.0)));
+        let rights = r.rights("GATED", 0, "u", "h");
+        assert!(rights.write && rights.trapwrite);
+        // INVALID or disconnected: the rules reading A stop applying.
+        assert!(r.set_input("GATED", 'A', None));
+        assert!(!write(&r, "GATED"));
+        assert!(!r.set_input("GATED", 'C', Some(1.0)));
+        for (v, w) in [(1.005, true), (1.2, false), (0.995, true), (0.5, false)] {
+            r.set_input("NEAR", 'A', Some(v));
+            assert_eq!(write(&r, "NEAR"), w, "A={v}");
+        }
+        assert!(!write(&r, "CONST"));
     }
 
     #[test]
