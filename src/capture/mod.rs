@@ -13,7 +13,9 @@
 //! The pipeline, one file per stage: [`mod@file`] (pcap/pcapng records, via `pcap-parser`) ->
 //! [`link`] (Ethernet/VLAN, Linux cooked v1/v2, BSD loopback, raw IP; IPv4/IPv6; TCP/UDP, via
 //! `etherparse`) -> [`tcp`] (per-direction reassembly by sequence number) -> [`framer`] (CA
-//! messages out of the byte stream, re-synchronising after gaps) -> `network` (connections,
+//! messages out of the byte stream: a loss inside a message skips that message by its size,
+//! a loss across a boundary re-synchronises only on the strong [`evidence`] of a run of
+//! believable headers, so no message is ever invented) -> `network` (connections,
 //! roles, and [`names`]: cid/sid/subscription/ioid to PV name).
 //!
 //! Problems are values, not errors: a corrupt record, a packet cut by the snapshot length or a
@@ -23,6 +25,7 @@
 //! [`Config::max_flows`] flows.
 
 pub mod emit;
+pub mod evidence;
 pub mod file;
 pub mod framer;
 pub mod link;
@@ -54,6 +57,13 @@ pub struct Timestamp {
 }
 
 impl Timestamp {
+    /// Nanoseconds since the epoch (0 before it), for comparing capture times.
+    pub fn as_nanos(self) -> u64 {
+        (self.secs.max(0) as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(self.nanos))
+    }
+
     /// From pcapng ticks at `resolution` ticks per second, plus the interface's second offset.
     pub fn from_ticks(ticks: u64, resolution: u64, offset: i64) -> Self {
         let secs = (ticks / resolution) as i64 + offset;
@@ -145,6 +155,9 @@ pub struct Config {
     pub max_flow_buffer: usize,
     /// TCP flows tracked at once.
     pub max_flows: usize,
+    /// How long (capture time) bytes may wait behind a hole in a TCP stream before the
+    /// missing bytes are taken as lost.
+    pub reorder_wait: std::time::Duration,
 }
 
 impl Default for Config {
@@ -155,6 +168,7 @@ impl Default for Config {
             max_message: 16 * 1024 * 1024 + 24,
             max_flow_buffer: 4 * 1024 * 1024,
             max_flows: 65_536,
+            reorder_wait: std::time::Duration::from_millis(500),
         }
     }
 }
