@@ -12,7 +12,7 @@
 //!
 //! The pipeline, one file per stage: [`mod@file`] (pcap/pcapng records, via `pcap-parser`) ->
 //! [`link`] (Ethernet/VLAN, Linux cooked v1/v2, BSD loopback, raw IP; IPv4/IPv6; TCP/UDP, via
-//! `etherparse`) -> [`tcp`] (per-direction reassembly by sequence number) -> [`framer`] (CA
+//! `etherparse`; IP fragments put together by [`fragments`]) -> [`tcp`] (per-direction reassembly by sequence number) -> [`framer`] (CA
 //! messages out of the byte stream: a loss inside a message skips that message by its size,
 //! a loss across a boundary re-synchronises only on the strong [`evidence`] of a run of
 //! believable headers, so no message is ever invented) -> `network` (connections,
@@ -27,6 +27,7 @@
 pub mod emit;
 pub mod evidence;
 pub mod file;
+pub mod fragments;
 pub mod framer;
 pub mod link;
 pub mod names;
@@ -43,6 +44,8 @@ pub use problem::Problem;
 pub use summary::Summary;
 
 use self::file::{CaptureReader, Item};
+use self::fragments::{Defrag, FragDrop};
+use self::link::Frame;
 use self::network::{At, Network};
 use crate::proto::header::Header;
 use crate::proto::{Command, CommandError, Direction, Role};
@@ -155,6 +158,8 @@ pub struct Config {
     pub max_flow_buffer: usize,
     /// TCP flows tracked at once.
     pub max_flows: usize,
+    /// Bounds and timeout of IP fragment reassembly.
+    pub fragments: fragments::Limits,
     /// How long (capture time) bytes may wait behind a hole in a TCP stream before the
     /// missing bytes are taken as lost.
     pub reorder_wait: std::time::Duration,
@@ -169,6 +174,7 @@ impl Default for Config {
             max_flow_buffer: 4 * 1024 * 1024,
             max_flows: 65_536,
             reorder_wait: std::time::Duration::from_millis(500),
+            fragments: fragments::Limits::default(),
         }
     }
 }
@@ -188,6 +194,7 @@ pub struct Counters {
 #[derive(Debug)]
 pub struct Decoder {
     reader: CaptureReader,
+    defrag: Defrag,
     network: Network,
     counters: Counters,
     last: At,
@@ -198,6 +205,7 @@ impl Decoder {
     pub fn new(config: Config) -> Self {
         Decoder {
             reader: CaptureReader::new(),
+            defrag: Defrag::new(config.fragments),
             network: Network::new(config),
             counters: Counters::default(),
             last: At {
@@ -226,6 +234,7 @@ impl Decoder {
     pub fn handle_bytes(&mut self, data: &[u8], out: &mut impl FnMut(Event<'_>)) {
         let Decoder {
             reader,
+            defrag,
             network,
             counters,
             last,
@@ -244,9 +253,25 @@ impl Decoder {
                     time: p.time,
                 };
                 *last = at;
+                defrag.tick(p.time.as_nanos(), &mut |d| {
+                    count(Event::Problem(frag_problem(p.number, d)))
+                });
                 counters.packets = p.number;
                 match link::parse(p.linktype, p.data) {
-                    Ok(Some(packet)) => network.handle_packet(at, &packet, &mut count),
+                    Ok(Some(Frame::Packet(packet))) => {
+                        network.handle_packet(at, &packet, &mut count)
+                    }
+                    Ok(Some(Frame::Fragment(f))) => {
+                        let key = f.key;
+                        let whole = defrag.add(f, p.time.as_nanos(), &mut |d| {
+                            count(Event::Problem(frag_problem(p.number, d)))
+                        });
+                        if let Some(bytes) = whole {
+                            if let Some(packet) = link::reassembled(&key, &bytes) {
+                                network.handle_packet(at, &packet, &mut count);
+                            }
+                        }
+                    }
                     Ok(None) => {}
                     Err(link::LinkError::Unsupported(linktype)) => {
                         count(Event::Problem(Problem::UnsupportedLinkType {
@@ -270,6 +295,7 @@ impl Decoder {
     pub fn handle_eof(&mut self, out: &mut impl FnMut(Event<'_>)) {
         let Decoder {
             reader,
+            defrag,
             network,
             counters,
             last,
@@ -286,6 +312,24 @@ impl Decoder {
                 count(Event::Problem(p))
             }
         });
+        let packet = last.packet;
+        defrag.finish(&mut |d| count(Event::Problem(frag_problem(packet, d))));
         network.finish(*last, &mut count);
     }
+}
+
+/// The problem to report for dropped fragments.
+fn frag_problem(packet: u64, d: FragDrop) -> Problem {
+    let reason = match d {
+        FragDrop::Invalid(r) => format!("IP fragments do not fit together ({r}); dropped"),
+        FragDrop::TimedOut(k) => format!(
+            "IP datagram {} from {} to {} not complete in time; its fragments are dropped",
+            k.id, k.src, k.dst
+        ),
+        FragDrop::Cap(k) => format!(
+            "IP reassembly cap reached; datagram {} from {} to {} dropped",
+            k.id, k.src, k.dst
+        ),
+    };
+    Problem::Fragments { packet, reason }
 }

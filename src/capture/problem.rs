@@ -124,6 +124,14 @@ pub enum Problem {
         /// The cap, in bytes.
         cap: usize,
     },
+    /// IP fragments that could not be put together (do not fit, not complete in time, or
+    /// over the reassembly caps): their datagram is lost.
+    Fragments {
+        /// The packet.
+        packet: u64,
+        /// What happened.
+        reason: String,
+    },
     /// Too many TCP flows open at once: the new one is ignored.
     TooManyFlows {
         /// The packet.
@@ -150,6 +158,7 @@ impl Problem {
             | Gap { packet, .. }
             | Damaged { packet, .. }
             | BufferCap { packet, .. }
+            | Fragments { packet, .. }
             | TooManyFlows { packet, .. } => Some(*packet),
         }
     }
@@ -184,6 +193,7 @@ impl Problem {
             Gap { .. } => "missing TCP bytes",
             Damaged { .. } => "damaged CA message",
             BufferCap { .. } => "flow buffer cap",
+            Fragments { .. } => "IP fragments dropped",
             TooManyFlows { .. } => "too many flows",
         }
     }
@@ -282,6 +292,7 @@ impl fmt::Display for Problem {
                 "packet {packet}: {from} -> {to}: reassembly buffer cap of {cap} bytes reached; \
                  gave up on missing bytes"
             ),
+            Fragments { packet, reason } => write!(f, "packet {packet}: {reason}"),
             TooManyFlows { packet, cap } => write!(
                 f,
                 "packet {packet}: more than {cap} TCP flows open at once; this one is ignored"
