@@ -20,9 +20,11 @@
 //!
 //! Problems are values, not errors: a corrupt record, a packet cut by the snapshot length or a
 //! CA header announcing 2 GiB is reported with its packet number and skipped. Memory is
-//! bounded: one capture record, per flow at most [`Config::max_flow_buffer`] bytes waiting out
-//! of order plus one message of at most [`Config::max_message`] bytes, and at most
-//! [`Config::max_flows`] flows.
+//! bounded, for captures that run for days: one capture record, per flow at most
+//! [`Config::max_flow_buffer`] bytes waiting out of order plus one message of at most
+//! [`Config::max_message`] bytes, at most [`Config::max_flows`] flows (each forgotten after its
+//! FIN/RST or [`Config::flow_idle`] without a packet), id tables capped per circuit
+//! ([`names::MAX_IDS`]), the search-name table capped, and the fragment caps.
 
 pub mod emit;
 pub mod evidence;
@@ -158,6 +160,8 @@ pub struct Config {
     pub max_flow_buffer: usize,
     /// TCP flows tracked at once.
     pub max_flows: usize,
+    /// A TCP flow with no packet for this long (capture time) is ended and forgotten.
+    pub flow_idle: std::time::Duration,
     /// Bounds and timeout of IP fragment reassembly.
     pub fragments: fragments::Limits,
     /// How long (capture time) bytes may wait behind a hole in a TCP stream before the
@@ -175,6 +179,7 @@ impl Default for Config {
             max_flows: 65_536,
             reorder_wait: std::time::Duration::from_millis(500),
             fragments: fragments::Limits::default(),
+            flow_idle: std::time::Duration::from_secs(300),
         }
     }
 }
@@ -256,6 +261,7 @@ impl Decoder {
                 defrag.tick(p.time.as_nanos(), &mut |d| {
                     count(Event::Problem(frag_problem(p.number, d)))
                 });
+                network.sweep_idle(at, &mut count);
                 counters.packets = p.number;
                 match link::parse(p.linktype, p.data) {
                     Ok(Some(Frame::Packet(packet))) => {

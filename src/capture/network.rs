@@ -16,7 +16,7 @@ use std::rc::Rc;
 use super::evidence::{Evidence, Verdict};
 use super::framer::{looks_like_ca, FrameNote, FrameSink, Framed, Framer};
 use super::link::{Packet, Transport};
-use super::names::{payload_name, Names, PvRef, MAX_IDS};
+use super::names::{payload_name, Names, PvRef};
 use super::problem::Problem;
 use super::tcp::{Delivery, Stream};
 use super::{Config, Event, Message, Timestamp, TransportKind};
@@ -52,6 +52,8 @@ struct Circuit {
     role_source: RoleSource,
     halves: [Half; 2],
     names: Names,
+    /// Capture time (ns) of its last packet.
+    last_seen: u64,
 }
 
 impl Circuit {
@@ -72,6 +74,7 @@ impl Circuit {
             role_source,
             halves,
             names,
+            ..
         } = self;
         let other_lost = halves[1 - i].lost;
         let half = &mut halves[i];
@@ -106,7 +109,13 @@ pub(crate) struct Network {
     circuits: HashMap<(SocketAddr, SocketAddr), Circuit>,
     searches: HashMap<(SocketAddr, u32), Rc<str>>,
     too_many_reported: bool,
+    /// Capture time (ns) of the last sweep for idle circuits.
+    last_sweep: u64,
 }
+
+/// Search requests remembered (to name their replies) before the table starts over: replies
+/// come within milliseconds, so this is thousands of searches' worth.
+pub const MAX_SEARCHES: usize = 16_384;
 
 /// Current packet's number and time, passed down instead of many arguments.
 #[derive(Debug, Clone, Copy)]
@@ -122,6 +131,7 @@ impl Network {
             circuits: HashMap::new(),
             searches: HashMap::new(),
             too_many_reported: false,
+            last_sweep: 0,
         }
     }
 
@@ -136,6 +146,29 @@ impl Network {
 
     fn is_ca_port(&self, port: u16) -> bool {
         self.is_server_port(port) || self.config.repeater_ports.contains(&port)
+    }
+
+    /// Ends circuits idle for longer than the configured idle time, at most once per
+    /// second of capture time: their held bytes are flushed (as at a FIN) and their state is
+    /// dropped, so a capture running for days keeps only live circuits.
+    pub fn sweep_idle(&mut self, at: At, out: &mut impl FnMut(Event<'_>)) {
+        let now = at.time.as_nanos();
+        if self.circuits.is_empty() || now.saturating_sub(self.last_sweep) < 1_000_000_000 {
+            return;
+        }
+        self.last_sweep = now;
+        let idle = u64::try_from(self.config.flow_idle.as_nanos()).unwrap_or(u64::MAX);
+        let stale: Vec<_> = self
+            .circuits
+            .iter()
+            .filter(|(_, c)| now.saturating_sub(c.last_seen) > idle)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in stale {
+            self.close_half(key, 0, at, out);
+            self.close_half(key, 1, at, out);
+            self.circuits.remove(&key);
+        }
     }
 
     pub fn handle_packet(&mut self, at: At, p: &Packet<'_>, out: &mut impl FnMut(Event<'_>)) {
@@ -208,6 +241,7 @@ impl Network {
                     role_source,
                     halves: Default::default(),
                     names: Names::default(),
+                    last_seen: 0,
                 },
             );
         }
@@ -223,6 +257,7 @@ impl Network {
             }
         }
         let data_seq = if syn { seq.wrapping_add(1) } else { seq };
+        c.last_seen = at.time.as_nanos();
         // Bytes that waited too long behind a hole (in either direction): the hole is lost.
         let wait = u64::try_from(cfg.reorder_wait.as_nanos()).unwrap_or(u64::MAX);
         for i in 0..2 {
@@ -317,6 +352,7 @@ impl Network {
             role_source,
             halves,
             names,
+            ..
         } = c;
         let strict = halves[i].stream.from_start() && !halves[1 - i].lost;
         if let Some(framer) = halves[i].framer.as_mut() {
@@ -429,7 +465,7 @@ impl Network {
             (id::SEARCH, Role::Client) => match payload_name(body) {
                 Some(name) => {
                     let name: Rc<str> = Rc::from(name);
-                    if self.searches.len() >= MAX_IDS {
+                    if self.searches.len() >= MAX_SEARCHES {
                         self.searches.clear();
                     }
                     self.searches
