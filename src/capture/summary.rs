@@ -292,6 +292,77 @@ impl Summary {
         );
     }
 
+    /// Whether nothing was folded in.
+    pub fn is_empty(&self) -> bool {
+        self.messages == 0 && self.problems.is_empty()
+    }
+
+    /// Emits the summary as one INFO record (target `caproto::shark::summary`) stamped with
+    /// capture time `end`, so the log handlers (text, JSON, `--log-file`, `--log-ship`) carry
+    /// it like any other record. `every` is the period in seconds it covers.
+    pub fn emit_record(&self, end: Timestamp, every: f64) {
+        let mut pvs: Vec<_> = self.pvs.iter().collect();
+        pvs.sort_by(|a, b| b.1.messages.cmp(&a.1.messages).then(a.0.cmp(b.0)));
+        let top_pvs = join(
+            pvs.iter()
+                .take(5)
+                .map(|(n, s)| format!("{n}={}msg/{}B", s.messages, s.bytes)),
+        );
+        let unanswered: Vec<_> = {
+            let mut v: Vec<_> = self.searches.iter().filter(|s| s.1.replies == 0).collect();
+            v.sort_by(|a, b| b.1.requests.cmp(&a.1.requests).then(a.0.cmp(b.0)));
+            v
+        };
+        let top_unanswered = join(
+            unanswered
+                .iter()
+                .take(5)
+                .map(|(n, s)| format!("{n}={}", s.requests)),
+        );
+        let mut searchers: Vec<_> = self.searchers.iter().collect();
+        searchers.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let top_searchers = join(searchers.iter().take(5).map(|(a, n)| format!("{a}={n}")));
+        let (lost_bytes, damaged) = self
+            .losses
+            .values()
+            .fold((0, 0), |(b, d), l| (b + l.lost_bytes, d + l.damaged));
+        let problems: u64 = self.problems.values().sum();
+        let span = self
+            .first
+            .map_or(0.0, |f| self.last.as_secs_f64() - f.as_secs_f64());
+        crate::log::with_record_time(end.secs, end.nanos, || {
+            tracing::info!(
+                target: "caproto::shark::summary",
+                period_s = every,
+                span_s = span,
+                messages = self.messages,
+                bytes = self.bytes,
+                pvs = self.pvs.len(),
+                top_pvs = %top_pvs,
+                circuits = self.circuits.len(),
+                search_names = self.searches.len(),
+                unanswered = unanswered.len(),
+                top_unanswered = %top_unanswered,
+                top_searchers = %top_searchers,
+                beacon_servers = self.beacons.len(),
+                beacon_anomalies = self.anomalies.len(),
+                lost_bytes,
+                damaged,
+                problems,
+                "summary: {} messages, {} bytes, {} PVs, {} circuits, {} unanswered search names, \
+                 {} beacon anomalies, {} bytes lost, {} messages damaged",
+                self.messages,
+                self.bytes,
+                self.pvs.len(),
+                self.circuits.len(),
+                unanswered.len(),
+                self.anomalies.len(),
+                lost_bytes,
+                damaged
+            )
+        });
+    }
+
     /// The report as text.
     pub fn render(&self) -> String {
         let mut o = String::new();
@@ -410,6 +481,11 @@ impl Summary {
         }
         o
     }
+}
+
+/// Items joined with commas.
+fn join(items: impl Iterator<Item = String>) -> String {
+    items.collect::<Vec<_>>().join(",")
 }
 
 fn more(o: &mut String, len: usize) {
