@@ -137,11 +137,14 @@ impl Names {
 
     /// A sid a client uses: named if bound, and marked in use either way.
     fn used_sid(&mut self, sid: u32) -> PvRef {
-        let pv = self.by_sid(sid);
-        if !self.sids.contains_key(&sid) {
-            bounded_insert(&mut self.sids, sid, None);
+        match self.sids.get(&sid) {
+            Some(Some(n)) => PvRef::Name(Rc::clone(n)),
+            Some(None) => PvRef::Unknown(IdKind::Sid, sid),
+            None => {
+                bounded_insert(&mut self.sids, sid, None);
+                PvRef::Unknown(IdKind::Sid, sid)
+            }
         }
-        pv
     }
 
     fn by_sid(&self, sid: u32) -> PvRef {
