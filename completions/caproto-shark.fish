@@ -1,5 +1,6 @@
 complete -c caproto-shark -l port -d 'TCP/UDP port CA servers listen on (repeatable). Default: EPICS_CA_SERVER_PORT and EPICS_CAS_SERVER_PORT if set, else 5064. Connections seen from their SYN, or whose commands tell the roles, are decoded on any port' -r
 complete -c caproto-shark -l repeater-port -d 'UDP port of the CA repeater (repeatable). Default: EPICS_CA_REPEATER_PORT, else 5065' -r
+complete -c caproto-shark -l summary-every -d 'Every DURATION of capture time (`30s`, `5m`, `1h`), emit a summary of that period as an INFO record (target caproto::shark::summary): messages, bytes, busiest PVs, circuits, unanswered searches, busiest searchers, beacon anomalies, bytes lost and messages damaged. Records go wherever the others go (--log-format json, --log-file, --log-ship)' -r
 complete -c caproto-shark -l max-message -d 'Largest CA message accepted, in bytes; a header announcing more is reported and skipped' -r
 complete -c caproto-shark -l max-flow-buffer -d 'Bytes one TCP flow may hold out of order before missing bytes are given up on' -r
 complete -c caproto-shark -l log-file -d 'Also append log records to this file (at DEBUG, or more with -vvv)' -r -F

@@ -444,3 +444,47 @@ fn max_message_and_max_flow_buffer_bound_what_is_held() {
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("reassembly buffer cap"), "{err}");
 }
+
+#[test]
+fn summary_every_period_comes_out_as_records() {
+    // Messages at 0.5 s (3), 0.75 s (2), 1.0 s (2) and 1.25 s (2) after the first packet:
+    // periods of 500 ms from the first message hold 5, then 4 messages.
+    let (out, err, code) = run(
+        &["--log-format", "json", "--summary-every", "500ms"],
+        &file_of(&session()),
+    );
+    assert_eq!(code, 0, "{err}");
+    let recs: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summaries: Vec<&serde_json::Value> = recs
+        .iter()
+        .filter(|r| r["target"] == "caproto::shark::summary")
+        .collect();
+    assert_eq!(summaries.len(), 2, "{out}");
+    assert_eq!(summaries[0]["messages"], 5, "{out}");
+    assert_eq!(summaries[1]["messages"], 4, "{out}");
+    assert_eq!(summaries[0]["level"], "INFO", "{out}");
+    assert_eq!(summaries[0]["period_s"], 0.5, "{out}");
+    assert!(
+        summaries[1]["top_pvs"]
+            .as_str()
+            .unwrap()
+            .contains("motor:x="),
+        "{out}"
+    );
+    assert_eq!(summaries[1]["lost_bytes"], 0);
+    // Each comes right after the last record of its period, stamped with the period's end.
+    let first = recs
+        .iter()
+        .position(|r| r["target"] == "caproto::shark::summary")
+        .unwrap();
+    assert_eq!(first, 5, "{out}");
+    assert!(
+        summaries[0]["capture_time"].as_f64().unwrap() > recs[4]["capture_time"].as_f64().unwrap()
+    );
+    // A period that is not a duration is refused.
+    let (_, err, code) = run(&["--summary-every", "often"], &[]);
+    assert_eq!(code, 2, "{err}");
+}

@@ -1,12 +1,28 @@
-//! CA messages out of one direction's reassembled byte stream.
+//! CA messages out of one direction's reassembled byte stream, without ever inventing one.
 //!
-//! Messages split across segments are collected in a buffer; several in one segment are
-//! framed straight from the segment (the common case copies nothing). A header that cannot be
-//! right, or a gap in the stream, switches the framer to *resynchronising*: it then skips
-//! bytes until a plausible header starts (known command, sane sizes, 8-byte aligned payload,
-//! and a plausible header right after it when those bytes are there). The buffer holds at
-//! most one message of at most `max_message` bytes.
+//! ```text
+//!             header seen, bytes lost inside its message
+//!   synced ───────────────────────────────────────────► skipping (to the message's end,
+//!     ▲  │  bytes lost across a boundary, or a bad header      by its declared size;
+//!     │  └──────────────────────────────► resyncing            the message is damaged)
+//!     │          a run of believable headers │
+//!     └──────────────────────────────────────┘
+//! ```
+//!
+//! In sync, messages split across segments are collected in a buffer; several in one segment
+//! are framed straight from the segment (the common case copies nothing). When bytes are lost
+//! ([`Framer::handle_gap`]) inside a message whose header was seen, the framer knows where
+//! that message ends: it reports the message damaged once ([`FrameNote::Damaged`]), skips to
+//! its end and stays in sync. When the loss crosses a message boundary (or a header cannot be
+//! right) nothing says where the next message starts, so the framer *resynchronises*: it holds
+//! the bytes and believes a position only on strong evidence: a run of
+//! [`CHAIN`] consecutive headers that each pass the per-command checks of
+//! [`super::evidence`], or a shorter run reaching exactly the end of what was captured with at
+//! least one header vouched for by an id bound on the circuit. Until then every byte is
+//! skipped. The buffers hold at most one message of at most `max_message` bytes (plus a
+//! 64 KiB margin while resynchronising).
 
+use super::evidence::Verdict;
 use crate::proto::command::id;
 use crate::proto::header::{Header, EXTENDED_HEADER_LEN, EXTENDED_MARKER, HEADER_LEN};
 
@@ -28,17 +44,58 @@ pub enum FrameNote {
     Bad(String),
     /// Resynchronised after skipping this many bytes.
     Skipped(u64),
+    /// Bytes were lost inside a message whose header was seen: it is not emitted.
+    Damaged {
+        /// Its header.
+        header: Header,
+        /// Its declared size (header and payload).
+        size: u64,
+        /// Bytes of it that were lost.
+        lost: u64,
+    },
 }
+
+/// Where the framer's messages and notes go, and who judges headers while resynchronising.
+pub trait FrameSink {
+    /// How believable `header` is here; `payload` when whole at hand; `at_start` when it
+    /// would be the first message of the half.
+    fn judge(&self, header: &Header, payload: Option<&[u8]>, at_start: bool) -> Verdict;
+    /// A whole message.
+    fn message(&mut self, m: Framed<'_>);
+    /// Trouble.
+    fn note(&mut self, n: FrameNote);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// The next byte starts a message (or continues the one in `partial`).
+    Synced,
+    /// This many bytes are the rest of a damaged message.
+    Skipping(u64),
+    /// Looking for strong evidence of a header in `held`.
+    Resync,
+}
+
+/// Headers checked in a row before a resynchronisation point is believed.
+pub const CHAIN: usize = 3;
+
+/// How far past the held bytes a candidate message not vouched for may run while waiting.
+const WAIT_MARGIN: usize = 64 * 1024;
 
 /// Framing state of one direction.
 #[derive(Debug)]
 pub struct Framer {
+    /// In sync: the bytes of the message being completed.
     partial: Vec<u8>,
     /// Total size of the message in `partial`, once its header is there.
     want: Option<usize>,
-    synced: bool,
+    state: State,
+    /// Resynchronising: bytes not yet ruled out.
+    held: Vec<u8>,
     /// Bytes skipped in the current resynchronisation.
     skipped: u64,
+    /// Nothing was framed or lost yet: the first byte may start the half (a clean point).
+    fresh: bool,
     max_message: usize,
 }
 
@@ -48,99 +105,146 @@ impl Framer {
         Framer {
             partial: Vec::new(),
             want: None,
-            synced,
+            state: if synced { State::Synced } else { State::Resync },
+            held: Vec::new(),
             skipped: 0,
+            fresh: true,
             max_message: max_message.max(EXTENDED_HEADER_LEN),
         }
     }
 
-    /// Bytes of a message held while waiting for the rest.
+    /// Bytes held while waiting for the rest of a message or for evidence.
     pub fn buffered(&self) -> usize {
-        self.partial.len()
+        self.partial.len() + self.held.len()
     }
 
     /// Whether the framer is looking for a header after a gap or bad bytes.
     pub fn is_resyncing(&self) -> bool {
-        !self.synced
+        self.state == State::Resync
     }
 
-    /// Bytes were lost: drop any partial message and look for the next header.
-    pub fn handle_gap(&mut self) {
-        self.partial.clear();
-        self.want = None;
-        self.synced = false;
+    /// `n` bytes of the stream were lost at this point.
+    pub fn handle_gap(&mut self, n: u64, sink: &mut impl FrameSink) {
+        if n == 0 {
+            return;
+        }
+        self.fresh = false;
+        if self.state == State::Resync && !self.held.is_empty() {
+            // The bytes held end where the loss starts: a clean end for a run of headers
+            // (what cannot be settled there is skipped).
+            self.drain_held(sink, true);
+        }
+        match self.state {
+            State::Synced => match self.want {
+                Some(total) if !self.partial.is_empty() => {
+                    let remaining = (total - self.partial.len()) as u64;
+                    if let Ok((header, _)) = Header::decode(&self.partial) {
+                        sink.note(FrameNote::Damaged {
+                            header,
+                            size: total as u64,
+                            lost: n.min(remaining),
+                        });
+                    }
+                    self.clear_partial();
+                    if n < remaining {
+                        self.state = State::Skipping(remaining - n);
+                    } else if n > remaining {
+                        self.state = State::Resync;
+                    }
+                }
+                _ => {
+                    // Lost from a boundary (or inside a header): where the next message
+                    // starts is unknown.
+                    self.skipped += self.partial.len() as u64;
+                    self.clear_partial();
+                    self.state = State::Resync;
+                }
+            },
+            State::Skipping(k) if n < k => self.state = State::Skipping(k - n),
+            State::Skipping(k) if n == k => self.state = State::Synced,
+            State::Skipping(_) => self.state = State::Resync,
+            State::Resync => {
+                // Evidence cannot run across missing bytes.
+                self.skipped += self.held.len() as u64;
+                self.held.clear();
+            }
+        }
     }
 
     /// The stream ended: bytes held while resynchronising are searched once more, now
     /// knowing that nothing follows them, and the whole messages found are emitted.
-    pub fn finish(&mut self, msg: &mut impl FnMut(Framed<'_>), note: &mut impl FnMut(FrameNote)) {
-        if self.synced || self.partial.is_empty() {
-            self.partial.clear();
+    pub fn finish(&mut self, sink: &mut impl FrameSink) {
+        if self.state == State::Resync && !self.held.is_empty() {
+            self.drain_held(sink, true);
+        }
+        self.held.clear();
+        self.clear_partial();
+    }
+
+    /// Frames `data`, giving `sink` each whole message and each note.
+    pub fn handle_data(&mut self, data: &[u8], sink: &mut impl FrameSink) {
+        let used = self.feed(data, sink);
+        if used == data.len() {
             return;
         }
-        let held = std::mem::take(&mut self.partial);
-        if let Some(i) = (0..held.len()).find(|&i| plausible_final(&held[i..], self.max_message)) {
-            self.skipped += i as u64;
-            self.found(note);
-            let mut rest = &held[i..];
-            while let Check::Whole(header, header_len, total) = frame_at(rest, self.max_message) {
-                msg(Framed {
-                    header,
-                    header_len,
-                    bytes: &rest[..total],
-                });
-                rest = &rest[total..];
-            }
+        self.held.extend_from_slice(&data[used..]);
+        self.drain_held(sink, false);
+    }
+
+    fn clear_partial(&mut self) {
+        self.partial.clear();
+        self.want = None;
+        if self.partial.capacity() > 1 << 20 {
+            self.partial = Vec::new();
         }
     }
 
-    /// Frames `data`, calling `msg` for each whole message and `note` for trouble.
-    pub fn handle_data(
-        &mut self,
-        mut data: &[u8],
-        msg: &mut impl FnMut(Framed<'_>),
-        note: &mut impl FnMut(FrameNote),
-    ) {
+    /// Frames while in sync or skipping; returns the bytes used (all, unless the framer
+    /// starts resynchronising: the rest is then for [`Self::drain_held`]).
+    fn feed(&mut self, mut data: &[u8], sink: &mut impl FrameSink) -> usize {
+        let len = data.len();
         while !data.is_empty() {
-            if !self.synced {
-                data = self.resync(data, note);
-                continue;
-            }
-            if !self.partial.is_empty() {
-                data = self.fill(data, msg, note);
-                continue;
-            }
-            // Fast path: frame straight from `data`.
-            match frame_at(data, self.max_message) {
-                Check::Whole(header, header_len, total) => {
-                    msg(Framed {
-                        header,
-                        header_len,
-                        bytes: &data[..total],
-                    });
-                    data = &data[total..];
+            match self.state {
+                State::Resync => break,
+                State::Skipping(k) => {
+                    let n = (data.len() as u64).min(k);
+                    data = &data[n as usize..];
+                    self.state = if n == k {
+                        State::Synced
+                    } else {
+                        State::Skipping(k - n)
+                    };
                 }
-                Check::Partial(total) => {
-                    self.want = total;
-                    self.partial.extend_from_slice(data);
-                    return;
-                }
-                Check::Bad(reason) => {
-                    note(FrameNote::Bad(reason));
-                    self.synced = false;
-                    self.skipped = 0;
-                }
+                State::Synced if !self.partial.is_empty() => data = self.fill(data, sink),
+                State::Synced => match frame_at(data, self.max_message) {
+                    Check::Whole(header, header_len, total) => {
+                        self.fresh = false;
+                        sink.message(Framed {
+                            header,
+                            header_len,
+                            bytes: &data[..total],
+                        });
+                        data = &data[total..];
+                    }
+                    Check::Partial(total) => {
+                        self.want = total;
+                        self.partial.extend_from_slice(data);
+                        data = &[];
+                    }
+                    Check::Bad(reason) => {
+                        sink.note(FrameNote::Bad(reason));
+                        self.state = State::Resync;
+                        self.skipped += 1;
+                        data = &data[1..];
+                    }
+                },
             }
         }
+        len - data.len()
     }
 
-    /// Adds bytes to the partial message; emits every message that is whole.
-    fn fill<'d>(
-        &mut self,
-        data: &'d [u8],
-        msg: &mut impl FnMut(Framed<'_>),
-        note: &mut impl FnMut(FrameNote),
-    ) -> &'d [u8] {
+    /// Adds bytes to the partial message; emits it once whole.
+    fn fill<'d>(&mut self, data: &'d [u8], sink: &mut impl FrameSink) -> &'d [u8] {
         let len = self.partial.len();
         // Never take bytes past the current message: they may start the next one.
         let target = match self.want {
@@ -151,101 +255,71 @@ impl Framer {
         };
         let take = target.saturating_sub(len).min(data.len());
         self.partial.extend_from_slice(&data[..take]);
-        loop {
-            match frame_at(&self.partial, self.max_message) {
-                Check::Whole(header, header_len, total) => {
-                    msg(Framed {
-                        header,
-                        header_len,
-                        bytes: &self.partial[..total],
-                    });
-                    self.partial.drain(..total);
-                    self.want = None;
-                    if self.partial.is_empty() {
-                        if self.partial.capacity() > 1 << 20 {
-                            self.partial = Vec::new();
-                        }
-                        break;
-                    }
-                }
-                Check::Partial(total) => {
-                    self.want = total;
-                    break;
-                }
-                Check::Bad(reason) => {
-                    note(FrameNote::Bad(reason));
-                    // Resynchronise over what was held after its first byte.
-                    let held = std::mem::take(&mut self.partial);
-                    self.want = None;
-                    self.synced = false;
-                    self.skipped = 0;
-                    let left = self.resync(&held[1..], note);
-                    if self.synced {
-                        self.partial.extend_from_slice(left);
-                    }
-                    break;
-                }
+        match frame_at(&self.partial, self.max_message) {
+            Check::Whole(header, header_len, total) => {
+                self.fresh = false;
+                sink.message(Framed {
+                    header,
+                    header_len,
+                    bytes: &self.partial[..total],
+                });
+                self.clear_partial();
+            }
+            Check::Partial(total) => self.want = total,
+            Check::Bad(reason) => {
+                sink.note(FrameNote::Bad(reason));
+                // Resynchronise over what was held after its first byte.
+                self.skipped += 1;
+                self.held.extend_from_slice(&self.partial[1..]);
+                self.clear_partial();
+                self.state = State::Resync;
             }
         }
         &data[take..]
     }
 
-    /// Skips to the first plausible header in `data`; returns the rest (from that header).
-    /// Up to 23 trailing bytes that might start a header are kept for the next call.
-    fn resync<'d>(&mut self, data: &'d [u8], note: &mut impl FnMut(FrameNote)) -> &'d [u8] {
-        // Bytes held from the previous call are in `partial`; join only what is needed.
-        if !self.partial.is_empty() {
-            let mut joined = std::mem::take(&mut self.partial);
-            let extra = data.len().min(4 * EXTENDED_HEADER_LEN);
-            let held = joined.len();
-            joined.extend_from_slice(&data[..extra]);
-            for i in 0..held {
-                match plausible(&joined[i..], self.max_message) {
-                    Some(true) => {
-                        self.skipped += i as u64;
-                        self.found(note);
-                        // Re-feed the header's first bytes through `partial`.
-                        self.partial.extend_from_slice(&joined[i..held]);
-                        self.want = None;
-                        return data;
-                    }
-                    Some(false) => {}
-                    None => {
-                        // Undecided: keep from here and wait.
-                        self.skipped += i as u64;
-                        self.partial.extend_from_slice(&joined[i..held]);
-                        self.partial.extend_from_slice(&data[..extra]);
-                        return &data[extra..];
-                    }
-                }
+    /// Resynchronising over `held`: finds the first believable position, frames from there,
+    /// and repeats if framing loses sync again.
+    fn drain_held(&mut self, sink: &mut impl FrameSink, last: bool) {
+        while let Some(at) = self.scan(sink, last) {
+            let buf = std::mem::take(&mut self.held);
+            let used = at + self.feed(&buf[at..], sink);
+            if used == buf.len() {
+                self.held = buf;
+                self.held.clear();
+                return;
             }
-            self.skipped += held as u64;
+            self.held.extend_from_slice(&buf[used..]);
         }
-        for i in 0..data.len() {
-            match plausible(&data[i..], self.max_message) {
-                Some(true) => {
-                    self.skipped += i as u64;
-                    self.found(note);
-                    return &data[i..];
-                }
-                Some(false) => {}
-                None => {
-                    self.skipped += i as u64;
-                    self.partial.extend_from_slice(&data[i..]);
-                    return &[];
-                }
-            }
-        }
-        self.skipped += data.len() as u64;
-        &[]
     }
 
-    fn found(&mut self, note: &mut impl FnMut(FrameNote)) {
-        self.synced = true;
-        if self.skipped > 0 {
-            note(FrameNote::Skipped(self.skipped));
+    /// Looks for strong evidence in `held`. Returns the offset where framing resumes (the
+    /// bytes before it were skipped), or `None` with `held` trimmed to what is undecided.
+    fn scan(&mut self, sink: &mut impl FrameSink, last: bool) -> Option<usize> {
+        for i in 0..self.held.len() {
+            let at_start = self.fresh && i == 0 && self.skipped == 0;
+            match chain(&self.held[i..], sink, at_start, last, self.max_message) {
+                Chain::Accept => {
+                    self.skipped += i as u64;
+                    if self.skipped > 0 {
+                        sink.note(FrameNote::Skipped(self.skipped));
+                    }
+                    self.skipped = 0;
+                    self.fresh = false;
+                    self.state = State::Synced;
+                    return Some(i);
+                }
+                Chain::Reject => self.fresh = false,
+                Chain::Undecided => {
+                    self.skipped += i as u64;
+                    self.held.drain(..i);
+                    return None;
+                }
+            }
         }
-        self.skipped = 0;
+        self.skipped += self.held.len() as u64;
+        self.held.clear();
+        None
     }
 }
 
@@ -288,206 +362,107 @@ fn frame_at(b: &[u8], max_message: usize) -> Check {
     }
 }
 
-/// Headers checked in a row before a resynchronisation point is believed.
-const CHAIN: usize = 4;
-
-/// Whether a believable CA message starts `b`: `None` when more bytes are needed to tell.
-///
-/// Believable means: this header and those that follow it (up to [`CHAIN`] of them, or
-/// to the exact end of `b`) all look right. A message that runs past the end of `b`, or a
-/// following header cut off by it, leaves the question open, so the caller waits for more.
-pub(crate) fn plausible(b: &[u8], max_message: usize) -> Option<bool> {
-    chain(b, max_message, false)
+/// Whether a resynchronisation point is believed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chain {
+    Accept,
+    Reject,
+    /// More bytes are needed to tell.
+    Undecided,
 }
 
-/// [`plausible`] at the end of a stream, where nothing more will come: a message or header
-/// running past the end is not believable.
-fn plausible_final(b: &[u8], max_message: usize) -> bool {
-    chain(b, max_message, true) == Some(true)
-}
-
-fn chain(b: &[u8], max_message: usize, last: bool) -> Option<bool> {
-    let mut at = 0;
-    for _ in 0..CHAIN {
+/// Judges the run of headers starting `b`. Believed: [`CHAIN`] headers in a row that each
+/// pass the judge, or a shorter run ending exactly at the end of `b` (the end of what was
+/// captured so far) that an id bound on the circuit vouches for, that starts the half, or
+/// that ends exactly where the stream ended (`last`).
+/// A message running past the end leaves the question open unless the stream ended (`last`),
+/// or it is too long to wait for without an id vouching for it.
+fn chain(
+    b: &[u8],
+    judge: &impl FrameSink,
+    at_start: bool,
+    last: bool,
+    max_message: usize,
+) -> Chain {
+    let open = if last {
+        Chain::Reject
+    } else {
+        Chain::Undecided
+    };
+    let mut at = 0usize;
+    let mut known = false;
+    for n in 1..=CHAIN {
         let rest = &b[at..];
-        match plausible_header(rest, max_message) {
-            None if last => return Some(false),
-            None => return None,
-            Some(false) => return Some(false),
-            Some(true) => {}
+        if rest.len() < HEADER_LEN
+            || (rest[2..4] == EXTENDED_MARKER.to_be_bytes() && rest.len() < EXTENDED_HEADER_LEN)
+        {
+            return open;
         }
-        let (h, hl) = Header::decode(rest).ok()?;
-        let next = at as u64 + hl as u64 + u64::from(h.payload_size);
-        if next == b.len() as u64 {
-            return Some(true);
+        if id::name(u16::from_be_bytes([rest[0], rest[1]])).is_none() {
+            return Chain::Reject;
         }
-        if next > b.len() as u64 {
-            return if last { Some(false) } else { None };
+        let Ok((h, hl)) = Header::decode(rest) else {
+            return open;
+        };
+        let total = hl as u64 + u64::from(h.payload_size);
+        if total > max_message as u64 {
+            return Chain::Reject;
         }
-        at = next as usize;
+        let total = total as usize;
+        let verdict = judge.judge(&h, rest.get(hl..total), at_start && at == 0);
+        match verdict {
+            Verdict::Bad => return Chain::Reject,
+            Verdict::Known => known = true,
+            Verdict::Plausible => {}
+        }
+        if total > rest.len() {
+            let waiting = at + total;
+            let vouched = verdict == Verdict::Known && waiting <= max_message + WAIT_MARGIN;
+            return if last || !(vouched || waiting <= WAIT_MARGIN) {
+                Chain::Reject
+            } else {
+                Chain::Undecided
+            };
+        }
+        at += total;
+        if n == CHAIN {
+            break;
+        }
+        if at == b.len() {
+            // The end of what was captured so far, or of the stream: a clean point.
+            return if known || at_start || last {
+                Chain::Accept
+            } else {
+                Chain::Undecided
+            };
+        }
     }
-    Some(true)
+    Chain::Accept
 }
 
-/// Checks one header's fields; `None` if fewer than 16 (or 24) bytes.
-fn plausible_header(b: &[u8], max_message: usize) -> Option<bool> {
-    if b.len() < HEADER_LEN {
-        return None;
+/// A judge with no knowledge of any circuit: per-command size and type checks only, either
+/// sender, no VERSION except at the start.
+pub(crate) struct Loose;
+
+impl FrameSink for Loose {
+    fn judge(&self, h: &Header, payload: Option<&[u8]>, at_start: bool) -> Verdict {
+        let names = super::names::Names::default();
+        super::evidence::Evidence {
+            sender: None,
+            names: &names,
+            strict: false,
+        }
+        .judge(h, payload, at_start)
     }
-    let u16_at = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
-    let cmd = u16_at(0);
-    let size16 = u16_at(2);
-    if size16 == EXTENDED_MARKER && b.len() < EXTENDED_HEADER_LEN {
-        return None;
-    }
-    let Ok((h, hl)) = Header::decode(b) else {
-        return None;
-    };
-    let sane = match cmd {
-        // The minor protocol version: 4.x with x up to 13 today.
-        id::VERSION => h.payload_size == 0 && (1..=15).contains(&h.data_count),
-        id::ECHO | id::EVENTS_OFF | id::EVENTS_ON | id::READ_SYNC => h.payload_size == 0,
-        id::EVENT_ADD
-        | id::READ
-        | id::WRITE
-        | id::READ_NOTIFY
-        | id::WRITE_NOTIFY
-        | id::EVENT_CANCEL => h.data_type <= 38,
-        id::CREATE_CHAN
-        | id::CLEAR_CHANNEL
-        | id::ACCESS_RIGHTS
-        | id::ERROR
-        | id::CLIENT_NAME
-        | id::HOST_NAME
-        | id::CREATE_CH_FAIL
-        | id::SERVER_DISCONN
-        | id::SEARCH
-        | id::NOT_FOUND => true,
-        // Obsolete or UDP-only commands do not turn up on a circuit.
-        _ => false,
-    };
-    Some(
-        sane && h.payload_size % 8 == 0
-            && (hl as u64 + u64::from(h.payload_size)) <= max_message as u64,
-    )
+    fn message(&mut self, _: Framed<'_>) {}
+    fn note(&mut self, _: FrameNote) {}
+}
+
+/// Whether `b` (a segment's payload) is whole CA messages from its first byte to its last,
+/// by the loose judge: used to pick up connections on unlisted ports.
+pub(crate) fn looks_like_ca(b: &[u8], max_message: usize) -> bool {
+    chain(b, &Loose, true, true, max_message) == Chain::Accept
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn msg(cmd: u16, payload: &[u8], p1: u32) -> Vec<u8> {
-        let h = Header {
-            command: cmd,
-            payload_size: payload.len() as u32,
-            data_type: 6,
-            data_count: 1,
-            parameter1: p1,
-            parameter2: 2,
-        };
-        let mut v = Vec::new();
-        h.encode(&mut v);
-        v.extend_from_slice(payload);
-        v
-    }
-
-    fn frame(f: &mut Framer, chunks: &[&[u8]]) -> (Vec<(u16, u32)>, Vec<FrameNote>) {
-        let mut got = Vec::new();
-        let mut notes = Vec::new();
-        for c in chunks {
-            f.handle_data(
-                c,
-                &mut |m| got.push((m.header.command, m.header.parameter1)),
-                &mut |n| notes.push(n),
-            );
-        }
-        f.finish(
-            &mut |m| got.push((m.header.command, m.header.parameter1)),
-            &mut |n| notes.push(n),
-        );
-        (got, notes)
-    }
-
-    #[test]
-    fn several_in_one_and_split_across() {
-        let mut stream = msg(15, &[0; 8], 1);
-        stream.extend(msg(15, &[0; 16], 2));
-        stream.extend(msg(1, &[0; 8], 3));
-        for cut in [1, 5, 16, 17, 23, 24, 40, 55] {
-            let mut f = Framer::new(true, 1 << 20);
-            let (got, notes) = frame(&mut f, &[&stream[..cut], &stream[cut..]]);
-            assert_eq!(got, [(15, 1), (15, 2), (1, 3)], "cut at {cut}");
-            assert!(notes.is_empty());
-        }
-        // One byte at a time.
-        let mut f = Framer::new(true, 1 << 20);
-        let chunks: Vec<&[u8]> = stream.chunks(1).collect();
-        assert_eq!(frame(&mut f, &chunks).0.len(), 3);
-    }
-
-    #[test]
-    fn extended_header_split() {
-        let big = vec![0u8; 0x1_0000];
-        let h = Header {
-            command: 15,
-            payload_size: big.len() as u32,
-            data_type: 6,
-            data_count: 70_000,
-            parameter1: 9,
-            parameter2: 1,
-        };
-        let mut stream = Vec::new();
-        h.encode(&mut stream);
-        assert_eq!(stream.len(), 24);
-        stream.extend_from_slice(&big);
-        stream.extend(msg(15, &[0; 8], 10));
-        for cut in [2, 16, 20, 24, 30] {
-            let mut f = Framer::new(true, 1 << 20);
-            let (got, _) = frame(&mut f, &[&stream[..cut], &stream[cut..]]);
-            assert_eq!(got, [(15, 9), (15, 10)], "cut at {cut}");
-        }
-    }
-
-    #[test]
-    fn resync_mid_message() {
-        let mut stream = msg(15, &[7; 24], 1);
-        stream.extend(msg(15, &[0; 8], 2));
-        stream.extend(msg(1, &[0; 8], 3));
-        // Start 5 bytes into the first message (capture began mid-connection).
-        let mut f = Framer::new(false, 1 << 20);
-        let (got, notes) = frame(&mut f, &[&stream[5..]]);
-        assert_eq!(got, [(15, 2), (1, 3)]);
-        assert_eq!(notes, [FrameNote::Skipped(35)]);
-    }
-
-    #[test]
-    fn oversized_header_is_refused_and_skipped() {
-        let mut stream = Vec::new();
-        let h = Header {
-            command: 15,
-            payload_size: 0x8000_0000,
-            data_type: 6,
-            data_count: 1,
-            parameter1: 0,
-            parameter2: 0,
-        };
-        h.encode(&mut stream);
-        stream.extend(msg(15, &[0; 8], 4));
-        let mut f = Framer::new(true, 1 << 20);
-        let (got, notes) = frame(&mut f, &[&stream]);
-        assert_eq!(got, [(15, 4)]);
-        assert!(matches!(&notes[0], FrameNote::Bad(r) if r.contains("2147483648")));
-        assert_eq!(f.buffered(), 0);
-    }
-
-    #[test]
-    fn gap_drops_partial() {
-        let a = msg(15, &[0; 16], 1);
-        let b = msg(15, &[0; 8], 2);
-        let mut f = Framer::new(true, 1 << 20);
-        frame(&mut f, &[&a[..10]]);
-        f.handle_gap();
-        let (got, _) = frame(&mut f, &[&a[20..], &b]);
-        assert_eq!(got, [(15, 2)]);
-    }
-}
+mod tests;

@@ -9,7 +9,12 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, LenSource, TransportSlice};
+use etherparse::{
+    EtherType, Ipv6ExtensionSlice, LaxNetSlice, LaxSlicedPacket, LenSource, TcpSlice,
+    TransportSlice, UdpSlice,
+};
+
+use super::fragments::{FragKey, Fragment};
 
 /// `LINKTYPE_*` values read here.
 pub mod linktype {
@@ -84,9 +89,18 @@ pub enum LinkError {
     Malformed(String),
 }
 
+/// What one frame carries.
+#[derive(Debug, Clone, Copy)]
+pub enum Frame<'a> {
+    /// A whole TCP segment or UDP datagram.
+    Packet(Packet<'a>),
+    /// A fragment of an IP datagram (for [`super::fragments::Defrag`]).
+    Fragment(Fragment<'a>),
+}
+
 /// Parses one frame of link type `linktype`. `Ok(None)` for frames that carry no TCP or UDP
-/// (ARP, ICMP, IP fragments after the first).
-pub fn parse(linktype: i32, frame: &[u8]) -> Result<Option<Packet<'_>>, LinkError> {
+/// (ARP, ICMP).
+pub fn parse(linktype: i32, frame: &[u8]) -> Result<Option<Frame<'_>>, LinkError> {
     let sliced = match linktype {
         linktype::ETHERNET => LaxSlicedPacket::from_ethernet(frame)
             .map_err(|e| LinkError::Malformed(e.to_string()))?,
@@ -119,7 +133,104 @@ pub fn parse(linktype: i32, frame: &[u8]) -> Result<Option<Packet<'_>>, LinkErro
         | linktype::IPV6 => from_ip(frame)?,
         other => return Err(LinkError::Unsupported(other)),
     };
-    Ok(packet_of(&sliced))
+    Ok(frame_of(&sliced))
+}
+
+/// The TCP segment or UDP datagram of a reassembled datagram's transport bytes.
+pub fn reassembled<'a>(key: &FragKey, bytes: &'a [u8]) -> Option<Packet<'a>> {
+    match key.proto {
+        6 => {
+            let tcp = TcpSlice::from_slice(bytes).ok()?;
+            Some(Packet {
+                src: SocketAddr::new(key.src, tcp.source_port()),
+                dst: SocketAddr::new(key.dst, tcp.destination_port()),
+                transport: Transport::Tcp {
+                    seq: tcp.sequence_number(),
+                    syn: tcp.syn(),
+                    ack: tcp.ack(),
+                    fin: tcp.fin(),
+                    rst: tcp.rst(),
+                    payload: tcp.payload(),
+                    missing: 0,
+                },
+            })
+        }
+        17 => {
+            let udp = UdpSlice::from_slice_lax(bytes).ok()?;
+            let payload = udp.payload();
+            let declared = usize::from(udp.length()).saturating_sub(8);
+            Some(Packet {
+                src: SocketAddr::new(key.src, udp.source_port()),
+                dst: SocketAddr::new(key.dst, udp.destination_port()),
+                transport: Transport::Udp {
+                    payload,
+                    missing: declared.saturating_sub(payload.len()),
+                },
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The fragment a fragmented IP packet carries, if it carries TCP or UDP.
+fn fragment_of<'a>(net: &LaxNetSlice<'a>) -> Option<Fragment<'a>> {
+    let (src, dst, id, offset, more, payload) = match net {
+        LaxNetSlice::Ipv4(v4) => {
+            let h = v4.header();
+            (
+                IpAddr::from(h.source_addr()),
+                IpAddr::from(h.destination_addr()),
+                u32::from(h.identification()),
+                h.fragments_offset().value(),
+                h.more_fragments(),
+                v4.payload(),
+            )
+        }
+        LaxNetSlice::Ipv6(v6) => {
+            let frag = v6.extensions().clone().into_iter().find_map(|e| match e {
+                Ipv6ExtensionSlice::Fragment(f) => Some(f),
+                _ => None,
+            })?;
+            let h = v6.header();
+            (
+                IpAddr::from(h.source_addr()),
+                IpAddr::from(h.destination_addr()),
+                frag.identification(),
+                frag.fragment_offset().value(),
+                frag.more_fragments(),
+                v6.payload(),
+            )
+        }
+        _ => return None,
+    };
+    let proto = payload.ip_number.0;
+    if payload.incomplete || !(proto == 6 || proto == 17) {
+        return None; // a fragment cut by the snapshot length cannot complete a datagram
+    }
+    Some(Fragment {
+        key: FragKey {
+            src,
+            dst,
+            id,
+            proto,
+        },
+        offset,
+        more,
+        payload: payload.payload,
+    })
+}
+
+fn frame_of<'a>(p: &LaxSlicedPacket<'a>) -> Option<Frame<'a>> {
+    let net = p.net.as_ref()?;
+    let fragmented = match net {
+        LaxNetSlice::Ipv4(v4) => v4.payload().fragmented,
+        LaxNetSlice::Ipv6(v6) => v6.payload().fragmented,
+        _ => false,
+    };
+    if fragmented {
+        return fragment_of(net).map(Frame::Fragment);
+    }
+    packet_of(p).map(Frame::Packet)
 }
 
 fn from_ip(data: &[u8]) -> Result<LaxSlicedPacket<'_>, LinkError> {

@@ -12,18 +12,24 @@
 //!
 //! The pipeline, one file per stage: [`mod@file`] (pcap/pcapng records, via `pcap-parser`) ->
 //! [`link`] (Ethernet/VLAN, Linux cooked v1/v2, BSD loopback, raw IP; IPv4/IPv6; TCP/UDP, via
-//! `etherparse`) -> [`tcp`] (per-direction reassembly by sequence number) -> [`framer`] (CA
-//! messages out of the byte stream, re-synchronising after gaps) -> `network` (connections,
+//! `etherparse`; IP fragments put together by [`fragments`]) -> [`tcp`] (per-direction reassembly by sequence number) -> [`framer`] (CA
+//! messages out of the byte stream: a loss inside a message skips that message by its size,
+//! a loss across a boundary re-synchronises only on the strong [`evidence`] of a run of
+//! believable headers, so no message is ever invented) -> `network` (connections,
 //! roles, and [`names`]: cid/sid/subscription/ioid to PV name).
 //!
 //! Problems are values, not errors: a corrupt record, a packet cut by the snapshot length or a
 //! CA header announcing 2 GiB is reported with its packet number and skipped. Memory is
-//! bounded: one capture record, per flow at most [`Config::max_flow_buffer`] bytes waiting out
-//! of order plus one message of at most [`Config::max_message`] bytes, and at most
-//! [`Config::max_flows`] flows.
+//! bounded, for captures that run for days: one capture record, per flow at most
+//! [`Config::max_flow_buffer`] bytes waiting out of order plus one message of at most
+//! [`Config::max_message`] bytes, at most [`Config::max_flows`] flows (each forgotten after its
+//! FIN/RST or [`Config::flow_idle`] without a packet), id tables capped per circuit
+//! ([`names::MAX_IDS`]), the search-name table capped, and the fragment caps.
 
 pub mod emit;
+pub mod evidence;
 pub mod file;
+pub mod fragments;
 pub mod framer;
 pub mod link;
 pub mod names;
@@ -40,6 +46,8 @@ pub use problem::Problem;
 pub use summary::Summary;
 
 use self::file::{CaptureReader, Item};
+use self::fragments::{Defrag, FragDrop};
+use self::link::Frame;
 use self::network::{At, Network};
 use crate::proto::header::Header;
 use crate::proto::{Command, CommandError, Direction, Role};
@@ -54,6 +62,13 @@ pub struct Timestamp {
 }
 
 impl Timestamp {
+    /// Nanoseconds since the epoch (0 before it), for comparing capture times.
+    pub fn as_nanos(self) -> u64 {
+        (self.secs.max(0) as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(self.nanos))
+    }
+
     /// From pcapng ticks at `resolution` ticks per second, plus the interface's second offset.
     pub fn from_ticks(ticks: u64, resolution: u64, offset: i64) -> Self {
         let secs = (ticks / resolution) as i64 + offset;
@@ -145,6 +160,13 @@ pub struct Config {
     pub max_flow_buffer: usize,
     /// TCP flows tracked at once.
     pub max_flows: usize,
+    /// A TCP flow with no packet for this long (capture time) is ended and forgotten.
+    pub flow_idle: std::time::Duration,
+    /// Bounds and timeout of IP fragment reassembly.
+    pub fragments: fragments::Limits,
+    /// How long (capture time) bytes may wait behind a hole in a TCP stream before the
+    /// missing bytes are taken as lost.
+    pub reorder_wait: std::time::Duration,
 }
 
 impl Default for Config {
@@ -155,6 +177,9 @@ impl Default for Config {
             max_message: 16 * 1024 * 1024 + 24,
             max_flow_buffer: 4 * 1024 * 1024,
             max_flows: 65_536,
+            reorder_wait: std::time::Duration::from_millis(500),
+            fragments: fragments::Limits::default(),
+            flow_idle: std::time::Duration::from_secs(300),
         }
     }
 }
@@ -174,6 +199,7 @@ pub struct Counters {
 #[derive(Debug)]
 pub struct Decoder {
     reader: CaptureReader,
+    defrag: Defrag,
     network: Network,
     counters: Counters,
     last: At,
@@ -184,6 +210,7 @@ impl Decoder {
     pub fn new(config: Config) -> Self {
         Decoder {
             reader: CaptureReader::new(),
+            defrag: Defrag::new(config.fragments),
             network: Network::new(config),
             counters: Counters::default(),
             last: At {
@@ -212,6 +239,7 @@ impl Decoder {
     pub fn handle_bytes(&mut self, data: &[u8], out: &mut impl FnMut(Event<'_>)) {
         let Decoder {
             reader,
+            defrag,
             network,
             counters,
             last,
@@ -230,9 +258,26 @@ impl Decoder {
                     time: p.time,
                 };
                 *last = at;
+                defrag.tick(p.time.as_nanos(), &mut |d| {
+                    count(Event::Problem(frag_problem(p.number, d)))
+                });
+                network.sweep_idle(at, &mut count);
                 counters.packets = p.number;
                 match link::parse(p.linktype, p.data) {
-                    Ok(Some(packet)) => network.handle_packet(at, &packet, &mut count),
+                    Ok(Some(Frame::Packet(packet))) => {
+                        network.handle_packet(at, &packet, &mut count)
+                    }
+                    Ok(Some(Frame::Fragment(f))) => {
+                        let key = f.key;
+                        let whole = defrag.add(f, p.time.as_nanos(), &mut |d| {
+                            count(Event::Problem(frag_problem(p.number, d)))
+                        });
+                        if let Some(bytes) = whole {
+                            if let Some(packet) = link::reassembled(&key, &bytes) {
+                                network.handle_packet(at, &packet, &mut count);
+                            }
+                        }
+                    }
                     Ok(None) => {}
                     Err(link::LinkError::Unsupported(linktype)) => {
                         count(Event::Problem(Problem::UnsupportedLinkType {
@@ -256,6 +301,7 @@ impl Decoder {
     pub fn handle_eof(&mut self, out: &mut impl FnMut(Event<'_>)) {
         let Decoder {
             reader,
+            defrag,
             network,
             counters,
             last,
@@ -272,6 +318,24 @@ impl Decoder {
                 count(Event::Problem(p))
             }
         });
+        let packet = last.packet;
+        defrag.finish(&mut |d| count(Event::Problem(frag_problem(packet, d))));
         network.finish(*last, &mut count);
     }
+}
+
+/// The problem to report for dropped fragments.
+fn frag_problem(packet: u64, d: FragDrop) -> Problem {
+    let reason = match d {
+        FragDrop::Invalid(r) => format!("IP fragments do not fit together ({r}); dropped"),
+        FragDrop::TimedOut(k) => format!(
+            "IP datagram {} from {} to {} not complete in time; its fragments are dropped",
+            k.id, k.src, k.dst
+        ),
+        FragDrop::Cap(k) => format!(
+            "IP reassembly cap reached; datagram {} from {} to {} dropped",
+            k.id, k.src, k.dst
+        ),
+    };
+    Problem::Fragments { packet, reason }
 }

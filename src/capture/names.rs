@@ -75,7 +75,11 @@ impl fmt::Display for PvRef {
     }
 }
 
-fn bounded_insert(map: &mut IdMap<Rc<str>>, k: u32, v: Rc<str>) {
+/// An id table: the name, or `None` for an id seen in use whose name was not in the capture
+/// (still evidence that the id is live on the circuit).
+type Table = IdMap<Option<Rc<str>>>;
+
+fn bounded_insert(map: &mut Table, k: u32, v: Option<Rc<str>>) {
     if map.len() >= MAX_IDS && !map.contains_key(&k) {
         map.clear();
     }
@@ -85,10 +89,10 @@ fn bounded_insert(map: &mut IdMap<Rc<str>>, k: u32, v: Rc<str>) {
 /// The id tables of one circuit.
 #[derive(Debug, Default)]
 pub struct Names {
-    cids: IdMap<Rc<str>>,
-    sids: IdMap<Rc<str>>,
-    subs: IdMap<Rc<str>>,
-    ioids: IdMap<Rc<str>>,
+    cids: Table,
+    sids: Table,
+    subs: Table,
+    ioids: Table,
     /// Channels created (CREATE_CHAN responses seen).
     pub channels_created: u64,
 }
@@ -105,10 +109,41 @@ pub fn payload_name(payload: &[u8]) -> Option<&str> {
 }
 
 impl Names {
-    fn get(map: &IdMap<Rc<str>>, kind: IdKind, key: u32) -> PvRef {
+    fn get(map: &Table, kind: IdKind, key: u32) -> PvRef {
         match map.get(&key) {
-            Some(n) => PvRef::Name(Rc::clone(n)),
-            None => PvRef::Unknown(kind, key),
+            Some(Some(n)) => PvRef::Name(Rc::clone(n)),
+            _ => PvRef::Unknown(kind, key),
+        }
+    }
+
+    /// Binds `key` in `map` to the name of `pv`, or marks it in use when the name is unknown.
+    fn bind(map: &mut Table, key: u32, pv: &PvRef) {
+        let name = match pv {
+            PvRef::Name(n) => Some(Rc::clone(n)),
+            _ => None,
+        };
+        bounded_insert(map, key, name);
+    }
+
+    /// Whether `id` of `kind` is bound on this circuit (re-synchronisation evidence).
+    pub fn knows(&self, kind: IdKind, id: u32) -> bool {
+        match kind {
+            IdKind::Cid => self.cids.contains_key(&id),
+            IdKind::Sid => self.sids.contains_key(&id),
+            IdKind::Subscription => self.subs.contains_key(&id),
+            IdKind::Ioid => self.ioids.contains_key(&id),
+        }
+    }
+
+    /// A sid a client uses: named if bound, and marked in use either way.
+    fn used_sid(&mut self, sid: u32) -> PvRef {
+        match self.sids.get(&sid) {
+            Some(Some(n)) => PvRef::Name(Rc::clone(n)),
+            Some(None) => PvRef::Unknown(IdKind::Sid, sid),
+            None => {
+                bounded_insert(&mut self.sids, sid, None);
+                PvRef::Unknown(IdKind::Sid, sid)
+            }
         }
     }
 
@@ -123,26 +158,22 @@ impl Names {
             id::CREATE_CHAN => match payload_name(payload) {
                 Some(name) => {
                     let name: Rc<str> = Rc::from(name);
-                    bounded_insert(&mut self.cids, p1, Rc::clone(&name));
+                    bounded_insert(&mut self.cids, p1, Some(Rc::clone(&name)));
                     PvRef::Name(name)
                 }
                 None => PvRef::Unknown(IdKind::Cid, p1),
             },
             id::EVENT_ADD => {
-                let pv = self.by_sid(p1);
-                if let PvRef::Name(n) = &pv {
-                    bounded_insert(&mut self.subs, p2, Rc::clone(n));
-                }
+                let pv = self.used_sid(p1);
+                Self::bind(&mut self.subs, p2, &pv);
                 pv
             }
             id::READ | id::READ_NOTIFY | id::WRITE | id::WRITE_NOTIFY => {
-                let pv = self.by_sid(p1);
-                if let PvRef::Name(n) = &pv {
-                    bounded_insert(&mut self.ioids, p2, Rc::clone(n));
-                }
+                let pv = self.used_sid(p1);
+                Self::bind(&mut self.ioids, p2, &pv);
                 pv
             }
-            id::EVENT_CANCEL | id::CLEAR_CHANNEL => self.by_sid(p1),
+            id::EVENT_CANCEL | id::CLEAR_CHANNEL => self.used_sid(p1),
             _ => PvRef::None,
         }
     }
@@ -153,9 +184,7 @@ impl Names {
         match h.command {
             id::CREATE_CHAN => {
                 let pv = Self::get(&self.cids, IdKind::Cid, p1);
-                if let PvRef::Name(n) = &pv {
-                    bounded_insert(&mut self.sids, p2, Rc::clone(n));
-                }
+                Self::bind(&mut self.sids, p2, &pv);
                 self.channels_created += 1;
                 pv
             }

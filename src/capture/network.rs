@@ -13,9 +13,10 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use super::framer::{plausible, FrameNote, Framer};
+use super::evidence::{Evidence, Verdict};
+use super::framer::{looks_like_ca, FrameNote, FrameSink, Framed, Framer};
 use super::link::{Packet, Transport};
-use super::names::{payload_name, Names, PvRef, MAX_IDS};
+use super::names::{payload_name, Names, PvRef};
 use super::problem::Problem;
 use super::tcp::{Delivery, Stream};
 use super::{Config, Event, Message, Timestamp, TransportKind};
@@ -37,6 +38,8 @@ struct Half {
     stream: Stream,
     framer: Option<Framer>,
     closed: bool,
+    /// Bytes of this direction were lost: ids bound in them were never seen.
+    lost: bool,
 }
 
 #[derive(Debug)]
@@ -49,6 +52,54 @@ struct Circuit {
     role_source: RoleSource,
     halves: [Half; 2],
     names: Names,
+    /// Capture time (ns) of its last packet.
+    last_seen: u64,
+}
+
+impl Circuit {
+    /// Runs `f` on half `i`'s stream with a delivery callback that frames what the stream
+    /// delivers and reports the messages and problems to `out`.
+    fn drive<F: FnMut(Event<'_>), R>(
+        &mut self,
+        i: usize,
+        at: At,
+        max_message: usize,
+        out: &mut F,
+        f: impl FnOnce(&mut Stream, &mut dyn FnMut(Delivery<'_>)) -> R,
+    ) -> R {
+        let Circuit {
+            ends,
+            texts,
+            client,
+            role_source,
+            halves,
+            names,
+            ..
+        } = self;
+        let other_lost = halves[1 - i].lost;
+        let half = &mut halves[i];
+        // Every id the other side bound is in sight only if the circuit was seen from its
+        // start and the other direction lost nothing.
+        let strict = half.stream.from_start() && !other_lost;
+        let framer = half
+            .framer
+            .get_or_insert_with(|| Framer::new(strict, max_message));
+        let mut ctx = Ctx {
+            at,
+            from: i,
+            ends,
+            texts,
+            client,
+            role_source,
+            names,
+            strict,
+            lost: false,
+            out,
+        };
+        let r = f(&mut half.stream, &mut |d| ctx.deliver(framer, d));
+        half.lost |= ctx.lost;
+        r
+    }
 }
 
 /// Everything the decoder keeps about the network.
@@ -58,7 +109,13 @@ pub(crate) struct Network {
     circuits: HashMap<(SocketAddr, SocketAddr), Circuit>,
     searches: HashMap<(SocketAddr, u32), Rc<str>>,
     too_many_reported: bool,
+    /// Capture time (ns) of the last sweep for idle circuits.
+    last_sweep: u64,
 }
+
+/// Search requests remembered (to name their replies) before the table starts over: replies
+/// come within milliseconds, so this is thousands of searches' worth.
+pub const MAX_SEARCHES: usize = 16_384;
 
 /// Current packet's number and time, passed down instead of many arguments.
 #[derive(Debug, Clone, Copy)]
@@ -74,6 +131,7 @@ impl Network {
             circuits: HashMap::new(),
             searches: HashMap::new(),
             too_many_reported: false,
+            last_sweep: 0,
         }
     }
 
@@ -88,6 +146,29 @@ impl Network {
 
     fn is_ca_port(&self, port: u16) -> bool {
         self.is_server_port(port) || self.config.repeater_ports.contains(&port)
+    }
+
+    /// Ends circuits idle for longer than the configured idle time, at most once per
+    /// second of capture time: their held bytes are flushed (as at a FIN) and their state is
+    /// dropped, so a capture running for days keeps only live circuits.
+    pub fn sweep_idle(&mut self, at: At, out: &mut impl FnMut(Event<'_>)) {
+        let now = at.time.as_nanos();
+        if self.circuits.is_empty() || now.saturating_sub(self.last_sweep) < 1_000_000_000 {
+            return;
+        }
+        self.last_sweep = now;
+        let idle = u64::try_from(self.config.flow_idle.as_nanos()).unwrap_or(u64::MAX);
+        let stale: Vec<_> = self
+            .circuits
+            .iter()
+            .filter(|(_, c)| now.saturating_sub(c.last_seen) > idle)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in stale {
+            self.close_half(key, 0, at, out);
+            self.close_half(key, 1, at, out);
+            self.circuits.remove(&key);
+        }
     }
 
     pub fn handle_packet(&mut self, at: At, p: &Packet<'_>, out: &mut impl FnMut(Event<'_>)) {
@@ -123,8 +204,7 @@ impl Network {
         let from = usize::from(p.src != key.0);
         if !self.circuits.contains_key(&key) {
             let ca_port = self.is_server_port(p.src.port()) || self.is_server_port(p.dst.port());
-            let looks_ca =
-                !payload.is_empty() && plausible(payload, self.config.max_message) == Some(true);
+            let looks_ca = !payload.is_empty() && looks_like_ca(payload, self.config.max_message);
             let opening = syn && !rst;
             if !opening && !ca_port && !looks_ca {
                 return;
@@ -161,6 +241,7 @@ impl Network {
                     role_source,
                     halves: Default::default(),
                     names: Names::default(),
+                    last_seen: 0,
                 },
             );
         }
@@ -176,8 +257,18 @@ impl Network {
             }
         }
         let data_seq = if syn { seq.wrapping_add(1) } else { seq };
-        if c.role_source < RoleSource::Content && plausible(payload, cfg.max_message) == Some(true)
-        {
+        c.last_seen = at.time.as_nanos();
+        // Bytes that waited too long behind a hole (in either direction): the hole is lost.
+        let wait = u64::try_from(cfg.reorder_wait.as_nanos()).unwrap_or(u64::MAX);
+        for i in 0..2 {
+            if c.halves[i].stream.has_pending() {
+                let now = at.time.as_nanos();
+                c.drive(i, at, cfg.max_message, out, |stream, deliver| {
+                    stream.expire(now, wait, deliver)
+                });
+            }
+        }
+        if c.role_source < RoleSource::Content && looks_like_ca(payload, cfg.max_message) {
             // Before the first message is attributed: a telling command anywhere in this
             // segment settles the roles.
             if let Some(sender) = first_hint(payload) {
@@ -196,34 +287,19 @@ impl Network {
                     captured: payload.len(),
                 }));
             }
-            let Circuit {
-                ends,
-                texts,
-                client,
-                role_source,
-                halves,
-                names,
-            } = c;
-            let half = &mut halves[from];
-            let framer = half
-                .framer
-                .get_or_insert_with(|| Framer::new(half.stream.from_start(), cfg.max_message));
-            let mut ctx = Ctx {
-                at,
-                from,
-                ends,
-                texts,
-                client,
-                role_source,
-                names,
-            };
-            let outcome = half.stream.handle_segment(
-                data_seq,
-                payload,
-                missing,
-                cfg.max_flow_buffer,
-                &mut |d| ctx.deliver(framer, d, out),
-            );
+            let now = at.time.as_nanos();
+            let outcome = c.drive(from, at, cfg.max_message, out, |stream, deliver| {
+                stream.handle_segment(
+                    data_seq,
+                    payload,
+                    missing,
+                    cfg.max_flow_buffer,
+                    at.packet,
+                    now,
+                    deliver,
+                )
+            });
+            let ends = c.ends;
             if outcome.cap_hit {
                 out(Event::Problem(Problem::BufferCap {
                     packet: at.packet,
@@ -256,9 +332,19 @@ impl Network {
         at: At,
         out: &mut impl FnMut(Event<'_>),
     ) {
+        let max_message = self.config.max_message;
         let Some(c) = self.circuits.get_mut(&key) else {
             return;
         };
+        c.halves[i].closed = true;
+        if c.halves[i].framer.is_none() {
+            return; // no data ever came this way
+        }
+        c.drive(i, at, max_message, out, |stream, deliver| {
+            if stream.has_pending() {
+                stream.flush(deliver);
+            }
+        });
         let Circuit {
             ends,
             texts,
@@ -266,25 +352,24 @@ impl Network {
             role_source,
             halves,
             names,
+            ..
         } = c;
-        let half = &mut halves[i];
-        half.closed = true;
-        let Some(framer) = half.framer.as_mut() else {
-            return; // no data ever came this way
-        };
-        let mut ctx = Ctx {
-            at,
-            from: i,
-            ends,
-            texts,
-            client,
-            role_source,
-            names,
-        };
-        if half.stream.has_pending() {
-            half.stream.flush(&mut |d| ctx.deliver(framer, d, out));
+        let strict = halves[i].stream.from_start() && !halves[1 - i].lost;
+        if let Some(framer) = halves[i].framer.as_mut() {
+            let mut ctx = Ctx {
+                at,
+                from: i,
+                ends,
+                texts,
+                client,
+                role_source,
+                names,
+                strict,
+                lost: false,
+                out,
+            };
+            framer.finish(&mut ctx);
         }
-        ctx.finish(framer, out);
     }
 
     /// End of input: flush every connection.
@@ -380,7 +465,7 @@ impl Network {
             (id::SEARCH, Role::Client) => match payload_name(body) {
                 Some(name) => {
                     let name: Rc<str> = Rc::from(name);
-                    if self.searches.len() >= MAX_IDS {
+                    if self.searches.len() >= MAX_SEARCHES {
                         self.searches.clear();
                     }
                     self.searches
@@ -403,8 +488,8 @@ impl Network {
     }
 }
 
-/// The borrowed pieces of a circuit that framing one half needs.
-struct Ctx<'c> {
+/// The borrowed pieces of a circuit that framing one half needs, and where events go.
+struct Ctx<'c, F> {
     at: At,
     from: usize,
     ends: &'c [SocketAddr; 2],
@@ -412,87 +497,45 @@ struct Ctx<'c> {
     client: &'c mut usize,
     role_source: &'c mut RoleSource,
     names: &'c mut Names,
+    /// The half was seen from its SYN and the other half lost nothing.
+    strict: bool,
+    /// Set when a gap was delivered.
+    lost: bool,
+    out: &'c mut F,
 }
 
-impl Ctx<'_> {
-    fn deliver(&mut self, framer: &mut Framer, d: Delivery<'_>, out: &mut impl FnMut(Event<'_>)) {
-        let (from, to) = (self.ends[self.from], self.ends[1 - self.from]);
-        let packet = self.at.packet;
+impl<F: FnMut(Event<'_>)> Ctx<'_, F> {
+    fn deliver(&mut self, framer: &mut Framer, d: Delivery<'_>) {
         match d {
-            Delivery::Gap(bytes) => {
-                framer.handle_gap();
-                out(Event::Problem(Problem::Gap {
-                    packet,
-                    from,
-                    to,
+            Delivery::Gap { bytes, resumes } => {
+                self.lost = true;
+                (self.out)(Event::Problem(Problem::Gap {
+                    packet: resumes,
+                    from: self.ends[self.from],
+                    to: self.ends[1 - self.from],
                     bytes,
                 }));
+                // What the loss damages is reported at the packet where the stream resumes.
+                let now = self.at.packet;
+                self.at.packet = resumes;
+                framer.handle_gap(bytes, self);
+                self.at.packet = now;
             }
-            Delivery::Data(data) => {
-                // Notes and messages both go to `out`; collect notes first, as both need it.
-                let mut notes: [Option<FrameNote>; 4] = Default::default();
-                let mut n_notes = 0;
-                framer.handle_data(
-                    data,
-                    &mut |m| {
-                        self.message(m.header, m.header_len, m.bytes, out);
-                    },
-                    &mut |n| {
-                        if n_notes < notes.len() {
-                            notes[n_notes] = Some(n);
-                            n_notes += 1;
-                        }
-                    },
-                );
-                for n in notes.into_iter().flatten() {
-                    out(Event::Problem(match n {
-                        FrameNote::Bad(reason) => Problem::BadMessage {
-                            packet,
-                            from,
-                            to,
-                            reason,
-                        },
-                        FrameNote::Skipped(skipped) => Problem::Resynchronised {
-                            packet,
-                            from,
-                            to,
-                            skipped,
-                        },
-                    }));
-                }
-            }
+            Delivery::Data(data) => framer.handle_data(data, self),
         }
     }
 
-    /// The half ended: the framer gives up what it held.
-    fn finish(&mut self, framer: &mut Framer, out: &mut impl FnMut(Event<'_>)) {
-        let (from, to, packet) = (
-            self.ends[self.from],
-            self.ends[1 - self.from],
-            self.at.packet,
-        );
-        let mut skipped = None;
-        framer.finish(
-            &mut |m| self.message(m.header, m.header_len, m.bytes, out),
-            &mut |n| {
-                if let FrameNote::Skipped(k) = n {
-                    skipped = Some(k);
-                }
-            },
-        );
-        if let Some(skipped) = skipped {
-            out(Event::Problem(Problem::Resynchronised {
-                packet,
-                from,
-                to,
-                skipped,
-            }));
+    fn sender(&self) -> Role {
+        if *self.client == self.from {
+            Role::Client
+        } else {
+            Role::Server
         }
     }
 
-    fn message(&mut self, h: Header, hl: usize, bytes: &[u8], out: &mut impl FnMut(Event<'_>)) {
+    fn learn_roles(&mut self, h: &Header) {
         if *self.role_source < RoleSource::Content {
-            if let Some(sender) = sender_hint(&h) {
+            if let Some(sender) = sender_hint(h) {
                 *self.client = match sender {
                     Role::Client => self.from,
                     Role::Server => 1 - self.from,
@@ -500,17 +543,34 @@ impl Ctx<'_> {
                 *self.role_source = RoleSource::Content;
             }
         }
-        let sender = if *self.client == self.from {
-            Role::Client
-        } else {
-            Role::Server
-        };
-        let body = &bytes[hl..];
-        let pv = match sender {
-            Role::Client => self.names.request(&h, body),
-            Role::Server => self.names.response(&h, body),
-        };
-        out(Event::Message(Message {
+    }
+
+    /// The PV a header is about, learning the ids it binds or releases.
+    fn name(&mut self, h: &Header, body: &[u8]) -> PvRef {
+        match self.sender() {
+            Role::Client => self.names.request(h, body),
+            Role::Server => self.names.response(h, body),
+        }
+    }
+}
+
+impl<F: FnMut(Event<'_>)> FrameSink for Ctx<'_, F> {
+    fn judge(&self, h: &Header, payload: Option<&[u8]>, at_start: bool) -> Verdict {
+        let sender = (*self.role_source > RoleSource::Guess).then(|| self.sender());
+        Evidence {
+            sender,
+            names: self.names,
+            strict: self.strict,
+        }
+        .judge(h, payload, at_start)
+    }
+
+    fn message(&mut self, m: Framed<'_>) {
+        let h = m.header;
+        self.learn_roles(&h);
+        let sender = self.sender();
+        let pv = self.name(&h, &m.bytes[m.header_len..]);
+        (self.out)(Event::Message(Message {
             packet: self.at.packet,
             time: self.at.time,
             transport: TransportKind::Tcp,
@@ -520,10 +580,46 @@ impl Ctx<'_> {
             to_text: Rc::clone(&self.texts[1 - self.from]),
             sender,
             header: h,
-            header_len: hl,
-            bytes,
+            header_len: m.header_len,
+            bytes: m.bytes,
             pv,
         }));
+    }
+
+    fn note(&mut self, n: FrameNote) {
+        let (packet, from, to) = (
+            self.at.packet,
+            self.ends[self.from],
+            self.ends[1 - self.from],
+        );
+        let problem = match n {
+            FrameNote::Bad(reason) => Problem::BadMessage {
+                packet,
+                from,
+                to,
+                reason,
+            },
+            FrameNote::Skipped(skipped) => Problem::Resynchronised {
+                packet,
+                from,
+                to,
+                skipped,
+            },
+            FrameNote::Damaged { header, size, lost } => {
+                // Its ids are bound or released as if it had come whole: it did arrive.
+                let pv = self.name(&header, &[]);
+                Problem::Damaged {
+                    packet,
+                    from,
+                    to,
+                    command: id::name(header.command).unwrap_or("?"),
+                    pv: pv.to_string(),
+                    size,
+                    lost,
+                }
+            }
+        };
+        (self.out)(Event::Problem(problem));
     }
 }
 

@@ -86,7 +86,7 @@ pub enum Problem {
     },
     /// Bytes of a TCP flow never captured (lost, or cut by the snapshot length).
     Gap {
-        /// The packet after which the gap was noticed.
+        /// The first packet after the missing bytes (where the stream resumes).
         packet: u64,
         /// Sender of the bytes.
         from: SocketAddr,
@@ -94,6 +94,24 @@ pub enum Problem {
         to: SocketAddr,
         /// Missing bytes.
         bytes: u64,
+    },
+    /// Bytes were lost inside a CA message whose header was seen: the message is not
+    /// decoded (never guessed at); decoding goes on after its end, found by its declared size.
+    Damaged {
+        /// The packet after which the loss was noticed.
+        packet: u64,
+        /// Sender of the bytes.
+        from: SocketAddr,
+        /// Receiver of the bytes.
+        to: SocketAddr,
+        /// The message's command (`READ_NOTIFY`).
+        command: &'static str,
+        /// The PV it was about, as in a record's `pv` field (empty when none).
+        pv: String,
+        /// Its declared size, header included.
+        size: u64,
+        /// Bytes of it that were lost.
+        lost: u64,
     },
     /// A flow's out-of-order buffer reached its cap; the missing bytes were given up on.
     BufferCap {
@@ -105,6 +123,14 @@ pub enum Problem {
         to: SocketAddr,
         /// The cap, in bytes.
         cap: usize,
+    },
+    /// IP fragments that could not be put together (do not fit, not complete in time, or
+    /// over the reassembly caps): their datagram is lost.
+    Fragments {
+        /// The packet.
+        packet: u64,
+        /// What happened.
+        reason: String,
     },
     /// Too many TCP flows open at once: the new one is ignored.
     TooManyFlows {
@@ -130,8 +156,23 @@ impl Problem {
             | BadMessage { packet, .. }
             | Resynchronised { packet, .. }
             | Gap { packet, .. }
+            | Damaged { packet, .. }
             | BufferCap { packet, .. }
+            | Fragments { packet, .. }
             | TooManyFlows { packet, .. } => Some(*packet),
+        }
+    }
+
+    /// The two ends of the TCP flow it concerns, for per-circuit loss counts.
+    pub fn flow(&self) -> Option<(SocketAddr, SocketAddr)> {
+        use Problem::*;
+        match self {
+            BadMessage { from, to, .. }
+            | Resynchronised { from, to, .. }
+            | Gap { from, to, .. }
+            | Damaged { from, to, .. }
+            | BufferCap { from, to, .. } => Some((*from, *to)),
+            _ => None,
         }
     }
 
@@ -150,7 +191,9 @@ impl Problem {
             BadMessage { .. } => "bad CA header",
             Resynchronised { .. } => "re-synchronised",
             Gap { .. } => "missing TCP bytes",
+            Damaged { .. } => "damaged CA message",
             BufferCap { .. } => "flow buffer cap",
+            Fragments { .. } => "IP fragments dropped",
             TooManyFlows { .. } => "too many flows",
         }
     }
@@ -218,8 +261,27 @@ impl fmt::Display for Problem {
                 bytes,
             } => write!(
                 f,
-                "packet {packet}: {from} -> {to}: {bytes} bytes of the TCP stream were not captured"
+                "packet {packet}: {from} -> {to}: {bytes} bytes of the TCP stream before this \
+                 packet were not captured"
             ),
+            Damaged {
+                packet,
+                from,
+                to,
+                command,
+                pv,
+                size,
+                lost,
+            } => {
+                write!(f, "packet {packet}: {from} -> {to}: {command}")?;
+                if !pv.is_empty() {
+                    write!(f, " ({pv})")?;
+                }
+                write!(
+                    f,
+                    " damaged: {lost} of its {size} bytes were not captured; not decoded"
+                )
+            }
             BufferCap {
                 packet,
                 from,
@@ -230,6 +292,7 @@ impl fmt::Display for Problem {
                 "packet {packet}: {from} -> {to}: reassembly buffer cap of {cap} bytes reached; \
                  gave up on missing bytes"
             ),
+            Fragments { packet, reason } => write!(f, "packet {packet}: {reason}"),
             TooManyFlows { packet, cap } => write!(
                 f,
                 "packet {packet}: more than {cap} TCP flows open at once; this one is ignored"

@@ -53,6 +53,17 @@ pub struct CircuitStats {
     pub last: Timestamp,
 }
 
+/// What a circuit lost in the capture.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LossStats {
+    /// Bytes of its TCP streams that were not captured.
+    pub lost_bytes: u64,
+    /// Messages damaged by the loss (header seen, bytes missing), never decoded.
+    pub damaged: u64,
+    /// Bytes skipped while re-synchronising (lost messages' remains, or not CA).
+    pub skipped_bytes: u64,
+}
+
 /// Searches for one name.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SearchStats {
@@ -84,6 +95,17 @@ pub struct Summary {
     beacons: HashMap<(IpAddr, u16), BeaconState>,
     anomalies: Vec<String>,
     problems: BTreeMap<&'static str, u64>,
+    /// Keyed by the flow's two ends, lower address first.
+    losses: HashMap<(SocketAddr, SocketAddr), LossStats>,
+}
+
+/// A flow's key regardless of direction.
+fn unordered(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
 }
 
 impl Summary {
@@ -112,9 +134,27 @@ impl Summary {
         self.circuits.iter()
     }
 
-    /// Counts one problem by kind.
+    /// What the circuit between `a` and `b` lost (either order).
+    pub fn losses(&self, a: SocketAddr, b: SocketAddr) -> LossStats {
+        self.losses
+            .get(&unordered(a, b))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Counts one problem by kind, and a circuit's losses.
     pub fn handle_problem(&mut self, p: &Problem) {
         *self.problems.entry(p.kind()).or_default() += 1;
+        let Some((a, b)) = p.flow() else {
+            return;
+        };
+        let l = self.losses.entry(unordered(a, b)).or_default();
+        match p {
+            Problem::Gap { bytes, .. } => l.lost_bytes += bytes,
+            Problem::Damaged { .. } => l.damaged += 1,
+            Problem::Resynchronised { skipped, .. } => l.skipped_bytes += skipped,
+            _ => {}
+        }
     }
 
     /// Folds in one message.
@@ -252,6 +292,77 @@ impl Summary {
         );
     }
 
+    /// Whether nothing was folded in.
+    pub fn is_empty(&self) -> bool {
+        self.messages == 0 && self.problems.is_empty()
+    }
+
+    /// Emits the summary as one INFO record (target `caproto::shark::summary`) stamped with
+    /// capture time `end`, so the log handlers (text, JSON, `--log-file`, `--log-ship`) carry
+    /// it like any other record. `every` is the period in seconds it covers.
+    pub fn emit_record(&self, end: Timestamp, every: f64) {
+        let mut pvs: Vec<_> = self.pvs.iter().collect();
+        pvs.sort_by(|a, b| b.1.messages.cmp(&a.1.messages).then(a.0.cmp(b.0)));
+        let top_pvs = join(
+            pvs.iter()
+                .take(5)
+                .map(|(n, s)| format!("{n}={}msg/{}B", s.messages, s.bytes)),
+        );
+        let unanswered: Vec<_> = {
+            let mut v: Vec<_> = self.searches.iter().filter(|s| s.1.replies == 0).collect();
+            v.sort_by(|a, b| b.1.requests.cmp(&a.1.requests).then(a.0.cmp(b.0)));
+            v
+        };
+        let top_unanswered = join(
+            unanswered
+                .iter()
+                .take(5)
+                .map(|(n, s)| format!("{n}={}", s.requests)),
+        );
+        let mut searchers: Vec<_> = self.searchers.iter().collect();
+        searchers.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let top_searchers = join(searchers.iter().take(5).map(|(a, n)| format!("{a}={n}")));
+        let (lost_bytes, damaged) = self
+            .losses
+            .values()
+            .fold((0, 0), |(b, d), l| (b + l.lost_bytes, d + l.damaged));
+        let problems: u64 = self.problems.values().sum();
+        let span = self
+            .first
+            .map_or(0.0, |f| self.last.as_secs_f64() - f.as_secs_f64());
+        crate::log::with_record_time(end.secs, end.nanos, || {
+            tracing::info!(
+                target: "caproto::shark::summary",
+                period_s = every,
+                span_s = span,
+                messages = self.messages,
+                bytes = self.bytes,
+                pvs = self.pvs.len(),
+                top_pvs = %top_pvs,
+                circuits = self.circuits.len(),
+                search_names = self.searches.len(),
+                unanswered = unanswered.len(),
+                top_unanswered = %top_unanswered,
+                top_searchers = %top_searchers,
+                beacon_servers = self.beacons.len(),
+                beacon_anomalies = self.anomalies.len(),
+                lost_bytes,
+                damaged,
+                problems,
+                "summary: {} messages, {} bytes, {} PVs, {} circuits, {} unanswered search names, \
+                 {} beacon anomalies, {} bytes lost, {} messages damaged",
+                self.messages,
+                self.bytes,
+                self.pvs.len(),
+                self.circuits.len(),
+                unanswered.len(),
+                self.anomalies.len(),
+                lost_bytes,
+                damaged
+            )
+        });
+    }
+
     /// The report as text.
     pub fn render(&self) -> String {
         let mut o = String::new();
@@ -286,20 +397,23 @@ impl Summary {
         let _ = writeln!(o, "\n== Circuits ({})", circuits.len());
         let _ = writeln!(
             o,
-            "{:<22} {:<22} {:>8} {:>8} {:>9} {:>10}",
-            "client", "server", "priority", "channels", "messages", "duration"
+            "{:<22} {:<22} {:>8} {:>8} {:>9} {:>10} {:>10} {:>7}",
+            "client", "server", "priority", "channels", "messages", "duration", "lost B", "damaged"
         );
         for ((client, server), c) in circuits.iter().take(ROWS) {
             let prio = c.priority.map_or("?".to_owned(), |p| p.to_string());
+            let l = self.losses(*client, *server);
             let _ = writeln!(
                 o,
-                "{:<22} {:<22} {:>8} {:>8} {:>9} {:>9.3}s",
+                "{:<22} {:<22} {:>8} {:>8} {:>9} {:>9.3}s {:>10} {:>7}",
                 client.to_string(),
                 server.to_string(),
                 prio,
                 c.channels,
                 c.messages,
-                c.last.as_secs_f64() - c.first.as_secs_f64()
+                c.last.as_secs_f64() - c.first.as_secs_f64(),
+                l.lost_bytes,
+                l.damaged
             );
         }
         more(&mut o, circuits.len());
@@ -338,6 +452,27 @@ impl Summary {
         for a in &self.anomalies {
             let _ = writeln!(o, "{a}");
         }
+        if !self.losses.is_empty() {
+            let mut losses: Vec<_> = self.losses.iter().collect();
+            losses.sort_by(|a, b| b.1.lost_bytes.cmp(&a.1.lost_bytes).then(a.0.cmp(b.0)));
+            let _ = writeln!(o, "\n== Losses ({} circuits)", losses.len());
+            let _ = writeln!(
+                o,
+                "{:<47} {:>12} {:>8} {:>12}",
+                "circuit", "lost bytes", "damaged", "skipped B"
+            );
+            for ((a, b), l) in losses.iter().take(ROWS) {
+                let _ = writeln!(
+                    o,
+                    "{:<47} {:>12} {:>8} {:>12}",
+                    format!("{a} <-> {b}"),
+                    l.lost_bytes,
+                    l.damaged,
+                    l.skipped_bytes
+                );
+            }
+            more(&mut o, losses.len());
+        }
         if !self.problems.is_empty() {
             let _ = writeln!(o, "\n== Problems");
             for (kind, n) in &self.problems {
@@ -346,6 +481,11 @@ impl Summary {
         }
         o
     }
+}
+
+/// Items joined with commas.
+fn join(items: impl Iterator<Item = String>) -> String {
+    items.collect::<Vec<_>>().join(",")
 }
 
 fn more(o: &mut String, len: usize) {

@@ -22,8 +22,14 @@ use std::collections::BTreeMap;
 pub enum Delivery<'a> {
     /// The next bytes of the stream.
     Data(&'a [u8]),
-    /// `n` bytes of the stream that will never be seen.
-    Gap(u64),
+    /// `bytes` of the stream that will never be seen; `resumes` is the tag (packet number)
+    /// of the segment the stream resumes with.
+    Gap {
+        /// Missing bytes.
+        bytes: u64,
+        /// Tag of the segment after the hole.
+        resumes: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -31,7 +37,14 @@ struct Pending {
     data: Vec<u8>,
     /// Bytes after `data` that the segment carried but the capture cut.
     missing: u64,
+    /// The caller's tag for the segment (its packet number).
+    tag: u64,
 }
+
+/// Segments waiting behind a hole before the hole is given up on: a capture reorders
+/// segments over a few packets at most, so many more behind a hole mean the bytes were lost
+/// (the capture dropped them), and a live pipe should not wait for the buffer cap.
+pub const MAX_REORDER: usize = 64;
 
 /// Reassembly state of one direction.
 #[derive(Debug, Default)]
@@ -44,6 +57,8 @@ pub struct Stream {
     pending_bytes: usize,
     /// Whether the stream was seen from its start (SYN).
     from_start: bool,
+    /// Capture time (ns) when bytes started waiting behind the current hole.
+    waiting_since: u64,
 }
 
 /// Whether handing in a segment overflowed the out-of-order buffer.
@@ -79,15 +94,19 @@ impl Stream {
         (self.next as i64).saturating_add(delta).max(0) as u64
     }
 
-    /// One segment: `data` captured bytes at `seq`, followed by `missing` bytes not captured.
-    /// `cap` bounds the bytes waiting out of order.
+    /// One segment: `data` captured bytes at `seq`, followed by `missing` bytes not captured;
+    /// `tag` (its packet number) names it in gaps. `cap` bounds the bytes waiting out of
+    /// order; more than [`MAX_REORDER`] segments waiting also give the hole up.
+    #[allow(clippy::too_many_arguments)]
     pub fn handle_segment(
         &mut self,
         seq: u32,
         data: &[u8],
         missing: usize,
         cap: usize,
-        out: &mut impl FnMut(Delivery<'_>),
+        tag: u64,
+        now: u64,
+        out: &mut (impl FnMut(Delivery<'_>) + ?Sized),
     ) -> SegmentOutcome {
         if data.is_empty() && missing == 0 {
             return SegmentOutcome::default();
@@ -107,19 +126,23 @@ impl Stream {
             if skip < data.len() {
                 self.advance(&data[skip..], out);
                 if missing > 0 {
-                    self.skip_gap(missing as u64, out);
+                    self.skip_gap(missing as u64, tag, out);
                 }
             } else {
                 let gap = end - self.next;
-                self.skip_gap(gap, out);
+                self.skip_gap(gap, tag, out);
             }
             self.drain(out);
             return SegmentOutcome::default();
         }
         // Ahead of what is expected: wait for the bytes in between.
+        if self.pending.is_empty() {
+            self.waiting_since = now;
+        }
         let entry = self.pending.entry(start).or_insert(Pending {
             data: Vec::new(),
             missing: 0,
+            tag,
         });
         if entry.data.len() + (entry.missing as usize) < data.len() + missing {
             self.pending_bytes = self.pending_bytes - entry.data.len() + data.len();
@@ -130,41 +153,62 @@ impl Stream {
             self.give_up(out);
             return SegmentOutcome { cap_hit: true };
         }
+        if self.pending.len() > MAX_REORDER {
+            self.give_up(out);
+        }
         SegmentOutcome::default()
     }
 
+    /// Gives the current hole up if bytes have waited behind it since before `now - wait`
+    /// (capture times in ns): captures reorder over microseconds, so missing bytes that
+    /// have not come by then were lost. Returns whether it did.
+    pub fn expire(
+        &mut self,
+        now: u64,
+        wait: u64,
+        out: &mut (impl FnMut(Delivery<'_>) + ?Sized),
+    ) -> bool {
+        if self.pending.is_empty() || now.saturating_sub(self.waiting_since) < wait {
+            return false;
+        }
+        self.give_up(out);
+        self.waiting_since = now;
+        true
+    }
+
     /// Delivers everything still waiting, with gaps for what never came (flow end).
-    pub fn flush(&mut self, out: &mut impl FnMut(Delivery<'_>)) {
+    pub fn flush(&mut self, out: &mut (impl FnMut(Delivery<'_>) + ?Sized)) {
         while !self.pending.is_empty() {
             self.give_up(out);
         }
     }
 
-    fn advance(&mut self, data: &[u8], out: &mut impl FnMut(Delivery<'_>)) {
+    fn advance(&mut self, data: &[u8], out: &mut (impl FnMut(Delivery<'_>) + ?Sized)) {
         out(Delivery::Data(data));
         self.next += data.len() as u64;
         self.next_seq = Some(self.next_seq.unwrap_or(0).wrapping_add(data.len() as u32));
     }
 
-    fn skip_gap(&mut self, n: u64, out: &mut impl FnMut(Delivery<'_>)) {
-        out(Delivery::Gap(n));
+    fn skip_gap(&mut self, n: u64, resumes: u64, out: &mut (impl FnMut(Delivery<'_>) + ?Sized)) {
+        out(Delivery::Gap { bytes: n, resumes });
         self.next += n;
         self.next_seq = Some(self.next_seq.unwrap_or(0).wrapping_add(n as u32));
     }
 
     /// Skips to the first waiting segment and delivers what follows it in order.
-    fn give_up(&mut self, out: &mut impl FnMut(Delivery<'_>)) {
-        if let Some((&first, _)) = self.pending.iter().next() {
+    fn give_up(&mut self, out: &mut (impl FnMut(Delivery<'_>) + ?Sized)) {
+        if let Some((&first, p)) = self.pending.iter().next() {
             if first > self.next {
                 let n = first - self.next;
-                self.skip_gap(n, out);
+                let tag = p.tag;
+                self.skip_gap(n, tag, out);
             }
             self.drain(out);
         }
     }
 
     /// Delivers waiting segments that are now in order.
-    fn drain(&mut self, out: &mut impl FnMut(Delivery<'_>)) {
+    fn drain(&mut self, out: &mut (impl FnMut(Delivery<'_>) + ?Sized)) {
         while let Some(entry) = self.pending.first_entry() {
             let start = *entry.key();
             if start > self.next {
@@ -180,11 +224,11 @@ impl Stream {
             if skip < p.data.len() {
                 self.advance(&p.data[skip..], out);
                 if p.missing > 0 {
-                    self.skip_gap(p.missing, out);
+                    self.skip_gap(p.missing, p.tag, out);
                 }
             } else {
                 let gap = end - self.next;
-                self.skip_gap(gap, out);
+                self.skip_gap(gap, p.tag, out);
             }
         }
     }
@@ -203,10 +247,10 @@ mod tests {
         let mut got = Vec::new();
         let mut out = |d: Delivery<'_>| match d {
             Delivery::Data(b) => got.extend_from_slice(b),
-            Delivery::Gap(n) => got.extend(std::iter::repeat_n(b'#', n as usize)),
+            Delivery::Gap { bytes, .. } => got.extend(std::iter::repeat_n(b'#', bytes as usize)),
         };
         for (seq, data) in segs {
-            s.handle_segment(*seq, data, 0, cap, &mut out);
+            s.handle_segment(*seq, data, 0, cap, 0, 0, &mut out);
         }
         if flush {
             s.flush(&mut out);

@@ -41,6 +41,13 @@ pub struct SharkArgs {
     /// (unanswered first) with the busiest searchers, and beacon anomalies.
     #[arg(long)]
     pub summary: bool,
+    /// Every DURATION of capture time (`30s`, `5m`, `1h`), emit a summary of that period as
+    /// an INFO record (target caproto::shark::summary): messages, bytes, busiest PVs,
+    /// circuits, unanswered searches, busiest searchers, beacon anomalies, bytes lost and
+    /// messages damaged. Records go wherever the others go (--log-format json, --log-file,
+    /// --log-ship).
+    #[arg(long, value_name = "DURATION", value_parser = parse_period)]
+    pub summary_every: Option<std::time::Duration>,
     /// Largest CA message accepted, in bytes; a header announcing more is reported and
     /// skipped.
     #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024 + 24)]
@@ -50,4 +57,13 @@ pub struct SharkArgs {
     pub max_flow_buffer: usize,
     #[command(flatten)]
     pub log: LogArgs,
+}
+
+/// A `--summary-every` period: a humantime duration of at least 1 ms.
+fn parse_period(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < std::time::Duration::from_millis(1) {
+        return Err("the period must be at least 1ms".into());
+    }
+    Ok(d)
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tracing::level_filters::LevelFilter;
 
 use super::signals::termination_signal;
-use crate::capture::{emit, Config, Counters, Decoder, Event, Problem, Summary};
+use crate::capture::{emit, Config, Counters, Decoder, Event, Problem, Summary, Timestamp};
 use crate::cli::args::shark::SharkArgs;
 use crate::log::{self, ColorMode, LogConfig, LogError, SharedWriter};
 
@@ -90,6 +90,7 @@ pub fn decode_stream(
     input: Box<dyn Read + Send>,
     config: Config,
     mut summary: Option<&mut Summary>,
+    mut periodic: Option<&mut Periodic>,
     problems: &mut dyn FnMut(&Problem),
     stopped: &dyn Fn() -> bool,
     after_chunk: &mut dyn FnMut(),
@@ -118,6 +119,10 @@ pub fn decode_stream(
     let mut decoder = Decoder::new(config);
     let mut on_event = |e: Event<'_>| match e {
         Event::Message(m) => {
+            if let Some(p) = periodic.as_deref_mut() {
+                p.tick(m.time);
+                p.summary.handle_message(&m);
+            }
             emit::emit(&m);
             if let Some(s) = summary.as_deref_mut() {
                 s.handle_message(&m);
@@ -126,6 +131,9 @@ pub fn decode_stream(
         Event::Problem(p) => {
             if let Some(s) = summary.as_deref_mut() {
                 s.handle_problem(&p);
+            }
+            if let Some(s) = periodic.as_deref_mut() {
+                s.summary.handle_problem(&p);
             }
             problems(&p);
         }
@@ -150,6 +158,63 @@ pub fn decode_stream(
     decoder.handle_eof(&mut on_event);
     after_chunk();
     Ok(decoder.counters())
+}
+
+/// `--summary-every`: a summary of each period of capture time, emitted as a record when a
+/// message of the next period arrives (and at the end of the input).
+#[derive(Debug)]
+pub struct Periodic {
+    every: Duration,
+    /// Capture time (ns) the current period ends at; set by the first message.
+    due: Option<u64>,
+    /// Capture time of the last message.
+    last: Timestamp,
+    summary: Summary,
+}
+
+impl Periodic {
+    /// Summaries every `every` of capture time.
+    pub fn new(every: Duration) -> Self {
+        Periodic {
+            every,
+            due: None,
+            last: Timestamp::default(),
+            summary: Summary::new(),
+        }
+    }
+
+    /// Before a message at `now`: emits the periods that ended, then starts a fresh one.
+    fn tick(&mut self, now: Timestamp) {
+        let every = u64::try_from(self.every.as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.last = now;
+        let t = now.as_nanos();
+        let due = *self.due.get_or_insert_with(|| t.saturating_add(every));
+        if t < due {
+            return;
+        }
+        self.emit(due);
+        // Quiet periods are skipped, not reported empty.
+        let behind = (t - due) / every + 1;
+        self.due = Some(due.saturating_add(behind.saturating_mul(every)));
+    }
+
+    fn emit(&mut self, end_ns: u64) {
+        let end = Timestamp {
+            secs: (end_ns / 1_000_000_000) as i64,
+            nanos: (end_ns % 1_000_000_000) as u32,
+        };
+        self.summary.emit_record(end, self.every.as_secs_f64());
+        self.summary = Summary::new();
+    }
+
+    /// End of input (or Ctrl-C): the last (partial) period, if anything happened in it.
+    pub fn finish(&mut self) {
+        if !self.summary.is_empty() {
+            self.emit(self.last.as_nanos());
+        }
+    }
 }
 
 /// Buffered standard output shared with the log handler.
@@ -231,15 +296,20 @@ pub fn run_shark(args: &SharkArgs) -> ExitCode {
     }
     let config = decoder_config(args, |k| std::env::var(k).ok());
     let mut summary = args.summary.then(Summary::new);
+    let mut periodic = args.summary_every.map(Periodic::new);
     let mut report = ProblemReport::default();
     let result = decode_stream(
         input,
         config,
         summary.as_mut(),
+        periodic.as_mut(),
         &mut |p| report.report(p),
         &|| signal.load(Ordering::SeqCst) != 0,
         &mut log::flush,
     );
+    if let Some(p) = periodic.as_mut() {
+        p.finish();
+    }
     log::flush();
     let status = match &result {
         Ok(c) if c.packets == 0 && c.problems > 0 => 1,
