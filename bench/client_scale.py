@@ -216,6 +216,26 @@ def measure_reconnect(env, ioc, side, n):
     return {"secs": secs, "back": got}
 
 
+def alternating(env, n, kind, rounds, label, measure, after=None):
+    """Serve N records of `kind` from one softIoc and run `measure(ioc, side)` for
+    both sides, `rounds` times, EPICS first in odd rounds and ours first in even ones
+    (then `after(ioc, results)`, if given); the IOC is stopped by pid at the end."""
+    ioc = SoftIoc(env, write_db(env, n, kind), common.free_port())
+    ioc.start()
+    res = {s: [] for s in SIDES}
+    try:
+        for r in range(rounds):
+            for side in SIDES if r % 2 == 0 else tuple(reversed(SIDES)):
+                m = measure(ioc, side)
+                log(f"{label} N={n} {side}: {m}")
+                res[side].append(m)
+        if after:
+            after(ioc, res)
+    finally:
+        ioc.stop()
+    return res
+
+
 def median(vals):
     vals = [v for v in vals if v is not None]
     return statistics.median(vals) if vals else None
@@ -262,22 +282,14 @@ def main():
                    "| N | tool | wall s | CPU s | peak RSS MiB | RSS KiB / PV | values | ours/EPICS wall | CPU | RSS |",
                    "|---|---|---|---|---|---|---|---|---|---|"]
         for n in sizes:
-            db = write_db(env, n, "ai")
-            port = common.free_port()
-            ioc = SoftIoc(env, db, port)
-            ioc.start()
-            res = {s: [] for s in (*SIDES, "caproto")}
-            for r in range(args.rounds):
-                order = SIDES if r % 2 == 0 else tuple(reversed(SIDES))
-                for side in order:
-                    m = measure_get(env, port, side, n)
-                    log(f"get N={n} {side}: {m}")
-                    res[side].append(m)
-            if n <= args.caproto_max and env.caproto("caproto-get"):
-                m = measure_get(env, port, "caproto", n)
-                log(f"get N={n} caproto: {m}")
-                res["caproto"].append(m)
-            ioc.stop()
+            def caproto_too(ioc, res, n=n):
+                if n <= args.caproto_max and env.caproto("caproto-get"):
+                    m = measure_get(env, ioc.port, "caproto", n)
+                    log(f"get N={n} caproto: {m}")
+                    res["caproto"] = [m]
+
+            res = alternating(env, n, "ai", args.rounds, "get",
+                              lambda ioc, side, n=n: measure_get(env, ioc.port, side, n), caproto_too)
             med = {s: {k: median([m[k] for m in res[s]]) for k in ("wall", "cpu", "rss", "values")}
                    for s in res if res[s]}
             for s in med:
@@ -297,18 +309,8 @@ def main():
                    "| N | tool | lines | CPU s | CPU µs / update | peak RSS MiB | ours/EPICS CPU | RSS |",
                    "|---|---|---|---|---|---|---|---|"]
         for n in [int(s) for s in args.monitor_sizes.split(",")]:
-            db = write_db(env, n, "calc")
-            port = common.free_port()
-            ioc = SoftIoc(env, db, port)
-            ioc.start()
-            res = {s: [] for s in SIDES}
-            for r in range(args.rounds):
-                order = SIDES if r % 2 == 0 else tuple(reversed(SIDES))
-                for side in order:
-                    m = measure_monitor(env, port, side, n, args.monitor_secs)
-                    log(f"monitor N={n} {side}: {m}")
-                    res[side].append(m)
-            ioc.stop()
+            res = alternating(env, n, "calc", args.rounds, "monitor",
+                              lambda ioc, side, n=n: measure_monitor(env, ioc.port, side, n, args.monitor_secs))
             med = {s: {k: median([m[k] for m in res[s]]) for k in ("lines", "cpu", "cpu_per_update_us", "rss")}
                    for s in res}
             for s in SIDES:
@@ -322,18 +324,8 @@ def main():
         report += [f"## N monitored ai records, softIoc killed and restarted: seconds until every value is back, medians of {args.rounds} rounds", "",
                    "| N | camonitor s | ours s | ours/EPICS |", "|---|---|---|---|"]
         for n in [int(s) for s in args.reconnect_sizes.split(",")]:
-            db = write_db(env, n, "ai")
-            port = common.free_port()
-            ioc = SoftIoc(env, db, port)
-            ioc.start()
-            res = {s: [] for s in SIDES}
-            for r in range(args.rounds):
-                order = SIDES if r % 2 == 0 else tuple(reversed(SIDES))
-                for side in order:
-                    m = measure_reconnect(env, ioc, side, n)
-                    log(f"reconnect N={n} {side}: {m}")
-                    res[side].append(m["secs"])
-            ioc.stop()
+            res = alternating(env, n, "ai", args.rounds, "reconnect",
+                              lambda ioc, side, n=n: measure_reconnect(env, ioc, side, n)["secs"])
             e_, o_ = median(res["epics"]), median(res["ours"])
             report.append(f"| {n} | {fmt(e_)} | {fmt(o_)} | {ratio(o_, e_)} |")
         report.append("")

@@ -763,6 +763,18 @@ mod tests {
                 .expect("no protocol error");
         }
 
+        /// Ask for a DOUBLE read of `cid`; the receiver gets the reply.
+        fn get(&mut self, cid: u32) -> oneshot::Receiver<ReadReply> {
+            let (reply, rx) = oneshot::channel();
+            self.client.handle_msg(CircuitMsg::Get {
+                cid,
+                dbr_type: DbrType::plain(NativeType::Double),
+                count: 1,
+                reply,
+            });
+            rx
+        }
+
         /// Attach a channel and let the server create it as a double.
         fn connect(&mut self, name: &str, cid: u32, sid: u32) -> Arc<ChannelShared> {
             let shared = ChannelShared::new(name.to_string(), cid);
@@ -810,13 +822,7 @@ mod tests {
     fn a_read_reply_reaches_its_caller_decoded() {
         let mut rig = Rig::new();
         rig.connect("a", 1, 101);
-        let (reply, mut rx) = oneshot::channel();
-        rig.client.handle_msg(CircuitMsg::Get {
-            cid: 1,
-            dbr_type: DbrType::plain(NativeType::Double),
-            count: 1,
-            reply,
-        });
+        let mut rx = rig.get(1);
         let ioid = match &rig.server_reads()[..] {
             [Command::ReadNotifyRequest { sid: 101, ioid, .. }] => *ioid,
             other => panic!("{other:?}"),
@@ -837,13 +843,7 @@ mod tests {
     fn a_refused_read_fails_with_the_servers_words() {
         let mut rig = Rig::new();
         rig.connect("a", 1, 101);
-        let (reply, mut rx) = oneshot::channel();
-        rig.client.handle_msg(CircuitMsg::Get {
-            cid: 1,
-            dbr_type: DbrType::plain(NativeType::Double),
-            count: 1,
-            reply,
-        });
+        let mut rx = rig.get(1);
         let request = rig.server_reads().remove(0);
         let mut original = crate::proto::Header::default();
         if let Command::ReadNotifyRequest { ioid, sid, .. } = request {
@@ -873,14 +873,7 @@ mod tests {
         rig.connect("b", 2, 102);
         let mut receivers = Vec::new();
         for cid in [1, 2] {
-            let (reply, rx) = oneshot::channel();
-            rig.client.handle_msg(CircuitMsg::Get {
-                cid,
-                dbr_type: DbrType::plain(NativeType::Double),
-                count: 1,
-                reply,
-            });
-            receivers.push(rx);
+            receivers.push(rig.get(cid));
         }
         rig.server_reads();
         rig.client.handle_msg(CircuitMsg::Clear { cid: 1 });

@@ -315,16 +315,7 @@ async fn monitor<B: Backend, O: Output>(
                 }
                 PvEvent::NotFound => {
                     missing[i] = true;
-                    match &camonitor {
-                        Some(c) => output.batch().extend_from_slice(c.not_found(pv).as_bytes()),
-                        None => status_line(
-                            output.batch(),
-                            pv,
-                            padded(args),
-                            None,
-                            "Not connected (PV not found)",
-                        ),
-                    }
+                    not_found_line(output.batch(), camonitor.as_ref(), args, pv);
                     next = rx.try_recv().ok();
                     continue;
                 }
@@ -379,16 +370,7 @@ async fn monitor<B: Backend, O: Output>(
                 continue;
             }
             missing[i] = true;
-            match &camonitor {
-                Some(c) => output.batch().extend_from_slice(c.not_found(pv).as_bytes()),
-                None => status_line(
-                    output.batch(),
-                    pv,
-                    padded(args),
-                    None,
-                    "Not connected (PV not found)",
-                ),
-            }
+            not_found_line(output.batch(), camonitor.as_ref(), args, pv);
         }
     }
     if interrupted {
@@ -458,6 +440,25 @@ async fn subscribe_once<B: Backend>(
 /// own lines do, unless `-F` chose a separator (then its lines do not).
 fn padded(args: &MonitorArgs) -> bool {
     args.values.separator.is_none()
+}
+
+/// The line for a PV whose search went unanswered, in the chosen layout.
+fn not_found_line(
+    batch: &mut Vec<u8>,
+    camonitor: Option<&CamonitorLines>,
+    args: &MonitorArgs,
+    pv: &str,
+) {
+    match camonitor {
+        Some(c) => batch.extend_from_slice(c.not_found(pv).as_bytes()),
+        None => status_line(
+            batch,
+            pv,
+            padded(args),
+            None,
+            "Not connected (PV not found)",
+        ),
+    }
 }
 
 /// A connection status line in camonitor's words: `NAME *** what`, or with
