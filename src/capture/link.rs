@@ -141,34 +141,46 @@ pub fn reassembled<'a>(key: &FragKey, bytes: &'a [u8]) -> Option<Packet<'a>> {
     match key.proto {
         6 => {
             let tcp = TcpSlice::from_slice(bytes).ok()?;
-            Some(Packet {
-                src: SocketAddr::new(key.src, tcp.source_port()),
-                dst: SocketAddr::new(key.dst, tcp.destination_port()),
-                transport: Transport::Tcp {
-                    seq: tcp.sequence_number(),
-                    syn: tcp.syn(),
-                    ack: tcp.ack(),
-                    fin: tcp.fin(),
-                    rst: tcp.rst(),
-                    payload: tcp.payload(),
-                    missing: 0,
-                },
-            })
+            Some(tcp_packet(key.src, key.dst, &tcp, 0))
         }
         17 => {
             let udp = UdpSlice::from_slice_lax(bytes).ok()?;
-            let payload = udp.payload();
-            let declared = usize::from(udp.length()).saturating_sub(8);
-            Some(Packet {
-                src: SocketAddr::new(key.src, udp.source_port()),
-                dst: SocketAddr::new(key.dst, udp.destination_port()),
-                transport: Transport::Udp {
-                    payload,
-                    missing: declared.saturating_sub(payload.len()),
-                },
-            })
+            Some(udp_packet(key.src, key.dst, &udp))
         }
         _ => None,
+    }
+}
+
+/// A TCP segment from `src` to `dst` (addresses), `missing` bytes short of what the IP
+/// header announced.
+fn tcp_packet<'a>(src: IpAddr, dst: IpAddr, tcp: &TcpSlice<'a>, missing: usize) -> Packet<'a> {
+    Packet {
+        src: SocketAddr::new(src, tcp.source_port()),
+        dst: SocketAddr::new(dst, tcp.destination_port()),
+        transport: Transport::Tcp {
+            seq: tcp.sequence_number(),
+            syn: tcp.syn(),
+            ack: tcp.ack(),
+            fin: tcp.fin(),
+            rst: tcp.rst(),
+            payload: tcp.payload(),
+            missing,
+        },
+    }
+}
+
+/// A UDP datagram from `src` to `dst`; `missing` is what its own length field announced
+/// beyond the bytes captured.
+fn udp_packet<'a>(src: IpAddr, dst: IpAddr, udp: &UdpSlice<'a>) -> Packet<'a> {
+    let payload = udp.payload();
+    let declared = usize::from(udp.length()).saturating_sub(8);
+    Packet {
+        src: SocketAddr::new(src, udp.source_port()),
+        dst: SocketAddr::new(dst, udp.destination_port()),
+        transport: Transport::Udp {
+            payload,
+            missing: declared.saturating_sub(payload.len()),
+        },
     }
 }
 
@@ -279,31 +291,8 @@ fn packet_of<'a>(p: &LaxSlicedPacket<'a>) -> Option<Packet<'a>> {
         0
     };
     match p.transport.as_ref()? {
-        TransportSlice::Tcp(tcp) => Some(Packet {
-            src: SocketAddr::new(src, tcp.source_port()),
-            dst: SocketAddr::new(dst, tcp.destination_port()),
-            transport: Transport::Tcp {
-                seq: tcp.sequence_number(),
-                syn: tcp.syn(),
-                ack: tcp.ack(),
-                fin: tcp.fin(),
-                rst: tcp.rst(),
-                payload: tcp.payload(),
-                missing: ip_missing,
-            },
-        }),
-        TransportSlice::Udp(udp) => {
-            let declared = usize::from(udp.length()).saturating_sub(8);
-            let payload = udp.payload();
-            Some(Packet {
-                src: SocketAddr::new(src, udp.source_port()),
-                dst: SocketAddr::new(dst, udp.destination_port()),
-                transport: Transport::Udp {
-                    payload,
-                    missing: declared.saturating_sub(payload.len()),
-                },
-            })
-        }
+        TransportSlice::Tcp(tcp) => Some(tcp_packet(src, dst, tcp, ip_missing)),
+        TransportSlice::Udp(udp) => Some(udp_packet(src, dst, udp)),
         _ => None,
     }
 }
