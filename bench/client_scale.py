@@ -118,8 +118,8 @@ def measure_get(env, port, side, n):
 class Watched:
     """A monitor process whose stdout lines are counted per PV as they come."""
 
-    def __init__(self, argv, env):
-        time_file = os.path.join(env_tmp(env), f"rss-{time.monotonic_ns()}")
+    def __init__(self, argv, env, tmpdir):
+        time_file = os.path.join(tmpdir, f"rss-{time.monotonic_ns()}")
         self.rss_file = time_file
         argv = [common.TIME_BIN, "-q", "-o", time_file, "-f", "%M %U %S", *argv] if common.TIME_BIN else argv
         self.proc = common.spawn(argv, env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -170,13 +170,6 @@ class Watched:
             return None, None
 
 
-_ENV_TMP = {}
-
-
-def env_tmp(e):
-    return _ENV_TMP["tmp"]
-
-
 def wait_until(pred, timeout, step=0.01):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -188,7 +181,7 @@ def wait_until(pred, timeout, step=0.01):
 
 def measure_monitor(env, port, side, n, secs):
     e = env.env_for(port)
-    w = Watched(monitor_argv(env, side, names(n, "c")), e)
+    w = Watched(monitor_argv(env, side, names(n, "c")), e, env.tmp)
     t0 = time.monotonic()
     time.sleep(secs)
     lines = w.count()
@@ -199,7 +192,7 @@ def measure_monitor(env, port, side, n, secs):
 
 def measure_reconnect(env, ioc, side, n):
     e = env.env_for(ioc.port)
-    w = Watched(monitor_argv(env, side, names(n, "s")), e)
+    w = Watched(monitor_argv(env, side, names(n, "s")), e, env.tmp)
     ok = wait_until(lambda: w.current() >= n, 120)
     if not ok:
         w.finish()
@@ -268,7 +261,6 @@ def main():
     ap.add_argument("--out")
     args = ap.parse_args()
     env = common.Env(args)
-    _ENV_TMP["tmp"] = env.tmp
     if not args.no_build:
         common.build_ours(env)
     only = set(args.only.split(","))
