@@ -84,10 +84,22 @@ struct Compiler {
     stack: Vec<Waiting>,
     depth: i32,
     conditionals: i32,
+    /// Set when an instruction was emitted with fewer values below it than it
+    /// takes (`FMOD B-A`): the program would underflow when run.
+    underflow: bool,
 }
 
 impl Compiler {
     fn emit(&mut self, w: Waiting) {
+        let takes = match w.what {
+            Pending::Unary(_) | Pending::Store(_) => 1,
+            Pending::Binary(_) => 2,
+            Pending::Vararg(_) => 1 - w.effect,
+            Pending::CondEnd | Pending::Paren => 0,
+        };
+        if self.depth < takes {
+            self.underflow = true;
+        }
         let op = match w.what {
             Pending::Unary(u) => Op::Unary(u),
             Pending::Binary(b) => Op::Binary(b),
@@ -294,6 +306,7 @@ pub(super) fn compile(text: &str) -> Result<Compiled, CalcError> {
         stack: Vec::new(),
         depth: 0,
         conditionals: 0,
+        underflow: false,
     };
     let mut at = 0;
     let mut operand_needed = true;
@@ -340,8 +353,16 @@ pub(super) fn compile(text: &str) -> Result<Compiled, CalcError> {
         kind,
     };
     c.finish_statement().map_err(end)?;
+    // softIoc reports a function short of operands (`ATAN2(1)`, `FMOD B-A`)
+    // as incomplete when the count comes out short at the end.
     if operand_needed || c.depth != 1 {
         return Err(end(CalcErrorKind::Incomplete));
+    }
+    // The count came out right, but only because a value was borrowed from
+    // below: softIoc accepts `FMOD B-A*(7,3)` and its program reads an unused
+    // stack slot when run. We refuse it.
+    if c.underflow {
+        return Err(end(CalcErrorKind::Underflow));
     }
     let mut ops = c.out;
     link_conditionals(&mut ops);

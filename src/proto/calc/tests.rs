@@ -235,3 +235,19 @@ fn golden_cases_from_softioc() {
         assert!(CalcExpr::compile(text).is_err(), "{text} compiled");
     }
 }
+
+/// A two-argument function written without parentheses takes one value.
+/// softIoc refuses it when the count comes out short; when a comma in plain
+/// parentheses makes the count come out right, softIoc accepts a program that
+/// reads below its stack, and we refuse it (found by the calc fuzz target in
+/// CI: `FMODB-A*\r(7,3)`).
+#[test]
+fn function_short_of_operands_is_refused() {
+    for text in ["FMOD B-A", "ATAN2 A+1", "FMOD(7)+1"] {
+        assert_eq!(refused(text).kind, CalcErrorKind::Incomplete, "{text}");
+    }
+    for text in ["FMODB-A*\r(7,3)", "ATAN2 B-(1,2)"] {
+        assert_eq!(refused(text).kind, CalcErrorKind::Underflow, "{text}");
+    }
+    assert_eq!(eval("FMOD(7,3)+ATAN2(0,1)*0"), 1.0);
+}
