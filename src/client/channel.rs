@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 use super::error::ClientError;
 use super::shared::{
     ChannelInfo, ChannelShared, CircuitFailure, CircuitMsg, ConnState, Connection, ContextShared,
-    CtxMsg, FailureKind, ReadReply, Reading, Sink, SubQueue, SubSpec, SubType,
+    CtxMsg, FailureKind, PutRequest, ReadReply, Reading, Sink, SubQueue, SubSpec, SubType,
 };
 use super::subscription::Subscription;
 use crate::proto::command::AccessRights;
@@ -249,14 +249,14 @@ impl Channel {
         let mut data = Vec::with_capacity(dbr::payload_size(dbr_type, value.len()));
         dbr::encode(dbr_type, value, &Metadata::default(), &mut data)?;
         let (reply, rx) = oneshot::channel();
-        let msg = CircuitMsg::Put {
+        let msg = CircuitMsg::Put(Box::new(PutRequest {
             cid: self.shared().cid,
             dbr_type,
             count: value.len() as u32,
             data,
             notify: wait_for_callback,
             reply,
-        };
+        }));
         self.request(&conn, msg, rx).await
     }
 

@@ -30,8 +30,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::error::{eca_description, eca_is_success, ClientError};
 use super::shared::{
-    ChannelInfo, ChannelShared, CircuitKey, CircuitMsg, ConnState, Connection, ContextShared,
-    CtxMsg, FailureKind, ReadReply, Reading,
+    ChannelInfo, ChannelShared, CircuitDown, CircuitKey, CircuitMsg, ConnState, Connection,
+    ContextShared, CtxMsg, FailureKind, PutRequest, ReadReply, Reading,
 };
 use crate::proto::circuit::{
     ChannelState, CircuitError, ClientEvent, Oversized, RefusedRequest, ReplyTo, VirtualCircuit,
@@ -211,14 +211,15 @@ impl ClientCircuit {
                     }
                 }
             }
-            CircuitMsg::Put {
-                cid,
-                dbr_type,
-                count,
-                data,
-                notify,
-                reply,
-            } => {
+            CircuitMsg::Put(put) => {
+                let PutRequest {
+                    cid,
+                    dbr_type,
+                    count,
+                    data,
+                    notify,
+                    reply,
+                } = *put;
                 let Some(sid) = self.sid_of(cid) else {
                     let _ = reply.send(Err(self.disconnected(cid)));
                     return false;
@@ -626,11 +627,11 @@ impl ClientCircuit {
                     role = "client", "circuit lost: {why}");
             }
         }
-        let _ = self.ctx.tx.send(CtxMsg::CircuitDown {
+        let _ = self.ctx.tx.send(CtxMsg::CircuitDown(Box::new(CircuitDown {
             key: self.key,
             cids,
             lived: Some(now.saturating_duration_since(self.opened_at)),
-        });
+        })));
     }
 }
 
@@ -1032,9 +1033,10 @@ mod tests {
         client.teardown(End::Lost("reset".into()), vec![late], Instant::now());
         assert!(a.connection().is_none());
         match ctx_rx.try_recv() {
-            Ok(CtxMsg::CircuitDown {
-                mut cids, lived, ..
-            }) => {
+            Ok(CtxMsg::CircuitDown(down)) => {
+                let CircuitDown {
+                    mut cids, lived, ..
+                } = *down;
                 cids.sort_by_key(|(cid, _)| *cid);
                 assert_eq!(cids.len(), 2);
                 assert!(

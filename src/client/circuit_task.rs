@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use super::backlog::Backlog;
 use super::circuit::{ClientCircuit, End};
-use super::shared::{CircuitKey, CircuitMsg, ContextShared, CtxMsg};
+use super::shared::{CircuitDown, CircuitKey, CircuitMsg, ContextShared, CtxMsg};
 
 /// The context's handle on a running circuit task.
 #[derive(Debug)]
@@ -100,11 +100,11 @@ fn give_up(
             cids.push((shared.cid, None));
         }
     }
-    let _ = ctx.tx.send(CtxMsg::CircuitDown {
+    let _ = ctx.tx.send(CtxMsg::CircuitDown(Box::new(CircuitDown {
         key,
         cids,
         lived: None,
-    });
+    })));
 }
 
 /// Write everything the circuit hands over, coalescing queued buffers into

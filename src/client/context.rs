@@ -21,7 +21,8 @@ use super::nameserver::{self, NameServerHandle};
 use super::pacer::SearchPacer;
 use super::search::SearchScheduler;
 use super::shared::{
-    ChannelInfo, ChannelShared, CircuitKey, CircuitMsg, ConnState, ContextShared, CtxMsg,
+    ChannelInfo, ChannelShared, CircuitDown, CircuitKey, CircuitMsg, ConnState, ContextShared,
+    CtxMsg,
 };
 use crate::proto::broadcaster::{Broadcaster, Event, MAX_SEARCH_DATAGRAM};
 use crate::proto::ids::IdMap;
@@ -335,7 +336,8 @@ impl ContextTask {
                 self.channels.remove(&cid);
                 self.governor.forget_channel(cid);
             }
-            CtxMsg::CircuitDown { key, cids, lived } => {
+            CtxMsg::CircuitDown(down) => {
+                let CircuitDown { key, cids, lived } = *down;
                 self.circuits.remove(&key);
                 // A server that refuses or keeps breaking circuits is not
                 // hammered: its channels search again when its hold ends.
@@ -355,7 +357,7 @@ impl ContextTask {
             CtxMsg::Research { cid, lived } => self.research(cid, lived, now),
             CtxMsg::Found { cid, server } => {
                 self.pacer.forget(cid);
-                self.found(cid, server)
+                self.found(cid, *server)
             }
             CtxMsg::Close(reply) => return Some(reply),
         }

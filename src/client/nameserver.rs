@@ -133,7 +133,12 @@ async fn serve(
                                     SocketAddr::V6(_) => Ipv4Addr::LOCALHOST,
                                 });
                             let server = SocketAddr::V4(SocketAddrV4::new(ip, port));
-                            ctx.tx.send(CtxMsg::Found { cid, server }).ok()?;
+                            ctx.tx
+                                .send(CtxMsg::Found {
+                                    cid,
+                                    server: Box::new(server),
+                                })
+                                .ok()?;
                         }
                         Ok(Command::EchoRequest) => {
                             let _ = vc.send(&Command::EchoResponse, &mut out);

@@ -16,7 +16,7 @@
 //! Time is passed in by the caller; nothing here reads a clock, so the
 //! schedule is unit-testable.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::proto::ids::IdMap;
@@ -29,13 +29,25 @@ struct Pending {
 }
 
 /// Which names to search for next, and when.
+///
+/// Names wait in buckets, one per millisecond of due time; a burst of
+/// names added or sent together shares one bucket, so scheduling costs a
+/// push, not a tree insert per name. A bucket entry is only a hint: it is
+/// live while the name's own due time still falls in the bucket, and
+/// entries left behind by `sent`, `remove` or `postpone` are dropped when
+/// their bucket is reached. Every entry was pushed by one call, so the
+/// buckets never hold more than the calls made since their due times.
+/// Due times themselves are exact; within a bucket names come out in the
+/// order they were scheduled.
 #[derive(Debug)]
 pub struct SearchScheduler {
     min_period: Duration,
     max_period: Duration,
     pending: IdMap<Pending>,
-    /// (due, cid) ordered by due time, for cheap "what is next" queries.
-    queue: BTreeSet<(Instant, u32)>,
+    /// Bucket number (milliseconds since `epoch`) to the names due in it.
+    buckets: BTreeMap<u64, VecDeque<u32>>,
+    /// Bucket 0 starts here; anything due earlier is in bucket 0 too.
+    epoch: Instant,
 }
 
 impl SearchScheduler {
@@ -45,29 +57,46 @@ impl SearchScheduler {
             min_period,
             max_period: max_period.max(min_period),
             pending: IdMap::default(),
-            queue: BTreeSet::new(),
+            buckets: BTreeMap::new(),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// The bucket a due time falls in.
+    fn bucket(&self, due: Instant) -> u64 {
+        bucket_of(self.epoch, due)
+    }
+
+    fn enqueue(&mut self, due: Instant, cid: u32) {
+        let bucket = self.bucket(due);
+        match self.buckets.last_entry() {
+            // The common case: a burst of names scheduled together.
+            Some(mut last) if *last.key() == bucket => last.get_mut().push_back(cid),
+            _ => self.buckets.entry(bucket).or_default().push_back(cid),
         }
     }
 
     /// Start searching for channel id `cid`; it is first due at `due`.
     /// Re-adding a cid restarts its back-off.
     pub fn add(&mut self, cid: u32, due: Instant) {
-        self.remove(cid);
-        self.pending.insert(cid, Pending { due, attempts: 0 });
-        self.queue.insert((due, cid));
+        let before = self.pending.insert(cid, Pending { due, attempts: 0 });
+        // Its entry in the same bucket is still there (and live).
+        if before.is_none_or(|p| self.bucket(p.due) != self.bucket(due)) {
+            self.enqueue(due, cid);
+        }
     }
 
     /// Stop searching for `cid` (found, or the channel was dropped).
     /// Returns whether it was pending.
     pub fn remove(&mut self, cid: u32) -> bool {
-        match self.pending.remove(&cid) {
-            Some(p) => {
-                self.queue.remove(&(p.due, cid));
-                crate::proto::ids::shrink_when_sparse(&mut self.pending);
-                true
+        let was = self.pending.remove(&cid).is_some();
+        if was {
+            crate::proto::ids::shrink_when_sparse(&mut self.pending);
+            if self.pending.is_empty() {
+                self.buckets.clear();
             }
-            None => false,
         }
+        was
     }
 
     /// Whether `cid` is still being searched for.
@@ -85,21 +114,58 @@ impl SearchScheduler {
         self.pending.is_empty()
     }
 
-    /// When the next search is due, if any.
-    pub fn next_due(&self) -> Option<Instant> {
-        self.queue.first().map(|(due, _)| *due)
+    /// The due time of `cid` when its entry in `bucket` is live.
+    fn live(&self, bucket: u64, cid: u32) -> Option<Instant> {
+        let p = self.pending.get(&cid)?;
+        (self.bucket(p.due) == bucket).then_some(p.due)
+    }
+
+    /// Drop dead entries from the front of the earliest buckets, and the
+    /// buckets they empty, so the first entry is live.
+    fn settle(&mut self) {
+        let epoch = self.epoch;
+        while let Some(mut first) = self.buckets.first_entry() {
+            let bucket = *first.key();
+            let queue = first.get_mut();
+            while let Some(&cid) = queue.front() {
+                if self
+                    .pending
+                    .get(&cid)
+                    .is_some_and(|p| bucket_of(epoch, p.due) == bucket)
+                {
+                    return;
+                }
+                queue.pop_front();
+            }
+            first.remove();
+        }
+    }
+
+    /// When the next search is due, if any (within the millisecond: the
+    /// first name of the earliest bucket).
+    pub fn next_due(&mut self) -> Option<Instant> {
+        self.settle();
+        let (&bucket, queue) = self.buckets.first_key_value()?;
+        self.live(bucket, *queue.front()?)
     }
 
     /// Up to `limit` names due at `now`, oldest first, left as they are: the
     /// caller sends as many as the search window allows and reports each with
     /// [`SearchScheduler::sent`]; the rest stay due.
-    pub fn due(&self, now: Instant, limit: usize) -> Vec<u32> {
-        self.queue
-            .iter()
-            .take_while(|(due, _)| *due <= now)
-            .take(limit)
-            .map(|(_, cid)| *cid)
-            .collect()
+    pub fn due(&mut self, now: Instant, limit: usize) -> Vec<u32> {
+        self.settle();
+        let mut out = Vec::new();
+        for (&bucket, queue) in self.buckets.range(..=self.bucket(now)) {
+            for &cid in queue {
+                if out.len() == limit {
+                    return out;
+                }
+                if self.live(bucket, cid).is_some_and(|due| due <= now) {
+                    out.push(cid);
+                }
+            }
+        }
+        out
     }
 
     /// A search for `cid` went out at `now`: its next attempt waits the
@@ -109,15 +175,17 @@ impl SearchScheduler {
         let Some(p) = self.pending.get_mut(&cid) else {
             return;
         };
-        self.queue.remove(&(p.due, cid));
         let backoff = self
             .min_period
             .max(floor)
             .saturating_mul(1u32 << p.attempts.min(20))
             .min(self.max_period);
         p.attempts = p.attempts.saturating_add(1);
-        p.due = now + backoff;
-        self.queue.insert((p.due, cid));
+        let before = std::mem::replace(&mut p.due, now + backoff);
+        let due = p.due;
+        if self.bucket(due) != self.bucket(before) {
+            self.enqueue(due, cid);
+        }
     }
 
     /// Take every name due at `now` (oldest first) and schedule its next
@@ -138,9 +206,10 @@ impl SearchScheduler {
             return false;
         };
         if p.due < due {
-            self.queue.remove(&(p.due, cid));
-            p.due = due;
-            self.queue.insert((due, cid));
+            let before = std::mem::replace(&mut p.due, due);
+            if self.bucket(before) != self.bucket(due) {
+                self.enqueue(due, cid);
+            }
         }
         true
     }
@@ -148,13 +217,28 @@ impl SearchScheduler {
     /// A beacon anomaly: make every pending name due at `now` with its
     /// back-off restarted.
     pub fn reset(&mut self, now: Instant) {
-        self.queue.clear();
+        self.buckets.clear();
+        let mut cids = Vec::with_capacity(self.pending.len());
         for (cid, p) in self.pending.iter_mut() {
             p.due = now;
             p.attempts = 0;
-            self.queue.insert((now, *cid));
+            cids.push(*cid);
+        }
+        // Oldest channel first, as they were created.
+        cids.sort_unstable();
+        if !cids.is_empty() {
+            let bucket = self.bucket(now);
+            self.buckets.insert(bucket, cids.into());
         }
     }
+}
+
+/// Milliseconds from `epoch` to `due` (0 when `due` is earlier).
+fn bucket_of(epoch: Instant, due: Instant) -> u64 {
+    let d = due.saturating_duration_since(epoch);
+    d.as_secs()
+        .saturating_mul(1000)
+        .saturating_add(u64::from(d.subsec_millis()))
 }
 
 #[cfg(test)]
@@ -222,6 +306,61 @@ mod tests {
         // Second attempt of cid 0: the minimum period (30 ms) doubled.
         assert!(s.due(t0 + ms(159), 100).iter().all(|c| *c != 0));
         assert!(s.due(t0 + ms(160), 100).contains(&0));
+    }
+
+    #[test]
+    fn entries_left_behind_are_dropped_when_their_time_comes() {
+        let t0 = Instant::now();
+        let mut s = SearchScheduler::new(ms(30), ms(1000));
+        for cid in 0..1000 {
+            s.add(cid, t0);
+        }
+        // Sent in bursts as the window allows, found out of order.
+        for chunk in s.due(t0, 1000).chunks(100) {
+            for &cid in chunk {
+                s.sent(cid, t0 + ms(1), ms(10));
+            }
+        }
+        for cid in (0..1000).filter(|c| c % 3 != 0) {
+            assert!(s.remove(cid));
+        }
+        assert!(!s.remove(1), "removed once only");
+        assert_eq!(s.len(), 334);
+        // The t0 bucket held only names since sent: nothing is due now.
+        assert!(s.due(t0 + ms(1), 1000).is_empty());
+        assert_eq!(s.next_due(), Some(t0 + ms(31)));
+        let due = s.due(t0 + ms(31), 1000);
+        assert_eq!(due, (0..1000).filter(|c| c % 3 == 0).collect::<Vec<_>>());
+        let entries: usize = s.buckets.values().map(VecDeque::len).sum();
+        assert_eq!(entries, 1000, "the dead entries of the t0 bucket are gone");
+        for cid in due {
+            s.remove(cid);
+        }
+        assert!(s.buckets.is_empty(), "nothing pending, nothing kept");
+        assert_eq!(s.next_due(), None);
+    }
+
+    #[test]
+    fn a_removed_name_in_the_middle_of_a_burst_is_skipped() {
+        let t0 = Instant::now();
+        let mut s = SearchScheduler::new(ms(30), ms(1000));
+        for cid in 0..5 {
+            s.add(cid, t0);
+        }
+        s.remove(0);
+        s.remove(2);
+        assert_eq!(s.next_due(), Some(t0));
+        assert_eq!(s.due(t0, 2), vec![1, 3]);
+        s.add(2, t0 + ms(5));
+        s.add(2, t0 + ms(5));
+        assert_eq!(s.due(t0 + ms(5), 10), vec![1, 3, 4, 2], "re-added: once");
+        let mut zero = SearchScheduler::new(ms(0), ms(0));
+        zero.add(7, t0);
+        zero.sent(7, t0, ms(0));
+        assert_eq!(zero.due(t0, 10), vec![7], "no back-off: still once");
+        assert!(s.postpone(1, t0 + ms(50)));
+        assert_eq!(s.due(t0 + ms(49), 10), vec![3, 4, 2]);
+        assert_eq!(s.due(t0 + ms(50), 10), vec![3, 4, 2, 1]);
     }
 
     #[test]

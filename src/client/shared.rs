@@ -377,21 +377,26 @@ pub(crate) enum CtxMsg {
     Add(Arc<ChannelShared>),
     /// The last handle on a channel was dropped.
     Drop { cid: u32 },
-    /// A circuit ended after `lived` (`None`: it never connected); its
-    /// channels must be searched for again. Each cid comes with how long it
-    /// had been connected (`None`: not yet created).
-    CircuitDown {
-        key: CircuitKey,
-        cids: Vec<(u32, Option<Duration>)>,
-        lived: Option<Duration>,
-    },
+    /// A circuit ended: its channels must be searched for again.
+    CircuitDown(Box<CircuitDown>),
     /// The server dropped one channel (SERVER_DISCONN) that had been
     /// connected for `lived`: search again, after the governor's hold.
     Research { cid: u32, lived: Option<Duration> },
     /// A name server (TCP search) found a channel at `server`.
-    Found { cid: u32, server: SocketAddr },
+    Found { cid: u32, server: Box<SocketAddr> },
     /// Close everything; answer when done.
     Close(Option<oneshot::Sender<()>>),
+}
+
+/// A circuit that ended after `lived` (`None`: it never connected), and
+/// its channels, each with how long it had been connected (`None`: not
+/// yet created). Boxed in [`CtxMsg`]: the rare, large messages are kept out
+/// of line so a burst of 100 000 small ones stays small.
+#[derive(Debug)]
+pub(crate) struct CircuitDown {
+    pub key: CircuitKey,
+    pub cids: Vec<(u32, Option<Duration>)>,
+    pub lived: Option<Duration>,
 }
 
 /// A circuit is identified by its server and priority.
@@ -415,21 +420,26 @@ pub(crate) enum CircuitMsg {
         count: u32,
         reply: oneshot::Sender<ReadReply>,
     },
-    /// WRITE or WRITE_NOTIFY.
-    Put {
-        cid: u32,
-        dbr_type: DbrType,
-        count: u32,
-        data: Vec<u8>,
-        notify: bool,
-        reply: oneshot::Sender<Result<(), ClientError>>,
-    },
+    /// WRITE or WRITE_NOTIFY (boxed: a write is large and rare beside
+    /// the burst of small requests a thousand channels make).
+    Put(Box<PutRequest>),
     /// Send the EVENT_ADD for a subscription in the channel's table (if not yet sent).
     Subscribe { cid: u32, subid: u32 },
     /// Send the EVENT_CANCEL for a subscription (if it was sent).
     Unsubscribe { subid: u32 },
     /// Flush what is queued, then close the circuit.
     Close,
+}
+
+/// One WRITE or WRITE_NOTIFY for a circuit ([`CircuitMsg::Put`]).
+#[derive(Debug)]
+pub(crate) struct PutRequest {
+    pub cid: u32,
+    pub dbr_type: DbrType,
+    pub count: u32,
+    pub data: Vec<u8>,
+    pub notify: bool,
+    pub reply: oneshot::Sender<Result<(), ClientError>>,
 }
 
 /// A bounded queue of updates. When the consumer falls behind, the oldest
@@ -642,6 +652,23 @@ impl SetQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Connecting 100 000 channels queues 100 000 `Add`s, then as many
+    /// `Attach`es, at once: the queues' blocks are sized by the largest
+    /// message, so the rare large ones are boxed.
+    #[test]
+    fn messages_of_a_burst_stay_small() {
+        assert!(
+            std::mem::size_of::<CtxMsg>() <= 24,
+            "{}",
+            std::mem::size_of::<CtxMsg>()
+        );
+        assert!(
+            std::mem::size_of::<CircuitMsg>() <= 24,
+            "{}",
+            std::mem::size_of::<CircuitMsg>()
+        );
+    }
 
     fn update(x: f64) -> MonitorEvent {
         MonitorEvent::Update(Ok(Reading {
