@@ -135,11 +135,19 @@ pub fn calc(data: &[u8]) {
         (r, args)
     };
     let (first, args1) = run();
+    let (second, args2) = run();
     let value = match first {
         Ok(v) => v,
+        // A conditional that opens inside parentheses and closes outside
+        // them compiles (as in softIoc) but its branches may leave different
+        // numbers of values: softIoc's record fails at run time (CALC alarm),
+        // and so do we. Without `?` every compiled expression evaluates.
+        Err(e) if text.contains('?') => {
+            assert_eq!(second.err(), Some(e), "{text:?}: two runs differ");
+            return;
+        }
         Err(e) => panic!("{text:?} compiled but does not evaluate: {e}"),
     };
-    let (second, args2) = run();
     let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
     assert!(
         second.is_ok_and(|v| same(v, value)),

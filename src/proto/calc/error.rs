@@ -71,9 +71,11 @@ impl fmt::Display for CalcError {
 
 impl std::error::Error for CalcError {}
 
-/// Evaluation of a compiled expression failed. Compiled expressions keep
-/// their stack balanced, so this only reports an inconsistency (and is
-/// mapped to "no result" by callers, as EPICS maps `calcPerform` failures).
+/// Evaluation of a compiled expression failed. Only a conditional that
+/// opens inside parentheses and closes outside them gets here (softIoc
+/// accepts `NINT(A?B):C` too, and its branches may leave different numbers
+/// of values); callers map it to "no result", as EPICS maps `calcPerform`
+/// failures to a CALC alarm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CalcEvalError {

@@ -251,3 +251,22 @@ fn function_short_of_operands_is_refused() {
     }
     assert_eq!(eval("FMOD(7,3)+ATAN2(0,1)*0"), 1.0);
 }
+
+/// A conditional may open inside parentheses and close outside them, as
+/// softIoc allows (`NINT(1?2):3` is 2; the golden cases hold its values).
+/// Then each branch may leave a different number of values, which only
+/// running the program shows: softIoc's record then goes to CALC/INVALID,
+/// and we report a stack error, never a value (found by the calc fuzz
+/// target).
+#[test]
+fn a_conditional_across_parentheses_may_fail_when_run() {
+    let text = "0|0|4/0/2-NINT(-0|4/0/2-2?010?2:.052):3";
+    let expr = CalcExpr::compile(text).expect("softIoc accepts it too");
+    let mut args = [0.0; ARGS];
+    assert_eq!(
+        expr.evaluate(&mut args, 0.0, &mut CalcRandom::default()),
+        Err(CalcEvalError::Stack)
+    );
+    assert_eq!(eval("NINT(1?2):3"), 2.0);
+    assert_eq!(eval("1+(1?2):3"), 3.0);
+}
