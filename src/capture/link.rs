@@ -82,12 +82,24 @@ pub struct Packet<'a> {
 
 /// Why a frame yields no packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LinkError {
     /// Not a link type we read.
     Unsupported(i32),
     /// Headers that do not parse.
     Malformed(String),
 }
+
+impl std::fmt::Display for LinkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinkError::Unsupported(linktype) => write!(f, "unsupported link type {linktype}"),
+            LinkError::Malformed(reason) => write!(f, "malformed frame: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for LinkError {}
 
 /// What one frame carries.
 #[derive(Debug, Clone, Copy)]
@@ -294,5 +306,24 @@ fn packet_of<'a>(p: &LaxSlicedPacket<'a>) -> Option<Packet<'a>> {
         TransportSlice::Tcp(tcp) => Some(tcp_packet(src, dst, tcp, ip_missing)),
         TransportSlice::Udp(udp) => Some(udp_packet(src, dst, udp)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_say_why_as_errors() {
+        let e = parse(147, &[0; 64]).unwrap_err();
+        assert_eq!(e, LinkError::Unsupported(147));
+        assert_eq!(e.to_string(), "unsupported link type 147");
+        let short = parse(linktype::LINUX_SLL, &[0; 3]).unwrap_err();
+        assert_eq!(
+            short.to_string(),
+            "malformed frame: short Linux cooked header"
+        );
+        let boxed: Box<dyn std::error::Error> = Box::new(short);
+        assert!(boxed.source().is_none());
     }
 }
