@@ -13,8 +13,10 @@ use crate::proto::CommandError;
 ///
 /// Variants say what the caller can do about it: retry later (`Disconnected`,
 /// `Timeout`), fix the request (`InvalidName`, `NoReadAccess`, ...), or report
-/// what the server said (`Server`).
+/// what the server said (`Server`). New variants may be added: match with
+/// a wildcard arm.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ClientError {
     /// An environment variable could not be parsed.
     Config {
@@ -219,7 +221,18 @@ impl fmt::Display for ClientError {
     }
 }
 
-impl std::error::Error for ClientError {}
+impl std::error::Error for ClientError {
+    /// The codec or state machine error a `Dbr`, `Protocol` or `Circuit`
+    /// failure wraps.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ClientError::Dbr(e) => Some(e),
+            ClientError::Protocol(e) => Some(e),
+            ClientError::Circuit(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl From<DbrError> for ClientError {
     fn from(e: DbrError) -> Self {
@@ -271,5 +284,19 @@ pub fn eca_description(status: u32) -> &'static str {
         51 => "invalid channel identifier",
         60 => "virtual circuit unresponsive",
         _ => "request failed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn wrapped_errors_are_the_source() {
+        let dbr = ClientError::Dbr(DbrError::BadType(999));
+        let source = dbr.source().expect("a DBR error has its source");
+        assert_eq!(source.to_string(), DbrError::BadType(999).to_string());
+        assert!(ClientError::Closed.source().is_none());
     }
 }
