@@ -8,9 +8,12 @@
 //! - `q` ends caproto-shark with status 0, the alternate screen left and the terminal out of
 //!   raw mode (`stty` shows `icanon` and `echo` again).
 //!
+//! A capture file shows its final picture (rates averaged over the capture) until `q`.
+//!
 //! Every wait is on something observable on the screen or in a file, with a deadline.
 
 mod common;
+mod shark_support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -59,14 +62,22 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", "top"])
+        self.screen_of("top")
+    }
+
+    fn screen_of(&self, session: &str) -> String {
+        self.run(&["capture-pane", "-p", "-t", session])
     }
 
     /// Waits until the screen satisfies `pred`; returns it.
     fn wait_screen(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        self.wait_screen_of("top", what, pred)
+    }
+
+    fn wait_screen_of(&self, session: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + T;
         loop {
-            let s = self.screen();
+            let s = self.screen_of(session);
             if pred(&s) {
                 return s;
             }
@@ -217,4 +228,105 @@ fn top_on_a_live_tcpdump_pipe() {
         !after.contains("caproto-shark --top"),
         "the view is gone from the screen:\n{after}"
     );
+}
+
+#[test]
+fn a_capture_file_keeps_its_final_picture_until_q() {
+    use shark_support::*;
+    let Some(tmux_exe) = find("tmux") else {
+        return;
+    };
+    let (c, s) = (addr("127.0.0.1:40001"), addr("127.0.0.1:5064"));
+    let mut ips = vec![
+        tcp(c, s, 99, SYN, &[]),
+        tcp(s, c, 499, SYN | ACK, &[]),
+        tcp(
+            c,
+            s,
+            100,
+            ACK,
+            &[
+                version(),
+                create_req("file:busy", 1),
+                create_req("file:calm", 2),
+            ]
+            .concat(),
+        ),
+        tcp(
+            s,
+            c,
+            500,
+            ACK,
+            &[create_resp(1, 10), create_resp(2, 20)].concat(),
+        ),
+    ];
+    // file:busy read 5 times, file:calm once.
+    let (mut cseq, mut sseq) = (164u32, 532u32);
+    for i in 0..5u32 {
+        let mut req = read_req(10, i);
+        let mut resp = read_resp(i, 1.0);
+        if i == 0 {
+            req.extend(read_req(20, 100));
+            resp.extend(read_resp(100, 2.0));
+        }
+        ips.push(tcp(c, s, cseq, ACK, &req));
+        ips.push(tcp(s, c, sseq, ACK, &resp));
+        cseq += req.len() as u32;
+        sseq += resp.len() as u32;
+    }
+    let pkts: Vec<Pkt> = ips
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            Pkt::new(
+                1_700_000_000_000_000 + i as u64 * 100_000,
+                Link::Ethernet.frame(p),
+            )
+        })
+        .collect();
+    let dir = common::TempDir::new("shark-top-file");
+    let file = dir.path().join("file.pcap");
+    std::fs::write(&file, pcap(1, &pkts, false, false)).unwrap();
+    let status_file = dir.path().join("exit");
+    let tmux = Tmux {
+        exe: tmux_exe,
+        socket: format!("caproto-top-file-{}", std::process::id()),
+    };
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-x",
+        "160",
+        "-y",
+        "40",
+        "-s",
+        "file",
+        "sh",
+        "-c",
+        &format!(
+            "'{SHARK}' --top '{}'; echo \"shark-exit=$?\" >'{}'; exec sleep 600",
+            file.display(),
+            status_file.display()
+        ),
+    ]);
+    let screen = tmux.wait_screen_of("file", "the final picture", |s| {
+        s.contains("end of capture") && first_pv_row(s).is_some_and(|r| r.contains("file:busy"))
+    });
+    assert!(screen.contains("(average)"), "{screen}");
+    // It stays until q.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(tmux.screen_of("file").contains("end of capture"));
+    assert!(!status_file.exists(), "exited before q");
+    tmux.run(&["send-keys", "-t", "file", "q"]);
+    let deadline = Instant::now() + T;
+    while !std::fs::read_to_string(&status_file)
+        .unwrap_or_default()
+        .contains("shark-exit=0")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "caproto-shark did not exit 0 after q"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
