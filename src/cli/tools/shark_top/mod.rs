@@ -1,5 +1,5 @@
 //! `caproto-shark --top`: the live terminal view. The shell around the pure
-//! [`TopModel`](crate::capture::top::TopModel):
+//! [`TopModel`]:
 //!
 //! - a decoding thread reads the capture (a file, or standard input as written by
 //!   `tcpdump -U -w -`) a chunk at a time and folds each chunk's events into the model under
