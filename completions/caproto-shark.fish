@@ -16,6 +16,7 @@ server\t'Records produced by server code (`role = "server"`)'"
 complete -c caproto-shark -l log-format -d 'Log line format' -r -f -a "text\t'caproto\'s one-line text format'
 json\t'One JSON object per line with the same fields'"
 complete -c caproto-shark -l summary -d 'At the end (or on Ctrl-C) print totals per PV, per circuit, searches per name (unanswered first) with the busiest searchers, and beacon anomalies'
+complete -c caproto-shark -l top -d 'A live view instead of records, iftop for Channel Access: the busiest PVs (messages/s, bytes/s), clients and servers, unanswered searches and search storms, beacon anomalies and errors, redrawn each second. Keys: s or 1-5 choose the sort column, q quits. On a capture file it shows the final picture until q. Needs a terminal'
 complete -c caproto-shark -s v -l verbose -d 'Show more log messages (-v info, -vv every CA command, -vvv also payload detail)'
 complete -c caproto-shark -s q -l quiet -d 'Show fewer log messages (-q errors only, -qq none)'
 complete -c caproto-shark -l no-color -d 'Do not colour log lines (also honoured: the NO_COLOR environment variable)'

@@ -5,6 +5,7 @@
 #   tcpdump   Debian package: captures loopback traffic (apt-get, so needs root; without
 #             root it only says what is missing)
 #   strace    Debian package: tools_info checks that caproto-info makes no DNS query
+#   tmux      Debian package: tests/shark_top.rs drives `caproto-shark --top` in a terminal
 #   dpkt      into the caproto venv: caproto's own caproto-shark imports it
 #
 # Usage: scripts/install-capture-tools.sh [CAPROTO_BIN]   (default: $CAPROTO_PEER_BIN, or
@@ -34,6 +35,16 @@ if ! command -v strace >/dev/null 2>&1; then
             || { apt-get update >/dev/null 2>&1 && apt-get install -y strace >/dev/null; }
     else
         log "strace is missing; install it (Debian: apt-get install -y strace) for tools_info"
+    fi
+fi
+
+if ! command -v tmux >/dev/null 2>&1; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        log "installing tmux (apt-get)"
+        apt-get install -y tmux >/dev/null 2>&1 \
+            || { apt-get update >/dev/null 2>&1 && apt-get install -y tmux >/dev/null; }
+    else
+        log "tmux is missing; install it (Debian: apt-get install -y tmux) for shark_top"
     fi
 fi
 

@@ -6,7 +6,7 @@
 #                        caget caput camonitor cainfo caRepeater softIoc catime acctst ...)
 #   caproto 1.3.0       (Python, with numpy, in a virtual environment)
 #   syslog-ng, logrotate (Debian packages, via scripts/install-collector.sh, when missing)
-#   tcpdump, dpkt       for the caproto-shark tests (scripts/install-capture-tools.sh)
+#   tcpdump, tmux, dpkt for the caproto-shark tests (scripts/install-capture-tools.sh)
 #
 # Needs only python3 with pip (and network access to PyPI on the first run).
 # Idempotent: a stamp file records what was installed; if it matches and the files

@@ -501,3 +501,70 @@ fn summary_every_period_comes_out_as_records() {
     let (_, err, code) = run(&["--summary-every", "often"], &[]);
     assert_eq!(code, 2, "{err}");
 }
+
+/// The session, then each channel read three more times: repeated (PV, sender) pairs, as the
+/// filters' remembered verdicts see them.
+fn busy_session() -> Vec<Vec<u8>> {
+    let (c, s) = (addr("127.0.0.1:40001"), addr("127.0.0.1:5064"));
+    let mut ips = session();
+    for i in 0..3u32 {
+        ips.push(tcp(
+            c,
+            s,
+            196 + i * 32,
+            ACK,
+            &[read_req(10, 3 + 2 * i), read_req(20, 4 + 2 * i)].concat(),
+        ));
+        ips.push(tcp(
+            s,
+            c,
+            580 + i * 48,
+            ACK,
+            &[read_resp(3 + 2 * i, 1.5), read_resp(4 + 2 * i, 2.5)].concat(),
+        ));
+    }
+    ips
+}
+
+#[test]
+fn field_filters_keep_exactly_the_records_they_match() {
+    let input = file_of(&busy_session());
+    let json = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let mut args = vec!["--log-format", "json"];
+        args.extend_from_slice(extra);
+        let (out, err, code) = run(&args, &input);
+        assert_eq!(code, 0, "{err}");
+        out.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let all = json(&[]);
+    assert_eq!(
+        all.len(),
+        21,
+        "VERSION, 2 creates and replies, 16 reads and replies"
+    );
+    type Rule = fn(&serde_json::Value) -> bool;
+    let cases: [(&[&str], Rule); 5] = [
+        (&["--log-pv", "other"], |r| {
+            r.get("pv").is_none_or(|p| p == "other")
+        }),
+        (&["--log-pv", "motor:*", "--log-role", "client"], |r| {
+            r.get("pv").is_none_or(|p| p == "motor:x") && r["role"] == "client"
+        }),
+        (&["--log-pv", "nothing:*"], |r| r.get("pv").is_none()),
+        (&["--log-addr", "127.0.0.1:40001"], |_| true),
+        (&["--log-addr", "127.0.0.2", "--log-pv", "motor:x"], |_| {
+            false
+        }),
+    ];
+    for (flags, keep) in cases {
+        let want: Vec<_> = all.iter().filter(|r| keep(r)).collect();
+        let got = json(flags);
+        assert_eq!(got.len(), want.len(), "{flags:?}: {got:#?}");
+        for (g, w) in got.iter().zip(want) {
+            assert_eq!(g["command"], w["command"], "{flags:?}");
+            assert_eq!(g["our_addr"], w["our_addr"], "{flags:?}");
+        }
+    }
+}

@@ -11,7 +11,9 @@
 //! The command is decoded only when a handler formats the record: a record that a `--log-pv`
 //! filter rejects costs the filter's string match and nothing more.
 
+use std::cell::RefCell;
 use std::fmt::{self, Write as _};
+use std::rc::Rc;
 
 use super::{Message, PvRef, TransportKind};
 use crate::proto::command::id;
@@ -56,6 +58,12 @@ pub fn emit(m: &Message<'_>) {
             Some(unknown.as_str())
         }
     };
+    // With field filters (--log-pv, --log-addr, --log-role) set, most records of a busy
+    // capture are often dropped: asking the filters first skips the `tracing` dispatch (and
+    // its per-field visits) for those.
+    if crate::log::field_filters_active() && !wanted_cached(m, pv) {
+        return;
+    }
     crate::log::with_record_time(m.time.secs, m.time.nanos, || {
         trace::record_text(
             target(m),
@@ -68,6 +76,83 @@ pub fn emit(m: &Message<'_>) {
             &Shown(m),
         )
     });
+}
+
+/// Verdicts remembered per (PV, sender, target): the filters' answer is the same for every
+/// message of a channel in one direction of a circuit.
+const VERDICTS: usize = 256;
+
+/// One remembered verdict. The `Rc`s it holds keep their addresses from being reused, so
+/// comparing pointers is comparing the name and the circuit end.
+struct Verdict {
+    pv: Rc<str>,
+    from: Rc<str>,
+    sender: crate::proto::Role,
+    target: Target,
+    generation: u64,
+    keep: bool,
+}
+
+thread_local! {
+    static VERDICT_CACHE: RefCell<Vec<Option<Verdict>>> =
+        RefCell::new((0..VERDICTS).map(|_| None).collect());
+}
+
+/// [`wanted`], remembered for messages that name their PV.
+fn wanted_cached(m: &Message<'_>, pv: Option<&str>) -> bool {
+    let PvRef::Name(name) = &m.pv else {
+        return wanted(m, pv);
+    };
+    let generation = crate::log::filters_generation();
+    let t = target(m);
+    let slot = {
+        let a = Rc::as_ptr(name) as *const u8 as usize;
+        let b = Rc::as_ptr(&m.from_text) as *const u8 as usize;
+        (a.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ b.rotate_left(17) ^ m.sender as usize)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            >> (usize::BITS - VERDICTS.trailing_zeros())
+    };
+    let hit = VERDICT_CACHE.with(|c| {
+        let c = c.borrow();
+        c[slot].as_ref().and_then(|v| {
+            (Rc::ptr_eq(&v.pv, name)
+                && Rc::ptr_eq(&v.from, &m.from_text)
+                && v.sender == m.sender
+                && v.target == t
+                && v.generation == generation)
+                .then_some(v.keep)
+        })
+    });
+    if let Some(keep) = hit {
+        return keep;
+    }
+    let keep = wanted(m, pv);
+    VERDICT_CACHE.with(|c| {
+        c.borrow_mut()[slot] = Some(Verdict {
+            pv: Rc::clone(name),
+            from: Rc::clone(&m.from_text),
+            sender: m.sender,
+            target: t,
+            generation,
+            keep,
+        })
+    });
+    keep
+}
+
+/// Whether any handler keeps this message's record.
+fn wanted(m: &Message<'_>, pv: Option<&str>) -> bool {
+    crate::log::record_wanted(&crate::log::Probe {
+        target: target(m).as_str(),
+        level: tracing::Level::DEBUG,
+        pv,
+        our_addr: m.from,
+        their_addr: m.to,
+        role: match m.sender {
+            crate::proto::Role::Client => crate::log::Role::Client,
+            crate::proto::Role::Server => crate::log::Role::Server,
+        },
+    })
 }
 
 /// Room for an unknown-id PV text (`?subscriptionid=4294967295`) without allocating.

@@ -26,6 +26,7 @@
 //! FIN/RST or [`Config::flow_idle`] without a packet), id tables capped per circuit
 //! ([`names::MAX_IDS`]), the search-name table capped, and the fragment caps.
 
+pub mod beacons;
 pub mod emit;
 pub mod evidence;
 pub mod file;
@@ -37,6 +38,7 @@ mod network;
 pub mod problem;
 pub mod summary;
 pub mod tcp;
+pub mod top;
 
 use std::net::SocketAddr;
 use std::rc::Rc;

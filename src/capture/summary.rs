@@ -8,9 +8,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::rc::Rc;
 
+use super::beacons::Beacons;
 use super::{Message, Problem, PvRef, Timestamp, TransportKind};
 use crate::proto::command::id;
 use crate::proto::Role;
@@ -73,14 +74,6 @@ pub struct SearchStats {
     pub replies: u64,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct BeaconState {
-    id: u32,
-    time: Timestamp,
-    interval: Option<f64>,
-    count: u64,
-}
-
 /// The running summary.
 #[derive(Debug, Default)]
 pub struct Summary {
@@ -92,7 +85,7 @@ pub struct Summary {
     circuits: HashMap<(SocketAddr, SocketAddr), CircuitStats>,
     searches: HashMap<Rc<str>, SearchStats>,
     searchers: HashMap<SocketAddr, u64>,
-    beacons: HashMap<(IpAddr, u16), BeaconState>,
+    beacons: Beacons,
     anomalies: Vec<String>,
     problems: BTreeMap<&'static str, u64>,
     /// Keyed by the flow's two ends, lower address first.
@@ -233,63 +226,9 @@ impl Summary {
     }
 
     fn beacon(&mut self, m: &Message<'_>) {
-        let h = &m.header;
-        // The beacon names the server's TCP port; its address is the sender's (or the one
-        // in parameter2 when set).
-        let ip = match h.parameter2 {
-            0 => m.from.ip(),
-            a => IpAddr::from(std::net::Ipv4Addr::from(a)),
-        };
-        let port = h.data_count as u16;
-        let id = h.parameter1;
-        let key = (ip, port);
-        let Some(prev) = self.beacons.get(&key).copied() else {
-            self.beacons.insert(
-                key,
-                BeaconState {
-                    id,
-                    time: m.time,
-                    interval: None,
-                    count: 1,
-                },
-            );
-            return;
-        };
-        if id == prev.id {
-            return; // the same beacon relayed again by a repeater
+        if let Some(anomaly) = self.beacons.handle(m) {
+            self.anomalies.push(anomaly);
         }
-        let interval = m.time.as_secs_f64() - prev.time.as_secs_f64();
-        let jumped = id != prev.id.wrapping_add(1);
-        let reset = prev
-            .interval
-            .is_some_and(|p| p >= 1.0 && interval < p / 4.0);
-        if jumped || reset {
-            let mut s = format!("{} server {ip}:{port}: ", clock(m.time),);
-            if jumped {
-                let _ = write!(s, "beacon id jumped from {} to {id}", prev.id);
-            }
-            if reset {
-                if jumped {
-                    s.push_str(", ");
-                }
-                let _ = write!(
-                    s,
-                    "beacon period reset from {:.1} s to {interval:.2} s",
-                    prev.interval.unwrap_or_default()
-                );
-            }
-            s.push_str(" (restarted?)");
-            self.anomalies.push(s);
-        }
-        self.beacons.insert(
-            key,
-            BeaconState {
-                id,
-                time: m.time,
-                interval: Some(interval),
-                count: prev.count + 1,
-            },
-        );
     }
 
     /// Whether nothing was folded in.
@@ -491,14 +430,5 @@ fn join(items: impl Iterator<Item = String>) -> String {
 fn more(o: &mut String, len: usize) {
     if len > ROWS {
         let _ = writeln!(o, "... and {} more", len - ROWS);
-    }
-}
-
-/// Local wall-clock time of a capture timestamp, `HH:MM:SS.mmm`.
-fn clock(t: Timestamp) -> String {
-    use chrono::TimeZone as _;
-    match chrono::Local.timestamp_opt(t.secs, t.nanos).single() {
-        Some(dt) => dt.format("%H:%M:%S%.3f").to_string(),
-        None => format!("{:.3}", t.as_secs_f64()),
     }
 }

@@ -4,13 +4,14 @@
 //! filters (pitfall 1). One reload around the `Vec` of slots, rather than one per slot, keeps the
 //! hot path at one uncontended read lock per tracing call instead of one per slot.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use tracing_subscriber::filter::Filtered;
 use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
 use tracing_subscriber::{reload, Registry};
 
-use super::handler_filter::HandlerFilter;
+use super::handler_filter::{HandlerFilter, Probe};
 use super::layer::{HandlerLayer, Output, Render};
 use super::ship::{ShipProtocol, ShipStats, ShipTarget};
 use super::sink::{Destination, Sink};
@@ -36,6 +37,10 @@ struct Global {
 }
 
 static GLOBAL: OnceLock<Global> = OnceLock::new();
+/// Whether an active handler has field filters (kept in step with every change of filters).
+static FIELD_FILTERS: AtomicBool = AtomicBool::new(false);
+/// Bumped at every change of any handler's level or filters.
+static FILTERS_GENERATION: AtomicU64 = AtomicU64::new(0);
 static INSTALL: Mutex<()> = Mutex::new(());
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -112,6 +117,41 @@ fn apply(g: &Global, slot: usize, filter: HandlerFilter, output: Option<Arc<Outp
         *v[slot].filter_mut() = filter;
         v[slot].inner_mut().output = output;
     });
+    refresh_field_filters(g);
+}
+
+fn refresh_field_filters(g: &Global) {
+    let any = g
+        .handle
+        .with_current(|v| v.iter().any(|s| s.filter().has_field_filters()))
+        .unwrap_or(true);
+    FIELD_FILTERS.store(any, Ordering::SeqCst);
+    FILTERS_GENERATION.fetch_add(1, Ordering::SeqCst);
+}
+
+/// A number that changes whenever a handler's level or filters change: an answer of
+/// [`record_wanted`] may be remembered for as long as this stays the same.
+pub fn filters_generation() -> u64 {
+    FILTERS_GENERATION.load(Ordering::Relaxed)
+}
+
+/// Whether some handler filters records by their fields (PV, address, role, target). When
+/// none does, [`record_wanted`] has nothing to add to the level test.
+pub fn field_filters_active() -> bool {
+    FIELD_FILTERS.load(Ordering::Relaxed)
+}
+
+/// Whether at least one handler would keep a record with the probe's fields, by the same
+/// level and field rules as for a real record. A producer of records in bulk
+/// (caproto-shark) asks this before building a record, so one that a `--log-pv` filter drops
+/// costs a glob match instead of a `tracing` dispatch. With no logging set up: false.
+pub fn record_wanted(probe: &Probe<'_>) -> bool {
+    let Some(g) = GLOBAL.get() else {
+        return false;
+    };
+    g.handle
+        .with_current(|v| v.iter().any(|s| s.filter().accepts(probe)))
+        .unwrap_or(true)
 }
 
 fn configure(cfg: LogConfig, as_global: bool) -> Result<Handler, LogError> {
@@ -232,6 +272,7 @@ pub(crate) fn modify_filter<T>(
     check_live(&slots, h)?;
     let mut result = Err(LogError::HandlerGone);
     let _ = g.handle.modify(|v| result = f(v[h.slot].filter_mut()));
+    refresh_field_filters(g);
     result
 }
 

@@ -14,7 +14,7 @@ use tracing::subscriber::Interest;
 use tracing::{Event, Metadata};
 use tracing_subscriber::layer::{Context, Filter};
 
-use super::filter::{FieldFilter, SeenFields};
+use super::filter::{FieldFilter, Role, SeenFields};
 use super::stackbuf::StackBuf;
 use super::MAX_FILTERS;
 
@@ -97,6 +97,58 @@ impl HandlerFilter {
                     v.pv_matches & (1 << i) != 0,
                 )
         })
+    }
+}
+
+/// The fields of a record that is not built yet, for [`crate::log::record_wanted`]: a
+/// producer of records in bulk (caproto-shark) asks whether any handler would keep one before
+/// paying for the `tracing` dispatch.
+#[derive(Debug, Clone, Copy)]
+pub struct Probe<'a> {
+    /// The record's target (`caproto::circ`, ...).
+    pub target: &'a str,
+    /// Its level.
+    pub level: tracing::Level,
+    /// Its `pv` field, if it has one.
+    pub pv: Option<&'a str>,
+    /// Its `our_addr` field.
+    pub our_addr: SocketAddr,
+    /// Its `their_addr` field.
+    pub their_addr: SocketAddr,
+    /// Its `role` field.
+    pub role: Role,
+}
+
+impl HandlerFilter {
+    /// Whether this handler keeps a record with the probe's fields: the level test of
+    /// `enabled` and the field filters of [`HandlerFilter::check_event`], without an event.
+    pub fn accepts(&self, p: &Probe<'_>) -> bool {
+        if !self.active || p.level > self.level_for(p.target).min(super::disable::ceiling()) {
+            return false;
+        }
+        let seen = SeenFields {
+            pv_present: p.pv.is_some(),
+            our_addr: Some(p.our_addr),
+            their_addr: Some(p.their_addr),
+            addr_unparsed: false,
+            role_present: true,
+            role: Some(p.role),
+        };
+        self.filters.iter().all(|f| {
+            if f.gate().passes_by_level(&p.level) {
+                return true;
+            }
+            let pv_match = match (f, p.pv) {
+                (FieldFilter::Pv(pf), Some(pv)) => pf.matches(pv),
+                _ => false,
+            };
+            f.decide(p.target, &seen, pv_match)
+        })
+    }
+
+    /// Whether any field filter is set.
+    pub fn has_field_filters(&self) -> bool {
+        self.active && !self.filters.is_empty()
     }
 }
 

@@ -10,7 +10,7 @@ use tracing_subscriber::layer::{Context, Layer};
 use super::record::RecordFields;
 use super::sink::Sink;
 use super::syslog::{self, Origin};
-use super::time::{write_rfc3339, DateFormat};
+use super::time::{write_rfc3339, DateFormat, SecondCache};
 use super::{json, text};
 
 /// Formatting settings and destination of one active handler.
@@ -45,6 +45,7 @@ struct Scratch {
     fields: RecordFields,
     time: String,
     line: String,
+    second: SecondCache,
 }
 
 thread_local! {
@@ -90,7 +91,7 @@ impl Output {
         let meta = event.metadata();
         match &self.render {
             Render::Text => {
-                self.datefmt.write(&now, &mut s.time);
+                self.datefmt.write_cached(&now, &mut s.second, &mut s.time);
                 text::write_line(&mut s.line, meta, &s.time, &s.fields, self.color);
             }
             Render::Json => {

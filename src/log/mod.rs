@@ -52,10 +52,13 @@ pub use disable::{disable, enable_all};
 pub use error::LogError;
 pub use file::Rotation;
 pub use filter::{AddressFilter, AddressSpec, FieldFilter, Gate, PvFilter, Role, RoleFilter};
-pub use global::{add_handler, config_logging, finish, flush, get_handler, reopen_files};
+pub use global::{
+    add_handler, config_logging, field_filters_active, filters_generation, finish, flush,
+    get_handler, record_wanted, reopen_files,
+};
 pub use guard::LogGuard;
 pub use handler::Handler;
-pub use handler_filter::FOREIGN_CAP;
+pub use handler_filter::{Probe, FOREIGN_CAP};
 pub use layer::with_record_time;
 pub use level::{parse_level, verbosity_level};
 pub use ship::{

@@ -83,14 +83,19 @@ pub(crate) fn write_line(
     if color {
         out.push_str(colour(level));
     }
-    let _ = write!(
-        out,
-        "[{} {} {:>12}:{:>5}]",
-        level_letter(level),
-        time,
-        module_name(meta),
-        meta.line().unwrap_or(0)
-    );
+    // `[D 12:00:00.000      circuit:  123]`, padded by hand: `write!` with widths went
+    // through the formatter's padding for every record.
+    out.push('[');
+    out.push(level_letter(level));
+    out.push(' ');
+    out.push_str(time);
+    out.push(' ');
+    let module = module_name(meta);
+    pad_left(out, module.chars().count(), 12);
+    out.push_str(module);
+    out.push(':');
+    push_padded(out, meta.line().unwrap_or(0), 5);
+    out.push(']');
     if color {
         out.push_str(RESET);
     }
@@ -128,8 +133,38 @@ pub(crate) fn write_line(
     out.push('\n');
 }
 
+/// Spaces before a text of `len` characters right-aligned in `width`.
+fn pad_left(out: &mut String, len: usize, width: usize) {
+    for _ in len..width {
+        out.push(' ');
+    }
+}
+
+/// Appends `n` in decimal, right-aligned in `width`.
+fn push_padded(out: &mut String, mut n: u32, width: usize) {
+    let mut buf = [0u8; 10];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    pad_left(out, buf.len() - i, width);
+    for &d in &buf[i..] {
+        out.push(char::from(d));
+    }
+}
+
 /// Appends `s`, indenting continuation lines by four spaces as caproto does.
 fn push_indented(out: &mut String, s: &str) {
+    // Nearly every record is one line: a plain byte scan is cheaper than `split`'s searcher.
+    if !s.as_bytes().contains(&b'\n') {
+        out.push_str(s);
+        return;
+    }
     let mut lines = s.split('\n');
     if let Some(first) = lines.next() {
         out.push_str(first);
@@ -137,5 +172,25 @@ fn push_indented(out: &mut String, s: &str) {
     for l in lines {
         out.push_str("\n    ");
         out.push_str(l);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_padding_matches_the_formatter() {
+        for n in [0u32, 7, 42, 12345, 123_456, u32::MAX] {
+            let mut s = String::new();
+            push_padded(&mut s, n, 5);
+            assert_eq!(s, format!("{n:>5}"));
+        }
+        for text in ["", "circuit", "broadcaster", "a_very_long_module_name", "é"] {
+            let mut s = String::new();
+            pad_left(&mut s, text.chars().count(), 12);
+            s.push_str(text);
+            assert_eq!(s, format!("{text:>12}"));
+        }
     }
 }

@@ -48,6 +48,12 @@ pub struct SharkArgs {
     /// --log-ship).
     #[arg(long, value_name = "DURATION", value_parser = parse_period)]
     pub summary_every: Option<std::time::Duration>,
+    /// A live view instead of records, iftop for Channel Access: the busiest PVs (messages/s,
+    /// bytes/s), clients and servers, unanswered searches and search storms, beacon
+    /// anomalies and errors, redrawn each second. Keys: s or 1-5 choose the sort column, q
+    /// quits. On a capture file it shows the final picture until q. Needs a terminal.
+    #[arg(long, conflicts_with_all = ["summary", "summary_every"])]
+    pub top: bool,
     /// Largest CA message accepted, in bytes; a header announcing more is reported and
     /// skipped.
     #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024 + 24)]

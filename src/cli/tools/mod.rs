@@ -2,7 +2,7 @@
 //! caproto-get, -put and -monitor over the [`backend::Backend`] trait, the
 //! real client behind it, the shared `main` ([`tool_main`]), signals, and the
 //! repeater (served by caproto-repeater, started on demand by the clients), and
-//! caproto-shark's capture decoding loop.
+//! caproto-shark's capture decoding loop and its live view (`--top`).
 
 pub mod backend;
 pub mod client_backend;
@@ -13,6 +13,7 @@ pub mod monitor;
 pub mod put;
 pub mod repeater;
 pub mod shark;
+pub mod shark_top;
 pub mod signals;
 pub mod spawn_repeater;
 pub mod tool_main;

@@ -257,7 +257,7 @@ fn init_logging(args: &SharkArgs, out: SharedWriter) -> Result<(), LogError> {
     Ok(())
 }
 
-fn open_input(file: Option<&Path>) -> io::Result<Box<dyn Read + Send>> {
+pub(super) fn open_input(file: Option<&Path>) -> io::Result<Box<dyn Read + Send>> {
     match file {
         None => Ok(Box::new(io::stdin())),
         Some(p) if p == Path::new("-") => Ok(Box::new(io::stdin())),
@@ -267,6 +267,9 @@ fn open_input(file: Option<&Path>) -> io::Result<Box<dyn Read + Send>> {
 
 /// The whole of `caproto-shark`'s `main`.
 pub fn run_shark(args: &SharkArgs) -> ExitCode {
+    if args.top {
+        return super::shark_top::run_top(args);
+    }
     let out = stdout_writer();
     if let Err(e) = init_logging(args, Arc::clone(&out)) {
         eprintln!("caproto-shark: error: {e}");

@@ -213,9 +213,19 @@ impl DbrType {
 }
 
 impl std::fmt::Display for DbrType {
-    /// caproto's spelling, e.g. `TIME_DOUBLE`.
+    /// caproto's spelling, e.g. `TIME_DOUBLE` (written in pieces: every logged request and
+    /// reply shows one, so it allocates nothing).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.caproto_name())
+        match self {
+            DbrType::Value(class, native) => {
+                f.write_str(class.prefix())?;
+                f.write_str(native.caproto_name())
+            }
+            DbrType::PutAckt => f.write_str("PUT_ACKT"),
+            DbrType::PutAcks => f.write_str("PUT_ACKS"),
+            DbrType::StsackString => f.write_str("STSACK_STRING"),
+            DbrType::ClassName => f.write_str("CLASS_NAME"),
+        }
     }
 }
 
@@ -362,5 +372,9 @@ mod tests {
         );
         assert_eq!(DbrType::from_code(29).unwrap().epics_name(), "CTRL_SHORT");
         assert_eq!(DbrType::from_code(29).unwrap().to_string(), "CTRL_INT");
+        for code in 0..=DbrType::MAX_CODE {
+            let t = DbrType::from_code(code).unwrap();
+            assert_eq!(t.to_string(), t.caproto_name(), "Display is caproto's name");
+        }
     }
 }
