@@ -129,6 +129,7 @@ pub mod cli;
 pub mod client;
 pub mod ioc_examples;
 pub mod log;
+pub mod metrics;
 pub mod net;
 pub mod proto;
 mod rng;

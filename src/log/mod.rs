@@ -52,6 +52,7 @@ pub use disable::{disable, enable_all};
 pub use error::LogError;
 pub use file::Rotation;
 pub use filter::{AddressFilter, AddressSpec, FieldFilter, Gate, PvFilter, Role, RoleFilter};
+pub(crate) use global::ship_report;
 pub use global::{add_handler, config_logging, finish, flush, get_handler, reopen_files};
 pub use guard::LogGuard;
 pub use handler::Handler;
