@@ -29,7 +29,7 @@ mod disable;
 mod error;
 mod file;
 mod filter;
-mod glob;
+pub(crate) mod glob;
 mod global;
 mod guard;
 mod handler;

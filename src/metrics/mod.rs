@@ -20,11 +20,13 @@ mod http;
 mod log_ship;
 pub(crate) mod process;
 pub(crate) mod server;
+mod shark;
 
 pub use http::{bind, serve, Format, MetricsError};
 pub use log_ship::LogShipCollector;
 pub use process::{ProcessCollector, ProcessSample};
 pub use server::{CloseReason, Denial, ServerMetrics};
+pub use shark::{SharkMetrics, MAX_TRACKED};
 
 pub use prometheus_client;
 
