@@ -5,7 +5,8 @@ with metrics off, and with `--metrics` and `--stats` on while a scraper reads
 the async get must stay within 3%).
 
 Usage:
-    bench/metrics_cost.py [--rounds N] [--count N] [--no-build] [--ours-dir DIR] [--out FILE]
+    bench/metrics_cost.py [--rounds N] [--count N] [--no-build] [--ours-dir DIR]
+                          [--off-dir DIR] [--out FILE]
 
 Both servers run at once, each on its own port; `catime simple:B COUNT` runs
 against one then the other, N rounds, the order swapped every round so that
@@ -13,7 +14,9 @@ drift of the machine's load hits both alike. The report gives each catime row
 per round, the medians and on / off. The server counts in both cases (the
 counters are always there; --metrics only serves them): "off" is what a
 server that is never scraped pays, "on" adds the HTTP endpoint, the scrapes
-and the stats PVs' updates. Numbers from a loaded machine are noisy: compare
+and the stats PVs' updates. To measure the counting itself, give --off-dir a
+folder with a caproto-ioc built from a commit without metrics: "off" then
+runs that binary. Numbers from a loaded machine are noisy: compare
 ratios from the same run only (/proc/loadavg is recorded at start and end).
 
 Reuses bench/run.py's process handling: loopback-only environment, free ports,
@@ -58,6 +61,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     default_dir = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(common.ROOT, "target"), "release")
     ap.add_argument("--ours-dir", default=default_dir, help="folder with our binaries (default %(default)s)")
+    ap.add_argument("--off-dir", help="folder with the caproto-ioc of the 'off' side (default: --ours-dir)")
     ap.add_argument("--rounds", type=int, default=5, help="alternating rounds (default %(default)s)")
     ap.add_argument("--count", type=int, default=10000, help="catime channels (default %(default)s)")
     ap.add_argument("--no-build", action="store_true", help="do not run cargo build --release --bins")
@@ -78,7 +82,10 @@ def main():
     keys = [k for k, _, _ in common.CATIME_MEASURES]
     results = {k: {s: [] for s in SIDES} for k in keys}
     try:
+        ours_bin = env.ours_bin
+        env.ours_bin = args.off_dir or ours_bin
         servers["off"] = common.start_ours_ioc(env, "simple")
+        env.ours_bin = ours_bin
         servers["on"] = common.start_ours_ioc(
             env, "simple", "--metrics", f"127.0.0.1:{metrics_port}", "--stats", "BENCH"
         )
@@ -120,6 +127,8 @@ def main():
         "## catime against caproto-ioc: metrics off vs on, alternating",
         "",
         header.rstrip(),
+        f"- off: {os.path.join(args.off_dir or env.ours_bin, 'caproto-ioc')}; "
+        f"on: {os.path.join(env.ours_bin, 'caproto-ioc')} --metrics --stats",
         f"- rounds: {args.rounds}; `catime simple:B {args.count}`; scrapes of /metrics during the run: {scrapes[0]}",
         f"- /proc/loadavg at start: `{load_start}`; at end: `{loadavg()}`",
         "",
