@@ -80,12 +80,28 @@ fn prometheus_sees_reads_and_clients_come_and_go() {
     assert_eq!(peak[0].2, 2.0, "{peak:?}");
 }
 
+/// A collector that takes NDJSON log records on a loopback port and drops them.
+fn sink_collector() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut &conn, &mut std::io::sink());
+            });
+        }
+    });
+    addr
+}
+
 #[test]
 fn exposition_passes_promtool_and_answers_openmetrics() {
     let env = CaEnv::new();
     let addr = metrics_addr();
     let a = addr.to_string();
-    let Some(_ioc) = start_ioc_with(&env, "simple", "lint:", "A", &["--metrics", &a]) else {
+    let ship = format!("tcp://{}", sink_collector());
+    let args = ["--metrics", &a, "--log-ship", &ship];
+    let Some(_ioc) = start_ioc_with(&env, "simple", "lint:", "A", &args) else {
         return;
     };
     let Some(promtool) = promtool() else {
@@ -110,6 +126,26 @@ fn exposition_passes_promtool_and_answers_openmetrics() {
             text.contains(&format!("\n{name} ")),
             "{name} missing:\n{text}"
         );
+    }
+    // The shipping handler's records (INFO: listening, ready, clients) reach the collector.
+    let shipped = format!("caproto_log_records_shipped_total{{destination=\"{ship}\"}} ");
+    let queue = format!("caproto_log_ship_queue_records{{destination=\"{ship}\"}} ");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = http_get(addr, "/metrics", "text/plain");
+        let n = text
+            .lines()
+            .find_map(|l| l.strip_prefix(shipped.as_str()))
+            .map(|n| n.parse::<u64>().unwrap());
+        if n.is_some_and(|n| n > 0) {
+            assert!(text.contains(&queue), "{text}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing shipped:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
     let om = http_get(
         addr,
