@@ -23,7 +23,7 @@ _caproto__ioc() {
 
     case "${cmd}" in
         caproto__ioc)
-            opts="-v -q -h -V --list --prefix --list-pvs --any-name --type --count --interfaces --port --circuit-threads --rt-priority --acf --acf-client-ip --putlog --rate --log-control --verbose --quiet --log-file --log-file-max-size --log-file-keep --log-ship --log-ship-level --log-disable --log-pv --log-addr --log-role --log-format --no-color --help --version"
+            opts="-v -q -h -V --list --prefix --list-pvs --any-name --type --count --interfaces --port --circuit-threads --rt-priority --acf --acf-client-ip --putlog --rate --log-control --metrics --stats --verbose --quiet --log-file --log-file-max-size --log-file-keep --log-ship --log-ship-level --log-disable --log-pv --log-addr --log-role --log-format --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -70,6 +70,14 @@ _caproto__ioc() {
                     return 0
                     ;;
                 --log-control)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stats)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -15,6 +15,8 @@ complete -c caproto-ioc -l acf -d 'Access security file (EPICS ACF syntax) enfor
 complete -c caproto-ioc -l putlog -d 'Append put-log records (writes that a TRAPWRITE rule granted: user, host, PV, old and new value) to this file, apart from other logs' -r -F
 complete -c caproto-ioc -l rate -d 'Update rate in Hz for fast-updating examples (ticker)' -r
 complete -c caproto-ioc -l log-control -d 'Serve log-control PVs PREFIX:level, PREFIX:pv, PREFIX:addr and PREFIX:role that change the terminal and --log-file handlers at run time (see docs/logging.md)' -r
+complete -c caproto-ioc -l metrics -d 'Serve Prometheus metrics over HTTP at http://ADDR/metrics (e.g. 127.0.0.1:9464): clients, channels, requests by command, bytes, searches, beacons, access denials, log shipping, process figures (see docs/metrics.md); OpenMetrics when the scraper asks for it' -r
+complete -c caproto-ioc -l stats -d 'Serve devIocStats-style health PVs PREFIX:CA_CLNT_CNT, PREFIX:CA_CONN_CNT, PREFIX:UPTIME, PREFIX:MEM_USED, PREFIX:IOC_CPU_LOAD, PREFIX:FD_CNT, ... (see docs/metrics.md), updated every second' -r
 complete -c caproto-ioc -l log-file -d 'Also append log records to this file (at DEBUG, or more with -vvv)' -r -F
 complete -c caproto-ioc -l log-file-max-size -d 'Rotate --log-file before it grows past SIZE bytes (K, M, G suffixes: 1024-based)' -r
 complete -c caproto-ioc -l log-file-keep -d 'With --log-file-max-size: rotated files to keep, PATH.1 (newest) to PATH.N' -r

@@ -23,7 +23,7 @@ _caproto__shark() {
 
     case "${cmd}" in
         caproto__shark)
-            opts="-v -q -h -V --port --repeater-port --summary --summary-every --top --max-message --max-flow-buffer --verbose --quiet --log-file --log-file-max-size --log-file-keep --log-ship --log-ship-level --log-disable --log-pv --log-addr --log-role --log-format --no-color --help --version"
+            opts="-v -q -h -V --port --repeater-port --summary --summary-every --top --max-message --max-flow-buffer --metrics --metrics-top --metrics-pv --verbose --quiet --log-file --log-file-max-size --log-file-keep --log-ship --log-ship-level --log-disable --log-pv --log-addr --log-role --log-format --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -46,6 +46,18 @@ _caproto__shark() {
                     return 0
                     ;;
                 --max-flow-buffer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-top)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-pv)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

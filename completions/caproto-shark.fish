@@ -3,6 +3,9 @@ complete -c caproto-shark -l repeater-port -d 'UDP port of the CA repeater (repe
 complete -c caproto-shark -l summary-every -d 'Every DURATION of capture time (`30s`, `5m`, `1h`), emit a summary of that period as an INFO record (target caproto::shark::summary): messages, bytes, busiest PVs, circuits, unanswered searches, busiest searchers, beacon anomalies, bytes lost and messages damaged. Records go wherever the others go (--log-format json, --log-file, --log-ship)' -r
 complete -c caproto-shark -l max-message -d 'Largest CA message accepted, in bytes; a header announcing more is reported and skipped' -r
 complete -c caproto-shark -l max-flow-buffer -d 'Bytes one TCP flow may hold out of order before missing bytes are given up on' -r
+complete -c caproto-shark -l metrics -d 'Serve Prometheus metrics of the traffic at http://ADDR/metrics (e.g. 127.0.0.1:9465): messages by command, searches and unanswered names, beacon anomalies, lost bytes, per-PV and per-client counts (see docs/metrics.md). The endpoint stays up after the input ends, until Ctrl-C or SIGTERM' -r
+complete -c caproto-shark -l metrics-top -d 'With --metrics: how many of the busiest PVs and client hosts are exported by name' -r
+complete -c caproto-shark -l metrics-pv -d 'With --metrics: also export every PV matching PATTERN (`*`, `?`; repeatable)' -r
 complete -c caproto-shark -l log-file -d 'Also append log records to this file (at DEBUG, or more with -vvv)' -r -F
 complete -c caproto-shark -l log-file-max-size -d 'Rotate --log-file before it grows past SIZE bytes (K, M, G suffixes: 1024-based)' -r
 complete -c caproto-shark -l log-file-keep -d 'With --log-file-max-size: rotated files to keep, PATH.1 (newest) to PATH.N' -r

@@ -6,6 +6,7 @@
 #                        caget caput camonitor cainfo caRepeater softIoc catime acctst ...)
 #   caproto 1.3.0       (Python, with numpy, in a virtual environment)
 #   syslog-ng, logrotate (Debian packages, via scripts/install-collector.sh, when missing)
+#   prometheus, promtool (Debian package, via scripts/install-prometheus.sh, when missing)
 #   tcpdump, tmux, dpkt for the caproto-shark tests (scripts/install-capture-tools.sh)
 #
 # Needs only python3 with pip (and network access to PyPI on the first run).
@@ -64,6 +65,8 @@ complete() {
 
 # The log collector for tests/logging_ship.rs comes from the system's packages, not PyPI.
 "$ROOT/scripts/install-collector.sh" || log "collector install failed; shipping tests will skip"
+# Prometheus and promtool for the metrics tests, from the system's packages too.
+"$ROOT/scripts/install-prometheus.sh" || log "prometheus install failed; metrics tests will skip"
 
 if [[ "${CAPROTO_PEERS_FORCE:-0}" != 1 ]] && complete; then
     "$ROOT/scripts/install-capture-tools.sh" "$CAPROTO_BIN"

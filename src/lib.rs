@@ -7,7 +7,8 @@
 //! reassembly, names) -> the same per-command records, printed by `caproto-shark`.
 //! Logging follows caproto's handler model and lives in [`log`]; the clap arguments
 //! and value formatting shared by the tools live in [`cli`]. Interface discovery and the
-//! address lists derived from it (searches, beacons) live in [`net`]. Access
+//! address lists derived from it (searches, beacons) live in [`net`]. Counters and gauges
+//! for Prometheus (server, process, captured traffic) live in [`metrics`]. Access
 //! security (EPICS ACF files: text in, typed rules out, rights per user, host
 //! and group) is [`server::access`], sans-I/O apart from reading the file.
 //!
@@ -129,6 +130,7 @@ pub mod cli;
 pub mod client;
 pub mod ioc_examples;
 pub mod log;
+pub mod metrics;
 pub mod net;
 pub mod proto;
 mod rng;

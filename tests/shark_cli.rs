@@ -339,6 +339,9 @@ fn ctrl_c_prints_the_summary_and_exits_130_bad_arguments_exit_2() {
         &["--max-message", "lots"][..],
         &["--log-format", "xml"][..],
         &["--no-such-flag"][..],
+        // --top draws its own view: neither a summary nor a metrics endpoint goes with it.
+        &["--top", "--summary"][..],
+        &["--top", "--metrics", "127.0.0.1:0"][..],
     ] {
         let (out, err, code) = run(bad, &file_of(&session()));
         assert_eq!(code, 2, "{bad:?}: {err}");

@@ -262,6 +262,17 @@ pub(crate) fn ship_stats(h: &Handler) -> Result<Option<ShipStats>, LogError> {
         .and_then(|o| o.sink.ship_stats().map(|(_, s)| s)))
 }
 
+/// A live shipping handler's destination (as `tcp://host:port`) and counters, for metrics;
+/// `None` for other handlers and for removed ones.
+pub(crate) fn ship_report(h: &Handler) -> Option<(String, ShipStats)> {
+    let g = GLOBAL.get()?;
+    let slots = lock(&g.slots);
+    check_live(&slots, h).ok()?;
+    slots.output[h.slot]
+        .as_ref()
+        .and_then(|o| o.sink.ship_stats().map(|(t, s)| (t.to_string(), s)))
+}
+
 /// Runs `f` on the filter of a live handler's slot, then rebuilds the callsite interest cache.
 pub(crate) fn modify_filter<T>(
     h: &Handler,

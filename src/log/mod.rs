@@ -29,7 +29,7 @@ mod disable;
 mod error;
 mod file;
 mod filter;
-mod glob;
+pub(crate) mod glob;
 mod global;
 mod guard;
 mod handler;
@@ -52,6 +52,7 @@ pub use disable::{disable, enable_all};
 pub use error::LogError;
 pub use file::Rotation;
 pub use filter::{AddressFilter, AddressSpec, FieldFilter, Gate, PvFilter, Role, RoleFilter};
+pub(crate) use global::ship_report;
 pub use global::{
     add_handler, config_logging, field_filters_active, filters_generation, finish, flush,
     get_handler, record_wanted, reopen_files,

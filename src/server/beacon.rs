@@ -5,11 +5,13 @@
 //! the configured period, so a freshly started server is noticed at once.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
+use crate::metrics::ServerMetrics;
 use crate::proto::broadcaster::Broadcaster;
 use crate::proto::command::Command;
 use crate::proto::{Role, PROTOCOL_VERSION};
@@ -25,6 +27,7 @@ pub(crate) async fn run(
     period: Duration,
     server_port: u16,
     address: Ipv4Addr,
+    metrics: Arc<ServerMetrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     if targets.is_empty() {
@@ -53,9 +56,13 @@ pub(crate) async fn run(
                 tracing::error!(target: "caproto::serv", role = "server", "could not encode beacon: {e}");
                 return;
             }
-            if let Err(e) = socket.send_to(&buf, to).await {
-                tracing::debug!(target: "caproto::bcast::beacon", our_addr = %local,
-                    their_addr = %to, role = "server", "beacon not sent: {e}");
+            match socket.send_to(&buf, to).await {
+                Ok(n) => {
+                    metrics.beacon_sent();
+                    metrics.udp_sent(n);
+                }
+                Err(e) => tracing::debug!(target: "caproto::bcast::beacon", our_addr = %local,
+                    their_addr = %to, role = "server", "beacon not sent: {e}"),
             }
         }
         tokio::select! {

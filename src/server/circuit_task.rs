@@ -24,6 +24,8 @@ use super::error::eca;
 use super::pv::{PvDatabase, PvHandle, PvSnapshot};
 use super::server::Shared;
 use super::subscription::{CircuitEvents, Subscription, QUEUE_DEPTH};
+use crate::metrics::server::RequestTally;
+use crate::metrics::{CloseReason, Denial, ServerMetrics};
 use crate::proto::circuit::{CircuitError, IoRequest, Refused, Violation, VirtualCircuit};
 use crate::proto::command::Command;
 use crate::proto::dbr::{self, DbrType};
@@ -86,6 +88,10 @@ pub(super) struct Circuit {
     client_version: u16,
     /// Access rules in force (`None`: no access security).
     rules: Option<Arc<AccessRules>>,
+    /// Requests read since the last [`Circuit::publish_metrics`].
+    tally: RequestTally,
+    /// Channels and subscriptions as last added to the server's gauges.
+    published: (i64, i64),
     /// Every reply flushed, for unit tests that run without the codec.
     #[cfg(test)]
     sent: Vec<Command>,
@@ -104,6 +110,7 @@ pub(crate) async fn run(stream: TcpStream, shared: Arc<Shared>, shutdown: watch:
     tracing::info!(target: "caproto::serv", our_addr = %local, their_addr = %peer, role = "server",
         "client connected: {peer}");
     let (mut rd, mut wr) = stream.into_split();
+    shared.metrics.circuit_opened();
     let mut c = Circuit::new(shared, local, peer);
     let mut access_rx = c.shared.access.subscribe();
     c.rules = access_rx.borrow_and_update().clone();
@@ -145,6 +152,7 @@ pub(crate) async fn run(stream: TcpStream, shared: Arc<Shared>, shutdown: watch:
             r = wr.write(&c.out[out_pos..]), if pending > 0 => match r {
                 Ok(0) => break Close::ClientClosed,
                 Ok(n) => {
+                    c.shared.metrics.tcp_sent(n);
                     wrote(&mut c.out, &mut out_pos, n);
                     c.drain_events();
                     c.flush();
@@ -154,14 +162,16 @@ pub(crate) async fn run(stream: TcpStream, shared: Arc<Shared>, shutdown: watch:
             r = rd.read(&mut inbuf), if room => match r {
                 Ok(0) => break Close::ClientClosed,
                 Ok(n) => {
+                    c.shared.metrics.tcp_received(n);
                     let result = c.process(&inbuf[..n]).await;
+                    c.publish_metrics();
                     c.flush();
                     if let Err(e) = result {
                         break e;
                     }
                     c.drain_events();
                     c.flush();
-                    if let Err(e) = write_now(&wr, &mut c.out, &mut out_pos) {
+                    if let Err(e) = write_now(&wr, &mut c.out, &mut out_pos, &c.shared.metrics) {
                         break Close::Io(e);
                     }
                 }
@@ -171,7 +181,7 @@ pub(crate) async fn run(stream: TcpStream, shared: Arc<Shared>, shutdown: watch:
                 events_ready.set(events.notify.notified());
                 c.drain_events();
                 c.flush();
-                if let Err(e) = write_now(&wr, &mut c.out, &mut out_pos) {
+                if let Err(e) = write_now(&wr, &mut c.out, &mut out_pos, &c.shared.metrics) {
                     break Close::Io(e);
                 }
             }
@@ -201,6 +211,13 @@ pub(crate) async fn run(stream: TcpStream, shared: Arc<Shared>, shutdown: watch:
         .await;
     }
     c.teardown();
+    c.publish_metrics();
+    c.shared.metrics.circuit_closed(match &reason {
+        Close::ClientClosed => CloseReason::ClientClosed,
+        Close::Io(_) => CloseReason::IoError,
+        Close::Protocol(_) => CloseReason::ProtocolError,
+        Close::Shutdown => CloseReason::Shutdown,
+    });
     match &reason {
         Close::Protocol(msg) => tracing::warn!(target: "caproto::serv", our_addr = %local,
             their_addr = %peer, role = "server", "closing circuit with {peer}: {msg}"),
@@ -224,12 +241,18 @@ async fn changed<T>(
 /// request's answer leaves in the same turn of the loop that read it (a
 /// turn fewer per round trip); what does not fit goes out through the
 /// loop's write branch.
-fn write_now(wr: &OwnedWriteHalf, out: &mut Vec<u8>, pos: &mut usize) -> std::io::Result<()> {
+fn write_now(
+    wr: &OwnedWriteHalf,
+    out: &mut Vec<u8>,
+    pos: &mut usize,
+    metrics: &ServerMetrics,
+) -> std::io::Result<()> {
     if *pos == out.len() {
         return Ok(());
     }
     match wr.try_write(&out[*pos..]) {
         Ok(n) => {
+            metrics.tcp_sent(n);
             wrote(out, pos, n);
             Ok(())
         }
@@ -275,8 +298,22 @@ impl Circuit {
             snaps: Vec::new(),
             client_version: 0,
             rules,
+            tally: RequestTally::default(),
+            published: (0, 0),
             #[cfg(test)]
             sent: Vec::new(),
+        }
+    }
+
+    /// Add the requests read and the change in open channels and
+    /// subscriptions since the last call to the server's metrics.
+    pub(super) fn publish_metrics(&mut self) {
+        let metrics = &self.shared.metrics;
+        metrics.flush_requests(&mut self.tally);
+        let now = (self.channels.len() as i64, self.subs.len() as i64);
+        if now != self.published {
+            metrics.add_open(now.0 - self.published.0, now.1 - self.published.1);
+            self.published = now;
         }
     }
 
@@ -311,6 +348,7 @@ impl Circuit {
             config: ServerConfig::default(),
             tcp_port: 5064,
             access: AccessControl::default(),
+            metrics: Arc::new(ServerMetrics::new()),
         });
         let ours = SocketAddr::from(([127, 0, 0, 1], 5064));
         let theirs = SocketAddr::from(([127, 0, 0, 1], 40000));
@@ -331,6 +369,7 @@ impl Circuit {
         loop {
             // Reads and writes first, without building a `Command` (see `io`).
             if let Some(req) = self.vc.next_io_request() {
+                self.tally.add(req.header.command);
                 if req.op.is_write() && self.write_waits(req.sid) {
                     // Only writes can wait; building and awaiting their
                     // future for every request cost more than a read.
@@ -344,6 +383,11 @@ impl Circuit {
             let Some(next) = self.vc.next_command() else {
                 return Ok(());
             };
+            match &next {
+                Ok(cmd) => self.tally.add(cmd.command_id()),
+                Err(CircuitError::Remote(refused)) => self.tally.add(refused.header.command),
+                Err(_) => {}
+            }
             match next {
                 Ok(cmd) => self.handle(cmd).await,
                 Err(e) if e.is_fatal() => return Err(Close::Protocol(e.to_string())),
@@ -449,7 +493,9 @@ impl Circuit {
                 name, cid, reply, ..
             } => {
                 // Name-server search over TCP: answer, and say NOT_FOUND when asked to.
-                if self.shared.db.serves(&name) {
+                let found = self.shared.db.serves(&name);
+                self.shared.metrics.searched(1, u64::from(found));
+                if found {
                     let port = self.shared.tcp_port;
                     let cmd = Command::SearchResponse {
                         port,
@@ -618,6 +664,7 @@ impl Circuit {
         self.subs.insert(subid, Arc::clone(&sub));
         pv.subscribe(&sub);
         if !readable {
+            self.shared.metrics.denied(Denial::Subscribe);
             self.send_event_denied(&sub, &pv);
         }
     }

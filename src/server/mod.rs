@@ -27,6 +27,7 @@ mod realtime;
 mod search_thread;
 #[allow(clippy::module_inception)]
 mod server;
+pub mod stats;
 mod subscription;
 mod udp;
 

@@ -20,6 +20,7 @@ use super::error::ServerError;
 use super::pv::{BoxFuture, PvDatabase};
 use super::udp::{self, SearchSocket};
 use super::{beacon, circuit_task, realtime, search_thread};
+use crate::metrics::ServerMetrics;
 
 /// How long shutdown waits for circuits to send SERVER_DISCONN and close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -32,6 +33,8 @@ pub(crate) struct Shared {
     pub tcp_port: u16,
     /// Access rules in force (replaceable while running).
     pub access: AccessControl,
+    /// Counters and gauges every task adds to.
+    pub metrics: Arc<ServerMetrics>,
 }
 
 /// A server with its sockets bound, ready to [`Server::run_until`].
@@ -51,7 +54,17 @@ impl Server {
     /// taken (another server on this host), as EPICS does; UDP always uses the
     /// configured port (shared with other servers through SO_REUSEADDR), or the
     /// TCP port when the configured port is 0.
-    pub async fn bind(mut db: PvDatabase, config: ServerConfig) -> Result<Server, ServerError> {
+    pub async fn bind(db: PvDatabase, config: ServerConfig) -> Result<Server, ServerError> {
+        Self::bind_with_metrics(db, config, Arc::new(ServerMetrics::new())).await
+    }
+
+    /// [`Server::bind`], counting into `metrics`: made beforehand, they can
+    /// feed PVs of the database itself ([`super::stats::stats_group`]).
+    pub async fn bind_with_metrics(
+        mut db: PvDatabase,
+        config: ServerConfig,
+        metrics: Arc<ServerMetrics>,
+    ) -> Result<Server, ServerError> {
         let startup = db.take_startup();
         let interfaces = if config.interfaces.is_empty() {
             vec![Ipv4Addr::UNSPECIFIED]
@@ -128,6 +141,7 @@ impl Server {
                 config,
                 tcp_port,
                 access: AccessControl::default(),
+                metrics,
             }),
             listeners,
             udp,
@@ -160,6 +174,13 @@ impl Server {
     /// the server runs (no rules: every client may write every writable PV).
     pub fn access(&self) -> AccessControl {
         self.shared.access.clone()
+    }
+
+    /// The server's counters and gauges: register them with a
+    /// [`crate::metrics::MetricsRegistry`] to serve them over HTTP, or read
+    /// them directly (the stats PVs do).
+    pub fn metrics(&self) -> Arc<ServerMetrics> {
+        Arc::clone(&self.shared.metrics)
     }
 
     /// The hosted PVs.
@@ -262,6 +283,7 @@ impl Server {
                 cfg.beacon_period,
                 self.shared.tcp_port,
                 source,
+                Arc::clone(&self.shared.metrics),
                 stop_rx.clone(),
             )));
         }

@@ -80,6 +80,7 @@ pub(crate) async fn run(
                 continue;
             }
         }
+        shared.metrics.udp_received(n);
         events.clear();
         if let Err(e) = bcast.recv(&buf[..n], from, Instant::now(), &mut events) {
             // Searches before the malformed part are still answered.
@@ -89,9 +90,10 @@ pub(crate) async fn run(
         replies.clear();
         answer(&mut bcast, &shared, &events, from, reply_ip, &mut replies);
         for datagram in &replies {
-            if let Err(e) = reply_socket.send_to(datagram, from).await {
-                tracing::debug!(target: "caproto::bcast", our_addr = %local, their_addr = %from,
-                    role = "server", "could not send search reply: {e}");
+            match reply_socket.send_to(datagram, from).await {
+                Ok(n) => shared.metrics.udp_sent(n),
+                Err(e) => tracing::debug!(target: "caproto::bcast", our_addr = %local,
+                    their_addr = %from, role = "server", "could not send search reply: {e}"),
             }
         }
     }
@@ -108,6 +110,7 @@ fn answer(
     out: &mut Vec<Vec<u8>>,
 ) {
     let mut current: Vec<u8> = Vec::new();
+    let (mut received, mut answered) = (0, 0);
     for event in events {
         let Event::Search {
             name,
@@ -118,9 +121,11 @@ fn answer(
         else {
             continue;
         };
+        received += 1;
         if !shared.db.serves(name) {
             continue;
         }
+        answered += 1;
         if current.len() >= MAX_REPLY_DATAGRAM {
             out.push(std::mem::take(&mut current));
         }
@@ -132,6 +137,7 @@ fn answer(
                 sequence: Some(*sequence),
             };
             if bcast.send(&version, from, &mut current).is_err() {
+                shared.metrics.searched(received, answered - 1);
                 return;
             }
         }
@@ -148,4 +154,5 @@ fn answer(
     if !current.is_empty() {
         out.push(current);
     }
+    shared.metrics.searched(received, answered);
 }

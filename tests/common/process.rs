@@ -138,6 +138,33 @@ impl ChildGuard {
         }
     }
 
+    /// Writes `bytes` to the process's stdin and closes it (end of input), as
+    /// a pipe from another program would.
+    pub fn send_and_close(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let mut stdin = self
+            .stdin
+            .take()
+            .ok_or_else(|| std::io::Error::other("stdin already closed"))?;
+        stdin.write_all(bytes)?;
+        stdin.flush()
+    }
+
+    /// Sends SIGTERM to the process (by its pid) and waits up to `timeout`
+    /// for it to exit; returns its status, or `None` if it is still running.
+    pub fn terminate(&mut self, timeout: std::time::Duration) -> Option<ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
+    }
+
     /// Kills the process now (by handle) and waits for it; returns its status.
     pub fn kill(&mut self) -> Option<ExitStatus> {
         let _ = self.child.kill();

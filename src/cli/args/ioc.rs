@@ -1,6 +1,6 @@
 //! Command line of `caproto-ioc`.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::Parser;
@@ -95,6 +95,19 @@ pub struct IocArgs {
     /// the terminal and --log-file handlers at run time (see docs/logging.md)
     #[arg(long = "log-control", value_name = "PREFIX")]
     pub log_control: Option<String>,
+
+    /// Serve Prometheus metrics over HTTP at http://ADDR/metrics (e.g.
+    /// 127.0.0.1:9464): clients, channels, requests by command, bytes,
+    /// searches, beacons, access denials, log shipping, process figures (see
+    /// docs/metrics.md); OpenMetrics when the scraper asks for it
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
+
+    /// Serve devIocStats-style health PVs PREFIX:CA_CLNT_CNT, PREFIX:CA_CONN_CNT,
+    /// PREFIX:UPTIME, PREFIX:MEM_USED, PREFIX:IOC_CPU_LOAD, PREFIX:FD_CNT, ...
+    /// (see docs/metrics.md), updated every second
+    #[arg(long = "stats", value_name = "PREFIX")]
+    pub stats: Option<String>,
 
     #[command(flatten)]
     pub log: LogArgs,

@@ -52,7 +52,7 @@ pub struct SharkArgs {
     /// bytes/s), clients and servers, unanswered searches and search storms, beacon
     /// anomalies and errors, redrawn each second. Keys: s or 1-5 choose the sort column, q
     /// quits. On a capture file it shows the final picture until q. Needs a terminal.
-    #[arg(long, conflicts_with_all = ["summary", "summary_every"])]
+    #[arg(long, conflicts_with_all = ["summary", "summary_every", "metrics"])]
     pub top: bool,
     /// Largest CA message accepted, in bytes; a header announcing more is reported and
     /// skipped.
@@ -61,6 +61,24 @@ pub struct SharkArgs {
     /// Bytes one TCP flow may hold out of order before missing bytes are given up on.
     #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_flow_buffer: usize,
+    /// Serve Prometheus metrics of the traffic at http://ADDR/metrics (e.g. 127.0.0.1:9465):
+    /// messages by command, searches and unanswered names, beacon anomalies, lost bytes,
+    /// per-PV and per-client counts (see docs/metrics.md). The endpoint stays up after the
+    /// input ends, until Ctrl-C or SIGTERM.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
+    /// With --metrics: how many of the busiest PVs and client hosts are exported by name.
+    #[arg(
+        long = "metrics-top",
+        value_name = "N",
+        default_value_t = 10,
+        requires = "metrics"
+    )]
+    pub metrics_top: usize,
+    /// With --metrics: also export every PV matching PATTERN (`*`, `?`; repeatable).
+    #[arg(long = "metrics-pv", value_name = "PATTERN", requires = "metrics",
+          action = clap::ArgAction::Append)]
+    pub metrics_pv: Vec<String>,
     #[command(flatten)]
     pub log: LogArgs,
 }

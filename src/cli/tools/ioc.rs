@@ -2,9 +2,11 @@
 //! or serve one (or the on-demand `defaultdict`) until Ctrl-C or SIGTERM.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use crate::cli::args::ioc::IocArgs;
 use crate::ioc_examples::{self, defaultdict, ExampleOptions};
+use crate::metrics::{LogShipCollector, MetricsRegistry, ProcessCollector, ServerMetrics};
 use crate::server::access::{load_file, putlog_handler};
 use crate::server::log_control::{log_control_group, LogControlInit};
 use crate::server::{HostCheck, PvDatabase, Server, ServerConfig};
@@ -78,6 +80,22 @@ pub fn ioc_main(cli: IocArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    let metrics = Arc::new(ServerMetrics::new());
+    if let Some(prefix) = &cli.stats {
+        let records = db.len();
+        let group = crate::server::stats::stats_group(prefix, Arc::clone(&metrics), records);
+        if let Err(e) = db.add_group(group) {
+            eprintln!("caproto-ioc: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let metrics_registry = cli.metrics.map(|addr| {
+        let mut registry = MetricsRegistry::new();
+        registry.add(Arc::clone(&metrics));
+        registry.add(ProcessCollector);
+        registry.add(LogShipCollector::new(guard.ships().to_vec()));
+        (addr, Arc::new(registry))
+    });
     let mut config = match ServerConfig::from_env_with_interfaces(&cli.interfaces) {
         Ok(c) => c,
         Err(e) => {
@@ -119,7 +137,14 @@ pub fn ioc_main(cli: IocArgs) -> ExitCode {
     let list_at_start = list_pvs && dynamic.is_none();
     let acf_path = cli.acf.clone();
     let result = runtime.block_on(async move {
-        let server = Server::bind(db, config).await?;
+        if let Some((addr, registry)) = metrics_registry {
+            let listener = crate::metrics::bind(addr).await?;
+            if let Ok(at) = listener.local_addr() {
+                tracing::info!(target: "caproto::metrics", "metrics on http://{at}/metrics");
+            }
+            tokio::spawn(crate::metrics::serve(listener, registry));
+        }
+        let server = Server::bind_with_metrics(db, config, metrics).await?;
         if let (Some(rules), Some(path)) = (rules, acf_path) {
             let access = server.access();
             access.set(Some(rules));
@@ -131,7 +156,8 @@ pub fn ioc_main(cli: IocArgs) -> ExitCode {
                 println!("    {name}");
             }
         }
-        server.run().await
+        server.run().await?;
+        Ok::<(), Box<dyn std::error::Error>>(())
     });
     if let (true, Some(d)) = (list_pvs, &dynamic) {
         println!("PVs:");

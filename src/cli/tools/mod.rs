@@ -13,6 +13,7 @@ pub mod monitor;
 pub mod put;
 pub mod repeater;
 pub mod shark;
+mod shark_metrics;
 pub mod shark_top;
 pub mod signals;
 pub mod spawn_repeater;

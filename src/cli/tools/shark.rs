@@ -18,6 +18,7 @@ use super::signals::termination_signal;
 use crate::capture::{emit, Config, Counters, Decoder, Event, Problem, Summary, Timestamp};
 use crate::cli::args::shark::SharkArgs;
 use crate::log::{self, ColorMode, LogConfig, LogError, SharedWriter};
+use crate::metrics::SharkMetrics;
 
 /// Bytes read from the capture at a time.
 const CHUNK: usize = 256 * 1024;
@@ -86,11 +87,15 @@ impl ProblemReport {
 /// `summary`; `stop` is polled between chunks (Ctrl-C). Chunks are read on a separate thread
 /// and `after_chunk` runs after each (the binary flushes its output there, so records of a
 /// live pipe appear as soon as their packets arrive).
+// Each optional observer of the stream (summary, periodic summary, metrics)
+// is an argument of its own: one more than clippy's default limit.
+#[allow(clippy::too_many_arguments)]
 pub fn decode_stream(
     input: Box<dyn Read + Send>,
     config: Config,
     mut summary: Option<&mut Summary>,
     mut periodic: Option<&mut Periodic>,
+    metrics: Option<&SharkMetrics>,
     problems: &mut dyn FnMut(&Problem),
     stopped: &dyn Fn() -> bool,
     after_chunk: &mut dyn FnMut(),
@@ -127,6 +132,9 @@ pub fn decode_stream(
             if let Some(s) = summary.as_deref_mut() {
                 s.handle_message(&m);
             }
+            if let Some(x) = metrics {
+                x.handle_message(&m);
+            }
         }
         Event::Problem(p) => {
             if let Some(s) = summary.as_deref_mut() {
@@ -134,6 +142,9 @@ pub fn decode_stream(
             }
             if let Some(s) = periodic.as_deref_mut() {
                 s.summary.handle_problem(&p);
+            }
+            if let Some(x) = metrics {
+                x.handle_problem(&p);
             }
             problems(&p);
         }
@@ -297,6 +308,13 @@ pub fn run_shark(args: &SharkArgs) -> ExitCode {
             }
         });
     }
+    let metrics = match super::shark_metrics::start(args) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("caproto-shark: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let config = decoder_config(args, |k| std::env::var(k).ok());
     let mut summary = args.summary.then(Summary::new);
     let mut periodic = args.summary_every.map(Periodic::new);
@@ -306,6 +324,7 @@ pub fn run_shark(args: &SharkArgs) -> ExitCode {
         config,
         summary.as_mut(),
         periodic.as_mut(),
+        metrics.as_deref(),
         &mut |p| report.report(p),
         &|| signal.load(Ordering::SeqCst) != 0,
         &mut log::flush,
@@ -333,6 +352,9 @@ pub fn run_shark(args: &SharkArgs) -> ExitCode {
             let _ = w.write_all(s.render().as_bytes());
             let _ = w.flush();
         }
+    }
+    if let Some(m) = &metrics {
+        super::shark_metrics::serve_until_signal(m, &signal);
     }
     match signal.load(Ordering::SeqCst) {
         0 => ExitCode::from(status),

@@ -124,6 +124,7 @@ impl Circuit {
             // Read-only PVs are refused by the write itself, as before.
             return Ok(rights);
         }
+        self.shared.metrics.denied(crate::metrics::Denial::Write);
         let (user, host) = self.identity();
         tracing::warn!(target: "caproto::access", pv = pv.name(), our_addr = %self.local,
             their_addr = %self.peer, role = "server", user, host = %host,
@@ -133,6 +134,7 @@ impl Circuit {
 
     /// One put-log record for a write a TRAPWRITE rule granted.
     pub(super) fn putlog(&self, pv: &PvHandle, old: &PvSnapshot) {
+        self.shared.metrics.putlog_record();
         let new = pv.snapshot();
         let (user, host) = self.identity();
         tracing::info!(target: "caproto::putlog", pv = pv.name(), our_addr = %self.local,
@@ -314,6 +316,8 @@ ASG(HIDDEN) {
             .filter(|l| l.contains("write refused"))
             .collect();
         assert_eq!(refused.len(), 2, "{text}");
+        let denials = c.shared.metrics.denials(crate::metrics::Denial::Write);
+        assert_eq!(denials, 2);
         for field in [
             "caproto::access",
             "pv=\"t:x\"",
@@ -534,6 +538,7 @@ ASG(HIDDEN) {
             .filter(|l| l.contains("caproto::putlog"))
             .collect();
         assert_eq!(logs.len(), 2, "{text}");
+        assert_eq!(c.shared.metrics.putlog_records(), 2);
         for (line, old, new) in [(logs[0], "[1.5]", "[2.5]"), (logs[1], "[2.5]", "[3.5]")] {
             for field in [
                 "pv=\"t:x\"".to_string(),

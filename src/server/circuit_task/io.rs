@@ -171,6 +171,7 @@ impl Circuit {
     /// A READ_NOTIFY reply saying the client may not read: zeroed data and
     /// `ECA_NORDACCESS` (a READ gets an ERROR instead).
     pub(super) fn read_denied(&mut self, req: &IoRequest, pv: &PvHandle, cid: u32) {
+        self.shared.metrics.denied(crate::metrics::Denial::Read);
         if req.op != IoOp::ReadNotify {
             let msg = format!("no read access to {}", pv.name());
             self.send_error(req.header, cid, eca::NORDACCESS, msg, Some(pv.name_arc()));
