@@ -22,6 +22,15 @@ if [[ "$(id -u)" != 0 ]]; then
 fi
 log "installing prometheus"
 export DEBIAN_FRONTEND=noninteractive
+# The package's postinst would start a system Prometheus listening on every interface
+# (:9090) where no policy forbids it. The tests never use that service: forbid starting
+# services for the length of the install, unless the machine already has a policy.
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\n# Written by scripts/install-prometheus.sh for the length of an install.\nexit 101\n' \
+        >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get install -y --no-install-recommends prometheus >/dev/null \
     || { apt-get update >/dev/null && apt-get install -y --no-install-recommends prometheus >/dev/null; }
 log "installed prometheus"
