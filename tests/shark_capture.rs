@@ -31,10 +31,12 @@ fn tcpdump() -> Option<PathBuf> {
     common::peers::missing("tcpdump", Path::new("/usr/sbin/tcpdump"))
 }
 
-/// tcpdump on `lo`, only this test's ports, unbuffered, full packets.
+/// tcpdump on `lo`, only this test's ports, unbuffered, full packets, with a 64 MiB kernel
+/// buffer: the test requires that nothing is dropped, and drops were seen with the default
+/// buffer while a loaded machine (the whole suite on 2 cores) kept tcpdump off the CPU.
 fn start_capture(env: &CaEnv, file: &Path) -> Option<ChildGuard> {
     let mut cmd = Command::new(tcpdump()?);
-    cmd.args(["-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w"])
+    cmd.args(["-i", "lo", "--immediate-mode", "-U", "-s", "0", "-B", "65536", "-w"])
         .arg(file)
         .arg(format!(
             "port {} or port {}",
