@@ -178,11 +178,9 @@ impl Engine {
         match result {
             Ok(true) => {
                 if field != "VAL" && field != "PROC" {
-                    // dbPut posts the field written, then the record processes.
-                    let name = self.cells[i].rec().field_def(field).map(|d| d.name);
-                    if let Some(name) = name {
-                        self.post_field(i, name, mask::VALUE | mask::LOG);
-                    }
+                    // dbPut posts the field written (and a property change)
+                    // before the record processes.
+                    self.post_put(i, field);
                 }
                 self.process(i);
                 Ok(())

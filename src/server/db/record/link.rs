@@ -90,6 +90,42 @@ impl Link {
         }
     }
 
+    /// The text EPICS shows when the link field is read: a database link
+    /// as `REC[.FIELD] NPP|PP|CP|CPP NMS|MS|MSS|MSI`, a forward link
+    /// (`forward`) as the record name alone, a constant as given.
+    pub fn display(&self, forward: bool) -> String {
+        match self {
+            Link::None => String::new(),
+            Link::Constant(c) => c.clone(),
+            Link::Db { record, .. } if forward => record.clone(),
+            Link::Db {
+                record,
+                field,
+                process,
+                severity,
+            } => {
+                let target = if field == "VAL" {
+                    record.clone()
+                } else {
+                    format!("{record}.{field}")
+                };
+                let p = match process {
+                    Process::NoProcess => "NPP",
+                    Process::Process => "PP",
+                    Process::ChannelProcess => "CP",
+                    Process::ChannelProcessPassive => "CPP",
+                };
+                let m = match severity {
+                    Severity::No => "NMS",
+                    Severity::Maximize => "MS",
+                    Severity::Status => "MSS",
+                    Severity::Invalid => "MSI",
+                };
+                format!("{target} {p} {m}")
+            }
+        }
+    }
+
     /// The constant's value as a number, if this is a numeric constant.
     pub fn constant_f64(&self) -> Option<f64> {
         match self {
@@ -126,5 +162,8 @@ mod tests {
             }
         );
         assert_eq!(Link::parse("1e3").constant_f64(), Some(1000.0));
+        assert_eq!(Link::parse("x CP").display(false), "x CP NMS");
+        assert_eq!(Link::parse("x.HIHI PP MS").display(false), "x.HIHI PP MS");
+        assert_eq!(Link::parse("x PP").display(true), "x");
     }
 }

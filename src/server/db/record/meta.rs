@@ -60,32 +60,55 @@ impl Record {
         }
         let analog = matches!(self.rtyp, "ai" | "ao" | "calc" | "calcout");
         let long = matches!(self.rtyp, "longin" | "longout");
-        let numeric_field = matches!(def.dbf, Dbf::Double | Dbf::Val | Dbf::Long);
-        if !(analog || long || self.rtyp == "waveform") || !numeric_field {
+        let numeric = !matches!(def.dbf, Dbf::Str | Dbf::Link | Dbf::Menu(_));
+        if !(analog || long || self.rtyp == "waveform") || !numeric {
+            // Record support without get_graphic_double: all zero.
             return m;
         }
-        let display_field = matches!(
-            field,
-            "VAL" | "HIHI" | "HIGH" | "LOW" | "LOLO" | "LALM" | "ALST" | "MLST" | "OVAL" | "PVAL"
-        );
+        let is_val = field == "VAL";
+        let display_field = is_val
+            || (self.rtyp != "waveform"
+                && matches!(
+                    field,
+                    "HIHI" | "HIGH" | "LOW" | "LOLO" | "LALM" | "ALST" | "MLST" | "OVAL" | "PVAL"
+                ));
         let (hopr, lopr) = (self.num("HOPR"), self.num("LOPR"));
+        // get_units: EGU for VAL and the fields of VAL's own type.
+        let own_type = match self.rtyp {
+            "longin" | "longout" => def.dbf == Dbf::Long,
+            _ => def.dbf == Dbf::Double,
+        };
+        let floating = matches!(def.dbf, Dbf::Double | Dbf::Val);
         let mut g = Graphics {
-            units: self.string("EGU"),
-            precision: if long { 0 } else { self.num("PREC") as i16 },
+            units: if is_val || own_type {
+                self.string("EGU")
+            } else {
+                String::new()
+            },
+            // recGblGetPrec: integer fields show no decimals.
+            precision: if long || !floating {
+                0
+            } else {
+                self.num("PREC") as i16
+            },
             upper_alarm_limit: f64::NAN,
             upper_warning_limit: f64::NAN,
             lower_warning_limit: f64::NAN,
             lower_alarm_limit: f64::NAN,
             ..Graphics::default()
         };
-        if display_field {
-            g.upper_disp_limit = hopr;
-            g.lower_disp_limit = lopr;
-            m.control = Control {
-                upper_ctrl_limit: hopr,
-                lower_ctrl_limit: lopr,
-            };
-        }
+        // recGblGetGraphicDouble / recGblGetControlDouble: the field type's range.
+        let (lo, hi) = if display_field {
+            (lopr, hopr)
+        } else {
+            type_range(def.dbf)
+        };
+        g.upper_disp_limit = hi;
+        g.lower_disp_limit = lo;
+        m.control = Control {
+            upper_ctrl_limit: hi,
+            lower_ctrl_limit: lo,
+        };
         if matches!(self.rtyp, "ao" | "longout")
             && matches!(
                 field,
@@ -113,6 +136,19 @@ impl Record {
         }
         m.graphics = g;
         m
+    }
+}
+
+/// The range EPICS reports for a field of type `dbf` when the record type
+/// gives none (`recGblGetGraphicDouble`).
+fn type_range(dbf: Dbf) -> (f64, f64) {
+    match dbf {
+        Dbf::Short => (f64::from(i16::MIN), f64::from(i16::MAX)),
+        Dbf::Long => (f64::from(i32::MIN), f64::from(i32::MAX)),
+        Dbf::ULong => (0.0, f64::from(u32::MAX)),
+        Dbf::Char => (0.0, 255.0),
+        Dbf::Double | Dbf::Val => (-1e300, 1e300),
+        Dbf::Str | Dbf::Link | Dbf::Menu(_) => (0.0, 0.0),
     }
 }
 

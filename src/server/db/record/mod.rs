@@ -327,9 +327,16 @@ impl Record {
             "PVAL" => return Value::Double(vec![self.pval]),
             _ => {}
         }
-        match self.set.iter().find(|(i, _)| usize::from(*i) == idx) {
+        let stored = match self.set.iter().find(|(i, _)| usize::from(*i) == idx) {
             Some((_, v)) => v.clone(),
             None => value::parse(def.dbf, def.default).unwrap_or(Value::Double(vec![0.0])),
+        };
+        match (def.dbf, stored) {
+            (Dbf::Link, Value::String(text)) => {
+                let link = Link::parse(text.first().map_or("", String::as_str));
+                Value::String(vec![link.display(def.name == "FLNK")])
+            }
+            (_, v) => v,
         }
     }
 
@@ -361,7 +368,13 @@ impl Record {
 
     /// Field `name` as a link.
     pub fn link(&self, name: &str) -> Link {
-        Link::parse(&self.string(name))
+        let Some(idx) = self.index(name) else {
+            return Link::None;
+        };
+        match self.set.iter().find(|(i, _)| usize::from(*i) == idx) {
+            Some((_, Value::String(text))) => Link::parse(text.first().map_or("", String::as_str)),
+            _ => Link::None,
+        }
     }
 
     /// Whether SCAN is Passive.
