@@ -64,16 +64,22 @@ impl DbIoc {
         let aliases = db
             .records
             .iter()
-            .flat_map(|r| {
-                r.aliases
-                    .iter()
-                    .map(move |(a, _)| (r.name.clone(), a.clone()))
-            })
-            .chain(db.aliases.iter().map(|(r, a, _)| (r.clone(), a.clone())));
-        for (record, alias) in aliases {
-            if let Some(&i) = index.get(&record) {
+            .flat_map(|r| r.aliases.iter().map(move |(a, l)| (&r.name, a, l)))
+            .chain(db.aliases.iter().map(|(r, a, l)| (r, a, l)));
+        for (record, alias, loc) in aliases {
+            if index.contains_key(alias) {
+                return Err(DbError {
+                    file: loc.file.clone(),
+                    line: loc.line,
+                    kind: DbErrorKind::Record {
+                        record: record.clone(),
+                        reason: format!("alias \"{alias}\" already exists"),
+                    },
+                });
+            }
+            if let Some(&i) = index.get(record) {
                 index.insert(alias.clone(), i);
-                names.push(alias);
+                names.push(alias.clone());
             }
         }
         let mut warnings = Vec::new();
@@ -142,15 +148,17 @@ impl DbIoc {
             let _ = handle.publish(rec.val().clone(), rec.metadata(), 0);
             let _ = cell.pv.set(handle);
         }
-        for (alias, &i) in &engine.index {
-            if alias != engine.cells[i].rec().name() {
-                if let Some(pv) = engine.cells[i].pv.get() {
-                    db.alias(alias, pv.clone())?;
-                }
-            }
-        }
         group.on_startup(run_scans(Arc::clone(engine)));
         db.add_group(group)?;
+        for alias in &self.names[engine.cells.len()..] {
+            if let Some(pv) = engine
+                .index
+                .get(alias)
+                .and_then(|&i| engine.cells[i].pv.get())
+            {
+                db.alias(alias, pv.clone())?;
+            }
+        }
         // The field-channel rule owns the records for as long as the
         // server's database lives; the PVs' put hooks only refer to them.
         let accepts = Arc::clone(engine);
@@ -263,3 +271,6 @@ async fn run_scans(engine: Arc<Engine>) {
         });
     }
 }
+
+#[cfg(test)]
+mod tests;
