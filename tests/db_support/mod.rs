@@ -38,12 +38,25 @@ impl Pair {
     /// Start both on `db` with `P=prefix` and wait until `<prefix><probe>` answers on each.
     /// `None` (after SKIPPED, or a panic under CI) without EPICS base.
     pub fn start(db: &Path, prefix: &str, probe: &str) -> Option<Pair> {
+        Pair::start_with(db, prefix, probe, &[])
+    }
+
+    /// As [`Pair::start`], with `extra` arguments for both (softIoc's flags,
+    /// which caproto-ioc shares, e.g. `-a FILE`).
+    pub fn start_with(db: &Path, prefix: &str, probe: &str, extra: &[&str]) -> Option<Pair> {
         let soft_env = CaEnv::new();
-        let mut soft = common::start_softioc(&soft_env, db, &format!("P={prefix}"))?;
+        let mut cmd = soft_env.epics("softIoc")?;
+        cmd.args(extra)
+            .args(["-m", &format!("P={prefix}")])
+            .arg("-d")
+            .arg(db)
+            .current_dir(soft_env.dir());
+        let mut soft = soft_env.spawn("softIoc", &mut cmd);
         common::wait_for_server(&soft_env, &mut soft, &format!("{prefix}{probe}"));
         let ours_env = CaEnv::new();
         let mut cmd = ours_env.own(IOC_EXE);
-        cmd.arg("-d")
+        cmd.args(extra)
+            .arg("-d")
             .arg(db)
             .args(["-m", &format!("P={prefix}"), "-v"]);
         let mut ours = ours_env.spawn("caproto-ioc-db", &mut cmd);
