@@ -257,7 +257,9 @@ async fn run_scans(engine: Arc<Engine>) {
     for i in followers {
         engine.process(i);
     }
-    for (period, records) in by_period {
+    for (period, mut records) in by_period {
+        // Within a rate, lower PHAS first, then definition order (EPICS).
+        records.sort_by_key(|&i| (engine.cells[i].rec().num("PHAS") as i64, i));
         let engine = Arc::clone(&engine);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);

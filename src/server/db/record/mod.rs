@@ -113,6 +113,10 @@ impl RecordError {
 
 impl std::error::Error for RecordError {}
 
+/// Most elements a waveform may hold (NELM): 16 Mi, so that a typo in a
+/// file cannot make the server allocate gigabytes for a client's read.
+pub const MAX_ELEMENTS: usize = 1 << 24;
+
 /// The field table of each type, built once.
 fn table(rtyp: &str) -> Option<&'static [FieldDef]> {
     static TABLES: OnceLock<HashMap<&'static str, &'static [FieldDef]>> = OnceLock::new();
@@ -212,6 +216,20 @@ impl Record {
             }
         }
         rec.init_val();
+        if rec.val_count > MAX_ELEMENTS {
+            let line = def
+                .fields
+                .iter()
+                .find(|(n, _, _)| n == "NELM")
+                .map_or(def.location.line, |(_, _, l)| l.line);
+            return Err((
+                RecordError::BadValue {
+                    field: "NELM".into(),
+                    value: rec.val_count.to_string(),
+                },
+                line,
+            ));
+        }
         if let Some((text, line)) = val_text {
             let v = value::parse_val(rec.val_native, &text).ok_or((
                 RecordError::BadValue {
@@ -347,10 +365,31 @@ impl Record {
         }
     }
 
-    /// Field `name` as a number (0 when absent or not numeric).
+    /// Field `name` as a number (0 when absent or not numeric). The
+    /// processing reads a dozen fields this way each time, so a field left
+    /// at its default is read from the table without building a value.
     pub fn num(&self, name: &str) -> f64 {
         use crate::server::ValueExt;
-        self.get(name).and_then(|v| v.as_f64()).unwrap_or(0.0)
+        let Some(idx) = self.index(name) else {
+            return 0.0;
+        };
+        let def = &self.defs[idx];
+        if matches!(
+            def.name,
+            "VAL" | "STAT" | "SEVR" | "UDF" | "MLST" | "ALST" | "LALM" | "NORD" | "PVAL"
+        ) {
+            return self.get_index(idx).as_f64().unwrap_or(0.0);
+        }
+        match self.set.iter().find(|(i, _)| usize::from(*i) == idx) {
+            Some((_, v)) => v.as_f64().unwrap_or(0.0),
+            None => match def.dbf {
+                Dbf::Menu(choices) => choices
+                    .iter()
+                    .position(|c| *c == def.default)
+                    .map_or(0.0, |i| i as f64),
+                _ => def.default.trim().parse().unwrap_or(0.0),
+            },
+        }
     }
 
     /// Field `name` as text (empty when absent).

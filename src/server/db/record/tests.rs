@@ -123,7 +123,8 @@ fn refusals_name_the_fault() {
         r#"record(sub, x) {}
 record(ai, y) { field(NOPE, "1") }
 record(ai, z) { field(HHSV, "LOUD") }
-record(calc, w) { field(CALC, "A+") }"#,
+record(calc, w) { field(CALC, "A+") }
+record(waveform, v) { field(NELM, "100000000") }"#,
         &Macros::default(),
     )
     .unwrap();
@@ -136,6 +137,7 @@ record(calc, w) { field(CALC, "A+") }"#,
     assert!(matches!(&errs[1], (RecordError::NoSuchField(f), 2) if f == "NOPE"));
     assert!(matches!(&errs[2], (RecordError::BadValue { field, .. }, 3) if field == "HHSV"));
     assert!(matches!(&errs[3], (RecordError::BadCalc { .. }, 4)));
+    assert!(matches!(&errs[4], (RecordError::BadValue { field, .. }, 5) if field == "NELM"));
 }
 
 #[test]
