@@ -27,6 +27,7 @@ mod value;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use crate::proto::calc::{CalcExpr, CalcRandom};
@@ -117,17 +118,76 @@ impl std::error::Error for RecordError {}
 /// file cannot make the server allocate gigabytes for a client's read.
 pub const MAX_ELEMENTS: usize = 1 << 24;
 
+/// One record type's fields, with a name index and the defaults as
+/// numbers, built once: processing looks fields up by name many times.
+#[derive(Debug)]
+struct Table {
+    defs: Vec<FieldDef>,
+    index: HashMap<&'static str, usize, BuildHasherDefault<NameHasher>>,
+    default_num: Vec<f64>,
+    /// Fields whose value lives in the record's state, not in `set`.
+    special: Vec<bool>,
+}
+
+/// The fields read from the record's state (see [`Record::get`]).
+const STATE_FIELDS: &[&str] = &[
+    "VAL", "NAME", "RTYP", "STAT", "SEVR", "UDF", "MLST", "ALST", "LALM", "NORD", "PVAL",
+];
+
+/// FNV-1a over a field name: field names are short and trusted, and a
+/// processing looks up a few dozen of them, so SipHash's cost shows.
+#[derive(Default)]
+struct NameHasher(u64);
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// The field table of each type, built once.
-fn table(rtyp: &str) -> Option<&'static [FieldDef]> {
-    static TABLES: OnceLock<HashMap<&'static str, &'static [FieldDef]>> = OnceLock::new();
+fn table(rtyp: &str) -> Option<&'static Table> {
+    static TABLES: OnceLock<HashMap<&'static str, &'static Table>> = OnceLock::new();
     TABLES
         .get_or_init(|| {
             fields::TYPES
                 .iter()
                 .map(|(t, _)| {
-                    let all: &'static [FieldDef] =
-                        Box::leak(fields::fields_of(t).unwrap_or_default().into_boxed_slice());
-                    (*t, all)
+                    let defs = fields::fields_of(t).unwrap_or_default();
+                    let index = defs.iter().enumerate().map(|(i, d)| (d.name, i)).collect();
+                    let default_num = defs
+                        .iter()
+                        .map(|d| match d.dbf {
+                            Dbf::Menu(choices) => choices
+                                .iter()
+                                .position(|c| *c == d.default)
+                                .map_or(0.0, |i| i as f64),
+                            _ => d.default.trim().parse().unwrap_or(0.0),
+                        })
+                        .collect();
+                    let special = defs
+                        .iter()
+                        .map(|d| STATE_FIELDS.contains(&d.name))
+                        .collect();
+                    let table: &'static Table = Box::leak(Box::new(Table {
+                        defs,
+                        index,
+                        default_num,
+                        special,
+                    }));
+                    (*t, table)
                 })
                 .collect()
         })
@@ -142,6 +202,7 @@ pub struct Record {
     name: String,
     rtyp: &'static str,
     defs: &'static [FieldDef],
+    table: &'static Table,
     set: Vec<(u16, Value)>,
     val: Value,
     val_native: NativeType,
@@ -172,11 +233,16 @@ impl Record {
                 RecordError::UnsupportedType(def.rtyp.clone()),
                 def.location.line,
             ))?;
-        let defs = table(rtyp).unwrap_or_default();
+        let table = table(rtyp).ok_or((
+            RecordError::UnsupportedType(def.rtyp.clone()),
+            def.location.line,
+        ))?;
+        let defs = table.defs.as_slice();
         let mut rec = Record {
             name: def.name.clone(),
             rtyp,
             defs,
+            table,
             set: Vec::new(),
             val: Value::Double(vec![0.0]),
             val_native: NativeType::Double,
@@ -300,7 +366,7 @@ impl Record {
     }
 
     fn index(&self, name: &str) -> Option<usize> {
-        self.defs.iter().position(|d| d.name == name)
+        self.table.index.get(name).copied()
     }
 
     /// VAL's Channel Access type and element count.
@@ -373,22 +439,12 @@ impl Record {
         let Some(idx) = self.index(name) else {
             return 0.0;
         };
-        let def = &self.defs[idx];
-        if matches!(
-            def.name,
-            "VAL" | "STAT" | "SEVR" | "UDF" | "MLST" | "ALST" | "LALM" | "NORD" | "PVAL"
-        ) {
+        if self.table.special[idx] {
             return self.get_index(idx).as_f64().unwrap_or(0.0);
         }
         match self.set.iter().find(|(i, _)| usize::from(*i) == idx) {
             Some((_, v)) => v.as_f64().unwrap_or(0.0),
-            None => match def.dbf {
-                Dbf::Menu(choices) => choices
-                    .iter()
-                    .position(|c| *c == def.default)
-                    .map_or(0.0, |i| i as f64),
-                _ => def.default.trim().parse().unwrap_or(0.0),
-            },
+            None => self.table.default_num[idx],
         }
     }
 
@@ -523,10 +579,15 @@ impl Record {
             .index(name)
             .ok_or_else(|| RecordError::NoSuchField(name.to_string()))?;
         let def = self.defs[idx];
-        let shown = format!("{v:?}");
-        let bad = || RecordError::BadValue {
+        let bad = |v: &Value| RecordError::BadValue {
             field: name.to_string(),
-            value: shown.clone(),
+            value: match v {
+                Value::String(s) => s.join(" "),
+                other => {
+                    use crate::server::ValueExt;
+                    other.as_f64().unwrap_or(0.0).to_string()
+                }
+            },
         };
         match def.name {
             "VAL" => {
@@ -549,9 +610,11 @@ impl Record {
                 Dbf::Menu(m) => m.iter().map(|s| s.to_string()).collect(),
                 _ => Vec::new(),
             };
-            v.convert(native, &strings).map_err(|_| bad())?
+            v.convert(native, &strings).map_err(|_| bad(&v))?
         };
-        let v = value::limit(def.dbf, v).ok_or_else(bad)?;
+        if !value::fits(def.dbf, &v) {
+            return Err(bad(&v));
+        }
         if def.name == "CALC" || def.name == "OCAL" {
             let text = match &v {
                 Value::String(s) => s.first().cloned().unwrap_or_default(),

@@ -83,16 +83,12 @@ pub(super) fn number_value(dbf: Dbf, x: f64) -> Value {
     }
 }
 
-/// Check a client's write to a field of type `dbf` (already in its
-/// Channel Access type): menu indices in range, strings short enough.
-pub(super) fn limit(dbf: Dbf, v: Value) -> Option<Value> {
-    match (&dbf, &v) {
-        (Dbf::Menu(choices), Value::Enum(x))
-            if x.iter().any(|&i| usize::from(i) >= choices.len()) =>
-        {
-            None
-        }
-        (Dbf::Str, Value::String(s)) if s.iter().any(|s| s.len() > 39) => None,
-        _ => Some(v),
+/// Whether a client's write to a field of type `dbf` (already in its
+/// Channel Access type) fits: menu indices in range, strings short enough.
+pub(super) fn fits(dbf: Dbf, v: &Value) -> bool {
+    match (&dbf, v) {
+        (Dbf::Menu(choices), Value::Enum(x)) => x.iter().all(|&i| usize::from(i) < choices.len()),
+        (Dbf::Str, Value::String(s)) => s.iter().all(|s| s.len() <= 39),
+        _ => true,
     }
 }
