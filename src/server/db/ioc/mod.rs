@@ -1,4 +1,4 @@
-//! Serving a [`Database`](super::Database) the way softIoc does: each
+//! Serving a [`Database`] the way softIoc does: each
 //! record is a channel `REC` (its VAL), every field a channel
 //! `REC.FIELD`, and records process on writes, on their SCAN period, at
 //! start-up (PINI), through links (PP, CP, CPP) and forward links (FLNK).

@@ -1,7 +1,7 @@
 //! Records as EPICS runs them: each supported type's fields, and what one
 //! processing does to them. Pure: no I/O, no clock, no locks.
 //!
-//! A [`Record`] is built from a parsed [`RecordDef`](super::RecordDef)
+//! A [`Record`] is built from a parsed [`RecordDef`]
 //! ([`Record::new`] refuses unknown types, unknown fields and values a
 //! field cannot hold, naming the line). The server shell
 //! ([`crate::server::db::ioc`]) drives it:
