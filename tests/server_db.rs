@@ -112,8 +112,9 @@ fn ctrl_sts_and_cainfo_match_softioc() {
     );
 }
 
-/// caput with drive limits, forward links, CP and PP links, calcout's
-/// output rule, SDIS, field writes and read-only fields; caget -a after each.
+/// caput with drive limits, forward links, CP and PP links, DOL in
+/// closed loop, PINI, calcout's output rule, SDIS, field writes and
+/// read-only fields; caget -a after each.
 #[test]
 fn puts_links_and_alarms_match_softioc() {
     let p = "dbm2:";
@@ -135,7 +136,7 @@ fn puts_links_and_alarms_match_softioc() {
     };
     get(&[
         "ai", "ao", "dead", "bi", "bo", "mbbi", "mbbo", "li", "lo", "twice", "si", "so", "wf",
-        "sum", "co", "coout", "dis",
+        "sum", "co", "coout", "dis", "closed", "init", "pp",
     ]);
     // Drive limits clamp (and the clamped value is what caput reads back).
     let clamped = put("ao", &["50"]);
@@ -171,8 +172,12 @@ fn puts_links_and_alarms_match_softioc() {
     // calcout writes on a transition to non-zero only.
     for v in ["7", "8", "2", "9"] {
         put("li", &[v]);
-        get(&["co", "coout", "co.OVAL"]);
+        get(&["co", "coout", "co.OVAL", "closed"]);
     }
+    // A PP input link processes its passive source (lo, then FLNK twice) first.
+    put("lo", &["3"]);
+    put("pp.PROC", &["1"]);
+    get(&["pp", "twice", "lo"]);
     // SDIS: bo (1: Closed) disables dis, with DISS as severity.
     put("bo", &["1"]);
     put("dis", &["5"]);

@@ -91,10 +91,15 @@ impl Pair {
         comparable(&format!("{}{}", out.stdout, out.stderr))
     }
 
-    /// Run the same tool on both sides and assert the outputs are equal;
-    /// returns them.
+    /// Run the same tool on both sides and assert the outputs are equal
+    /// (and that softIoc found every PV); returns them.
     pub fn same(&self, tool: &str, args: &[&str]) -> Vec<String> {
         let soft = self.run(Side::Soft, tool, args);
+        // Two identical failures to connect would compare equal and prove nothing.
+        assert!(
+            !soft.iter().any(|l| l.contains("not found")),
+            "{tool} {args:?}: softIoc does not serve every PV asked: {soft:#?}"
+        );
         let ours = self.run(Side::Ours, tool, args);
         assert_eq!(
             ours, soft,
