@@ -11,7 +11,14 @@ use super::Record;
 impl Record {
     /// Metadata of the VAL channel (and of `REC`).
     pub fn metadata(&self) -> Metadata {
-        self.field_metadata("VAL")
+        let mut m = self
+            .meta_cache
+            .get_or_init(|| self.field_metadata("VAL"))
+            .clone();
+        m.status = self.status;
+        m.severity = self.severity;
+        m.stamp = self.stamp;
+        m
     }
 
     /// Enum strings of VAL (bi, bo, mbbi, mbbo), as `get_enum_strs` gives them.

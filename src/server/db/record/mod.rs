@@ -25,6 +25,7 @@ pub mod meta;
 mod process;
 mod value;
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -34,7 +35,7 @@ use crate::proto::calc::{CalcExpr, CalcRandom};
 use crate::proto::dbr::{NativeType, Value};
 use crate::proto::status::{AlarmSeverity, AlarmStatus};
 
-use super::alarm::AnalogAlarm;
+use super::alarm::{AnalogAlarm, AnalogLimits};
 use super::RecordDef;
 use fields::{Dbf, FieldDef};
 pub use link::Link;
@@ -220,6 +221,11 @@ pub struct Record {
     ocal: Option<CalcExpr>,
     random: CalcRandom,
     pval: f64,
+    /// Alarm limits and VAL's metadata as the fields give them, kept until
+    /// a field is written (a processing reads them twice; a put's cost was
+    /// mostly these lookups).
+    limits_cache: OnceCell<AnalogLimits>,
+    meta_cache: OnceCell<crate::proto::dbr::Metadata>,
 }
 
 impl Record {
@@ -260,6 +266,8 @@ impl Record {
             ocal: None,
             random: CalcRandom::default(),
             pval: 0.0,
+            limits_cache: OnceCell::new(),
+            meta_cache: OnceCell::new(),
         };
         // Type-defining fields first (FTVL and NELM make VAL's type).
         let mut val_text = None;
@@ -425,6 +433,8 @@ impl Record {
     }
 
     fn store(&mut self, idx: usize, v: Value) {
+        self.limits_cache = OnceCell::new();
+        self.meta_cache = OnceCell::new();
         match self.set.iter_mut().find(|(i, _)| usize::from(*i) == idx) {
             Some(slot) => slot.1 = v,
             None => self.set.push((idx as u16, v)),

@@ -268,6 +268,10 @@ impl Record {
 
     /// The analog alarm limits as the alarm helper wants them.
     pub(super) fn limits(&self) -> AnalogLimits {
+        *self.limits_cache.get_or_init(|| self.read_limits())
+    }
+
+    fn read_limits(&self) -> AnalogLimits {
         AnalogLimits {
             hihi: self.num("HIHI"),
             high: self.num("HIGH"),
