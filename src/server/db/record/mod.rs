@@ -23,13 +23,12 @@ pub mod fields;
 pub mod link;
 pub mod meta;
 mod process;
+mod put;
+mod table;
 mod value;
 
 use std::cell::OnceCell;
-use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::OnceLock;
 
 use crate::proto::calc::{CalcExpr, CalcRandom};
 use crate::proto::dbr::{NativeType, Value};
@@ -40,6 +39,7 @@ use super::RecordDef;
 use fields::{Dbf, FieldDef};
 pub use link::Link;
 pub use process::{Inputs, Processed};
+use table::{table, Table};
 
 /// The record types a `.db` file may use here.
 pub fn supported_types() -> impl Iterator<Item = &'static str> {
@@ -118,83 +118,6 @@ impl std::error::Error for RecordError {}
 /// Most elements a waveform may hold (NELM): 16 Mi, so that a typo in a
 /// file cannot make the server allocate gigabytes for a client's read.
 pub const MAX_ELEMENTS: usize = 1 << 24;
-
-/// One record type's fields, with a name index and the defaults as
-/// numbers, built once: processing looks fields up by name many times.
-#[derive(Debug)]
-struct Table {
-    defs: Vec<FieldDef>,
-    index: HashMap<&'static str, usize, BuildHasherDefault<NameHasher>>,
-    default_num: Vec<f64>,
-    /// Fields whose value lives in the record's state, not in `set`.
-    special: Vec<bool>,
-}
-
-/// The fields read from the record's state (see [`Record::get`]).
-const STATE_FIELDS: &[&str] = &[
-    "VAL", "NAME", "RTYP", "STAT", "SEVR", "UDF", "MLST", "ALST", "LALM", "NORD", "PVAL",
-];
-
-/// FNV-1a over a field name: field names are short and trusted, and a
-/// processing looks up a few dozen of them, so SipHash's cost shows.
-#[derive(Default)]
-struct NameHasher(u64);
-
-impl Hasher for NameHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// The field table of each type, built once.
-fn table(rtyp: &str) -> Option<&'static Table> {
-    static TABLES: OnceLock<HashMap<&'static str, &'static Table>> = OnceLock::new();
-    TABLES
-        .get_or_init(|| {
-            fields::TYPES
-                .iter()
-                .map(|(t, _)| {
-                    let defs = fields::fields_of(t).unwrap_or_default();
-                    let index = defs.iter().enumerate().map(|(i, d)| (d.name, i)).collect();
-                    let default_num = defs
-                        .iter()
-                        .map(|d| match d.dbf {
-                            Dbf::Menu(choices) => choices
-                                .iter()
-                                .position(|c| *c == d.default)
-                                .map_or(0.0, |i| i as f64),
-                            _ => d.default.trim().parse().unwrap_or(0.0),
-                        })
-                        .collect();
-                    let special = defs
-                        .iter()
-                        .map(|d| STATE_FIELDS.contains(&d.name))
-                        .collect();
-                    let table: &'static Table = Box::leak(Box::new(Table {
-                        defs,
-                        index,
-                        default_num,
-                        special,
-                    }));
-                    (*t, table)
-                })
-                .collect()
-        })
-        .get(rtyp)
-        .copied()
-}
 
 /// One record: its fields (only those differing from the defaults are
 /// stored) and the state EPICS keeps between processings.
@@ -580,95 +503,6 @@ impl Record {
         }
         v
     }
-
-    /// Write field `name` (from a client or an output link). Returns whether
-    /// the record should now be processed (a passive record's VAL, A..L or
-    /// PROC), or `Err` when the field does not exist or cannot take the value.
-    pub fn put_field(&mut self, name: &str, v: Value) -> Result<bool, RecordError> {
-        let idx = self
-            .index(name)
-            .ok_or_else(|| RecordError::NoSuchField(name.to_string()))?;
-        let def = self.defs[idx];
-        let bad = |v: &Value| RecordError::BadValue {
-            field: name.to_string(),
-            value: match v {
-                Value::String(s) => s.join(" "),
-                other => {
-                    use crate::server::ValueExt;
-                    other.as_f64().unwrap_or(0.0).to_string()
-                }
-            },
-        };
-        match def.name {
-            "VAL" => {
-                self.val = self.fit(v);
-                self.udf = false;
-                return Ok(self.is_passive());
-            }
-            "UDF" => {
-                use crate::server::ValueExt;
-                self.udf = v.as_f64().unwrap_or(0.0) != 0.0;
-                return Ok(false);
-            }
-            _ => {}
-        }
-        let native = def.dbf.native();
-        let v = if v.native_type() == native {
-            v
-        } else {
-            let strings: Vec<String> = match def.dbf {
-                Dbf::Menu(m) => m.iter().map(|s| s.to_string()).collect(),
-                _ => Vec::new(),
-            };
-            v.convert(native, &strings).map_err(|_| bad(&v))?
-        };
-        if !value::fits(def.dbf, &v) {
-            return Err(bad(&v));
-        }
-        if def.name == "CALC" || def.name == "OCAL" {
-            let text = match &v {
-                Value::String(s) => s.first().cloned().unwrap_or_default(),
-                _ => String::new(),
-            };
-            let expr = CalcExpr::compile(&text).map_err(|e| RecordError::BadCalc {
-                field: def.name.into(),
-                value: text.clone(),
-                reason: e.to_string(),
-            })?;
-            if def.name == "CALC" {
-                self.calc = Some(expr);
-            } else {
-                self.ocal = Some(expr);
-            }
-        }
-        self.store(idx, v);
-        Ok(def.name == "PROC" || (is_process_passive(self.rtyp, def.name) && self.is_passive()))
-    }
-}
-
-/// Fields whose write processes a passive record (EPICS `pp(TRUE)`)
-/// besides VAL: calc inputs A..L and the alarm limits and severities.
-fn is_process_passive(rtyp: &str, field: &str) -> bool {
-    if matches!(rtyp, "calc" | "calcout") && field.len() == 1 {
-        return true;
-    }
-    matches!(
-        field,
-        "HIHI"
-            | "HIGH"
-            | "LOW"
-            | "LOLO"
-            | "HHSV"
-            | "HSV"
-            | "LSV"
-            | "LLSV"
-            | "ZSV"
-            | "OSV"
-            | "COSV"
-            | "UNSV"
-            | "DRVH"
-            | "DRVL"
-    ) || (field.len() == 4 && field.ends_with("SV") && rtyp.starts_with("mbb"))
 }
 
 #[cfg(test)]
