@@ -4,10 +4,11 @@ alternately, in one run: the server-speed check of issue 15.
 
 Usage:
     bench/catime.py [--rounds N] [--count N] [--event-secs S] [--only catime|events]
-                    [--no-build] [--ours-dir DIR] [--out FILE]
+                    [--no-build] [--ours-dir DIR] [--ours-pv PV] [--ioc-arg ARG ...] [--out FILE]
 
 catime: softIoc (record bench:ai, as bench/run.py) and `caproto-ioc simple`
-(simple:B) are started once each; then `catime PV COUNT` runs against one and
+(simple:B, or --ours-pv: with `--ioc-arg=-d --ioc-arg=FILE` the same record
+served from a .db file) are started once each; then `catime PV COUNT` runs against one and
 the other in turn, N rounds, with the order swapped every round (softIoc first
 in odd rounds, ours first in even ones) so that drift of the machine's load
 hits both sides alike. Each catime row (channel connect, DBR_DOUBLE async put,
@@ -80,7 +81,7 @@ def catime_rounds(env, results):
         servers["ours"] = common.start_ours_ioc(env, "simple", *env.args.ioc_arg)
         if servers["ours"] is None:
             raise RuntimeError(f"caproto-ioc not found in {env.ours_bin} (build it, or see --ours-dir)")
-        pvs = {"epics": "bench:ai", "ours": "simple:B"}
+        pvs = {"epics": "bench:ai", "ours": env.args.ours_pv}
         keys = [k for k, _, _ in common.CATIME_MEASURES] + ["cpu"]
         for k in keys:
             results.setdefault(k, {s: [] for s in SIDES})
@@ -302,6 +303,9 @@ def main():
                     "to whole samples: 2, 6, 14... s)")
     ap.add_argument("--ioc-arg", action="append", default=[],
                     help="extra argument for caproto-ioc, repeatable (e.g. --ioc-arg=--circuit-threads=0)")
+    ap.add_argument("--ours-pv", default="simple:B",
+                    help="PV of ours that catime uses (default %(default)s); with --ioc-arg=-d "
+                         "--ioc-arg=FILE, a record of that database (e.g. bench:ai)")
     ap.add_argument("--only", choices=("catime", "events"), help="run one of the two parts")
     ap.add_argument("--no-build", action="store_true", help="do not run cargo build --release --bins")
     ap.add_argument("--timeout", type=float, default=120.0, help="limit per catime run, s (default %(default)s)")

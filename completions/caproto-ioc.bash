@@ -23,12 +23,36 @@ _caproto__ioc() {
 
     case "${cmd}" in
         caproto__ioc)
-            opts="-v -q -h -V --list --prefix --list-pvs --any-name --type --count --interfaces --port --circuit-threads --rt-priority --acf --acf-client-ip --putlog --rate --log-control --metrics --stats --verbose --quiet --log-file --log-file-max-size --log-file-keep --log-ship --log-ship-level --log-disable --log-pv --log-addr --log-role --log-format --no-color --help --version"
+            opts="-d -m -I -a -v -q -h -V --db --macros --include-path --list --prefix --list-pvs --any-name --type --count --interfaces --port --circuit-threads --rt-priority --acf --acf-client-ip --putlog --rate --log-control --metrics --stats --verbose --quiet --log-file --log-file-max-size --log-file-keep --log-ship --log-ship-level --log-disable --log-pv --log-addr --log-role --log-format --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --macros)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --include-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -I)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --prefix)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -58,6 +82,10 @@ _caproto__ioc() {
                     return 0
                     ;;
                 --acf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,3 +1,6 @@
+complete -c caproto-ioc -s d -l db -d 'Serve the records of an EPICS database file, as softIoc -d (repeat for more files; alone or beside an example; see docs/db.md)' -r -F
+complete -c caproto-ioc -s m -l macros -d 'Macro definitions for the -d files, as softIoc -m: NAME=VALUE,NAME2=VALUE2' -r
+complete -c caproto-ioc -s I -l include-path -d 'Directory searched for a -d file\'s `include` files (repeatable; default: .)' -r -F
 complete -c caproto-ioc -l prefix -d 'PV name prefix (default: the example\'s own, e.g. "simple:")' -r
 complete -c caproto-ioc -l type -d 'defaultdict: native type of the PVs it makes' -r -f -a "double\t'DBF_DOUBLE'
 float\t'DBF_FLOAT'
@@ -11,7 +14,7 @@ complete -c caproto-ioc -l interfaces -d 'Interfaces to serve on (overrides EPIC
 complete -c caproto-ioc -l port -d 'TCP/UDP port (overrides EPICS_CAS_SERVER_PORT)' -r
 complete -c caproto-ioc -l circuit-threads -d 'Threads that run client circuits, each with its own single-threaded runtime; a new client goes to the one with the fewest (default: one per CPU core). 0 runs circuits as tasks on the shared multi-threaded runtime' -r
 complete -c caproto-ioc -l rt-priority -d 'Real-time (SCHED_FIFO) priority of the circuit threads when the process may use one (root, CAP_SYS_NICE, RLIMIT_RTPRIO), as an EPICS IOC\'s CA server threads have (the search responder\'s thread gets 8 less); 0 keeps normal priority' -r
-complete -c caproto-ioc -l acf -d 'Access security file (EPICS ACF syntax) enforced for every client; SIGHUP reloads it (a bad file is logged and the old rules stay)' -r -F
+complete -c caproto-ioc -s a -l acf -d 'Access security file (EPICS ACF syntax) enforced for every client; SIGHUP reloads it (a bad file is logged and the old rules stay)' -r -F
 complete -c caproto-ioc -l putlog -d 'Append put-log records (writes that a TRAPWRITE rule granted: user, host, PV, old and new value) to this file, apart from other logs' -r -F
 complete -c caproto-ioc -l rate -d 'Update rate in Hz for fast-updating examples (ticker)' -r
 complete -c caproto-ioc -l log-control -d 'Serve log-control PVs PREFIX:level, PREFIX:pv, PREFIX:addr and PREFIX:role that change the terminal and --log-file handlers at run time (see docs/logging.md)' -r

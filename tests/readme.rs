@@ -14,6 +14,10 @@
 //!   hand-built CA session about `motor:x` between 10.0.0.1 and 10.0.0.2); the
 //!   live `tcpdump` pipe needs root and a network, and is tested in shark_cli.
 //!
+//! - The ```` ```sh ```` block under "Serve your own PVs": its first line runs in
+//!   `sh` in a temp dir, its `caproto-ioc -d` line serves the file written, and
+//!   the record must answer with the value the file gives it.
+//!
 //! Rust examples in the README are doc tests (`src/lib.rs` includes it).
 
 mod common;
@@ -332,6 +336,43 @@ fn shark_examples_run_as_written() {
         ran >= 2,
         "expected the README's caproto-shark file examples, ran {ran}"
     );
+}
+
+#[test]
+fn serve_your_own_pvs_runs_as_written() {
+    let text = readme();
+    let block = blocks(&text)
+        .into_iter()
+        .find(|b| b.info == "sh" && b.heading.starts_with("Serve your own PVs"))
+        .expect("README has a `sh` block under \"Serve your own PVs\"");
+    assert_eq!(block.lines.len(), 2, "two lines: {:?}", block.lines);
+    let env = CaEnv::new();
+    let write = run_with_timeout(
+        Command::new("sh")
+            .args(["-c", &block.lines[0]])
+            .current_dir(env.dir()),
+        Duration::from_secs(10),
+    );
+    write.expect_success("the README's printf line");
+    let words = shell_words(&block.lines[1]).expect("a plain command");
+    assert_eq!(words[0], "caproto-ioc");
+    let mut cmd = env.own(bin_dir().join("caproto-ioc"));
+    cmd.args(&words[1..]).current_dir(env.dir());
+    let mut ioc = env.spawn("caproto-ioc", &mut cmd);
+    wait_for_server(&env, &mut ioc, "demo:temp");
+    let mut get = env.own(bin_dir().join("caproto-get"));
+    get.args(["--no-repeater", "demo:temp", "demo:temp.EGU"]);
+    let out = run_with_timeout(&mut get, Duration::from_secs(30));
+    let shown = common_lines(out.expect_success("caproto-get demo:temp"));
+    assert_eq!(shown, ["demo:temp [21.5]", "demo:temp.EGU [C]"]);
+    assert!(ioc.log_contents().contains("demo:temp"), "--list-pvs");
+}
+
+/// Lines with runs of spaces collapsed.
+fn common_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
 }
 
 #[test]

@@ -90,6 +90,23 @@ pub fn db_parse(data: &[u8]) {
                 assert!(names.insert(r.name.clone()), "record {:?} twice", r.name);
                 assert_eq!(db.record(&r.name).map(|x| &x.name), Some(&r.name));
             }
+            // The records are built and installed, or refused at a line of the text.
+            match caproto::server::db::DbIoc::new(&db) {
+                Ok(ioc) => {
+                    let mut pvs = caproto::server::PvDatabase::new();
+                    if ioc.install(&mut pvs).is_ok() {
+                        for name in ioc.names() {
+                            let pv = pvs.find(name).expect("a record is served");
+                            let _ = pv.snapshot();
+                            let _ = pvs.find(&format!("{name}.SEVR")).map(|f| f.snapshot());
+                        }
+                    }
+                }
+                Err(e) => {
+                    let lines = text.matches('\n').count() as u32 + 1;
+                    assert!((1..=lines).contains(&e.line), "record error line: {e}");
+                }
+            }
         }
         Err(e) => {
             let lines = text.matches('\n').count() as u32 + 1;

@@ -15,7 +15,7 @@ use super::pv::{Pv, PvHandle};
 
 /// Which names to serve, and what to make for one.
 type Accepts = Box<dyn Fn(&str) -> bool + Send + Sync>;
-type Make = Box<dyn Fn(&str) -> Pv + Send + Sync>;
+type Make = Box<dyn Fn(&str) -> Option<PvHandle> + Send + Sync>;
 
 /// The PVs a server creates on demand. Shared (`Arc`) between the database
 /// and whoever wants to list what was created.
@@ -49,6 +49,23 @@ impl DynamicPvs {
     pub fn new(
         accepts: impl Fn(&str) -> bool + Send + Sync + 'static,
         make: impl Fn(&str) -> Pv + Send + Sync + 'static,
+        limit: usize,
+    ) -> Arc<DynamicPvs> {
+        Arc::new(DynamicPvs {
+            accepts: Box::new(accepts),
+            make: Box::new(move |name: &str| Some(make(name).into_handle(name.to_string()))),
+            limit,
+            created: Mutex::new(Created::default()),
+            warned: AtomicBool::new(false),
+        })
+    }
+
+    /// Serve every name `accepts` admits with the live PV `make` returns
+    /// for it (`None`: not served after all), e.g. a database record's
+    /// field channel, or the record's own PV for `REC.VAL`.
+    pub fn from_handles(
+        accepts: impl Fn(&str) -> bool + Send + Sync + 'static,
+        make: impl Fn(&str) -> Option<PvHandle> + Send + Sync + 'static,
         limit: usize,
     ) -> Arc<DynamicPvs> {
         Arc::new(DynamicPvs {
@@ -98,7 +115,7 @@ impl DynamicPvs {
         if self.full(&created) {
             return None;
         }
-        let pv = (self.make)(name).into_handle(name.to_string());
+        let pv = (self.make)(name)?;
         created.by_name.insert(name.to_string(), pv.clone());
         created.order.push(name.to_string());
         tracing::info!(target: "caproto::serv", pv = name, "created PV {name} on first use");

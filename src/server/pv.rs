@@ -44,11 +44,14 @@ pub type PutResult = Result<Option<Value>, PutError>;
 
 type SyncHook = dyn Fn(&PvHandle, Value) -> PutResult + Send + Sync;
 type AsyncHook = dyn Fn(PvHandle, Value) -> BoxFuture<PutResult> + Send + Sync;
+type HandledHook = dyn Fn(&PvHandle, Value) -> Result<(), PutError> + Send + Sync;
 
 #[derive(Clone)]
 enum PutHook {
     Sync(Arc<SyncHook>),
     Async(Arc<AsyncHook>),
+    /// The hook stores and posts the value itself (database records).
+    Handled(Arc<HandledHook>),
 }
 
 /// A PV's value and metadata at one instant. Shared between the PV and every
@@ -276,6 +279,17 @@ impl Pv {
         self
     }
 
+    /// A put hook that stores and posts the written value itself (with
+    /// [`PvHandle::publish`]), e.g. a database record that processes on a
+    /// write, clamps the value and posts only past its deadband.
+    pub fn on_put_handled(
+        mut self,
+        hook: impl Fn(&PvHandle, Value) -> Result<(), PutError> + Send + Sync + 'static,
+    ) -> Pv {
+        self.hook = Some(PutHook::Handled(Arc::new(hook)));
+        self
+    }
+
     /// An async put hook (e.g. talking to hardware). WRITE_NOTIFY completes
     /// when its future does; other clients are not held up meanwhile.
     pub fn on_put_async<F, Fut>(mut self, hook: F) -> Pv
@@ -462,7 +476,18 @@ impl PvHandle {
         edit(&mut meta);
         let mut events = mask::VALUE | mask::LOG;
         events |= change_mask(&state.current.meta, &meta);
-        self.publish(&mut state, PvSnapshot { value, meta }, events);
+        self.publish_locked(&mut state, PvSnapshot { value, meta }, events);
+        Ok(())
+    }
+
+    /// Replace the value and the whole metadata (timestamp included) and
+    /// offer the new state to subscribers wanting any of `events` (0: store
+    /// silently, as a record does when a processing posts nothing). The
+    /// value is converted to the native type and clamped to the count.
+    pub fn publish(&self, value: Value, meta: Metadata, events: u16) -> Result<(), PutError> {
+        let value = self.coerce(value)?;
+        let mut state = lock(&self.0.state);
+        self.publish_locked(&mut state, PvSnapshot { value, meta }, events);
         Ok(())
     }
 
@@ -474,10 +499,10 @@ impl PvHandle {
         edit(&mut meta);
         let events = change_mask(&state.current.meta, &meta);
         let value = state.current.value.clone();
-        self.publish(&mut state, PvSnapshot { value, meta }, events);
+        self.publish_locked(&mut state, PvSnapshot { value, meta }, events);
     }
 
-    fn publish(&self, state: &mut PvState, snap: PvSnapshot, events: u16) {
+    fn publish_locked(&self, state: &mut PvState, snap: PvSnapshot, events: u16) {
         state.current = Arc::new(snap);
         Self::offer_current(state, events);
     }
@@ -540,6 +565,7 @@ impl PvHandle {
         let value = self.coerce(value)?;
         let stored = match &self.0.hook {
             Some(PutHook::Sync(f)) => f(self, value.clone())?.unwrap_or(value),
+            Some(PutHook::Handled(f)) => return f(self, value),
             None | Some(PutHook::Async(_)) => value,
         };
         self.post_with(stored, |_| {})
@@ -746,6 +772,17 @@ impl PvDatabase {
         }
         self.order.push(pv.name().to_string());
         self.pvs.insert(pv.name().to_string(), pv);
+        Ok(())
+    }
+
+    /// Serve `pv` under the further name `name` as well (a record's alias).
+    /// Fails on a name already served.
+    pub fn alias(&mut self, name: &str, pv: PvHandle) -> Result<(), ServerError> {
+        if self.pvs.contains_key(name) {
+            return Err(ServerError::DuplicatePv(name.to_string()));
+        }
+        self.order.push(name.to_string());
+        self.pvs.insert(name.to_string(), pv);
         Ok(())
     }
 

@@ -20,9 +20,27 @@ use crate::ioc_examples::defaultdict::DefaultType;
                   (Ctrl-C, SIGTERM)."
 )]
 pub struct IocArgs {
-    /// Which example to run (see --list), or `defaultdict`
-    #[arg(required_unless_present = "list")]
+    /// Which example to run (see --list), or `defaultdict`; optional with -d
+    #[arg(required_unless_present_any = ["list", "db"])]
     pub example: Option<String>,
+
+    /// Serve the records of an EPICS database file, as softIoc -d (repeat for
+    /// more files; alone or beside an example; see docs/db.md)
+    #[arg(short = 'd', long = "db", value_name = "FILE")]
+    pub db: Vec<PathBuf>,
+
+    /// Macro definitions for the -d files, as softIoc -m: NAME=VALUE,NAME2=VALUE2
+    #[arg(short = 'm', long = "macros", value_name = "MACROS", requires = "db")]
+    pub macros: Vec<String>,
+
+    /// Directory searched for a -d file's `include` files (repeatable; default: .)
+    #[arg(
+        short = 'I',
+        long = "include-path",
+        value_name = "DIR",
+        requires = "db"
+    )]
+    pub include_path: Vec<PathBuf>,
 
     /// List the available examples and exit
     #[arg(long)]
@@ -73,7 +91,7 @@ pub struct IocArgs {
 
     /// Access security file (EPICS ACF syntax) enforced for every client;
     /// SIGHUP reloads it (a bad file is logged and the old rules stay)
-    #[arg(long, value_name = "FILE")]
+    #[arg(short = 'a', long, value_name = "FILE")]
     pub acf: Option<PathBuf>,
 
     /// Match the ACF's host access groups (HAG) against the address each

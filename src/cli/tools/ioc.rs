@@ -1,6 +1,8 @@
 //! What caproto-ioc does once its arguments are parsed: list the examples,
-//! or serve one (or the on-demand `defaultdict`) until Ctrl-C or SIGTERM.
+//! or serve one (or the on-demand `defaultdict`), the records of `-d` database
+//! files, or both, until Ctrl-C or SIGTERM.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -8,11 +10,32 @@ use crate::cli::args::ioc::IocArgs;
 use crate::ioc_examples::{self, defaultdict, ExampleOptions};
 use crate::metrics::{LogShipCollector, MetricsRegistry, ProcessCollector, ServerMetrics};
 use crate::server::access::{load_file, putlog_handler};
+use crate::server::db::{load_files, DbError, DbIoc, Macros, DEFAULT_INCLUDE_PATH};
 use crate::server::log_control::{log_control_group, LogControlInit};
 use crate::server::{HostCheck, PvDatabase, Server, ServerConfig};
 
 /// The name that selects the on-demand server.
 pub const DEFAULTDICT: &str = "defaultdict";
+
+/// Parse and check every -d file with the -m macros, as softIoc's
+/// `dbLoadRecords` then `iocInit` would: the first fault refuses them all.
+fn load_databases(cli: &IocArgs) -> Result<DbIoc, DbError> {
+    let mut macros = Macros::new();
+    for list in &cli.macros {
+        macros.add_list(list).map_err(|kind| DbError {
+            file: "-m".into(),
+            line: 0,
+            kind,
+        })?;
+    }
+    let include_path: Vec<PathBuf> = if cli.include_path.is_empty() {
+        DEFAULT_INCLUDE_PATH.iter().map(PathBuf::from).collect()
+    } else {
+        cli.include_path.clone()
+    };
+    let database = load_files(&cli.db, &macros, &include_path)?;
+    DbIoc::new(&database)
+}
 
 /// `caproto-ioc`'s whole `main` after parsing.
 pub fn ioc_main(cli: IocArgs) -> ExitCode {
@@ -40,8 +63,29 @@ pub fn ioc_main(cli: IocArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let name = cli.example.as_deref().unwrap_or_default();
     let mut db = PvDatabase::new();
+    if !cli.db.is_empty() {
+        if cli.example.as_deref() == Some(DEFAULTDICT) {
+            eprintln!("caproto-ioc: -d cannot be combined with defaultdict");
+            return ExitCode::from(2);
+        }
+        match load_databases(&cli) {
+            Ok(records) => {
+                for w in records.warnings() {
+                    eprintln!("caproto-ioc: warning: {w}");
+                }
+                if let Err(e) = records.install(&mut db) {
+                    eprintln!("caproto-ioc: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            Err(e) => {
+                eprintln!("caproto-ioc: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let name = cli.example.as_deref().unwrap_or_default();
     let mut dynamic = None;
     if name == DEFAULTDICT {
         if cli.prefix.is_none() && !cli.any_name {
@@ -53,7 +97,7 @@ pub fn ioc_main(cli: IocArgs) -> ExitCode {
         let d = defaultdict::dynamic(cli.prefix.clone(), cli.pv_type, cli.count as usize);
         db.set_dynamic(d.clone());
         dynamic = Some(d);
-    } else {
+    } else if cli.example.is_some() {
         let Some(example) = ioc_examples::find(name) else {
             eprintln!("caproto-ioc: unknown example {name:?}; try --list");
             return ExitCode::from(2);

@@ -261,7 +261,17 @@ pub(super) fn encode_value_into(
     } else if value.len() > n {
         truncate(value.to_mut(), n);
     }
-    dbr::encode(data_type, &value, &snap.meta, out).map_err(|_| eca::GETFAIL)?;
+    // A menu may have more choices than the 16 a GR/CTRL ENUM carries
+    // (menuAlarmStat has 22): the first 16 go out, as from an IOC, while
+    // string reads above used them all.
+    let meta = if snap.meta.enum_strings.len() > dbr::MAX_ENUM_STATES {
+        let mut m = snap.meta.clone();
+        m.enum_strings.truncate(dbr::MAX_ENUM_STATES);
+        Cow::Owned(m)
+    } else {
+        Cow::Borrowed(&snap.meta)
+    };
+    dbr::encode(data_type, &value, &meta, out).map_err(|_| eca::GETFAIL)?;
     Ok(n as u32)
 }
 

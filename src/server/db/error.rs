@@ -41,6 +41,13 @@ pub enum DbErrorKind {
     IncludeTooDeep,
     /// The file could not be read.
     Unreadable(String),
+    /// A record this server cannot serve as defined (type, field, value).
+    Record {
+        /// The record.
+        record: String,
+        /// Why, in softIoc's words (the record named).
+        reason: String,
+    },
     /// A statement of the database definition (.dbd) language, which this
     /// loader does not read (menu, recordtype, device ...).
     Unsupported(String),
@@ -67,6 +74,7 @@ impl fmt::Display for DbErrorKind {
             DbErrorKind::IncludeNotFound(n) => write!(f, "can't open include file {n:?}"),
             DbErrorKind::IncludeTooDeep => f.write_str("include files nested too deeply"),
             DbErrorKind::Unreadable(e) => write!(f, "cannot read the file: {e}"),
+            DbErrorKind::Record { reason, .. } => f.write_str(reason),
             DbErrorKind::Unsupported(s) => {
                 write!(f, "{s}: database definitions (.dbd) are not read here")
             }

@@ -16,14 +16,17 @@
 
 pub mod alarm;
 mod error;
+pub mod ioc;
 mod lex;
 mod load;
 mod macros;
 mod parse;
+pub mod record;
 
 use std::collections::HashMap;
 
 pub use error::{DbError, DbErrorKind};
+pub use ioc::DbIoc;
 pub use load::{load_file, load_files, DEFAULT_INCLUDE_PATH};
 pub use macros::Macros;
 pub use parse::IncludeReader;

@@ -1,0 +1,104 @@
+use super::*;
+use crate::proto::dbr::Value;
+use crate::server::db::{parse, Macros};
+use crate::server::PvHandle;
+
+fn serve(text: &str) -> (DbIoc, PvDatabase) {
+    let db = parse("t.db", text, &Macros::default()).unwrap();
+    let ioc = DbIoc::new(&db).unwrap();
+    let mut pvs = PvDatabase::new();
+    ioc.install(&mut pvs).unwrap();
+    (ioc, pvs)
+}
+
+fn pv(db: &PvDatabase, name: &str) -> PvHandle {
+    db.find(name).unwrap_or_else(|| panic!("{name} not served"))
+}
+
+#[test]
+fn puts_follow_links_forward_links_and_cp() {
+    let (_ioc, db) = serve(
+        r#"record(ao, src) { field(OUT, "dst PP") field(FLNK, "fwd") field(DRVH, "10") field(DRVL, "-10") }
+record(ai, dst) {}
+record(calc, fwd) { field(CALC, "A*2") field(INPA, "src") }
+record(calc, follow) { field(CALC, "A+1") field(INPA, "dst CP") }"#,
+    );
+    pv(&db, "src")
+        .client_put_now(Value::Double(vec![20.0]))
+        .unwrap();
+    assert_eq!(
+        pv(&db, "src").value(),
+        Value::Double(vec![10.0]),
+        "clamped to DRVH"
+    );
+    assert_eq!(
+        pv(&db, "dst").value(),
+        Value::Double(vec![10.0]),
+        "OUT with PP"
+    );
+    assert_eq!(pv(&db, "fwd").value(), Value::Double(vec![20.0]), "FLNK");
+    assert_eq!(pv(&db, "follow").value(), Value::Double(vec![11.0]), "CP");
+}
+
+#[test]
+fn field_channels_have_their_types_and_val_is_the_record() {
+    let (ioc, db) = serve(
+        r#"record(ai, x) { field(EGU, "mm") field(HIHI, "5") field(HHSV, "MAJOR") }
+alias(x, y)"#,
+    );
+    assert_eq!(ioc.names(), ["x", "y"]);
+    assert!(
+        db.serves("x.EGU") && db.serves("y.HIHI") && !db.serves("x.NOPE") && !db.serves("z.EGU")
+    );
+    assert_eq!(pv(&db, "x.EGU").value(), Value::String(vec!["mm".into()]));
+    assert_eq!(pv(&db, "x.HHSV").value(), Value::Enum(vec![2]));
+    assert!(pv(&db, "x.SEVR").is_read_only());
+    assert_eq!(pv(&db, "x.VAL").name(), "x");
+    // A limit written through its channel takes effect on the next processing.
+    pv(&db, "x.HIHI")
+        .client_put_now(Value::Double(vec![1.0]))
+        .unwrap();
+    pv(&db, "x")
+        .client_put_now(Value::Double(vec![2.0]))
+        .unwrap();
+    assert_eq!(pv(&db, "x.SEVR").value(), Value::Enum(vec![2]));
+    assert_eq!(pv(&db, "y").snapshot().meta.graphics.upper_alarm_limit, 1.0);
+}
+
+#[test]
+fn sdis_disables_and_unknown_links_warn() {
+    let (ioc, db) = serve(
+        r#"record(bo, gate) {}
+record(ai, x) { field(SDIS, "gate") field(DISS, "MINOR") }
+record(ai, y) { field(INP, "elsewhere") }"#,
+    );
+    assert_eq!(ioc.warnings().len(), 1, "{:?}", ioc.warnings());
+    assert!(
+        ioc.warnings()[0].contains("t.db:3: y.INP"),
+        "{:?}",
+        ioc.warnings()
+    );
+    pv(&db, "gate")
+        .client_put_now(Value::Enum(vec![1]))
+        .unwrap();
+    pv(&db, "x")
+        .client_put_now(Value::Double(vec![3.0]))
+        .unwrap();
+    assert_eq!(pv(&db, "x.STAT").value(), Value::Enum(vec![18]), "DISABLE");
+    pv(&db, "y")
+        .client_put_now(Value::Double(vec![3.0]))
+        .unwrap();
+    assert_eq!(pv(&db, "y.STAT").value(), Value::Enum(vec![14]), "LINK");
+}
+
+#[test]
+fn a_duplicate_alias_is_refused_with_its_line() {
+    let db = parse(
+        "t.db",
+        "record(ai, x) {}\nrecord(ai, y) {}\nalias(x, y)\n",
+        &Macros::default(),
+    )
+    .unwrap();
+    let err = DbIoc::new(&db).unwrap_err();
+    assert_eq!(err.line, 3, "{err}");
+}
