@@ -36,13 +36,23 @@ fn tcpdump() -> Option<PathBuf> {
 /// buffer while a loaded machine (the whole suite on 2 cores) kept tcpdump off the CPU.
 fn start_capture(env: &CaEnv, file: &Path) -> Option<ChildGuard> {
     let mut cmd = Command::new(tcpdump()?);
-    cmd.args(["-i", "lo", "--immediate-mode", "-U", "-s", "0", "-B", "65536", "-w"])
-        .arg(file)
-        .arg(format!(
-            "port {} or port {}",
-            env.server_port(),
-            env.repeater_port()
-        ));
+    cmd.args([
+        "-i",
+        "lo",
+        "--immediate-mode",
+        "-U",
+        "-s",
+        "0",
+        "-B",
+        "65536",
+        "-w",
+    ])
+    .arg(file)
+    .arg(format!(
+        "port {} or port {}",
+        env.server_port(),
+        env.repeater_port()
+    ));
     let mut guard = env.spawn("tcpdump", &mut cmd);
     let deadline = Instant::now() + T;
     while !guard.log_contents().contains("listening on") {
