@@ -167,7 +167,9 @@ pub struct AlarmStatus(pub u16);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub struct AlarmSeverity(pub u16);
 
-const ALARM_STATUS_NAMES: [&str; 22] = [
+/// Every alarm status name, by value (`epicsAlarmCondition`, EPICS's menuAlarmStat; Channel
+/// Access shows the first 16 as enum strings).
+pub const ALARM_STATUS_NAMES: [&str; 22] = [
     "NO_ALARM",
     "READ",
     "WRITE",
@@ -192,7 +194,8 @@ const ALARM_STATUS_NAMES: [&str; 22] = [
     "WRITE_ACCESS",
 ];
 
-const ALARM_SEVERITY_NAMES: [&str; 4] = ["NO_ALARM", "MINOR", "MAJOR", "INVALID"];
+/// Every alarm severity name, by value (menuAlarmSevr).
+pub const ALARM_SEVERITY_NAMES: [&str; 4] = ["NO_ALARM", "MINOR", "MAJOR", "INVALID"];
 
 #[allow(missing_docs)]
 impl AlarmStatus {

@@ -4,33 +4,10 @@
 
 use crate::proto::dbr::{NativeType, Value};
 
-/// menuAlarmSevr.
-pub const MENU_SEVERITY: &[&str] = &["NO_ALARM", "MINOR", "MAJOR", "INVALID"];
+/// menuAlarmSevr (the names the protocol core knows).
+pub const MENU_SEVERITY: &[&str] = &crate::proto::status::ALARM_SEVERITY_NAMES;
 /// menuAlarmStat (all 22 choices; Channel Access shows the first 16 as enum strings).
-pub const MENU_STATUS: &[&str] = &[
-    "NO_ALARM",
-    "READ",
-    "WRITE",
-    "HIHI",
-    "HIGH",
-    "LOLO",
-    "LOW",
-    "STATE",
-    "COS",
-    "COMM",
-    "TIMEOUT",
-    "HWLIMIT",
-    "CALC",
-    "SCAN",
-    "LINK",
-    "SOFT",
-    "BAD_SUB",
-    "UDF",
-    "DISABLE",
-    "SIMM",
-    "READ_ACCESS",
-    "WRITE_ACCESS",
-];
+pub const MENU_STATUS: &[&str] = &crate::proto::status::ALARM_STATUS_NAMES;
 /// menuScan.
 pub const MENU_SCAN: &[&str] = &[
     "Passive",
