@@ -53,6 +53,21 @@ pub fn http_get(addr: SocketAddr, path: &str, accept: &str) -> String {
     body.to_string()
 }
 
+/// The status code of a GET of `path` from `addr`; `None` when nothing answers (yet).
+pub fn http_status(addr: SocketAddr, path: &str) -> Option<u16> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let head = String::from_utf8_lossy(&raw);
+    head.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// `promtool check metrics` on `text`: panics with promtool's words unless it passes.
 pub fn promtool_check(promtool: &Path, text: &str) {
     let mut child = Command::new(promtool)
@@ -108,11 +123,13 @@ impl Prometheus {
             .current_dir(env.dir());
         let child = env.spawn("prometheus", &mut cmd);
         let p = Prometheus { addr, child };
+        // Listening is not enough: until its storage is open, Prometheus answers every query
+        // with 503. /-/ready says 200 once it serves queries.
         let deadline = Instant::now() + SEEN_WITHIN;
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        while http_status(addr, "/-/ready") != Some(200) {
             assert!(
                 Instant::now() < deadline,
-                "prometheus did not listen on {addr}:\n{}",
+                "prometheus on {addr} not ready:\n{}",
                 p.child.log_contents()
             );
             std::thread::sleep(Duration::from_millis(100));
