@@ -268,6 +268,23 @@ fn init_logging(args: &SharkArgs, out: SharedWriter) -> Result<(), LogError> {
     Ok(())
 }
 
+/// Ctrl-C / SIGTERM, watched on a thread of its own so that a read blocked on a pipe does not
+/// hide it: the flag holds the signal's exit code (130, 143) once one arrives, 0 before.
+pub(super) fn watch_termination() -> Arc<AtomicU8> {
+    let signal = Arc::new(AtomicU8::new(0));
+    let flag = Arc::clone(&signal);
+    std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            let code = rt.block_on(termination_signal());
+            flag.store(code, Ordering::SeqCst);
+        }
+    });
+    signal
+}
+
 pub(super) fn open_input(file: Option<&Path>) -> io::Result<Box<dyn Read + Send>> {
     match file {
         None => Ok(Box::new(io::stdin())),
@@ -295,19 +312,7 @@ pub fn run_shark(args: &SharkArgs) -> ExitCode {
         }
     };
     // Ctrl-C / SIGTERM: noticed between chunks, even while a read blocks.
-    let signal = Arc::new(AtomicU8::new(0));
-    {
-        let signal = Arc::clone(&signal);
-        std::thread::spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                let code = rt.block_on(termination_signal());
-                signal.store(code, Ordering::SeqCst);
-            }
-        });
-    }
+    let signal = watch_termination();
     let metrics = match super::shark_metrics::start(args) {
         Ok(m) => m,
         Err(e) => {

@@ -27,8 +27,7 @@ use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{self, Event as TermEvent, KeyCode, KeyEventKind, KeyModifiers};
 
-use super::shark::{decoder_config, open_input};
-use super::signals::termination_signal;
+use super::shark::{decoder_config, open_input, watch_termination};
 use crate::capture::top::{Basis, SortKey, TopModel};
 use crate::capture::{Config, Decoder, Timestamp};
 use crate::cli::args::shark::SharkArgs;
@@ -110,19 +109,7 @@ pub fn run_top(args: &SharkArgs) -> ExitCode {
         let feed = Arc::clone(&feed);
         std::thread::spawn(move || decode(input, config, &feed));
     }
-    let signal = Arc::new(AtomicU8::new(0));
-    {
-        let signal = Arc::clone(&signal);
-        std::thread::spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                let code = rt.block_on(termination_signal());
-                signal.store(code, Ordering::SeqCst);
-            }
-        });
-    }
+    let signal = watch_termination();
     let mut terminal = match ratatui::try_init() {
         Ok(t) => t,
         Err(e) => {
