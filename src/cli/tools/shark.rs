@@ -285,11 +285,19 @@ pub(super) fn watch_termination() -> Arc<AtomicU8> {
     signal
 }
 
-pub(super) fn open_input(file: Option<&Path>) -> io::Result<Box<dyn Read + Send>> {
+/// The capture to read: `file`, or standard input for none or `-`. A file that cannot be
+/// opened is reported on standard error and gives `None`.
+pub(super) fn open_input(file: Option<&Path>) -> Option<Box<dyn Read + Send>> {
     match file {
-        None => Ok(Box::new(io::stdin())),
-        Some(p) if p == Path::new("-") => Ok(Box::new(io::stdin())),
-        Some(p) => Ok(Box::new(File::open(p)?)),
+        None => Some(Box::new(io::stdin())),
+        Some(p) if p == Path::new("-") => Some(Box::new(io::stdin())),
+        Some(p) => match File::open(p) {
+            Ok(f) => Some(Box::new(f)),
+            Err(e) => {
+                eprintln!("caproto-shark: error: cannot open {}: {e}", p.display());
+                None
+            }
+        },
     }
 }
 
@@ -303,13 +311,8 @@ pub fn run_shark(args: &SharkArgs) -> ExitCode {
         eprintln!("caproto-shark: error: {e}");
         return ExitCode::from(2);
     }
-    let input = match open_input(args.file.as_deref()) {
-        Ok(i) => i,
-        Err(e) => {
-            let name = args.file.as_deref().unwrap_or(Path::new("-")).display();
-            eprintln!("caproto-shark: error: cannot open {name}: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(input) = open_input(args.file.as_deref()) else {
+        return ExitCode::FAILURE;
     };
     // Ctrl-C / SIGTERM: noticed between chunks, even while a read blocks.
     let signal = watch_termination();

@@ -86,13 +86,8 @@ pub fn run_top(args: &SharkArgs) -> ExitCode {
         eprintln!("caproto-shark: error: --top draws on a terminal; standard output is not one");
         return ExitCode::from(2);
     }
-    let input = match open_input(args.file.as_deref()) {
-        Ok(i) => i,
-        Err(e) => {
-            let name = args.file.as_deref().unwrap_or(Path::new("-")).display();
-            eprintln!("caproto-shark: error: cannot open {name}: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(input) = open_input(args.file.as_deref()) else {
+        return ExitCode::FAILURE;
     };
     let live = args.file.as_deref().is_none_or(|p| p == Path::new("-"));
     let source = match args.file.as_deref() {
