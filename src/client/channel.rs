@@ -101,24 +101,36 @@ impl Channel {
     /// made by the deadline, the error is [`ClientError::CircuitFailed`],
     /// naming the server and the reason, rather than a plain timeout.
     pub async fn wait_connected(&self, timeout: Duration) -> Result<ChannelInfo, ClientError> {
-        let wait = self.shared().state.wait_for(|state| match state {
+        let settled = |state: &ConnState| match state {
             ConnState::Connected(c) => Some(Ok(c.info.clone())),
             ConnState::Failed => Some(Err(ClientError::CreateFailed {
                 pv: self.name().to_string(),
             })),
             ConnState::Closed => Some(Err(ClientError::Closed)),
             ConnState::Searching => None,
-        });
-        match tokio::time::timeout(timeout, wait).await {
-            Ok(r) => r,
-            Err(_) => Err(self.failure_or(
-                ClientError::Timeout {
-                    pv: self.name().to_string(),
-                    timeout,
-                },
-                Some(timeout),
-            )),
+        };
+        if timeout.is_zero() {
+            // No wait at all: a zero timer would still sleep until the
+            // timer wheel's next tick (1 ms), per channel.
+            let now = settled(&self.shared().state.borrow());
+            return now.unwrap_or_else(|| Err(self.not_connected(timeout)));
         }
+        match tokio::time::timeout(timeout, self.shared().state.wait_for(settled)).await {
+            Ok(r) => r,
+            Err(_) => Err(self.not_connected(timeout)),
+        }
+    }
+
+    /// Why the channel is not connected after a wait of `timeout`:
+    /// [`ClientError::Timeout`], unless its last failure says more.
+    pub(crate) fn not_connected(&self, timeout: Duration) -> ClientError {
+        self.failure_or(
+            ClientError::Timeout {
+                pv: self.name().to_string(),
+                timeout,
+            },
+            Some(timeout),
+        )
     }
 
     /// What the channel's last failure says (the record is cleared on every

@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::batch::BatchRead;
 use super::error::{eca_description, eca_is_success, ClientError};
 use super::shared::{
     ChannelInfo, ChannelShared, CircuitDown, CircuitKey, CircuitMsg, ConnState, Connection,
@@ -53,6 +54,11 @@ struct Attached {
 enum Waiter {
     Get(oneshot::Sender<ReadReply>),
     Put(oneshot::Sender<Result<(), ClientError>>),
+    /// A slot of a batch read ([`BatchRead`]), for channel `cid`.
+    Batch {
+        read: BatchRead,
+        cid: u32,
+    },
 }
 
 impl Waiter {
@@ -60,6 +66,7 @@ impl Waiter {
         match self {
             Waiter::Get(reply) => drop(reply.send(Box::new(Err(err)))),
             Waiter::Put(reply) => drop(reply.send(Err(err))),
+            Waiter::Batch { read, .. } => read.deliver(Err(err)),
         }
     }
 }
@@ -381,7 +388,7 @@ impl ClientCircuit {
                     tracing::warn!(target: "caproto::ch", pv = %a.shared.name,
                         their_addr = %self.key.addr, role = "client",
                         "server refused to create channel");
-                    a.shared.state.send_replace(ConnState::Failed);
+                    create_failed(&a.shared);
                 }
             }
             ClientEvent::ChannelDropped { cid } => {
@@ -404,8 +411,9 @@ impl ClientCircuit {
                 count,
                 data,
             } => {
-                let Some(Waiter::Get(reply)) = self.waiting.remove(&ioid) else {
-                    return;
+                let waiter = match self.waiting.remove(&ioid) {
+                    Some(w @ (Waiter::Get(_) | Waiter::Batch { .. })) => w,
+                    _ => return,
                 };
                 let pv = self.pv_name(cid);
                 let result = if eca_is_success(status) {
@@ -413,7 +421,11 @@ impl ClientCircuit {
                 } else {
                     Err(server_error(pv, status, None))
                 };
-                let _ = reply.send(Box::new(result));
+                match waiter {
+                    Waiter::Get(reply) => drop(reply.send(Box::new(result))),
+                    Waiter::Batch { read, .. } => read.deliver(result),
+                    Waiter::Put(_) => {}
+                }
             }
             ClientEvent::WriteReply { ioid, cid, status } => {
                 let Some(Waiter::Put(reply)) = self.waiting.remove(&ioid) else {
@@ -499,7 +511,7 @@ impl ClientCircuit {
             }
             RefusedRequest::Create { cid } => {
                 if let Some(a) = self.attached.remove(&cid) {
-                    a.shared.state.send_replace(ConnState::Failed);
+                    create_failed(&a.shared);
                 }
             }
             _ => {
@@ -569,15 +581,43 @@ impl ClientCircuit {
             self.clear(cid);
             return;
         }
-        let subids: Vec<u32> = {
-            let subs = a.shared.subs();
+        let (subids, read): (Vec<u32>, _) = {
+            let mut subs = a.shared.subs();
             for spec in subs.values() {
                 spec.sink.connected(&info);
             }
-            subs.keys().copied().collect()
+            (subs.keys().copied().collect(), subs.read_once.take())
         };
+        if let Some(read) = read {
+            self.start_batch_read(cid, &info, read);
+        }
         for subid in subids {
             self.start_subscription(cid, subid);
+        }
+    }
+
+    /// Send the READ_NOTIFY a batch asked for when `cid` connected as `info`.
+    fn start_batch_read(&mut self, cid: u32, info: &ChannelInfo, read: BatchRead) {
+        let Some(sid) = self.sid_of(cid) else { return };
+        let Some(a) = self.attached.get(&cid) else {
+            return;
+        };
+        let Some((data_type, data_count)) = read.batch.start(read.index, info, &a.shared.name)
+        else {
+            return;
+        };
+        let ioid = self.vc.new_ioid();
+        let cmd = Command::ReadNotifyRequest {
+            data_type,
+            data_count,
+            sid,
+            ioid,
+        };
+        match self.send(cmd) {
+            Ok(()) => {
+                self.waiting.insert(ioid, Waiter::Batch { read, cid });
+            }
+            Err(e) => read.deliver(Err(e)),
         }
     }
 
@@ -597,6 +637,22 @@ impl ClientCircuit {
     /// is told which channels to search for again. `late` are channels that
     /// were on their way to this circuit.
     pub(crate) fn teardown(mut self, end: End, late: Vec<Arc<ChannelShared>>, now: Instant) {
+        // A batch's read in flight fails as a caller's `get` would: with the
+        // reason the circuit ended. (A batch read not yet sent stays with
+        // its channel and goes out when the channel reconnects.)
+        for (_, waiter) in std::mem::take(&mut self.waiting).drain() {
+            if let Waiter::Batch { read, cid } = waiter {
+                let pv = self.pv_name(cid);
+                read.deliver(Err(match &end {
+                    End::Lost(why) => ClientError::CircuitFailed {
+                        pv,
+                        server: self.key.addr,
+                        reason: why.clone(),
+                    },
+                    End::Closed => ClientError::Disconnected { pv },
+                }));
+            }
+        }
         let mut cids: Vec<(u32, Option<Duration>)> = Vec::with_capacity(self.attached.len());
         for (cid, a) in self.attached.drain() {
             cids.push((
@@ -615,7 +671,6 @@ impl ClientCircuit {
             }
             cids.push((shared.cid, None));
         }
-        self.waiting.clear();
         self.vc.disconnect();
         match &end {
             End::Closed => {
@@ -650,6 +705,16 @@ fn detach(a: &Attached, was_connected: bool) {
         for spec in a.shared.subs().values() {
             spec.sink.disconnected(&a.shared.name);
         }
+    }
+}
+
+/// The server refused to create the channel: so are its waiters told.
+fn create_failed(shared: &ChannelShared) {
+    shared.state.send_replace(ConnState::Failed);
+    if let Some(read) = shared.subs().read_once.take() {
+        read.deliver(Err(ClientError::CreateFailed {
+            pv: shared.name.clone(),
+        }));
     }
 }
 
@@ -688,6 +753,7 @@ mod tests {
     use std::sync::atomic::AtomicU32;
 
     use super::*;
+    use crate::client::batch::{ReadBatch, SlotPoll};
     use crate::client::shared::{MonitorEvent, SetQueue, Sink, SubQueue, SubSpec, SubType};
     use crate::client::Config;
     use crate::proto::command::AccessRights;
@@ -838,6 +904,110 @@ mod tests {
         }]);
         let reading = (*rx.try_recv().expect("answered")).expect("a value");
         assert_eq!(reading.value, Value::Double(vec![2.5]));
+    }
+
+    /// A channel carrying slot 0 of a one-slot batch read of doubles.
+    fn batch_channel(name: &str, cid: u32) -> (Arc<ChannelShared>, Arc<ReadBatch>) {
+        let batch = ReadBatch::new(1, Box::new(|_| (DbrType::DOUBLE, None)), 1 << 20);
+        let shared = ChannelShared::new(name.to_string(), cid);
+        shared.subs().read_once = Some(BatchRead {
+            batch: batch.clone(),
+            index: 0,
+        });
+        (shared, batch)
+    }
+
+    /// Attach `shared` and let the server create it as a double.
+    fn create(rig: &mut Rig, shared: &Arc<ChannelShared>, sid: u32) {
+        let cid = shared.cid;
+        rig.client.handle_msg(CircuitMsg::Attach(shared.clone()));
+        rig.server_reads();
+        rig.answer(&[
+            Command::AccessRightsResponse {
+                cid,
+                access_rights: AccessRights {
+                    read: true,
+                    write: true,
+                },
+            },
+            Command::CreateChanResponse {
+                data_type: DbrType::plain(NativeType::Double),
+                data_count: 1,
+                cid,
+                sid,
+            },
+        ]);
+    }
+
+    #[test]
+    fn a_batch_read_goes_out_with_the_creation_and_lands_in_its_slot() {
+        let mut rig = Rig::new();
+        let (shared, batch) = batch_channel("a", 1);
+        create(&mut rig, &shared, 101);
+        // No request from a handle: the circuit sent the read by itself.
+        let ioid = match &rig.server_reads()[..] {
+            [Command::ReadNotifyRequest {
+                sid: 101,
+                ioid,
+                data_count: 0,
+                ..
+            }] => *ioid,
+            other => panic!("{other:?}"),
+        };
+        assert!(shared.subs().read_once.is_none(), "the read is sent once");
+        assert!(matches!(batch.poll(0), SlotPoll::Sent));
+        rig.answer(&[Command::ReadNotifyResponse {
+            data: double(4.5),
+            data_type: DbrType::plain(NativeType::Double),
+            data_count: 1,
+            status: 1,
+            ioid,
+        }]);
+        match batch.poll(0) {
+            SlotPoll::Ready(r) => assert_eq!(r.expect("a value").value, Value::Double(vec![4.5])),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_batch_read_in_flight_fails_with_the_circuit_and_one_unsent_waits() {
+        let mut rig = Rig::new();
+        let (sent, sent_batch) = batch_channel("a", 1);
+        create(&mut rig, &sent, 101);
+        rig.server_reads();
+        let (unsent, unsent_batch) = batch_channel("b", 2);
+        rig.client.handle_msg(CircuitMsg::Attach(unsent.clone()));
+        let now = rig.now;
+        rig.client
+            .teardown(End::Lost("reset by peer".into()), Vec::new(), now);
+        match sent_batch.poll(0) {
+            SlotPoll::Ready(r) => match *r {
+                Err(ClientError::CircuitFailed { pv, reason, .. }) => {
+                    assert_eq!(pv, "a");
+                    assert_eq!(reason, "reset by peer");
+                }
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+        // Not yet created: its read stays with it for the next circuit.
+        assert!(matches!(unsent_batch.poll(0), SlotPoll::Connecting));
+        assert!(unsent.subs().read_once.is_some());
+    }
+
+    #[test]
+    fn a_refused_creation_fails_the_batch_slot() {
+        let mut rig = Rig::new();
+        let (shared, batch) = batch_channel("a", 1);
+        rig.client.handle_msg(CircuitMsg::Attach(shared.clone()));
+        rig.server_reads();
+        rig.answer(&[Command::CreateChFailResponse { cid: 1 }]);
+        match batch.poll(0) {
+            SlotPoll::Ready(r) => {
+                assert!(matches!(*r, Err(ClientError::CreateFailed { .. })), "{r:?}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -128,11 +128,22 @@ impl Context {
     /// Start searching for `name` and return its handle at once (not yet
     /// connected; see [`Channel::wait_connected`]).
     pub fn channel(&self, name: &str) -> Result<Channel, ClientError> {
+        self.channel_with(name, |_| {})
+    }
+
+    /// [`Context::channel`], with `setup` run on the channel's shared state
+    /// before the search starts (so no circuit can see the channel first).
+    pub(crate) fn channel_with(
+        &self,
+        name: &str,
+        setup: impl FnOnce(&ChannelShared),
+    ) -> Result<Channel, ClientError> {
         if name.is_empty() || name.len() > MAX_PV_NAME_LEN || name.contains('\0') {
             return Err(ClientError::InvalidName(name.to_string()));
         }
         let cid = self.shared.next_cid.fetch_add(1, Ordering::Relaxed);
         let shared = ChannelShared::new(name.to_string(), cid);
+        setup(&shared);
         self.shared
             .tx
             .send(CtxMsg::Add(shared.clone()))
@@ -200,7 +211,12 @@ impl Context {
 
     /// Flush every circuit's queued requests, close the circuits, and mark
     /// all channels closed. Waits (briefly) for the circuits to finish.
-    pub async fn close(self) {
+    ///
+    /// Channels still held afterwards are closed: dropping them sends
+    /// nothing, so a program that closes its context before dropping its
+    /// channels leaves their clearing to the server's end of the circuit
+    /// (as `caget` does by exiting).
+    pub async fn close(&self) {
         let (tx, rx) = oneshot::channel();
         if self.shared.tx.send(CtxMsg::Close(Some(tx))).is_ok() {
             let _ = rx.await;
@@ -600,8 +616,12 @@ impl ContextTask {
         }
         for ch in self.channels.values() {
             ch.state.send_replace(ConnState::Closed);
-            for spec in ch.subs().values() {
+            let mut subs = ch.subs();
+            for spec in subs.values() {
                 spec.sink.close();
+            }
+            if let Some(read) = subs.read_once.take() {
+                read.deliver(Err(ClientError::Closed));
             }
         }
         self.channels.clear();

@@ -4,8 +4,9 @@
 //! An operator screen, an archiver or an alarm server holds thousands of
 //! PVs. Driving each through its own task, future and queue costs a few
 //! kilobytes and a wake-up per PV per update; these calls cost neither:
-//! - `get_many` connects every name, sends every read before awaiting any
-//!   (one batch per circuit), and collects the replies in order;
+//! - `get_many` connects every name, and each circuit sends a channel's
+//!   read as soon as it has created it (see [`super::batch`]); the replies
+//!   are collected in order;
 //! - `monitor_many` feeds every subscription into one shared queue (one
 //!   lock, one wake-up, each PV's backlog still bounded on its own), and
 //!   the subscriptions follow their channels through reconnects, re-chosen
@@ -14,19 +15,18 @@
 //! Results come back in the order of the names, and a PV that fails is
 //! reported on its own, without failing the rest.
 
-use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use super::batch::{BatchRead, ReadBatch, SlotPoll};
 use super::channel::Channel;
 use super::context::Context;
 use super::error::ClientError;
 use super::shared::{
-    ChannelInfo, CircuitMsg, MonitorEvent, ReadReply, Reading, SetQueue, Sink, SubSpec, SubType,
+    ChannelInfo, CircuitMsg, MonitorEvent, Reading, SetQueue, Sink, SubSpec, SubType,
 };
 use crate::proto::dbr::{DbrClass, DbrType};
 
@@ -112,33 +112,78 @@ impl Drop for MonitorSet {
 /// Reads in flight, yielded in order ([`Context::read_many`]).
 #[derive(Debug)]
 pub struct Readings {
-    pending: VecDeque<Result<(Channel, PendingRead), Box<ClientError>>>,
-    deadline: Instant,
+    /// One entry per name: its channel (kept alive until the reads are
+    /// dropped), or why the name was refused.
+    channels: Vec<Result<Channel, Box<ClientError>>>,
+    batch: Arc<ReadBatch>,
+    /// The next index [`Readings::next`] yields.
+    next: usize,
+    /// A channel not connected by then gives [`ClientError::Timeout`].
+    connect_deadline: Instant,
     timeout: Duration,
 }
-
-type PendingRead = oneshot::Receiver<ReadReply>;
 
 impl Readings {
     /// Number of results not yet taken.
     pub fn remaining(&self) -> usize {
-        self.pending.len()
+        self.channels.len() - self.next
     }
 
-    /// The next result in order; `None` when all were taken. A read not
-    /// answered by its deadline gives [`ClientError::NoReply`].
+    /// The next result in order; `None` when all were taken. A channel not
+    /// connected within the timeout gives [`ClientError::Timeout`] (or
+    /// what kept it from connecting), and a read not answered within a
+    /// further timeout gives [`ClientError::NoReply`].
     pub async fn next(&mut self) -> Option<Result<Reading, ClientError>> {
-        Some(match self.pending.pop_front()? {
-            Ok((ch, rx)) => match tokio::time::timeout_at(self.deadline, rx).await {
-                Ok(Ok(result)) => *result,
-                Ok(Err(_)) => Err(ch.lost()),
-                Err(_) => Err(ClientError::NoReply {
-                    pv: ch.name().to_string(),
-                    timeout: self.timeout,
-                }),
-            },
-            Err(e) => Err(*e),
-        })
+        let i = self.next;
+        let ch = match self.channels.get_mut(i)? {
+            Ok(ch) => ch.clone(),
+            Err(e) => {
+                self.next += 1;
+                return Some(Err(std::mem::replace(&mut **e, ClientError::Closed)));
+            }
+        };
+        let index = i as u32;
+        let result = loop {
+            let notified = self.batch.notified();
+            tokio::pin!(notified);
+            // Registered before the slot is looked at, so no delivery is missed.
+            notified.as_mut().enable();
+            let now = Instant::now();
+            let wake_at = match self.batch.poll(index) {
+                SlotPoll::Ready(result) => break *result,
+                SlotPoll::Taken => break Err(ClientError::Closed),
+                SlotPoll::Connecting if now >= self.connect_deadline => {
+                    self.batch.abandon(index);
+                    break Err(ch.not_connected(self.timeout));
+                }
+                SlotPoll::Connecting => self.connect_deadline,
+                SlotPoll::Sent => {
+                    // Replies get `timeout` from when the last read went out
+                    // (at the latest, from the connect deadline).
+                    let sent = self
+                        .batch
+                        .all_sent_at()
+                        .map(Instant::from_std)
+                        .unwrap_or(self.connect_deadline)
+                        .min(self.connect_deadline);
+                    let read_deadline = sent + self.timeout;
+                    if now >= read_deadline {
+                        self.batch.abandon(index);
+                        break Err(ClientError::NoReply {
+                            pv: ch.name().to_string(),
+                            timeout: self.timeout,
+                        });
+                    }
+                    read_deadline
+                }
+            };
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep_until(wake_at) => {}
+            }
+        };
+        self.next += 1;
+        Some(result)
     }
 }
 
@@ -152,7 +197,7 @@ impl Context {
     pub async fn get_many<S: AsRef<str>>(
         &self,
         names: &[S],
-        pick: impl Fn(&ChannelInfo) -> (DbrType, Option<u32>),
+        pick: impl Fn(&ChannelInfo) -> (DbrType, Option<u32>) + Send + Sync + 'static,
         timeout: Duration,
     ) -> Vec<Result<Reading, ClientError>> {
         let mut readings = self.read_many(names, pick, timeout).await;
@@ -163,29 +208,48 @@ impl Context {
         out
     }
 
-    /// [`Context::get_many`], one reading at a time: every read is sent
-    /// when this returns, and [`Readings::next`] yields the results in
-    /// `names` order as they arrive, so a caller can print (and drop) each
-    /// large array before the next is held.
+    /// [`Context::get_many`], one reading at a time: [`Readings::next`]
+    /// yields the results in `names` order as they arrive, so a caller can
+    /// print (and drop) each large array before the next is held.
+    ///
+    /// Each channel's read is sent by its circuit in the same turn as the
+    /// channel's creation is answered, while later names are still being
+    /// searched for: the caller is not woken per channel, only as replies
+    /// arrive.
     pub async fn read_many<S: AsRef<str>>(
         &self,
         names: &[S],
-        pick: impl Fn(&ChannelInfo) -> (DbrType, Option<u32>),
+        pick: impl Fn(&ChannelInfo) -> (DbrType, Option<u32>) + Send + Sync + 'static,
         timeout: Duration,
     ) -> Readings {
-        // Each read goes out as soon as its channel (and those before it)
-        // connected, while later names are still searched for; none is
-        // awaited before all are sent.
-        let pending = self
-            .connect_then(names, timeout, |ch, info| {
-                let (dbr_type, count) = pick(&info);
-                let rx = ch.start_get(dbr_type, count)?;
-                Ok((ch, rx))
+        let connect_deadline = Instant::now() + timeout;
+        let batch = ReadBatch::new(
+            names.len(),
+            Box::new(pick),
+            self.shared.config.max_payload(),
+        );
+        let channels = names
+            .iter()
+            .enumerate()
+            .map(|(index, name)| {
+                let read = BatchRead {
+                    batch: batch.clone(),
+                    index: index as u32,
+                };
+                self.channel_with(name.as_ref(), |shared| {
+                    shared.subs().read_once = Some(read);
+                })
+                .map_err(|e| {
+                    batch.abandon(index as u32);
+                    Box::new(e)
+                })
             })
-            .await;
+            .collect();
         Readings {
-            pending: pending.into(),
-            deadline: Instant::now() + timeout,
+            channels,
+            batch,
+            next: 0,
+            connect_deadline,
             timeout,
         }
     }

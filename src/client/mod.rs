@@ -12,6 +12,7 @@
 //! costs one UDP round trip plus one TCP connect and round trip.
 
 mod backlog;
+mod batch;
 mod channel;
 mod circuit;
 mod circuit_task;

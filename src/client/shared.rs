@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use super::batch::BatchRead;
 use super::config::Config;
 use super::error::ClientError;
 use crate::proto::command::AccessRights;
@@ -136,44 +137,50 @@ pub(crate) struct SubSpec {
     pub sink: Sink,
 }
 
-/// A channel's subscriptions by id. Almost always zero or one, so a short
+/// A channel's subscriptions by id, and the batch read it owes
+/// ([`BatchRead`]), if any: the requests a circuit sends for the channel
+/// when it connects. Almost always zero or one subscription, so a short
 /// list (an empty one allocates nothing) rather than a hash map, whose
 /// smallest table costs a few hundred bytes per channel.
 #[derive(Debug, Default)]
-pub(crate) struct SubTable(Vec<(u32, SubSpec)>);
+pub(crate) struct SubTable {
+    subs: Vec<(u32, SubSpec)>,
+    /// The read to send at the next connection (then taken).
+    pub read_once: Option<BatchRead>,
+}
 
 impl SubTable {
     pub(crate) fn get(&self, subid: &u32) -> Option<&SubSpec> {
-        self.0.iter().find(|(id, _)| id == subid).map(|(_, s)| s)
+        self.subs.iter().find(|(id, _)| id == subid).map(|(_, s)| s)
     }
 
     /// Add or replace subscription `subid`.
     pub(crate) fn insert(&mut self, subid: u32, spec: SubSpec) {
-        match self.0.iter_mut().find(|(id, _)| *id == subid) {
+        match self.subs.iter_mut().find(|(id, _)| *id == subid) {
             Some(slot) => slot.1 = spec,
             None => {
                 // Most channels have one subscription: no room for four.
-                self.0.reserve_exact(1);
-                self.0.push((subid, spec));
+                self.subs.reserve_exact(1);
+                self.subs.push((subid, spec));
             }
         }
     }
 
     pub(crate) fn remove(&mut self, subid: &u32) -> Option<SubSpec> {
-        let pos = self.0.iter().position(|(id, _)| id == subid)?;
-        let (_, spec) = self.0.swap_remove(pos);
-        if self.0.is_empty() {
-            self.0 = Vec::new();
+        let pos = self.subs.iter().position(|(id, _)| id == subid)?;
+        let (_, spec) = self.subs.swap_remove(pos);
+        if self.subs.is_empty() {
+            self.subs = Vec::new();
         }
         Some(spec)
     }
 
     pub(crate) fn values(&self) -> impl Iterator<Item = &SubSpec> {
-        self.0.iter().map(|(_, s)| s)
+        self.subs.iter().map(|(_, s)| s)
     }
 
     pub(crate) fn keys(&self) -> impl Iterator<Item = &u32> {
-        self.0.iter().map(|(id, _)| id)
+        self.subs.iter().map(|(id, _)| id)
     }
 }
 

@@ -134,7 +134,8 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// `timeout`, each is read as `pick` chooses from its native type (with
     /// `count` elements, `None` for the server's), each read bounded by
     /// `timeout`. Each result goes to `each` (with the PV's index) as soon as
-    /// it and those before it are in; `each` returns false to stop.
+    /// it and those before it are in; `each` returns false to stop. It is
+    /// the tool's last request: a backend may close itself when it is done.
     ///
     /// This default drives one task per PV; the real client overrides it
     /// with one batched call.

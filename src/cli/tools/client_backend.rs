@@ -192,15 +192,19 @@ impl Backend for ClientBackend {
         timeout: Duration,
         mut each: impl FnMut(usize, Result<Reading, ToolError>) -> bool,
     ) {
-        let pick = |info: &client::ChannelInfo| (pick(info.native_type), count);
+        let pick = move |info: &client::ChannelInfo| (pick(info.native_type), count);
         let mut readings = self.ctx.read_many(names, pick, timeout).await;
         let mut i = 0;
         while let Some(result) = readings.next().await {
             if !each(i, result.map(reading).map_err(tool_error)) {
-                return;
+                break;
             }
             i += 1;
         }
+        // The tool exits next. Closed first, the context lets the channels
+        // go with `readings` without one CLEAR_CHANNEL each: the server
+        // drops them with the circuit, as it does when caget exits.
+        self.ctx.close().await;
     }
 
     async fn follow_many(
