@@ -30,15 +30,16 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::batch::BatchRead;
 use super::error::{eca_description, eca_is_success, ClientError};
+use super::shared::decode_update;
 use super::shared::{
     ChannelInfo, ChannelShared, CircuitDown, CircuitKey, CircuitMsg, ConnState, Connection,
-    ContextShared, CtxMsg, FailureKind, PutRequest, ReadReply, Reading,
+    ContextShared, CtxMsg, FailureKind, PutRequest, ReadReply,
 };
 use crate::proto::circuit::{
     ChannelState, CircuitError, ClientEvent, Oversized, RefusedRequest, ReplyTo, VirtualCircuit,
 };
 use crate::proto::command::Command;
-use crate::proto::dbr::{self, DbrType};
+use crate::proto::dbr::DbrType;
 use crate::proto::ids::IdMap;
 use crate::proto::{Role, PROTOCOL_VERSION};
 
@@ -160,6 +161,13 @@ impl ClientCircuit {
             .channel(cid)
             .filter(|c| c.state == ChannelState::Connected)?
             .sid
+    }
+
+    fn pv_str(&self, cid: u32) -> &str {
+        self.attached
+            .get(&cid)
+            .map(|a| a.shared.name.as_str())
+            .unwrap_or_default()
     }
 
     fn pv_name(&self, cid: u32) -> String {
@@ -415,11 +423,11 @@ impl ClientCircuit {
                     Some(w @ (Waiter::Get(_) | Waiter::Batch { .. })) => w,
                     _ => return,
                 };
-                let pv = self.pv_name(cid);
+                let pv = self.pv_str(cid);
                 let result = if eca_is_success(status) {
-                    decode_reading(pv, data_type, count, &data)
+                    decode_update(pv, data_type, count, &data)
                 } else {
-                    Err(server_error(pv, status, None))
+                    Err(server_error(pv.to_string(), status, None))
                 };
                 match waiter {
                     Waiter::Get(reply) => drop(reply.send(Box::new(result))),
@@ -453,12 +461,13 @@ impl ClientCircuit {
                 let Some(spec) = subs.get(&subscriptionid) else {
                     return;
                 };
-                let item = if eca_is_success(status) {
-                    decode_reading(a.shared.name.clone(), data_type, count, &data)
+                if eca_is_success(status) {
+                    spec.sink
+                        .push_update(&a.shared.name, data_type, count, data);
                 } else {
-                    Err(server_error(a.shared.name.clone(), status, None))
-                };
-                spec.sink.push(item);
+                    spec.sink
+                        .push(Err(server_error(a.shared.name.clone(), status, None)));
+                }
             }
             ClientEvent::Refused {
                 request,
@@ -716,22 +725,6 @@ fn create_failed(shared: &ChannelShared) {
             pv: shared.name.clone(),
         }));
     }
-}
-
-/// Decode a reply's payload; a failure names the PV.
-fn decode_reading(
-    pv: String,
-    data_type: DbrType,
-    data_count: u32,
-    data: &[u8],
-) -> Result<Reading, ClientError> {
-    dbr::decode(data_type, data_count, data)
-        .map(|(value, meta)| Reading {
-            dbr_type: data_type,
-            value,
-            meta,
-        })
-        .map_err(|error| ClientError::BadReply { pv, error })
 }
 
 fn server_error(pv: String, status: u32, message: Option<String>) -> ClientError {
@@ -1150,7 +1143,7 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        rt.block_on(set.pop_into(&mut events, 10));
+        rt.block_on(set.pop_into(&mut events, 10, |_| String::new()));
         assert!(matches!(events[0], (0, MonitorEvent::Connected(_))));
         match &events[1] {
             (0, MonitorEvent::Update(Ok(r))) => {

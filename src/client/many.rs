@@ -88,7 +88,15 @@ impl MonitorSet {
     /// `(index of the PV, event)`, oldest first. Returns false once the
     /// context is closed and nothing is left.
     pub async fn recv_many(&mut self, out: &mut Vec<(u32, MonitorEvent)>, max: usize) -> bool {
-        self.queue.pop_into(out, max.max(1)).await
+        let channels = &self.channels;
+        let pv_name = |index: u32| {
+            channels
+                .get(index as usize)
+                .and_then(|c| c.as_ref())
+                .map(|(ch, _)| ch.name().to_string())
+                .unwrap_or_default()
+        };
+        self.queue.pop_into(out, max.max(1), pv_name).await
     }
 
     /// Events dropped because the consumer fell behind (each PV's oldest first).

@@ -236,6 +236,24 @@ impl Sink {
         }
     }
 
+    /// Hand on one update of PV `pv` as it came from the server: a set
+    /// queues the payload as it is and decodes it when it is taken (a
+    /// queued payload is a fifth of a decoded [`Reading`]); a
+    /// subscription's own queue gets it decoded.
+    pub(crate) fn push_update(&self, pv: &str, dbr_type: DbrType, count: u32, data: Vec<u8>) {
+        match self {
+            Sink::Queue(q) => q.push(decode_update(pv, dbr_type, count, &data)),
+            Sink::Set { queue, index } => queue.push_raw(
+                *index,
+                RawUpdate {
+                    dbr_type,
+                    count,
+                    data: data.into_boxed_slice(),
+                },
+            ),
+        }
+    }
+
     /// The channel (re)connected: a set hears of it, with the channel's info.
     pub(crate) fn connected(&self, info: &ChannelInfo) {
         if let Sink::Set { queue, index } = self {
@@ -508,6 +526,51 @@ impl SubQueue {
     }
 }
 
+/// Decode a reply's or an update's payload; a failure names the PV.
+pub(crate) fn decode_update(
+    pv: &str,
+    dbr_type: DbrType,
+    count: u32,
+    data: &[u8],
+) -> Result<Reading, ClientError> {
+    decode_payload(dbr_type, count, data).map_err(|error| ClientError::BadReply {
+        pv: pv.to_string(),
+        error,
+    })
+}
+
+fn decode_payload(
+    dbr_type: DbrType,
+    count: u32,
+    data: &[u8],
+) -> Result<Reading, crate::proto::dbr::DbrError> {
+    crate::proto::dbr::decode(dbr_type, count, data).map(|(value, meta)| Reading {
+        dbr_type,
+        value,
+        meta,
+    })
+}
+
+/// An update as the server sent it, queued undecoded in a [`SetQueue`].
+#[derive(Debug)]
+pub(crate) struct RawUpdate {
+    dbr_type: DbrType,
+    count: u32,
+    data: Box<[u8]>,
+}
+
+/// One entry of a [`SetQueue`]: most are updates, queued as they came.
+#[derive(Debug)]
+enum Queued {
+    Raw(RawUpdate),
+    /// A connection: every PV queues one at start, so its info is boxed
+    /// on its own (a boxed [`MonitorEvent`] is four times its size).
+    Connected(Box<ChannelInfo>),
+    Disconnected,
+    /// Errors (boxed: rare and large).
+    Event(Box<MonitorEvent>),
+}
+
 /// What a [`crate::client::MonitorSet`] reports about one of its PVs.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -542,9 +605,12 @@ pub(crate) struct SetQueue {
 
 #[derive(Debug)]
 struct SetInner {
-    /// Boxed: a burst of 10 000 updates (every record of one scan) would
-    /// otherwise grow the deque to 10 000 whole readings, kept as capacity.
-    events: VecDeque<(u32, Box<MonitorEvent>)>,
+    /// Updates are queued as the server sent them (a boxed payload) and
+    /// other events boxed: a burst of 10 000 updates (every record of one
+    /// scan) would otherwise grow the deque to 10 000 whole readings, kept
+    /// as capacity, and each queued update would hold a decoded reading
+    /// (about 200 bytes) instead of its payload (40 for a TIME_DOUBLE).
+    events: VecDeque<(u32, Queued)>,
     /// Per PV: events queued and not dropped.
     live: Vec<u32>,
     /// Per PV: dropped events still in `events` (its oldest ones).
@@ -554,7 +620,7 @@ struct SetInner {
 
 impl SetInner {
     /// Take the next live event, passing over dropped ones.
-    fn pop(&mut self) -> Option<(u32, MonitorEvent)> {
+    fn pop(&mut self) -> Option<(u32, Queued)> {
         while let Some((index, event)) = self.events.pop_front() {
             let i = index as usize;
             if self.skip[i] > 0 {
@@ -563,7 +629,7 @@ impl SetInner {
             }
             self.live[i] -= 1;
             self.live_total -= 1;
-            return Some((index, *event));
+            return Some((index, event));
         }
         None
     }
@@ -606,6 +672,20 @@ impl SetQueue {
 
     /// Queue `event` for PV `index`, dropping that PV's oldest when full.
     pub(crate) fn push(&self, index: u32, event: MonitorEvent) {
+        let queued = match event {
+            MonitorEvent::Connected(info) => Queued::Connected(Box::new(info)),
+            MonitorEvent::Disconnected => Queued::Disconnected,
+            other => Queued::Event(Box::new(other)),
+        };
+        self.push_queued(index, queued);
+    }
+
+    /// Queue an undecoded update for PV `index` (see [`Sink::push_update`]).
+    pub(crate) fn push_raw(&self, index: u32, update: RawUpdate) {
+        self.push_queued(index, Queued::Raw(update));
+    }
+
+    fn push_queued(&self, index: u32, event: Queued) {
         {
             let mut inner = self.lock();
             let i = index as usize;
@@ -620,7 +700,7 @@ impl SetQueue {
             }
             inner.live[i] += 1;
             inner.live_total += 1;
-            inner.events.push_back((index, Box::new(event)));
+            inner.events.push_back((index, event));
             if inner.events.len() > 2 * inner.live_total + 64 {
                 inner.compact();
             }
@@ -634,19 +714,44 @@ impl SetQueue {
         self.notify.notify_one();
     }
 
-    /// Move up to `max` queued events into `out` (oldest first); waits while
-    /// none is queued. Returns false once the queue is closed and empty.
-    pub(crate) async fn pop_into(&self, out: &mut Vec<(u32, MonitorEvent)>, max: usize) -> bool {
+    /// Move up to `max` queued events into `out` (oldest first), decoding
+    /// updates on the way (a payload that cannot be decoded becomes a
+    /// [`ClientError::BadReply`] naming `pv_name(index)`); waits while none
+    /// is queued. Returns false once the queue is closed and empty.
+    pub(crate) async fn pop_into(
+        &self,
+        out: &mut Vec<(u32, MonitorEvent)>,
+        max: usize,
+        pv_name: impl Fn(u32) -> String,
+    ) -> bool {
+        let mut taken = Vec::new();
         loop {
             {
                 let mut inner = self.lock();
-                while out.len() < max {
+                while out.len() + taken.len() < max {
                     let Some(next) = inner.pop() else { break };
-                    out.push(next);
+                    taken.push(next);
                 }
-                if !out.is_empty() {
-                    return true;
-                }
+            }
+            // Decoded without the lock held: the circuits keep queueing.
+            for (index, queued) in taken.drain(..) {
+                let event = match queued {
+                    Queued::Event(event) => *event,
+                    Queued::Connected(info) => MonitorEvent::Connected(*info),
+                    Queued::Disconnected => MonitorEvent::Disconnected,
+                    Queued::Raw(raw) => MonitorEvent::Update(
+                        decode_payload(raw.dbr_type, raw.count, &raw.data).map_err(|error| {
+                            ClientError::BadReply {
+                                pv: pv_name(index),
+                                error,
+                            }
+                        }),
+                    ),
+                };
+                out.push((index, event));
+            }
+            if !out.is_empty() {
+                return true;
             }
             if self.closed.load(Ordering::Acquire) {
                 return false;
@@ -708,7 +813,7 @@ mod tests {
             .build()
             .unwrap();
         let mut out = Vec::new();
-        assert!(rt.block_on(q.pop_into(&mut out, 100)));
+        assert!(rt.block_on(q.pop_into(&mut out, 100, |i| format!("pv{i}"))));
         let got: Vec<(u32, f64)> = out.iter().map(|(i, e)| (*i, value(e))).collect();
         assert_eq!(got, vec![(1, 10.0), (0, 2.0), (0, 3.0), (2, 20.0)]);
         // A consumer that stalls: the deque stays within twice the bounds.
@@ -717,7 +822,7 @@ mod tests {
         }
         assert!(q.lock().events.len() <= 2 * 6 + 64);
         out.clear();
-        assert!(rt.block_on(q.pop_into(&mut out, 100)));
+        assert!(rt.block_on(q.pop_into(&mut out, 100, |i| format!("pv{i}"))));
         let got: Vec<(u32, f64)> = out.iter().map(|(i, e)| (*i, value(e))).collect();
         assert_eq!(
             got,
@@ -734,7 +839,37 @@ mod tests {
         q.push(7, update(0.0)); // no such PV: ignored
         q.close();
         out.clear();
-        assert!(!rt.block_on(q.pop_into(&mut out, 100)), "closed and empty");
+        assert!(
+            !rt.block_on(q.pop_into(&mut out, 100, |i| format!("pv{i}"))),
+            "closed and empty"
+        );
+    }
+
+    #[test]
+    fn raw_updates_are_decoded_when_taken_and_a_bad_one_names_its_pv() {
+        let q = SetQueue::new(2, 4);
+        let sink = Sink::Set {
+            queue: q.clone(),
+            index: 1,
+        };
+        sink.push_update("b", DbrType::DOUBLE, 1, 6.5f64.to_be_bytes().to_vec());
+        // Three bytes cannot hold a double.
+        sink.push_update("b", DbrType::DOUBLE, 1, vec![1, 2, 3]);
+        q.push(0, update(1.0));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut out = Vec::new();
+        assert!(rt.block_on(q.pop_into(&mut out, 100, |i| format!("pv{i}"))));
+        assert_eq!(out.len(), 3);
+        assert_eq!((out[0].0, value(&out[0].1)), (1, 6.5));
+        match &out[1] {
+            (1, MonitorEvent::Update(Err(ClientError::BadReply { pv, .. }))) => {
+                assert_eq!(pv, "pv1")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!((out[2].0, value(&out[2].1)), (0, 1.0));
     }
 
     #[test]
