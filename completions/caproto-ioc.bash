@@ -23,7 +23,7 @@ _caproto__ioc() {
 
     case "${cmd}" in
         caproto__ioc)
-            opts="-d -m -I -a -v -q -h -V --db --macros --include-path --list --prefix --list-pvs --any-name --type --count --interfaces --port --circuit-threads --rt-priority --acf --acf-client-ip --putlog --rate --log-control --metrics --stats --verbose --quiet --log-file --log-file-max-size --log-file-keep --log-ship --log-ship-level --log-disable --log-pv --log-addr --log-role --log-format --no-color --help --version"
+            opts="-d -m -I -a -v -q -h -V --db --macros --include-path --list --prefix --list-pvs --any-name --type --count --interfaces --port --port-file --circuit-threads --rt-priority --acf --acf-client-ip --putlog --rate --log-control --metrics --stats --verbose --quiet --log-file --log-file-max-size --log-file-keep --log-ship --log-ship-level --log-disable --log-pv --log-addr --log-role --log-format --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -70,6 +70,10 @@ _caproto__ioc() {
                     return 0
                     ;;
                 --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --port-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -11,7 +11,8 @@ enum\t'DBF_ENUM with states "Off", "On"'
 string\t'DBF_STRING'"
 complete -c caproto-ioc -l count -d 'defaultdict: element count of the PVs it makes' -r
 complete -c caproto-ioc -l interfaces -d 'Interfaces to serve on (overrides EPICS_CAS_INTF_ADDR_LIST)' -r
-complete -c caproto-ioc -l port -d 'TCP/UDP port (overrides EPICS_CAS_SERVER_PORT)' -r
+complete -c caproto-ioc -l port -d 'TCP/UDP port (overrides EPICS_CAS_SERVER_PORT); 0 binds an ephemeral TCP port and UDP on the same number (see --port-file)' -r
+complete -c caproto-ioc -l port-file -d 'Once every socket is bound, write the TCP port clients connect to (also the UDP search port when the port is 0), one decimal line, to FILE; written whole (a temporary file renamed) so a reader never sees part of it' -r -F
 complete -c caproto-ioc -l circuit-threads -d 'Threads that run client circuits, each with its own single-threaded runtime; a new client goes to the one with the fewest (default: one per CPU core). 0 runs circuits as tasks on the shared multi-threaded runtime' -r
 complete -c caproto-ioc -l rt-priority -d 'Real-time (SCHED_FIFO) priority of the circuit threads when the process may use one (root, CAP_SYS_NICE, RLIMIT_RTPRIO), as an EPICS IOC\'s CA server threads have (the search responder\'s thread gets 8 less); 0 keeps normal priority' -r
 complete -c caproto-ioc -s a -l acf -d 'Access security file (EPICS ACF syntax) enforced for every client; SIGHUP reloads it (a bad file is logged and the old rules stay)' -r -F

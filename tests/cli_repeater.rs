@@ -19,7 +19,6 @@ use common::{CaEnv, ChildGuard};
 use tokio::net::UdpSocket;
 
 const REPEATER_EXE: &str = env!("CARGO_BIN_EXE_caproto-repeater");
-const IOC_EXE: &str = env!("CARGO_BIN_EXE_caproto-ioc");
 /// Hang guard for waits (not a timing assertion).
 const PATIENCE: Duration = Duration::from_secs(60);
 
@@ -260,9 +259,9 @@ fn epics_clients_register_and_hear_beacons() {
             .then_some(())
     });
     // Beacons of a server on this host reach the client through us.
-    let mut ioc = env.own(IOC_EXE);
+    let mut ioc = common::servers::our_ioc_command(&env);
     ioc.args(["ticker", "--prefix", "rep:"]);
-    let _ioc = env.spawn("caproto-ioc", &mut ioc);
+    let _ioc = common::servers::spawn_our_ioc(&env, "caproto-ioc", &mut ioc);
     let port = env.server_port();
     wait_line(&mut rep, "beacon relayed to camonitor", |l| {
         (l.contains(&format!(

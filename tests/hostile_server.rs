@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use common::raw::{header, padded};
 use common::{CaEnv, ChildGuard};
 
-const IOC_EXE: &str = env!("CARGO_BIN_EXE_caproto-ioc");
 const GET_EXE: &str = env!("CARGO_BIN_EXE_caproto-get");
 
 /// Hang guard for any one socket read or client run (not a timing assertion).
@@ -67,9 +66,9 @@ impl Ioc {
     /// own caproto-get, so no peer is needed) until `<prefix>A` answers.
     fn start(prefix: &str) -> Ioc {
         let env = CaEnv::new();
-        let mut cmd = env.own(IOC_EXE);
+        let mut cmd = common::servers::our_ioc_command(&env);
         cmd.args(["simple", "--prefix", prefix]);
-        let server = env.spawn("caproto-ioc-simple", &mut cmd);
+        let server = common::servers::spawn_our_ioc(&env, "caproto-ioc-simple", &mut cmd);
         let mut ioc = Ioc {
             env,
             server,

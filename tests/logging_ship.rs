@@ -14,7 +14,6 @@ use common::collector::Collector;
 use common::{CaEnv, ChildGuard};
 use serde_json::Value as Json;
 
-const IOC_EXE: &str = env!("CARGO_BIN_EXE_caproto-ioc");
 const GET_EXE: &str = env!("CARGO_BIN_EXE_caproto-get");
 const PUT_EXE: &str = env!("CARGO_BIN_EXE_caproto-put");
 const MONITOR_EXE: &str = env!("CARGO_BIN_EXE_caproto-monitor");
@@ -23,9 +22,9 @@ const MONITOR_EXE: &str = env!("CARGO_BIN_EXE_caproto-monitor");
 const PATIENCE: Duration = Duration::from_secs(60);
 
 fn start_ioc(env: &CaEnv, args: &[&str], probe: &str) -> ChildGuard {
-    let mut cmd = env.own(IOC_EXE);
+    let mut cmd = common::servers::our_ioc_command(env);
     cmd.args(args);
-    let mut server = env.spawn("caproto-ioc", &mut cmd);
+    let mut server = common::servers::spawn_our_ioc(env, "caproto-ioc", &mut cmd);
     let deadline = Instant::now() + PATIENCE;
     loop {
         server.assert_running();

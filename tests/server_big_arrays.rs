@@ -28,10 +28,10 @@ const CLIENT_MAX_BYTES: &str = "8000100";
 const RUN: Duration = Duration::from_secs(120);
 
 fn start(env: &CaEnv, prefix: &str) -> Option<ChildGuard> {
-    let mut cmd = env.own(server_support::IOC_EXE);
+    let mut cmd = common::servers::our_ioc_command(env);
     cmd.args(["big_arrays", "--prefix", prefix])
         .env("EPICS_CA_MAX_ARRAY_BYTES", SERVER_MAX_BYTES);
-    let mut server = env.spawn("caproto-ioc-big_arrays", &mut cmd);
+    let mut server = common::servers::spawn_our_ioc(env, "caproto-ioc-big_arrays", &mut cmd);
     if !common::peers::has_epics() && !common::peers::has_caproto() {
         return common::peers::missing("EPICS base or caproto", &common::peers::peers_dir());
     }
@@ -334,12 +334,12 @@ fn oversized_write(port: u16) -> (Vec<u16>, bool) {
 fn server_array_limit_above_its_floor() {
     for (limit, answered) in [(Some(SERVER_MAX_BYTES), true), (None, false)] {
         let env = CaEnv::new();
-        let mut cmd = env.own(server_support::IOC_EXE);
+        let mut cmd = common::servers::our_ioc_command(&env);
         cmd.args(["big_arrays", "--prefix", "bg4:"]);
         if let Some(limit) = limit {
             cmd.env("EPICS_CA_MAX_ARRAY_BYTES", limit);
         }
-        let mut server = env.spawn("caproto-ioc-big_arrays", &mut cmd);
+        let mut server = common::servers::spawn_our_ioc(&env, "caproto-ioc-big_arrays", &mut cmd);
         let deadline = Instant::now() + RUN;
         while std::net::TcpStream::connect(("127.0.0.1", env.server_port())).is_err() {
             server.assert_running();

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use common::CaEnv;
 use db_support::Pair;
-use server_support::IOC_EXE;
 
 const GET_EXE: &str = env!("CARGO_BIN_EXE_caproto-get");
 const PUT_EXE: &str = env!("CARGO_BIN_EXE_caproto-put");
@@ -91,13 +90,13 @@ fn logging_log_control_and_shipping_for_db_records() {
     sock.set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
     let ship = format!("syslog+udp://{}", sock.local_addr().unwrap());
-    let mut cmd = env.own(IOC_EXE);
+    let mut cmd = common::servers::our_ioc_command(&env);
     cmd.arg("-d")
         .arg(&db)
         .args(["-m", "P=dsl:", "-vv", "--log-pv", "dsl:open"]);
     cmd.arg("--log-file").arg(&file);
     cmd.args(["--log-control", "ctl", "--log-ship", &ship]);
-    let mut ioc = env.spawn("caproto-ioc", &mut cmd);
+    let mut ioc = common::servers::spawn_our_ioc(&env, "caproto-ioc", &mut cmd);
     common::wait_for_server(&env, &mut ioc, "dsl:open");
     let read = || std::fs::read_to_string(&file).unwrap_or_default();
     let get = |pvs: &[&str]| {

@@ -10,46 +10,15 @@ mod server_support;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{ports, CaEnv, ChildGuard};
+use common::tcpdump::{start_capture, stop_capture};
+use common::{ports, CaEnv};
 use metrics_support::{http_get, promtool, promtool_check};
 use server_support::{epics, start_ioc};
 
 const SHARK: &str = env!("CARGO_BIN_EXE_caproto-shark");
 const T: Duration = Duration::from_secs(30);
-
-fn tcpdump() -> Option<PathBuf> {
-    for dir in ["/usr/bin", "/usr/sbin", "/bin", "/sbin"] {
-        let p = Path::new(dir).join("tcpdump");
-        if p.exists() {
-            return Some(p);
-        }
-    }
-    common::peers::missing("tcpdump", Path::new("/usr/sbin/tcpdump"))
-}
-
-/// tcpdump on `lo`, only this test's ports, unbuffered, full packets.
-fn start_capture(env: &CaEnv, file: &Path) -> Option<ChildGuard> {
-    let mut cmd = Command::new(tcpdump()?);
-    cmd.args(["-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w"])
-        .arg(file)
-        .arg(format!(
-            "port {} or port {}",
-            env.server_port(),
-            env.repeater_port()
-        ));
-    let mut guard = env.spawn("tcpdump", &mut cmd);
-    let deadline = Instant::now() + T;
-    while !guard.log_contents().contains("listening on") {
-        guard.assert_running();
-        assert!(Instant::now() < deadline, "tcpdump did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some(guard)
-}
 
 /// `command` label of a record's command text (`ReadNotifyRequest(...)` ->
 /// `read_notify`), as the metrics name CA commands.
@@ -82,7 +51,7 @@ fn piped_capture_counts_agree_with_decoded_records() {
         return;
     };
     let file = env.dir().join("traffic.pcap");
-    let Some(mut tcpdump) = start_capture(&env, &file) else {
+    let Some(tcpdump) = start_capture(&env, &file) else {
         return;
     };
     for _ in 0..3 {
@@ -97,10 +66,9 @@ fn piped_capture_counts_agree_with_decoded_records() {
     // A name nobody serves: searched, never answered.
     let missing = epics(&env, "caget", &["-w", "0.5", "shm:nobody"]).unwrap();
     assert!(!missing.success());
-    // Let tcpdump write the last packets (FINs of the clients' circuits).
-    std::thread::sleep(Duration::from_millis(300));
-    tcpdump.terminate(Duration::from_secs(10));
-    tcpdump.kill();
+    // Stopped once the clients' circuits have closed in the file (their last
+    // answers come before the server's FIN), with nothing dropped.
+    stop_capture(tcpdump, &file);
     let capture = std::fs::read(&file).unwrap();
     assert!(capture.len() > 24, "empty capture");
 

@@ -25,7 +25,6 @@ use common::CaEnv;
 
 const SHARK: &str = env!("CARGO_BIN_EXE_caproto-shark");
 const GET: &str = env!("CARGO_BIN_EXE_caproto-get");
-const IOC: &str = env!("CARGO_BIN_EXE_caproto-ioc");
 const T: Duration = Duration::from_secs(60);
 
 fn find(tool: &str) -> Option<PathBuf> {
@@ -109,9 +108,9 @@ fn top_on_a_live_tcpdump_pipe() {
         return;
     };
     let env = CaEnv::new();
-    let mut cmd = env.own(IOC);
+    let mut cmd = common::servers::our_ioc_command(&env);
     cmd.args(["simple", "--prefix", "top:"]);
-    let mut ioc = env.spawn("caproto-ioc", &mut cmd);
+    let mut ioc = common::servers::spawn_our_ioc(&env, "caproto-ioc", &mut cmd);
     common::wait_for_server(&env, &mut ioc, "top:A");
 
     let port = env.server_port();

@@ -7,8 +7,6 @@ mod tools_support;
 use common::{CaEnv, ChildGuard};
 use tools_support::{ours, ours_ok, Tool, RUN};
 
-const IOC_EXE: &str = env!("CARGO_BIN_EXE_caproto-ioc");
-
 /// softIoc with an ai (units, limits), an mbbi, a waveform and a read-only
 /// ai (access security), under `prefix`.
 fn softioc(env: &CaEnv, prefix: &str) -> Option<ChildGuard> {
@@ -35,9 +33,9 @@ fn softioc(env: &CaEnv, prefix: &str) -> Option<ChildGuard> {
 }
 
 fn our_ioc(env: &CaEnv, prefix: &str) -> ChildGuard {
-    let mut cmd = env.own(IOC_EXE);
+    let mut cmd = common::servers::our_ioc_command(env);
     cmd.args(["type_varieties", "--prefix", prefix]);
-    let mut ioc = env.spawn("caproto-ioc", &mut cmd);
+    let mut ioc = common::servers::spawn_our_ioc(env, "caproto-ioc", &mut cmd);
     common::wait_for_server(env, &mut ioc, &format!("{prefix}ai"));
     ioc
 }

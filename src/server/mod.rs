@@ -15,6 +15,7 @@ pub mod access;
 mod beacon;
 #[doc(hidden)]
 pub mod bench_hooks;
+mod bind;
 mod circuit_task;
 mod circuit_threads;
 pub mod config;

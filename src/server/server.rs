@@ -10,10 +10,11 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpSocket, UdpSocket};
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
 
 use super::access::AccessControl;
+use super::bind::{bind_all, bind_udp, Bound};
 use super::circuit_threads::CircuitPool;
 use super::config::ServerConfig;
 use super::error::ServerError;
@@ -52,8 +53,9 @@ impl Server {
     ///
     /// TCP tries `config.port` and falls back to an ephemeral port when it is
     /// taken (another server on this host), as EPICS does; UDP always uses the
-    /// configured port (shared with other servers through SO_REUSEADDR), or the
-    /// TCP port when the configured port is 0.
+    /// configured port (shared with other servers through SO_REUSEADDR). Port
+    /// 0 binds an ephemeral TCP port and UDP on the same number, drawing
+    /// again if that UDP port is taken; [`Server::tcp_port`] tells which.
     pub async fn bind(db: PvDatabase, config: ServerConfig) -> Result<Server, ServerError> {
         Self::bind_with_metrics(db, config, Arc::new(ServerMetrics::new())).await
     }
@@ -71,70 +73,11 @@ impl Server {
         } else {
             config.interfaces.clone()
         };
-        let mut listeners = Vec::new();
-        let mut tcp_port = config.port;
-        for (i, ip) in interfaces.iter().enumerate() {
-            let listener = match bind_tcp(SocketAddrV4::new(*ip, tcp_port)) {
-                Ok(l) => l,
-                Err(e) if i == 0 && tcp_port != 0 && e.kind() == std::io::ErrorKind::AddrInUse => {
-                    tracing::info!(target: "caproto::serv", role = "server",
-                        "TCP port {tcp_port} in use on {ip}; using an ephemeral port");
-                    bind_tcp(SocketAddrV4::new(*ip, 0)).map_err(|source| ServerError::Bind {
-                        addr: SocketAddr::from((*ip, 0)),
-                        what: "TCP",
-                        source,
-                    })?
-                }
-                Err(source) => {
-                    return Err(ServerError::Bind {
-                        addr: SocketAddr::from((*ip, tcp_port)),
-                        what: "TCP",
-                        source,
-                    })
-                }
-            };
-            tcp_port = listener.local_addr()?.port();
-            listeners.push(listener);
-        }
-        let udp_port = if config.port == 0 {
-            tcp_port
-        } else {
-            config.port
-        };
-        let mut udp = Vec::new();
-        for ip in &interfaces {
-            let addr = SocketAddrV4::new(*ip, udp_port);
-            let socket = bind_udp(addr, true).map_err(|source| ServerError::Bind {
-                addr: SocketAddr::V4(addr),
-                what: "UDP",
-                source,
-            })?;
-            // A socket bound to an interface address gets no broadcasts:
-            // listen on the interface's broadcast address too (as rsrv),
-            // replying from the interface address.
-            let broadcast = match config.interface_broadcasts.iter().find(|(i, _)| i == ip) {
-                Some((_, bcast)) => {
-                    let addr = SocketAddrV4::new(*bcast, udp_port);
-                    let bsocket = bind_udp(addr, true).map_err(|source| ServerError::Bind {
-                        addr: SocketAddr::V4(addr),
-                        what: "UDP (broadcast)",
-                        source,
-                    })?;
-                    Some(SearchSocket {
-                        recv: bsocket,
-                        reply: socket.try_clone()?,
-                        ip: *ip,
-                    })
-                }
-                None => None,
-            };
-            udp.push(SearchSocket {
-                reply: socket.try_clone()?,
-                recv: socket,
-                ip: *ip,
-            });
-            udp.extend(broadcast);
-        }
+        let Bound {
+            listeners,
+            udp,
+            tcp_port,
+        } = bind_all(&config, &interfaces)?;
         Ok(Server {
             shared: Arc::new(Shared {
                 db,
@@ -380,24 +323,4 @@ async fn accept_loop(
             },
         }
     }
-}
-
-fn bind_tcp(addr: SocketAddrV4) -> std::io::Result<TcpListener> {
-    let socket = TcpSocket::new_v4()?;
-    // Lets a restarted server reuse its port while old connections sit in TIME_WAIT.
-    socket.set_reuseaddr(true)?;
-    socket.bind(SocketAddr::V4(addr))?;
-    socket.listen(1024)
-}
-
-fn bind_udp(addr: SocketAddrV4, reuse: bool) -> std::io::Result<std::net::UdpSocket> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
-    if reuse {
-        // Several CA servers on one host share the search port, as with EPICS.
-        socket.set_reuse_address(true)?;
-    }
-    socket.set_nonblocking(true)?;
-    socket.bind(&SocketAddr::V4(addr).into())?;
-    Ok(socket.into())
 }

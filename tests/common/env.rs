@@ -31,9 +31,13 @@ pub const LOOPBACK_VARS: [(&str, &str); 5] = [
 pub const REMOVED_VARS: [&str; 1] = ["EPICS_CA_NAME_SERVERS"];
 
 /// One test's CA environment: unique ports, temp dir, optional repeater.
+///
+/// The server port is fixed lazily: by our own IOC reporting the ephemeral
+/// port it bound ([`super::servers::spawn_our_ioc`]), or, the first time
+/// anything else asks for it, by the claim-file allocator ([`ports`]).
 #[derive(Debug)]
 pub struct CaEnv {
-    server_port: u16,
+    server_port: Mutex<Option<u16>>,
     repeater_port: u16,
     dir: TempDir,
     repeater: Mutex<Option<ChildGuard>>,
@@ -46,19 +50,39 @@ impl Default for CaEnv {
 }
 
 impl CaEnv {
-    /// Picks a free TCP+UDP server port and a separate free repeater port.
+    /// Picks a free repeater port; the server port is picked when first
+    /// needed (see the type's docs).
     pub fn new() -> CaEnv {
         CaEnv {
-            server_port: ports::free_tcp_udp_port(),
+            server_port: Mutex::new(None),
             repeater_port: ports::free_udp_port(),
             dir: TempDir::new("ca"),
             repeater: Mutex::new(None),
         }
     }
 
-    /// EPICS_CA_SERVER_PORT = EPICS_CAS_SERVER_PORT for this test.
+    /// EPICS_CA_SERVER_PORT = EPICS_CAS_SERVER_PORT for this test: the
+    /// port our IOC reported, else one claimed from the allocator now.
     pub fn server_port(&self) -> u16 {
-        self.server_port
+        let mut port = self.server_port.lock().unwrap_or_else(|e| e.into_inner());
+        *port.get_or_insert_with(ports::free_tcp_udp_port)
+    }
+
+    /// The server port if it is fixed already, without fixing it.
+    pub fn server_port_if_known(&self) -> Option<u16> {
+        *self.server_port.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Fixes the server port to the one a server reported binding. Panics if
+    /// another port was fixed before (clients would look elsewhere).
+    pub fn set_server_port(&self, reported: u16) {
+        let mut port = self.server_port.lock().unwrap_or_else(|e| e.into_inner());
+        match *port {
+            Some(p) if p != reported => {
+                panic!("the server reported port {reported}, but the test uses {p}")
+            }
+            _ => *port = Some(reported),
+        }
     }
 
     /// EPICS_CA_REPEATER_PORT (and beacon port) for this test.
@@ -77,7 +101,7 @@ impl CaEnv {
             .iter()
             .map(|(k, val)| (*k, (*val).to_owned()))
             .collect();
-        let server = self.server_port.to_string();
+        let server = self.server_port().to_string();
         let repeater = self.repeater_port.to_string();
         v.push(("EPICS_CA_SERVER_PORT", server.clone()));
         v.push(("EPICS_CAS_SERVER_PORT", server));
@@ -96,6 +120,28 @@ impl CaEnv {
             cmd.env(k, v);
         }
         cmd
+    }
+
+    /// [`apply`](Self::apply) for one of our own servers: while the server
+    /// port is not fixed yet, EPICS_CAS_SERVER_PORT is 0 (bind an ephemeral
+    /// port, to be read back) and EPICS_CA_SERVER_PORT is unset (there is no
+    /// number for the server's own client side to use yet); afterwards, as
+    /// `apply`.
+    pub fn apply_server<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
+        if self.server_port_if_known().is_some() {
+            return self.apply(cmd);
+        }
+        for var in REMOVED_VARS {
+            cmd.env_remove(var);
+        }
+        for (k, v) in LOOPBACK_VARS {
+            cmd.env(k, v);
+        }
+        let repeater = self.repeater_port.to_string();
+        cmd.env_remove("EPICS_CA_SERVER_PORT")
+            .env("EPICS_CAS_SERVER_PORT", "0")
+            .env("EPICS_CA_REPEATER_PORT", &repeater)
+            .env("EPICS_CAS_BEACON_PORT", &repeater)
     }
 
     /// Starts an EPICS `caRepeater` on this env's repeater port unless one is

@@ -30,6 +30,7 @@ pub mod ports;
 pub mod process;
 pub mod raw;
 pub mod servers;
+pub mod tcpdump;
 pub mod tempdir;
 
 pub use env::{loopback_env, CaEnv};

@@ -15,6 +15,13 @@
 //!   life of the process that made it, which outlives each of its tests.
 //! - The port must also be free right now (TCP and UDP on 127.0.0.1, UDP on
 //!   the wildcard): a server started by hand or by older code is respected.
+//!   It is claimed before it is probed, so no harness ever binds, even for a
+//!   moment, a port another process holds a claim on.
+//!
+//! Our own servers need none of this: [`super::servers::spawn_our_ioc`] lets
+//! caproto-ioc bind port 0 and read back the port it chose. The allocator
+//! remains for what cannot do that: EPICS softIoc and caRepeater, caproto's
+//! IOCs, repeater ports, and tests that restart a server on the same port.
 
 use std::collections::HashSet;
 use std::fs::OpenOptions;
@@ -111,6 +118,30 @@ fn claim(port: u16) -> bool {
     true
 }
 
+/// Gives back a claim made a moment ago for a port found busy.
+fn unclaim(port: u16) {
+    let mut taken = TAKEN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(taken) = taken.as_mut() {
+        taken.remove(&port);
+    }
+    let _ = std::fs::remove_file(claims_dir().join(port.to_string()));
+}
+
+/// Claims `port`, then keeps it if `free` says nobody holds it. Claim first,
+/// probe second: a probe binds the port for a moment, and a test that let
+/// its claimed port go (to see a repeater prune a client that went away)
+/// must not find it held by another process probing it.
+fn claim_if(port: u16, free: impl Fn(u16) -> bool) -> bool {
+    if !claim(port) {
+        return false;
+    }
+    if free(port) {
+        return true;
+    }
+    unclaim(port);
+    false
+}
+
 /// A pseudo-random sequence of candidate ports in [LOW, ephemeral_low()).
 fn candidates() -> impl Iterator<Item = u16> {
     let span = u64::from(ephemeral_low() - LOW);
@@ -137,7 +168,9 @@ fn udp_free(port: u16) -> bool {
 /// in this process or another, is handed the same port.
 pub fn free_tcp_udp_port() -> u16 {
     for port in candidates().take(5000) {
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() && udp_free(port) && claim(port) {
+        if claim_if(port, |p| {
+            TcpListener::bind(("127.0.0.1", p)).is_ok() && udp_free(p)
+        }) {
             return port;
         }
     }
@@ -148,7 +181,7 @@ pub fn free_tcp_udp_port() -> u16 {
 /// handed to no other test.
 pub fn free_udp_port() -> u16 {
     for port in candidates().take(5000) {
-        if udp_free(port) && claim(port) {
+        if claim_if(port, udp_free) {
             return port;
         }
     }

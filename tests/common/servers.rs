@@ -101,3 +101,52 @@ pub fn caproto_example(
     wait_for_server(env, &mut server, &format!("{prefix}{probe_pv}"));
     Some(server)
 }
+
+/// Path of our IOC runner.
+pub const OUR_IOC: &str = env!("CARGO_BIN_EXE_caproto-ioc");
+
+/// `caproto-ioc` with this env for a server ([`CaEnv::apply_server`]):
+/// add arguments, then start it with [`spawn_our_ioc`].
+pub fn our_ioc_command(env: &CaEnv) -> Command {
+    let mut cmd = Command::new(OUR_IOC);
+    env.apply_server(&mut cmd);
+    cmd
+}
+
+/// Starts our IOC `cmd` (from [`our_ioc_command`]). If the env's server port
+/// is not fixed yet, the IOC binds an ephemeral port and writes it to a
+/// `--port-file`; this waits for that file (or the IOC's exit, which fails
+/// the test with its log) and fixes the env's port to it, so clients made
+/// from the env afterwards find the server. Nothing is probed and released:
+/// no other socket can take the port between our choice and the bind.
+/// Does not wait for PVs to answer: see [`wait_for_server`].
+pub fn spawn_our_ioc(env: &CaEnv, name: &str, cmd: &mut Command) -> ChildGuard {
+    let ephemeral = cmd
+        .get_envs()
+        .any(|(k, v)| k == "EPICS_CAS_SERVER_PORT" && v == Some("0".as_ref()));
+    if !ephemeral {
+        return env.spawn(name, cmd);
+    }
+    let file = env.dir().join(format!("{name}.port"));
+    let _ = std::fs::remove_file(&file);
+    cmd.arg("--port-file").arg(&file);
+    let mut server = env.spawn(name, cmd);
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    let port = loop {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            break text
+                .trim()
+                .parse::<u16>()
+                .unwrap_or_else(|e| panic!("{name} wrote port {text:?}: {e}"));
+        }
+        server.assert_running();
+        assert!(
+            Instant::now() < deadline,
+            "{name} reported no port within {STARTUP_TIMEOUT:?}\n{}",
+            server.log_contents()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    env.set_server_port(port);
+    server
+}

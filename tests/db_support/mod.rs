@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::common::{self, CaEnv, ChildGuard};
-use crate::server_support::{normalized, wait_for_output, IOC_EXE};
+use crate::server_support::{normalized, wait_for_output};
 
 /// The database both servers load (macro `P`).
 pub fn records_db() -> PathBuf {
@@ -54,12 +54,12 @@ impl Pair {
         let mut soft = soft_env.spawn("softIoc", &mut cmd);
         common::wait_for_server(&soft_env, &mut soft, &format!("{prefix}{probe}"));
         let ours_env = CaEnv::new();
-        let mut cmd = ours_env.own(IOC_EXE);
+        let mut cmd = common::servers::our_ioc_command(&ours_env);
         cmd.args(extra)
             .arg("-d")
             .arg(db)
             .args(["-m", &format!("P={prefix}"), "-v"]);
-        let mut ours = ours_env.spawn("caproto-ioc-db", &mut cmd);
+        let mut ours = common::servers::spawn_our_ioc(&ours_env, "caproto-ioc-db", &mut cmd);
         common::wait_for_server(&ours_env, &mut ours, &format!("{prefix}{probe}"));
         Some(Pair {
             soft_env,

@@ -30,10 +30,12 @@ pub fn start_ioc_with(
     if !common::peers::has_epics() && !common::peers::has_caproto() {
         return common::peers::missing("EPICS base or caproto", &common::peers::peers_dir());
     }
-    let mut cmd = env.own(IOC_EXE);
+    // An ephemeral port the IOC reports, unless the test fixed the port.
+    let mut cmd = common::servers::our_ioc_command(env);
     cmd.args([example, "--prefix", prefix, "--list-pvs", "-v"])
         .args(extra);
-    let mut server = env.spawn(&format!("caproto-ioc-{example}"), &mut cmd);
+    let mut server =
+        common::servers::spawn_our_ioc(env, &format!("caproto-ioc-{example}"), &mut cmd);
     common::wait_for_server(env, &mut server, &format!("{prefix}{probe}"));
     Some(server)
 }

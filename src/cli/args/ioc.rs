@@ -71,9 +71,17 @@ pub struct IocArgs {
     #[arg(long, value_name = "ADDR", num_args = 1..)]
     pub interfaces: Vec<Ipv4Addr>,
 
-    /// TCP/UDP port (overrides EPICS_CAS_SERVER_PORT)
+    /// TCP/UDP port (overrides EPICS_CAS_SERVER_PORT); 0 binds an ephemeral
+    /// TCP port and UDP on the same number (see --port-file)
     #[arg(long)]
     pub port: Option<u16>,
+
+    /// Once every socket is bound, write the TCP port clients connect to
+    /// (also the UDP search port when the port is 0), one decimal line, to
+    /// FILE; written whole (a temporary file renamed) so a reader never sees
+    /// part of it
+    #[arg(long = "port-file", value_name = "FILE")]
+    pub port_file: Option<PathBuf>,
 
     /// Threads that run client circuits, each with its own single-threaded
     /// runtime; a new client goes to the one with the fewest (default: one per

@@ -180,6 +180,7 @@ pub fn ioc_main(cli: IocArgs) -> ExitCode {
     let list_pvs = cli.list_pvs;
     let list_at_start = list_pvs && dynamic.is_none();
     let acf_path = cli.acf.clone();
+    let port_file = cli.port_file.clone();
     let result = runtime.block_on(async move {
         if let Some((addr, registry)) = metrics_registry {
             let listener = crate::metrics::bind(addr).await?;
@@ -189,6 +190,10 @@ pub fn ioc_main(cli: IocArgs) -> ExitCode {
             tokio::spawn(crate::metrics::serve(listener, registry));
         }
         let server = Server::bind_with_metrics(db, config, metrics).await?;
+        if let Some(path) = &port_file {
+            write_port_file(path, server.tcp_port())
+                .map_err(|e| format!("cannot write --port-file {}: {e}", path.display()))?;
+        }
         if let (Some(rules), Some(path)) = (rules, acf_path) {
             let access = server.access();
             access.set(Some(rules));
@@ -216,4 +221,14 @@ pub fn ioc_main(cli: IocArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Writes `port` and a newline to `path` through a temporary file in the
+/// same folder renamed over it, so a reader polling for the file never
+/// reads it half-written.
+fn write_port_file(path: &std::path::Path, port: u16) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, format!("{port}\n"))?;
+    std::fs::rename(&tmp, path)
 }
