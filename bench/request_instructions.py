@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
-"""Instructions our server spends per synchronous get, socket loop included.
+"""Instructions our server spends per synchronous get (or per pipelined put),
+socket loop included.
 
 Usage:
     bench/request_instructions.py [--ours-dir DIR] [--small N] [--large N]
+                                  [--op get|put] [--pv PV] [--ioc-arg ARG ...] [--keep DIR]
 
 `caproto-ioc simple` runs under valgrind's callgrind (one circuit thread,
-normal priority); a raw CA client in this script connects to simple:B and
+normal priority); a raw CA client in this script connects to simple:B (or
+--pv, e.g. a record of `--ioc-arg=-d --ioc-arg=bench/catime.db`) and
 does N synchronous DBR_DOUBLE gets, one at a time, then the IOC is stopped
-with SIGTERM. Done for N = --small and N = --large; the difference of the
-two totals divided by the difference of N is the cost of one request:
-reading it, answering it and waiting for the next, every tokio turn
-included, start-up and shutdown cancelled out. `cargo bench --bench
+with SIGTERM. With `--op put` it sends N DBR_DOUBLE writes without waiting
+(as catime's "async put": values 0, 1, 2, ...) and then one get, whose
+reply says every write has been handled. Done for N = --small and N =
+--large; the difference of the two totals divided by the difference of N
+is the cost of one request: reading it, answering it and waiting for the
+next, every tokio turn included, start-up and shutdown cancelled out. `cargo bench --bench
 server_requests` measures the protocol core and the PV access alone; this
 measures what a single round trip (catime's synchronous get and latency
 rows) costs the server's thread. Instruction counts are deterministic, so
@@ -62,11 +67,12 @@ def read_messages(sock, buf):
         buf += chunk
 
 
-def drive(port, n):
-    """Connect to simple:B on 127.0.0.1:port and do n synchronous gets."""
+def drive(port, n, pv="simple:B", op="get"):
+    """Connect to `pv` on 127.0.0.1:port and do n synchronous gets, or n
+    pipelined writes followed by one get."""
     with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        name, user, host = padded("simple:B"), padded("bench"), padded("localhost")
+        name, user, host = padded(pv), padded("bench"), padded("localhost")
         sock.sendall(
             header(0, 0, 0, 13, 0, 0)
             + header(20, len(user), 0, 0, 0, 0) + user
@@ -79,6 +85,12 @@ def drive(port, n):
             for cmd, _p1, p2 in msgs:
                 if cmd == 18:
                     sid = p2
+        if op == "put":
+            writes = b"".join(
+                header(4, 8, 6, 1, sid, i) + struct.pack(">d", float(i)) for i in range(n)
+            )
+            sock.sendall(writes)
+            n = 1
         for ioid in range(n):
             sock.sendall(header(15, 0, 6, 1, sid, ioid))
             answered = False
@@ -87,8 +99,8 @@ def drive(port, n):
                 answered = any(cmd == 15 for cmd, _p1, _p2 in msgs)
 
 
-def instructions(exe, n, tmp):
-    """Total instructions (callgrind Ir) of the IOC for n gets."""
+def instructions(exe, n, tmp, args):
+    """Total instructions (callgrind Ir) of the IOC for n gets (or puts)."""
     port = R.free_port()
     out = os.path.join(tmp, f"callgrind.{port}")
     env = dict(os.environ)
@@ -98,17 +110,19 @@ def instructions(exe, n, tmp):
     env.update(R.LOOPBACK_ENV)
     env["EPICS_CA_SERVER_PORT"] = env["EPICS_CAS_SERVER_PORT"] = str(port)
     argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-            exe, "simple", "--circuit-threads", "1", "--rt-priority", "0"]
+            exe, "simple", "--circuit-threads", "1", "--rt-priority", "0", *args.ioc_arg]
     proc = R.spawn(argv, env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     try:
         if not R.wait_tcp(port, proc, timeout=120):
             raise RuntimeError("caproto-ioc under valgrind did not start")
-        drive(port, n)
+        drive(port, n, args.pv, args.op)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=120)
         R.forget(proc)
+    if args.keep:
+        shutil.copy(out, os.path.join(args.keep, f"callgrind.{args.op}.{n}"))
     with open(out) as f:
         for line in f:
             if line.startswith(("summary:", "totals:")):
@@ -121,6 +135,13 @@ def main():
     ap.add_argument("--ours-dir", default=os.path.join(R.ROOT, "target", "release"))
     ap.add_argument("--small", type=int, default=1000)
     ap.add_argument("--large", type=int, default=3000)
+    ap.add_argument("--op", choices=("get", "put"), default="get",
+                    help="synchronous gets (default) or pipelined DBR_DOUBLE puts")
+    ap.add_argument("--keep", metavar="DIR",
+                    help="copy the callgrind outputs to DIR (for callgrind_annotate)")
+    ap.add_argument("--pv", default="simple:B", help="PV to use (default simple:B)")
+    ap.add_argument("--ioc-arg", action="append", default=[],
+                    help="extra caproto-ioc argument, e.g. --ioc-arg=-d --ioc-arg=bench/catime.db")
     args = ap.parse_args()
     if not shutil.which("valgrind"):
         sys.exit("valgrind not found (apt-get install valgrind)")
@@ -129,13 +150,14 @@ def main():
         sys.exit(f"{exe} not found: cargo build --release --bins")
     tmp = tempfile.mkdtemp(prefix="caproto-instr-")
     try:
-        small = instructions(exe, args.small, tmp)
-        large = instructions(exe, args.large, tmp)
+        small = instructions(exe, args.small, tmp, args)
+        large = instructions(exe, args.large, tmp, args)
     finally:
         shutil.rmtree(tmp, True)
     per = (large - small) / (args.large - args.small)
-    print(f"caproto-ioc: {small} instructions for {args.small} gets, {large} for {args.large}: "
-          f"{per:.0f} per synchronous get")
+    what = "synchronous get" if args.op == "get" else "pipelined put"
+    print(f"caproto-ioc ({args.pv}): {small} instructions for {args.small} {args.op}s, "
+          f"{large} for {args.large}: {per:.0f} per {what}")
 
 
 if __name__ == "__main__":

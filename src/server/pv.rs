@@ -491,6 +491,19 @@ impl PvHandle {
         Ok(())
     }
 
+    /// Change the current value and metadata in place and offer the result
+    /// to subscribers wanting the events `edit` returns (0: none). The
+    /// snapshot is copied first only when a subscriber queue or a reader
+    /// still holds it, so a record processing with no monitor queued
+    /// allocates nothing. `edit` must leave the value in the PV's native
+    /// type with at most [`max_count`](Self::max_count) elements (it is not
+    /// converted): [`publish`](Self::publish) is the general way.
+    pub(crate) fn publish_in_place(&self, edit: impl FnOnce(&mut PvSnapshot) -> u16) {
+        let mut state = lock(&self.0.state);
+        let events = edit(Arc::make_mut(&mut state.current));
+        Self::offer_current(&mut state, events);
+    }
+
     /// Change metadata only (units, limits, enum strings, alarm). Subscribers
     /// with DBE_PROPERTY (or DBE_ALARM for alarm changes) get the new state.
     pub fn update_metadata(&self, edit: impl FnOnce(&mut Metadata)) {

@@ -287,6 +287,15 @@ fn prepare_write(
     if pv.is_read_only() {
         return Err(PutError::ReadOnly);
     }
+    if let Some(mut value) = empty_plain(data_type, (count as usize).min(data.len())) {
+        // A plain number array (a record's put, most often): decoded
+        // straight into one vector, no metadata built and dropped.
+        if dbr::decode_plain_into(data_type, count, data, &mut value)
+            .map_err(|e| PutError::Status(eca::BADTYPE, e.to_string()))?
+        {
+            return Ok(Some(value));
+        }
+    }
     let data = pad_short_string(data, data_type, count);
     let (value, _meta) = dbr::decode(data_type, count, &data)
         .map_err(|e| PutError::Status(eca::BADTYPE, e.to_string()))?;
@@ -314,6 +323,24 @@ fn prepare_write(
 /// string of an array may be short the same way. Pad such a payload with
 /// NULs to the size the codec expects; other types are left alone (a short
 /// numeric payload is a real error).
+/// An empty value to decode a plain, non-string `data_type` into, with
+/// room for `room` elements (the caller bounds it by the payload's size,
+/// so a client's count cannot make it allocate more than it sent).
+fn empty_plain(data_type: DbrType, room: usize) -> Option<Value> {
+    let DbrType::Value(dbr::DbrClass::Plain, native) = data_type else {
+        return None;
+    };
+    Some(match native {
+        NativeType::Short => Value::Short(Vec::with_capacity(room)),
+        NativeType::Float => Value::Float(Vec::with_capacity(room)),
+        NativeType::Enum => Value::Enum(Vec::with_capacity(room)),
+        NativeType::Char => Value::Char(Vec::with_capacity(room)),
+        NativeType::Long => Value::Long(Vec::with_capacity(room)),
+        NativeType::Double => Value::Double(Vec::with_capacity(room)),
+        NativeType::String => return None,
+    })
+}
+
 fn pad_short_string(data: &[u8], data_type: DbrType, count: u32) -> Cow<'_, [u8]> {
     let is_string = matches!(data_type, DbrType::Value(_, n) if n == NativeType::String);
     let needed = dbr::payload_size(data_type, count as usize);

@@ -4,12 +4,12 @@
 //! processed is skipped (EPICS's PACT), which also breaks link cycles.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use crate::proto::command::mask;
 use crate::proto::dbr::Value;
-use crate::server::pv::{epics_now, PvHandle};
+use crate::server::pv::{epics_now, PvHandle, PvSnapshot};
 use crate::server::PutError;
 
 use super::super::record::link::{Link, Process};
@@ -25,6 +25,10 @@ pub(super) struct Cell {
     pub(super) pv: OnceLock<PvHandle>,
     pub(super) fields: Mutex<HashMap<&'static str, PvHandle>>,
     busy: AtomicBool,
+    /// The record's [`Record::meta_version`] when VAL's metadata was last
+    /// posted (`u64::MAX`: never): while it holds, a post only updates the
+    /// alarm and time. Read and written with the record locked.
+    posted_meta: AtomicU64,
 }
 
 impl Cell {
@@ -34,6 +38,7 @@ impl Cell {
             pv: OnceLock::new(),
             fields: Mutex::new(HashMap::new()),
             busy: AtomicBool::new(false),
+            posted_meta: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -66,16 +71,18 @@ impl Engine {
         if cell.busy.swap(true, Ordering::AcqRel) {
             return;
         }
-        let (sdis, links) = {
-            let rec = cell.rec();
-            (rec.link("SDIS"), rec.input_links())
-        };
-        if let Link::Db { .. } = sdis {
-            if let Some((v, _, _)) = self.read_link(&sdis, depth) {
+        // The record is unlocked while links are read (their targets may
+        // be processed); a record without SDIS or input links is locked once.
+        let mut rec = cell.rec();
+        // Parsed once per field write, shared: no copy per processing.
+        let links = rec.links();
+        if let Link::Db { .. } = links.sdis {
+            drop(rec);
+            if let Some((v, _, _)) = self.read_link(&links.sdis, depth) {
                 let _ = cell.rec().put_field("DISA", v);
             }
+            rec = cell.rec();
         }
-        let mut rec = cell.rec();
         if rec.is_disabled() {
             let out = rec.process_disabled();
             drop(rec);
@@ -83,24 +90,28 @@ impl Engine {
             cell.busy.store(false, Ordering::Release);
             return;
         }
+        let out = if !links.inputs.is_empty() {
+            drop(rec);
+            let inputs = Inputs {
+                values: links
+                    .inputs
+                    .iter()
+                    .map(|(_, l)| self.read_link(l, depth))
+                    .collect(),
+            };
+            rec = cell.rec();
+            rec.process(&inputs, epics_now())
+        } else {
+            rec.process(&Inputs::default(), epics_now())
+        };
+        // A processing writes no link field: OUT and FLNK are as read above.
         drop(rec);
-        let inputs = Inputs {
-            values: links
-                .iter()
-                .map(|(_, l)| self.read_link(l, depth))
-                .collect(),
-        };
-        let (out, out_link, flnk) = {
-            let mut rec = cell.rec();
-            let out = rec.process(&inputs, epics_now());
-            (out, rec.link("OUT"), rec.link("FLNK"))
-        };
         self.post(i, &out);
-        if let (Some(v), Link::Db { .. }) = (&out.output, &out_link) {
-            self.write_link(&out_link, v.clone(), depth);
+        if let (Some(v), Link::Db { .. }) = (&out.output, &links.out) {
+            self.write_link(&links.out, v.clone(), depth);
         }
         cell.busy.store(false, Ordering::Release);
-        if let Link::Db { record, .. } = &flnk {
+        if let Link::Db { record, .. } = &links.flnk {
             if let Some(&t) = self.index.get(record) {
                 self.process_depth(t, depth + 1);
             }
@@ -166,9 +177,9 @@ impl Engine {
     pub(super) fn put(&self, i: usize, field: &str, v: Value) -> Result<(), PutError> {
         let (result, nord_changed) = {
             let mut rec = self.cells[i].rec();
-            let before = rec.get("NORD");
+            let before = rec.nord();
             let result = rec.put_field(field, v);
-            (result, rec.get("NORD") != before)
+            (result, rec.nord() != before)
         };
         if nord_changed {
             // An array write posts NORD at once, with the alarm and time
@@ -236,24 +247,20 @@ impl Engine {
     /// records that follow it through CP links.
     pub(super) fn post(&self, i: usize, out: &Processed) {
         let cell = &self.cells[i];
-        let (val, meta) = {
-            let rec = cell.rec();
-            (rec.val().clone(), rec.metadata())
-        };
         if let Some(pv) = cell.pv.get() {
-            let mut events = out.val_events;
-            if property_changed(&pv.snapshot().meta, &meta) {
-                events |= mask::PROPERTY;
-            }
-            let _ = pv.publish(val, meta, events);
+            // The record stays locked while its VAL channel is updated, so
+            // two posts of one record cannot interleave.
+            let rec = cell.rec();
+            post_val(cell, &rec, pv, out.val_events);
         }
-        let mut fields: Vec<(&'static str, PvHandle)> = cell
-            .fields
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|(k, v)| (*k, v.clone()))
-            .collect();
+        let mut fields: Vec<(&'static str, PvHandle)> = {
+            let open = cell.fields.lock().unwrap_or_else(|p| p.into_inner());
+            if open.is_empty() && self.cp[i].is_empty() {
+                // No field channel open, no record following this one.
+                return;
+            }
+            open.iter().map(|(k, v)| (*k, v.clone())).collect()
+        };
         // Changed fields in the order the record posts them, then the rest.
         fields.sort_by_key(|(name, _)| {
             out.changed
@@ -279,6 +286,63 @@ impl Engine {
                 self.process(t);
             }
         }
+    }
+}
+
+/// Post record `rec`'s VAL, alarm and time to its channel `pv` with
+/// `events`, plus DBE_PROPERTY when VAL's metadata changed. The snapshot is
+/// updated in place; the metadata is rebuilt and compared only when a field
+/// was written since the last post (else only alarm and time move).
+fn post_val(cell: &Cell, rec: &Record, pv: &PvHandle, events: u16) {
+    let (native, count) = rec.val_type();
+    if native != pv.native_type() || count > pv.max_count() {
+        // Not the shape the channel was made with: convert (never expected).
+        let mut events = events;
+        if property_changed(&pv.snapshot().meta, &rec.metadata()) {
+            events |= mask::PROPERTY;
+        }
+        let _ = pv.publish(rec.val().clone(), rec.metadata(), events);
+        return;
+    }
+    let version = rec.meta_version();
+    let same_meta = cell.posted_meta.load(Ordering::Relaxed) == version;
+    pv.publish_in_place(|snap: &mut PvSnapshot| {
+        assign_value(&mut snap.value, rec.val());
+        let mut events = events;
+        if same_meta {
+            let m = &mut snap.meta;
+            let (status, severity) = rec.alarm();
+            m.status = status;
+            m.severity = severity;
+            m.stamp = rec.stamp();
+            // As a full post would: the record's metadata has no
+            // acknowledgement state.
+            m.ackt = 0;
+            m.acks = Default::default();
+        } else {
+            let meta = rec.metadata();
+            if property_changed(&snap.meta, &meta) {
+                events |= mask::PROPERTY;
+            }
+            snap.meta = meta;
+        }
+        events
+    });
+    cell.posted_meta.store(version, Ordering::Relaxed);
+}
+
+/// Make `dst` equal to `src`, reusing `dst`'s storage when both hold the
+/// same type (a processing posts a value of VAL's type every time).
+fn assign_value(dst: &mut Value, src: &Value) {
+    match (dst, src) {
+        (Value::Double(d), Value::Double(s)) => d.clone_from(s),
+        (Value::Long(d), Value::Long(s)) => d.clone_from(s),
+        (Value::Enum(d), Value::Enum(s)) => d.clone_from(s),
+        (Value::Short(d), Value::Short(s)) => d.clone_from(s),
+        (Value::Float(d), Value::Float(s)) => d.clone_from(s),
+        (Value::Char(d), Value::Char(s)) => d.clone_from(s),
+        (Value::String(d), Value::String(s)) => d.clone_from(s),
+        (d, s) => *d = s.clone(),
     }
 }
 

@@ -102,3 +102,35 @@ fn a_duplicate_alias_is_refused_with_its_line() {
     let err = DbIoc::new(&db).unwrap_err();
     assert_eq!(err.line, 3, "{err}");
 }
+
+#[test]
+fn posts_update_the_record_channel_and_leave_held_snapshots_alone() {
+    use crate::proto::status::{AlarmSeverity, AlarmStatus};
+    let (_ioc, db) =
+        serve(r#"record(ai, x) { field(EGU, "mm") field(HIGH, "5") field(HSV, "MINOR") }"#);
+    let x = pv(&db, "x");
+    x.client_put_now(Value::Double(vec![1.0])).unwrap();
+    // As a subscriber's queue holds the snapshot it has yet to send.
+    let held = x.snapshot();
+    x.client_put_now(Value::Double(vec![7.0])).unwrap();
+    assert_eq!(held.value, Value::Double(vec![1.0]), "copied, not changed");
+    assert_eq!(held.meta.severity, AlarmSeverity::NO_ALARM);
+    let now = x.snapshot();
+    assert_eq!(now.value, Value::Double(vec![7.0]));
+    assert_eq!(
+        (now.meta.status, now.meta.severity),
+        (AlarmStatus::HIGH, AlarmSeverity::MINOR)
+    );
+    assert_eq!(now.meta.graphics.units, "mm");
+    // A written property reaches the record's channel, and stays there
+    // through the following posts.
+    pv(&db, "x.EGU")
+        .client_put_now(Value::String(vec!["um".into()]))
+        .unwrap();
+    assert_eq!(x.snapshot().meta.graphics.units, "um");
+    x.client_put_now(Value::Double(vec![2.0])).unwrap();
+    let now = x.snapshot();
+    assert_eq!(now.meta.graphics.units, "um");
+    assert_eq!(now.value, Value::Double(vec![2.0]));
+    assert_eq!(now.meta.severity, AlarmSeverity::NO_ALARM);
+}

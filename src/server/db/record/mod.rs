@@ -20,6 +20,7 @@
 //! passive record), as EPICS's `dbPutField` does.
 
 pub mod fields;
+mod hot;
 pub mod link;
 pub mod meta;
 mod process;
@@ -37,6 +38,7 @@ use crate::proto::status::{AlarmSeverity, AlarmStatus};
 use super::alarm::{AnalogAlarm, AnalogLimits};
 use super::RecordDef;
 use fields::{Dbf, FieldDef};
+pub use hot::Links;
 pub use link::Link;
 pub use process::{Inputs, Processed};
 use table::{table, Table};
@@ -144,11 +146,16 @@ pub struct Record {
     ocal: Option<CalcExpr>,
     random: CalcRandom,
     pval: f64,
-    /// Alarm limits and VAL's metadata as the fields give them, kept until
-    /// a field is written (a processing reads them twice; a put's cost was
-    /// mostly these lookups).
+    /// Alarm limits, VAL's metadata and the fields every processing reads
+    /// ([`hot::Hot`]), as the fields give them, kept until a field is
+    /// written (a put's cost was mostly looking these up by name).
     limits_cache: OnceCell<AnalogLimits>,
     meta_cache: OnceCell<crate::proto::dbr::Metadata>,
+    hot_cache: OnceCell<hot::Hot>,
+    /// Counts the writes that may have changed VAL's metadata (units,
+    /// limits, enum strings...): the shell rebuilds and compares VAL's
+    /// metadata only when this moved since its last post.
+    meta_version: u64,
 }
 
 impl Record {
@@ -191,6 +198,8 @@ impl Record {
             pval: 0.0,
             limits_cache: OnceCell::new(),
             meta_cache: OnceCell::new(),
+            hot_cache: OnceCell::new(),
+            meta_version: 0,
         };
         // Type-defining fields first (FTVL and NELM make VAL's type).
         let mut val_text = None;
@@ -356,8 +365,12 @@ impl Record {
     }
 
     fn store(&mut self, idx: usize, v: Value) {
-        self.limits_cache = OnceCell::new();
-        self.meta_cache = OnceCell::new();
+        if !self.table.data_only[idx] {
+            self.limits_cache = OnceCell::new();
+            self.meta_cache = OnceCell::new();
+            self.hot_cache = OnceCell::new();
+            self.meta_version = self.meta_version.wrapping_add(1);
+        }
         match self.set.iter_mut().find(|(i, _)| usize::from(*i) == idx) {
             Some(slot) => slot.1 = v,
             None => self.set.push((idx as u16, v)),
@@ -407,7 +420,14 @@ impl Record {
 
     /// Whether SCAN is Passive.
     pub fn is_passive(&self) -> bool {
-        self.num("SCAN") == 0.0
+        self.hot().passive
+    }
+
+    /// Moves whenever a field write may have changed what
+    /// [`Record::metadata`] gives besides alarm and time: equal versions
+    /// mean equal units, precision, limits and enum strings.
+    pub fn meta_version(&self) -> u64 {
+        self.meta_version
     }
 
     /// VAL's first element as a number.
@@ -423,7 +443,8 @@ impl Record {
         }
     }
 
-    fn nord(&self) -> usize {
+    /// Number of elements in VAL (waveform's NORD; 1 for other types).
+    pub fn nord(&self) -> usize {
         if self.rtyp == "waveform" {
             self.val.len()
         } else {
@@ -491,11 +512,10 @@ impl Record {
 
     /// A value converted to VAL's type and count.
     fn fit(&self, v: Value) -> Value {
-        let strings = self.enum_strings();
         let mut v = if v.native_type() == self.val_native {
             v
         } else {
-            v.convert(self.val_native, &strings)
+            v.convert(self.val_native, &self.enum_strings())
                 .unwrap_or_else(|_| fields::zeros(self.val_native, 1))
         };
         if v.len() > self.val_count {

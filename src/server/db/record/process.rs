@@ -16,6 +16,12 @@ pub const CALC_INPUTS: [&str; ARGS] = [
     "INPA", "INPB", "INPC", "INPD", "INPE", "INPF", "INPG", "INPH", "INPI", "INPJ", "INPK", "INPL",
 ];
 
+/// The severity field of each mbbi/mbbo state, in state order.
+pub(super) const MBB_SEVERITIES: [&str; 16] = [
+    "ZRSV", "ONSV", "TWSV", "THSV", "FRSV", "FVSV", "SXSV", "SVSV", "EISV", "NISV", "TESV", "ELSV",
+    "TVSV", "TTSV", "FTSV", "FFSV",
+];
+
 /// What the shell read from a record's database input links: one entry per
 /// link of [`Record::input_links`], `None` when the target does not exist.
 #[derive(Debug, Clone, Default)]
@@ -38,29 +44,15 @@ pub struct Processed {
 impl Record {
     /// The database links one processing reads, as (field, link): INP (or
     /// DOL in closed loop), or INPA..INPL of calc records.
+    /// ([`Record::links`] gives them without a copy.)
     pub fn input_links(&self) -> Vec<(&'static str, Link)> {
-        let names: &[&'static str] = match self.rtyp {
-            "calc" | "calcout" => &CALC_INPUTS,
-            "ao" | "bo" | "mbbo" | "longout" | "stringout" => {
-                if self.num("OMSL") == 1.0 {
-                    &["DOL"]
-                } else {
-                    &[]
-                }
-            }
-            _ => &["INP"],
-        };
-        names
-            .iter()
-            .map(|n| (*n, self.link(n)))
-            .filter(|(_, l)| matches!(l, Link::Db { .. }))
-            .collect()
+        self.hot().links.inputs.clone()
     }
 
     /// Whether DISA equals DISV (the record is disabled); the shell reads
     /// SDIS into DISA first.
     pub fn is_disabled(&self) -> bool {
-        self.num("DISA") == self.num("DISV")
+        self.hot().disabled
     }
 
     /// The record is disabled: STAT DISABLE with severity DISS, nothing
@@ -84,7 +76,7 @@ impl Record {
 
     /// Process once at `now` with the values of [`Record::input_links`].
     pub fn process(&mut self, inputs: &Inputs, now: EpicsTime) -> Processed {
-        let links = self.input_links();
+        let links = self.links();
         let mut nsta = AlarmStatus::NO_ALARM;
         let mut nsev = AlarmSeverity::NO_ALARM;
         let mut raise = |s: AlarmStatus, v: AlarmSeverity| {
@@ -97,7 +89,7 @@ impl Record {
             }
         };
         let mut got: Vec<(&str, Value)> = Vec::new();
-        for (i, (field, link)) in links.iter().enumerate() {
+        for (i, (field, link)) in links.inputs.iter().enumerate() {
             match inputs.values.get(i).cloned().flatten() {
                 None => {
                     raise(AlarmStatus::LINK, AlarmSeverity::INVALID);
@@ -160,7 +152,7 @@ impl Record {
                     self.udf = false;
                 }
                 if matches!(self.rtyp, "ao" | "longout") {
-                    let (h, l) = (self.num("DRVH"), self.num("DRVL"));
+                    let (h, l) = (self.hot().drvh, self.hot().drvl);
                     let x = self.val_f64();
                     if h > l && (x > h || x < l) {
                         self.val = self.fit(Value::Double(vec![x.clamp(l, h)]));
@@ -253,8 +245,8 @@ impl Record {
             }
             "mbbi" | "mbbo" => {
                 let x = self.val_f64();
-                let sev = match super::fields::MBB_STATES.get(x as usize) {
-                    Some(p) => self.sev(&format!("{p}SV")),
+                let sev = match MBB_SEVERITIES.get(x as usize) {
+                    Some(field) => self.sev(field),
                     None => self.sev("UNSV"),
                 };
                 raise(AlarmStatus::STATE, sev);
@@ -290,7 +282,7 @@ impl Record {
         match self.rtyp {
             "ai" | "ao" | "calc" | "calcout" | "longin" | "longout" => {
                 let x = self.val_f64();
-                let (mdel, adel) = (self.num("MDEL"), self.num("ADEL"));
+                let (mdel, adel) = (self.hot().mdel, self.hot().adel);
                 let mut e = 0;
                 if deadband_passed(&mut self.mlst, x, mdel) {
                     e |= mask::VALUE;

@@ -12,6 +12,13 @@ impl Record {
     /// the record should now be processed (a passive record's VAL, A..L or
     /// PROC), or `Err` when the field does not exist or cannot take the value.
     pub fn put_field(&mut self, name: &str, v: Value) -> Result<bool, RecordError> {
+        if name == "VAL" {
+            // Every record type has VAL; a client's put to the record
+            // comes here, so no lookup by name.
+            self.val = self.fit(v);
+            self.udf = false;
+            return Ok(self.is_passive());
+        }
         let idx = self
             .index(name)
             .ok_or_else(|| RecordError::NoSuchField(name.to_string()))?;
@@ -26,18 +33,10 @@ impl Record {
                 }
             },
         };
-        match def.name {
-            "VAL" => {
-                self.val = self.fit(v);
-                self.udf = false;
-                return Ok(self.is_passive());
-            }
-            "UDF" => {
-                use crate::server::ValueExt;
-                self.udf = v.as_f64().unwrap_or(0.0) != 0.0;
-                return Ok(false);
-            }
-            _ => {}
+        if def.name == "UDF" {
+            use crate::server::ValueExt;
+            self.udf = v.as_f64().unwrap_or(0.0) != 0.0;
+            return Ok(false);
         }
         let native = def.dbf.native();
         let v = if v.native_type() == native {

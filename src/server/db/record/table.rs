@@ -17,6 +17,10 @@ pub(super) struct Table {
     pub(super) default_num: Vec<f64>,
     /// Fields whose value lives in the record's state, not in `set`.
     pub(super) special: Vec<bool>,
+    /// Fields that only hold data a processing computes (calc's A..L,
+    /// calcout's OVAL): writing them changes no metadata, limit or link,
+    /// so it keeps the record's caches.
+    pub(super) data_only: Vec<bool>,
 }
 
 /// The fields read from the record's state (see [`Record::get`]).
@@ -71,11 +75,19 @@ pub(super) fn table(rtyp: &str) -> Option<&'static Table> {
                         .iter()
                         .map(|d| STATE_FIELDS.contains(&d.name))
                         .collect();
+                    let data_only = defs
+                        .iter()
+                        .map(|d| {
+                            matches!(*t, "calc" | "calcout")
+                                && (fields::CALC_ARGS.contains(&d.name) || d.name == "OVAL")
+                        })
+                        .collect();
                     let table: &'static Table = Box::leak(Box::new(Table {
                         defs,
                         index,
                         default_num,
                         special,
+                        data_only,
                     }));
                     (*t, table)
                 })

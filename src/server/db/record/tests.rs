@@ -162,3 +162,60 @@ fn waveform_type_and_nord() {
     assert_eq!(wf.val(), &two);
     assert!(out.changed.contains(&"NORD"));
 }
+
+#[test]
+fn cached_fields_follow_every_write() {
+    let mut ai = record(r#"record(ai, x) { field(MDEL, "5") field(FLNK, "a") }"#);
+    // Read once: the cache is filled.
+    assert!(ai.is_passive() && !ai.is_disabled());
+    assert_eq!(ai.links().flnk, Link::parse("a"));
+    put_process(&mut ai, Value::Double(vec![10.0]));
+    assert_eq!(
+        put_process(&mut ai, Value::Double(vec![12.0])).val_events & mask::VALUE,
+        0,
+        "inside MDEL 5"
+    );
+    let version = ai.meta_version();
+    ai.put_field("MDEL", Value::Double(vec![1.0])).unwrap();
+    assert_ne!(ai.meta_version(), version);
+    assert_eq!(
+        put_process(&mut ai, Value::Double(vec![14.0])).val_events & mask::VALUE,
+        mask::VALUE,
+        "the new MDEL counts at once"
+    );
+    ai.put_field("FLNK", Value::String(vec!["b".into()]))
+        .unwrap();
+    assert_eq!(ai.links().flnk, Link::parse("b"));
+    ai.put_field("DISA", Value::Short(vec![1])).unwrap();
+    assert!(ai.is_disabled());
+    ai.put_field("SCAN", Value::Enum(vec![6])).unwrap();
+    assert!(!ai.is_passive());
+    assert!(
+        !ai.put_field("VAL", Value::Double(vec![1.0])).unwrap(),
+        "a scanned record does not process on a put"
+    );
+}
+
+#[test]
+fn calc_arguments_keep_the_caches() {
+    let mut c = record(r#"record(calc, x) { field(CALC, "A+1") field(EGU, "V") }"#);
+    let version = c.meta_version();
+    c.put_field("A", Value::Double(vec![2.0])).unwrap();
+    c.process(&Inputs::default(), T);
+    assert_eq!(c.val(), &Value::Double(vec![3.0]));
+    assert_eq!(c.meta_version(), version, "A..L are data, not metadata");
+    c.put_field("EGU", Value::String(vec!["mV".into()]))
+        .unwrap();
+    assert_ne!(c.meta_version(), version);
+    assert_eq!(c.metadata().graphics.units, "mV");
+}
+
+#[test]
+fn mbb_severity_fields_are_the_state_prefixes() {
+    for (field, prefix) in super::process::MBB_SEVERITIES
+        .iter()
+        .zip(fields::MBB_STATES)
+    {
+        assert_eq!(*field, format!("{prefix}SV"));
+    }
+}
