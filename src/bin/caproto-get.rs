@@ -4,8 +4,13 @@ use std::process::ExitCode;
 
 use caproto::cli::args::get::GetArgs;
 use caproto::cli::tools::get::run_get;
-use caproto::cli::tools::tool_main::run_once;
+use caproto::cli::tools::tool_main::{parse_names, run_once};
 
 fn main() -> ExitCode {
-    run_once("caproto-get", |a: &GetArgs| (&a.log, &a.channel), run_get)
+    run_once(
+        "caproto-get",
+        parse_names,
+        |a: &GetArgs| (&a.log, &a.channel),
+        run_get,
+    )
 }

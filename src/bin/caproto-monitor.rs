@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use caproto::cli::args::monitor::MonitorArgs;
 use caproto::cli::tools::monitor::run_monitor_threaded;
-use caproto::cli::tools::tool_main::{parse, run_tool};
+use caproto::cli::tools::tool_main::{parse_names, run_tool};
 
 fn main() -> ExitCode {
-    let args: MonitorArgs = match parse(std::env::args_os()) {
+    let args: MonitorArgs = match parse_names(std::env::args_os()) {
         Ok(a) => a,
         Err(code) => return code,
     };

@@ -4,8 +4,13 @@ use std::process::ExitCode;
 
 use caproto::cli::args::put::PutArgs;
 use caproto::cli::tools::put::run_put;
-use caproto::cli::tools::tool_main::run_once;
+use caproto::cli::tools::tool_main::{parse, run_once};
 
 fn main() -> ExitCode {
-    run_once("caproto-put", |a: &PutArgs| (&a.log, &a.channel), run_put)
+    run_once(
+        "caproto-put",
+        parse,
+        |a: &PutArgs| (&a.log, &a.channel),
+        run_put,
+    )
 }

@@ -13,6 +13,7 @@ pub mod ioc;
 mod log;
 pub mod log_ship;
 pub mod monitor;
+pub mod names;
 pub mod put;
 pub mod put_value;
 pub mod repeater;

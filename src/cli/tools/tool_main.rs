@@ -13,6 +13,8 @@ use std::rc::Rc;
 
 use clap::Parser;
 
+use crate::cli::args::names::{set_aside_names, PvNames};
+
 use crate::cli::args::argv;
 use crate::cli::args::common::ChannelArgs;
 use crate::cli::args::LogArgs;
@@ -29,6 +31,27 @@ pub use crate::cli::tools::signals::{EXIT_INTERRUPTED, EXIT_TERMINATED};
 pub fn parse<A: Parser>(args: impl IntoIterator<Item = OsString>) -> Result<A, ExitCode> {
     match A::try_parse_from(argv::normalize(args)) {
         Ok(a) => Ok(a),
+        Err(e) => {
+            let _ = e.print();
+            Err(ExitCode::from(
+                u8::try_from(e.exit_code()).unwrap_or(EXIT_USAGE),
+            ))
+        }
+    }
+}
+
+/// [`parse`] for the tools that take many PV names: all but the first are
+/// set aside before clap and appended after (see [`names`]), so 100 000
+/// names cost a copy each instead of clap's work on each.
+pub fn parse_names<A: Parser + PvNames>(
+    args: impl IntoIterator<Item = OsString>,
+) -> Result<A, ExitCode> {
+    let (kept, names) = set_aside_names(&mut A::command(), argv::normalize(args));
+    match A::try_parse_from(kept) {
+        Ok(mut a) => {
+            a.pv_names_mut().extend(names);
+            Ok(a)
+        }
         Err(e) => {
             let _ = e.print();
             Err(ExitCode::from(
@@ -127,13 +150,14 @@ where
     ExitCode::from(status)
 }
 
-/// The `main` of a tool that acts once and exits: parse `A` from the process
-/// arguments, then [`run_tool`] `run` (e.g. `run_get`) with buffered stdout
+/// The `main` of a tool that acts once and exits: `parse` `A` from the
+/// process arguments ([`parse`] or [`parse_names`]), then [`run_tool`] `run` (e.g. `run_get`) with buffered stdout
 /// and stderr, flushing stdout at the end. `parts` picks the logging and
 /// channel options out of `A`. Ctrl-C ends it with [`EXIT_INTERRUPTED`], SIGTERM
 /// with [`EXIT_TERMINATED`].
-pub fn run_once<A: Parser>(
+pub fn run_once<A>(
     tool: &str,
+    parse: fn(std::env::ArgsOs) -> Result<A, ExitCode>,
     parts: fn(&A) -> (&LogArgs, &ChannelArgs),
     run: impl AsyncFnOnce(&A, &ClientBackend, &mut dyn Write, &mut dyn Write) -> u8,
 ) -> ExitCode {
