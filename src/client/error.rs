@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::net::ConfigError;
 use crate::proto::circuit::CircuitError;
 use crate::proto::dbr::DbrError;
 use crate::proto::text::escape_control;
@@ -19,14 +20,7 @@ use crate::proto::CommandError;
 #[non_exhaustive]
 pub enum ClientError {
     /// An environment variable could not be parsed.
-    Config {
-        /// The variable, e.g. `EPICS_CA_SERVER_PORT`.
-        var: &'static str,
-        /// Its offending value.
-        value: String,
-        /// What was wrong with it.
-        reason: String,
-    },
+    Config(ConfigError),
     /// A socket operation failed (binding the search socket, connecting a circuit, ...).
     Io {
         /// What we were doing.
@@ -155,9 +149,7 @@ pub enum ClientError {
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ClientError::Config { var, value, reason } => {
-                write!(f, "bad environment variable {var}={value:?}: {reason}")
-            }
+            ClientError::Config(e) => write!(f, "bad environment variable {e}"),
             ClientError::Io { context, message } => write!(f, "{context}: {message}"),
             ClientError::InvalidName(name) => write!(f, "invalid PV name {name:?}"),
             ClientError::Timeout { pv, timeout } => {
@@ -222,10 +214,12 @@ impl fmt::Display for ClientError {
 }
 
 impl std::error::Error for ClientError {
-    /// The codec or state machine error a `Dbr`, `Protocol` or `Circuit`
-    /// failure wraps.
+    /// The configuration, codec or state machine error a `Config`, `Dbr`,
+    /// `Protocol`, `Circuit` or `BadReply` failure wraps.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
+            ClientError::Config(e) => Some(e),
+            ClientError::BadReply { error, .. } => Some(error),
             ClientError::Dbr(e) => Some(e),
             ClientError::Protocol(e) => Some(e),
             ClientError::Circuit(e) => Some(e),

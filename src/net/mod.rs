@@ -15,11 +15,13 @@
 //! `docs/networking.md` for the user-facing summary.
 
 pub mod addr_list;
+mod config_error;
 pub mod identity;
 pub mod interfaces;
 
 pub use addr_list::{
     beacon_list, broadcast_addresses, is_auto_on, search_list, AddrList, Listed, Origin,
 };
+pub use config_error::ConfigError;
 pub use identity::{host_name, user_name};
 pub use interfaces::{Interface, InterfaceSource, SystemInterfaces};

@@ -21,6 +21,7 @@ pub mod eca {
 /// Why a write to a PV was refused. Each kind maps to the ECA code the
 /// client receives (see [`PutError::eca`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PutError {
     /// The PV is read-only (`ECA_NOWTACCESS`).
     ReadOnly,
@@ -65,6 +66,7 @@ impl std::error::Error for PutError {}
 
 /// Why the server could not start.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ServerError {
     /// A socket could not be bound.
     Bind {
@@ -78,7 +80,7 @@ pub enum ServerError {
     /// Another socket-level failure (option setting, local address lookup).
     Io(std::io::Error),
     /// The configuration is invalid.
-    Config(super::config::ConfigError),
+    Config(crate::net::ConfigError),
     /// Two PVs with one name were added to a database.
     DuplicatePv(String),
 }
@@ -113,8 +115,8 @@ impl From<std::io::Error> for ServerError {
     }
 }
 
-impl From<super::config::ConfigError> for ServerError {
-    fn from(e: super::config::ConfigError) -> Self {
+impl From<crate::net::ConfigError> for ServerError {
+    fn from(e: crate::net::ConfigError) -> Self {
         ServerError::Config(e)
     }
 }

@@ -32,7 +32,7 @@ mod subscription;
 mod udp;
 
 pub use access::{AccessControl, AccessRules, HostCheck, Rights};
-pub use config::{ConfigError, ServerConfig};
+pub use config::ServerConfig;
 pub use dynamic::DynamicPvs;
 pub use error::{eca, PutError, ServerError};
 pub use pv::{

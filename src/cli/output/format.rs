@@ -301,6 +301,7 @@ pub struct LineBuffers {
 
 /// Why [`LineFormat::write_line`] wrote no (complete) line.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum LineError {
     /// The template does not fit this reading (nothing was written).
     Template(TemplateError),

@@ -94,6 +94,7 @@ pub enum FieldValue {
 
 /// Why a template could not be parsed or rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TemplateError {
     /// A `{` without its `}`, or a lone `}`.
     Unbalanced,
