@@ -252,13 +252,13 @@ impl ClientError {
 
 /// Whether an ECA status code means success (its severity's low bit is set:
 /// SUCCESS = 1, INFO = 3).
-pub fn eca_is_success(status: u32) -> bool {
+pub(crate) fn eca_is_success(status: u32) -> bool {
     status & 1 == 1
 }
 
 /// A short description of common ECA status codes, for errors that arrive
 /// without a server message.
-pub fn eca_description(status: u32) -> &'static str {
+pub(crate) fn eca_description(status: u32) -> &'static str {
     // Message numbers (status >> 3) from the CA protocol's ECA table.
     match status >> 3 {
         0 => "normal successful completion",

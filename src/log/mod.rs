@@ -17,7 +17,8 @@
 //!   TCP, or RFC 5424 syslog over TCP, UDP or a Unix datagram socket) through a bounded queue
 //!   and a background thread, so logging never waits for the network.
 //!
-//! Command-line tools use [`crate::cli::LogArgs`] instead of calling this directly.
+//! The command-line tools set this up from their logging flags (the hidden
+//! `cli::args::LogArgs`) instead of calling it directly.
 //!
 //! Cost: a record below every handler's level is rejected by tracing's static max level (a
 //! couple of ns); a record rejected by a PV filter is decided on borrowed `&str`s without

@@ -8,13 +8,13 @@ use std::net::SocketAddr;
 
 /// The ECA status codes the server puts in replies and ERROR messages, under
 /// short names; the one table of codes is [`crate::proto::status`].
-pub mod eca {
+pub(crate) mod eca {
     pub use crate::proto::status::{
         ECA_ADDFAIL as ADDFAIL, ECA_BADCHID as BADCHID, ECA_BADCOUNT as BADCOUNT,
-        ECA_BADMASK as BADMASK, ECA_BADSTR as BADSTR, ECA_BADTYPE as BADTYPE,
-        ECA_GETFAIL as GETFAIL, ECA_INTERNAL as INTERNAL, ECA_NOCONVERT as NOCONVERT,
-        ECA_NORDACCESS as NORDACCESS, ECA_NORMAL as NORMAL, ECA_NOSUPPORT as NOSUPPORT,
-        ECA_NOWTACCESS as NOWTACCESS, ECA_PUTFAIL as PUTFAIL, ECA_TOLARGE as TOLARGE,
+        ECA_BADMASK as BADMASK, ECA_BADTYPE as BADTYPE, ECA_GETFAIL as GETFAIL,
+        ECA_INTERNAL as INTERNAL, ECA_NOCONVERT as NOCONVERT, ECA_NORDACCESS as NORDACCESS,
+        ECA_NORMAL as NORMAL, ECA_NOSUPPORT as NOSUPPORT, ECA_NOWTACCESS as NOWTACCESS,
+        ECA_PUTFAIL as PUTFAIL,
     };
 }
 

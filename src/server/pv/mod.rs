@@ -22,8 +22,8 @@ mod database;
 mod value;
 
 pub use database::{PvDatabase, PvGroup};
-pub use value::{epics_now, IntoValue, ValueExt};
 pub(crate) use value::{pad, truncate};
+pub use value::{IntoValue, ValueExt};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -32,7 +32,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use crate::proto::command::mask;
-use crate::proto::dbr::{self, DbrType, Metadata, NativeType, Value};
+use crate::proto::dbr::{self, DbrType, EpicsTime, Metadata, NativeType, Value};
 use crate::proto::status::{AlarmSeverity, AlarmStatus};
 use crate::server::access::DEFAULT_GROUP;
 use crate::server::error::{eca, PutError};
@@ -223,7 +223,7 @@ impl Pv {
         let native = self.value.native_type();
         let max_count = self.max_count.unwrap_or(0).max(self.value.len()).max(1);
         let mut meta = self.meta;
-        meta.stamp = epics_now();
+        meta.stamp = EpicsTime::now();
         let record_type = self
             .record_type
             .unwrap_or_else(|| default_record_type(native, max_count).to_string());
@@ -390,7 +390,7 @@ impl PvHandle {
         let value = self.coerce(value)?;
         let mut state = lock(&self.0.state);
         let mut meta = state.current.meta.clone();
-        meta.stamp = epics_now();
+        meta.stamp = EpicsTime::now();
         edit(&mut meta);
         let mut events = mask::VALUE | mask::LOG;
         events |= change_mask(&state.current.meta, &meta);
@@ -521,7 +521,7 @@ impl PvHandle {
             Ok(false) => return Ok(false),
             Err(e) => return Err(PutError::Status(eca::BADTYPE, e.to_string())),
         }
-        snap.meta.stamp = epics_now();
+        snap.meta.stamp = EpicsTime::now();
         Self::offer_current(&mut state, mask::VALUE | mask::LOG);
         Ok(true)
     }

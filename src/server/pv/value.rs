@@ -1,20 +1,7 @@
 //! Values for PVs: what converts into a [`Value`], convenience reads of one,
 //! and the resizing a channel's element count asks for.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use crate::proto::dbr::{EpicsTime, Value, EPICS_EPOCH_OFFSET_SECS};
-
-/// The current time as an EPICS timestamp.
-pub fn epics_now() -> EpicsTime {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    EpicsTime {
-        secs: d.as_secs().saturating_sub(EPICS_EPOCH_OFFSET_SECS) as u32,
-        nanos: d.subsec_nanos(),
-    }
-}
+use crate::proto::dbr::Value;
 
 /// Things that can become a [`Value`]: scalars, vectors and strings of the
 /// native types, so examples can write `Pv::new("x", 1.5)`.

@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use crate::proto::command::mask;
+use crate::proto::dbr::EpicsTime;
 use crate::proto::dbr::Value;
-use crate::server::pv::{epics_now, PvHandle};
 use crate::server::PutError;
+use crate::server::PvHandle;
 
 use super::super::record::link::{Link, Process};
 use super::super::record::meta::property_changed;
@@ -92,7 +93,7 @@ impl Engine {
         };
         let (out, out_link, flnk) = {
             let mut rec = cell.rec();
-            let out = rec.process(&inputs, epics_now());
+            let out = rec.process(&inputs, EpicsTime::now());
             (out, rec.link("OUT"), rec.link("FLNK"))
         };
         self.post(i, &out);
