@@ -136,6 +136,7 @@ pub mod net;
 pub mod proto;
 mod rng;
 pub mod server;
+mod sync;
 
 /// The README's Rust examples, compiled and run as doc tests.
 #[cfg(doctest)]

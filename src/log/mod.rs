@@ -35,7 +35,7 @@ mod global;
 mod guard;
 mod handler;
 mod handler_filter;
-mod json;
+pub(crate) mod json;
 mod layer;
 mod level;
 mod record;

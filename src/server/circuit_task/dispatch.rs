@@ -296,55 +296,16 @@ impl Circuit {
     }
 }
 
-/// The header a request had on the wire, rebuilt from the decoded command
-/// (ERROR replies quote it so the client can match the failed request).
-/// Reads and writes carry theirs in their [`IoRequest`].
+/// The header a request had on the wire, as ERROR replies quote it so the
+/// client can match the failed request: the encoder's ([`Command::header`])
+/// with the payload size zeroed, or an obsolete command's own. Reads and
+/// writes carry theirs in their [`IoRequest`].
 fn request_header(cmd: &Command) -> Header {
-    use crate::proto::command::id;
-    let (command, data_type, data_count, parameter1, parameter2) = match cmd {
-        Command::EventAddRequest {
-            data_type,
-            data_count,
-            sid,
-            subscriptionid,
-            ..
-        } => (
-            id::EVENT_ADD,
-            data_type.code(),
-            *data_count,
-            *sid,
-            *subscriptionid,
-        ),
-        Command::EventCancelRequest {
-            data_type,
-            data_count,
-            sid,
-            subscriptionid,
-        } => (
-            id::EVENT_CANCEL,
-            data_type.code(),
-            *data_count,
-            *sid,
-            *subscriptionid,
-        ),
-        Command::ClearChannelRequest { sid, cid } => (id::CLEAR_CHANNEL, 0, 0, *sid, *cid),
-        Command::CreateChanRequest { cid, version, .. } => {
-            (id::CREATE_CHAN, 0, 0, *cid, u32::from(*version))
-        }
-        Command::SearchRequest { cid, .. } => (id::SEARCH, 0, 0, *cid, *cid),
-        Command::EchoRequest => (id::ECHO, 0, 0, 0, 0),
-        Command::EventsOffRequest => (id::EVENTS_OFF, 0, 0, 0, 0),
-        Command::EventsOnRequest => (id::EVENTS_ON, 0, 0, 0, 0),
-        Command::ReadSyncRequest => (id::READ_SYNC, 0, 0, 0, 0),
-        Command::Obsolete { header, .. } => return *header,
-        _ => (0, 0, 0, 0, 0),
-    };
-    Header {
-        command,
-        payload_size: 0,
-        data_type,
-        data_count,
-        parameter1,
-        parameter2,
+    match cmd {
+        Command::Obsolete { header, .. } => *header,
+        _ => Header {
+            payload_size: 0,
+            ..cmd.header()
+        },
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use super::{BoxFuture, Pv, PvHandle};
 use crate::server::dynamic::DynamicPvs;
 use crate::server::error::ServerError;
-use crate::server::subscription::lock;
+use crate::sync::lock;
 
 /// A set of PVs sharing a name prefix, plus tasks to start with the server
 /// (simulations, periodic updates).

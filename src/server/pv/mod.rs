@@ -36,7 +36,8 @@ use crate::proto::dbr::{self, DbrType, EpicsTime, Metadata, NativeType, Value};
 use crate::proto::status::{AlarmSeverity, AlarmStatus};
 use crate::server::access::DEFAULT_GROUP;
 use crate::server::error::{eca, PutError};
-use crate::server::subscription::{lock, Subscription, Wakes};
+use crate::server::subscription::{Subscription, Wakes};
+use crate::sync::lock;
 
 /// A boxed, sendable future, as returned by async put hooks and startup tasks.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
