@@ -52,7 +52,7 @@ pub use config::{ColorMode, Format, LogConfig};
 pub use disable::{disable, enable_all};
 pub use error::LogError;
 pub use file::Rotation;
-pub use filter::{AddressFilter, AddressSpec, FieldFilter, Gate, PvFilter, Role, RoleFilter};
+pub use filter::{AddressFilter, AddressSpec, FieldFilter, Gate, PvFilter, RoleFilter};
 pub(crate) use global::ship_report;
 pub use global::{
     add_handler, config_logging, field_filters_active, filters_generation, finish, flush,

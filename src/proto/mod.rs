@@ -79,6 +79,18 @@ impl Role {
             Role::Server => "server",
         }
     }
+
+    /// Parses a recorded `role` field value; case-insensitive so caproto's
+    /// `CLIENT` works too.
+    pub fn from_field(value: &str) -> Option<Role> {
+        if value.eq_ignore_ascii_case("client") {
+            Some(Role::Client)
+        } else if value.eq_ignore_ascii_case("server") {
+            Some(Role::Server)
+        } else {
+            None
+        }
+    }
 }
 
 impl std::fmt::Display for Role {
