@@ -180,15 +180,6 @@ impl Network {
         seg: Segment<'_>,
         out: &mut impl FnMut(Event<'_>),
     ) {
-        let Segment {
-            seq,
-            syn,
-            ack,
-            fin,
-            rst,
-            payload,
-            missing,
-        } = seg;
         let key = if p.src <= p.dst {
             (p.src, p.dst)
         } else {
@@ -202,14 +193,18 @@ impl Network {
         let Some(c) = self.circuits.get_mut(&key) else {
             return;
         };
-        if syn {
-            c.halves[from].stream.handle_syn(seq);
+        if seg.syn {
+            c.halves[from].stream.handle_syn(seg.seq);
             if c.role_source < RoleSource::Syn {
-                c.client = if ack { 1 - from } else { from };
+                c.client = if seg.ack { 1 - from } else { from };
                 c.role_source = RoleSource::Syn;
             }
         }
-        let data_seq = if syn { seq.wrapping_add(1) } else { seq };
+        let data_seq = if seg.syn {
+            seg.seq.wrapping_add(1)
+        } else {
+            seg.seq
+        };
         c.last_seen = at.time.as_nanos();
         // Bytes that waited too long behind a hole (in either direction): the hole is lost.
         let wait = u64::try_from(cfg.reorder_wait.as_nanos()).unwrap_or(u64::MAX);
@@ -221,10 +216,10 @@ impl Network {
                 });
             }
         }
-        if c.role_source < RoleSource::Content && looks_like_ca(payload, cfg.max_message) {
+        if c.role_source < RoleSource::Content && looks_like_ca(seg.payload, cfg.max_message) {
             // Before the first message is attributed: a telling command anywhere in this
             // segment settles the roles.
-            if let Some(sender) = first_hint(payload) {
+            if let Some(sender) = first_hint(seg.payload) {
                 c.client = match sender {
                     Role::Client => from,
                     Role::Server => 1 - from,
@@ -232,20 +227,20 @@ impl Network {
                 c.role_source = RoleSource::Content;
             }
         }
-        if !payload.is_empty() || missing > 0 {
-            if missing > 0 {
+        if !seg.payload.is_empty() || seg.missing > 0 {
+            if seg.missing > 0 {
                 out(Event::Problem(Problem::Snapped {
                     packet: at.packet,
-                    orig_len: (payload.len() + missing) as u32,
-                    captured: payload.len(),
+                    orig_len: (seg.payload.len() + seg.missing) as u32,
+                    captured: seg.payload.len(),
                 }));
             }
             let now = at.time.as_nanos();
             let outcome = c.drive(from, at, cfg.max_message, out, |stream, deliver| {
                 stream.handle_segment(
                     data_seq,
-                    payload,
-                    missing,
+                    seg.payload,
+                    seg.missing,
                     cfg.max_flow_buffer,
                     at.packet,
                     now,
@@ -262,8 +257,8 @@ impl Network {
                 }));
             }
         }
-        if fin || rst {
-            let ends_now: Vec<usize> = if rst { vec![0, 1] } else { vec![from] };
+        if seg.fin || seg.rst {
+            let ends_now: Vec<usize> = if seg.rst { vec![0, 1] } else { vec![from] };
             for i in ends_now {
                 self.close_half(key, i, at, out);
             }
