@@ -5,10 +5,8 @@
 //! (thin tokio shells) -> the command-line tools in `src/bin`. Captured traffic takes
 //! a parallel path: capture bytes -> [`capture`] (sans-I/O: pcap/pcapng, TCP
 //! reassembly, names) -> the same per-command records, printed by `caproto-shark`.
-//! Logging follows caproto's handler model and lives in [`log`]; the clap arguments
-//! and value formatting shared by the tools live in [`cli`]. Interface discovery and the
-//! address lists derived from it (searches, beacons) live in [`net`]. Counters and gauges
-//! for Prometheus (server, process, captured traffic) live in [`metrics`]. Access
+//! Logging follows caproto's handler model and lives in [`log`]. Interface discovery and
+//! the address lists derived from it (searches, beacons) live in [`net`]. Access
 //! security (EPICS ACF files: text in, typed rules out, rights per user, host
 //! and group) is [`server::access`], sans-I/O apart from reading the file.
 //!
@@ -126,15 +124,19 @@
 //! `[D 03:50:28.086      circuit:  177] 127.0.0.1:51782 --->>> 127.0.0.1:5064 16B demo:temperature VersionRequest(priority=0, version=13)`.
 
 pub mod capture;
+#[doc(hidden)]
 pub mod cli;
 pub mod client;
+#[doc(hidden)]
 pub mod ioc_examples;
 pub mod log;
+#[doc(hidden)]
 pub mod metrics;
 pub mod net;
 pub mod proto;
 mod rng;
 pub mod server;
+mod sync;
 
 /// The README's Rust examples, compiled and run as doc tests.
 #[cfg(doctest)]

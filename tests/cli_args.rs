@@ -9,8 +9,9 @@ use caproto::cli::args::put::PutArgs;
 use caproto::cli::args::repeater::RepeaterArgs;
 use caproto::cli::output::format::{FloatStyle, Mode};
 use caproto::cli::output::numfmt::Radix;
-use caproto::log::{AddressSpec, Role};
+use caproto::log::AddressSpec;
 use caproto::proto::dbr::{DbrClass, DbrType, NativeType};
+use caproto::proto::Role;
 use clap::{CommandFactory, Parser};
 use std::net::{IpAddr, SocketAddr};
 

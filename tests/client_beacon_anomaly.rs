@@ -9,7 +9,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use caproto::client::{mask, ClientError, Context};
+use caproto::client::{ClientError, Context};
+use caproto::proto::command::mask;
 use caproto::proto::dbr::DbrType;
 use common::{CaEnv, ChildGuard};
 

@@ -4,7 +4,7 @@
 mod client_support;
 mod common;
 
-use caproto::client::mask;
+use caproto::proto::command::mask;
 use caproto::proto::dbr::{DbrClass, DbrType, NativeType, Value};
 use client_support::{context, next, scalar, WAIT};
 use common::CaEnv;

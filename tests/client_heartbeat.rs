@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use caproto::client::{mask, ClientError, Config, Context};
+use caproto::client::{ClientError, Config, Context};
 use caproto::proto::broadcaster::{Broadcaster, Event};
 use caproto::proto::circuit::VirtualCircuit;
+use caproto::proto::command::mask;
 use caproto::proto::command::AccessRights;
 use caproto::proto::dbr::DbrType;
 use caproto::proto::{Command, Role, PROTOCOL_VERSION};

@@ -6,7 +6,8 @@ mod common;
 
 use std::time::Duration;
 
-use caproto::client::{mask, ClientError, Context};
+use caproto::client::{ClientError, Context};
+use caproto::proto::command::mask;
 use caproto::proto::dbr::{DbrClass, DbrType, NativeType, Value};
 use client_support::{config, context, next, next_ok, scalar, WAIT};
 use common::CaEnv;

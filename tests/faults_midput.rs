@@ -19,8 +19,9 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use caproto::client::{mask, Context, Subscription};
+use caproto::client::{Context, Subscription};
 use caproto::log::{config_logging, LogConfig, SharedWriter};
+use caproto::proto::command::mask;
 use caproto::proto::dbr::{DbrClass, DbrType, NativeType, Value};
 use caproto::server::{Pv, PvDatabase, PvGroup, PvHandle, Server, ServerConfig};
 use tracing::level_filters::LevelFilter;

@@ -17,7 +17,8 @@ mod faults_support;
 
 use std::time::{Duration, Instant};
 
-use caproto::client::{mask, ClientError, Context};
+use caproto::client::{ClientError, Context};
+use caproto::proto::command::mask;
 use caproto::proto::dbr::{DbrClass, DbrType, NativeType, Value};
 
 use common::CaEnv;

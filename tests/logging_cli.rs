@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use caproto::cli::LogArgs;
+use caproto::cli::args::LogArgs;
 use clap::Parser;
 
 const ARGS_VAR: &str = "CAPROTO_LOG_TEST_CHILD_ARGS";

@@ -5,8 +5,9 @@
 mod logging_support;
 
 use caproto::log::{
-    self, AddressFilter, ColorMode, FieldFilter, LogConfig, LogError, PvFilter, Role, RoleFilter,
+    self, AddressFilter, ColorMode, FieldFilter, LogConfig, LogError, PvFilter, RoleFilter,
 };
+use caproto::proto::Role;
 use logging_support::*;
 use tracing::level_filters::LevelFilter;
 

@@ -14,7 +14,8 @@ mod faults_support;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use caproto::client::{mask, Context};
+use caproto::client::Context;
+use caproto::proto::command::mask;
 use caproto::proto::dbr::{DbrClass, DbrType, NativeType, Value};
 
 use common::CaEnv;

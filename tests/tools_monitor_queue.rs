@@ -13,7 +13,8 @@ use std::net::{TcpListener, UdpSocket};
 use std::time::{Duration, Instant};
 
 use caproto::cli::tools::client_backend::TOOL_SUB_QUEUE;
-use caproto::client::{mask, Context};
+use caproto::client::Context;
+use caproto::proto::command::mask;
 use caproto::proto::dbr::{DbrType, Value};
 use common::inproc::client_config;
 use common::raw::{header, messages};

@@ -148,10 +148,7 @@ fn wanted(m: &Message<'_>, pv: Option<&str>) -> bool {
         pv,
         our_addr: m.from,
         their_addr: m.to,
-        role: match m.sender {
-            crate::proto::Role::Client => crate::log::Role::Client,
-            crate::proto::Role::Server => crate::log::Role::Server,
-        },
+        role: m.sender,
     })
 }
 

@@ -16,7 +16,7 @@
 //! messages out of the byte stream: a loss inside a message skips that message by its size,
 //! a loss across a boundary re-synchronises only on the strong [`evidence`] of a run of
 //! believable headers, so no message is ever invented) -> `network` (connections,
-//! roles, and [`names`]: cid/sid/subscription/ioid to PV name).
+//! roles, and `names`: cid/sid/subscription/ioid to PV name).
 //!
 //! Problems are values, not errors: a corrupt record, a packet cut by the snapshot length or a
 //! CA header announcing 2 GiB is reported with its packet number and skipped. Memory is
@@ -24,7 +24,7 @@
 //! [`Config::max_flow_buffer`] bytes waiting out of order plus one message of at most
 //! [`Config::max_message`] bytes, at most [`Config::max_flows`] flows (each forgotten after its
 //! FIN/RST or [`Config::flow_idle`] without a packet), id tables capped per circuit
-//! ([`names::MAX_IDS`]), the search-name table capped, and the fragment caps.
+//! (2^20 ids per table), the search-name table capped, and the fragment caps.
 
 pub mod beacons;
 pub mod emit;
@@ -33,10 +33,10 @@ pub mod file;
 pub mod fragments;
 pub mod framer;
 pub mod link;
-pub mod names;
+mod names;
 mod network;
-pub mod problem;
-pub mod summary;
+mod problem;
+mod summary;
 pub mod tcp;
 pub mod top;
 
@@ -45,7 +45,7 @@ use std::rc::Rc;
 
 pub use names::{IdKind, PvRef};
 pub use problem::Problem;
-pub use summary::Summary;
+pub use summary::{CircuitStats, LossStats, PvStats, SearchStats, Summary};
 
 use self::file::{CaptureReader, Item};
 use self::fragments::{Defrag, FragDrop};

@@ -5,6 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::time::Duration;
 
 use super::error::ClientError;
+use crate::net::ConfigError;
 use crate::net::{self, AddrList, InterfaceSource, SystemInterfaces};
 use crate::proto::{DEFAULT_MAX_ARRAY_BYTES, DEFAULT_REPEATER_PORT, DEFAULT_SERVER_PORT};
 
@@ -149,11 +150,7 @@ impl Config {
 }
 
 fn bad(var: &'static str, value: &str, reason: impl Into<String>) -> ClientError {
-    ClientError::Config {
-        var,
-        value: value.to_string(),
-        reason: reason.into(),
-    }
+    ClientError::Config(ConfigError::new(var, value, reason))
 }
 
 fn port_var(
@@ -348,7 +345,7 @@ mod tests {
             ("EPICS_CA_MAX_ARRAY_BYTES", "lots"),
         ] {
             match cfg(&[("EPICS_CA_AUTO_ADDR_LIST", "NO"), (var, val)]) {
-                Err(ClientError::Config { var: v, .. }) => assert_eq!(v, var),
+                Err(ClientError::Config(e)) => assert_eq!(e.var, var),
                 other => panic!("{var}={val}: {other:?}"),
             }
         }

@@ -4,8 +4,10 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::net::ConfigError;
 use crate::proto::circuit::CircuitError;
 use crate::proto::dbr::DbrError;
+use crate::proto::status::{eca_msg_no, ECA_CODES};
 use crate::proto::text::escape_control;
 use crate::proto::CommandError;
 
@@ -19,14 +21,7 @@ use crate::proto::CommandError;
 #[non_exhaustive]
 pub enum ClientError {
     /// An environment variable could not be parsed.
-    Config {
-        /// The variable, e.g. `EPICS_CA_SERVER_PORT`.
-        var: &'static str,
-        /// Its offending value.
-        value: String,
-        /// What was wrong with it.
-        reason: String,
-    },
+    Config(ConfigError),
     /// A socket operation failed (binding the search socket, connecting a circuit, ...).
     Io {
         /// What we were doing.
@@ -155,9 +150,7 @@ pub enum ClientError {
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ClientError::Config { var, value, reason } => {
-                write!(f, "bad environment variable {var}={value:?}: {reason}")
-            }
+            ClientError::Config(e) => write!(f, "bad environment variable {e}"),
             ClientError::Io { context, message } => write!(f, "{context}: {message}"),
             ClientError::InvalidName(name) => write!(f, "invalid PV name {name:?}"),
             ClientError::Timeout { pv, timeout } => {
@@ -222,10 +215,12 @@ impl fmt::Display for ClientError {
 }
 
 impl std::error::Error for ClientError {
-    /// The codec or state machine error a `Dbr`, `Protocol` or `Circuit`
-    /// failure wraps.
+    /// The configuration, codec or state machine error a `Config`, `Dbr`,
+    /// `Protocol`, `Circuit` or `BadReply` failure wraps.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
+            ClientError::Config(e) => Some(e),
+            ClientError::BadReply { error, .. } => Some(error),
             ClientError::Dbr(e) => Some(e),
             ClientError::Protocol(e) => Some(e),
             ClientError::Circuit(e) => Some(e),
@@ -256,34 +251,20 @@ impl ClientError {
     }
 }
 
-/// Whether an ECA status code means success (its severity's low bit is set:
-/// SUCCESS = 1, INFO = 3).
-pub fn eca_is_success(status: u32) -> bool {
-    status & 1 == 1
-}
+pub(crate) use crate::proto::status::eca_is_success;
 
-/// A short description of common ECA status codes, for errors that arrive
-/// without a server message.
-pub fn eca_description(status: u32) -> &'static str {
-    // Message numbers (status >> 3) from the CA protocol's ECA table.
-    match status >> 3 {
-        0 => "normal successful completion",
-        7 => "unknown IO channel",
-        14 => "the data type specified is invalid",
-        19 => "channel read request failed",
-        20 => "channel write request failed",
-        21 => "channel subscription request failed",
-        22 => "invalid element count requested",
-        23 => "invalid string",
-        24 => "virtual circuit disconnect",
-        41 => "invalid event selection mask",
-        45 => "put callback timed out",
-        46 => "read access denied",
-        47 => "write access denied",
-        50 => "no reasonable data conversion between client and server types",
-        51 => "invalid channel identifier",
-        60 => "virtual circuit unresponsive",
-        _ => "request failed",
+/// A short description of an ECA status code, for errors that arrive without
+/// a server message: EPICS's message from [`crate::proto::status::ECA_CODES`]
+/// with a lower-case first letter ("write access denied"), or "request failed"
+/// for a message number the table does not know.
+pub(crate) fn eca_description(status: u32) -> String {
+    let Some(info) = ECA_CODES.get(eca_msg_no(status) as usize) else {
+        return "request failed".to_string();
+    };
+    let mut chars = info.message.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -298,5 +279,14 @@ mod tests {
         let source = dbr.source().expect("a DBR error has its source");
         assert_eq!(source.to_string(), DbrError::BadType(999).to_string());
         assert!(ClientError::Closed.source().is_none());
+    }
+
+    #[test]
+    fn eca_descriptions_come_from_the_one_table() {
+        use crate::proto::status::{ECA_BADCHID, ECA_NORDACCESS, ECA_NOWTACCESS};
+        assert_eq!(eca_description(ECA_NOWTACCESS), "write access denied");
+        assert_eq!(eca_description(ECA_NORDACCESS), "read access denied");
+        assert_eq!(eca_description(ECA_BADCHID), "invalid channel identifier");
+        assert_eq!(eca_description(200 << 3), "request failed");
     }
 }

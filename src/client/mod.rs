@@ -27,13 +27,16 @@ mod search;
 mod shared;
 mod subscription;
 
-pub use crate::proto::command::{mask, AccessRights};
 pub use channel::Channel;
 pub use config::Config;
 pub use context::{Context, DEFAULT_SUB_QUEUE};
-pub use error::{eca_description, eca_is_success, ClientError};
+pub use error::ClientError;
+/// Internal policy objects behind the context, hidden from the docs and not
+/// part of the API (some of their methods are driven only by unit tests).
+#[doc(hidden)]
 pub use governor::{Governor, Hold};
 pub use many::{MonitorSet, MonitorSpec, Readings};
+#[doc(hidden)]
 pub use search::SearchScheduler;
 pub use shared::{ChannelInfo, MonitorEvent, Reading};
 pub use subscription::Subscription;

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 /// Logging never fails *after* start-up: write errors at run time (closed pipe, full disk) stop
 /// the affected destination instead of surfacing here.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum LogError {
     /// The log file could not be opened for appending.
     OpenFile {

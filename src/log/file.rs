@@ -66,7 +66,7 @@ impl LogFile {
     }
 
     fn lock(&self) -> MutexGuard<'_, Open> {
-        self.open.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.open)
     }
 
     /// Appends one whole line, rotating first if it would pass the size limit.

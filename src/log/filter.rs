@@ -5,7 +5,6 @@
 //! passes only if the field matches; a record that lacks the field passes unless the filter is
 //! `exclusive`. Several filters on one handler compose with logical AND.
 
-use std::fmt;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::str::FromStr;
 
@@ -15,43 +14,9 @@ use tracing::Level;
 use super::glob::Glob;
 use super::target_filter::TargetFilter;
 use super::LogError;
+use crate::proto::Role;
 
-/// The local side's role in the records of a circuit or broadcaster, as in the `role` field.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
-pub enum Role {
-    /// Records produced by client code (`role = "client"`).
-    Client,
-    /// Records produced by server code (`role = "server"`).
-    Server,
-}
-
-impl Role {
-    /// The field value used by the logging contract.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Client => "client",
-            Role::Server => "server",
-        }
-    }
-
-    /// Parses a recorded field value; case-insensitive so caproto's `CLIENT` works too.
-    pub fn from_field(value: &str) -> Option<Role> {
-        if value.eq_ignore_ascii_case("client") {
-            Some(Role::Client)
-        } else if value.eq_ignore_ascii_case("server") {
-            Some(Role::Server)
-        } else {
-            None
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
+/// `--log-role` and filter values: `client` or `server`, any case.
 impl FromStr for Role {
     type Err = LogError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -4,8 +4,9 @@
 //! filters (pitfall 1). One reload around the `Vec` of slots, rather than one per slot, keeps the
 //! hot path at one uncontended read lock per tracing call instead of one per slot.
 
+use crate::sync::lock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tracing_subscriber::filter::Filtered;
 use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
@@ -42,10 +43,6 @@ static FIELD_FILTERS: AtomicBool = AtomicBool::new(false);
 /// Bumped at every change of any handler's level or filters.
 static FILTERS_GENERATION: AtomicU64 = AtomicU64::new(0);
 static INSTALL: Mutex<()> = Mutex::new(());
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// Installs our subscriber with all slots inactive, once per process.
 fn global() -> Result<&'static Global, LogError> {

@@ -2,7 +2,7 @@
 
 use super::Handler;
 
-/// Returned by [`crate::cli::LogArgs::init`]; keep it alive for the whole of `main`.
+/// Returned when logging is set up (the tools' `LogArgs::init` returns one); keep it alive for the whole of `main`.
 ///
 /// Dropping it flushes every log destination (waiting a bounded time for shipping queues) and
 /// reports shipping destinations that dropped records ([`super::finish`]); it does not remove

@@ -14,9 +14,10 @@ use tracing::subscriber::Interest;
 use tracing::{Event, Metadata};
 use tracing_subscriber::layer::{Context, Filter};
 
-use super::filter::{FieldFilter, Role, SeenFields};
+use super::filter::{FieldFilter, SeenFields};
 use super::stackbuf::StackBuf;
 use super::MAX_FILTERS;
+use crate::proto::Role;
 
 /// Targets whose records follow the handler level; all others are capped at [`FOREIGN_CAP`].
 /// A string prefix, so the binaries' own targets (`caproto_get`, ...) count as ours.
@@ -218,7 +219,7 @@ impl FilterVisitor<'_> {
 
     fn role(&mut self, text: &str) {
         self.seen.role_present = true;
-        self.seen.role = super::filter::Role::from_field(text);
+        self.seen.role = Role::from_field(text);
     }
 }
 
@@ -247,7 +248,7 @@ impl Visit for FilterVisitor<'_> {
             "role" if self.want_role => {
                 let b = StackBuf::<16>::debug_of(value);
                 self.seen.role_present = true;
-                self.seen.role = b.and_then(|b| super::filter::Role::from_field(b.as_str()));
+                self.seen.role = b.and_then(|b| Role::from_field(b.as_str()));
             }
             // Everything else (notably `command`) is never formatted here.
             _ => {}

@@ -71,8 +71,8 @@ pub(crate) fn append_origin(out: &mut String, origin: &super::syslog::Origin) {
     }
 }
 
-/// Appends `s` as a JSON string literal.
-fn push_string(out: &mut String, s: &str) {
+/// Appends `s` as a JSON string literal (the crate's one JSON string escaper).
+pub(crate) fn push_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {

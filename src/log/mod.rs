@@ -17,7 +17,8 @@
 //!   TCP, or RFC 5424 syslog over TCP, UDP or a Unix datagram socket) through a bounded queue
 //!   and a background thread, so logging never waits for the network.
 //!
-//! Command-line tools use [`crate::cli::LogArgs`] instead of calling this directly.
+//! The command-line tools set this up from their logging flags (the hidden
+//! `cli::args::LogArgs`) instead of calling it directly.
 //!
 //! Cost: a record below every handler's level is rejected by tracing's static max level (a
 //! couple of ns); a record rejected by a PV filter is decided on borrowed `&str`s without
@@ -34,7 +35,7 @@ mod global;
 mod guard;
 mod handler;
 mod handler_filter;
-mod json;
+pub(crate) mod json;
 mod layer;
 mod level;
 mod record;
@@ -51,7 +52,7 @@ pub use config::{ColorMode, Format, LogConfig};
 pub use disable::{disable, enable_all};
 pub use error::LogError;
 pub use file::Rotation;
-pub use filter::{AddressFilter, AddressSpec, FieldFilter, Gate, PvFilter, Role, RoleFilter};
+pub use filter::{AddressFilter, AddressSpec, FieldFilter, Gate, PvFilter, RoleFilter};
 pub(crate) use global::ship_report;
 pub use global::{
     add_handler, config_logging, field_filters_active, filters_generation, finish, flush,

@@ -3,10 +3,10 @@
 //! them and from the `EPICS_CA_*` / `EPICS_CAS_*` variables.
 //!
 //! Two layers, so the policy can be tested without a network:
-//! - [`interfaces`] asks the operating system (`getifaddrs`) once and returns
+//! - [`discover`] asks the operating system (`getifaddrs`) once and returns
 //!   plain [`Interface`] values; the [`InterfaceSource`] trait lets tests
 //!   and embedders hand in a made-up host instead.
-//! - [`addr_list`] turns (interfaces, environment) into an [`AddrList`]: the
+//! - [`search_list`] and [`beacon_list`] turn (interfaces, environment) into an [`AddrList`]: the
 //!   destinations in order, each with the reason it is there, which the
 //!   client and server log once at `-vv` (DEBUG).
 //!
@@ -14,12 +14,15 @@
 //! libCom's broadcast discovery, rsrv for the server side); see
 //! `docs/networking.md` for the user-facing summary.
 
-pub mod addr_list;
-pub mod identity;
-pub mod interfaces;
+mod addr_list;
+mod config_error;
+mod identity;
+mod interfaces;
 
 pub use addr_list::{
-    beacon_list, broadcast_addresses, is_auto_on, search_list, AddrList, Listed, Origin,
+    beacon_list, broadcast_addresses, is_auto_on, search_list, AddrList, Found, Listed, Origin,
+    Skipped,
 };
-pub use identity::{host_name, user_name};
-pub use interfaces::{Interface, InterfaceSource, SystemInterfaces};
+pub use config_error::ConfigError;
+pub use identity::{account_name, host_name, user_name};
+pub use interfaces::{discover, Interface, InterfaceSource, SystemInterfaces};

@@ -31,6 +31,7 @@ pub struct Header {
 
 /// Why header bytes could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HeaderError {
     /// Fewer bytes than the header needs; `needed` is the full header length.
     Incomplete {

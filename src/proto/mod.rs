@@ -16,7 +16,11 @@ pub mod status;
 pub mod text;
 pub mod trace;
 
+// Shorter paths the crate's own code still uses; hidden so the documentation
+// shows each item once, under `command` and `header`.
+#[doc(hidden)]
 pub use command::{Command, CommandError};
+#[doc(hidden)]
 pub use header::{Header, HeaderError};
 
 /// Default CA server (TCP and UDP search) port, used when `EPICS_CA_SERVER_PORT` is unset.
@@ -73,6 +77,18 @@ impl Role {
         match self {
             Role::Client => "client",
             Role::Server => "server",
+        }
+    }
+
+    /// Parses a recorded `role` field value; case-insensitive so caproto's
+    /// `CLIENT` works too.
+    pub fn from_field(value: &str) -> Option<Role> {
+        if value.eq_ignore_ascii_case("client") {
+            Some(Role::Client)
+        } else if value.eq_ignore_ascii_case("server") {
+            Some(Role::Server)
+        } else {
+            None
         }
     }
 }

@@ -16,11 +16,10 @@
 //! interface when serving on the wildcard; a server on 127.0.0.1 beacons to
 //! 127.0.0.1 and never beyond the host.
 
-use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use crate::net::{self, AddrList, InterfaceSource, SystemInterfaces};
+use crate::net::{self, AddrList, ConfigError, InterfaceSource, SystemInterfaces};
 use crate::proto::{DEFAULT_REPEATER_PORT, DEFAULT_SERVER_PORT};
 
 /// Everything the server needs to know about its network setup.
@@ -92,25 +91,6 @@ impl Default for ServerConfig {
     }
 }
 
-/// A malformed environment variable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// The variable's name.
-    pub var: &'static str,
-    /// Its value.
-    pub value: String,
-    /// What was wrong.
-    pub reason: &'static str,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={:?}: {}", self.var, self.value, self.reason)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
 impl ServerConfig {
     /// Read the configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -159,7 +139,7 @@ impl ServerConfig {
             return Err(ConfigError {
                 var: "EPICS_CAS_INTF_ADDR_LIST",
                 value: get("EPICS_CAS_INTF_ADDR_LIST").unwrap_or_default(),
-                reason: "0.0.0.0 cannot be listed with other interface addresses",
+                reason: "0.0.0.0 cannot be listed with other interface addresses".into(),
             });
         }
 
@@ -179,7 +159,7 @@ impl ServerConfig {
                     return Err(ConfigError {
                         var,
                         value: v,
-                        reason: "expected a positive number of seconds",
+                        reason: "expected a positive number of seconds".into(),
                     })
                 }
             },
@@ -244,7 +224,7 @@ impl ServerConfig {
                     return Err(ConfigError {
                         var: "EPICS_CA_MAX_ARRAY_BYTES",
                         value: v,
-                        reason: "expected a byte count",
+                        reason: "expected a byte count".into(),
                     })
                 }
             },
@@ -296,7 +276,7 @@ fn parse_port(var: &'static str, v: &str) -> Result<u16, ConfigError> {
     v.trim().parse::<u16>().map_err(|_| ConfigError {
         var,
         value: v.to_string(),
-        reason: "expected a port number 0..=65535",
+        reason: "expected a port number 0..=65535".into(),
     })
 }
 
@@ -310,7 +290,7 @@ fn parse_addr(
     let err = || ConfigError {
         var,
         value: whole.to_string(),
-        reason: "expected IPv4 addresses (optionally with :port) separated by spaces",
+        reason: "expected IPv4 addresses (optionally with :port) separated by spaces".into(),
     };
     if let Ok(a) = item.parse::<SocketAddrV4>() {
         return Ok(a);

@@ -78,7 +78,7 @@ impl DynamicPvs {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Created> {
-        self.created.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.created)
     }
 
     fn full(&self, created: &Created) -> bool {

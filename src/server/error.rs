@@ -8,19 +8,20 @@ use std::net::SocketAddr;
 
 /// The ECA status codes the server puts in replies and ERROR messages, under
 /// short names; the one table of codes is [`crate::proto::status`].
-pub mod eca {
+pub(crate) mod eca {
     pub use crate::proto::status::{
         ECA_ADDFAIL as ADDFAIL, ECA_BADCHID as BADCHID, ECA_BADCOUNT as BADCOUNT,
-        ECA_BADMASK as BADMASK, ECA_BADSTR as BADSTR, ECA_BADTYPE as BADTYPE,
-        ECA_GETFAIL as GETFAIL, ECA_INTERNAL as INTERNAL, ECA_NOCONVERT as NOCONVERT,
-        ECA_NORDACCESS as NORDACCESS, ECA_NORMAL as NORMAL, ECA_NOSUPPORT as NOSUPPORT,
-        ECA_NOWTACCESS as NOWTACCESS, ECA_PUTFAIL as PUTFAIL, ECA_TOLARGE as TOLARGE,
+        ECA_BADMASK as BADMASK, ECA_BADTYPE as BADTYPE, ECA_GETFAIL as GETFAIL,
+        ECA_INTERNAL as INTERNAL, ECA_NOCONVERT as NOCONVERT, ECA_NORDACCESS as NORDACCESS,
+        ECA_NORMAL as NORMAL, ECA_NOSUPPORT as NOSUPPORT, ECA_NOWTACCESS as NOWTACCESS,
+        ECA_PUTFAIL as PUTFAIL,
     };
 }
 
 /// Why a write to a PV was refused. Each kind maps to the ECA code the
 /// client receives (see [`PutError::eca`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PutError {
     /// The PV is read-only (`ECA_NOWTACCESS`).
     ReadOnly,
@@ -65,6 +66,7 @@ impl std::error::Error for PutError {}
 
 /// Why the server could not start.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ServerError {
     /// A socket could not be bound.
     Bind {
@@ -78,7 +80,7 @@ pub enum ServerError {
     /// Another socket-level failure (option setting, local address lookup).
     Io(std::io::Error),
     /// The configuration is invalid.
-    Config(super::config::ConfigError),
+    Config(crate::net::ConfigError),
     /// Two PVs with one name were added to a database.
     DuplicatePv(String),
 }
@@ -113,8 +115,8 @@ impl From<std::io::Error> for ServerError {
     }
 }
 
-impl From<super::config::ConfigError> for ServerError {
-    fn from(e: super::config::ConfigError) -> Self {
+impl From<crate::net::ConfigError> for ServerError {
+    fn from(e: crate::net::ConfigError) -> Self {
         ServerError::Config(e)
     }
 }

@@ -23,8 +23,9 @@ use std::sync::{Arc, Mutex};
 
 use tracing::level_filters::LevelFilter;
 
-use crate::log::{self, AddressSpec, FieldFilter, Handler, LogError, PvFilter, Role};
+use crate::log::{self, AddressSpec, FieldFilter, Handler, LogError, PvFilter};
 use crate::proto::dbr::Value;
+use crate::proto::Role;
 use crate::server::{PutError, Pv, PvGroup};
 
 /// Access-security group of the log-control PVs, for ACF rules such as

@@ -7,7 +7,7 @@
 //! out to every subscriber through bounded per-subscriber queues.
 //!
 //! Access security: give PVs a group with [`Pv::access_group`], load an ACF
-//! file into [`Server::access`] ([`AccessControl::load`]); see [`access`].
+//! file into [`Server::access`] ([`access::AccessControl::load`]); see [`access`].
 //!
 //! EPICS database files: [`db`] reads them (records, fields, macros).
 
@@ -18,12 +18,12 @@ pub mod bench_hooks;
 mod bind;
 mod circuit_task;
 mod circuit_threads;
-pub mod config;
+mod config;
 pub mod db;
-pub mod dynamic;
-pub mod error;
+mod dynamic;
+mod error;
 pub mod log_control;
-pub mod pv;
+mod pv;
 mod realtime;
 mod search_thread;
 #[allow(clippy::module_inception)]
@@ -32,13 +32,11 @@ pub mod stats;
 mod subscription;
 mod udp;
 
-pub use access::{AccessControl, AccessRules, HostCheck, Rights};
-pub use config::{ConfigError, ServerConfig};
+pub use config::ServerConfig;
 pub use dynamic::DynamicPvs;
-pub use error::{eca, PutError, ServerError};
+pub use error::{PutError, ServerError};
 pub use pv::{
-    epics_now, BoxFuture, IntoValue, PutResult, Pv, PvDatabase, PvGroup, PvHandle, PvSnapshot,
-    ValueExt,
+    BoxFuture, IntoValue, PutResult, Pv, PvDatabase, PvGroup, PvHandle, PvSnapshot, ValueExt,
 };
 pub use server::{termination, Server};
 pub use subscription::QUEUE_DEPTH;

@@ -14,9 +14,10 @@
 //! a circuit thread with real-time priority then preempted the poster each
 //! time to send a handful of events.
 
+use crate::sync::lock;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
@@ -25,12 +26,6 @@ use crate::proto::dbr::DbrType;
 
 /// Most snapshots one subscription holds before dropping the oldest.
 pub const QUEUE_DEPTH: usize = 8;
-
-/// Lock a mutex, recovering from poisoning (a panicked holder cannot leave
-/// these queues in a state worse than "some events missing").
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// The ready list and wake-up shared by all subscriptions of one circuit.
 #[derive(Default)]

@@ -9,8 +9,25 @@ use tracing::Level;
 use super::log_ship::ShipSpec;
 use crate::log::{
     self, AddressFilter, AddressSpec, ColorMode, FieldFilter, Format, Handler, LogConfig, LogError,
-    LogGuard, PvFilter, Role, RoleFilter, Rotation, TargetFilter,
+    LogGuard, PvFilter, RoleFilter, Rotation, TargetFilter,
 };
+use crate::proto::Role;
+
+/// `--log-role client|server`: the protocol's [`Role`], with the help text
+/// the completions and man pages show for each value.
+impl clap::ValueEnum for Role {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Role::Client, Role::Server]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let help = match self {
+            Role::Client => "Records produced by client code (`role = \"client\"`)",
+            Role::Server => "Records produced by server code (`role = \"server\"`)",
+        };
+        Some(clap::builder::PossibleValue::new(self.as_str()).help(help))
+    }
+}
 
 /// Verbosity and log routing, shared by every binary (`#[command(flatten)] log: LogArgs`).
 ///

@@ -19,7 +19,8 @@ use std::str::FromStr;
 
 use tracing::level_filters::LevelFilter;
 
-use crate::log::{self, AddressSpec, LogError, Role, ShipTarget};
+use crate::log::{self, AddressSpec, LogError, ShipTarget};
+use crate::proto::Role;
 
 /// One `--log-ship` argument.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -42,6 +42,7 @@ pub struct ParseMode {
 
 /// Why DATA could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PutDataError {
     /// More elements than `--array-pad` allows.
     PadTooSmall { elements: usize, pad: usize },

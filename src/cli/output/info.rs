@@ -115,24 +115,10 @@ fn metadata_lines(s: &mut String, dbr_type: DbrType, meta: &Metadata) {
     }
 }
 
-/// A JSON string literal.
+/// A JSON string literal (escaped by the logging's JSON writer, so the two agree).
 pub fn json_string(text: &str) -> String {
     let mut s = String::with_capacity(text.len() + 2);
-    s.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => s.push_str("\\\""),
-            '\\' => s.push_str("\\\\"),
-            '\n' => s.push_str("\\n"),
-            '\r' => s.push_str("\\r"),
-            '\t' => s.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(s, "\\u{:04x}", c as u32);
-            }
-            c => s.push(c),
-        }
-    }
-    s.push('"');
+    crate::log::json::push_string(&mut s, text);
     s
 }
 

@@ -4,7 +4,7 @@
 //! (shortest digits capped at 8 decimals, common padding, scientific notation
 //! for wide ranges, 75-column wrapping, `...` summaries above 1000 elements).
 
-use crate::cli::output::numfmt::{py_repr_f32, py_repr_f64};
+use crate::cli::output::numfmt::{py_repr_f32, py_repr_f64, shortest_digits};
 use crate::proto::dbr::Value;
 
 const LINE_WIDTH: usize = 75;
@@ -96,17 +96,9 @@ fn int_array(v: &[i64]) -> String {
     layout(words, summary)
 }
 
-/// Shortest digits of element `i` (from `sci`, Rust's `{:e}`), as `(digits, exponent, negative)`.
-fn digits_of(sci: &str) -> (String, i32, bool) {
-    let (mant, exp) = sci.split_once('e').unwrap_or((sci, "0"));
-    let negative = mant.starts_with('-');
-    let digits = mant.chars().filter(char::is_ascii_digit).collect();
-    (digits, exp.parse().unwrap_or(0), negative)
-}
-
 /// numpy's positional form with unique digits, at most 8 decimals, zeros trimmed, point kept.
 fn positional(x: f64, sci: &str) -> (String, String) {
-    let (digits, exp, negative) = digits_of(sci);
+    let (digits, exp, negative) = shortest_digits(sci);
     let frac_needed = (digits.len() as i32 - 1 - exp).max(0) as usize;
     let text = if frac_needed > PRECISION {
         let t = format!("{:.*}", PRECISION, x.abs());
@@ -121,7 +113,7 @@ fn positional(x: f64, sci: &str) -> (String, String) {
 
 /// numpy's scientific form: `(int part with sign, fraction digits, exponent)`.
 fn scientific(x: f64, sci: &str) -> (String, String, i32) {
-    let (digits, exp, negative) = digits_of(sci);
+    let (digits, exp, negative) = shortest_digits(sci);
     let sign = if negative { "-" } else { "" };
     if digits.len() - 1 > PRECISION {
         let t = format!("{:.*e}", PRECISION, x.abs());

@@ -91,7 +91,7 @@ pub fn format_g(x: f64, prec: usize) -> String {
 
 /// Shortest decimal digits and decimal exponent of a finite float, from
 /// Rust's round-trip `{:e}` text: `(digits without point, exponent, negative)`.
-fn shortest_digits(sci: &str) -> (String, i32, bool) {
+pub(crate) fn shortest_digits(sci: &str) -> (String, i32, bool) {
     let (mant, exp) = split_exp(sci);
     let negative = mant.starts_with('-');
     let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();

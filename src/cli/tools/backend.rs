@@ -12,6 +12,7 @@ use crate::proto::text::escape_control;
 /// Why a tool could not do what was asked for one PV. `Display` gives the
 /// one-line message printed to standard error.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ToolError {
     /// No server answered the search in time.
     NotFound {

@@ -461,7 +461,7 @@ mod tests {
         let vars = [("EPICS_CA_SERVER_PORT", "seventy")];
         assert!(matches!(
             tool_config(env(&vars), 0, false),
-            Err(ClientError::Config { .. })
+            Err(ClientError::Config(_))
         ));
     }
 }

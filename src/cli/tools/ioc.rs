@@ -9,10 +9,11 @@ use std::sync::Arc;
 use crate::cli::args::ioc::IocArgs;
 use crate::ioc_examples::{self, defaultdict, ExampleOptions};
 use crate::metrics::{LogShipCollector, MetricsRegistry, ProcessCollector, ServerMetrics};
+use crate::server::access::HostCheck;
 use crate::server::access::{load_file, putlog_handler};
 use crate::server::db::{load_files, DbError, DbIoc, Macros, DEFAULT_INCLUDE_PATH};
 use crate::server::log_control::{log_control_group, LogControlInit};
-use crate::server::{HostCheck, PvDatabase, Server, ServerConfig};
+use crate::server::{PvDatabase, Server, ServerConfig};
 
 /// The name that selects the on-demand server.
 pub const DEFAULTDICT: &str = "defaultdict";

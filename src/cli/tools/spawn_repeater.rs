@@ -24,6 +24,7 @@ pub enum RepeaterStart {
 /// Why no repeater could be started (the tools log this and carry on:
 /// without a repeater only beacon-driven reconnection is slower).
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum RepeaterError {
     /// `EPICS_CA_REPEATER_PORT` (or the interface list) is unusable.
     Config(String),

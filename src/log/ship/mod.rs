@@ -114,7 +114,7 @@ fn notice_thread(target: ShipTarget, rx: Receiver<Notice>) {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.state)
     }
 }
 

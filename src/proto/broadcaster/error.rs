@@ -6,6 +6,7 @@ use crate::proto::{CommandError, Role};
 
 /// Errors of [`Broadcaster`](super::Broadcaster) and [`Repeater`](super::Repeater).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum BroadcastError {
     /// A datagram ended in the middle of a command; the rest of it was dropped.
     Truncated {

@@ -55,6 +55,7 @@ impl fmt::Display for CalcErrorKind {
 
 /// A refused expression: where (byte offset into the text) and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CalcError {
     /// Byte offset of the element that could not be taken (the text's length
     /// when the expression ended too early).

@@ -15,6 +15,7 @@ use crate::proto::{Command, CommandError, Role};
 /// the circuit remains usable; a server typically answers with an
 /// `ErrorResponse`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Violation {
     /// The command can only be sent by the other role (e.g. a client sending a response).
     WrongSender {
@@ -110,6 +111,7 @@ pub struct Refused {
 
 /// Errors of [`VirtualCircuit`](super::VirtualCircuit).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum CircuitError {
     /// We tried to send a command the protocol does not allow now; nothing was written.
     Local(Violation),

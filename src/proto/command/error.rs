@@ -7,6 +7,7 @@ use crate::proto::Direction;
 ///
 /// `command` fields name the command (`"READ_NOTIFY"`) so that messages read well in logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CommandError {
     /// The header's command id is not one EPICS defines.
     UnknownCommand(u16),

@@ -4,6 +4,7 @@ use super::{DbrType, NativeType};
 
 /// Why a DBR payload could not be decoded, encoded or converted.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum DbrError {
     /// The payload holds fewer bytes than the type and element count need.
     Truncated {

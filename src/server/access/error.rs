@@ -105,6 +105,7 @@ impl fmt::Display for AcfErrorKind {
 
 /// An ACF text was refused at `line` (1-based) for `kind`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AcfError {
     /// Line of the offending token.
     pub line: u32,

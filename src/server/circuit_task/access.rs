@@ -17,7 +17,7 @@ use std::sync::Arc;
 use super::{Circuit, Subscription};
 use crate::proto::command::{AccessRights, Command};
 use crate::proto::dbr;
-use crate::server::access::{AccessRules, HostCheck, Rights};
+use crate::server::access::{AccessRules, HostCheck, Rights, PUTLOG_TARGET};
 use crate::server::error::{eca, PutError};
 use crate::server::pv::{PvHandle, PvSnapshot};
 
@@ -137,7 +137,7 @@ impl Circuit {
         self.shared.metrics.putlog_record();
         let new = pv.snapshot();
         let (user, host) = self.identity();
-        tracing::info!(target: "caproto::putlog", pv = pv.name(), our_addr = %self.local,
+        tracing::info!(target: PUTLOG_TARGET, pv = pv.name(), our_addr = %self.local,
             their_addr = %self.peer, role = "server", user, host = %host,
             old = %old.value, new = %new.value,
             "put");

@@ -84,6 +84,7 @@ impl fmt::Display for DbErrorKind {
 
 /// A database text was refused in `file` at `line` (1-based).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DbError {
     /// The file as it was named (or `<text>`).
     pub file: String,

@@ -16,7 +16,7 @@
 
 pub mod alarm;
 mod error;
-pub mod ioc;
+mod ioc;
 mod lex;
 mod load;
 mod macros;

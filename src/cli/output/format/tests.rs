@@ -5,6 +5,8 @@
 #![allow(clippy::approx_constant)] // 3.14159 is the test IOC's value, not an approximation of pi.
 
 use super::*;
+use crate::cli::output::eca;
+use crate::cli::output::numfmt::Radix;
 use crate::proto::dbr::{EpicsTime, NativeType, EPICS_EPOCH_OFFSET_SECS};
 
 fn reading(class: DbrClass, value: Value) -> Reading {

@@ -8,9 +8,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use crate::proto::command::mask;
+use crate::proto::dbr::EpicsTime;
 use crate::proto::dbr::Value;
-use crate::server::pv::{epics_now, PvHandle, PvSnapshot};
+use crate::server::pv::PvSnapshot;
 use crate::server::PutError;
+use crate::server::PvHandle;
 
 use super::super::record::link::{Link, Process};
 use super::super::record::meta::property_changed;
@@ -100,9 +102,9 @@ impl Engine {
                     .collect(),
             };
             rec = cell.rec();
-            rec.process(&inputs, epics_now())
+            rec.process(&inputs, EpicsTime::now())
         } else {
-            rec.process(&Inputs::default(), epics_now())
+            rec.process(&Inputs::default(), EpicsTime::now())
         };
         // A processing writes no link field: OUT and FLNK are as read above.
         drop(rec);

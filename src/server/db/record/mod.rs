@@ -4,7 +4,7 @@
 //! A [`Record`] is built from a parsed [`RecordDef`]
 //! ([`Record::new`] refuses unknown types, unknown fields and values a
 //! field cannot hold, naming the line). The server shell
-//! ([`crate::server::db::ioc`]) drives it:
+//! ([`crate::server::db::DbIoc`]) drives it:
 //!
 //! 1. [`Record::input_links`] says which links to read; the shell reads the
 //!    target fields (processing PP targets first) and hands them back;

@@ -18,22 +18,26 @@
 //! });
 //! ```
 
+mod database;
+mod value;
+
+pub use database::{PvDatabase, PvGroup};
+pub(crate) use value::{pad, truncate};
+pub use value::{IntoValue, ValueExt};
+
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::access::DEFAULT_GROUP;
-use super::dynamic::DynamicPvs;
-use super::error::{eca, PutError, ServerError};
-use super::subscription::{lock, Subscription, Wakes};
 use crate::proto::command::mask;
-use crate::proto::dbr::{
-    self, DbrType, EpicsTime, Metadata, NativeType, Value, EPICS_EPOCH_OFFSET_SECS,
-};
+use crate::proto::dbr::{self, DbrType, EpicsTime, Metadata, NativeType, Value};
 use crate::proto::status::{AlarmSeverity, AlarmStatus};
+use crate::server::access::DEFAULT_GROUP;
+use crate::server::error::{eca, PutError};
+use crate::server::subscription::{Subscription, Wakes};
+use crate::sync::lock;
 
 /// A boxed, sendable future, as returned by async put hooks and startup tasks.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -62,91 +66,6 @@ pub struct PvSnapshot {
     pub value: Value,
     /// Alarm, timestamp, limits, units, enum strings.
     pub meta: Metadata,
-}
-
-/// The current time as an EPICS timestamp.
-pub fn epics_now() -> EpicsTime {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    EpicsTime {
-        secs: d.as_secs().saturating_sub(EPICS_EPOCH_OFFSET_SECS) as u32,
-        nanos: d.subsec_nanos(),
-    }
-}
-
-/// Things that can become a [`Value`]: scalars, vectors and strings of the
-/// native types, so examples can write `Pv::new("x", 1.5)`.
-pub trait IntoValue {
-    /// Convert into a value.
-    fn into_value(self) -> Value;
-}
-
-impl IntoValue for Value {
-    fn into_value(self) -> Value {
-        self
-    }
-}
-
-macro_rules! into_value {
-    ($t:ty, $variant:ident) => {
-        impl IntoValue for $t {
-            fn into_value(self) -> Value {
-                Value::$variant(vec![self])
-            }
-        }
-        impl IntoValue for Vec<$t> {
-            fn into_value(self) -> Value {
-                Value::$variant(self)
-            }
-        }
-        impl<const N: usize> IntoValue for [$t; N] {
-            fn into_value(self) -> Value {
-                Value::$variant(self.to_vec())
-            }
-        }
-    };
-}
-into_value!(f64, Double);
-into_value!(f32, Float);
-into_value!(i32, Long);
-into_value!(i16, Short);
-into_value!(u8, Char);
-
-impl IntoValue for &str {
-    fn into_value(self) -> Value {
-        Value::String(vec![self.to_string()])
-    }
-}
-impl IntoValue for String {
-    fn into_value(self) -> Value {
-        Value::String(vec![self])
-    }
-}
-impl IntoValue for Vec<String> {
-    fn into_value(self) -> Value {
-        Value::String(self)
-    }
-}
-
-/// Convenience reads of a value's first element.
-pub trait ValueExt {
-    /// First element as f64 (numbers and enums; strings are parsed).
-    fn as_f64(&self) -> Option<f64>;
-}
-
-impl ValueExt for Value {
-    fn as_f64(&self) -> Option<f64> {
-        match self {
-            Value::Double(v) => v.first().copied(),
-            Value::Float(v) => v.first().map(|&x| f64::from(x)),
-            Value::Long(v) => v.first().map(|&x| f64::from(x)),
-            Value::Short(v) => v.first().map(|&x| f64::from(x)),
-            Value::Enum(v) => v.first().map(|&x| f64::from(x)),
-            Value::Char(v) => v.first().map(|&x| f64::from(x)),
-            Value::String(v) => v.first().and_then(|s| s.trim().parse().ok()),
-        }
-    }
 }
 
 /// A PV definition, built with chained calls and then added to a [`PvGroup`].
@@ -305,7 +224,7 @@ impl Pv {
         let native = self.value.native_type();
         let max_count = self.max_count.unwrap_or(0).max(self.value.len()).max(1);
         let mut meta = self.meta;
-        meta.stamp = epics_now();
+        meta.stamp = EpicsTime::now();
         let record_type = self
             .record_type
             .unwrap_or_else(|| default_record_type(native, max_count).to_string());
@@ -472,7 +391,7 @@ impl PvHandle {
         let value = self.coerce(value)?;
         let mut state = lock(&self.0.state);
         let mut meta = state.current.meta.clone();
-        meta.stamp = epics_now();
+        meta.stamp = EpicsTime::now();
         edit(&mut meta);
         let mut events = mask::VALUE | mask::LOG;
         events |= change_mask(&state.current.meta, &meta);
@@ -616,7 +535,7 @@ impl PvHandle {
             Ok(false) => return Ok(false),
             Err(e) => return Err(PutError::Status(eca::BADTYPE, e.to_string())),
         }
-        snap.meta.stamp = epics_now();
+        snap.meta.stamp = EpicsTime::now();
         Self::offer_current(&mut state, mask::VALUE | mask::LOG);
         Ok(true)
     }
@@ -676,180 +595,11 @@ fn change_mask(old: &Metadata, new: &Metadata) -> u16 {
     m
 }
 
-/// Shorten a value to `n` elements.
-pub(crate) fn truncate(value: &mut Value, n: usize) {
-    match value {
-        Value::String(v) => v.truncate(n),
-        Value::Short(v) => v.truncate(n),
-        Value::Float(v) => v.truncate(n),
-        Value::Enum(v) => v.truncate(n),
-        Value::Char(v) => v.truncate(n),
-        Value::Long(v) => v.truncate(n),
-        Value::Double(v) => v.truncate(n),
-    }
-}
-
-/// Lengthen a value to `n` elements with zeros (empty strings), as EPICS
-/// does when a client asks for more elements than the value holds.
-pub(crate) fn pad(value: &mut Value, n: usize) {
-    match value {
-        Value::String(v) => v.resize(n, String::new()),
-        Value::Short(v) => v.resize(n, 0),
-        Value::Float(v) => v.resize(n, 0.0),
-        Value::Enum(v) => v.resize(n, 0),
-        Value::Char(v) => v.resize(n, 0),
-        Value::Long(v) => v.resize(n, 0),
-        Value::Double(v) => v.resize(n, 0.0),
-    }
-}
-
-/// A set of PVs sharing a name prefix, plus tasks to start with the server
-/// (simulations, periodic updates).
-pub struct PvGroup {
-    prefix: String,
-    pvs: Vec<PvHandle>,
-    startup: Vec<BoxFuture<()>>,
-}
-
-impl PvGroup {
-    /// An empty group whose PV names all start with `prefix`.
-    pub fn new(prefix: impl Into<String>) -> PvGroup {
-        PvGroup {
-            prefix: prefix.into(),
-            pvs: Vec::new(),
-            startup: Vec::new(),
-        }
-    }
-
-    /// The name prefix.
-    pub fn prefix(&self) -> &str {
-        &self.prefix
-    }
-
-    /// Add a PV named `prefix + pv name`; returns its handle.
-    pub fn add(&mut self, pv: Pv) -> PvHandle {
-        let full = format!("{}{}", self.prefix, pv.name);
-        let handle = pv.into_handle(full);
-        self.pvs.push(handle.clone());
-        handle
-    }
-
-    /// A task spawned when the server starts (it is dropped, unstarted, if the
-    /// group never runs).
-    pub fn on_startup(&mut self, task: impl Future<Output = ()> + Send + 'static) {
-        self.startup.push(Box::pin(task));
-    }
-
-    /// The PVs added so far.
-    pub fn pvs(&self) -> &[PvHandle] {
-        &self.pvs
-    }
-}
-
-/// Every PV a server hosts, by full name.
-#[derive(Default)]
-pub struct PvDatabase {
-    pvs: HashMap<String, PvHandle>,
-    order: Vec<String>,
-    /// In a mutex only so the database is `Sync` (futures are `Send` but not `Sync`).
-    startup: Mutex<Vec<BoxFuture<()>>>,
-    /// PVs made on first use for names no added PV has.
-    dynamic: Option<Arc<DynamicPvs>>,
-}
-
-impl PvDatabase {
-    /// An empty database.
-    pub fn new() -> PvDatabase {
-        PvDatabase::default()
-    }
-
-    /// Add a group's PVs and startup tasks. Fails on a duplicate name.
-    pub fn add_group(&mut self, group: PvGroup) -> Result<(), ServerError> {
-        for pv in group.pvs {
-            self.insert(pv)?;
-        }
-        lock(&self.startup).extend(group.startup);
-        Ok(())
-    }
-
-    /// Add one PV under its own name (no prefix).
-    pub fn add(&mut self, name: &str, pv: Pv) -> Result<PvHandle, ServerError> {
-        let handle = pv.into_handle(name.to_string());
-        self.insert(handle.clone())?;
-        Ok(handle)
-    }
-
-    fn insert(&mut self, pv: PvHandle) -> Result<(), ServerError> {
-        if self.pvs.contains_key(pv.name()) {
-            return Err(ServerError::DuplicatePv(pv.name().to_string()));
-        }
-        self.order.push(pv.name().to_string());
-        self.pvs.insert(pv.name().to_string(), pv);
-        Ok(())
-    }
-
-    /// Serve `pv` under the further name `name` as well (a record's alias).
-    /// Fails on a name already served.
-    pub fn alias(&mut self, name: &str, pv: PvHandle) -> Result<(), ServerError> {
-        if self.pvs.contains_key(name) {
-            return Err(ServerError::DuplicatePv(name.to_string()));
-        }
-        self.order.push(name.to_string());
-        self.pvs.insert(name.to_string(), pv);
-        Ok(())
-    }
-
-    /// Look a PV up by full name.
-    pub fn get(&self, name: &str) -> Option<&PvHandle> {
-        self.pvs.get(name)
-    }
-
-    /// Also serve names no added PV has, creating them on first use (see
-    /// [`DynamicPvs`]); added PVs take precedence.
-    pub fn set_dynamic(&mut self, dynamic: Arc<DynamicPvs>) {
-        self.dynamic = Some(dynamic);
-    }
-
-    /// Whether a search for `name` should be answered: an added PV, or a
-    /// name the dynamic rule serves.
-    pub fn serves(&self, name: &str) -> bool {
-        self.pvs.contains_key(name) || self.dynamic.as_ref().is_some_and(|d| d.serves(name))
-    }
-
-    /// The PV a channel to `name` is created on: an added PV, or one made
-    /// (once) by the dynamic rule.
-    pub fn find(&self, name: &str) -> Option<PvHandle> {
-        match self.pvs.get(name) {
-            Some(pv) => Some(pv.clone()),
-            None => self.dynamic.as_ref()?.find_or_create(name),
-        }
-    }
-
-    /// Names in the order they were added.
-    pub fn names(&self) -> &[String] {
-        &self.order
-    }
-
-    /// Number of PVs.
-    pub fn len(&self) -> usize {
-        self.pvs.len()
-    }
-
-    /// Whether there are no PVs.
-    pub fn is_empty(&self) -> bool {
-        self.pvs.is_empty()
-    }
-
-    /// Take the startup tasks (the server spawns them once).
-    pub(crate) fn take_startup(&mut self) -> Vec<BoxFuture<()>> {
-        std::mem::take(&mut *lock(&self.startup))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::proto::dbr::DbrType;
+    use crate::server::error::ServerError;
     use crate::server::subscription::CircuitEvents;
 
     #[test]
