@@ -79,6 +79,7 @@ impl Context {
     pub fn with_queue_capacity(config: Config, capacity: usize) -> Result<Context, ClientError> {
         let handle = tokio::runtime::Handle::try_current().map_err(|e| ClientError::Io {
             context: "client context needs a tokio runtime",
+            kind: std::io::ErrorKind::Other,
             message: e.to_string(),
         })?;
         let std_sock = std::net::UdpSocket::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))

@@ -26,6 +26,9 @@ pub enum ClientError {
     Io {
         /// What we were doing.
         context: &'static str,
+        /// The OS error's kind, for callers that branch on it (the error
+        /// itself is not `Clone`, so it is kept as its kind and text).
+        kind: std::io::ErrorKind,
         /// The OS error, rendered.
         message: String,
     },
@@ -151,7 +154,9 @@ impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClientError::Config(e) => write!(f, "bad environment variable {e}"),
-            ClientError::Io { context, message } => write!(f, "{context}: {message}"),
+            ClientError::Io {
+                context, message, ..
+            } => write!(f, "{context}: {message}"),
             ClientError::InvalidName(name) => write!(f, "invalid PV name {name:?}"),
             ClientError::Timeout { pv, timeout } => {
                 write!(
@@ -246,7 +251,16 @@ impl ClientError {
     pub(crate) fn io(context: &'static str, err: std::io::Error) -> Self {
         ClientError::Io {
             context,
+            kind: err.kind(),
             message: err.to_string(),
+        }
+    }
+
+    /// The kind of the I/O error this is, if it is one.
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        match self {
+            ClientError::Io { kind, .. } => Some(*kind),
+            _ => None,
         }
     }
 }
@@ -279,6 +293,15 @@ mod tests {
         let source = dbr.source().expect("a DBR error has its source");
         assert_eq!(source.to_string(), DbrError::BadType(999).to_string());
         assert!(ClientError::Closed.source().is_none());
+    }
+
+    #[test]
+    fn io_errors_keep_their_kind() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let err = ClientError::io("connecting", refused);
+        assert_eq!(err.io_kind(), Some(std::io::ErrorKind::ConnectionRefused));
+        assert!(err.to_string().starts_with("connecting: "), "{err}");
+        assert_eq!(ClientError::Closed.io_kind(), None);
     }
 
     #[test]
