@@ -29,30 +29,26 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use super::batch::BatchRead;
-use super::error::{eca_description, eca_is_success, ClientError};
-use super::shared::decode_update;
+use super::error::ClientError;
 use super::shared::{
-    ChannelInfo, ChannelShared, CircuitDown, CircuitKey, CircuitMsg, ConnState, Connection,
-    ContextShared, CtxMsg, FailureKind, PutRequest, ReadReply,
+    ChannelShared, CircuitDown, CircuitKey, CircuitMsg, ConnState, ContextShared, CtxMsg,
+    PutRequest, ReadReply,
 };
-use crate::proto::circuit::{
-    ChannelState, CircuitError, ClientEvent, Oversized, RefusedRequest, ReplyTo, VirtualCircuit,
-};
+use crate::proto::circuit::{ChannelState, CircuitError, VirtualCircuit};
 use crate::proto::command::Command;
-use crate::proto::dbr::DbrType;
 use crate::proto::ids::IdMap;
 use crate::proto::{Role, PROTOCOL_VERSION};
 
 /// A channel handed to this circuit, as the callers see it.
-struct Attached {
-    shared: Arc<ChannelShared>,
+pub(super) struct Attached {
+    pub(super) shared: Arc<ChannelShared>,
     /// When CREATE_CHAN was answered, to tell a healthy connection from one
     /// the server keeps breaking.
-    connected_at: Option<Instant>,
+    pub(super) connected_at: Option<Instant>,
 }
 
 /// A caller waiting for the reply to an ioid.
-enum Waiter {
+pub(super) enum Waiter {
     Get(oneshot::Sender<ReadReply>),
     Put(oneshot::Sender<Result<(), ClientError>>),
     /// A slot of a batch read ([`BatchRead`]), for channel `cid`.
@@ -63,7 +59,7 @@ enum Waiter {
 }
 
 impl Waiter {
-    fn fail(self, err: ClientError) {
+    pub(super) fn fail(self, err: ClientError) {
         match self {
             Waiter::Get(reply) => drop(reply.send(Box::new(Err(err)))),
             Waiter::Put(reply) => drop(reply.send(Err(err))),
@@ -82,15 +78,15 @@ pub(crate) enum End {
 
 /// The client logic of one circuit. See the module docs.
 pub(crate) struct ClientCircuit {
-    key: CircuitKey,
+    pub(super) key: CircuitKey,
     opened_at: Instant,
-    ctx: Arc<ContextShared>,
+    pub(super) ctx: Arc<ContextShared>,
     /// Our handle on ourselves, put into each channel's `Connection`.
-    self_tx: mpsc::UnboundedSender<CircuitMsg>,
+    pub(super) self_tx: mpsc::UnboundedSender<CircuitMsg>,
     /// The protocol state: framing, id tables, per-command log records.
-    vc: VirtualCircuit,
-    attached: IdMap<Attached>,
-    waiting: IdMap<Waiter>,
+    pub(super) vc: VirtualCircuit,
+    pub(super) attached: IdMap<Attached>,
+    pub(super) waiting: IdMap<Waiter>,
     /// Encoded commands not yet handed to the writer.
     pub(crate) out: Vec<u8>,
 }
@@ -143,7 +139,7 @@ impl ClientCircuit {
 
     /// Encode `cmd` into the outgoing buffer through the state machine
     /// (which checks it and logs it). A refusal is logged and returned.
-    fn send(&mut self, cmd: Command) -> Result<(), ClientError> {
+    pub(super) fn send(&mut self, cmd: Command) -> Result<(), ClientError> {
         match self.vc.send(&cmd, &mut self.out) {
             Ok(_) => Ok(()),
             Err(e) => {
@@ -156,21 +152,21 @@ impl ClientCircuit {
     }
 
     /// The sid of `cid` if it is connected on this circuit.
-    fn sid_of(&self, cid: u32) -> Option<u32> {
+    pub(super) fn sid_of(&self, cid: u32) -> Option<u32> {
         self.vc
             .channel(cid)
             .filter(|c| c.state == ChannelState::Connected)?
             .sid
     }
 
-    fn pv_str(&self, cid: u32) -> &str {
+    pub(super) fn pv_str(&self, cid: u32) -> &str {
         self.attached
             .get(&cid)
             .map(|a| a.shared.name.as_str())
             .unwrap_or_default()
     }
 
-    fn pv_name(&self, cid: u32) -> String {
+    pub(super) fn pv_name(&self, cid: u32) -> String {
         self.attached
             .get(&cid)
             .map(|a| a.shared.name.clone())
@@ -293,7 +289,7 @@ impl ClientCircuit {
 
     /// The last handle on `cid` is gone: forget its callers and clear it on
     /// the server (once it is created there, if it is not yet).
-    fn clear(&mut self, cid: u32) {
+    pub(super) fn clear(&mut self, cid: u32) {
         if self.attached.remove(&cid).is_none() {
             return;
         }
@@ -316,7 +312,7 @@ impl ClientCircuit {
 
     /// Send the EVENT_ADD for `subid` if the channel is connected here, the
     /// subscription still exists, and it was not sent already.
-    fn start_subscription(&mut self, cid: u32, subid: u32) {
+    pub(super) fn start_subscription(&mut self, cid: u32, subid: u32) {
         let Some(sid) = self.sid_of(cid) else { return };
         if self.vc.subscription(subid).is_some() {
             return;
@@ -374,271 +370,6 @@ impl ClientCircuit {
     /// Encode an EchoRequest (the shell's idle check).
     pub(crate) fn send_echo(&mut self) {
         let _ = self.send(Command::EchoRequest);
-    }
-
-    fn handle_event(&mut self, event: ClientEvent, now: Instant) {
-        match event {
-            ClientEvent::ChannelCreated {
-                cid,
-                native_type,
-                count,
-                ..
-            } => self.channel_created(cid, native_type, count, now),
-            ClientEvent::AccessChanged { cid, rights } => {
-                if let Some(conn) = self.attached.get(&cid).and_then(|a| a.shared.connection()) {
-                    let mut info = conn.info.clone();
-                    info.access_rights = rights;
-                    self.publish(cid, info);
-                }
-            }
-            ClientEvent::CreateFailed { cid } => {
-                if let Some(a) = self.attached.remove(&cid) {
-                    tracing::warn!(target: "caproto::ch", pv = %a.shared.name,
-                        their_addr = %self.key.addr, role = "client",
-                        "server refused to create channel");
-                    create_failed(&a.shared);
-                }
-            }
-            ClientEvent::ChannelDropped { cid } => {
-                if let Some(a) = self.attached.remove(&cid) {
-                    tracing::info!(target: "caproto::ch", pv = %a.shared.name,
-                        their_addr = %self.key.addr, role = "client",
-                        "server disconnected channel");
-                    let lived = a.connected_at.map(|t| now.saturating_duration_since(t));
-                    a.shared
-                        .set_failure_kind(self.key.addr, FailureKind::ServerDisconnected);
-                    detach(&a, a.connected_at.is_some());
-                    let _ = self.ctx.tx.send(CtxMsg::Research { cid, lived });
-                }
-            }
-            ClientEvent::ReadReply {
-                ioid,
-                cid,
-                status,
-                data_type,
-                count,
-                data,
-            } => {
-                let waiter = match self.waiting.remove(&ioid) {
-                    Some(w @ (Waiter::Get(_) | Waiter::Batch { .. })) => w,
-                    _ => return,
-                };
-                let pv = self.pv_str(cid);
-                let result = if eca_is_success(status) {
-                    decode_update(pv, data_type, count, &data)
-                } else {
-                    Err(server_error(pv.to_string(), status, None))
-                };
-                match waiter {
-                    Waiter::Get(reply) => drop(reply.send(Box::new(result))),
-                    Waiter::Batch { read, .. } => read.deliver(result),
-                    Waiter::Put(_) => {}
-                }
-            }
-            ClientEvent::WriteReply { ioid, cid, status } => {
-                let Some(Waiter::Put(reply)) = self.waiting.remove(&ioid) else {
-                    return;
-                };
-                let result = if eca_is_success(status) {
-                    Ok(())
-                } else {
-                    Err(server_error(self.pv_name(cid), status, None))
-                };
-                let _ = reply.send(result);
-            }
-            ClientEvent::Update {
-                subscriptionid,
-                cid,
-                status,
-                data_type,
-                count,
-                data,
-            } => {
-                let Some(a) = self.attached.get(&cid) else {
-                    return;
-                };
-                let subs = a.shared.subs();
-                let Some(spec) = subs.get(&subscriptionid) else {
-                    return;
-                };
-                if eca_is_success(status) {
-                    spec.sink
-                        .push_update(&a.shared.name, data_type, count, data);
-                } else {
-                    spec.sink
-                        .push(Err(server_error(a.shared.name.clone(), status, None)));
-                }
-            }
-            ClientEvent::Refused {
-                request,
-                status,
-                message,
-            } => self.refused(request, status, message),
-            ClientEvent::EchoRequested => {
-                let _ = self.send(Command::EchoResponse);
-            }
-            other => {
-                if !matches!(
-                    other,
-                    ClientEvent::Other(
-                        Command::VersionResponse { .. }
-                            | Command::EchoResponse
-                            | Command::EventCancelResponse { .. }
-                            | Command::ClearChannelResponse { .. }
-                    )
-                ) {
-                    tracing::debug!(target: "caproto::circ", their_addr = %self.key.addr,
-                        role = "client", "ignoring unexpected {other:?}");
-                }
-            }
-        }
-    }
-
-    /// The server refused a request with an ERROR: whoever waits on it hears why.
-    fn refused(&mut self, request: RefusedRequest, status: u32, message: String) {
-        match request {
-            RefusedRequest::Io { ioid, cid } => {
-                let Some(waiter) = self.waiting.remove(&ioid) else {
-                    return;
-                };
-                let pv = cid.map(|c| self.pv_name(c)).unwrap_or_default();
-                waiter.fail(server_error(pv, status, Some(message)));
-            }
-            RefusedRequest::Subscription {
-                subscriptionid,
-                cid: Some(cid),
-            } => {
-                if let Some(a) = self.attached.get(&cid) {
-                    if let Some(spec) = a.shared.subs().get(&subscriptionid) {
-                        spec.sink.push(Err(server_error(
-                            a.shared.name.clone(),
-                            status,
-                            Some(message),
-                        )));
-                    }
-                }
-            }
-            RefusedRequest::Create { cid } => {
-                if let Some(a) = self.attached.remove(&cid) {
-                    create_failed(&a.shared);
-                }
-            }
-            _ => {
-                tracing::warn!(target: "caproto::circ", their_addr = %self.key.addr,
-                    role = "client", "server error for {request:?}: {message}");
-            }
-        }
-    }
-
-    /// A reply larger than its request closes the circuit; the request it
-    /// answered fails with the reason (the others hear of the circuit).
-    fn refuse_reply(&mut self, o: &Oversized) {
-        tracing::info!(target: "caproto::circ", pv = %o.pv, their_addr = %self.key.addr,
-            role = "client", "reply refused, closing the circuit: {}", o.reason());
-        let err = || ClientError::OversizedReply {
-            pv: o.pv.to_string(),
-            reason: o.reason(),
-        };
-        match o.reply_to {
-            ReplyTo::Read { ioid } => {
-                if let Some(waiter) = self.waiting.remove(&ioid) {
-                    waiter.fail(err());
-                }
-            }
-            ReplyTo::Event { subscriptionid } => {
-                let sink = self
-                    .attached
-                    .get(&o.cid)
-                    .and_then(|a| a.shared.subs().get(&subscriptionid).map(|s| s.sink.clone()));
-                if let Some(sink) = sink {
-                    sink.push(Err(err()));
-                }
-            }
-        }
-    }
-
-    /// CREATE_CHAN answered: the channel is connected. Publish it, then
-    /// (re)send its subscriptions; a channel whose handles are all gone by
-    /// now is cleared at once.
-    fn channel_created(&mut self, cid: u32, data_type: DbrType, count: u32, now: Instant) {
-        let Some(a) = self.attached.get_mut(&cid) else {
-            // Cleared while being created: clear it on the server too.
-            if let Some(sid) = self.sid_of(cid) {
-                let _ = self.send(Command::ClearChannelRequest { sid, cid });
-            }
-            return;
-        };
-        a.connected_at = Some(now);
-        a.shared.clear_failure();
-        let info = ChannelInfo {
-            native_type: data_type.native(),
-            count,
-            server: self.key.addr,
-            access_rights: self
-                .vc
-                .channel(cid)
-                .and_then(|c| c.access_rights)
-                .unwrap_or_default(),
-        };
-        tracing::debug!(target: "caproto::ch", pv = %a.shared.name, their_addr = %self.key.addr,
-            role = "client", "connected: {} x{count}", data_type.native().caproto_name());
-        self.publish(cid, info.clone());
-        let Some(a) = self.attached.get(&cid) else {
-            return;
-        };
-        if a.shared.dropped.load(Ordering::SeqCst) {
-            self.clear(cid);
-            return;
-        }
-        let (subids, read): (Vec<u32>, _) = {
-            let mut subs = a.shared.subs();
-            for spec in subs.values() {
-                spec.sink.connected(&info);
-            }
-            (subs.keys().copied().collect(), subs.read_once.take())
-        };
-        if let Some(read) = read {
-            self.start_batch_read(cid, &info, read);
-        }
-        for subid in subids {
-            self.start_subscription(cid, subid);
-        }
-    }
-
-    /// Send the READ_NOTIFY a batch asked for when `cid` connected as `info`.
-    fn start_batch_read(&mut self, cid: u32, info: &ChannelInfo, read: BatchRead) {
-        let Some(sid) = self.sid_of(cid) else { return };
-        let Some(a) = self.attached.get(&cid) else {
-            return;
-        };
-        let Some((data_type, data_count)) = read.batch.start(read.index, info, &a.shared.name)
-        else {
-            return;
-        };
-        let ioid = self.vc.new_ioid();
-        let cmd = Command::ReadNotifyRequest {
-            data_type,
-            data_count,
-            sid,
-            ioid,
-        };
-        match self.send(cmd) {
-            Ok(()) => {
-                self.waiting.insert(ioid, Waiter::Batch { read, cid });
-            }
-            Err(e) => read.deliver(Err(e)),
-        }
-    }
-
-    fn publish(&self, cid: u32, info: ChannelInfo) {
-        if let Some(a) = self.attached.get(&cid) {
-            a.shared
-                .state
-                .send_replace(ConnState::Connected(Arc::new(Connection {
-                    info,
-                    circuit: self.self_tx.clone(),
-                })));
-        }
     }
 
     /// The circuit ended: every channel goes back to searching (its waiting
@@ -701,7 +432,7 @@ impl ClientCircuit {
 
 /// A channel left its circuit: back to searching; subscribers of a channel
 /// that was connected hear of the disconnect.
-fn detach(a: &Attached, was_connected: bool) {
+pub(super) fn detach(a: &Attached, was_connected: bool) {
     a.shared.state.send_if_modified(|s| {
         if matches!(s, ConnState::Connected(_)) {
             *s = ConnState::Searching;
@@ -717,26 +448,6 @@ fn detach(a: &Attached, was_connected: bool) {
     }
 }
 
-/// The server refused to create the channel: so are its waiters told.
-fn create_failed(shared: &ChannelShared) {
-    shared.state.send_replace(ConnState::Failed);
-    if let Some(read) = shared.subs().read_once.take() {
-        read.deliver(Err(ClientError::CreateFailed {
-            pv: shared.name.clone(),
-        }));
-    }
-}
-
-fn server_error(pv: String, status: u32, message: Option<String>) -> ClientError {
-    ClientError::Server {
-        pv,
-        status,
-        message: message
-            .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| eca_description(status).to_string()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     //! The circuit logic driven with no socket: a server-role
@@ -747,10 +458,11 @@ mod tests {
 
     use super::*;
     use crate::client::batch::{ReadBatch, SlotPoll};
+    use crate::client::shared::FailureKind;
     use crate::client::shared::{MonitorEvent, SetQueue, Sink, SubQueue, SubSpec, SubType};
     use crate::client::Config;
     use crate::proto::command::AccessRights;
-    use crate::proto::dbr::{DbrClass, NativeType, Value};
+    use crate::proto::dbr::{DbrClass, DbrType, NativeType, Value};
 
     const SERVER: &str = "127.0.0.1:5064";
     const CLIENT: &str = "127.0.0.1:40000";

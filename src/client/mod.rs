@@ -15,14 +15,17 @@ mod backlog;
 mod batch;
 mod channel;
 mod circuit;
+mod circuit_events;
 mod circuit_task;
 mod config;
 mod context;
+mod context_task;
 mod error;
 mod governor;
 mod many;
 mod nameserver;
 mod pacer;
+mod queues;
 mod search;
 mod shared;
 mod subscription;
@@ -36,9 +39,10 @@ pub use error::ClientError;
 #[doc(hidden)]
 pub use governor::{Governor, Hold};
 pub use many::{MonitorSet, MonitorSpec, Readings};
+pub use queues::MonitorEvent;
 #[doc(hidden)]
 pub use search::SearchScheduler;
-pub use shared::{ChannelInfo, MonitorEvent, Reading};
+pub use shared::{ChannelInfo, Reading};
 pub use subscription::Subscription;
 
 #[cfg(test)]
