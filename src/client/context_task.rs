@@ -171,6 +171,7 @@ impl ContextTask {
             CtxMsg::Research { cid, lived } => self.research(cid, lived, now),
             CtxMsg::Found { cid, server } => {
                 self.pacer.forget(cid);
+                self.bc.cancel_search(cid);
                 self.found(cid, *server)
             }
             CtxMsg::Close(reply) => return Some(reply),
@@ -211,8 +212,11 @@ impl ContextTask {
     }
 
     /// A server has `cid`: attach the channel to that server's circuit.
+    /// The search is no longer pending in `bc` (the caller took it out):
+    /// looking up a name that is gone costs a probe through the whole run
+    /// of answered searches' tombstones, 1 200 instructions per name at
+    /// 100 000 names.
     fn found(&mut self, cid: u32, server: SocketAddr) {
-        self.bc.cancel_search(cid);
         if !self.sched.remove(cid) {
             return; // Already found (another server answered first) or dropped.
         }

@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::proto::ids::IdMap;
+use crate::proto::ids::ScatterMap;
 
 /// Per-name search state (the name itself is kept once, by the broadcaster).
 #[derive(Debug, Clone, Copy)]
@@ -43,7 +43,7 @@ struct Pending {
 pub struct SearchScheduler {
     min_period: Duration,
     max_period: Duration,
-    pending: IdMap<Pending>,
+    pending: ScatterMap<Pending>,
     /// Bucket number (milliseconds since `epoch`) to the names due in it.
     buckets: BTreeMap<u64, VecDeque<u32>>,
     /// Bucket 0 starts here; anything due earlier is in bucket 0 too.
@@ -56,7 +56,7 @@ impl SearchScheduler {
         SearchScheduler {
             min_period,
             max_period: max_period.max(min_period),
-            pending: IdMap::default(),
+            pending: ScatterMap::default(),
             buckets: BTreeMap::new(),
             epoch: Instant::now(),
         }
