@@ -52,39 +52,6 @@ pub type IdMap<V> = HashMap<u32, V, IdHashState>;
 /// A set of protocol ids. Create with `IdSet::default()`.
 pub type IdSet = HashSet<u32, IdHashState>;
 
-/// Hasher for ids that are looked up after they were removed: the whole id
-/// is multiplied by an odd constant, so consecutive ids land scattered over
-/// the table (a bijection on the bucket bits: no two collide).
-///
-/// Why not [`IdHasher`] there: with consecutive ids in consecutive buckets,
-/// 100 000 names searched for fill one long run of slots, and the answered
-/// ones leave tombstones in it. A lookup of an id that is no longer there
-/// (a stale entry in a schedule, a search already answered) probes until
-/// it meets an empty slot: across the run, 1 200 instructions per lookup.
-/// Scattered, runs stay short and such a lookup ends in a probe or two.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ScatterHasher(u64);
-
-impl Hasher for ScatterHasher {
-    fn finish(&self) -> u64 {
-        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-    }
-
-    fn write_u32(&mut self, id: u32) {
-        self.0 = u64::from(id);
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-}
-
-/// A map from a protocol id to `V` whose ids are often looked up after
-/// their removal (see [`ScatterHasher`]). Create with `ScatterMap::default()`.
-pub type ScatterMap<V> = HashMap<u32, V, BuildHasherDefault<ScatterHasher>>;
-
 /// Give back most of a map's table once it is mostly empty: a table grown
 /// for 100 000 pending searches keeps its size after they are answered
 /// unless told otherwise. Called after removals; amortised O(1).
@@ -100,32 +67,6 @@ pub fn shrink_when_sparse<K: std::hash::Hash + Eq, V, S: std::hash::BuildHasher>
 mod tests {
     use super::*;
     use std::hash::BuildHasher;
-
-    #[test]
-    fn removed_ids_are_cheap_to_look_up_in_a_scatter_map() {
-        // The cost of a probe is not observable from outside the map; its
-        // cause is: consecutive ids must not take consecutive buckets.
-        let state = BuildHasherDefault::<ScatterHasher>::default();
-        let mask = (1u64 << 17) - 1;
-        let buckets: Vec<u64> = (0..64u32).map(|id| state.hash_one(id) & mask).collect();
-        let mut sorted = buckets.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
-        assert_eq!(sorted.len(), 64, "no two of them share a bucket");
-        let adjacent = buckets.windows(2).filter(|w| w[1] == w[0] + 1).count();
-        assert!(
-            adjacent < 4,
-            "consecutive ids are scattered: {adjacent} adjacent"
-        );
-        let mut map = ScatterMap::default();
-        for id in 0..100_000u32 {
-            map.insert(id, id);
-        }
-        for id in (0..100_000u32).step_by(2) {
-            map.remove(&id);
-        }
-        assert!(map.get(&0).is_none() && map.get(&1) == Some(&1));
-    }
 
     #[test]
     fn consecutive_ids_keep_their_order_in_the_low_bits() {

@@ -33,7 +33,7 @@ pub use beacon::{BeaconAnomaly, BeaconTracker};
 pub use error::BroadcastError;
 pub use repeater::{Outgoing, Repeater, RepeaterOutput, MAX_REPEATER_CLIENTS, PROBE_INTERVAL};
 
-use super::ids::ScatterMap;
+use super::ids::IdMap;
 use super::trace::{self, Endpoints, Flow, Target};
 use super::{Command, Role, PROTOCOL_VERSION};
 
@@ -105,7 +105,7 @@ pub enum Event {
 pub struct Broadcaster {
     role: Role,
     our_addr: SocketAddr,
-    searches: ScatterMap<String>,
+    searches: IdMap<String>,
     beacons: BeaconTracker,
     registered: bool,
     next_beacon_id: u32,
@@ -119,7 +119,7 @@ impl Broadcaster {
         Broadcaster {
             role,
             our_addr,
-            searches: ScatterMap::default(),
+            searches: IdMap::default(),
             beacons: BeaconTracker::new(),
             registered: false,
             next_beacon_id: 0,
