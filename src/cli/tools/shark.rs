@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tracing::level_filters::LevelFilter;
 
-use super::signals::termination_signal;
+use super::signals::armed_termination_signal;
 use crate::capture::{emit, Config, Counters, Decoder, Event, Problem, Summary, Timestamp};
 use crate::cli::args::shark::SharkArgs;
 use crate::log::{self, ColorMode, LogConfig, LogError, SharedWriter};
@@ -273,14 +273,21 @@ fn init_logging(args: &SharkArgs, out: SharedWriter) -> Result<(), LogError> {
 pub(super) fn watch_termination() -> Arc<AtomicU8> {
     let signal = Arc::new(AtomicU8::new(0));
     let flag = Arc::clone(&signal);
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return signal;
+    };
+    // The handlers are installed here, before any input is read: a Ctrl-C
+    // that comes before the watcher thread runs still ends the loop.
+    let watch = {
+        let _context = rt.enter();
+        armed_termination_signal()
+    };
     std::thread::spawn(move || {
-        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            let code = rt.block_on(termination_signal());
-            flag.store(code, Ordering::SeqCst);
-        }
+        let code = rt.block_on(watch);
+        flag.store(code, Ordering::SeqCst);
     });
     signal
 }

@@ -21,6 +21,42 @@ pub async fn termination_signal() -> u8 {
     code
 }
 
+/// [`termination_signal`] with its handlers installed now, not at the first
+/// poll: a signal that comes before the future is first polled (it runs on
+/// another thread that may start late) is not lost. Call it inside a tokio
+/// runtime context.
+#[cfg(unix)]
+pub fn armed_termination_signal() -> impl std::future::Future<Output = u8> + Send {
+    use tokio::signal::unix::{signal, SignalKind};
+    let interrupt = signal(SignalKind::interrupt()).ok();
+    let terminate = signal(SignalKind::terminate()).ok();
+    async move {
+        let code = match (interrupt, terminate) {
+            (Some(mut i), Some(mut t)) => tokio::select! {
+                _ = i.recv() => EXIT_INTERRUPTED,
+                _ = t.recv() => EXIT_TERMINATED,
+            },
+            (Some(mut i), None) => {
+                i.recv().await;
+                EXIT_INTERRUPTED
+            }
+            (None, Some(mut t)) => {
+                t.recv().await;
+                EXIT_TERMINATED
+            }
+            (None, None) => std::future::pending().await,
+        };
+        crate::log::flush();
+        code
+    }
+}
+
+/// [`termination_signal`] (installed at its first poll on this platform).
+#[cfg(not(unix))]
+pub fn armed_termination_signal() -> impl std::future::Future<Output = u8> + Send {
+    termination_signal()
+}
+
 #[cfg(unix)]
 async fn wait_for_signal() -> u8 {
     use tokio::signal::unix::{signal, SignalKind};
