@@ -153,7 +153,7 @@ impl SearchScheduler {
     fn settle(&mut self) {
         let epoch = self.epoch;
         let mut removed = false;
-        while let Some(mut first) = self.buckets.first_entry() {
+        'buckets: while let Some(mut first) = self.buckets.first_entry() {
             let bucket = *first.key();
             let queue = first.get_mut();
             while let Some(&cid) = queue.front() {
@@ -161,7 +161,7 @@ impl SearchScheduler {
                     // The name's own entry: live, or dead and now dropped.
                     Some(p) if bucket_of(epoch, p.due) == bucket => {
                         if p.live {
-                            return;
+                            break 'buckets;
                         }
                         self.pending.remove(&cid);
                         removed = true;
