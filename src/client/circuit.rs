@@ -550,6 +550,13 @@ mod tests {
         /// Attach a channel and let the server create it as a double.
         fn connect(&mut self, name: &str, cid: u32, sid: u32) -> Arc<ChannelShared> {
             let shared = ChannelShared::new(name.to_string(), cid);
+            self.create(&shared, sid);
+            shared
+        }
+
+        /// Attach `shared` and let the server create it as a double.
+        fn create(&mut self, shared: &Arc<ChannelShared>, sid: u32) {
+            let cid = shared.cid;
             self.client.handle_msg(CircuitMsg::Attach(shared.clone()));
             let sent = self.server_reads();
             assert!(
@@ -571,7 +578,6 @@ mod tests {
                     sid,
                 },
             ]);
-            shared
         }
     }
 
@@ -622,33 +628,11 @@ mod tests {
         (shared, batch)
     }
 
-    /// Attach `shared` and let the server create it as a double.
-    fn create(rig: &mut Rig, shared: &Arc<ChannelShared>, sid: u32) {
-        let cid = shared.cid;
-        rig.client.handle_msg(CircuitMsg::Attach(shared.clone()));
-        rig.server_reads();
-        rig.answer(&[
-            Command::AccessRightsResponse {
-                cid,
-                access_rights: AccessRights {
-                    read: true,
-                    write: true,
-                },
-            },
-            Command::CreateChanResponse {
-                data_type: DbrType::plain(NativeType::Double),
-                data_count: 1,
-                cid,
-                sid,
-            },
-        ]);
-    }
-
     #[test]
     fn a_batch_read_goes_out_with_the_creation_and_lands_in_its_slot() {
         let mut rig = Rig::new();
         let (shared, batch) = batch_channel("a", 1);
-        create(&mut rig, &shared, 101);
+        rig.create(&shared, 101);
         // No request from a handle: the circuit sent the read by itself.
         let ioid = match &rig.server_reads()[..] {
             [Command::ReadNotifyRequest {
@@ -678,7 +662,7 @@ mod tests {
     fn a_batch_read_in_flight_fails_with_the_circuit_and_one_unsent_waits() {
         let mut rig = Rig::new();
         let (sent, sent_batch) = batch_channel("a", 1);
-        create(&mut rig, &sent, 101);
+        rig.create(&sent, 101);
         rig.server_reads();
         let (unsent, unsent_batch) = batch_channel("b", 2);
         rig.client.handle_msg(CircuitMsg::Attach(unsent.clone()));
