@@ -16,9 +16,7 @@ pub const EXIT_TERMINATED: u8 = 143;
 /// If a handler cannot be installed, that signal keeps its default action
 /// (the process ends at once); if neither can, this never resolves.
 pub async fn termination_signal() -> u8 {
-    let code = wait_for_signal().await;
-    crate::log::flush();
-    code
+    armed_termination_signal().await
 }
 
 /// [`termination_signal`] with its handlers installed now, not at the first
@@ -51,36 +49,15 @@ pub fn armed_termination_signal() -> impl std::future::Future<Output = u8> + Sen
     }
 }
 
-/// [`termination_signal`] (installed at its first poll on this platform).
+/// [`termination_signal`] (Ctrl-C only, installed at its first poll on
+/// this platform).
 #[cfg(not(unix))]
 pub fn armed_termination_signal() -> impl std::future::Future<Output = u8> + Send {
-    termination_signal()
-}
-
-#[cfg(unix)]
-async fn wait_for_signal() -> u8 {
-    use tokio::signal::unix::{signal, SignalKind};
-    let ctrl_c = async {
+    async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => tokio::select! {
-            _ = ctrl_c => EXIT_INTERRUPTED,
-            _ = term.recv() => EXIT_TERMINATED,
-        },
-        Err(_) => {
-            ctrl_c.await;
-            EXIT_INTERRUPTED
-        }
+        crate::log::flush();
+        EXIT_INTERRUPTED
     }
-}
-
-#[cfg(not(unix))]
-async fn wait_for_signal() -> u8 {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
-    }
-    EXIT_INTERRUPTED
 }
