@@ -41,7 +41,7 @@ pub fn parse<A: Parser>(args: impl IntoIterator<Item = OsString>) -> Result<A, E
 }
 
 /// [`parse`] for the tools that take many PV names: all but the first are
-/// set aside before clap and appended after (see [`names`]), so 100 000
+/// set aside before clap and appended after (see [`set_aside_names`]), so 100 000
 /// names cost a copy each instead of clap's work on each.
 pub fn parse_names<A: Parser + PvNames>(
     args: impl IntoIterator<Item = OsString>,
