@@ -73,7 +73,7 @@ impl Role {
     }
 
     /// Lower-case name as used by `--log-role` and in JSON log records.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Role::Client => "client",
             Role::Server => "server",
@@ -83,9 +83,9 @@ impl Role {
     /// Parses a recorded `role` field value; case-insensitive so caproto's
     /// `CLIENT` works too.
     pub fn from_field(value: &str) -> Option<Role> {
-        if value.eq_ignore_ascii_case("client") {
+        if value.eq_ignore_ascii_case(Role::Client.as_str()) {
             Some(Role::Client)
-        } else if value.eq_ignore_ascii_case("server") {
+        } else if value.eq_ignore_ascii_case(Role::Server.as_str()) {
             Some(Role::Server)
         } else {
             None
