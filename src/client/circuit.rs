@@ -706,7 +706,7 @@ mod tests {
         rig.connect("a", 1, 101);
         let mut rx = rig.get(1);
         let request = rig.server_reads().remove(0);
-        let mut original = crate::proto::Header::default();
+        let mut original = crate::proto::header::Header::default();
         if let Command::ReadNotifyRequest { ioid, sid, .. } = request {
             original.command = crate::proto::command::id::READ_NOTIFY;
             original.parameter1 = sid;

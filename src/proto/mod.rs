@@ -16,13 +16,6 @@ pub mod status;
 pub mod text;
 pub mod trace;
 
-// Shorter paths the crate's own code still uses; hidden so the documentation
-// shows each item once, under `command` and `header`.
-#[doc(hidden)]
-pub use command::{Command, CommandError};
-#[doc(hidden)]
-pub use header::{Header, HeaderError};
-
 /// Default CA server (TCP and UDP search) port, used when `EPICS_CA_SERVER_PORT` is unset.
 pub const DEFAULT_SERVER_PORT: u16 = 5064;
 /// Default CA repeater port, used when `EPICS_CA_REPEATER_PORT` is unset.
