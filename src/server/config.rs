@@ -147,8 +147,18 @@ impl ServerConfig {
             Some((var, v)) => parse_port(var, &v)?,
             None => DEFAULT_SERVER_PORT,
         };
+        // Beacons are sent to this port: 0 is refused, as in address lists (net::HostPort).
         let beacon_port = match first("EPICS_CAS_BEACON_PORT", "EPICS_CA_REPEATER_PORT") {
-            Some((var, v)) => parse_port(var, &v)?,
+            Some((var, v)) => match parse_port(var, &v)? {
+                0 => {
+                    return Err(ConfigError::new(
+                        var,
+                        v,
+                        "port 0: beacons need a port to go to",
+                    ))
+                }
+                p => p,
+            },
             None => DEFAULT_REPEATER_PORT,
         };
 
@@ -469,6 +479,11 @@ mod tests {
             assert_eq!(e.var, var);
             assert!(e.reason.contains("port 0"), "{e}");
         }
+        for var in ["EPICS_CAS_BEACON_PORT", "EPICS_CA_REPEATER_PORT"] {
+            assert_eq!(cfg(&[(var, "0")]).unwrap_err().var, var);
+        }
+        // The server's own port may be 0: it binds any free port.
+        assert_eq!(cfg(&[("EPICS_CAS_SERVER_PORT", "0")]).unwrap().port, 0);
         // A port on an interface is allowed and unused, as rsrv reads it.
         let c = cfg(&[("EPICS_CAS_INTF_ADDR_LIST", "127.0.0.1:5064")]).unwrap();
         assert_eq!(c.interfaces, vec![Ipv4Addr::LOCALHOST]);
