@@ -124,6 +124,9 @@
 //! `[D 03:50:28.086      circuit:  177] 127.0.0.1:51782 --->>> 127.0.0.1:5064 16B demo:temperature VersionRequest(priority=0, version=13)`.
 
 pub mod capture;
+// `cli` and `ioc_examples` are public only because the binaries in src/bin (separate crates)
+// and the integration tests call them; `metrics` because `server::Server::metrics` and the
+// tools hand out its types. None of the three is API (docs/api.md): hidden from the docs.
 #[doc(hidden)]
 pub mod cli;
 pub mod client;

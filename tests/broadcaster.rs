@@ -9,7 +9,7 @@ use caproto::proto::broadcaster::{
 };
 use caproto::proto::command::{Decoded, SEARCH_DO_REPLY};
 use caproto::proto::header::Header;
-use caproto::proto::{Command, Direction, Role};
+use caproto::proto::{command::Command, Direction, Role};
 
 fn client_addr() -> SocketAddr {
     "127.0.0.1:40000".parse().unwrap()

@@ -10,7 +10,7 @@ use caproto::proto::circuit::{
 use caproto::proto::command::{mask, AccessRights};
 use caproto::proto::dbr::DbrType;
 use caproto::proto::header::Header;
-use caproto::proto::{Command, Role, DEFAULT_MAX_ARRAY_BYTES};
+use caproto::proto::{command::Command, Role, DEFAULT_MAX_ARRAY_BYTES};
 
 fn client_addr() -> SocketAddr {
     "127.0.0.1:40000".parse().unwrap()

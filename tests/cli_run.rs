@@ -10,12 +10,12 @@ use caproto::cli::args::argv::normalize;
 use caproto::cli::args::get::GetArgs;
 use caproto::cli::args::monitor::MonitorArgs;
 use caproto::cli::args::put::PutArgs;
-use caproto::cli::output::eca;
-use caproto::cli::output::format::Reading;
+use caproto::cli::output::format::Response;
 use caproto::cli::tools::backend::{Backend, ToolChannel, ToolError, ToolSubscription};
 use caproto::cli::tools::get::run_get;
 use caproto::cli::tools::monitor::{run_monitor, run_monitor_threaded};
 use caproto::cli::tools::put::run_put;
+use caproto::client::Reading;
 use caproto::proto::dbr::{DbrType, EpicsTime, Metadata, NativeType, Value};
 use clap::Parser;
 
@@ -52,10 +52,10 @@ impl ToolChannel for Chan {
 
 /// Scripted updates; then the subscription ends (or with `linger`, stays
 /// open without yielding), or (`silent`) never yields.
-struct Sub(Vec<Reading>, bool, bool);
+struct Sub(Vec<Response>, bool, bool);
 
 impl ToolSubscription for Sub {
-    async fn recv(&mut self) -> Option<Result<Reading, ToolError>> {
+    async fn recv(&mut self) -> Option<Result<Response, ToolError>> {
         if self.1 {
             std::future::pending::<()>().await;
         }
@@ -83,7 +83,7 @@ impl Fake {
         );
     }
 
-    fn reading(&self, pv: &Pv, t: DbrType) -> Reading {
+    fn reading(&self, pv: &Pv, t: DbrType) -> Response {
         let value = match (&pv.value, t.native()) {
             (Value::Enum(v), NativeType::String) => Value::String(
                 v.iter()
@@ -99,12 +99,11 @@ impl Fake {
             },
             ..Metadata::default()
         };
-        Reading {
-            data_type: t,
+        Response::normal(Reading {
+            dbr_type: t,
             value,
             meta,
-            status: eca::NORMAL,
-        }
+        })
     }
 }
 
@@ -129,7 +128,7 @@ impl Backend for Fake {
         t: DbrType,
         _c: Option<u32>,
         _to: Duration,
-    ) -> Result<Reading, ToolError> {
+    ) -> Result<Response, ToolError> {
         self.reads.lock().unwrap().push((ch.0.clone(), t));
         let pv = self.pvs.lock().unwrap().get(&ch.0).cloned().unwrap();
         if pv.hang_reads {

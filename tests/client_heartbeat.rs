@@ -13,7 +13,7 @@ use caproto::proto::circuit::VirtualCircuit;
 use caproto::proto::command::mask;
 use caproto::proto::command::AccessRights;
 use caproto::proto::dbr::DbrType;
-use caproto::proto::{Command, Role, PROTOCOL_VERSION};
+use caproto::proto::{command::Command, Role, PROTOCOL_VERSION};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use caproto::proto::command::{AccessRights, Command, Decoded};
 use caproto::proto::dbr::DbrType;
-use caproto::proto::{Direction, Header};
+use caproto::proto::{header::Header, Direction};
 use serde_json::Value;
 
 fn hex(s: &str) -> Vec<u8> {

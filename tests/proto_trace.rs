@@ -12,7 +12,7 @@ use caproto::proto::broadcaster::{Broadcaster, Event, Repeater};
 use caproto::proto::circuit::{IoReply, VirtualCircuit};
 use caproto::proto::dbr::DbrType;
 use caproto::proto::header::Header;
-use caproto::proto::{Command, Role, DEFAULT_MAX_ARRAY_BYTES};
+use caproto::proto::{command::Command, Role, DEFAULT_MAX_ARRAY_BYTES};
 use common::capture::Capture;
 use tracing_subscriber::layer::SubscriberExt;
 

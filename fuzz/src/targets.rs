@@ -10,7 +10,7 @@ use caproto::proto::circuit::{CircuitError, IoOp, IoReply, IoRequest, VirtualCir
 use caproto::proto::command::{AccessRights, Decoded};
 use caproto::proto::dbr::{self, DbrType};
 use caproto::proto::header::{Header, EXTENDED_HEADER_LEN};
-use caproto::proto::{Command, Direction, Role, DEFAULT_MAX_ARRAY_BYTES};
+use caproto::proto::{command::Command, Direction, Role, DEFAULT_MAX_ARRAY_BYTES};
 
 /// A fuzz target: its name (also the corpus folder) and entry point.
 #[derive(Debug, Clone, Copy)]

@@ -52,7 +52,7 @@ use self::fragments::{Defrag, FragDrop};
 use self::link::Frame;
 use self::network::{At, Network};
 use crate::proto::header::Header;
-use crate::proto::{Command, CommandError, Direction, Role};
+use crate::proto::{command::Command, command::CommandError, Direction, Role};
 
 /// A capture timestamp (seconds and nanoseconds since the Unix epoch, UTC).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -112,7 +112,7 @@ impl ReadBatch {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.inner)
     }
 
     /// Slot `index`'s channel connected as `info`: the DBR type and count

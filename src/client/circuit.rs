@@ -21,6 +21,7 @@
 //! Every step costs the same whatever the number of channels: ids are
 //! looked up, never scanned for.
 
+use crate::log::fields::ROLE_CLIENT;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -145,7 +146,7 @@ impl ClientCircuit {
             Err(e) => {
                 let pv = self.vc.pv_of(&cmd);
                 tracing::error!(target: "caproto::circ", pv = pv.as_deref(),
-                    their_addr = %self.key.addr, role = "client", "cannot send {cmd:?}: {e}");
+                    their_addr = %self.key.addr, role = ROLE_CLIENT, "cannot send {cmd:?}: {e}");
                 Err(ClientError::Circuit(e))
             }
         }
@@ -361,7 +362,7 @@ impl ClientCircuit {
                 // A late or stray reply (e.g. for a channel we just
                 // cleared): consumed, nothing to do.
                 Err(e) => tracing::debug!(target: "caproto::circ",
-                    their_addr = %self.key.addr, role = "client", "ignored: {e}"),
+                    their_addr = %self.key.addr, role = ROLE_CLIENT, "ignored: {e}"),
             }
         }
         Ok(())
@@ -415,11 +416,11 @@ impl ClientCircuit {
         match &end {
             End::Closed => {
                 tracing::debug!(target: "caproto::ctx", their_addr = %self.key.addr,
-                    role = "client", "circuit closed");
+                    role = ROLE_CLIENT, "circuit closed");
             }
             End::Lost(why) => {
                 tracing::info!(target: "caproto::ctx", their_addr = %self.key.addr,
-                    role = "client", "circuit lost: {why}");
+                    role = ROLE_CLIENT, "circuit lost: {why}");
             }
         }
         let _ = self.ctx.tx.send(CtxMsg::CircuitDown(Box::new(CircuitDown {
@@ -705,7 +706,7 @@ mod tests {
         rig.connect("a", 1, 101);
         let mut rx = rig.get(1);
         let request = rig.server_reads().remove(0);
-        let mut original = crate::proto::Header::default();
+        let mut original = crate::proto::header::Header::default();
         if let Command::ReadNotifyRequest { ioid, sid, .. } = request {
             original.command = crate::proto::command::id::READ_NOTIFY;
             original.parameter1 = sid;

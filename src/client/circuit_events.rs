@@ -4,6 +4,7 @@
 //! waits on them. The other half of the circuit's logic (requests in, the
 //! end of the circuit) is in [`super::circuit`].
 
+use crate::log::fields::ROLE_CLIENT;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -37,7 +38,7 @@ impl ClientCircuit {
             ClientEvent::CreateFailed { cid } => {
                 if let Some(a) = self.attached.remove(&cid) {
                     tracing::warn!(target: "caproto::ch", pv = %a.shared.name,
-                        their_addr = %self.key.addr, role = "client",
+                        their_addr = %self.key.addr, role = ROLE_CLIENT,
                         "server refused to create channel");
                     create_failed(&a.shared);
                 }
@@ -45,7 +46,7 @@ impl ClientCircuit {
             ClientEvent::ChannelDropped { cid } => {
                 if let Some(a) = self.attached.remove(&cid) {
                     tracing::info!(target: "caproto::ch", pv = %a.shared.name,
-                        their_addr = %self.key.addr, role = "client",
+                        their_addr = %self.key.addr, role = ROLE_CLIENT,
                         "server disconnected channel");
                     let lived = a.connected_at.map(|t| now.saturating_duration_since(t));
                     a.shared
@@ -131,7 +132,7 @@ impl ClientCircuit {
                     )
                 ) {
                     tracing::debug!(target: "caproto::circ", their_addr = %self.key.addr,
-                        role = "client", "ignoring unexpected {other:?}");
+                        role = ROLE_CLIENT, "ignoring unexpected {other:?}");
                 }
             }
         }
@@ -168,7 +169,7 @@ impl ClientCircuit {
             }
             _ => {
                 tracing::warn!(target: "caproto::circ", their_addr = %self.key.addr,
-                    role = "client", "server error for {request:?}: {message}");
+                    role = ROLE_CLIENT, "server error for {request:?}: {message}");
             }
         }
     }
@@ -177,7 +178,7 @@ impl ClientCircuit {
     /// answered fails with the reason (the others hear of the circuit).
     pub(super) fn refuse_reply(&mut self, o: &Oversized) {
         tracing::info!(target: "caproto::circ", pv = %o.pv, their_addr = %self.key.addr,
-            role = "client", "reply refused, closing the circuit: {}", o.reason());
+            role = ROLE_CLIENT, "reply refused, closing the circuit: {}", o.reason());
         let err = || ClientError::OversizedReply {
             pv: o.pv.to_string(),
             reason: o.reason(),
@@ -224,7 +225,7 @@ impl ClientCircuit {
                 .unwrap_or_default(),
         };
         tracing::debug!(target: "caproto::ch", pv = %a.shared.name, their_addr = %self.key.addr,
-            role = "client", "connected: {} x{count}", data_type.native().caproto_name());
+            role = ROLE_CLIENT, "connected: {} x{count}", data_type.native().caproto_name());
         self.publish(cid, info.clone());
         let Some(a) = self.attached.get(&cid) else {
             return;

@@ -8,6 +8,7 @@
 //! echoes, and on the way out tells the context which channels to search
 //! for again. It keeps no protocol state of its own.
 
+use crate::log::fields::ROLE_CLIENT;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,7 +55,7 @@ async fn run(
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     tracing::info!(target: "caproto::ctx", our_addr = %our_addr, their_addr = %key.addr,
-        role = "client", "circuit connected");
+        role = ROLE_CLIENT, "circuit connected");
     let (rd, wr) = stream.into_split();
     let (wtx, wrx) = mpsc::unbounded_channel();
     let backlog = Arc::new(Backlog::default());
@@ -90,7 +91,7 @@ fn give_up(
     mut rx: mpsc::UnboundedReceiver<CircuitMsg>,
     why: String,
 ) {
-    tracing::warn!(target: "caproto::ctx", their_addr = %key.addr, role = "client",
+    tracing::warn!(target: "caproto::ctx", their_addr = %key.addr, role = ROLE_CLIENT,
         "cannot connect circuit: {why}");
     rx.close();
     let mut cids = Vec::new();

@@ -1,12 +1,12 @@
 //! Client configuration, read from the standard `EPICS_CA_*` environment
 //! variables (or built by hand in tests and embedding programs).
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::error::ClientError;
-use crate::net::ConfigError;
 use crate::net::{self, AddrList, InterfaceSource, SystemInterfaces};
+use crate::net::{ConfigError, HostPort};
 use crate::proto::{DEFAULT_MAX_ARRAY_BYTES, DEFAULT_REPEATER_PORT, DEFAULT_SERVER_PORT};
 
 /// Everything a [`crate::client::Context`] needs to know about its network
@@ -190,8 +190,9 @@ fn secs_var(
     }
 }
 
-/// Parse a space-separated list of `host[:port]` entries, resolving host
-/// names to their IPv4 addresses.
+/// Parse a space-separated list of `host[:port]` entries ([`HostPort`]: port 0
+/// refused, a missing port is `default_port`), resolving host names to their
+/// IPv4 addresses.
 fn addr_list(
     lookup: &impl Fn(&str) -> Option<String>,
     var: &'static str,
@@ -202,32 +203,16 @@ fn addr_list(
     };
     let mut out = Vec::new();
     for entry in raw.split_whitespace() {
-        let addr = parse_host_port(entry, default_port).map_err(|r| bad(var, entry, r))?;
+        let addr = entry
+            .parse::<HostPort>()
+            .and_then(|hp| hp.resolve_v4(default_port))
+            .map(SocketAddr::V4)
+            .map_err(|e| bad(var, entry, e.to_string()))?;
         if !out.contains(&addr) {
             out.push(addr);
         }
     }
     Ok(out)
-}
-
-/// Parse one `host[:port]` entry (IPv4 literal or resolvable name).
-pub(crate) fn parse_host_port(entry: &str, default_port: u16) -> Result<SocketAddr, String> {
-    let (host, port) = match entry.rsplit_once(':') {
-        Some((h, p)) => (
-            h,
-            p.parse::<u16>()
-                .map_err(|e| format!("bad port {p:?}: {e}"))?,
-        ),
-        None => (entry, default_port),
-    };
-    if let Ok(ip) = host.parse::<Ipv4Addr>() {
-        return Ok(SocketAddr::V4(SocketAddrV4::new(ip, port)));
-    }
-    (host, port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host:?}: {e}"))?
-        .find(SocketAddr::is_ipv4)
-        .ok_or_else(|| format!("{host:?} has no IPv4 address"))
 }
 
 #[cfg(test)]
@@ -342,6 +327,9 @@ mod tests {
             ("EPICS_CA_CONN_TMO", "-1"),
             ("EPICS_CA_CONN_TMO", "soon"),
             ("EPICS_CA_ADDR_LIST", "127.0.0.1:x"),
+            ("EPICS_CA_ADDR_LIST", "127.0.0.1:0"),
+            ("EPICS_CA_ADDR_LIST", "127.0.0.1 localhost:0"),
+            ("EPICS_CA_NAME_SERVERS", "127.0.0.1:0"),
             ("EPICS_CA_MAX_ARRAY_BYTES", "lots"),
         ] {
             match cfg(&[("EPICS_CA_AUTO_ADDR_LIST", "NO"), (var, val)]) {

@@ -3,6 +3,7 @@
 //! search schedule, beacon watching, repeater registration and one circuit
 //! task per server; channels are created through it.
 
+use crate::log::fields::ROLE_CLIENT;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -87,12 +88,12 @@ impl Context {
         let udp = UdpSocket::from_std(std_sock)
             .map_err(|e| ClientError::io("binding the search socket", e))?;
         match &config.search_report {
-            Some(report) => tracing::debug!(target: "caproto::ctx", role = "client", "{report}"),
-            None => tracing::debug!(target: "caproto::ctx", role = "client",
+            Some(report) => tracing::debug!(target: "caproto::ctx", role = ROLE_CLIENT, "{report}"),
+            None => tracing::debug!(target: "caproto::ctx", role = ROLE_CLIENT,
                 "search list (given by the program): {:?}", config.search_addrs),
         }
         if config.search_addrs.is_empty() && config.name_servers.is_empty() {
-            tracing::warn!(target: "caproto::ctx", role = "client",
+            tracing::warn!(target: "caproto::ctx", role = ROLE_CLIENT,
                 "empty search address list (EPICS_CA_ADDR_LIST / EPICS_CA_NAME_SERVERS): \
                  no PV can be found");
         }

@@ -3,6 +3,7 @@
 //! per server. [`crate::client::Context`] and the channel handles talk to
 //! it through [`CtxMsg`]s.
 
+use crate::log::fields::ROLE_CLIENT;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
@@ -138,7 +139,7 @@ impl ContextTask {
         let now = Instant::now();
         match msg {
             CtxMsg::Add(shared) => {
-                tracing::debug!(target: "caproto::ch", pv = %shared.name, role = "client",
+                tracing::debug!(target: "caproto::ch", pv = %shared.name, role = ROLE_CLIENT,
                     "searching");
                 self.search(shared.cid, &shared.name, now);
                 self.channels.insert(shared.cid, shared);
@@ -160,7 +161,7 @@ impl ContextTask {
                     .circuit_failed(key.addr, lived, now.into_std());
                 if !held.hold.is_zero() {
                     tracing::debug!(target: "caproto::ctx", their_addr = %key.addr,
-                        role = "client", failures = held.failures,
+                        role = ROLE_CLIENT, failures = held.failures,
                         "circuit failed {} times in a row: holding the server off for {:.3} s",
                         held.failures, held.hold.as_secs_f64());
                 }
@@ -193,7 +194,7 @@ impl ContextTask {
         let held = self.governor.channel_failed(cid, lived, now.into_std());
         let due = not_before.max(now + held.hold);
         if due > now {
-            tracing::debug!(target: "caproto::ch", pv = %ch.name, role = "client",
+            tracing::debug!(target: "caproto::ch", pv = %ch.name, role = ROLE_CLIENT,
                 failures = held.failures,
                 "connection lost {} times in a row: searching again in {:.3} s",
                 held.failures, (due - now).as_secs_f64());
@@ -204,7 +205,7 @@ impl ContextTask {
     /// (Re)start searching for `cid`, first due at `due`.
     fn search(&mut self, cid: u32, name: &str, due: Instant) {
         if let Err(e) = self.bc.add_search(cid, name) {
-            tracing::error!(target: "caproto::ch", pv = %name, role = "client",
+            tracing::error!(target: "caproto::ch", pv = %name, role = ROLE_CLIENT,
                 "cannot search: {e}");
             return;
         }
@@ -227,13 +228,13 @@ impl ContextTask {
             // The server keeps failing: no circuit before its hold ends.
             let until = Instant::from_std(until);
             tracing::debug!(target: "caproto::ch", pv = %shared.name, their_addr = %server,
-                role = "client", "found on a server held off: searching again in {:.3} s",
+                role = ROLE_CLIENT, "found on a server held off: searching again in {:.3} s",
                 (until - now).as_secs_f64());
             self.search(cid, &shared.name, until);
             return;
         }
         tracing::debug!(target: "caproto::ch", pv = %shared.name, their_addr = %server,
-            role = "client", "found");
+            role = ROLE_CLIENT, "found");
         shared.note_found(server);
         let key = CircuitKey {
             addr: server,
@@ -296,7 +297,7 @@ impl ContextTask {
                     Ok(n) => used = n.max(1).min(rest.len()),
                     Err(e) => {
                         tracing::warn!(target: "caproto::bcast::search", their_addr = %dest,
-                            role = "client", "cannot build search datagram: {e}");
+                            role = ROLE_CLIENT, "cannot build search datagram: {e}");
                         continue;
                     }
                 }
@@ -305,7 +306,7 @@ impl ContextTask {
                 }
                 if let Err(e) = self.udp.send_to(&self.out, *dest).await {
                     tracing::warn!(target: "caproto::bcast::search", their_addr = %dest,
-                        role = "client", "search send failed: {e}");
+                        role = ROLE_CLIENT, "search send failed: {e}");
                 }
             }
             let (sent, later) = rest.split_at(used);
@@ -318,7 +319,7 @@ impl ContextTask {
             }
             rest = later;
         }
-        tracing::trace!(target: "caproto::bcast::search", role = "client",
+        tracing::trace!(target: "caproto::bcast::search", role = ROLE_CLIENT,
             window = self.pacer.window(), in_flight = self.pacer.in_flight(),
             "searched {} names in {flights} datagrams; {} names pending",
             due.len() - rest.len(), self.sched.len());
@@ -351,7 +352,7 @@ impl ContextTask {
         events.clear();
         if let Err(e) = self.bc.recv(data, src, now.into_std(), &mut events) {
             self.dropped.malformed += 1;
-            tracing::trace!(target: "caproto::bcast", their_addr = %src, role = "client",
+            tracing::trace!(target: "caproto::bcast", their_addr = %src, role = ROLE_CLIENT,
                 "ignoring malformed datagram: {e}");
         }
         for event in events.drain(..) {
@@ -376,7 +377,7 @@ impl ContextTask {
                     if self.governor.beacon_anomaly(server, now.into_std()) {
                         if !self.sched.is_empty() {
                             tracing::debug!(target: "caproto::ctx", their_addr = %server,
-                                role = "client",
+                                role = ROLE_CLIENT,
                                 "beacon anomaly ({anomaly:?}): searching again now");
                             self.sched.reset(now.into_std());
                             // A channel held off for its own failures stays held.
@@ -390,7 +391,7 @@ impl ContextTask {
                 }
                 Event::RepeaterConfirmed { .. } if self.register_at.take().is_some() => {
                     tracing::debug!(target: "caproto::ctx", their_addr = %src,
-                        role = "client", "registered with repeater");
+                        role = ROLE_CLIENT, "registered with repeater");
                 }
                 _ => {}
             }
@@ -459,7 +460,7 @@ impl DropCounts {
             return;
         }
         self.last_log = Some(now);
-        tracing::debug!(target: "caproto::bcast", role = "client",
+        tracing::debug!(target: "caproto::bcast", role = ROLE_CLIENT,
             stray_replies = self.stray_replies, ignored_anomalies = self.anomalies,
             malformed = self.malformed,
             "dropped {} search replies for unknown ids, {} beacon anomalies over the rate limit, \

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use crate::net::ConfigError;
 use crate::proto::circuit::CircuitError;
+use crate::proto::command::CommandError;
 use crate::proto::dbr::DbrError;
 use crate::proto::status::{eca_msg_no, ECA_CODES};
 use crate::proto::text::escape_control;
-use crate::proto::CommandError;
 
 /// Why a client call failed.
 ///

@@ -152,6 +152,7 @@ impl Governor {
     }
 
     /// When channel `cid` may search again, if it is held off at `now`.
+    #[cfg(test)] // Only the unit tests ask.
     pub fn channel_held(&self, cid: u32, now: Instant) -> Option<Instant> {
         self.channels
             .get(&cid)
@@ -192,6 +193,7 @@ impl Governor {
     }
 
     /// Number of servers with a record (for tests and diagnostics).
+    #[cfg(test)] // Only the unit tests ask.
     pub fn servers_tracked(&self) -> usize {
         self.servers.len()
     }

@@ -34,14 +34,8 @@ pub use channel::Channel;
 pub use config::Config;
 pub use context::{Context, DEFAULT_SUB_QUEUE};
 pub use error::ClientError;
-/// Internal policy objects behind the context, hidden from the docs and not
-/// part of the API (some of their methods are driven only by unit tests).
-#[doc(hidden)]
-pub use governor::{Governor, Hold};
 pub use many::{MonitorSet, MonitorSpec, Readings};
 pub use queues::MonitorEvent;
-#[doc(hidden)]
-pub use search::SearchScheduler;
 pub use shared::{ChannelInfo, Reading};
 pub use subscription::Subscription;
 

@@ -2,6 +2,7 @@
 //! keeps a connection open, sends the same search batches as go out over
 //! UDP, and reports the answers to the context.
 
+use crate::log::fields::ROLE_CLIENT;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,16 +50,16 @@ async fn run(
             Ok(stream) => {
                 backoff = Duration::from_millis(250);
                 let _ = stream.set_nodelay(true);
-                tracing::info!(target: "caproto::ctx", their_addr = %addr, role = "client",
+                tracing::info!(target: "caproto::ctx", their_addr = %addr, role = ROLE_CLIENT,
                     "connected to name server");
                 if serve(stream, addr, &ctx, &mut rx).await.is_none() {
                     return; // context gone
                 }
-                tracing::info!(target: "caproto::ctx", their_addr = %addr, role = "client",
+                tracing::info!(target: "caproto::ctx", their_addr = %addr, role = ROLE_CLIENT,
                     "name server connection lost");
             }
             Err(e) => {
-                tracing::debug!(target: "caproto::ctx", their_addr = %addr, role = "client",
+                tracing::debug!(target: "caproto::ctx", their_addr = %addr, role = ROLE_CLIENT,
                     "cannot connect to name server: {e}");
             }
         }
@@ -114,7 +115,7 @@ async fn serve(
                     };
                     if let Err(e) = vc.send(&cmd, &mut out) {
                         tracing::warn!(target: "caproto::ctx", their_addr = %addr,
-                            role = "client", "cannot send search: {e}");
+                            role = ROLE_CLIENT, "cannot send search: {e}");
                     }
                 }
             }

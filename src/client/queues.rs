@@ -38,7 +38,7 @@ impl SubQueue {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Result<Reading, ClientError>>> {
-        self.items.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.items)
     }
 
     /// Queue one update (or error), dropping the oldest when full.
@@ -214,7 +214,7 @@ impl SetQueue {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, SetInner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.inner)
     }
 
     /// Queue `event` for PV `index`, dropping that PV's oldest when full.

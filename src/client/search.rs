@@ -227,6 +227,7 @@ impl SearchScheduler {
     /// Take every name due at `now` (oldest first) and schedule its next
     /// attempt with doubled back-off: [`SearchScheduler::due`] and
     /// [`SearchScheduler::sent`] for all of them.
+    #[cfg(test)] // The context calls `due` and `sent` itself; the unit tests use this.
     pub fn poll(&mut self, now: Instant) -> Vec<u32> {
         let due = self.due(now, usize::MAX);
         for &cid in &due {

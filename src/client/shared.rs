@@ -85,7 +85,7 @@ impl StateCell {
 
     /// The current state (held locked: do not await while holding it).
     pub(crate) fn borrow(&self) -> std::sync::MutexGuard<'_, ConnState> {
-        self.value.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.value)
     }
 
     /// Set the state, wake every waiter, and return the previous state.
@@ -337,14 +337,13 @@ impl ChannelShared {
 
     /// Remember what kept the channel from connecting to `server`.
     pub(crate) fn set_failure_kind(&self, server: SocketAddr, kind: FailureKind) {
-        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(Box::new(CircuitFailure { server, kind }));
+        *crate::sync::lock(&self.last_failure) = Some(Box::new(CircuitFailure { server, kind }));
     }
 
     /// Note that `server` answered the search and the channel is being
     /// created there, unless a more telling failure is already recorded.
     pub(crate) fn note_found(&self, server: SocketAddr) {
-        let mut last = self.last_failure.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = crate::sync::lock(&self.last_failure);
         if last.is_none() {
             *last = Some(Box::new(CircuitFailure {
                 server,
@@ -355,21 +354,17 @@ impl ChannelShared {
 
     /// Forget the previous failure (the channel connected).
     pub(crate) fn clear_failure(&self) {
-        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *crate::sync::lock(&self.last_failure) = None;
     }
 
     pub(crate) fn failure(&self) -> Option<CircuitFailure> {
-        self.last_failure
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_deref()
-            .cloned()
+        crate::sync::lock(&self.last_failure).as_deref().cloned()
     }
 
     /// Lock the subscription table, tolerating a poisoned lock (the data is
     /// a plain map, still consistent after a panic elsewhere).
     pub(crate) fn subs(&self) -> std::sync::MutexGuard<'_, SubTable> {
-        self.subs.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.subs)
     }
 
     pub(crate) fn connection(&self) -> Option<Arc<Connection>> {

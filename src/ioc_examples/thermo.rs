@@ -28,7 +28,7 @@ pub fn build(prefix: &str, _: &ExampleOptions) -> PvGroup {
             .units("degC")
             .access_group("SETPOINT")
             .on_put(move |_, _| {
-                *reset.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+                *crate::sync::lock(&reset) = Instant::now();
                 Ok(None)
             }),
     );
@@ -40,11 +40,7 @@ pub fn build(prefix: &str, _: &ExampleOptions) -> PvGroup {
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         loop {
             tick.tick().await;
-            let since = t0
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .elapsed()
-                .as_secs_f64();
+            let since = crate::sync::lock(&t0).elapsed().as_secs_f64();
             let t = start.elapsed().as_secs_f64();
             let get = |pv: &crate::server::PvHandle| pv.value().as_f64().unwrap_or(0.0);
             let kk = get(&k);

@@ -5,7 +5,7 @@
 //! passes only if the field matches; a record that lacks the field passes unless the filter is
 //! `exclusive`. Several filters on one handler compose with logical AND.
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
 use tracing::level_filters::LevelFilter;
@@ -14,6 +14,7 @@ use tracing::Level;
 use super::glob::Glob;
 use super::target_filter::TargetFilter;
 use super::LogError;
+use crate::net::{AddrError, HostPort};
 use crate::proto::Role;
 
 /// `--log-role` and filter values: `client` or `server`, any case.
@@ -124,51 +125,18 @@ impl AddressSpec {
 impl FromStr for AddressSpec {
     type Err = LogError;
 
-    /// Accepts `HOST` or `HOST:PORT`, where HOST is an IPv4 address, an IPv6 address (in
-    /// brackets when a port follows, e.g. `[::1]:5064`) or a host name, resolved once here.
+    /// Accepts `HOST` or `HOST:PORT` as [`HostPort`] reads it: HOST is an IPv4 address, an
+    /// IPv6 address (in brackets when a port follows, e.g. `[::1]:5064`) or a host name,
+    /// resolved once here; port 0 is refused (no peer has it, so it would match nothing).
     fn from_str(input: &str) -> Result<Self, LogError> {
-        let bad = |reason: &str| LogError::InvalidAddress {
+        let bad = |e: AddrError| LogError::InvalidAddress {
             input: input.to_owned(),
-            reason: reason.to_owned(),
+            reason: e.to_string(),
         };
-        let s = input.trim();
-        if s.is_empty() {
-            return Err(bad("empty address"));
-        }
-        if let Ok(sa) = s.parse::<SocketAddr>() {
-            return Ok(AddressSpec::Exact(vec![sa]));
-        }
-        let bare = s
-            .strip_prefix('[')
-            .and_then(|r| r.strip_suffix(']'))
-            .unwrap_or(s);
-        if let Ok(ip) = bare.parse::<IpAddr>() {
-            return Ok(AddressSpec::Host(vec![ip]));
-        }
-        if s.starts_with('[') {
-            return Err(bad("malformed bracketed IPv6 address"));
-        }
-        // A host name, with or without a port.
-        let (host, port) = match s.rsplit_once(':') {
-            Some((h, p)) => {
-                let port = p
-                    .parse::<u16>()
-                    .map_err(|_| bad("port must be a number from 0 to 65535"))?;
-                (h, Some(port))
-            }
-            None => (s, None),
-        };
-        if host.is_empty() || host.contains(':') {
-            return Err(bad("expected HOST or HOST:PORT"));
-        }
-        let resolved: Vec<SocketAddr> = (host, port.unwrap_or(0))
-            .to_socket_addrs()
-            .map_err(|e| bad(&format!("cannot resolve host: {e}")))?
-            .collect();
-        if resolved.is_empty() {
-            return Err(bad("host resolves to no address"));
-        }
-        Ok(match port {
+        let hp: HostPort = input.parse().map_err(bad)?;
+        // Any port will do for the look-up when none was written: only the IPs are kept.
+        let resolved = hp.resolve(hp.port_or(0)).map_err(bad)?;
+        Ok(match hp.port {
             Some(_) => AddressSpec::Exact(resolved),
             None => {
                 let mut ips: Vec<IpAddr> = resolved.iter().map(SocketAddr::ip).collect();
@@ -383,6 +351,8 @@ mod tests {
             "[::1",
             "a:b:c",
             ":5064",
+            "127.0.0.1:0",
+            "localhost:0",
         ] {
             assert!(
                 matches!(

@@ -28,6 +28,7 @@
 mod config;
 mod disable;
 mod error;
+pub(crate) mod fields;
 mod file;
 mod filter;
 pub(crate) mod glob;

@@ -54,11 +54,12 @@ impl TargetFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::access::PUTLOG_TARGET;
 
     #[test]
     fn targets_and_their_children_match() {
-        let f = TargetFilter::new(["caproto::putlog", "caproto::bcast"]);
-        assert!(f.matches("caproto::putlog"));
+        let f = TargetFilter::new([PUTLOG_TARGET, "caproto::bcast"]);
+        assert!(f.matches(PUTLOG_TARGET));
         assert!(f.matches("caproto::bcast::search"));
         assert!(!f.matches("caproto::putlogger"));
         assert!(!f.matches("caproto::circ"));

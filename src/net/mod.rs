@@ -10,12 +10,16 @@
 //!   destinations in order, each with the reason it is there, which the
 //!   client and server log once at `-vv` (DEBUG).
 //!
+//! Every `host[:port]` a user writes (address lists, `--log-addr`, `--log-ship`) is read by
+//! [`HostPort`], which holds the one rule for port 0: refused.
+//!
 //! The rules are those of EPICS base (libca's address-list setup and
 //! libCom's broadcast discovery, rsrv for the server side); see
 //! `docs/networking.md` for the user-facing summary.
 
 mod addr_list;
 mod config_error;
+mod host_port;
 mod identity;
 mod interfaces;
 
@@ -24,5 +28,6 @@ pub use addr_list::{
     Skipped,
 };
 pub use config_error::ConfigError;
+pub use host_port::{AddrError, Host, HostPort};
 pub use identity::{account_name, host_name, user_name};
 pub use interfaces::{discover, Interface, InterfaceSource, SystemInterfaces};

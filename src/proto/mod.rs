@@ -16,13 +16,6 @@ pub mod status;
 pub mod text;
 pub mod trace;
 
-// Shorter paths the crate's own code still uses; hidden so the documentation
-// shows each item once, under `command` and `header`.
-#[doc(hidden)]
-pub use command::{Command, CommandError};
-#[doc(hidden)]
-pub use header::{Header, HeaderError};
-
 /// Default CA server (TCP and UDP search) port, used when `EPICS_CA_SERVER_PORT` is unset.
 pub const DEFAULT_SERVER_PORT: u16 = 5064;
 /// Default CA repeater port, used when `EPICS_CA_REPEATER_PORT` is unset.
@@ -73,7 +66,7 @@ impl Role {
     }
 
     /// Lower-case name as used by `--log-role` and in JSON log records.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Role::Client => "client",
             Role::Server => "server",
@@ -83,9 +76,9 @@ impl Role {
     /// Parses a recorded `role` field value; case-insensitive so caproto's
     /// `CLIENT` works too.
     pub fn from_field(value: &str) -> Option<Role> {
-        if value.eq_ignore_ascii_case("client") {
+        if value.eq_ignore_ascii_case(Role::Client.as_str()) {
             Some(Role::Client)
-        } else if value.eq_ignore_ascii_case("server") {
+        } else if value.eq_ignore_ascii_case(Role::Server.as_str()) {
             Some(Role::Server)
         } else {
             None

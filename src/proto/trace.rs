@@ -11,7 +11,9 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use super::{Command, Header, Role};
+use super::command::Command;
+use super::header::Header;
+use super::Role;
 
 /// Which logger (tracing target) a record goes to, mirroring caproto's loggers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -4,6 +4,7 @@
 //! Like EPICS servers, the interval starts short (20 ms) and doubles up to
 //! the configured period, so a freshly started server is noticed at once.
 
+use crate::log::fields::ROLE_SERVER;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,7 +54,7 @@ pub(crate) async fn run(
             let to = SocketAddr::V4(*t);
             buf.clear();
             if let Err(e) = bcast.send(&beacon, to, &mut buf) {
-                tracing::error!(target: "caproto::serv", role = "server", "could not encode beacon: {e}");
+                tracing::error!(target: "caproto::serv", role = ROLE_SERVER, "could not encode beacon: {e}");
                 return;
             }
             match socket.send_to(&buf, to).await {
@@ -62,7 +63,7 @@ pub(crate) async fn run(
                     metrics.udp_sent(n);
                 }
                 Err(e) => tracing::debug!(target: "caproto::bcast::beacon", our_addr = %local,
-                    their_addr = %to, role = "server", "beacon not sent: {e}"),
+                    their_addr = %to, role = ROLE_SERVER, "beacon not sent: {e}"),
             }
         }
         tokio::select! {

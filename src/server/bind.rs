@@ -19,6 +19,7 @@
 //!
 //! Driven once by [`super::Server::bind`]; nothing here runs afterwards.
 
+use crate::log::fields::ROLE_SERVER;
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
@@ -66,7 +67,7 @@ fn retry_taken<T>(
             Err(ServerError::Bind { addr, what, source })
                 if source.kind() == ErrorKind::AddrInUse && tried < tries =>
             {
-                tracing::debug!(target: "caproto::serv", role = "server",
+                tracing::debug!(target: "caproto::serv", role = ROLE_SERVER,
                     "{what} {addr} is taken ({source}); drawing another ephemeral port");
                 tried += 1;
             }
@@ -88,7 +89,7 @@ fn bind_on(
         let listener = match bind_tcp(SocketAddrV4::new(*ip, tcp_port)) {
             Ok(l) => l,
             Err(e) if i == 0 && tcp_port != 0 && e.kind() == ErrorKind::AddrInUse => {
-                tracing::info!(target: "caproto::serv", role = "server",
+                tracing::info!(target: "caproto::serv", role = ROLE_SERVER,
                     "TCP port {tcp_port} in use on {ip}; using an ephemeral port");
                 bind_tcp(SocketAddrV4::new(*ip, 0)).map_err(|source| ServerError::Bind {
                     addr: SocketAddr::from((*ip, 0)),

@@ -7,6 +7,7 @@
 //! subscription queues, which coalesce (drop oldest) on their own. Only this
 //! circuit waits; posting to PVs and other circuits carry on.
 
+use crate::log::fields::ROLE_SERVER;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
@@ -106,7 +107,7 @@ pub(crate) async fn run(stream: TcpStream, shared: Arc<Shared>, shutdown: watch:
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let _ = stream.set_nodelay(true);
-    tracing::info!(target: "caproto::serv", our_addr = %local, their_addr = %peer, role = "server",
+    tracing::info!(target: "caproto::serv", our_addr = %local, their_addr = %peer, role = ROLE_SERVER,
         "client connected: {peer}");
     let (mut rd, mut wr) = stream.into_split();
     shared.metrics.circuit_opened();
@@ -219,11 +220,11 @@ pub(crate) async fn run(stream: TcpStream, shared: Arc<Shared>, shutdown: watch:
     });
     match &reason {
         Close::Protocol(msg) => tracing::warn!(target: "caproto::serv", our_addr = %local,
-            their_addr = %peer, role = "server", "closing circuit with {peer}: {msg}"),
+            their_addr = %peer, role = ROLE_SERVER, "closing circuit with {peer}: {msg}"),
         Close::Io(e) => tracing::info!(target: "caproto::serv", our_addr = %local,
-            their_addr = %peer, role = "server", "client disconnected: {peer} ({e})"),
+            their_addr = %peer, role = ROLE_SERVER, "client disconnected: {peer} ({e})"),
         Close::ClientClosed | Close::Shutdown => tracing::info!(target: "caproto::serv",
-            our_addr = %local, their_addr = %peer, role = "server", "client disconnected: {peer}"),
+            our_addr = %local, their_addr = %peer, role = ROLE_SERVER, "client disconnected: {peer}"),
     }
 }
 
@@ -329,10 +330,10 @@ impl Circuit {
                 let level_error = matches!(e, CircuitError::Encode(_));
                 if level_error {
                     tracing::error!(target: "caproto::serv", pv = pv.as_deref(), our_addr = %self.local,
-                        their_addr = %self.peer, role = "server", "could not encode {cmd:?}: {e}");
+                        their_addr = %self.peer, role = ROLE_SERVER, "could not encode {cmd:?}: {e}");
                 } else {
                     tracing::debug!(target: "caproto::serv", pv = pv.as_deref(), our_addr = %self.local,
-                        their_addr = %self.peer, role = "server", "not sending {cmd:?}: {e}");
+                        their_addr = %self.peer, role = ROLE_SERVER, "not sending {cmd:?}: {e}");
                 }
             }
         }
@@ -393,7 +394,7 @@ impl Circuit {
                 Err(CircuitError::Remote(refused)) => self.refuse(*refused),
                 Err(e) => {
                     tracing::debug!(target: "caproto::serv", our_addr = %self.local,
-                        their_addr = %self.peer, role = "server", "ignoring: {e}");
+                        their_addr = %self.peer, role = ROLE_SERVER, "ignoring: {e}");
                 }
             }
         }

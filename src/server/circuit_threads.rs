@@ -19,6 +19,7 @@
 //! circuit threads ask for the same (see [`realtime`]), and run at normal
 //! priority when the process may not.
 
+use crate::log::fields::ROLE_SERVER;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -93,7 +94,7 @@ impl CircuitPool {
         let stream = match stream.into_std() {
             Ok(s) => s,
             Err(e) => {
-                tracing::warn!(target: "caproto::serv", role = "server",
+                tracing::warn!(target: "caproto::serv", role = ROLE_SERVER,
                     "cannot hand the connection to a circuit thread: {e}");
                 return;
             }
@@ -121,7 +122,7 @@ async fn serve(
         let stream = match TcpStream::from_std(stream) {
             Ok(s) => s,
             Err(e) => {
-                tracing::warn!(target: "caproto::serv", role = "server",
+                tracing::warn!(target: "caproto::serv", role = ROLE_SERVER,
                     "cannot run the connection on a circuit thread: {e}");
                 count.fetch_sub(1, Ordering::Relaxed);
                 continue;

@@ -19,7 +19,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use crate::net::{self, AddrList, ConfigError, InterfaceSource, SystemInterfaces};
+use crate::net::{self, AddrList, ConfigError, HostPort, InterfaceSource, SystemInterfaces};
 use crate::proto::{DEFAULT_REPEATER_PORT, DEFAULT_SERVER_PORT};
 
 /// Everything the server needs to know about its network setup.
@@ -147,8 +147,18 @@ impl ServerConfig {
             Some((var, v)) => parse_port(var, &v)?,
             None => DEFAULT_SERVER_PORT,
         };
+        // Beacons are sent to this port: 0 is refused, as in address lists (net::HostPort).
         let beacon_port = match first("EPICS_CAS_BEACON_PORT", "EPICS_CA_REPEATER_PORT") {
-            Some((var, v)) => parse_port(var, &v)?,
+            Some((var, v)) => match parse_port(var, &v)? {
+                0 => {
+                    return Err(ConfigError::new(
+                        var,
+                        v,
+                        "port 0: beacons need a port to go to",
+                    ))
+                }
+                p => p,
+            },
             None => DEFAULT_REPEATER_PORT,
         };
 
@@ -210,9 +220,9 @@ impl ServerConfig {
         let mut ignore_addrs = Vec::new();
         if let Some(v) = get("EPICS_CAS_IGNORE_ADDR_LIST") {
             for item in v.split_whitespace() {
-                let a = parse_addr("EPICS_CAS_IGNORE_ADDR_LIST", &v, item, 0)?;
-                if !ignore_addrs.contains(a.ip()) {
-                    ignore_addrs.push(*a.ip());
+                let ip = parse_ip("EPICS_CAS_IGNORE_ADDR_LIST", &v, item)?;
+                if !ignore_addrs.contains(&ip) {
+                    ignore_addrs.push(ip);
                 }
             }
         }
@@ -253,7 +263,7 @@ fn interfaces_list(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<Ipv4Addr
     };
     let mut out = Vec::new();
     for item in v.split_whitespace() {
-        let ip = *parse_addr("EPICS_CAS_INTF_ADDR_LIST", &v, item, 0)?.ip();
+        let ip = parse_ip("EPICS_CAS_INTF_ADDR_LIST", &v, item)?;
         if !out.contains(&ip) {
             out.push(ip);
         }
@@ -280,24 +290,24 @@ fn parse_port(var: &'static str, v: &str) -> Result<u16, ConfigError> {
     })
 }
 
-/// `host` or `host:port`, IPv4 literals only.
+/// One `host[:port]` entry of `var` (whose whole value is `whole`): an IPv4
+/// literal (rsrv takes no names here), port 0 refused and a missing port
+/// `default_port`; see [`HostPort`].
 fn parse_addr(
     var: &'static str,
     whole: &str,
     item: &str,
     default_port: u16,
 ) -> Result<SocketAddrV4, ConfigError> {
-    let err = || ConfigError {
-        var,
-        value: whole.to_string(),
-        reason: "expected IPv4 addresses (optionally with :port) separated by spaces".into(),
-    };
-    if let Ok(a) = item.parse::<SocketAddrV4>() {
-        return Ok(a);
-    }
-    item.parse::<Ipv4Addr>()
-        .map(|ip| SocketAddrV4::new(ip, default_port))
-        .map_err(|_| err())
+    item.parse::<HostPort>()
+        .and_then(|hp| Ok(SocketAddrV4::new(hp.ipv4()?, hp.port_or(default_port))))
+        .map_err(|e| ConfigError::new(var, whole, e.to_string()))
+}
+
+/// The address of an entry whose port is not used (interfaces, ignored
+/// hosts): as [`parse_addr`], and a written port is checked but dropped.
+fn parse_ip(var: &'static str, whole: &str, item: &str) -> Result<Ipv4Addr, ConfigError> {
+    parse_addr(var, whole, item, DEFAULT_SERVER_PORT).map(|a| *a.ip())
 }
 
 #[cfg(test)]
@@ -459,5 +469,23 @@ mod tests {
         assert!(cfg(&[("EPICS_CAS_INTF_ADDR_LIST", "localhost")]).is_err());
         assert!(cfg(&[("EPICS_CAS_BEACON_PERIOD", "-1")]).is_err());
         assert!(cfg(&[("EPICS_CAS_BEACON_ADDR_LIST", "x.y")]).is_err());
+        // Port 0 is refused in every address list (net::HostPort's rule), naming the variable.
+        for var in [
+            "EPICS_CAS_BEACON_ADDR_LIST",
+            "EPICS_CAS_INTF_ADDR_LIST",
+            "EPICS_CAS_IGNORE_ADDR_LIST",
+        ] {
+            let e = cfg(&[(var, "127.0.0.1 127.0.0.2:0")]).unwrap_err();
+            assert_eq!(e.var, var);
+            assert!(e.reason.contains("port 0"), "{e}");
+        }
+        for var in ["EPICS_CAS_BEACON_PORT", "EPICS_CA_REPEATER_PORT"] {
+            assert_eq!(cfg(&[(var, "0")]).unwrap_err().var, var);
+        }
+        // The server's own port may be 0: it binds any free port.
+        assert_eq!(cfg(&[("EPICS_CAS_SERVER_PORT", "0")]).unwrap().port, 0);
+        // A port on an interface is allowed and unused, as rsrv reads it.
+        let c = cfg(&[("EPICS_CAS_INTF_ADDR_LIST", "127.0.0.1:5064")]).unwrap();
+        assert_eq!(c.interfaces, vec![Ipv4Addr::LOCALHOST]);
     }
 }

@@ -91,7 +91,7 @@ struct Control {
 impl Control {
     /// Applies `edit` to a copy of the filters; on success installs them on every handler.
     fn change(&self, edit: impl FnOnce(&mut Filters)) -> Result<(), PutError> {
-        let mut cur = self.filters.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cur = crate::sync::lock(&self.filters);
         let mut next = Filters {
             pv: cur.pv.clone(),
             addr: cur.addr.clone(),

@@ -13,6 +13,8 @@
 
 pub mod access;
 mod beacon;
+// Public only because the benchmarks in benches/ (separate crates) drive the request path
+// through it; hidden because it is not part of the API.
 #[doc(hidden)]
 pub mod bench_hooks;
 mod bind;

@@ -7,6 +7,7 @@
 //! ordinary work the moment it arrives, and a search never delays a served
 //! client.
 
+use crate::log::fields::ROLE_SERVER;
 use std::future::Future;
 use std::io;
 
@@ -52,12 +53,12 @@ fn enter(what: &str, priority: u8) -> bool {
     let err =
         unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) };
     if err == 0 {
-        tracing::debug!(target: "caproto::serv", role = "server",
+        tracing::debug!(target: "caproto::serv", role = ROLE_SERVER,
             "{what} runs under SCHED_FIFO at priority {}", param.sched_priority);
         true
     } else {
         let why = io::Error::from_raw_os_error(err);
-        tracing::debug!(target: "caproto::serv", role = "server",
+        tracing::debug!(target: "caproto::serv", role = ROLE_SERVER,
             "{what} stays at normal priority (SCHED_FIFO {}: {why})", param.sched_priority);
         false
     }

@@ -5,6 +5,7 @@
 //! threads, circuits run on [`CircuitPool`]'s threads and the search
 //! responders on [`search_thread`]'s; the rest stays on the caller's runtime.
 
+use crate::log::fields::ROLE_SERVER;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
@@ -159,7 +160,7 @@ impl Server {
         };
         for listener in self.listeners {
             let addr = listener.local_addr()?;
-            tracing::info!(target: "caproto::serv", our_addr = %addr, role = "server",
+            tracing::info!(target: "caproto::serv", our_addr = %addr, role = ROLE_SERVER,
                 "listening on {addr} (TCP)");
             let shared = Arc::clone(&self.shared);
             let stop = stop_rx.clone();
@@ -171,7 +172,7 @@ impl Server {
         }
         for search in &self.udp {
             let addr = search.recv.local_addr()?;
-            tracing::info!(target: "caproto::serv", our_addr = %addr, role = "server",
+            tracing::info!(target: "caproto::serv", our_addr = %addr, role = ROLE_SERVER,
                 "answering searches on {addr} (UDP)");
         }
         if pool.is_some() {
@@ -193,20 +194,22 @@ impl Server {
             }
         }
         let cfg = &self.shared.config;
-        tracing::debug!(target: "caproto::serv", role = "server", "serving on {}",
+        tracing::debug!(target: "caproto::serv", role = ROLE_SERVER, "serving on {}",
             describe_interfaces(&cfg.interfaces, &cfg.interface_broadcasts));
         match &cfg.beacon_report {
             // Like rsrv's start-up warning, but at INFO: a lone host still
             // works, clients only reconnect more slowly after a restart.
             Some(report) if report.entries.is_empty() => tracing::info!(
-                target: "caproto::serv", role = "server", "{report}: clients will not \
+                target: "caproto::serv", role = ROLE_SERVER, "{report}: clients will not \
                  hear beacons (set EPICS_CAS_BEACON_ADDR_LIST to send some)"),
-            Some(report) => tracing::debug!(target: "caproto::serv", role = "server", "{report}"),
-            None => tracing::debug!(target: "caproto::serv", role = "server",
+            Some(report) => {
+                tracing::debug!(target: "caproto::serv", role = ROLE_SERVER, "{report}")
+            }
+            None => tracing::debug!(target: "caproto::serv", role = ROLE_SERVER,
                 "beacon list (given by the program): {:?}", cfg.beacon_addrs),
         }
         if !cfg.ignore_addrs.is_empty() {
-            tracing::debug!(target: "caproto::serv", role = "server",
+            tracing::debug!(target: "caproto::serv", role = ROLE_SERVER,
                 "ignoring searches from {:?} (EPICS_CAS_IGNORE_ADDR_LIST)", cfg.ignore_addrs);
         }
         if !cfg.beacon_addrs.is_empty() {
@@ -231,11 +234,11 @@ impl Server {
             )));
         }
         drop(alive_tx);
-        tracing::info!(target: "caproto::serv", role = "server", "server ready: {} PVs",
+        tracing::info!(target: "caproto::serv", role = ROLE_SERVER, "server ready: {} PVs",
             self.shared.db.len());
 
         shutdown.await;
-        tracing::info!(target: "caproto::serv", role = "server", "server shutting down");
+        tracing::info!(target: "caproto::serv", role = ROLE_SERVER, "server shutting down");
         let _ = stop_tx.send(true);
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, alive_rx.recv()).await;
         for t in tasks {
@@ -317,7 +320,7 @@ async fn accept_loop(
                 },
                 Err(e) => {
                     // Out of file descriptors and similar: back off briefly instead of spinning.
-                    tracing::warn!(target: "caproto::serv", role = "server", "accept failed: {e}");
+                    tracing::warn!(target: "caproto::serv", role = ROLE_SERVER, "accept failed: {e}");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },

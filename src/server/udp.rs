@@ -4,6 +4,7 @@
 //! says (EPICS servers only send NOT_FOUND on TCP name-server searches;
 //! answering every broadcast search with NOT_FOUND would flood clients).
 
+use crate::log::fields::ROLE_SERVER;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -48,7 +49,7 @@ pub(crate) async fn run(
     ) {
         (Ok(recv), Ok(reply)) => (recv, reply),
         (Err(e), _) | (_, Err(e)) => {
-            tracing::error!(target: "caproto::bcast", role = "server",
+            tracing::error!(target: "caproto::bcast", role = ROLE_SERVER,
                 "cannot answer searches on {}: {e}", search.ip);
             return;
         }
@@ -67,7 +68,7 @@ pub(crate) async fn run(
                 Ok(x) => x,
                 Err(e) => {
                     // ICMP port-unreachable from an earlier reply shows up here on some systems.
-                    tracing::debug!(target: "caproto::bcast", our_addr = %local, role = "server",
+                    tracing::debug!(target: "caproto::bcast", our_addr = %local, role = ROLE_SERVER,
                         "UDP receive error: {e}");
                     continue;
                 }
@@ -76,7 +77,7 @@ pub(crate) async fn run(
         if let SocketAddr::V4(v4) = from {
             if shared.config.ignore_addrs.contains(v4.ip()) {
                 tracing::trace!(target: "caproto::bcast", our_addr = %local, their_addr = %from,
-                    role = "server", "ignored (EPICS_CAS_IGNORE_ADDR_LIST)");
+                    role = ROLE_SERVER, "ignored (EPICS_CAS_IGNORE_ADDR_LIST)");
                 continue;
             }
         }
@@ -85,7 +86,7 @@ pub(crate) async fn run(
         if let Err(e) = bcast.recv(&buf[..n], from, Instant::now(), &mut events) {
             // Searches before the malformed part are still answered.
             tracing::debug!(target: "caproto::bcast", our_addr = %local, their_addr = %from,
-                role = "server", "malformed datagram: {e}");
+                role = ROLE_SERVER, "malformed datagram: {e}");
         }
         replies.clear();
         answer(&mut bcast, &shared, &events, from, reply_ip, &mut replies);
@@ -93,7 +94,7 @@ pub(crate) async fn run(
             match reply_socket.send_to(datagram, from).await {
                 Ok(n) => shared.metrics.udp_sent(n),
                 Err(e) => tracing::debug!(target: "caproto::bcast", our_addr = %local,
-                    their_addr = %from, role = "server", "could not send search reply: {e}"),
+                    their_addr = %from, role = ROLE_SERVER, "could not send search reply: {e}"),
             }
         }
     }
@@ -148,7 +149,7 @@ fn answer(
             version: PROTOCOL_VERSION,
         };
         if let Err(e) = bcast.send(&reply, from, &mut current) {
-            tracing::error!(target: "caproto::bcast", role = "server", "could not encode search reply: {e}");
+            tracing::error!(target: "caproto::bcast", role = ROLE_SERVER, "could not encode search reply: {e}");
         }
     }
     if !current.is_empty() {

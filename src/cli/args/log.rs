@@ -281,7 +281,7 @@ impl LogArgs {
             None => log::enable_all(),
         }
         let terminal = log::config_logging(self.terminal_config()?)?;
-        let mut previous = CLI_EXTRA_HANDLERS.lock().unwrap_or_else(|e| e.into_inner());
+        let mut previous = crate::sync::lock(&CLI_EXTRA_HANDLERS);
         for old in previous.drain(..) {
             // Already gone is fine: someone removed it by hand.
             let _ = old.remove();

@@ -11,7 +11,7 @@
 
 use std::fmt::Write as _;
 
-use crate::cli::output::format::{DataFormat, FloatStyle, Reading};
+use crate::cli::output::format::{DataFormat, FloatStyle, Response};
 use crate::cli::output::numfmt::{write_e, write_f, write_g, write_radix, Radix};
 use crate::cli::output::timefmt::{Stamp, Zone};
 use crate::proto::dbr::{Value, EPICS_EPOCH_OFFSET_SECS};
@@ -91,9 +91,9 @@ fn clock(stamp: Stamp) -> String {
 
 /// The server's stamp of a TIME reading, rounded to the microsecond as
 /// camonitor's `%06f` rounds (caproto's tools truncate).
-fn server_stamp(reading: &Reading) -> Option<Stamp> {
+fn server_stamp(reading: &Response) -> Option<Stamp> {
     reading.timestamp()?;
-    let t = reading.meta.stamp;
+    let t = reading.reading.meta.stamp;
     let secs = i64::from(t.secs) + EPICS_EPOCH_OFFSET_SECS as i64;
     Some(Stamp {
         micros: secs * 1_000_000 + (i64::from(t.nanos) + 500) / 1000,
@@ -154,11 +154,11 @@ impl CamonitorLines {
 
     /// The line for update `reading` of PV number `i` named `pv`, received
     /// at `now` (client clock), newline included.
-    pub fn update(&mut self, i: usize, pv: &str, reading: &Reading, now: Stamp) -> String {
+    pub fn update(&mut self, i: usize, pv: &str, reading: &Response, now: Stamp) -> String {
         let server = server_stamp(reading).unwrap_or(now);
         let first = *self.first.get_or_insert(now);
         let mut out = String::new();
-        let n = reading.value.len();
+        let n = reading.reading.value.len();
         self.name(&mut out, pv, n);
         let pv_clock = self.pvs.get(i).copied().unwrap_or_default();
         let reference = match self.mode.kind {
@@ -190,9 +190,9 @@ impl CamonitorLines {
             c.previous = Some((now, server));
         }
         self.previous = Some((now, server));
-        self.values(&mut out, &reading.value);
+        self.values(&mut out, &reading.reading.value);
         let sep = self.sep();
-        let meta = &reading.meta;
+        let meta = &reading.reading.meta;
         if meta.status.0 != 0 || meta.severity.0 != 0 {
             let _ = writeln!(out, "{sep}{}{sep}{}", meta.status, meta.severity);
         } else {
@@ -265,7 +265,7 @@ mod tests {
     use crate::proto::dbr::{DbrClass, DbrType, Metadata};
     use crate::proto::status::{AlarmSeverity, AlarmStatus};
 
-    fn reading(value: Value, micros: i64) -> Reading {
+    fn reading(value: Value, micros: i64) -> Response {
         let native = value.native_type();
         let mut meta = Metadata::default();
         let epics = micros - crate::proto::dbr::EPICS_EPOCH_OFFSET_SECS as i64 * 1_000_000;
@@ -273,12 +273,11 @@ mod tests {
             (epics / 1_000_000) as u32,
             (epics % 1_000_000) as u32 * 1000,
         );
-        Reading {
-            data_type: DbrType::Value(DbrClass::Time, native),
+        Response::normal(crate::client::Reading {
+            dbr_type: DbrType::Value(DbrClass::Time, native),
             value,
             meta,
-            status: crate::cli::output::eca::NORMAL,
-        }
+        })
     }
 
     #[test]
@@ -306,7 +305,7 @@ mod tests {
         let now = Stamp { micros: t0 + 5 };
         // Stamps round to the microsecond, as camonitor's %06f.
         let mut r = reading(Value::Double(vec![3.5]), t0);
-        r.meta.stamp.nanos += 999;
+        r.reading.meta.stamp.nanos += 999;
         let rounded = server_stamp(&r).unwrap();
         assert_eq!(rounded.micros, t0 + 1);
         let first = lines.update(0, "a", &reading(Value::Double(vec![3.5]), t0), now);
@@ -336,8 +335,8 @@ mod tests {
             format!("{:<30} {blank}{:>12} 1e-07  \n", "a", "+1.000000")
         );
         let mut alarm = reading(Value::String(vec!["x y".into()]), t0 + 1_500_000);
-        alarm.meta.status = AlarmStatus(3);
-        alarm.meta.severity = AlarmSeverity(2);
+        alarm.reading.meta.status = AlarmStatus(3);
+        alarm.reading.meta.severity = AlarmSeverity(2);
         let l = lines.update(0, "a", &alarm, now);
         assert!(l.ends_with("+0.250000 x y HIHI MAJOR\n"), "{l:?}");
         // No stamps: name, separator, then the values' own separator.

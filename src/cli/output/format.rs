@@ -1,6 +1,6 @@
 //! Output lines of caproto-get, caproto-put and caproto-monitor.
 //!
-//! A tool hands in a PV name and a [`Reading`] (value + metadata of one
+//! A tool hands in a PV name and a [`Response`] (value + metadata of one
 //! response) and gets back exactly the line caproto's tool would print for the
 //! chosen mode: the default `{pv_name: <40}  {response.data}`, `--terse`,
 //! `--wide`, or a user `--format` string, with caproto's data layout
@@ -15,27 +15,34 @@ use fields::Ctx;
 
 use crate::cli::output::template::{insert_separator, Template, TemplateError};
 use crate::cli::output::timefmt::{Stamp, TimeCache, Zone};
-use crate::proto::dbr::{DbrClass, DbrType, Metadata, Value};
+use crate::client;
+use crate::proto::dbr::{DbrClass, DbrType};
 
-/// One response as the tools see it: the type it came back as, its value and
-/// metadata, and the CA status word of the response.
+/// One response as the tools see it: the client's [`Reading`](crate::client::Reading) (the
+/// type it came back as, its value and metadata) and the CA status word of the response,
+/// which `{response.status}` and `--wide` print.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Reading {
-    /// The DBR type of the response (decides which metadata is meaningful).
-    pub data_type: DbrType,
-    /// The elements.
-    pub value: Value,
-    /// Metadata; only the fields `data_type` carries are meaningful.
-    pub meta: Metadata,
+pub struct Response {
+    /// Type, value and metadata; only the metadata fields its `dbr_type` carries are meaningful.
+    pub reading: client::Reading,
     /// ECA status word of the response (`eca::NORMAL` for a good read).
     pub status: u32,
 }
 
-impl Reading {
+impl Response {
+    /// A good response (status `ECA_NORMAL`): the client turns a failing status into an error,
+    /// so every reading it delivers is one of these.
+    pub fn normal(reading: client::Reading) -> Self {
+        Response {
+            reading,
+            status: crate::proto::status::ECA_NORMAL,
+        }
+    }
+
     /// The server timestamp, for types that carry one (TIME class only, as in caproto).
     pub fn timestamp(&self) -> Option<Stamp> {
-        match self.data_type {
-            DbrType::Value(DbrClass::Time, _) => Some(Stamp::from_epics(self.meta.stamp)),
+        match self.reading.dbr_type {
+            DbrType::Value(DbrClass::Time, _) => Some(Stamp::from_epics(self.reading.meta.stamp)),
             _ => None,
         }
     }
@@ -204,7 +211,7 @@ impl LineFormat {
     pub fn line_with_len(
         &self,
         pv_name: &str,
-        reading: &Reading,
+        reading: &Response,
         extras: Extras<'_>,
         decide_len: usize,
     ) -> Result<String, TemplateError> {
@@ -226,10 +233,10 @@ impl LineFormat {
     pub fn line(
         &self,
         pv_name: &str,
-        reading: &Reading,
+        reading: &Response,
         extras: Extras<'_>,
     ) -> Result<String, TemplateError> {
-        self.line_with_len(pv_name, reading, extras, reading.value.len())
+        self.line_with_len(pv_name, reading, extras, reading.reading.value.len())
     }
 
     /// Write the line for one reading and its newline to `out`, reusing
@@ -238,7 +245,7 @@ impl LineFormat {
     pub fn write_line(
         &self,
         pv_name: &str,
-        reading: &Reading,
+        reading: &Response,
         extras: Extras<'_>,
         bufs: &mut LineBuffers,
         out: &mut dyn std::io::Write,
@@ -259,7 +266,7 @@ impl LineFormat {
         tail.clear();
         chunk.clear();
         let streamed = self
-            .template_for(reading.value.len())
+            .template_for(reading.reading.value.len())
             .render_parts(
                 self.zone,
                 times,
@@ -280,7 +287,7 @@ impl LineFormat {
                 buf: chunk,
                 flush: Some(&mut flush),
             };
-            write_elements(&reading.value, &self.data, unbracketed, &mut sink)
+            write_elements(&reading.reading.value, &self.data, unbracketed, &mut sink)
                 .map_err(LineError::Io)?;
             out.write_all(chunk.as_bytes()).map_err(LineError::Io)?;
         }

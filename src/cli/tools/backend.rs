@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::cli::output::format::Reading;
+use crate::cli::output::format::Response;
 use crate::proto::dbr::{DbrClass, DbrType, NativeType, Value};
 use crate::proto::text::escape_control;
 
@@ -96,7 +96,7 @@ pub trait ToolSubscription: Send + 'static {
     /// The next update; `None` when the subscription has ended for good.
     fn recv(
         &mut self,
-    ) -> impl std::future::Future<Output = Option<Result<Reading, ToolError>>> + Send;
+    ) -> impl std::future::Future<Output = Option<Result<Response, ToolError>>> + Send;
 }
 
 /// The client operations the tools use. Every call is bounded by `timeout`.
@@ -120,7 +120,7 @@ pub trait Backend: Clone + Send + Sync + 'static {
         dbr_type: DbrType,
         count: Option<u32>,
         timeout: Duration,
-    ) -> impl std::future::Future<Output = Result<Reading, ToolError>> + Send;
+    ) -> impl std::future::Future<Output = Result<Response, ToolError>> + Send;
 
     /// Write `value`; with `notify`, wait for the server's completion.
     fn put(
@@ -146,7 +146,7 @@ pub trait Backend: Clone + Send + Sync + 'static {
         pick: impl Fn(NativeType) -> DbrType + Send + Sync + 'static,
         count: Option<u32>,
         timeout: Duration,
-        mut each: impl FnMut(usize, Result<Reading, ToolError>) -> bool,
+        mut each: impl FnMut(usize, Result<Response, ToolError>) -> bool,
     ) -> impl std::future::Future<Output = ()> {
         let backend = self.clone();
         let pick = std::sync::Arc::new(pick);
@@ -287,7 +287,7 @@ pub enum PvEvent {
     /// The channel connected (the first time or again); updates follow.
     Connected,
     /// An update (or an error the server or client reported for it).
-    Update(Result<Reading, ToolError>),
+    Update(Result<Response, ToolError>),
     /// The channel's circuit was lost; it is searched for again.
     Disconnected {
         /// The element count it had (for camonitor's name padding).

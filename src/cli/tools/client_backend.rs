@@ -5,8 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::output::eca;
-use crate::cli::output::format::Reading;
+use crate::cli::output::format::Response;
 use tokio::sync::mpsc;
 
 use crate::cli::tools::backend::{
@@ -105,20 +104,9 @@ pub struct ClientSubscription {
 }
 
 impl ToolSubscription for ClientSubscription {
-    async fn recv(&mut self) -> Option<Result<Reading, ToolError>> {
+    async fn recv(&mut self) -> Option<Result<Response, ToolError>> {
         let item = self.sub.recv().await?;
-        Some(item.map(reading).map_err(tool_error))
-    }
-}
-
-/// A client reading as the formatter's [`Reading`]. The client turns a
-/// failing status into an error, so every reading it delivers is NORMAL.
-fn reading(r: client::Reading) -> Reading {
-    Reading {
-        data_type: r.dbr_type,
-        value: r.value,
-        meta: r.meta,
-        status: eca::NORMAL,
+        Some(item.map(Response::normal).map_err(tool_error))
     }
 }
 
@@ -190,13 +178,13 @@ impl Backend for ClientBackend {
         pick: impl Fn(NativeType) -> DbrType + Send + Sync + 'static,
         count: Option<u32>,
         timeout: Duration,
-        mut each: impl FnMut(usize, Result<Reading, ToolError>) -> bool,
+        mut each: impl FnMut(usize, Result<Response, ToolError>) -> bool,
     ) {
         let pick = move |info: &client::ChannelInfo| (pick(info.native_type), count);
         let mut readings = self.ctx.read_many(names, pick, timeout).await;
         let mut i = 0;
         while let Some(result) = readings.next().await {
-            if !each(i, result.map(reading).map_err(tool_error)) {
+            if !each(i, result.map(Response::normal).map_err(tool_error)) {
                 break;
             }
             i += 1;
@@ -264,7 +252,7 @@ impl Backend for ClientBackend {
                         PvEvent::Connected
                     }
                     MonitorEvent::Update(update) => {
-                        PvEvent::Update(update.map(reading).map_err(tool_error))
+                        PvEvent::Update(update.map(Response::normal).map_err(tool_error))
                     }
                     MonitorEvent::Disconnected => PvEvent::Disconnected { count: counts[i] },
                 };
@@ -281,11 +269,11 @@ impl Backend for ClientBackend {
         dbr_type: DbrType,
         count: Option<u32>,
         timeout: Duration,
-    ) -> Result<Reading, ToolError> {
+    ) -> Result<Response, ToolError> {
         let fut = ch.channel.get(dbr_type, count);
         bounded(ch.name(), "a reading", timeout, fut)
             .await
-            .map(reading)
+            .map(Response::normal)
     }
 
     async fn put(
@@ -369,7 +357,7 @@ impl Backend for ClientBackend {
                     Some(Err(ClientError::Disconnected { .. })) => {
                         PvEvent::Disconnected { count: info.count }
                     }
-                    Some(other) => PvEvent::Update(other.map(reading).map_err(tool_error)),
+                    Some(other) => PvEvent::Update(other.map(Response::normal).map_err(tool_error)),
                 };
                 let lost = matches!(event, PvEvent::Disconnected { .. });
                 if events.send(event).await.is_err() {

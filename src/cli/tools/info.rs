@@ -57,7 +57,7 @@ pub async fn run_info(
                 Some(class) => {
                     let t = DbrType::Value(class.dbr_class(), info.native_type);
                     let reading = backend.get(&ch, t, Some(1), timeout).await?;
-                    Some((t, reading.meta))
+                    Some((t, reading.reading.meta))
                 }
                 None => None,
             };

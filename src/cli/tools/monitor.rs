@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::cli::args::monitor::MonitorArgs;
 use crate::cli::output::camonitor::CamonitorLines;
-use crate::cli::output::format::{Extras, LineBuffers, LineError, LineFormat, Reading};
+use crate::cli::output::format::{Extras, LineBuffers, LineError, LineFormat, Response};
 use crate::cli::output::timefmt::{Stamp, Zone};
 use crate::cli::tools::backend::{
     default_read_type, Backend, FollowSpec, PvEvent, ToolChannel, ToolError, ToolSubscription,
@@ -494,7 +494,12 @@ struct Printer<'a> {
 
 impl Printer<'_> {
     /// Append the line for update `reading` of PV number `i` to `batch`.
-    fn print(&mut self, i: usize, reading: &Reading, batch: &mut Vec<u8>) -> Result<(), LineError> {
+    fn print(
+        &mut self,
+        i: usize,
+        reading: &Response,
+        batch: &mut Vec<u8>,
+    ) -> Result<(), LineError> {
         let stamp = reading.timestamp().unwrap_or_else(Stamp::now);
         // caproto keeps one history for all PVs: the difference to the previous
         // update of any PV; for the first, how old the update is.

@@ -61,7 +61,7 @@ pub async fn run_put<B: Backend>(
     };
     match put_and_read_back(args, backend, &data).await {
         Ok((old, new)) => {
-            let n = old.value.len();
+            let n = old.reading.value.len();
             for (which, reading) in [("Old", &old), ("New", &new)] {
                 let extras = Extras {
                     which: Some(which),
@@ -93,8 +93,8 @@ async fn put_and_read_back<B: Backend>(
     data: &crate::cli::args::put_value::PutData,
 ) -> Result<
     (
-        crate::cli::output::format::Reading,
-        crate::cli::output::format::Reading,
+        crate::cli::output::format::Response,
+        crate::cli::output::format::Response,
     ),
     ToolError,
 > {

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use tokio::net::UdpSocket;
 
+use crate::net::HostPort;
 use crate::proto::broadcaster::Repeater;
 
 /// Largest datagram the repeater reads (as EPICS' `MAX_UDP_RECV`).
@@ -110,8 +111,9 @@ pub async fn serve(
 }
 
 /// Where the repeater listens: `EPICS_CA_REPEATER_PORT` (default 5065) on
-/// `bind`, else on the single address in `EPICS_CAS_INTF_ADDR_LIST`, else on
-/// all interfaces.
+/// `bind`, else on the single address in `EPICS_CAS_INTF_ADDR_LIST` (read as
+/// [`HostPort`], like the server: `127.0.0.1:5064` is 127.0.0.1), else on all
+/// interfaces.
 pub fn listen_addr(
     bind: Option<Ipv4Addr>,
     env: impl Fn(&str) -> Option<String>,
@@ -130,7 +132,8 @@ pub fn listen_addr(
             .and_then(|list| {
                 let mut words = list.split_whitespace();
                 match (words.next(), words.next()) {
-                    (Some(one), None) => one.parse::<Ipv4Addr>().ok(),
+                    // As the server reads it: an IPv4 literal, a port allowed and unused.
+                    (Some(one), None) => one.parse::<HostPort>().ok()?.ipv4().ok(),
                     _ => None,
                 }
             })
@@ -142,6 +145,10 @@ pub fn listen_addr(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn env_owned(intf: &'static str) -> impl Fn(&str) -> Option<String> {
+        move |k: &str| (k == "EPICS_CAS_INTF_ADDR_LIST").then(|| intf.to_string())
+    }
 
     #[test]
     fn listen_address_from_environment() {
@@ -177,5 +184,16 @@ mod tests {
             "127.0.0.1:5065".parse().unwrap()
         );
         assert!(listen_addr(None, env(&[("EPICS_CA_REPEATER_PORT", "x")])).is_err());
+        // The interface is read as the server reads it: a port is allowed and unused; what
+        // the server would refuse (port 0, a name) leaves the repeater on every interface.
+        for (intf, ip) in [
+            ("127.0.0.1:5064", "127.0.0.1"),
+            (" 127.0.0.1 ", "127.0.0.1"),
+            ("127.0.0.1:0", "0.0.0.0"),
+            ("localhost", "0.0.0.0"),
+        ] {
+            let got = listen_addr(None, env_owned(intf)).unwrap();
+            assert_eq!(got.ip().to_string(), ip, "{intf:?}");
+        }
     }
 }

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use crate::log::LogError;
+use crate::net::HostPort;
 
 /// The wire protocol of a shipping destination.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,31 +95,15 @@ fn bad(input: &str, reason: impl Into<String>) -> LogError {
     }
 }
 
-/// Splits `HOST:PORT` or `[V6]:PORT`.
+/// `HOST:PORT` or `[V6]:PORT` as [`HostPort`] reads it; the port is required and never 0.
+/// The name is kept, not resolved: the writer resolves it on each connect.
 fn host_port(input: &str, rest: &str) -> Result<Endpoint, LogError> {
-    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-        let (h, p) = v6
-            .split_once("]:")
-            .ok_or_else(|| bad(input, "expected [IPV6]:PORT"))?;
-        (h, p)
-    } else {
-        rest.rsplit_once(':')
-            .ok_or_else(|| bad(input, "expected HOST:PORT (the port is required)"))?
-    };
-    if host.is_empty() {
-        return Err(bad(input, "empty host"));
-    }
-    if host.contains(['/', '?', '@', ' ']) {
-        return Err(bad(input, format!("invalid host {host:?}")));
-    }
-    let port: u16 = port
-        .parse()
-        .map_err(|_| bad(input, format!("invalid port {port:?}")))?;
-    if port == 0 {
-        return Err(bad(input, "port 0"));
-    }
+    let hp = rest
+        .parse::<HostPort>()
+        .map_err(|e| bad(input, e.to_string()))?;
+    let port = hp.require_port().map_err(|e| bad(input, e.to_string()))?;
     Ok(Endpoint::Host {
-        host: host.to_owned(),
+        host: hp.host.to_string(),
         port,
     })
 }

@@ -3,7 +3,7 @@
 use super::error::BroadcastError;
 use crate::proto::command::{id, split_frame, Decoded, Frame};
 use crate::proto::header::Header;
-use crate::proto::{Command, Direction};
+use crate::proto::{command::Command, Direction};
 
 /// Decode the command at the front of `rest` (the unread part of a datagram).
 ///

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::proto::{CommandError, Role};
+use crate::proto::{command::CommandError, Role};
 
 /// Errors of [`Broadcaster`](super::Broadcaster) and [`Repeater`](super::Repeater).
 #[derive(Debug, Clone, PartialEq)]

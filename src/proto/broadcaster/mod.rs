@@ -33,9 +33,10 @@ pub use beacon::{BeaconAnomaly, BeaconTracker};
 pub use error::BroadcastError;
 pub use repeater::{Outgoing, Repeater, RepeaterOutput, MAX_REPEATER_CLIENTS, PROBE_INTERVAL};
 
+use super::command::Command;
 use super::ids::IdMap;
 use super::trace::{self, Endpoints, Flow, Target};
-use super::{Command, Role, PROTOCOL_VERSION};
+use super::{Role, PROTOCOL_VERSION};
 
 /// Largest search datagram we build, as EPICS base and caproto do (Ethernet MTU
 /// minus IP and UDP headers).

@@ -35,7 +35,7 @@ use super::error::BroadcastError;
 use crate::proto::command::{id, Frame};
 use crate::proto::header::Header;
 use crate::proto::trace::{self, Endpoints, Flow, Target};
-use crate::proto::{Command, Direction, Role};
+use crate::proto::{command::Command, Direction, Role};
 
 /// Most clients one repeater keeps; registrations beyond it are refused, so
 /// memory stays bounded whatever arrives.

@@ -4,7 +4,7 @@ use std::fmt;
 
 use super::ChannelState;
 use crate::proto::header::Header;
-use crate::proto::{Command, CommandError, Role};
+use crate::proto::{command::Command, command::CommandError, Role};
 
 /// A command that the protocol does not allow in the current state.
 ///

@@ -11,9 +11,9 @@
 //!
 //! [`VirtualCircuit::next_client_event`]: super::VirtualCircuit::next_client_event
 
+use crate::proto::command::Command;
 use crate::proto::command::{id, AccessRights};
 use crate::proto::dbr::DbrType;
-use crate::proto::Command;
 
 /// One received command, as it concerns a client's channels.
 #[derive(Debug, Clone, PartialEq)]

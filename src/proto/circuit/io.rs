@@ -27,7 +27,7 @@ use crate::proto::command::{id, Decoded};
 use crate::proto::dbr::DbrType;
 use crate::proto::header::{Header, EXTENDED_HEADER_LEN, HEADER_LEN};
 use crate::proto::trace::{self, Flow, Target};
-use crate::proto::{padded_len, Command, Direction, Role};
+use crate::proto::{command::Command, padded_len, Direction, Role};
 
 /// Which of the four channel I/O requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -141,7 +141,7 @@ fn padded(n: usize) -> usize {
 mod tests {
     use super::*;
     use crate::proto::circuit::{CircuitError, VirtualCircuit};
-    use crate::proto::{Command, Role};
+    use crate::proto::{command::Command, Role};
 
     /// A client circuit with `pv` connected as DBR_DOUBLE x `native` (sid 7).
     fn connected(native: u32) -> VirtualCircuit {

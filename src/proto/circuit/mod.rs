@@ -38,10 +38,11 @@ pub use limits::{Oversized, ReplyTo};
 pub use tables::{Channel, ChannelState, IoKind, PendingIo, Subscription, SubscriptionState};
 
 use self::tables::{sender_of, Tables};
+use super::command::Command;
 use super::command::Decoded;
 use super::header::{Header, EXTENDED_HEADER_LEN};
 use super::trace::{self, Endpoints, Flow, Target};
-use super::{Command, Role, PROTOCOL_VERSION};
+use super::{Role, PROTOCOL_VERSION};
 
 /// Where the circuit is in its version handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -8,7 +8,7 @@ use super::error::Violation;
 use crate::proto::command::{id, AccessRights};
 use crate::proto::dbr::DbrType;
 use crate::proto::ids::IdMap;
-use crate::proto::{Command, Role};
+use crate::proto::{command::Command, Role};
 
 /// Life cycle of one channel on a circuit. Closed or failed channels are
 /// removed from the circuit, so they have no state here.

@@ -11,6 +11,7 @@
 //! rename is accepted and the channels' rights follow it (as in the CA
 //! server library, pcas).
 
+use crate::log::fields::ROLE_SERVER;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -127,7 +128,7 @@ impl Circuit {
         self.shared.metrics.denied(crate::metrics::Denial::Write);
         let (user, host) = self.identity();
         tracing::warn!(target: "caproto::access", pv = pv.name(), our_addr = %self.local,
-            their_addr = %self.peer, role = "server", user, host = %host,
+            their_addr = %self.peer, role = ROLE_SERVER, user, host = %host,
             "write refused: no write access");
         Err(PutError::AccessDenied)
     }
@@ -138,7 +139,7 @@ impl Circuit {
         let new = pv.snapshot();
         let (user, host) = self.identity();
         tracing::info!(target: PUTLOG_TARGET, pv = pv.name(), our_addr = %self.local,
-            their_addr = %self.peer, role = "server", user, host = %host,
+            their_addr = %self.peer, role = ROLE_SERVER, user, host = %host,
             old = %old.value, new = %new.value,
             "put");
     }
@@ -533,10 +534,7 @@ ASG(HIDDEN) {
         )
         .await;
         let text = buf.text();
-        let logs: Vec<&str> = text
-            .lines()
-            .filter(|l| l.contains("caproto::putlog"))
-            .collect();
+        let logs: Vec<&str> = text.lines().filter(|l| l.contains(PUTLOG_TARGET)).collect();
         assert_eq!(logs.len(), 2, "{text}");
         assert_eq!(c.shared.metrics.putlog_records(), 2);
         for (line, old, new) in [(logs[0], "[1.5]", "[2.5]"), (logs[1], "[2.5]", "[3.5]")] {

@@ -2,6 +2,7 @@
 //! and clearing, subscriptions, echo, searches over TCP; refusals the protocol
 //! core reports; ERROR replies.
 
+use crate::log::fields::ROLE_SERVER;
 use std::sync::Arc;
 
 use super::{access, io, Channel, Circuit};
@@ -37,7 +38,7 @@ impl Circuit {
             _ => eca::INTERNAL,
         };
         tracing::debug!(target: "caproto::serv", our_addr = %self.local, their_addr = %self.peer,
-            role = "server", "refusing {command:?}: {violation:?}");
+            role = ROLE_SERVER, "refusing {command:?}: {violation:?}");
         let cid = match command {
             Command::CreateChanRequest { cid, .. } | Command::ClearChannelRequest { cid, .. } => {
                 cid
@@ -179,7 +180,7 @@ impl Circuit {
             Command::ReadSyncRequest => {}
             other => {
                 tracing::debug!(target: "caproto::serv", our_addr = %self.local,
-                    their_addr = %self.peer, role = "server", "ignoring {other:?}");
+                    their_addr = %self.peer, role = ROLE_SERVER, "ignoring {other:?}");
                 self.send_error(
                     header,
                     0,

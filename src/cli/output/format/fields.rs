@@ -1,7 +1,7 @@
 //! The fields a `--format` template can name: what each resolves to for one
 //! reading (value, timestamp, status, metadata) in the tool's flavor.
 
-use super::{write_data, Extras, Flavor, LineFormat, Reading, ResponseKind};
+use super::{write_data, Extras, Flavor, LineFormat, Response, ResponseKind};
 use crate::cli::output::eca;
 use crate::cli::output::npfmt;
 use crate::cli::output::numfmt::py_repr_f64;
@@ -13,21 +13,26 @@ use crate::proto::dbr::{DbrClass, DbrType};
 pub(super) struct Ctx<'a> {
     pub(super) fmt: &'a LineFormat,
     pub(super) pv_name: &'a str,
-    pub(super) reading: &'a Reading,
+    pub(super) reading: &'a Response,
     pub(super) extras: Extras<'a>,
 }
 
 impl Ctx<'_> {
     /// Append the data text (for fields that resolve to [`FieldValue::Data`]).
     pub(super) fn write_data(&self, out: &mut String, unbracketed: bool) {
-        write_data(out, &self.reading.value, &self.fmt.data, unbracketed);
+        write_data(
+            out,
+            &self.reading.reading.value,
+            &self.fmt.data,
+            unbracketed,
+        );
     }
 
     /// The elements: streamed by the caller for caproto's layout, numpy's `str()` for put.
     pub(super) fn data_value(&self, unbracketed: bool) -> FieldValue {
         match self.fmt.flavor {
             Flavor::Caproto => FieldValue::Data { unbracketed },
-            Flavor::Numpy => FieldValue::Str(npfmt::array_str(&self.reading.value)),
+            Flavor::Numpy => FieldValue::Str(npfmt::array_str(&self.reading.reading.value)),
         }
     }
 
@@ -56,13 +61,13 @@ impl Ctx<'_> {
             ("data", []) => Some(self.data_value(false)),
             ("data", [Segment::Index(i)]) => {
                 let i: i64 = i.trim().parse().ok()?;
-                let len = r.value.len() as i64;
+                let len = r.reading.value.len() as i64;
                 let idx = if i < 0 { len + i } else { i };
                 let idx = usize::try_from(idx).ok()?;
-                npfmt::element_str(&r.value, idx).map(FieldValue::Str)
+                npfmt::element_str(&r.reading.value, idx).map(FieldValue::Str)
             }
-            ("data_type", []) => Some(FieldValue::Int(i64::from(r.data_type.code()))),
-            ("data_count", []) => Some(FieldValue::Int(r.value.len() as i64)),
+            ("data_type", []) => Some(FieldValue::Int(i64::from(r.reading.dbr_type.code()))),
+            ("data_count", []) => Some(FieldValue::Int(r.reading.value.len() as i64)),
             ("status", []) => Some(FieldValue::Str(status_name(r.status))),
             ("status", [Segment::Attr(a)]) => match a.as_str() {
                 "name" => Some(FieldValue::Str(status_name(r.status))),
@@ -86,15 +91,15 @@ impl Ctx<'_> {
             ResponseKind::Read => "ReadNotifyResponse",
             ResponseKind::Event => "EventAddResponse",
         };
-        let metadata = match r.data_type {
+        let metadata = match r.reading.dbr_type {
             DbrType::Value(DbrClass::Plain, _) => "None".to_string(),
             _ => metadata_summary(r),
         };
         format!(
             "{name}(data={}, data_type={}, data_count={}, status={}, metadata={metadata})",
-            npfmt::array_str(&r.value),
-            r.data_type.caproto_name(),
-            r.value.len(),
+            npfmt::array_str(&r.reading.value),
+            r.reading.dbr_type.caproto_name(),
+            r.reading.value.len(),
             status_name(r.status),
         )
     }
@@ -107,11 +112,11 @@ pub(super) fn status_name(status: u32) -> String {
 }
 
 /// The metadata fields a DBR type carries, by caproto's attribute name.
-pub(super) fn metadata_fields(r: &Reading) -> Vec<(&'static str, FieldValue)> {
-    let m = &r.meta;
+pub(super) fn metadata_fields(r: &Response) -> Vec<(&'static str, FieldValue)> {
+    let m = &r.reading.meta;
     let g = &m.graphics;
     let mut out = Vec::new();
-    let class = match r.data_type {
+    let class = match r.reading.dbr_type {
         DbrType::Value(c, _) => c,
         DbrType::StsackString => DbrClass::Sts,
         _ => return out,
@@ -121,7 +126,7 @@ pub(super) fn metadata_fields(r: &Reading) -> Vec<(&'static str, FieldValue)> {
     }
     out.push(("status", FieldValue::Int(i64::from(m.status.0))));
     out.push(("severity", FieldValue::Int(i64::from(m.severity.0))));
-    if r.data_type == DbrType::StsackString {
+    if r.reading.dbr_type == DbrType::StsackString {
         out.push(("ackt", FieldValue::Int(i64::from(m.ackt))));
         out.push(("acks", FieldValue::Int(i64::from(m.acks.0))));
         return out;
@@ -136,7 +141,7 @@ pub(super) fn metadata_fields(r: &Reading) -> Vec<(&'static str, FieldValue)> {
     if class == DbrClass::Sts {
         return out;
     }
-    let native = r.data_type.native();
+    let native = r.reading.dbr_type.native();
     use crate::proto::dbr::NativeType as N;
     match native {
         N::String => {}
@@ -183,14 +188,14 @@ pub(super) fn metadata_fields(r: &Reading) -> Vec<(&'static str, FieldValue)> {
     out
 }
 
-pub(super) fn metadata_attr(r: &Reading, name: &str) -> Option<FieldValue> {
+pub(super) fn metadata_attr(r: &Response, name: &str) -> Option<FieldValue> {
     metadata_fields(r)
         .into_iter()
         .find(|(n, _)| *n == name)
         .map(|(_, v)| v)
 }
 
-pub(super) fn metadata_summary(r: &Reading) -> String {
+pub(super) fn metadata_summary(r: &Response) -> String {
     let fields = metadata_fields(r);
     if fields.is_empty() {
         return "None".to_string();
@@ -209,5 +214,9 @@ pub(super) fn metadata_summary(r: &Reading) -> String {
             format!("{n}={text}")
         })
         .collect();
-    format!("DBR_{}({})", r.data_type.caproto_name(), parts.join(", "))
+    format!(
+        "DBR_{}({})",
+        r.reading.dbr_type.caproto_name(),
+        parts.join(", ")
+    )
 }

@@ -5,38 +5,36 @@
 #![allow(clippy::approx_constant)] // 3.14159 is the test IOC's value, not an approximation of pi.
 
 use super::*;
-use crate::cli::output::eca;
 use crate::cli::output::numfmt::Radix;
-use crate::proto::dbr::{EpicsTime, NativeType, EPICS_EPOCH_OFFSET_SECS};
+use crate::proto::dbr::{EpicsTime, Metadata, NativeType, Value, EPICS_EPOCH_OFFSET_SECS};
 
-fn reading(class: DbrClass, value: Value) -> Reading {
+fn reading(class: DbrClass, value: Value) -> Response {
     let native = value.native_type();
-    Reading {
-        data_type: DbrType::Value(class, native),
+    Response::normal(crate::client::Reading {
+        dbr_type: DbrType::Value(class, native),
         value,
         meta: Metadata::default(),
-        status: eca::NORMAL,
-    }
+    })
 }
 
 /// A TIME reading stamped at the given POSIX seconds and microseconds.
-fn timed(value: Value, posix: u64, micros: u32) -> Reading {
+fn timed(value: Value, posix: u64, micros: u32) -> Response {
     let mut r = reading(DbrClass::Time, value);
-    r.meta.stamp = EpicsTime {
+    r.reading.meta.stamp = EpicsTime {
         secs: (posix - EPICS_EPOCH_OFFSET_SECS) as u32,
         nanos: micros * 1000,
     };
     r
 }
 
-fn get(mode: Mode, data: DataFormat, pv: &str, r: &Reading) -> String {
+fn get(mode: Mode, data: DataFormat, pv: &str, r: &Response) -> String {
     LineFormat::get(mode, data, Zone::Utc)
         .unwrap()
         .line(pv, r, Extras::default())
         .unwrap()
 }
 
-fn plain(pv: &str, r: &Reading) -> String {
+fn plain(pv: &str, r: &Response) -> String {
     get(Mode::Default, DataFormat::default(), pv, r)
 }
 
@@ -260,10 +258,10 @@ fn custom_formats() {
 #[test]
 fn ctrl_metadata_fields() {
     let mut r = reading(DbrClass::Ctrl, Value::Double(vec![3.14159]));
-    r.meta.graphics.units = "mm".into();
-    r.meta.graphics.precision = 3;
-    r.meta.graphics.upper_disp_limit = 10.0;
-    r.meta.control.lower_ctrl_limit = -10.0;
+    r.reading.meta.graphics.units = "mm".into();
+    r.reading.meta.graphics.precision = 3;
+    r.reading.meta.graphics.upper_disp_limit = 10.0;
+    r.reading.meta.control.lower_ctrl_limit = -10.0;
     let line = get(
         Mode::Custom("{response.metadata.units} {response.metadata.precision} {response.metadata.upper_disp_limit} {response.metadata.lower_ctrl_limit}".into()),
         DataFormat::default(),
@@ -271,7 +269,7 @@ fn ctrl_metadata_fields() {
         &r,
     );
     assert_eq!(line, "b'mm' 3 10.0 -10.0");
-    assert_eq!(r.data_type.native(), NativeType::Double);
+    assert_eq!(r.reading.dbr_type.native(), NativeType::Double);
 }
 
 #[test]
@@ -379,8 +377,8 @@ fn put_lines() {
 #[test]
 fn integer_types_have_integer_limits() {
     let mut r = reading(DbrClass::Ctrl, Value::Long(vec![42]));
-    r.meta.graphics.upper_disp_limit = 1000.0;
-    r.meta.control.lower_ctrl_limit = -1000.0;
+    r.reading.meta.graphics.upper_disp_limit = 1000.0;
+    r.reading.meta.control.lower_ctrl_limit = -1000.0;
     let line = get(
         Mode::Custom(
             "{response.metadata.upper_disp_limit} {response.metadata.lower_ctrl_limit}".into(),
@@ -393,7 +391,7 @@ fn integer_types_have_integer_limits() {
 }
 
 /// `write_line` output for a reading, as text.
-fn written(fmt: &LineFormat, pv: &str, r: &Reading, bufs: &mut LineBuffers) -> String {
+fn written(fmt: &LineFormat, pv: &str, r: &Response, bufs: &mut LineBuffers) -> String {
     let mut out = Vec::new();
     fmt.write_line(pv, r, Extras::default(), bufs, &mut out)
         .unwrap();

@@ -45,7 +45,7 @@ impl Cell {
     }
 
     pub(super) fn rec(&self) -> MutexGuard<'_, Record> {
-        self.rec.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.rec)
     }
 }
 
@@ -231,7 +231,7 @@ impl Engine {
     fn post_field(&self, i: usize, field: &'static str, events: u16) {
         let cell = &self.cells[i];
         let pv = {
-            let fields = cell.fields.lock().unwrap_or_else(|p| p.into_inner());
+            let fields = crate::sync::lock(&cell.fields);
             fields.get(field).cloned()
         };
         if let Some(pv) = pv {
@@ -256,7 +256,7 @@ impl Engine {
             post_val(cell, &rec, pv, out.val_events);
         }
         let mut fields: Vec<(&'static str, PvHandle)> = {
-            let open = cell.fields.lock().unwrap_or_else(|p| p.into_inner());
+            let open = crate::sync::lock(&cell.fields);
             if open.is_empty() && self.cp[i].is_empty() {
                 // No field channel open, no record following this one.
                 return;

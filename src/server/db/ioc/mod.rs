@@ -202,7 +202,7 @@ fn field_channel(engine: &Arc<Engine>, name: &str) -> Option<crate::server::PvHa
     if field == "VAL" {
         return cell.pv.get().cloned();
     }
-    let mut fields = cell.fields.lock().unwrap_or_else(|p| p.into_inner());
+    let mut fields = crate::sync::lock(&cell.fields);
     if let Some(pv) = fields.get(field) {
         return Some(pv.clone());
     }
