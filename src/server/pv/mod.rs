@@ -19,6 +19,7 @@
 //! ```
 
 mod database;
+mod plain_write;
 mod value;
 
 pub use database::{PvDatabase, PvGroup};
@@ -77,6 +78,7 @@ pub struct Pv {
     max_count: Option<usize>,
     record_type: Option<String>,
     hook: Option<PutHook>,
+    plain_write: Option<Arc<plain_write::PlainWriteHook>>,
     access_group: Arc<str>,
     access_level: u32,
 }
@@ -93,6 +95,7 @@ impl Pv {
             max_count: None,
             record_type: None,
             hook: None,
+            plain_write: None,
             access_group: Arc::from(DEFAULT_GROUP),
             access_level: 0,
         }
@@ -235,6 +238,7 @@ impl Pv {
             read_only: self.read_only,
             record_type,
             hook: self.hook,
+            plain_write: self.plain_write,
             access_group: self.access_group,
             access_level: self.access_level,
             state: Mutex::new(PvState {
@@ -267,6 +271,7 @@ struct PvInner {
     read_only: bool,
     record_type: String,
     hook: Option<PutHook>,
+    plain_write: Option<Arc<plain_write::PlainWriteHook>>,
     access_group: Arc<str>,
     access_level: u32,
     state: Mutex<PvState>,

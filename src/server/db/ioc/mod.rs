@@ -142,6 +142,8 @@ impl DbIoc {
             }
             let weak = Arc::downgrade(engine);
             pv = pv.on_put_handled(move |_, v| put(&weak, i, "VAL", v));
+            let weak = Arc::downgrade(engine);
+            pv = pv.on_plain_write(move |t, n, data| weak.upgrade()?.put_plain(i, t, n, data));
             let handle = group.add(pv);
             // The PV API stamps a new PV with the current time; a record
             // never processed has none, as in softIoc.
