@@ -445,16 +445,22 @@ impl PvHandle {
     }
 
     /// Queue the current snapshot for every live subscriber wanting
-    /// `events`, then wake each circuit concerned once.
+    /// `events`, then wake each circuit concerned once. Inlined: most
+    /// writes have nobody to offer to, and that test is all they pay.
+    #[inline]
     fn offer_current(state: &mut PvState, events: u16) {
         if events != 0 && !state.subs.is_empty() {
-            state.subs.retain(|_, s| !s.is_cancelled());
-            let mut wakes = Wakes::default();
-            for s in state.subs.values() {
-                s.offer_batched(&state.current, events, &mut wakes);
-            }
-            wakes.wake_all();
+            Self::offer_to_subscribers(state, events);
         }
+    }
+
+    fn offer_to_subscribers(state: &mut PvState, events: u16) {
+        state.subs.retain(|_, s| !s.is_cancelled());
+        let mut wakes = Wakes::default();
+        for s in state.subs.values() {
+            s.offer_batched(&state.current, events, &mut wakes);
+        }
+        wakes.wake_all();
     }
 
     /// Convert to the native type and clamp to the element count.

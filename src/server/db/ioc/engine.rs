@@ -26,6 +26,10 @@ pub(super) struct Cell {
     pub(super) rec: Mutex<Record>,
     pub(super) pv: OnceLock<PvHandle>,
     pub(super) fields: Mutex<HashMap<&'static str, PvHandle>>,
+    /// Whether `fields` has ever held a channel: a post reads this, not
+    /// the map's lock, to learn that it has only VAL to update. Set with
+    /// `fields` locked, after the insertion.
+    pub(super) fields_open: AtomicBool,
     busy: AtomicBool,
     /// The record's [`Record::meta_version`] when VAL's metadata was last
     /// posted (`u64::MAX`: never): while it holds, a post only updates the
@@ -39,6 +43,7 @@ impl Cell {
             rec: Mutex::new(rec),
             pv: OnceLock::new(),
             fields: Mutex::new(HashMap::new()),
+            fields_open: AtomicBool::new(false),
             busy: AtomicBool::new(false),
             posted_meta: AtomicU64::new(u64::MAX),
         }
@@ -83,6 +88,17 @@ impl Engine {
         // The record is unlocked while links are read (their targets may
         // be processed); a record without SDIS or input links is locked once.
         // Parsed once per field write, shared: no copy per processing.
+        if rec.is_linkless() {
+            // Nothing to read first, nothing to write or process after.
+            let out = if rec.is_disabled() {
+                rec.process_disabled()
+            } else {
+                rec.process(&Inputs::default(), EpicsTime::now())
+            };
+            self.post_locked(i, rec, &out);
+            cell.busy.store(false, Ordering::Release);
+            return;
+        }
         let links = rec.links();
         if let Link::Db { .. } = links.sdis {
             drop(rec);
@@ -291,12 +307,12 @@ impl Engine {
             post_val(cell, &rec, pv, out.val_events);
         }
         drop(rec);
+        if !cell.fields_open.load(Ordering::Acquire) && self.cp[i].is_empty() {
+            // No field channel open, no record following this one.
+            return;
+        }
         let mut fields: Vec<(&'static str, PvHandle)> = {
             let open = cell.fields.lock().unwrap_or_else(|p| p.into_inner());
-            if open.is_empty() && self.cp[i].is_empty() {
-                // No field channel open, no record following this one.
-                return;
-            }
             open.iter().map(|(k, v)| (*k, v.clone())).collect()
         };
         // Changed fields in the order the record posts them, then the rest.
@@ -371,7 +387,15 @@ fn post_val(cell: &Cell, rec: &Record, pv: &PvHandle, events: u16) {
 
 /// Make `dst` equal to `src`, reusing `dst`'s storage when both hold the
 /// same type (a processing posts a value of VAL's type every time).
+#[inline]
 fn assign_value(dst: &mut Value, src: &Value) {
+    // One double, the common record: no call to copy one element.
+    if let (Value::Double(d), Value::Double(s)) = (&mut *dst, src) {
+        if let ([d], [s]) = (d.as_mut_slice(), s.as_slice()) {
+            *d = *s;
+            return;
+        }
+    }
     match (dst, src) {
         (Value::Double(d), Value::Double(s)) => d.clone_from(s),
         (Value::Long(d), Value::Long(s)) => d.clone_from(s),

@@ -227,6 +227,8 @@ fn field_channel(engine: &Arc<Engine>, name: &str) -> Option<crate::server::PvHa
     let handle = pv.into_handle(name.to_string());
     let _ = handle.publish(rec.get(field)?, rec.field_metadata(field), 0);
     fields.insert(field, handle.clone());
+    cell.fields_open
+        .store(true, std::sync::atomic::Ordering::Release);
     Some(handle)
 }
 

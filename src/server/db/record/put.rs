@@ -5,7 +5,7 @@ use crate::proto::calc::CalcExpr;
 use crate::proto::dbr::{self, DbrError, DbrType, Value};
 
 use super::fields::Dbf;
-use super::{value, Record, RecordError};
+use super::{value, Kind, Record, RecordError};
 
 impl Record {
     /// A client's write of `count` elements of plain `data_type` to VAL,
@@ -22,7 +22,7 @@ impl Record {
         count: u32,
         data: &[u8],
     ) -> Option<Result<bool, DbrError>> {
-        if self.rtyp == "waveform"
+        if self.kind == Kind::Waveform
             || count == 0
             || count as usize > self.val_count
             || data_type != DbrType::plain(self.val_native)
