@@ -422,6 +422,7 @@ impl PvHandle {
     /// allocates nothing. `edit` must leave the value in the PV's native
     /// type with at most [`max_count`](Self::max_count) elements (it is not
     /// converted): [`publish`](Self::publish) is the general way.
+    #[inline]
     pub(crate) fn publish_in_place(&self, edit: impl FnOnce(&mut PvSnapshot) -> u16) {
         let mut state = lock(&self.0.state);
         let events = edit(Arc::make_mut(&mut state.current));
