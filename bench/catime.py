@@ -241,8 +241,9 @@ def report(args, header, results):
         f"- rounds: {args.rounds} (softIoc first in odd rounds, ours first in even ones)",
     ]
     if "connect" in results:
-        lines.append(f"- catime: `catime bench:ai {args.count}` (softIoc) / `catime simple:B {args.count}` "
-                     "(`caproto-ioc simple`); rates in operations/s, latency is catime's mean")
+        ours = " ".join(["caproto-ioc simple", *args.ioc_arg])
+        lines.append(f"- catime: `catime bench:ai {args.count}` (softIoc) / `catime {args.ours_pv} {args.count}` "
+                     f"(`{ours}`); rates in operations/s, latency is catime's mean")
     if EVENT_KEY in results:
         k, covered = samples_needed(args.event_secs)
         lines.append(f"- events: `caEventRate PV {EVENT_SUBS}` against softIoc `bench:fast0` (calc, SCAN "

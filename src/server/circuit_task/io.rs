@@ -212,9 +212,13 @@ pub(super) fn command_payload(cmd: &Command) -> &[u8] {
     }
 }
 
-/// Store a client's write: in place when the PV allows it, else decoded
-/// into a new value and put (running a synchronous put hook).
+/// Store a client's write: undecoded to the PV's plain-write hook (a
+/// record) or in place when the PV allows it, else decoded into a new value
+/// and put (running a synchronous put hook).
 fn write_value(pv: &PvHandle, req: &IoRequest, data: &[u8]) -> Result<(), PutError> {
+    if let Some(done) = pv.client_write_plain(req.data_type, req.data_count, data) {
+        return done;
+    }
     if pv.client_write_in_place(req.data_type, req.data_count, data)? {
         return Ok(());
     }

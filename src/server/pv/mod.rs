@@ -19,6 +19,7 @@
 //! ```
 
 mod database;
+mod plain_write;
 mod value;
 
 pub use database::{PvDatabase, PvGroup};
@@ -77,6 +78,7 @@ pub struct Pv {
     max_count: Option<usize>,
     record_type: Option<String>,
     hook: Option<PutHook>,
+    plain_write: Option<Arc<plain_write::PlainWriteHook>>,
     access_group: Arc<str>,
     access_level: u32,
 }
@@ -93,6 +95,7 @@ impl Pv {
             max_count: None,
             record_type: None,
             hook: None,
+            plain_write: None,
             access_group: Arc::from(DEFAULT_GROUP),
             access_level: 0,
         }
@@ -235,6 +238,7 @@ impl Pv {
             read_only: self.read_only,
             record_type,
             hook: self.hook,
+            plain_write: self.plain_write,
             access_group: self.access_group,
             access_level: self.access_level,
             state: Mutex::new(PvState {
@@ -267,6 +271,7 @@ struct PvInner {
     read_only: bool,
     record_type: String,
     hook: Option<PutHook>,
+    plain_write: Option<Arc<plain_write::PlainWriteHook>>,
     access_group: Arc<str>,
     access_level: u32,
     state: Mutex<PvState>,
@@ -417,6 +422,7 @@ impl PvHandle {
     /// allocates nothing. `edit` must leave the value in the PV's native
     /// type with at most [`max_count`](Self::max_count) elements (it is not
     /// converted): [`publish`](Self::publish) is the general way.
+    #[inline]
     pub(crate) fn publish_in_place(&self, edit: impl FnOnce(&mut PvSnapshot) -> u16) {
         let mut state = lock(&self.0.state);
         let events = edit(Arc::make_mut(&mut state.current));
@@ -440,16 +446,22 @@ impl PvHandle {
     }
 
     /// Queue the current snapshot for every live subscriber wanting
-    /// `events`, then wake each circuit concerned once.
+    /// `events`, then wake each circuit concerned once. Inlined: most
+    /// writes have nobody to offer to, and that test is all they pay.
+    #[inline]
     fn offer_current(state: &mut PvState, events: u16) {
         if events != 0 && !state.subs.is_empty() {
-            state.subs.retain(|_, s| !s.is_cancelled());
-            let mut wakes = Wakes::default();
-            for s in state.subs.values() {
-                s.offer_batched(&state.current, events, &mut wakes);
-            }
-            wakes.wake_all();
+            Self::offer_to_subscribers(state, events);
         }
+    }
+
+    fn offer_to_subscribers(state: &mut PvState, events: u16) {
+        state.subs.retain(|_, s| !s.is_cancelled());
+        let mut wakes = Wakes::default();
+        for s in state.subs.values() {
+            s.offer_batched(&state.current, events, &mut wakes);
+        }
+        wakes.wake_all();
     }
 
     /// Convert to the native type and clamp to the element count.

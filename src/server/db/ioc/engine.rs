@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use crate::proto::command::mask;
-use crate::proto::dbr::EpicsTime;
-use crate::proto::dbr::Value;
+use crate::proto::dbr::{DbrType, EpicsTime, Value};
+use crate::server::error::eca;
 use crate::server::pv::PvSnapshot;
 use crate::server::PutError;
 use crate::server::PvHandle;
@@ -26,6 +26,10 @@ pub(super) struct Cell {
     pub(super) rec: Mutex<Record>,
     pub(super) pv: OnceLock<PvHandle>,
     pub(super) fields: Mutex<HashMap<&'static str, PvHandle>>,
+    /// Whether `fields` has ever held a channel: a post reads this, not
+    /// the map's lock, to learn that it has only VAL to update. Set with
+    /// `fields` locked, after the insertion.
+    pub(super) fields_open: AtomicBool,
     busy: AtomicBool,
     /// The record's [`Record::meta_version`] when VAL's metadata was last
     /// posted (`u64::MAX`: never): while it holds, a post only updates the
@@ -39,6 +43,7 @@ impl Cell {
             rec: Mutex::new(rec),
             pv: OnceLock::new(),
             fields: Mutex::new(HashMap::new()),
+            fields_open: AtomicBool::new(false),
             busy: AtomicBool::new(false),
             posted_meta: AtomicU64::new(u64::MAX),
         }
@@ -73,10 +78,27 @@ impl Engine {
         if cell.busy.swap(true, Ordering::AcqRel) {
             return;
         }
+        self.process_locked(i, cell.rec(), depth);
+    }
+
+    /// Process record `i`, already marked busy and locked as `rec` (a
+    /// client's write to VAL comes here holding the lock it wrote under).
+    fn process_locked<'a>(&'a self, i: usize, mut rec: MutexGuard<'a, Record>, depth: usize) {
+        let cell = &self.cells[i];
         // The record is unlocked while links are read (their targets may
         // be processed); a record without SDIS or input links is locked once.
-        let mut rec = cell.rec();
         // Parsed once per field write, shared: no copy per processing.
+        if rec.is_linkless() {
+            // Nothing to read first, nothing to write or process after.
+            let out = if rec.is_disabled() {
+                rec.process_disabled()
+            } else {
+                rec.process(&Inputs::default(), EpicsTime::now())
+            };
+            self.post_locked(i, rec, &out);
+            cell.busy.store(false, Ordering::Release);
+            return;
+        }
         let links = rec.links();
         if let Link::Db { .. } = links.sdis {
             drop(rec);
@@ -87,8 +109,7 @@ impl Engine {
         }
         if rec.is_disabled() {
             let out = rec.process_disabled();
-            drop(rec);
-            self.post(i, &out);
+            self.post_locked(i, rec, &out);
             cell.busy.store(false, Ordering::Release);
             return;
         }
@@ -107,8 +128,7 @@ impl Engine {
             rec.process(&Inputs::default(), EpicsTime::now())
         };
         // A processing writes no link field: OUT and FLNK are as read above.
-        drop(rec);
-        self.post(i, &out);
+        self.post_locked(i, rec, &out);
         if let (Some(v), Link::Db { .. }) = (&out.output, &links.out) {
             self.write_link(&links.out, v.clone(), depth);
         }
@@ -173,6 +193,33 @@ impl Engine {
             Ok(_) => self.post_put(t, field),
             Err(e) => tracing::warn!(target: "caproto::serv", "{record}.{field}: {e}"),
         }
+    }
+
+    /// A client wrote `count` elements of plain `data_type` to record
+    /// `i`'s VAL: decoded into VAL in place and processed under the lock it
+    /// was written with, as [`Engine::put`] would do with the decoded value.
+    /// `None`: not a write this path takes (see
+    /// [`Record::put_val_plain`]); nothing was changed.
+    pub(super) fn put_plain(
+        &self,
+        i: usize,
+        data_type: DbrType,
+        count: u32,
+        data: &[u8],
+    ) -> Option<Result<(), PutError>> {
+        let cell = &self.cells[i];
+        let mut rec = cell.rec();
+        let processes = match rec.put_val_plain(data_type, count, data)? {
+            Ok(processes) => processes,
+            Err(e) => return Some(Err(PutError::Status(eca::BADTYPE, e.to_string()))),
+        };
+        if !processes {
+            drop(rec);
+            self.post_put(i, "VAL");
+        } else if !cell.busy.swap(true, Ordering::AcqRel) {
+            self.process_locked(i, rec, 0);
+        }
+        Some(Ok(()))
     }
 
     /// A client (or link) wrote `field` of record `i`.
@@ -248,19 +295,24 @@ impl Engine {
     /// Post a processing's result to the record's channels and run the
     /// records that follow it through CP links.
     pub(super) fn post(&self, i: usize, out: &Processed) {
+        self.post_locked(i, self.cells[i].rec(), out);
+    }
+
+    /// [`Engine::post`] with record `i` locked as `rec`: VAL is posted
+    /// before the lock is released, so two posts of one record cannot
+    /// interleave; the field channels and CP followers after.
+    fn post_locked(&self, i: usize, rec: MutexGuard<'_, Record>, out: &Processed) {
         let cell = &self.cells[i];
         if let Some(pv) = cell.pv.get() {
-            // The record stays locked while its VAL channel is updated, so
-            // two posts of one record cannot interleave.
-            let rec = cell.rec();
             post_val(cell, &rec, pv, out.val_events);
+        }
+        drop(rec);
+        if !cell.fields_open.load(Ordering::Acquire) && self.cp[i].is_empty() {
+            // No field channel open, no record following this one.
+            return;
         }
         let mut fields: Vec<(&'static str, PvHandle)> = {
             let open = crate::sync::lock(&cell.fields);
-            if open.is_empty() && self.cp[i].is_empty() {
-                // No field channel open, no record following this one.
-                return;
-            }
             open.iter().map(|(k, v)| (*k, v.clone())).collect()
         };
         // Changed fields in the order the record posts them, then the rest.
@@ -335,7 +387,15 @@ fn post_val(cell: &Cell, rec: &Record, pv: &PvHandle, events: u16) {
 
 /// Make `dst` equal to `src`, reusing `dst`'s storage when both hold the
 /// same type (a processing posts a value of VAL's type every time).
+#[inline]
 fn assign_value(dst: &mut Value, src: &Value) {
+    // One double, the common record: no call to copy one element.
+    if let (Value::Double(d), Value::Double(s)) = (&mut *dst, src) {
+        if let ([d], [s]) = (d.as_mut_slice(), s.as_slice()) {
+            *d = *s;
+            return;
+        }
+    }
     match (dst, src) {
         (Value::Double(d), Value::Double(s)) => d.clone_from(s),
         (Value::Long(d), Value::Long(s)) => d.clone_from(s),

@@ -142,6 +142,8 @@ impl DbIoc {
             }
             let weak = Arc::downgrade(engine);
             pv = pv.on_put_handled(move |_, v| put(&weak, i, "VAL", v));
+            let weak = Arc::downgrade(engine);
+            pv = pv.on_plain_write(move |t, n, data| weak.upgrade()?.put_plain(i, t, n, data));
             let handle = group.add(pv);
             // The PV API stamps a new PV with the current time; a record
             // never processed has none, as in softIoc.
@@ -225,6 +227,8 @@ fn field_channel(engine: &Arc<Engine>, name: &str) -> Option<crate::server::PvHa
     let handle = pv.into_handle(name.to_string());
     let _ = handle.publish(rec.get(field)?, rec.field_metadata(field), 0);
     fields.insert(field, handle.clone());
+    cell.fields_open
+        .store(true, std::sync::atomic::Ordering::Release);
     Some(handle)
 }
 

@@ -1,7 +1,9 @@
 use super::*;
-use crate::proto::dbr::Value;
+use crate::proto::command::mask;
+use crate::proto::dbr::{DbrType, NativeType, Value};
 use crate::server::db::{parse, Macros};
-use crate::server::PvHandle;
+use crate::server::subscription::{CircuitEvents, Subscription};
+use crate::server::{PutError, PvHandle};
 
 fn serve(text: &str) -> (DbIoc, PvDatabase) {
     let db = parse("t.db", text, &Macros::default()).unwrap();
@@ -133,4 +135,106 @@ fn posts_update_the_record_channel_and_leave_held_snapshots_alone() {
     assert_eq!(now.meta.graphics.units, "um");
     assert_eq!(now.value, Value::Double(vec![2.0]));
     assert_eq!(now.meta.severity, AlarmSeverity::NO_ALARM);
+}
+
+/// Every channel's value, alarm and the events each VAL subscriber got,
+/// after each write: what a client sees, time stamps aside.
+fn observed(db: &PvDatabase, names: &[&str], subs: &[std::sync::Arc<Subscription>]) -> String {
+    let mut seen = String::new();
+    for name in names {
+        let s = pv(db, name).snapshot();
+        seen += &format!(
+            "{name}={:?} {:?}/{:?}; ",
+            s.value, s.meta.status, s.meta.severity
+        );
+    }
+    for sub in subs {
+        let mut out = Vec::new();
+        sub.drain(100, &mut out);
+        let got: Vec<_> = out.iter().map(|s| (&s.value, s.meta.severity)).collect();
+        seen += &format!("events {got:?}; ");
+    }
+    seen
+}
+
+#[test]
+fn plain_writes_process_as_decoded_writes_do() {
+    let text = r#"record(ai, x) { field(HIGH, "5") field(HSV, "MINOR") field(HYST, "1")
+                   field(MDEL, "0.5") field(ADEL, "2") field(FLNK, "twice") }
+record(calc, twice) { field(CALC, "A*2") field(INPA, "x") }
+record(ao, out) { field(DRVH, "10") field(DRVL, "-10") field(OUT, "x PP") }
+record(bo, b) { field(ZNAM, "off") field(ONAM, "on") field(OSV, "MAJOR") }
+record(longout, l) { field(HIGH, "3") field(HSV, "MINOR") }
+record(ai, scanned) { field(SCAN, "10 second") }"#;
+    let names = ["x", "x.SEVR", "twice", "out", "b", "b.STAT", "l", "scanned"];
+    let (_plain_ioc, plain) = serve(text);
+    let (_decoded_ioc, decoded) = serve(text);
+    let subscribe = |db: &PvDatabase| -> Vec<std::sync::Arc<Subscription>> {
+        ["x", "twice", "b", "l", "scanned"]
+            .iter()
+            .enumerate()
+            .map(|(n, name)| {
+                let sub = std::sync::Arc::new(Subscription::new(
+                    n as u32,
+                    n as u32,
+                    DbrType::DOUBLE,
+                    1,
+                    mask::VALUE | mask::ALARM,
+                    std::sync::Arc::new(CircuitEvents::default()),
+                ));
+                pv(db, name).subscribe(&sub);
+                sub
+            })
+            .collect()
+    };
+    let (plain_subs, decoded_subs) = (subscribe(&plain), subscribe(&decoded));
+    let writes: [(&str, Value); 12] = [
+        ("x", Value::Double(vec![1.0])),
+        ("x", Value::Double(vec![1.2])),
+        ("x", Value::Double(vec![6.0])),
+        ("x", Value::Double(vec![4.5])),
+        ("x", Value::Double(vec![3.0])),
+        ("out", Value::Double(vec![20.0])),
+        ("out", Value::Double(vec![-2.0])),
+        ("b", Value::Enum(vec![1])),
+        ("b", Value::Enum(vec![0])),
+        ("l", Value::Long(vec![7])),
+        ("l", Value::Long(vec![1])),
+        ("scanned", Value::Double(vec![9.0])),
+    ];
+    for (name, v) in writes {
+        let mut data = Vec::new();
+        let t = DbrType::plain(v.native_type());
+        crate::proto::dbr::encode(t, &v, &Default::default(), &mut data).unwrap();
+        let taken = pv(&plain, name).client_write_plain(t, 1, &data);
+        assert_eq!(taken, Some(Ok(())), "{name} <- {v:?}");
+        pv(&decoded, name).client_put_now(v.clone()).unwrap();
+        assert_eq!(
+            observed(&plain, &names, &plain_subs),
+            observed(&decoded, &names, &decoded_subs),
+            "after {name} <- {v:?}"
+        );
+    }
+    // What the plain path does not take is left to the usual one, untouched.
+    let x = pv(&plain, "x");
+    let before = x.value();
+    assert_eq!(before, Value::Double(vec![-2.0]), "written by out's OUT");
+    let two = [0u8; 16];
+    assert_eq!(
+        x.client_write_plain(DbrType::plain(NativeType::Long), 1, &two),
+        None
+    );
+    assert_eq!(
+        x.client_write_plain(DbrType::DOUBLE, 2, &two),
+        None,
+        "longer than VAL"
+    );
+    assert_eq!(x.client_write_plain(DbrType::DOUBLE, 0, &two), None);
+    assert_eq!(x.value(), before);
+    let short = x.client_write_plain(DbrType::DOUBLE, 1, &two[..4]);
+    assert!(
+        matches!(short, Some(Err(PutError::Status(..)))),
+        "{short:?}"
+    );
+    assert_eq!(x.value(), before);
 }

@@ -37,6 +37,8 @@ pub(super) struct Hot {
     pub(super) adel: f64,
     pub(super) drvh: f64,
     pub(super) drvl: f64,
+    /// No SDIS, input, OUT or FLNK link to a record.
+    pub(super) linkless: bool,
     pub(super) links: Arc<Links>,
 }
 
@@ -44,20 +46,34 @@ impl Record {
     /// The processing's field values, read from the fields on first use
     /// after a write.
     pub(super) fn hot(&self) -> &Hot {
-        self.hot_cache.get_or_init(|| Hot {
-            passive: self.num("SCAN") == 0.0,
-            disabled: self.num("DISA") == self.num("DISV"),
-            mdel: self.num("MDEL"),
-            adel: self.num("ADEL"),
-            drvh: self.num("DRVH"),
-            drvl: self.num("DRVL"),
-            links: Arc::new(Links {
+        self.hot_cache.get_or_init(|| {
+            let links = Links {
                 sdis: self.link("SDIS"),
                 inputs: self.read_input_links(),
                 out: self.link("OUT"),
                 flnk: self.link("FLNK"),
-            }),
+            };
+            let db = |l: &Link| matches!(l, Link::Db { .. });
+            Hot {
+                passive: self.num("SCAN") == 0.0,
+                disabled: self.num("DISA") == self.num("DISV"),
+                mdel: self.num("MDEL"),
+                adel: self.num("ADEL"),
+                drvh: self.num("DRVH"),
+                drvl: self.num("DRVL"),
+                linkless: !db(&links.sdis)
+                    && links.inputs.is_empty()
+                    && !db(&links.out)
+                    && !db(&links.flnk),
+                links: Arc::new(links),
+            }
         })
+    }
+
+    /// Whether the record has no SDIS, input, OUT or FLNK link to a
+    /// record: a processing then reads and writes nothing but itself.
+    pub fn is_linkless(&self) -> bool {
+        self.hot().linkless
     }
 
     /// The links a processing follows (shared: the shell reads them with

@@ -21,6 +21,7 @@
 
 pub mod fields;
 mod hot;
+mod kind;
 pub mod link;
 pub mod meta;
 mod process;
@@ -39,6 +40,7 @@ use super::alarm::{AnalogAlarm, AnalogLimits};
 use super::RecordDef;
 use fields::{Dbf, FieldDef};
 pub use hot::Links;
+use kind::Kind;
 pub use link::Link;
 pub use process::{Inputs, Processed};
 use table::{table, Table};
@@ -127,6 +129,8 @@ pub const MAX_ELEMENTS: usize = 1 << 24;
 pub struct Record {
     name: String,
     rtyp: &'static str,
+    /// `rtyp` for the processing to branch on.
+    kind: Kind,
     defs: &'static [FieldDef],
     table: &'static Table,
     set: Vec<(u16, Value)>,
@@ -169,6 +173,10 @@ impl Record {
                 RecordError::UnsupportedType(def.rtyp.clone()),
                 def.location.line,
             ))?;
+        let kind = Kind::of(rtyp).ok_or((
+            RecordError::UnsupportedType(def.rtyp.clone()),
+            def.location.line,
+        ))?;
         let table = table(rtyp).ok_or((
             RecordError::UnsupportedType(def.rtyp.clone()),
             def.location.line,
@@ -177,6 +185,7 @@ impl Record {
         let mut rec = Record {
             name: def.name.clone(),
             rtyp,
+            kind,
             defs,
             table,
             set: Vec::new(),
@@ -431,8 +440,15 @@ impl Record {
     }
 
     /// VAL's first element as a number.
+    #[inline]
     pub fn val_f64(&self) -> f64 {
         use crate::server::ValueExt;
+        // Most records hold one double: read it without the general match.
+        if let Value::Double(v) = &self.val {
+            if let Some(&x) = v.first() {
+                return x;
+            }
+        }
         self.val.as_f64().unwrap_or(0.0)
     }
 
@@ -445,7 +461,7 @@ impl Record {
 
     /// Number of elements in VAL (waveform's NORD; 1 for other types).
     pub fn nord(&self) -> usize {
-        if self.rtyp == "waveform" {
+        if self.kind == Kind::Waveform {
             self.val.len()
         } else {
             1

@@ -8,7 +8,7 @@ use crate::proto::status::{AlarmSeverity, AlarmStatus};
 
 use super::super::alarm::{alarm_events, deadband_passed, AnalogLimits};
 use super::link::{Link, Severity};
-use super::Record;
+use super::{Kind, Record};
 use crate::server::ValueExt;
 
 /// The link fields a processing reads, in the order of [`Inputs::values`].
@@ -112,8 +112,8 @@ impl Record {
         }
         let old_nord = self.nord();
         let mut output = None;
-        match self.rtyp {
-            "calc" | "calcout" => {
+        match self.kind {
+            k if k.is_calc() => {
                 let mut args = [0.0; ARGS];
                 for (i, name) in super::fields::CALC_ARGS.iter().enumerate() {
                     args[i] = self.num(name);
@@ -142,30 +142,30 @@ impl Record {
                         raise(AlarmStatus::CALC, AlarmSeverity::INVALID);
                     }
                 }
-                if self.rtyp == "calcout" {
+                if self.kind == Kind::Calcout {
                     output = self.calcout_output(&mut args);
                 }
             }
-            "ao" | "bo" | "mbbo" | "longout" | "stringout" => {
+            k if k.is_output() => {
                 if let Some((_, v)) = got.first() {
                     self.val = self.fit(v.clone());
                     self.udf = false;
                 }
-                if matches!(self.rtyp, "ao" | "longout") {
+                if matches!(self.kind, Kind::Ao | Kind::Longout) {
                     let (h, l) = (self.hot().drvh, self.hot().drvl);
                     let x = self.val_f64();
                     if h > l && (x > h || x < l) {
                         self.val = self.fit(Value::Double(vec![x.clamp(l, h)]));
                     }
                 }
-                if self.rtyp == "ao" {
+                if self.kind == Kind::Ao {
                     self.udf = self.val_f64().is_nan();
                 }
                 output = Some(self.val.clone());
             }
             _ => {
                 if let Some((_, v)) = got.first() {
-                    if self.rtyp == "waveform" {
+                    if self.kind == Kind::Waveform {
                         let mut v = v.clone();
                         if v.native_type() != self.val_native {
                             v = v
@@ -181,7 +181,7 @@ impl Record {
                     }
                     self.udf = false;
                 }
-                if self.rtyp == "ai" {
+                if self.kind == Kind::Ai {
                     self.udf = self.val_f64().is_nan();
                 }
             }
@@ -202,7 +202,7 @@ impl Record {
             changed.push("STAT");
         }
         events |= self.monitor_events();
-        if self.rtyp == "waveform" && self.nord() != old_nord {
+        if self.kind == Kind::Waveform && self.nord() != old_nord {
             changed.push("NORD");
         }
         Processed {
@@ -218,20 +218,17 @@ impl Record {
     fn check_alarms(&mut self, raise: &mut impl FnMut(AlarmStatus, AlarmSeverity) -> bool) {
         if self.udf {
             raise(AlarmStatus::UDF, self.sev("UDFS"));
-            if matches!(
-                self.rtyp,
-                "ai" | "ao" | "calc" | "calcout" | "longin" | "longout"
-            ) {
+            if self.kind.is_analog() {
                 return;
             }
         }
-        match self.rtyp {
-            "ai" | "ao" | "calc" | "calcout" | "longin" | "longout" => {
+        match self.kind {
+            k if k.is_analog() => {
                 let limits = self.limits();
                 let (s, v) = self.alarm.check(self.val_f64(), &limits);
                 raise(s, v);
             }
-            "bi" | "bo" => {
+            Kind::Bi | Kind::Bo => {
                 let x = self.val_f64();
                 let sev = if x == 0.0 {
                     self.sev("ZSV")
@@ -243,7 +240,7 @@ impl Record {
                     self.lalm_state = x;
                 }
             }
-            "mbbi" | "mbbo" => {
+            Kind::Mbbi | Kind::Mbbo => {
                 let x = self.val_f64();
                 let sev = match MBB_SEVERITIES.get(x as usize) {
                     Some(field) => self.sev(field),
@@ -279,8 +276,8 @@ impl Record {
 
     /// The DBE_VALUE and DBE_LOG events this processing posts on VAL.
     fn monitor_events(&mut self) -> u16 {
-        match self.rtyp {
-            "ai" | "ao" | "calc" | "calcout" | "longin" | "longout" => {
+        match self.kind {
+            k if k.is_analog() => {
                 let x = self.val_f64();
                 let (mdel, adel) = (self.hot().mdel, self.hot().adel);
                 let mut e = 0;
@@ -292,7 +289,7 @@ impl Record {
                 }
                 e
             }
-            "stringin" | "stringout" => {
+            Kind::Stringin | Kind::Stringout => {
                 let s = self.val_string();
                 if s != self.last_string {
                     self.last_string = s;
@@ -301,7 +298,7 @@ impl Record {
                     0
                 }
             }
-            "waveform" => mask::VALUE | mask::LOG,
+            Kind::Waveform => mask::VALUE | mask::LOG,
             _ => {
                 let x = self.val_f64();
                 if x != self.mlst {

@@ -2,12 +2,42 @@
 //! EPICS's rule for which writes process the record.
 
 use crate::proto::calc::CalcExpr;
-use crate::proto::dbr::Value;
+use crate::proto::dbr::{self, DbrError, DbrType, Value};
 
 use super::fields::Dbf;
-use super::{value, Record, RecordError};
+use super::{value, Kind, Record, RecordError};
 
 impl Record {
+    /// A client's write of `count` elements of plain `data_type` to VAL,
+    /// decoded from the wire straight into VAL's storage: what
+    /// [`Record::put_field`] does with the decoded value, without a value
+    /// built for one put and dropped by the next. Returns whether the record
+    /// should now be processed, or the payload's fault (VAL unchanged).
+    /// `None` (nothing changed): the write needs converting or truncating,
+    /// or the record is a waveform (whose NORD the write also sets): decode
+    /// it and use [`Record::put_field`].
+    pub fn put_val_plain(
+        &mut self,
+        data_type: DbrType,
+        count: u32,
+        data: &[u8],
+    ) -> Option<Result<bool, DbrError>> {
+        if self.kind == Kind::Waveform
+            || count == 0
+            || count as usize > self.val_count
+            || data_type != DbrType::plain(self.val_native)
+        {
+            return None;
+        }
+        match dbr::decode_plain_into(data_type, count, data, &mut self.val) {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) => return Some(Err(e)),
+        }
+        self.udf = false;
+        Some(Ok(self.is_passive()))
+    }
+
     /// Write field `name` (from a client or an output link). Returns whether
     /// the record should now be processed (a passive record's VAL, A..L or
     /// PROC), or `Err` when the field does not exist or cannot take the value.
