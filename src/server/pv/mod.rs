@@ -23,6 +23,7 @@ mod plain_write;
 mod value;
 
 pub use database::{PvDatabase, PvGroup};
+use value::{change_mask, default_record_type};
 pub(crate) use value::{pad, truncate};
 pub use value::{IntoValue, ValueExt};
 
@@ -249,18 +250,6 @@ impl Pv {
                 subs: HashMap::new(),
             }),
         }))
-    }
-}
-
-fn default_record_type(native: NativeType, count: usize) -> &'static str {
-    if count > 1 {
-        return "waveform";
-    }
-    match native {
-        NativeType::String => "stringin",
-        NativeType::Enum => "mbbi",
-        NativeType::Long | NativeType::Short | NativeType::Char => "longin",
-        NativeType::Float | NativeType::Double => "ai",
     }
 }
 
@@ -591,20 +580,6 @@ impl PvHandle {
             .filter(|s| !s.is_cancelled())
             .count()
     }
-}
-
-fn change_mask(old: &Metadata, new: &Metadata) -> u16 {
-    let mut m = 0;
-    if old.status != new.status || old.severity != new.severity {
-        m |= mask::ALARM;
-    }
-    if old.graphics != new.graphics
-        || old.control != new.control
-        || old.enum_strings != new.enum_strings
-    {
-        m |= mask::PROPERTY;
-    }
-    m
 }
 
 #[cfg(test)]

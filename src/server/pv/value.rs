@@ -1,7 +1,8 @@
 //! Values for PVs: what converts into a [`Value`], convenience reads of one,
 //! and the resizing a channel's element count asks for.
 
-use crate::proto::dbr::Value;
+use crate::proto::command::mask;
+use crate::proto::dbr::{Metadata, NativeType, Value};
 
 /// Things that can become a [`Value`]: scalars, vectors and strings of the
 /// native types, so examples can write `Pv::new("x", 1.5)`.
@@ -101,4 +102,33 @@ pub(crate) fn pad(value: &mut Value, n: usize) {
         Value::Long(v) => v.resize(n, 0),
         Value::Double(v) => v.resize(n, 0.0),
     }
+}
+
+/// The record type a PV reports for DBR_CLASS_NAME when its builder names none.
+pub(super) fn default_record_type(native: NativeType, count: usize) -> &'static str {
+    if count > 1 {
+        return "waveform";
+    }
+    match native {
+        NativeType::String => "stringin",
+        NativeType::Enum => "mbbi",
+        NativeType::Long | NativeType::Short | NativeType::Char => "longin",
+        NativeType::Float | NativeType::Double => "ai",
+    }
+}
+
+/// The DBE bits a metadata change posts: ALARM for status or severity, PROPERTY for
+/// limits, units, precision or enum strings.
+pub(super) fn change_mask(old: &Metadata, new: &Metadata) -> u16 {
+    let mut m = 0;
+    if old.status != new.status || old.severity != new.severity {
+        m |= mask::ALARM;
+    }
+    if old.graphics != new.graphics
+        || old.control != new.control
+        || old.enum_strings != new.enum_strings
+    {
+        m |= mask::PROPERTY;
+    }
+    m
 }
