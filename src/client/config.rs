@@ -161,11 +161,7 @@ fn port_var(
     match lookup(var) {
         None => Ok(default),
         Some(v) if v.trim().is_empty() => Ok(default),
-        Some(v) => match v.trim().parse::<u16>() {
-            Ok(0) => Err(bad(var, &v, "port 0 is not usable")),
-            Ok(p) => Ok(p),
-            Err(e) => Err(bad(var, &v, e.to_string())),
-        },
+        Some(v) => net::destination_port(&v).map_err(|e| bad(var, &v, e.to_string())),
     }
 }
 

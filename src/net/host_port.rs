@@ -203,6 +203,19 @@ fn lookup(name: &str, port: u16) -> Result<Vec<SocketAddr>, AddrError> {
         })
 }
 
+/// A port we send to, written on its own (`EPICS_CA_SERVER_PORT` and
+/// `EPICS_CA_REPEATER_PORT` in the client, `EPICS_CAS_BEACON_PORT` in the
+/// server): surrounding whitespace ignored, and port 0 refused as in
+/// [`HostPort`], since nothing listens there.
+pub(crate) fn destination_port(text: &str) -> Result<u16, AddrError> {
+    let text = text.trim();
+    match text.parse::<u16>() {
+        Ok(0) => Err(AddrError::PortZero),
+        Ok(p) => Ok(p),
+        Err(_) => Err(AddrError::BadPort(text.to_owned())),
+    }
+}
+
 /// A port as written after the colon: 1..=65535, digits only.
 fn port(text: &str) -> Result<u16, AddrError> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {

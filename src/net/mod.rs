@@ -28,6 +28,7 @@ pub use addr_list::{
     Skipped,
 };
 pub use config_error::ConfigError;
+pub(crate) use host_port::destination_port;
 pub use host_port::{AddrError, Host, HostPort};
 pub use identity::{account_name, host_name, user_name};
 pub use interfaces::{discover, Interface, InterfaceSource, SystemInterfaces};

@@ -147,18 +147,11 @@ impl ServerConfig {
             Some((var, v)) => parse_port(var, &v)?,
             None => DEFAULT_SERVER_PORT,
         };
-        // Beacons are sent to this port: 0 is refused, as in address lists (net::HostPort).
+        // Beacons are sent to this port: 0 is refused, as in address lists.
         let beacon_port = match first("EPICS_CAS_BEACON_PORT", "EPICS_CA_REPEATER_PORT") {
-            Some((var, v)) => match parse_port(var, &v)? {
-                0 => {
-                    return Err(ConfigError::new(
-                        var,
-                        v,
-                        "port 0: beacons need a port to go to",
-                    ))
-                }
-                p => p,
-            },
+            Some((var, v)) => {
+                net::destination_port(&v).map_err(|e| ConfigError::new(var, &v, e.to_string()))?
+            }
             None => DEFAULT_REPEATER_PORT,
         };
 
