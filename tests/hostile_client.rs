@@ -6,7 +6,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -82,10 +82,9 @@ impl Drop for FakeServer {
     }
 }
 
-/// Listens on the env's server port (UDP + TCP on 127.0.0.1).
+/// Listens on the env's server port (UDP, bound by the kernel) and an ephemeral TCP port.
 fn fake_server(env: &CaEnv, attack: Attack) -> FakeServer {
-    let port = env.server_port();
-    let udp = UdpSocket::bind(("127.0.0.1", port)).expect("bind fake UDP");
+    let udp = env.bind_fake_server_udp();
     let tcp = TcpListener::bind(("127.0.0.1", 0)).expect("bind fake TCP");
     let tcp_port = tcp.local_addr().unwrap().port();
     let stop = Arc::new(AtomicBool::new(false));

@@ -183,7 +183,7 @@ impl Drop for FakeServer {
 impl FakeServer {
     /// Listens on the env's server port (UDP) and an ephemeral TCP port.
     fn start(env: &CaEnv, mode: Mode) -> FakeServer {
-        let udp = UdpSocket::bind(("127.0.0.1", env.server_port())).expect("bind fake UDP");
+        let udp = env.bind_fake_server_udp();
         let tcp = TcpListener::bind(("127.0.0.1", 0)).expect("bind fake TCP");
         let tcp_port = tcp.local_addr().unwrap().port();
         let server = FakeServer {

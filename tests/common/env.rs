@@ -85,6 +85,17 @@ impl CaEnv {
         }
     }
 
+    /// The UDP socket of an in-process fake server, on 127.0.0.1 at this test's
+    /// server port. A port not fixed yet is chosen by the kernel (port 0) and
+    /// becomes the test's server port: nothing can bind it between a probe and
+    /// the fake's bind, as it could with a port from the allocator.
+    pub fn bind_fake_server_udp(&self) -> std::net::UdpSocket {
+        let wanted = self.server_port_if_known().unwrap_or(0);
+        let udp = std::net::UdpSocket::bind(("127.0.0.1", wanted)).expect("bind fake UDP");
+        self.set_server_port(udp.local_addr().expect("fake UDP address").port());
+        udp
+    }
+
     /// EPICS_CA_REPEATER_PORT (and beacon port) for this test.
     pub fn repeater_port(&self) -> u16 {
         self.repeater_port
