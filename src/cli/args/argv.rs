@@ -15,11 +15,14 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString>,
 {
-    let mut out = Vec::new();
+    let args = args.into_iter();
+    let mut out = Vec::with_capacity(args.size_hint().0);
     let mut after_separator = false;
-    for (i, arg) in args.into_iter().enumerate() {
+    for (i, arg) in args.enumerate() {
         let arg: OsString = arg.into();
-        if i == 0 || after_separator {
+        // Only a flag can be rewritten (PV names, 100 000 of them, are not
+        // looked at further).
+        if i == 0 || after_separator || arg.as_encoded_bytes().first() != Some(&b'-') {
             out.push(arg);
             continue;
         }

@@ -92,7 +92,7 @@ pub fn set_aside_names(cmd: &mut Command, args: Vec<OsString>) -> (Vec<OsString>
     let plain = args
         .iter()
         .skip(1)
-        .filter(|a| !a.to_str().is_some_and(|s| s.starts_with('-')))
+        .filter(|a| a.as_encoded_bytes().first() != Some(&b'-'))
         .count();
     if plain < SET_ASIDE_FROM {
         return (args, Vec::new());
@@ -109,7 +109,15 @@ pub fn set_aside_names(cmd: &mut Command, args: Vec<OsString>) -> (Vec<OsString>
     let mut args = args.into_iter();
     kept.extend(args.next());
     while let Some(arg) = args.next() {
-        let s = arg.to_str().unwrap_or_default();
+        // Every argument is UTF-8 (checked above): taken as a `String`
+        // without a copy, a name moves into `names` as it is.
+        let s = match arg.into_string() {
+            Ok(s) => s,
+            Err(arg) => {
+                kept.push(arg);
+                continue;
+            }
+        };
         let value_follows = if let Some(long) = s.strip_prefix("--") {
             !long.contains('=') && options.longs.contains(long)
         } else if let Some(cluster) = s.strip_prefix('-').filter(|c| !c.is_empty()) {
@@ -126,14 +134,14 @@ pub fn set_aside_names(cmd: &mut Command, args: Vec<OsString>) -> (Vec<OsString>
             // A PV name (or a lone `-`): the first one stays for clap, which
             // checks it is there; the rest are set aside.
             if first_kept {
-                names.push(s.to_string());
+                names.push(s);
             } else {
                 first_kept = true;
-                kept.push(arg);
+                kept.push(s.into());
             }
             continue;
         };
-        kept.push(arg);
+        kept.push(s.into());
         if value_follows {
             kept.extend(args.next());
         }
