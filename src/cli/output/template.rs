@@ -9,6 +9,7 @@
 mod spec;
 
 use self::spec::{insert_sign, pad_into, parse_spec, render_float, Spec};
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use crate::cli::output::timefmt::{timedelta_string, Stamp, TimeCache, Zone};
@@ -72,9 +73,10 @@ pub struct Template {
 
 /// A value a field resolves to; the kind decides how its format spec is read.
 #[derive(Debug, Clone, PartialEq)]
-pub enum FieldValue {
-    /// Text (spec: fill, align, width, precision).
-    Str(String),
+pub enum FieldValue<'a> {
+    /// Text (spec: fill, align, width, precision), borrowed where it can be
+    /// (a PV name is not copied for each line).
+    Str(Cow<'a, str>),
     /// An integer (spec: fill, align, sign, width, `d x X o b`).
     Int(i64),
     /// A float (spec: fill, align, sign, width, precision, `e f g`).
@@ -90,6 +92,13 @@ pub enum FieldValue {
         /// Leave out the surrounding brackets.
         unbracketed: bool,
     },
+}
+
+impl<'a> FieldValue<'a> {
+    /// A text value, owned or borrowed.
+    pub fn text(s: impl Into<Cow<'a, str>>) -> FieldValue<'a> {
+        FieldValue::Str(s.into())
+    }
 }
 
 /// Why a template could not be parsed or rendered.
@@ -196,11 +205,11 @@ impl Template {
     /// Render the whole line into one string, with `lookup` resolving each
     /// field, `data` appending the elements for [`FieldValue::Data`], and
     /// timestamps shown in `zone`.
-    pub fn render(
+    pub fn render<'v>(
         &self,
         zone: Zone,
         cache: &mut TimeCache,
-        lookup: &mut dyn FnMut(&Field) -> Option<FieldValue>,
+        lookup: &mut dyn FnMut(&Field) -> Option<FieldValue<'v>>,
         data: &mut dyn FnMut(&mut String, bool),
     ) -> Result<String, TemplateError> {
         let mut head = String::new();
@@ -220,11 +229,11 @@ impl Template {
     /// `Some(unbracketed)` is returned for the caller to write the elements
     /// in between. Without such a field everything goes to `head` and `None`
     /// is returned. On error the line must not be printed.
-    pub fn render_parts(
+    pub fn render_parts<'v>(
         &self,
         zone: Zone,
         cache: &mut TimeCache,
-        lookup: &mut dyn FnMut(&Field) -> Option<FieldValue>,
+        lookup: &mut dyn FnMut(&Field) -> Option<FieldValue<'v>>,
         data: &mut dyn FnMut(&mut String, bool),
         head: &mut String,
         tail: &mut String,
@@ -361,7 +370,7 @@ fn python_repr_str(s: &str) -> String {
 fn render_value(
     field: &Field,
     spec: Option<&Spec>,
-    value: FieldValue,
+    value: FieldValue<'_>,
     ctx: RenderCtx<'_>,
     out: &mut String,
 ) -> Result<(), TemplateError> {
@@ -374,7 +383,7 @@ fn render_value(
         FieldValue::Data { unbracketed } => {
             let mut text = String::new();
             (ctx.data)(&mut text, unbracketed);
-            FieldValue::Str(text)
+            FieldValue::Str(text.into())
         }
         other => other,
     };
@@ -382,11 +391,13 @@ fn render_value(
     let value = match field.conversion {
         Some(conv) => {
             let text = plain_text(&value, ctx.zone);
-            FieldValue::Str(if conv == 'r' && matches!(value, FieldValue::Str(_)) {
-                python_repr_str(&text)
-            } else {
-                text
-            })
+            FieldValue::Str(Cow::Owned(
+                if conv == 'r' && matches!(value, FieldValue::Str(_)) {
+                    python_repr_str(&text)
+                } else {
+                    text
+                },
+            ))
         }
         None => value,
     };
@@ -443,9 +454,9 @@ fn render_value(
 }
 
 /// A value's text with no spec, as Python's `str()` would give it.
-fn plain_text(value: &FieldValue, zone: Zone) -> String {
+fn plain_text(value: &FieldValue<'_>, zone: Zone) -> String {
     match value {
-        FieldValue::Str(s) => s.clone(),
+        FieldValue::Str(s) => s.to_string(),
         FieldValue::Int(n) => n.to_string(),
         FieldValue::Float(x) => crate::cli::output::numfmt::py_repr_f64(*x),
         FieldValue::Time(t) => t.to_python_string(zone),

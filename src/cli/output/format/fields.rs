@@ -29,18 +29,18 @@ impl Ctx<'_> {
     }
 
     /// The elements: streamed by the caller for caproto's layout, numpy's `str()` for put.
-    pub(super) fn data_value(&self, unbracketed: bool) -> FieldValue {
+    pub(super) fn data_value(&self, unbracketed: bool) -> FieldValue<'_> {
         match self.fmt.flavor {
             Flavor::Caproto => FieldValue::Data { unbracketed },
-            Flavor::Numpy => FieldValue::Str(npfmt::array_str(&self.reading.reading.value)),
+            Flavor::Numpy => FieldValue::text(npfmt::array_str(&self.reading.reading.value)),
         }
     }
 
-    pub(super) fn lookup(&self, field: &Field) -> Option<FieldValue> {
+    pub(super) fn lookup(&self, field: &Field) -> Option<FieldValue<'_>> {
         let r = self.reading;
         match (field.root.as_str(), field.path.as_slice()) {
-            ("pv_name", []) => Some(FieldValue::Str(self.pv_name.to_string())),
-            ("which", []) => self.extras.which.map(|w| FieldValue::Str(w.to_string())),
+            ("pv_name", []) => Some(FieldValue::text(self.pv_name)),
+            ("which", []) => self.extras.which.map(|w| FieldValue::text(w)),
             ("callback_count", []) => self
                 .extras
                 .callback_count
@@ -49,13 +49,13 @@ impl Ctx<'_> {
             ("timestamp", []) => r.timestamp().map(FieldValue::Time),
             ("response_data", []) => Some(self.data_value(false)),
             ("response_data_unbracketed", []) => Some(self.data_value(true)),
-            ("response", []) => Some(FieldValue::Str(self.response_summary())),
+            ("response", []) => Some(FieldValue::text(self.response_summary())),
             ("response", [Segment::Attr(a), rest @ ..]) => self.response_attr(a, rest),
             _ => None,
         }
     }
 
-    pub(super) fn response_attr(&self, attr: &str, rest: &[Segment]) -> Option<FieldValue> {
+    pub(super) fn response_attr(&self, attr: &str, rest: &[Segment]) -> Option<FieldValue<'_>> {
         let r = self.reading;
         match (attr, rest) {
             ("data", []) => Some(self.data_value(false)),
@@ -64,22 +64,22 @@ impl Ctx<'_> {
                 let len = r.reading.value.len() as i64;
                 let idx = if i < 0 { len + i } else { i };
                 let idx = usize::try_from(idx).ok()?;
-                npfmt::element_str(&r.reading.value, idx).map(FieldValue::Str)
+                npfmt::element_str(&r.reading.value, idx).map(FieldValue::text)
             }
             ("data_type", []) => Some(FieldValue::Int(i64::from(r.reading.dbr_type.code()))),
             ("data_count", []) => Some(FieldValue::Int(r.reading.value.len() as i64)),
-            ("status", []) => Some(FieldValue::Str(status_name(r.status))),
+            ("status", []) => Some(FieldValue::text(status_name(r.status))),
             ("status", [Segment::Attr(a)]) => match a.as_str() {
-                "name" => Some(FieldValue::Str(status_name(r.status))),
+                "name" => Some(FieldValue::text(status_name(r.status))),
                 "code" => Some(FieldValue::Int(i64::from(r.status >> 3))),
                 "code_with_severity" => Some(FieldValue::Int(i64::from(r.status))),
                 "description" => {
-                    eca::eca_description(r.status).map(|d| FieldValue::Str(d.to_string()))
+                    eca::eca_description(r.status).map(|d| FieldValue::text(d.to_string()))
                 }
                 "success" => Some(FieldValue::Int(i64::from(eca::eca_success(r.status)))),
                 _ => None,
             },
-            ("metadata", []) => Some(FieldValue::Str(metadata_summary(r))),
+            ("metadata", []) => Some(FieldValue::text(metadata_summary(r))),
             ("metadata", [Segment::Attr(a)]) => metadata_attr(r, a),
             _ => None,
         }
@@ -112,7 +112,7 @@ pub(super) fn status_name(status: u32) -> String {
 }
 
 /// The metadata fields a DBR type carries, by caproto's attribute name.
-pub(super) fn metadata_fields(r: &Response) -> Vec<(&'static str, FieldValue)> {
+pub(super) fn metadata_fields(r: &Response) -> Vec<(&'static str, FieldValue<'_>)> {
     let m = &r.reading.meta;
     let g = &m.graphics;
     let mut out = Vec::new();
@@ -147,7 +147,7 @@ pub(super) fn metadata_fields(r: &Response) -> Vec<(&'static str, FieldValue)> {
         N::String => {}
         N::Enum => out.push((
             "enum_strings",
-            FieldValue::Str(format!(
+            FieldValue::text(format!(
                 "({})",
                 m.enum_strings
                     .iter()
@@ -181,14 +181,14 @@ pub(super) fn metadata_fields(r: &Response) -> Vec<(&'static str, FieldValue)> {
             // caproto's DBR structs hold units as bytes: printed as b'mm'.
             out.push((
                 "units",
-                FieldValue::Str(npfmt::bytes_repr(g.units.as_bytes())),
+                FieldValue::text(npfmt::bytes_repr(g.units.as_bytes())),
             ));
         }
     }
     out
 }
 
-pub(super) fn metadata_attr(r: &Response, name: &str) -> Option<FieldValue> {
+pub(super) fn metadata_attr<'a>(r: &'a Response, name: &str) -> Option<FieldValue<'a>> {
     metadata_fields(r)
         .into_iter()
         .find(|(n, _)| *n == name)
@@ -206,7 +206,7 @@ pub(super) fn metadata_summary(r: &Response) -> String {
             let text = match v {
                 FieldValue::Int(i) => i.to_string(),
                 FieldValue::Float(x) => py_repr_f64(x),
-                FieldValue::Str(s) => s,
+                FieldValue::Str(s) => s.into_owned(),
                 FieldValue::Time(t) => t.posix_seconds().to_string(),
                 FieldValue::Delta(d) => d.to_string(),
                 FieldValue::Data { .. } => String::new(),

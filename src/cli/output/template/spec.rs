@@ -71,7 +71,7 @@ pub(super) fn pad_into(out: &mut String, text: &str, spec: &Spec, default_align:
     let align = spec
         .align
         .unwrap_or(if zero_pad { '=' } else { default_align });
-    let fills = |out: &mut String, n: usize| out.extend(std::iter::repeat_n(fill, n));
+    let fills = |out: &mut String, n: usize| push_fill(out, fill, n);
     match align {
         '<' => {
             out.push_str(text);
@@ -95,6 +95,22 @@ pub(super) fn pad_into(out: &mut String, text: &str, spec: &Spec, default_align:
             fills(out, gap);
             out.push_str(text);
         }
+    }
+}
+
+/// Append `n` copies of `fill`: a space (the usual fill, as in caget's
+/// name column) is copied from a run of spaces, not pushed char by char.
+fn push_fill(out: &mut String, fill: char, n: usize) {
+    const SPACES: &str = "                                                                ";
+    if fill != ' ' {
+        out.extend(std::iter::repeat_n(fill, n));
+        return;
+    }
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(SPACES.len());
+        out.push_str(&SPACES[..k]);
+        left -= k;
     }
 }
 
@@ -142,4 +158,21 @@ pub(super) fn render_float(out: &mut String, x: f64, spec: &Spec) -> Option<()> 
     insert_sign(&mut body, 0, negative, spec.sign);
     pad_into(out, &body, spec, '>');
     Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fills_of_any_length_and_character() {
+        for n in [0, 1, 63, 64, 65, 200] {
+            let mut out = String::from("x");
+            push_fill(&mut out, ' ', n);
+            assert_eq!(out, format!("x{}", " ".repeat(n)));
+            let mut out = String::new();
+            push_fill(&mut out, 'é', n);
+            assert_eq!(out, "é".repeat(n));
+        }
+    }
 }
