@@ -201,29 +201,54 @@ impl Broadcaster {
             sequence: 0,
         };
         self.send(&version, their_addr, out)?;
+        let ends = Endpoints {
+            our_addr: self.our_addr,
+            their_addr,
+            role: self.role,
+        };
         let mut used = 0;
         let mut searches = 0;
         for &cid in cids {
-            let Some(name) = self.searches.get(&cid) else {
+            let Some(slot) = self.searches.get_mut(&cid) else {
                 used += 1;
                 continue;
             };
+            // The name is lent to the command and put back, not copied:
+            // 100 000 searches are 100 000 copies otherwise.
             let cmd = Command::SearchRequest {
-                name: name.clone(),
+                name: std::mem::take(slot),
                 cid,
                 version: PROTOCOL_VERSION,
                 reply,
             };
             let before = out.len();
-            let written = cmd.encode(out).map_err(|e| {
+            let encoded = cmd.encode(out);
+            let fits = out.len() - start <= MAX_SEARCH_DATAGRAM || searches == 0;
+            if let (Ok(written), true) = (&encoded, fits) {
+                let name = match &cmd {
+                    Command::SearchRequest { name, .. } => Some(name.as_str()),
+                    _ => None,
+                };
+                trace::command(
+                    Target::for_datagram(&cmd),
+                    &ends,
+                    Flow::Send,
+                    name,
+                    *written,
+                    &cmd,
+                );
+            }
+            if let Command::SearchRequest { name, .. } = cmd {
+                *slot = name;
+            }
+            if let Err(e) = encoded {
                 out.truncate(start);
-                BroadcastError::Encode(e)
-            })?;
-            if out.len() - start > MAX_SEARCH_DATAGRAM && searches > 0 {
+                return Err(BroadcastError::Encode(e));
+            }
+            if !fits {
                 out.truncate(before);
                 break;
             }
-            self.trace(Flow::Send, their_addr, Some(name), written, &cmd);
             used += 1;
             searches += 1;
         }
