@@ -46,6 +46,9 @@ pub(super) struct ContextTask {
     dropped: DropCounts,
     channels: IdMap<Arc<ChannelShared>>,
     circuits: HashMap<CircuitKey, CircuitHandle>,
+    /// The circuit the last found channel went to: the next answer is
+    /// usually from the same server, and is handed over without a lookup.
+    recent: Option<(CircuitKey, mpsc::UnboundedSender<CircuitMsg>)>,
     name_servers: Vec<NameServerHandle>,
     /// Reused datagram buffer.
     out: Vec<u8>,
@@ -79,6 +82,7 @@ impl ContextTask {
             bc: Broadcaster::new(Role::Client, our_addr),
             channels: IdMap::default(),
             circuits: HashMap::new(),
+            recent: None,
             name_servers,
             out: Vec::with_capacity(1500),
             events: Vec::new(),
@@ -154,6 +158,9 @@ impl ContextTask {
             CtxMsg::CircuitDown(down) => {
                 let CircuitDown { key, cids, lived } = *down;
                 self.circuits.remove(&key);
+                if self.recent.as_ref().is_some_and(|(k, _)| *k == key) {
+                    self.recent = None;
+                }
                 // A server that refuses or keeps breaking circuits is not
                 // hammered: its channels search again when its hold ends.
                 let held = self
@@ -241,15 +248,25 @@ impl ContextTask {
             priority: self.shared.config.priority,
         };
         let mut msg = CircuitMsg::Attach(shared);
+        if let Some((_, tx)) = self.recent.as_ref().filter(|(k, _)| *k == key) {
+            match tx.send(msg) {
+                Ok(()) => return,
+                Err(e) => msg = e.0,
+            }
+        }
         if let Some(circuit) = self.circuits.get(&key) {
             match circuit.tx.send(msg) {
-                Ok(()) => return,
+                Ok(()) => {
+                    self.recent = Some((key, circuit.tx.clone()));
+                    return;
+                }
                 // The circuit is going down; start a fresh one.
                 Err(e) => msg = e.0,
             }
         }
         let circuit = circuit_task::spawn(key, self.shared.clone());
         let _ = circuit.tx.send(msg);
+        self.recent = Some((key, circuit.tx.clone()));
         self.circuits.insert(key, circuit);
     }
 
@@ -401,6 +418,7 @@ impl ContextTask {
     }
 
     async fn shutdown(&mut self, reply: Option<oneshot::Sender<()>>) {
+        self.recent = None;
         for circuit in self.circuits.values() {
             let _ = circuit.tx.send(CircuitMsg::Close);
         }

@@ -145,6 +145,9 @@ impl Governor {
 
     /// When `server` may be connected to again, if it is held off at `now`.
     pub fn server_held(&self, server: SocketAddr, now: Instant) -> Option<Instant> {
+        if self.servers.is_empty() {
+            return None; // the usual case: no lookup per found channel
+        }
         self.servers
             .get(&server)
             .map(|r| r.until)

@@ -9,7 +9,7 @@
 //! `shared.rs` does.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -295,6 +295,29 @@ pub(crate) struct ChannelShared {
     /// reports it instead of a bare timeout, so the user learns that the
     /// server was found but broke the circuit.
     pub last_failure: Mutex<Option<Box<CircuitFailure>>>,
+    /// The IPv4 server a search answer handed the channel to, while no
+    /// failure is recorded and the channel has not connected: the
+    /// [`FailureKind::AwaitingCreate`] case, which every channel passes
+    /// through, kept without an allocation ([`pack_v4`]; 0: none).
+    awaiting_on: AtomicU64,
+}
+
+/// An IPv4 address and port in one word, with a presence bit so that no
+/// address packs to 0. `None` for IPv6 (which Channel Access does not use).
+fn pack_v4(addr: SocketAddr) -> Option<u64> {
+    match addr {
+        SocketAddr::V4(a) => {
+            Some(1 << 48 | u64::from(u32::from(*a.ip())) << 16 | u64::from(a.port()))
+        }
+        SocketAddr::V6(_) => None,
+    }
+}
+
+fn unpack_v4(word: u64) -> Option<SocketAddr> {
+    (word != 0).then(|| {
+        let ip = std::net::Ipv4Addr::from((word >> 16) as u32);
+        SocketAddr::from((ip, word as u16))
+    })
 }
 
 /// What last kept a found channel from connecting, or ended its connection.
@@ -327,6 +350,7 @@ impl ChannelShared {
             subs: Mutex::new(SubTable::default()),
             dropped: AtomicBool::new(false),
             last_failure: Mutex::new(None),
+            awaiting_on: AtomicU64::new(0),
         })
     }
 
@@ -344,21 +368,37 @@ impl ChannelShared {
     /// created there, unless a more telling failure is already recorded.
     pub(crate) fn note_found(&self, server: SocketAddr) {
         let mut last = crate::sync::lock(&self.last_failure);
-        if last.is_none() {
-            *last = Some(Box::new(CircuitFailure {
-                server,
-                kind: FailureKind::AwaitingCreate,
-            }));
+        if last.is_some() || self.awaiting_on.load(Ordering::Relaxed) != 0 {
+            return;
+        }
+        match pack_v4(server) {
+            Some(word) => self.awaiting_on.store(word, Ordering::Relaxed),
+            None => {
+                *last = Some(Box::new(CircuitFailure {
+                    server,
+                    kind: FailureKind::AwaitingCreate,
+                }))
+            }
         }
     }
 
     /// Forget the previous failure (the channel connected).
     pub(crate) fn clear_failure(&self) {
-        *crate::sync::lock(&self.last_failure) = None;
+        let mut last = crate::sync::lock(&self.last_failure);
+        *last = None;
+        self.awaiting_on.store(0, Ordering::Relaxed);
     }
 
     pub(crate) fn failure(&self) -> Option<CircuitFailure> {
-        crate::sync::lock(&self.last_failure).as_deref().cloned()
+        let last = crate::sync::lock(&self.last_failure);
+        if let Some(failure) = last.as_deref() {
+            return Some(failure.clone());
+        }
+        let server = unpack_v4(self.awaiting_on.load(Ordering::Relaxed))?;
+        Some(CircuitFailure {
+            server,
+            kind: FailureKind::AwaitingCreate,
+        })
     }
 
     /// Lock the subscription table, tolerating a poisoned lock (the data is
@@ -482,6 +522,47 @@ mod tests {
             "{}",
             std::mem::size_of::<CircuitMsg>()
         );
+    }
+
+    /// What a timed-out wait reports: the first server a search handed the
+    /// channel to, unless a circuit failure says more; nothing once connected.
+    #[test]
+    fn failure_reports_the_awaited_server_until_a_failure_or_a_connection() {
+        let a: SocketAddr = "10.0.0.1:5064".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:5065".parse().unwrap();
+        let six: SocketAddr = "[::1]:5064".parse().unwrap();
+        let awaiting = |server| CircuitFailure {
+            server,
+            kind: FailureKind::AwaitingCreate,
+        };
+        let ch = ChannelShared::new("pv".into(), 1);
+        assert_eq!(ch.failure(), None);
+        ch.note_found(a);
+        ch.note_found(b);
+        assert_eq!(ch.failure(), Some(awaiting(a)), "the first server is kept");
+        ch.set_failure(b, "reset");
+        assert_eq!(
+            ch.failure(),
+            Some(CircuitFailure {
+                server: b,
+                kind: FailureKind::Circuit("reset".into())
+            })
+        );
+        ch.note_found(a);
+        assert!(matches!(
+            ch.failure(),
+            Some(CircuitFailure {
+                kind: FailureKind::Circuit(_),
+                ..
+            })
+        ));
+        ch.clear_failure();
+        assert_eq!(ch.failure(), None);
+        ch.note_found(six);
+        assert_eq!(ch.failure(), Some(awaiting(six)), "IPv6 is kept too");
+        ch.clear_failure();
+        ch.note_found("0.0.0.0:0".parse().unwrap());
+        assert_eq!(ch.failure(), Some(awaiting("0.0.0.0:0".parse().unwrap())));
     }
 
     #[test]
