@@ -20,6 +20,13 @@
 //! * `n == p + 1`, last digit 5, and `D` exactly representable: then `x == D`
 //!   is exactly halfway and C rounds it to even.
 //!
+//! Before all of these, the commonest values of a control system (integers,
+//! `0.5`, `12.25`) skip even the shortest digits: if the double `x * 10^k`
+//! is an integer `M < 10^p` for some `k <= 22` (`10^k` exact, `p <= 15`),
+//! that one correctly rounded product puts `x` within `|x| * 2^-53` of
+//! `M x 10^-k`, less than half a unit in the `p`-th digit, so `%.{p}g`
+//! prints `M`'s digits ([`short_decimal`]).
+//!
 //! Everything else (subnormals with few digits, precisions above 15, halfway
 //! digits that are not exact) takes the exact path. Either way only the
 //! layout is left: `%e` or `%f` style by C's rule, trailing zeros removed.
@@ -166,6 +173,18 @@ pub fn write_g(out: &mut String, x: f64, prec: usize) {
         return;
     }
     let p = prec.max(1);
+    let mut small = [0u8; 16];
+    if let Some((n, exp)) = short_decimal(a, p, &mut small) {
+        layout_g(
+            out,
+            Digits {
+                digits: &small[..n],
+                exp,
+            },
+            p,
+        );
+        return;
+    }
     let mut short = StackText::new();
     // Cannot fail: the buffer holds any f64's `{:e}`.
     let _ = write!(short, "{a:e}");
@@ -180,6 +199,40 @@ pub fn write_g(out: &mut String, x: f64, prec: usize) {
         return;
     }
     write_g_exact(out, a, p);
+}
+
+/// `a` (finite, positive) as the digits of an integer `M < 10^p` and the
+/// decimal exponent of its first digit, when `a * 10^k` is exactly `M` for
+/// some `k` (see the module notes); `None` otherwise, or for `p > 15`.
+fn short_decimal(a: f64, p: usize, digits: &mut [u8; 16]) -> Option<(usize, i32)> {
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    if p > 15 {
+        return None;
+    }
+    let limit = POW10[p];
+    for (k, scale) in POW10.iter().enumerate() {
+        let scaled = a * scale;
+        if scaled >= limit {
+            return None;
+        }
+        if scaled.fract() != 0.0 {
+            continue;
+        }
+        // Below 10^15: exact in a u64, at most 15 digits.
+        let mut m = scaled as u64;
+        let mut n = 0;
+        while m > 0 || n == 0 {
+            digits[n] = b'0' + (m % 10) as u8;
+            m /= 10;
+            n += 1;
+        }
+        digits[..n].reverse();
+        return Some((n, n as i32 - 1 - k as i32));
+    }
+    None
 }
 
 /// The `p` (or fewer) correctly rounded digits from the shortest digits, or

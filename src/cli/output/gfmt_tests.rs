@@ -27,7 +27,7 @@ fn g_exact(x: f64, p: usize) -> String {
 /// Whether `write_g` answers `x` at precision `p` without the exact path.
 fn takes_fast_path(x: f64, p: usize) -> bool {
     let a = x.abs();
-    if a == 0.0 || !a.is_finite() {
+    if a == 0.0 || !a.is_finite() || short_decimal(a, p.max(1), &mut [0; 16]).is_some() {
         return true;
     }
     let short = format!("{a:e}");
@@ -107,6 +107,27 @@ fn fast_path_agrees_with_the_exact_path() {
     // The sweep must exercise the fast path (and the fallback) heavily.
     assert!(fast * 10 > total * 6, "fast path taken {fast} of {total}");
     assert!(fast < total, "exact path never taken");
+}
+
+#[test]
+fn short_decimals_print_their_digits() {
+    let mut digits = [0; 16];
+    assert_eq!(short_decimal(0.5, 6, &mut digits), Some((1, -1)));
+    assert_eq!(&digits[..1], b"5");
+    assert_eq!(short_decimal(120.0, 6, &mut digits), Some((3, 2)));
+    assert_eq!(&digits[..3], b"120");
+    // Seven digits do not fit in six: left to the other paths (a tie here).
+    assert_eq!(short_decimal(123456.5, 6, &mut digits), None);
+    assert_eq!(short_decimal(0.1, 16, &mut digits), None, "p > 15");
+    assert_eq!(g(1e-10, 6), "1e-10");
+    assert_eq!(g(0.000125, 6), "0.000125");
+    assert_eq!(g(1e15, 15), "1e+15");
+    assert_eq!(g(999999999999999.0, 15), "999999999999999");
+    assert_eq!(
+        g(12.25, 3),
+        "12.2",
+        "a tie at the last digit rounds to even"
+    );
 }
 
 #[test]
