@@ -141,6 +141,14 @@ impl Context {
         Ok(Channel::new(shared, self.shared.clone()))
     }
 
+    /// Tell the context task that `n` channels are about to be added at
+    /// once, so its tables grow once (nothing for a handful).
+    pub(crate) fn reserve_channels(&self, n: usize) {
+        if n > 16 {
+            let _ = self.shared.tx.send(CtxMsg::Reserve { additional: n });
+        }
+    }
+
     /// Connect many channels concurrently: all names are searched for in
     /// one batch of datagrams, and the call returns when every one has
     /// connected or `timeout` has passed. Results are in `names` order;
@@ -167,6 +175,7 @@ impl Context {
         mut then: impl FnMut(Channel, ChannelInfo) -> Result<T, ClientError>,
     ) -> Vec<Result<T, Box<ClientError>>> {
         let deadline = Instant::now() + timeout;
+        self.reserve_channels(names.len());
         let pending: Vec<Result<Channel, Box<ClientError>>> = names
             .iter()
             .map(|n| self.channel(n.as_ref()).map_err(Box::new))

@@ -148,6 +148,11 @@ impl ContextTask {
                 self.search(shared.cid, &shared.name, now);
                 self.channels.insert(shared.cid, shared);
             }
+            CtxMsg::Reserve { additional } => {
+                self.channels.reserve(additional);
+                self.sched.reserve(additional);
+                self.bc.reserve_searches(additional);
+            }
             CtxMsg::Drop { cid } => {
                 self.sched.remove(cid);
                 self.pacer.forget(cid);

@@ -236,6 +236,7 @@ impl Context {
             Box::new(pick),
             self.shared.config.max_payload(),
         );
+        self.reserve_channels(names.len());
         let channels = names
             .iter()
             .enumerate()
@@ -271,6 +272,7 @@ impl Context {
     /// the client refuses gives one `Update(Err(..))` at once.
     pub fn monitor_many<S: AsRef<str>>(&self, names: &[S], spec: MonitorSpec) -> MonitorSet {
         let queue = SetQueue::new(names.len(), spec.queue_per_pv);
+        self.reserve_channels(names.len());
         let mut channels = Vec::with_capacity(names.len());
         for (index, name) in names.iter().enumerate() {
             let index = index as u32;

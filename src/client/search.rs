@@ -75,6 +75,11 @@ impl SearchScheduler {
         }
     }
 
+    /// Make room for `additional` more names without growing on the way.
+    pub fn reserve(&mut self, additional: usize) {
+        self.pending.reserve(additional);
+    }
+
     /// The bucket a due time falls in.
     fn bucket(&self, due: Instant) -> u64 {
         bucket_of(self.epoch, due)

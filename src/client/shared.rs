@@ -436,6 +436,10 @@ impl ContextShared {
 pub(crate) enum CtxMsg {
     /// Search for this new channel.
     Add(Arc<ChannelShared>),
+    /// This many `Add`s follow at once (a many-PV call): the tables that
+    /// hold a channel make room for all of them now, instead of growing
+    /// (and rehashing) a dozen times on the way.
+    Reserve { additional: usize },
     /// The last handle on a channel was dropped.
     Drop { cid: u32 },
     /// A circuit ended: its channels must be searched for again.

@@ -161,6 +161,12 @@ impl Broadcaster {
         }
     }
 
+    /// Client: make room for `additional` more pending searches at once
+    /// (a batch of names is about to be added).
+    pub fn reserve_searches(&mut self, additional: usize) {
+        self.searches.reserve(additional);
+    }
+
     /// Client: stop searching for `cid` (channel dropped). Returns its name.
     pub fn cancel_search(&mut self, cid: u32) -> Option<String> {
         let name = self.searches.remove(&cid);
