@@ -149,7 +149,7 @@ fn search_datagrams_are_bounded() {
     let cids: Vec<u32> = (0..200).collect();
     for &cid in &cids {
         client
-            .add_search(cid, &format!("some:rather:long:pv:name:{cid:05}"))
+            .add_search(cid, format!("some:rather:long:pv:name:{cid:05}"))
             .unwrap();
     }
     let mut rest = &cids[..];

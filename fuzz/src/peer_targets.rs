@@ -176,7 +176,9 @@ pub fn broadcaster(data: &[u8]) {
     let mut server = Broadcaster::new(Role::Server, local);
     let mut repeater = Repeater::new(([127, 0, 0, 1], 5065).into());
     for (i, name) in NAMES.iter().enumerate() {
-        client.add_search(i as u32 + 1, name).expect("search added");
+        client
+            .add_search(i as u32 + 1, *name)
+            .expect("search added");
     }
     let is_local = |ip: IpAddr| ip.is_loopback();
     let step = Duration::from_millis(u64::from(ctl & 0x0F) * 500);
@@ -213,10 +215,7 @@ pub fn broadcaster(data: &[u8]) {
                         client.pending_search(*cid).is_none(),
                         "cid {cid} still pending after Found"
                     );
-                    assert!(
-                        NAMES.contains(&name.as_str()),
-                        "found unknown name {name:?}"
-                    );
+                    assert!(NAMES.contains(&&**name), "found unknown name {name:?}");
                 }
                 Event::Search { .. } => panic!("a client reported a Search event"),
                 _ => {}

@@ -30,6 +30,7 @@ mod error;
 mod tests;
 
 pub use decode::{split_frame, Frame};
+pub(crate) use encode::{encode_create_chan_request, encode_search_request};
 pub use error::CommandError;
 
 /// Numeric command ids (`CA_PROTO_*`).

@@ -27,13 +27,14 @@ mod error;
 mod repeater;
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 pub use beacon::{BeaconAnomaly, BeaconTracker};
 pub use error::BroadcastError;
 pub use repeater::{Outgoing, Repeater, RepeaterOutput, MAX_REPEATER_CLIENTS, PROBE_INTERVAL};
 
-use super::command::Command;
+use super::command::{encode_search_request, Command};
 use super::ids::IdMap;
 use super::trace::{self, Endpoints, Flow, Target};
 use super::{Role, PROTOCOL_VERSION};
@@ -49,8 +50,9 @@ pub enum Event {
     Found {
         /// The search's cid.
         cid: u32,
-        /// The PV name searched for.
-        name: String,
+        /// The PV name searched for (the one given to
+        /// [`Broadcaster::add_search`], shared, not copied).
+        name: Arc<str>,
         /// The server's TCP address to open a circuit to.
         server: SocketAddr,
         /// The server's minor protocol version.
@@ -101,12 +103,32 @@ pub enum Event {
     },
 }
 
+/// A SEARCH request's log text, made (with a copy of the name) only if a
+/// subscriber records it: the same text as the command's own `Display`.
+struct SearchShown<'a> {
+    name: &'a str,
+    cid: u32,
+    reply: bool,
+}
+
+impl std::fmt::Display for SearchShown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cmd = Command::SearchRequest {
+            name: self.name.to_string(),
+            cid: self.cid,
+            version: PROTOCOL_VERSION,
+            reply: self.reply,
+        };
+        std::fmt::Display::fmt(&cmd, f)
+    }
+}
+
 /// The UDP state machine of a client or a server. See the module docs.
 #[derive(Debug)]
 pub struct Broadcaster {
     role: Role,
     our_addr: SocketAddr,
-    searches: IdMap<String>,
+    searches: IdMap<Arc<str>>,
     beacons: BeaconTracker,
     registered: bool,
     next_beacon_id: u32,
@@ -150,12 +172,19 @@ impl Broadcaster {
 
     /// Client: start searching for `name` under `cid`. Adding the same pair
     /// again is harmless; a different name for a pending cid is refused.
-    pub fn add_search(&mut self, cid: u32, name: &str) -> Result<(), BroadcastError> {
+    /// The name is kept as given: pass an `Arc<str>` the caller also holds
+    /// and 100 000 searches hold no copies.
+    pub fn add_search(
+        &mut self,
+        cid: u32,
+        name: impl Into<Arc<str>>,
+    ) -> Result<(), BroadcastError> {
+        let name = name.into();
         match self.searches.get(&cid) {
-            Some(pending) if pending != name => Err(BroadcastError::DuplicateSearch(cid)),
+            Some(pending) if *pending != name => Err(BroadcastError::DuplicateSearch(cid)),
             Some(_) => Ok(()),
             None => {
-                self.searches.insert(cid, name.to_owned());
+                self.searches.insert(cid, name);
                 Ok(())
             }
         }
@@ -168,7 +197,7 @@ impl Broadcaster {
     }
 
     /// Client: stop searching for `cid` (channel dropped). Returns its name.
-    pub fn cancel_search(&mut self, cid: u32) -> Option<String> {
+    pub fn cancel_search(&mut self, cid: u32) -> Option<Arc<str>> {
         let name = self.searches.remove(&cid);
         crate::proto::ids::shrink_when_sparse(&mut self.searches);
         name
@@ -176,7 +205,7 @@ impl Broadcaster {
 
     /// Client: the name of the pending search `cid`.
     pub fn pending_search(&self, cid: u32) -> Option<&str> {
-        self.searches.get(&cid).map(String::as_str)
+        self.searches.get(&cid).map(|name| &**name)
     }
 
     /// Client: number of pending searches.
@@ -215,46 +244,30 @@ impl Broadcaster {
         let mut used = 0;
         let mut searches = 0;
         for &cid in cids {
-            let Some(slot) = self.searches.get_mut(&cid) else {
+            let Some(name) = self.searches.get(&cid) else {
                 used += 1;
                 continue;
             };
-            // The name is lent to the command and put back, not copied:
-            // 100 000 searches are 100 000 copies otherwise.
-            let cmd = Command::SearchRequest {
-                name: std::mem::take(slot),
-                cid,
-                version: PROTOCOL_VERSION,
-                reply,
-            };
+            // Encoded from the shared name: no command owning a copy.
             let before = out.len();
-            let encoded = cmd.encode(out);
-            let fits = out.len() - start <= MAX_SEARCH_DATAGRAM || searches == 0;
-            if let (Ok(written), true) = (&encoded, fits) {
-                let name = match &cmd {
-                    Command::SearchRequest { name, .. } => Some(name.as_str()),
-                    _ => None,
-                };
-                trace::command(
-                    Target::for_datagram(&cmd),
-                    &ends,
-                    Flow::Send,
-                    name,
-                    *written,
-                    &cmd,
-                );
-            }
-            if let Command::SearchRequest { name, .. } = cmd {
-                *slot = name;
-            }
-            if let Err(e) = encoded {
-                out.truncate(start);
-                return Err(BroadcastError::Encode(e));
-            }
-            if !fits {
+            let written =
+                encode_search_request(name, cid, PROTOCOL_VERSION, reply, out).map_err(|e| {
+                    out.truncate(start);
+                    BroadcastError::Encode(e)
+                })?;
+            if out.len() - start > MAX_SEARCH_DATAGRAM && searches > 0 {
                 out.truncate(before);
                 break;
             }
+            let shown = SearchShown { name, cid, reply };
+            trace::record(
+                Target::Search,
+                &ends,
+                Flow::Send,
+                Some(name),
+                written,
+                &shown,
+            );
             used += 1;
             searches += 1;
         }
@@ -327,7 +340,7 @@ impl Broadcaster {
             return Err(BroadcastError::NotOurs { role: self.role });
         }
         if let Command::SearchRequest { name, cid, .. } = cmd {
-            self.add_search(*cid, name)?;
+            self.add_search(*cid, name.as_str())?;
         }
         let start = out.len();
         let written = cmd.encode(out).map_err(|e| {
@@ -377,7 +390,7 @@ impl Broadcaster {
         let pv = match &cmd {
             Command::SearchRequest { name, .. } => Some(name.as_str()),
             Command::SearchResponse { cid, .. } | Command::NotFoundResponse { cid, .. } => {
-                self.searches.get(cid).map(String::as_str)
+                self.searches.get(cid).map(|name| &**name)
             }
             _ => None,
         };

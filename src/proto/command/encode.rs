@@ -244,8 +244,74 @@ fn check_string(cmd: &Command, s: &str) -> Result<(), CommandError> {
     Ok(())
 }
 
+/// SEARCH request bytes for a borrowed name: exactly what
+/// `Command::SearchRequest { name, cid, version, reply }.encode(out)` writes,
+/// without owning the name (a client searching for 100 000 names keeps
+/// them shared, not copied into one command each).
+pub(crate) fn encode_search_request(
+    name: &str,
+    cid: u32,
+    version: u16,
+    reply: bool,
+    out: &mut Vec<u8>,
+) -> Result<usize, CommandError> {
+    let reply = if reply {
+        SEARCH_DO_REPLY
+    } else {
+        SEARCH_NO_REPLY
+    };
+    encode_named(
+        fields(id::SEARCH, reply, u32::from(version), cid, cid),
+        name,
+        out,
+    )
+}
+
+/// CREATE_CHAN request bytes for a borrowed name: exactly what
+/// `Command::CreateChanRequest { name, cid, version }.encode(out)` writes.
+pub(crate) fn encode_create_chan_request(
+    name: &str,
+    cid: u32,
+    version: u16,
+    out: &mut Vec<u8>,
+) -> Result<usize, CommandError> {
+    encode_named(
+        fields(id::CREATE_CHAN, 0, 0, cid, u32::from(version)),
+        name,
+        out,
+    )
+}
+
+/// Header `h` and its payload `name`, NUL-terminated and padded: the form of
+/// every command whose payload is one string.
+fn encode_named(mut h: Header, name: &str, out: &mut Vec<u8>) -> Result<usize, CommandError> {
+    if name.as_bytes().contains(&0) {
+        return Err(CommandError::InteriorNul {
+            command: id::name(h.command).unwrap_or("?"),
+        });
+    }
+    let padded = padded_len(name.len() + 1);
+    h.payload_size = u32::try_from(padded).map_err(|_| CommandError::PayloadTooLarge {
+        size: padded as u64,
+        max: u64::from(u32::MAX),
+    })?;
+    let start = out.len();
+    out.reserve(h.encoded_len() + padded);
+    h.encode(out);
+    out.extend_from_slice(name.as_bytes());
+    out.resize(start + h.encoded_len() + padded, 0);
+    Ok(out.len() - start)
+}
+
 pub(super) fn encode(cmd: &Command, out: &mut Vec<u8>) -> Result<usize, CommandError> {
     use Command::*;
+    if let SearchRequest { name, .. }
+    | CreateChanRequest { name, .. }
+    | ClientNameRequest { name }
+    | HostNameRequest { name } = cmd
+    {
+        return encode_named(header(cmd), name, out);
+    }
     let len = payload_len(cmd);
     let padded = padded_len(len);
     if u32::try_from(padded).is_err() {
@@ -254,26 +320,14 @@ pub(super) fn encode(cmd: &Command, out: &mut Vec<u8>) -> Result<usize, CommandE
             max: u64::from(u32::MAX),
         });
     }
-    match cmd {
-        SearchRequest { name, .. }
-        | CreateChanRequest { name, .. }
-        | ClientNameRequest { name }
-        | HostNameRequest { name } => check_string(cmd, name)?,
-        ErrorResponse { error_message, .. } => check_string(cmd, error_message)?,
-        _ => {}
+    if let ErrorResponse { error_message, .. } = cmd {
+        check_string(cmd, error_message)?;
     }
     let start = out.len();
     let h = header(cmd);
     out.reserve(h.encoded_len() + padded);
     h.encode(out);
     match cmd {
-        SearchRequest { name, .. }
-        | CreateChanRequest { name, .. }
-        | ClientNameRequest { name }
-        | HostNameRequest { name } => {
-            out.extend_from_slice(name.as_bytes());
-            out.push(0);
-        }
         SearchResponse { version, .. } => out.extend_from_slice(&version.to_be_bytes()),
         EventAddRequest {
             low,

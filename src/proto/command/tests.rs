@@ -518,3 +518,42 @@ fn random_bytes_never_panic() {
     }
     assert!(decoded > 1000, "the loop should exercise real decoding");
 }
+
+/// The borrowed-name encoders write what the commands write, refusals included.
+#[test]
+fn borrowed_name_encoders_match_the_commands() {
+    for name in ["a", "1234567", "12345678", "some:rather:long:pv:name", ""] {
+        for reply in [false, true] {
+            let cmd = Command::SearchRequest {
+                name: name.into(),
+                cid: 77,
+                version: 13,
+                reply,
+            };
+            let mut out = vec![9];
+            let written = encode_search_request(name, 77, 13, reply, &mut out).unwrap();
+            assert_eq!(out[1..], cmd.to_bytes().unwrap()[..], "{name:?}");
+            assert_eq!(written, out.len() - 1);
+        }
+        let cmd = Command::CreateChanRequest {
+            name: name.into(),
+            cid: 5,
+            version: 13,
+        };
+        let mut out = Vec::new();
+        encode_create_chan_request(name, 5, 13, &mut out).unwrap();
+        assert_eq!(out, cmd.to_bytes().unwrap(), "{name:?}");
+    }
+    let bad = Command::SearchRequest {
+        name: "a\0b".into(),
+        cid: 1,
+        version: 13,
+        reply: false,
+    };
+    let mut out = Vec::new();
+    assert_eq!(
+        encode_search_request("a\0b", 1, 13, false, &mut out).unwrap_err(),
+        bad.encode(&mut Vec::new()).unwrap_err()
+    );
+    assert!(out.is_empty(), "nothing written on a refusal");
+}
