@@ -163,14 +163,14 @@ impl ClientCircuit {
     pub(super) fn pv_str(&self, cid: u32) -> &str {
         self.attached
             .get(&cid)
-            .map(|a| a.shared.name.as_str())
+            .map(|a| &*a.shared.name)
             .unwrap_or_default()
     }
 
     pub(super) fn pv_name(&self, cid: u32) -> String {
         self.attached
             .get(&cid)
-            .map(|a| a.shared.name.clone())
+            .map(|a| a.shared.name.to_string())
             .unwrap_or_default()
     }
 
@@ -182,11 +182,15 @@ impl ClientCircuit {
                 if shared.dropped.load(Ordering::SeqCst) {
                     return false;
                 }
-                let cmd = Command::CreateChanRequest {
-                    name: shared.name.clone(),
-                    cid: shared.cid,
-                    version: PROTOCOL_VERSION,
-                };
+                // The circuit's table shares the channel's name.
+                if let Err(e) = self
+                    .vc
+                    .send_create_channel(&shared.name, shared.cid, &mut self.out)
+                {
+                    tracing::error!(target: "caproto::circ", pv = &*shared.name,
+                        their_addr = %self.key.addr, role = ROLE_CLIENT,
+                        "cannot send CreateChanRequest(cid={}): {e}", shared.cid);
+                }
                 self.attached.insert(
                     shared.cid,
                     Attached {
@@ -194,7 +198,6 @@ impl ClientCircuit {
                         connected_at: None,
                     },
                 );
-                let _ = self.send(cmd);
             }
             CircuitMsg::Clear { cid } => self.clear(cid),
             CircuitMsg::Get {
@@ -550,7 +553,7 @@ mod tests {
 
         /// Attach a channel and let the server create it as a double.
         fn connect(&mut self, name: &str, cid: u32, sid: u32) -> Arc<ChannelShared> {
-            let shared = ChannelShared::new(name.to_string(), cid);
+            let shared = ChannelShared::new(name.into(), cid);
             self.create(&shared, sid);
             shared
         }
@@ -621,7 +624,7 @@ mod tests {
     /// A channel carrying slot 0 of a one-slot batch read of doubles.
     fn batch_channel(name: &str, cid: u32) -> (Arc<ChannelShared>, Arc<ReadBatch>) {
         let batch = ReadBatch::new(1, Box::new(|_| (DbrType::DOUBLE, None)), 1 << 20);
-        let shared = ChannelShared::new(name.to_string(), cid);
+        let shared = ChannelShared::new(name.into(), cid);
         shared.subs().read_once = Some(BatchRead {
             batch: batch.clone(),
             index: 0,

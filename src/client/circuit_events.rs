@@ -110,7 +110,7 @@ impl ClientCircuit {
                         .push_update(&a.shared.name, data_type, count, data);
                 } else {
                     spec.sink
-                        .push(Err(server_error(a.shared.name.clone(), status, None)));
+                        .push(Err(server_error(a.shared.name.to_string(), status, None)));
                 }
             }
             ClientEvent::Refused {
@@ -155,7 +155,7 @@ impl ClientCircuit {
                 if let Some(a) = self.attached.get(&cid) {
                     if let Some(spec) = a.shared.subs().get(&subscriptionid) {
                         spec.sink.push(Err(server_error(
-                            a.shared.name.clone(),
+                            a.shared.name.to_string(),
                             status,
                             Some(message),
                         )));
@@ -291,7 +291,7 @@ pub(super) fn create_failed(shared: &ChannelShared) {
     shared.state.send_replace(ConnState::Failed);
     if let Some(read) = shared.subs().read_once.take() {
         read.deliver(Err(ClientError::CreateFailed {
-            pv: shared.name.clone(),
+            pv: shared.name.to_string(),
         }));
     }
 }

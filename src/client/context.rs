@@ -132,7 +132,7 @@ impl Context {
             return Err(ClientError::InvalidName(name.to_string()));
         }
         let cid = self.shared.next_cid.fetch_add(1, Ordering::Relaxed);
-        let shared = ChannelShared::new(name.to_string(), cid);
+        let shared = ChannelShared::new(name.into(), cid);
         setup(&shared);
         self.shared
             .tx

@@ -215,8 +215,8 @@ impl ContextTask {
     }
 
     /// (Re)start searching for `cid`, first due at `due`.
-    fn search(&mut self, cid: u32, name: &str, due: Instant) {
-        if let Err(e) = self.bc.add_search(cid, name) {
+    fn search(&mut self, cid: u32, name: &Arc<str>, due: Instant) {
+        if let Err(e) = self.bc.add_search(cid, Arc::clone(name)) {
             tracing::error!(target: "caproto::ch", pv = %name, role = ROLE_CLIENT,
                 "cannot search: {e}");
             return;

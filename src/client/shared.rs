@@ -283,7 +283,8 @@ impl Sink {
 /// Channel state that the context and circuit tasks also hold.
 #[derive(Debug)]
 pub(crate) struct ChannelShared {
-    pub name: String,
+    /// The PV name, shared with the pending search and the circuit's table.
+    pub name: Arc<str>,
     pub cid: u32,
     pub state: StateCell,
     pub subs: Mutex<SubTable>,
@@ -342,7 +343,7 @@ pub(crate) enum FailureKind {
 }
 
 impl ChannelShared {
-    pub(crate) fn new(name: String, cid: u32) -> Arc<ChannelShared> {
+    pub(crate) fn new(name: Arc<str>, cid: u32) -> Arc<ChannelShared> {
         Arc::new(ChannelShared {
             name,
             cid,

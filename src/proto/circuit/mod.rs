@@ -38,8 +38,8 @@ pub use limits::{Oversized, ReplyTo};
 pub use tables::{Channel, ChannelState, IoKind, PendingIo, Subscription, SubscriptionState};
 
 use self::tables::{sender_of, Tables};
-use super::command::Command;
 use super::command::Decoded;
+use super::command::{encode_create_chan_request, Command};
 use super::header::{Header, EXTENDED_HEADER_LEN};
 use super::trace::{self, Endpoints, Flow, Target};
 use super::{Role, PROTOCOL_VERSION};
@@ -351,6 +351,42 @@ impl VirtualCircuit {
         Ok(written)
     }
 
+    /// Client: [`send`](Self::send) a CREATE_CHAN for `name` under `cid`,
+    /// with the circuit's table keeping `name` itself rather than a copy
+    /// (the caller's record of the channel holds the same name). Same
+    /// bytes, checks and log record as sending `Command::CreateChanRequest`.
+    pub fn send_create_channel(
+        &mut self,
+        name: &Arc<str>,
+        cid: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, CircuitError> {
+        let refused = |v| Err(CircuitError::Local(v));
+        if let Err(v) = self.check_sender(Some(Role::Client), false) {
+            return refused(v);
+        }
+        if self.state == CircuitState::Initial {
+            return refused(Violation::BeforeVersion);
+        }
+        let start = out.len();
+        let written = encode_create_chan_request(name, cid, PROTOCOL_VERSION, out)
+            .map_err(CircuitError::Encode)?;
+        if let Err(v) = self.tables.add_channel(Arc::clone(name), cid) {
+            out.truncate(start);
+            return refused(v);
+        }
+        let shown = CreateChanShown { name, cid };
+        trace::record(
+            Target::Circ,
+            &self.ends,
+            Flow::Send,
+            Some(name),
+            written,
+            &shown,
+        );
+        Ok(written)
+    }
+
     /// The connection is gone: every channel is closed and nothing more is
     /// accepted. Call when the socket closes or errors.
     pub fn disconnect(&mut self) {
@@ -417,8 +453,9 @@ impl VirtualCircuit {
         trace::command(Target::Circ, &self.ends, flow, pv.as_deref(), bytes, cmd);
     }
 
-    /// Validate `cmd` (sent by us, or received when `received`) and update the state.
-    fn apply(&mut self, cmd: &Command, received: bool) -> Result<(), Violation> {
+    /// Whether a command that `sender` sends (`None`: not a circuit command)
+    /// may travel now, sent by us or received when `received`.
+    fn check_sender(&self, sender: Option<Role>, received: bool) -> Result<(), Violation> {
         if self.state == CircuitState::Disconnected {
             return Err(Violation::Disconnected);
         }
@@ -431,13 +468,16 @@ impl VirtualCircuit {
         } else {
             role
         };
-        match sender_of(cmd) {
-            None => return Err(Violation::NotOnCircuit),
-            Some(sender) if sender != expected_sender => {
-                return Err(Violation::WrongSender { sender })
-            }
-            Some(_) => {}
+        match sender {
+            None => Err(Violation::NotOnCircuit),
+            Some(sender) if sender != expected_sender => Err(Violation::WrongSender { sender }),
+            Some(_) => Ok(()),
         }
+    }
+
+    /// Validate `cmd` (sent by us, or received when `received`) and update the state.
+    fn apply(&mut self, cmd: &Command, received: bool) -> Result<(), Violation> {
+        self.check_sender(sender_of(cmd), received)?;
         match cmd {
             Command::VersionRequest {
                 priority, version, ..
@@ -485,6 +525,24 @@ impl VirtualCircuit {
         if version != 0 {
             self.protocol_version = self.protocol_version.min(version);
         }
+    }
+}
+
+/// A CREATE_CHAN request's log text, made (with a copy of the name) only if a
+/// subscriber records it: the same text as the command's own `Display`.
+struct CreateChanShown<'a> {
+    name: &'a str,
+    cid: u32,
+}
+
+impl std::fmt::Display for CreateChanShown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cmd = Command::CreateChanRequest {
+            name: self.name.to_string(),
+            cid: self.cid,
+            version: PROTOCOL_VERSION,
+        };
+        std::fmt::Display::fmt(&cmd, f)
     }
 }
 
@@ -538,5 +596,75 @@ mod buffer_tests {
         vc.recv(&small);
         assert!(vc.next_command().is_some());
         assert!(vc.buf.capacity() >= small.len(), "small buffers are kept");
+    }
+
+    /// Creating a channel from a shared name is sending its CREATE_CHAN:
+    /// same bytes, same table entry, same refusals.
+    #[test]
+    fn create_from_a_shared_name_is_sending_the_command() {
+        let circuit = || {
+            let mut vc = VirtualCircuit::new(
+                Role::Client,
+                "127.0.0.1:40000".parse().unwrap(),
+                "127.0.0.1:5064".parse().unwrap(),
+                0,
+                1 << 20,
+            );
+            let version = Command::VersionRequest {
+                priority: 0,
+                version: PROTOCOL_VERSION,
+                sequence: 0,
+            };
+            vc.send(&version, &mut Vec::new()).unwrap();
+            vc
+        };
+        let name: Arc<str> = Arc::from("test:ai");
+        let (mut shared, mut owned) = (circuit(), circuit());
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        shared.send_create_channel(&name, 7, &mut a).unwrap();
+        let cmd = Command::CreateChanRequest {
+            name: name.to_string(),
+            cid: 7,
+            version: PROTOCOL_VERSION,
+        };
+        owned.send(&cmd, &mut b).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(shared.channel(7), owned.channel(7));
+        assert!(
+            Arc::ptr_eq(&shared.channel(7).unwrap().name, &name),
+            "shared, not copied"
+        );
+        assert!(matches!(
+            shared.send_create_channel(&name, 7, &mut a),
+            Err(CircuitError::Local(Violation::DuplicateCid(7)))
+        ));
+        assert_eq!(a, b, "nothing written on a refusal");
+        let mut fresh = VirtualCircuit::new(
+            Role::Client,
+            "127.0.0.1:40000".parse().unwrap(),
+            "127.0.0.1:5064".parse().unwrap(),
+            0,
+            1 << 20,
+        );
+        assert!(matches!(
+            fresh.send_create_channel(&name, 1, &mut Vec::new()),
+            Err(CircuitError::Local(Violation::BeforeVersion))
+        ));
+        let mut server = VirtualCircuit::new(
+            Role::Server,
+            "127.0.0.1:5064".parse().unwrap(),
+            "127.0.0.1:40000".parse().unwrap(),
+            0,
+            1 << 20,
+        );
+        assert!(matches!(
+            server.send_create_channel(&name, 1, &mut Vec::new()),
+            Err(CircuitError::Local(Violation::WrongSender { .. }))
+        ));
+        shared.disconnect();
+        assert!(matches!(
+            shared.send_create_channel(&name, 8, &mut Vec::new()),
+            Err(CircuitError::Local(Violation::Disconnected))
+        ));
     }
 }

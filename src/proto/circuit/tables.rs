@@ -266,27 +266,33 @@ impl Tables {
         self.channels.get(cid).map(|c| Arc::clone(&c.name))
     }
 
+    /// A CREATE_CHAN for `cid` went out or came in: the channel is being created.
+    pub fn add_channel(&mut self, name: Arc<str>, cid: u32) -> Result<(), Violation> {
+        if self.channels.contains_key(&cid) {
+            return Err(Violation::DuplicateCid(cid));
+        }
+        self.channels.insert(
+            cid,
+            Channel {
+                name,
+                cid,
+                sid: None,
+                state: ChannelState::CreateRequested,
+                native_type: None,
+                native_count: 0,
+                access_rights: None,
+            },
+        );
+        Ok(())
+    }
+
     /// Validate a channel-level command and update the tables. `received` is
     /// true when the peer sent it (a few late messages are tolerated then).
     pub fn apply(&mut self, cmd: &Command, received: bool) -> Result<(), Violation> {
         use Command::*;
         match cmd {
             CreateChanRequest { name, cid, .. } => {
-                if self.channels.contains_key(cid) {
-                    return Err(Violation::DuplicateCid(*cid));
-                }
-                self.channels.insert(
-                    *cid,
-                    Channel {
-                        name: Arc::from(name.as_str()),
-                        cid: *cid,
-                        sid: None,
-                        state: ChannelState::CreateRequested,
-                        native_type: None,
-                        native_count: 0,
-                        access_rights: None,
-                    },
-                );
+                self.add_channel(Arc::from(name.as_str()), *cid)?;
             }
             AccessRightsResponse { cid, access_rights } => {
                 self.channel_mut(*cid)?.access_rights = Some(*access_rights);
