@@ -25,6 +25,8 @@ use crate::proto::ids::IdMap;
 #[derive(Debug, Clone, Copy)]
 struct Pending {
     due: Instant,
+    /// `due`'s bucket, kept rather than worked out from `due` at each look.
+    bucket: u64,
     attempts: u32,
     /// False once removed: the entry stays until its bucket entry is
     /// dropped (see [`SearchScheduler`]).
@@ -85,8 +87,7 @@ impl SearchScheduler {
         bucket_of(self.epoch, due)
     }
 
-    fn enqueue(&mut self, due: Instant, cid: u32) {
-        let bucket = self.bucket(due);
+    fn enqueue(&mut self, bucket: u64, cid: u32) {
         match self.buckets.last_entry() {
             // The common case: a burst of names scheduled together.
             Some(mut last) if *last.key() == bucket => last.get_mut().push_back(cid),
@@ -97,10 +98,12 @@ impl SearchScheduler {
     /// Start searching for channel id `cid`; it is first due at `due`.
     /// Re-adding a cid restarts its back-off.
     pub fn add(&mut self, cid: u32, due: Instant) {
+        let bucket = self.bucket(due);
         let before = self.pending.insert(
             cid,
             Pending {
                 due,
+                bucket,
                 attempts: 0,
                 live: true,
             },
@@ -109,8 +112,8 @@ impl SearchScheduler {
             self.live_count += 1;
         }
         // Its entry in the same bucket is still there (and live).
-        if before.is_none_or(|p| self.bucket(p.due) != self.bucket(due)) {
-            self.enqueue(due, cid);
+        if before.is_none_or(|p| p.bucket != bucket) {
+            self.enqueue(bucket, cid);
         }
     }
 
@@ -150,13 +153,12 @@ impl SearchScheduler {
     /// The due time of `cid` when its entry in `bucket` is live.
     fn live(&self, bucket: u64, cid: u32) -> Option<Instant> {
         let p = self.pending.get(&cid)?;
-        (p.live && self.bucket(p.due) == bucket).then_some(p.due)
+        (p.live && p.bucket == bucket).then_some(p.due)
     }
 
     /// Drop dead entries from the front of the earliest buckets, and the
     /// buckets they empty, so the first entry is live.
     fn settle(&mut self) {
-        let epoch = self.epoch;
         let mut removed = false;
         'buckets: while let Some(mut first) = self.buckets.first_entry() {
             let bucket = *first.key();
@@ -164,7 +166,7 @@ impl SearchScheduler {
             while let Some(&cid) = queue.front() {
                 match self.pending.get(&cid) {
                     // The name's own entry: live, or dead and now dropped.
-                    Some(p) if bucket_of(epoch, p.due) == bucket => {
+                    Some(p) if p.bucket == bucket => {
                         if p.live {
                             break 'buckets;
                         }
@@ -213,6 +215,7 @@ impl SearchScheduler {
     /// doubled back-off, which starts at `floor` when that is longer than the
     /// minimum period (the time a reply may take to come back).
     pub fn sent(&mut self, cid: u32, now: Instant, floor: Duration) {
+        let epoch = self.epoch;
         let Some(p) = self.pending.get_mut(&cid).filter(|p| p.live) else {
             return;
         };
@@ -222,10 +225,10 @@ impl SearchScheduler {
             .saturating_mul(1u32 << p.attempts.min(20))
             .min(self.max_period);
         p.attempts = p.attempts.saturating_add(1);
-        let before = std::mem::replace(&mut p.due, now + backoff);
-        let due = p.due;
-        if self.bucket(due) != self.bucket(before) {
-            self.enqueue(due, cid);
+        p.due = now + backoff;
+        let bucket = bucket_of(epoch, p.due);
+        if std::mem::replace(&mut p.bucket, bucket) != bucket {
+            self.enqueue(bucket, cid);
         }
     }
 
@@ -244,13 +247,15 @@ impl SearchScheduler {
     /// Make `cid` due no earlier than `due` (a channel held off after
     /// failures); its back-off is kept. Returns whether it was pending.
     pub fn postpone(&mut self, cid: u32, due: Instant) -> bool {
+        let epoch = self.epoch;
         let Some(p) = self.pending.get_mut(&cid).filter(|p| p.live) else {
             return false;
         };
         if p.due < due {
-            let before = std::mem::replace(&mut p.due, due);
-            if self.bucket(before) != self.bucket(due) {
-                self.enqueue(due, cid);
+            p.due = due;
+            let bucket = bucket_of(epoch, due);
+            if std::mem::replace(&mut p.bucket, bucket) != bucket {
+                self.enqueue(bucket, cid);
             }
         }
         true
@@ -263,15 +268,16 @@ impl SearchScheduler {
         // With the buckets gone, dead names would never be dropped.
         self.pending.retain(|_, p| p.live);
         let mut cids = Vec::with_capacity(self.pending.len());
+        let bucket = self.bucket(now);
         for (cid, p) in self.pending.iter_mut() {
             p.due = now;
+            p.bucket = bucket;
             p.attempts = 0;
             cids.push(*cid);
         }
         // Oldest channel first, as they were created.
         cids.sort_unstable();
         if !cids.is_empty() {
-            let bucket = self.bucket(now);
             self.buckets.insert(bucket, cids.into());
         }
     }
