@@ -61,6 +61,12 @@ def main():
                EPICS_CAS_BEACON_ADDR_LIST="127.0.0.1", EPICS_CA_SERVER_PORT=str(port),
                EPICS_CAS_SERVER_PORT=str(port))
     env.pop("EPICS_CA_NAME_SERVERS", None)
+    # The EPICS tools spawn a caRepeater, which outlives them, on the default
+    # port and every interface unless one already listens. Hold a port on
+    # loopback for it instead: nothing is left running afterwards.
+    repeater = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    repeater.bind(("127.0.0.1", 0))
+    env["EPICS_CA_REPEATER_PORT"] = str(repeater.getsockname()[1])
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         db = pathlib.Path(tmp) / "x.db"
