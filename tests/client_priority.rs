@@ -7,7 +7,7 @@
 mod common;
 
 use std::io::Read;
-use std::net::{TcpListener, UdpSocket};
+use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,11 +20,12 @@ const MONITOR_EXE: &str = env!("CARGO_BIN_EXE_caproto-monitor");
 /// First 16 bytes of each accepted circuit, in order.
 type Openings = Arc<Mutex<Vec<[u8; 16]>>>;
 
-/// Starts the fake server on `env`'s port (UDP search + TCP).
+/// Starts the fake server (UDP search on `env`'s port, which it fixes, and
+/// TCP on a port of its own that its search replies name).
 fn fake_server(env: &CaEnv) -> Openings {
-    let port = env.server_port();
-    let udp = UdpSocket::bind(("127.0.0.1", port)).expect("bind udp");
-    let tcp = TcpListener::bind(("127.0.0.1", port)).expect("bind tcp");
+    let udp = env.bind_fake_server_udp();
+    let tcp = TcpListener::bind("127.0.0.1:0").expect("bind tcp");
+    let port = tcp.local_addr().expect("tcp address").port();
     std::thread::spawn(move || {
         let mut buf = [0u8; 2048];
         while let Ok((n, from)) = udp.recv_from(&mut buf) {

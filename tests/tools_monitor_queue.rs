@@ -73,8 +73,9 @@ fn scripted_server(udp: UdpSocket, tcp: TcpListener) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tools_queue_keeps_the_newest_128_updates_per_pv() {
     assert_eq!(TOOL_SUB_QUEUE, 128, "the documented bound");
-    let port = common::ports::free_tcp_udp_port();
-    let udp = UdpSocket::bind(("127.0.0.1", port)).unwrap();
+    // The kernel picks the port: nothing can take it between a probe and the bind.
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = udp.local_addr().unwrap().port();
     let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
     let server = std::thread::spawn(move || scripted_server(udp, tcp));
 
