@@ -40,7 +40,7 @@ impl Ctx<'_> {
         let r = self.reading;
         match (field.root.as_str(), field.path.as_slice()) {
             ("pv_name", []) => Some(FieldValue::text(self.pv_name)),
-            ("which", []) => self.extras.which.map(|w| FieldValue::text(w)),
+            ("which", []) => self.extras.which.map(FieldValue::text),
             ("callback_count", []) => self
                 .extras
                 .callback_count
