@@ -209,6 +209,31 @@ impl Engine {
     ) -> Option<Result<(), PutError>> {
         let cell = &self.cells[i];
         let mut rec = cell.rec();
+        if rec.takes_quick_put() && !cell.busy.load(Ordering::Acquire) {
+            // Decoded and processed in one call; the record cannot be in
+            // a processing of its own (no link reaches back to it), and
+            // another one waits on the lock as for any processing.
+            let now = EpicsTime::now();
+            match rec.put_val_quick(data_type, count, data, now) {
+                Some(Ok(done)) => {
+                    if let Some(pv) = cell.pv.get() {
+                        post_val(cell, &rec, pv, done.val_events);
+                    }
+                    drop(rec);
+                    if cell.fields_open.load(Ordering::Acquire) || !self.cp[i].is_empty() {
+                        let out = Processed {
+                            val_events: done.val_events,
+                            changed: done.changed(),
+                            output: None,
+                        };
+                        self.post_fields(i, &out);
+                    }
+                    return Some(Ok(()));
+                }
+                Some(Err(e)) => return Some(Err(PutError::Status(eca::BADTYPE, e.to_string()))),
+                None => {}
+            }
+        }
         let processes = match rec.put_val_plain(data_type, count, data)? {
             Ok(processes) => processes,
             Err(e) => return Some(Err(PutError::Status(eca::BADTYPE, e.to_string()))),
@@ -311,6 +336,14 @@ impl Engine {
             // No field channel open, no record following this one.
             return;
         }
+        self.post_fields(i, out);
+    }
+
+    /// The second half of [`Engine::post_locked`], with record `i`
+    /// unlocked: post its open field channels and process the records
+    /// following it through CP links.
+    fn post_fields(&self, i: usize, out: &Processed) {
+        let cell = &self.cells[i];
         let mut fields: Vec<(&'static str, PvHandle)> = {
             let open = crate::sync::lock(&cell.fields);
             open.iter().map(|(k, v)| (*k, v.clone())).collect()
