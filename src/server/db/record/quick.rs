@@ -74,7 +74,7 @@ impl Record {
         if count != 1 || data_type != DbrType::plain(self.val_native) || !self.takes_quick_put() {
             return None;
         }
-        match dbr::decode_plain_into(data_type, count, data, &mut self.val) {
+        match dbr::decode_plain_one(data_type, data, &mut self.val) {
             Ok(true) => {}
             Ok(false) => return None,
             Err(e) => return Some(Err(e)),
