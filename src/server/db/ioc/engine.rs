@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use crate::proto::command::mask;
 use crate::proto::dbr::{DbrType, EpicsTime, Value};
@@ -21,29 +21,31 @@ use super::super::record::{Inputs, Processed, Record, RecordError};
 /// Deepest chain of processing one processing may start (FLNK, PP links).
 const MAX_CHAIN: usize = 64;
 
-/// One record and its live channels.
+/// One record, its field channels and its processing state (its VAL
+/// channel is in [`Engine::pvs`]: the channel's write hook holds the cell).
 pub(super) struct Cell {
     pub(super) rec: Mutex<Record>,
-    pub(super) pv: OnceLock<PvHandle>,
     pub(super) fields: Mutex<HashMap<&'static str, PvHandle>>,
     /// Whether `fields` has ever held a channel: a post reads this, not
     /// the map's lock, to learn that it has only VAL to update. Set with
     /// `fields` locked, after the insertion.
     pub(super) fields_open: AtomicBool,
-    busy: AtomicBool,
+    /// Some record follows this one through a CP or CPP link.
+    pub(super) followed: bool,
+    pub(super) busy: AtomicBool,
     /// The record's [`Record::meta_version`] when VAL's metadata was last
     /// posted (`u64::MAX`: never): while it holds, a post only updates the
     /// alarm and time. Read and written with the record locked.
-    posted_meta: AtomicU64,
+    pub(super) posted_meta: AtomicU64,
 }
 
 impl Cell {
     pub(super) fn new(rec: Record) -> Cell {
         Cell {
             rec: Mutex::new(rec),
-            pv: OnceLock::new(),
             fields: Mutex::new(HashMap::new()),
             fields_open: AtomicBool::new(false),
+            followed: false,
             busy: AtomicBool::new(false),
             posted_meta: AtomicU64::new(u64::MAX),
         }
@@ -56,7 +58,11 @@ impl Cell {
 
 /// All records of the served files.
 pub(super) struct Engine {
-    pub(super) cells: Vec<Cell>,
+    /// Shared with the plain-write hooks of the records' VAL channels (a
+    /// cell does not hold its channel, so that makes no cycle).
+    pub(super) cells: Vec<Arc<Cell>>,
+    /// Each record's VAL channel, set at install.
+    pub(super) pvs: Vec<OnceLock<PvHandle>>,
     /// Record names and aliases to their cell.
     pub(super) index: HashMap<String, usize>,
     /// Records to process when a record posts (CP and CPP links).
@@ -209,31 +215,6 @@ impl Engine {
     ) -> Option<Result<(), PutError>> {
         let cell = &self.cells[i];
         let mut rec = cell.rec();
-        if rec.takes_quick_put() && !cell.busy.load(Ordering::Acquire) {
-            // Decoded and processed in one call; the record cannot be in
-            // a processing of its own (no link reaches back to it), and
-            // another one waits on the lock as for any processing.
-            let now = EpicsTime::now();
-            match rec.put_val_quick(data_type, count, data, now) {
-                Some(Ok(done)) => {
-                    if let Some(pv) = cell.pv.get() {
-                        post_val(cell, &rec, pv, done.val_events);
-                    }
-                    drop(rec);
-                    if cell.fields_open.load(Ordering::Acquire) || !self.cp[i].is_empty() {
-                        let out = Processed {
-                            val_events: done.val_events,
-                            changed: done.changed(),
-                            output: None,
-                        };
-                        self.post_fields(i, &out);
-                    }
-                    return Some(Ok(()));
-                }
-                Some(Err(e)) => return Some(Err(PutError::Status(eca::BADTYPE, e.to_string()))),
-                None => {}
-            }
-        }
         let processes = match rec.put_val_plain(data_type, count, data)? {
             Ok(processes) => processes,
             Err(e) => return Some(Err(PutError::Status(eca::BADTYPE, e.to_string()))),
@@ -328,11 +309,11 @@ impl Engine {
     /// interleave; the field channels and CP followers after.
     fn post_locked(&self, i: usize, rec: MutexGuard<'_, Record>, out: &Processed) {
         let cell = &self.cells[i];
-        if let Some(pv) = cell.pv.get() {
+        if let Some(pv) = self.pvs[i].get() {
             post_val(cell, &rec, pv, out.val_events);
         }
         drop(rec);
-        if !cell.fields_open.load(Ordering::Acquire) && self.cp[i].is_empty() {
+        if !cell.fields_open.load(Ordering::Acquire) && !cell.followed {
             // No field channel open, no record following this one.
             return;
         }
@@ -342,7 +323,7 @@ impl Engine {
     /// The second half of [`Engine::post_locked`], with record `i`
     /// unlocked: post its open field channels and process the records
     /// following it through CP links.
-    fn post_fields(&self, i: usize, out: &Processed) {
+    pub(super) fn post_fields(&self, i: usize, out: &Processed) {
         let cell = &self.cells[i];
         let mut fields: Vec<(&'static str, PvHandle)> = {
             let open = crate::sync::lock(&cell.fields);
@@ -380,7 +361,7 @@ impl Engine {
 /// `events`, plus DBE_PROPERTY when VAL's metadata changed. The snapshot is
 /// updated in place; the metadata is rebuilt and compared only when a field
 /// was written since the last post (else only alarm and time move).
-fn post_val(cell: &Cell, rec: &Record, pv: &PvHandle, events: u16) {
+pub(super) fn post_val(cell: &Cell, rec: &Record, pv: &PvHandle, events: u16) {
     let (native, count) = rec.val_type();
     if native != pv.native_type() || count > pv.max_count() {
         // Not the shape the channel was made with: convert (never expected).

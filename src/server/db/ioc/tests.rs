@@ -387,3 +387,18 @@ record(ai, off) { field(DISV, "0") }"#;
     }
     assert!(takes_quick("off"), "enabled by its DISA write");
 }
+
+/// The VAL channels' write hooks hold their records' cells; nothing holds
+/// the engine or a cell once the served database and the IOC are gone.
+#[test]
+fn dropping_the_database_frees_the_records() {
+    let (ioc, db) = serve("record(ai, q) {}\nrecord(ai, r) { field(FLNK, \"q\") }");
+    let _ = pv(&db, "q.SEVR");
+    let engine = std::sync::Arc::downgrade(&ioc.engine);
+    let cell = std::sync::Arc::downgrade(&ioc.engine.cells[0]);
+    drop(ioc);
+    assert!(engine.upgrade().is_some(), "the database serves it");
+    drop(db);
+    assert!(engine.upgrade().is_none());
+    assert!(cell.upgrade().is_none());
+}
