@@ -110,7 +110,7 @@ fn one<T, const N: usize>(
     let [x] = slot else {
         return Ok(false);
     };
-    let bytes = raw.first_chunk::<N>().ok_or(DbrError::Truncated {
+    let bytes = raw.first_chunk::<N>().ok_or_else(|| DbrError::Truncated {
         needed: N,
         got: raw.len(),
     })?;
