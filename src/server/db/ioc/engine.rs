@@ -402,7 +402,7 @@ pub(super) fn post_val(cell: &Cell, rec: &Record, pv: &PvHandle, events: u16) {
 /// Make `dst` equal to `src`, reusing `dst`'s storage when both hold the
 /// same type (a processing posts a value of VAL's type every time).
 #[inline]
-fn assign_value(dst: &mut Value, src: &Value) {
+pub(super) fn assign_value(dst: &mut Value, src: &Value) {
     // One double, the common record: no call to copy one element.
     if let (Value::Double(d), Value::Double(s)) = (&mut *dst, src) {
         if let ([d], [s]) = (d.as_mut_slice(), s.as_slice()) {

@@ -24,7 +24,7 @@ use crate::server::{DynamicPvs, Pv, PvDatabase, PvGroup, ServerError};
 
 use super::record::fields::{scan_period, Dbf};
 use super::record::link::Link;
-use super::record::Record;
+use super::record::{Processed, Record};
 use super::{Database, DbError, DbErrorKind};
 use engine::{cp_sources, Cell, Engine};
 use quick::Quick;
@@ -163,8 +163,13 @@ impl DbIoc {
             pv = pv.on_plain_write(
                 move |pv, t, n, data| match quick.put_quick(pv, t, n, data) {
                     Quick::Done(result) => Some(result),
-                    Quick::PostFields(out) => {
+                    Quick::PostFields(done) => {
                         if let Some(engine) = weak.upgrade() {
+                            let out = Processed {
+                                val_events: done.val_events,
+                                changed: done.changed(),
+                                output: None,
+                            };
                             engine.post_fields(i, &out);
                         }
                         Some(Ok(()))

@@ -18,8 +18,8 @@ use crate::proto::dbr::{DbrType, EpicsTime};
 use crate::server::error::eca;
 use crate::server::{PutError, PvHandle};
 
-use super::super::record::Processed;
-use super::engine::{post_val, Cell};
+use super::super::record::QuickPut;
+use super::engine::{assign_value, post_val, Cell};
 
 /// What [`Cell::put_quick`] did.
 pub(super) enum Quick {
@@ -27,7 +27,7 @@ pub(super) enum Quick {
     Done(Result<(), PutError>),
     /// Written, processed and VAL posted; the record's field channels and
     /// CP followers are left to [`Engine::post_fields`](super::Engine::post_fields).
-    PostFields(Processed),
+    PostFields(QuickPut),
     /// Not a write this path takes; nothing changed.
     NotTaken,
 }
@@ -37,6 +37,7 @@ impl Cell {
     /// VAL, `pv` being its channel: decoded, processed and posted under
     /// one lock of the record, when the record takes quick puts and is not
     /// being processed.
+    #[inline]
     pub(super) fn put_quick(
         &self,
         pv: &PvHandle,
@@ -45,7 +46,7 @@ impl Cell {
         data: &[u8],
     ) -> Quick {
         let mut rec = self.rec();
-        if !rec.takes_quick_put() || self.busy.load(Ordering::Acquire) {
+        if self.busy.load(Ordering::Acquire) {
             return Quick::NotTaken;
         }
         // No link reaches back to this record, so it cannot be in a
@@ -57,14 +58,25 @@ impl Cell {
             }
             None => return Quick::NotTaken,
         };
-        post_val(self, &rec, pv, done.val_events);
+        if self.posted_meta.load(Ordering::Relaxed) == rec.meta_version() {
+            // VAL's metadata as posted: only value, alarm and time move.
+            // The record's VAL has the channel's type and one element (not
+            // a waveform), as when the channel was made from it.
+            pv.publish_in_place(|snap| {
+                assign_value(&mut snap.value, rec.val());
+                let m = &mut snap.meta;
+                (m.status, m.severity) = rec.alarm();
+                m.stamp = rec.stamp();
+                m.ackt = 0;
+                m.acks = Default::default();
+                done.val_events
+            });
+        } else {
+            post_val(self, &rec, pv, done.val_events);
+        }
         drop(rec);
         if self.fields_open.load(Ordering::Acquire) || self.followed {
-            return Quick::PostFields(Processed {
-                val_events: done.val_events,
-                changed: done.changed(),
-                output: None,
-            });
+            return Quick::PostFields(done);
         }
         Quick::Done(Ok(()))
     }

@@ -64,6 +64,7 @@ impl Record {
     /// of [`Record::takes_quick_put`]. `None`: the write needs converting
     /// (or the record does not take quick puts), nothing changed; `Err`:
     /// the payload's fault, nothing changed.
+    #[inline]
     pub fn put_val_quick(
         &mut self,
         data_type: DbrType,
@@ -84,6 +85,7 @@ impl Record {
 
     /// [`Record::process`] for a record of [`Record::takes_quick_put`]
     /// whose VAL a client just wrote.
+    #[inline]
     fn process_quick(&mut self, now: EpicsTime) -> QuickPut {
         let hot = self.hot();
         let (mdel, adel, alarms_off) = (hot.mdel, hot.adel, hot.alarms_off);
