@@ -110,10 +110,14 @@ fn one<T, const N: usize>(
     let [x] = slot else {
         return Ok(false);
     };
-    let bytes = raw.first_chunk::<N>().ok_or_else(|| DbrError::Truncated {
-        needed: N,
-        got: raw.len(),
-    })?;
+    // Not `ok_or`: that builds (and drops, through a call) the error on
+    // every write.
+    let Some(bytes) = raw.first_chunk::<N>() else {
+        return Err(DbrError::Truncated {
+            needed: N,
+            got: raw.len(),
+        });
+    };
     *x = from(*bytes);
     Ok(true)
 }

@@ -24,10 +24,9 @@ use crate::server::{DynamicPvs, Pv, PvDatabase, PvGroup, ServerError};
 
 use super::record::fields::{scan_period, Dbf};
 use super::record::link::Link;
-use super::record::{Processed, Record};
+use super::record::Record;
 use super::{Database, DbError, DbErrorKind};
 use engine::{cp_sources, Cell, Engine};
-use quick::Quick;
 
 /// The records of one or more `.db` files, checked and ready to serve.
 pub struct DbIoc {
@@ -160,23 +159,7 @@ impl DbIoc {
             pv = pv.on_put_handled(move |_, v| put(&weak, i, "VAL", v));
             let weak = Arc::downgrade(engine);
             let quick = Arc::clone(cell);
-            pv = pv.on_plain_write(
-                move |pv, t, n, data| match quick.put_quick(pv, t, n, data) {
-                    Quick::Done(result) => Some(result),
-                    Quick::PostFields(done) => {
-                        if let Some(engine) = weak.upgrade() {
-                            let out = Processed {
-                                val_events: done.val_events,
-                                changed: done.changed(),
-                                output: None,
-                            };
-                            engine.post_fields(i, &out);
-                        }
-                        Some(Ok(()))
-                    }
-                    Quick::NotTaken => weak.upgrade()?.put_plain(i, t, n, data),
-                },
-            );
+            pv = pv.on_plain_write(move |pv, t, n, data| quick.put_quick(pv, &weak, i, t, n, data));
             let handle = group.add(pv);
             // The PV API stamps a new PV with the current time; a record
             // never processed has none, as in softIoc.

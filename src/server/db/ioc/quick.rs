@@ -13,57 +13,54 @@
 //! [`Record::put_val_quick`]: super::super::record::Record::put_val_quick
 
 use std::sync::atomic::Ordering;
+use std::sync::Weak;
 
-use crate::proto::dbr::{DbrType, EpicsTime};
+use crate::proto::dbr::{DbrType, EpicsTime, Value};
 use crate::server::error::eca;
 use crate::server::{PutError, PvHandle};
 
-use super::super::record::QuickPut;
-use super::engine::{assign_value, post_val, Cell};
-
-/// What [`Cell::put_quick`] did.
-pub(super) enum Quick {
-    /// Written, processed and posted (or refused: the payload's fault).
-    Done(Result<(), PutError>),
-    /// Written, processed and VAL posted; the record's field channels and
-    /// CP followers are left to [`Engine::post_fields`](super::Engine::post_fields).
-    PostFields(QuickPut),
-    /// Not a write this path takes; nothing changed.
-    NotTaken,
-}
+use super::super::record::Processed;
+use super::engine::{assign_value, post_val, Cell, Engine};
 
 impl Cell {
-    /// A client's write of `count` elements of `data_type` to the record's
-    /// VAL, `pv` being its channel: decoded, processed and posted under
-    /// one lock of the record, when the record takes quick puts and is not
-    /// being processed.
+    /// A client's write of `count` elements of `data_type` to record
+    /// `i`'s VAL, `pv` being its channel and this its cell: decoded,
+    /// processed and posted under one lock of the record when the record
+    /// takes quick puts and is not being processed, else handed to
+    /// [`Engine::put_plain`] (reached through `engine`). The result is the
+    /// plain-write hook's (`None`: decode the write and put it).
     #[inline]
     pub(super) fn put_quick(
         &self,
         pv: &PvHandle,
+        engine: &Weak<Engine>,
+        i: usize,
         data_type: DbrType,
         count: u32,
         data: &[u8],
-    ) -> Quick {
+    ) -> Option<Result<(), PutError>> {
         let mut rec = self.rec();
-        if self.busy.load(Ordering::Acquire) {
-            return Quick::NotTaken;
-        }
         // No link reaches back to this record, so it cannot be in a
         // processing of its own; a scan of it waits on the lock.
-        let done = match rec.put_val_quick(data_type, count, data, EpicsTime::now()) {
+        let taken = if self.busy.load(Ordering::Acquire) {
+            None
+        } else {
+            rec.put_val_quick(data_type, count, data, EpicsTime::now())
+        };
+        let done = match taken {
             Some(Ok(done)) => done,
-            Some(Err(e)) => {
-                return Quick::Done(Err(PutError::Status(eca::BADTYPE, e.to_string())));
+            Some(Err(e)) => return Some(Err(PutError::Status(eca::BADTYPE, e.to_string()))),
+            None => {
+                drop(rec);
+                return engine.upgrade()?.put_plain(i, data_type, count, data);
             }
-            None => return Quick::NotTaken,
         };
         if self.posted_meta.load(Ordering::Relaxed) == rec.meta_version() {
             // VAL's metadata as posted: only value, alarm and time move.
             // The record's VAL has the channel's type and one element (not
             // a waveform), as when the channel was made from it.
             pv.publish_in_place(|snap| {
-                assign_value(&mut snap.value, rec.val());
+                assign_one(&mut snap.value, rec.val());
                 let m = &mut snap.meta;
                 (m.status, m.severity) = rec.alarm();
                 m.stamp = rec.stamp();
@@ -76,8 +73,26 @@ impl Cell {
         }
         drop(rec);
         if self.fields_open.load(Ordering::Acquire) || self.followed {
-            return Quick::PostFields(done);
+            if let Some(engine) = engine.upgrade() {
+                let out = Processed {
+                    val_events: done.val_events,
+                    changed: done.changed(),
+                    output: None,
+                };
+                engine.post_fields(i, &out);
+            }
         }
-        Quick::Done(Ok(()))
+        Some(Ok(()))
+    }
+}
+
+/// [`assign_value`] with the one double or long of a quick record's VAL
+/// copied inline (the general one is a call).
+#[inline]
+fn assign_one(dst: &mut Value, src: &Value) {
+    match (dst, src) {
+        (Value::Double(d), Value::Double(s)) if d.len() == 1 && s.len() == 1 => d[0] = s[0],
+        (Value::Long(d), Value::Long(s)) if d.len() == 1 && s.len() == 1 => d[0] = s[0],
+        (d, s) => assign_value(d, s),
     }
 }
