@@ -151,6 +151,45 @@ fn puts_links_and_alarms_match_softioc() {
         put("ai", &[v]);
         get(&["ai", "sum", "ai.SEVR", "ai.STAT", "ai.LALM"]);
     }
+    // The same through our caproto-put, which writes a number with a
+    // decimal point as DBR_DOUBLE and an integer as DBR_LONG: writes of
+    // the record's own type take caproto-ioc's quick path (decoded into
+    // VAL, processed in one call), caput's strings the general one.
+    let native_put = |name: &str, v: &str| {
+        for side in [Side::Soft, Side::Ours] {
+            let env = pair.env(side);
+            let mut cmd = env.own(env!("CARGO_BIN_EXE_caproto-put"));
+            cmd.args([n(name).as_str(), v]);
+            let out = env.run(&mut cmd, std::time::Duration::from_secs(20));
+            assert!(out.status.is_some_and(|s| s.success()), "{out:?}");
+        }
+    };
+    for (rec, v) in [
+        ("ai", "95.5"),
+        ("ai", "86.5"),
+        ("ai", "84.5"),
+        ("ai", "14.5"),
+        ("ai", "36.5"),
+        ("ai", "36.5"),
+        ("ao", "50.5"),
+        ("ao", "-3.5"),
+        ("dead", "0.5"),
+        ("dead", "2.5"),
+        ("dead", "3.25"),
+        ("li", "4"),
+        ("li", "2"),
+    ] {
+        native_put(rec, v);
+        get(&[
+            rec,
+            "sum",
+            "ai.SEVR",
+            "ai.STAT",
+            "ai.LALM",
+            "li.SEVR",
+            "dead.MLST",
+        ]);
+    }
     // States and change of state.
     for (rec, v) in [
         ("bi", "1"),

@@ -266,3 +266,43 @@ fn received_strings_re_encode_byte_for_byte() {
     encode(t, &value, &meta, &mut again).unwrap();
     assert_eq!(again, latin1);
 }
+
+#[test]
+fn one_element_writes_decode_as_plain_writes_do() {
+    for native in NativeType::ALL {
+        let ty = DbrType::plain(native);
+        let written = Value::Double(vec![-7.0]).convert(native, &[]).unwrap();
+        let mut bytes = Vec::new();
+        encode(ty, &written, &Metadata::default(), &mut bytes).unwrap();
+        let (mut one, mut into) = (sample(native, 1), sample(native, 1));
+        let taken = decode_plain_one(ty, &bytes, &mut one);
+        let general = decode_plain_into(ty, 1, &bytes, &mut into);
+        assert_eq!(taken, general, "{ty}");
+        assert_eq!(one, into, "{ty}");
+        if native != NativeType::String {
+            assert_eq!((taken, &one), (Ok(true), &written), "{ty}");
+            let short = &bytes[..bytes.len().min(payload_size(ty, 1)) - 1];
+            let mut left = sample(native, 1);
+            assert_eq!(
+                decode_plain_one(ty, short, &mut left),
+                decode_plain_into(ty, 1, short, &mut sample(native, 1)),
+                "{ty} truncated"
+            );
+            assert_eq!(left, sample(native, 1), "{ty}: unchanged when truncated");
+        }
+        // Not one element, not this type, not plain: left to the caller.
+        let mut two = sample(native, 2);
+        assert_eq!(decode_plain_one(ty, &bytes, &mut two), Ok(false), "{ty}");
+        assert_eq!(two, sample(native, 2));
+        let other = if native == NativeType::Long {
+            NativeType::Short
+        } else {
+            NativeType::Long
+        };
+        let mut v = sample(other, 1);
+        assert_eq!(decode_plain_one(ty, &bytes, &mut v), Ok(false), "{ty}");
+        let ctrl = DbrType::Value(DbrClass::Ctrl, native);
+        let mut v = sample(native, 1);
+        assert_eq!(decode_plain_one(ctrl, &bytes, &mut v), Ok(false), "{ty}");
+    }
+}

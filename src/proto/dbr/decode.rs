@@ -73,6 +73,55 @@ pub fn decode_plain_into(
     Ok(true)
 }
 
+/// [`decode_plain_into`] for a `value` of exactly one element and a write
+/// of one: the element is overwritten in place, with no size table and no
+/// loop (a database record's scalar VAL, written by every client put).
+/// Returns `Ok(false)`, leaving `value` alone, when `dbr_type` is not plain
+/// or not of `value`'s type, is a string type, or `value` does not hold
+/// exactly one element. A payload shorter than one element is
+/// [`DbrError::Truncated`], as from [`decode_plain_into`].
+#[inline]
+pub fn decode_plain_one(
+    dbr_type: DbrType,
+    bytes: &[u8],
+    value: &mut Value,
+) -> Result<bool, DbrError> {
+    let DbrType::Value(super::DbrClass::Plain, native) = dbr_type else {
+        return Ok(false);
+    };
+    match (native, value) {
+        (NativeType::Double, Value::Double(v)) => one(v, bytes, f64::from_be_bytes),
+        (NativeType::Long, Value::Long(v)) => one(v, bytes, i32::from_be_bytes),
+        (NativeType::Short, Value::Short(v)) => one(v, bytes, i16::from_be_bytes),
+        (NativeType::Float, Value::Float(v)) => one(v, bytes, f32::from_be_bytes),
+        (NativeType::Enum, Value::Enum(v)) => one(v, bytes, u16::from_be_bytes),
+        (NativeType::Char, Value::Char(v)) => one(v, bytes, u8::from_be_bytes),
+        _ => Ok(false),
+    }
+}
+
+/// Overwrite the one element of `slot` with the first `N` bytes of `raw`.
+#[inline]
+fn one<T, const N: usize>(
+    slot: &mut [T],
+    raw: &[u8],
+    from: fn([u8; N]) -> T,
+) -> Result<bool, DbrError> {
+    let [x] = slot else {
+        return Ok(false);
+    };
+    // Not `ok_or`: that builds (and drops, through a call) the error on
+    // every write.
+    let Some(bytes) = raw.first_chunk::<N>() else {
+        return Err(DbrError::Truncated {
+            needed: N,
+            got: raw.len(),
+        });
+    };
+    *x = from(*bytes);
+    Ok(true)
+}
+
 /// Replace the elements of `v` with the `N`-byte big-endian elements of `raw`.
 fn refill<T, const N: usize>(v: &mut Vec<T>, raw: &[u8], from: fn([u8; N]) -> T) {
     v.clear();

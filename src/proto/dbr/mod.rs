@@ -28,7 +28,7 @@ mod codec_tests;
 mod convert_tests;
 
 pub use self::convert::{format_double, format_float, DEFAULT_STRING_PRECISION};
-pub use self::decode::{decode, decode_plain_into};
+pub use self::decode::{decode, decode_plain_into, decode_plain_one};
 pub use self::display::DISPLAY_MAX_ELEMENTS;
 pub use self::encode::encode;
 pub use self::error::DbrError;

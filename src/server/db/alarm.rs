@@ -96,14 +96,20 @@ impl AnalogAlarm {
 
 /// Whether `new` moved more than `deadband` from `*last` (then `*last`
 /// becomes `new`): EPICS's test for posting DBE_VALUE (MDEL) or DBE_LOG (ADEL).
+#[inline]
 pub fn deadband_passed(last: &mut f64, new: f64, deadband: f64) -> bool {
-    let delta = if new.is_finite() && last.is_finite() {
-        (*last - new).abs()
-    } else if (new.is_nan() && last.is_nan()) || (new.is_infinite() && new == *last) {
-        0.0
-    } else {
-        f64::INFINITY
-    };
+    // Finite values, or one infinite: the difference is the change. It is
+    // NaN only for a NaN or the same infinity twice (no change if both
+    // are NaN or equal, else an infinite one): tested only then, as every
+    // processing of an analog record runs this twice.
+    let mut delta = (*last - new).abs();
+    if delta.is_nan() {
+        delta = if (new.is_nan() && last.is_nan()) || new == *last {
+            0.0
+        } else {
+            f64::INFINITY
+        };
+    }
     if delta > deadband {
         *last = new;
         true

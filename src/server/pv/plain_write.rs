@@ -17,15 +17,19 @@ use crate::server::error::PutError;
 
 /// See the module documentation: `None` declines the write.
 pub(super) type PlainWriteHook =
-    dyn Fn(DbrType, u32, &[u8]) -> Option<Result<(), PutError>> + Send + Sync;
+    dyn Fn(&PvHandle, DbrType, u32, &[u8]) -> Option<Result<(), PutError>> + Send + Sync;
 
 impl Pv {
     /// Offer client writes to `hook` as wire bytes before they are decoded
-    /// (see the module documentation). Whatever it declines (`None`) goes
+    /// (see the module documentation), with the PV written (so that a hook
+    /// need not hold the PV it posts to). Whatever it declines (`None`) goes
     /// to the put hook as usual, so a PV with this hook has one of those too.
     pub(crate) fn on_plain_write(
         mut self,
-        hook: impl Fn(DbrType, u32, &[u8]) -> Option<Result<(), PutError>> + Send + Sync + 'static,
+        hook: impl Fn(&PvHandle, DbrType, u32, &[u8]) -> Option<Result<(), PutError>>
+            + Send
+            + Sync
+            + 'static,
     ) -> Pv {
         self.plain_write = Some(Arc::new(hook));
         self
@@ -47,6 +51,6 @@ impl PvHandle {
             // The usual path refuses it.
             return None;
         }
-        hook(data_type, count, data)
+        hook(self, data_type, count, data)
     }
 }

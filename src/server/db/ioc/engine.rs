@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use crate::proto::command::mask;
 use crate::proto::dbr::{DbrType, EpicsTime, Value};
@@ -21,29 +21,31 @@ use super::super::record::{Inputs, Processed, Record, RecordError};
 /// Deepest chain of processing one processing may start (FLNK, PP links).
 const MAX_CHAIN: usize = 64;
 
-/// One record and its live channels.
+/// One record, its field channels and its processing state (its VAL
+/// channel is in [`Engine::pvs`]: the channel's write hook holds the cell).
 pub(super) struct Cell {
     pub(super) rec: Mutex<Record>,
-    pub(super) pv: OnceLock<PvHandle>,
     pub(super) fields: Mutex<HashMap<&'static str, PvHandle>>,
     /// Whether `fields` has ever held a channel: a post reads this, not
     /// the map's lock, to learn that it has only VAL to update. Set with
     /// `fields` locked, after the insertion.
     pub(super) fields_open: AtomicBool,
-    busy: AtomicBool,
+    /// Some record follows this one through a CP or CPP link.
+    pub(super) followed: bool,
+    pub(super) busy: AtomicBool,
     /// The record's [`Record::meta_version`] when VAL's metadata was last
     /// posted (`u64::MAX`: never): while it holds, a post only updates the
     /// alarm and time. Read and written with the record locked.
-    posted_meta: AtomicU64,
+    pub(super) posted_meta: AtomicU64,
 }
 
 impl Cell {
     pub(super) fn new(rec: Record) -> Cell {
         Cell {
             rec: Mutex::new(rec),
-            pv: OnceLock::new(),
             fields: Mutex::new(HashMap::new()),
             fields_open: AtomicBool::new(false),
+            followed: false,
             busy: AtomicBool::new(false),
             posted_meta: AtomicU64::new(u64::MAX),
         }
@@ -56,7 +58,11 @@ impl Cell {
 
 /// All records of the served files.
 pub(super) struct Engine {
-    pub(super) cells: Vec<Cell>,
+    /// Shared with the plain-write hooks of the records' VAL channels (a
+    /// cell does not hold its channel, so that makes no cycle).
+    pub(super) cells: Vec<Arc<Cell>>,
+    /// Each record's VAL channel, set at install.
+    pub(super) pvs: Vec<OnceLock<PvHandle>>,
     /// Record names and aliases to their cell.
     pub(super) index: HashMap<String, usize>,
     /// Records to process when a record posts (CP and CPP links).
@@ -303,14 +309,22 @@ impl Engine {
     /// interleave; the field channels and CP followers after.
     fn post_locked(&self, i: usize, rec: MutexGuard<'_, Record>, out: &Processed) {
         let cell = &self.cells[i];
-        if let Some(pv) = cell.pv.get() {
+        if let Some(pv) = self.pvs[i].get() {
             post_val(cell, &rec, pv, out.val_events);
         }
         drop(rec);
-        if !cell.fields_open.load(Ordering::Acquire) && self.cp[i].is_empty() {
+        if !cell.fields_open.load(Ordering::Acquire) && !cell.followed {
             // No field channel open, no record following this one.
             return;
         }
+        self.post_fields(i, out);
+    }
+
+    /// The second half of [`Engine::post_locked`], with record `i`
+    /// unlocked: post its open field channels and process the records
+    /// following it through CP links.
+    pub(super) fn post_fields(&self, i: usize, out: &Processed) {
+        let cell = &self.cells[i];
         let mut fields: Vec<(&'static str, PvHandle)> = {
             let open = crate::sync::lock(&cell.fields);
             open.iter().map(|(k, v)| (*k, v.clone())).collect()
@@ -347,7 +361,7 @@ impl Engine {
 /// `events`, plus DBE_PROPERTY when VAL's metadata changed. The snapshot is
 /// updated in place; the metadata is rebuilt and compared only when a field
 /// was written since the last post (else only alarm and time move).
-fn post_val(cell: &Cell, rec: &Record, pv: &PvHandle, events: u16) {
+pub(super) fn post_val(cell: &Cell, rec: &Record, pv: &PvHandle, events: u16) {
     let (native, count) = rec.val_type();
     if native != pv.native_type() || count > pv.max_count() {
         // Not the shape the channel was made with: convert (never expected).
@@ -388,7 +402,7 @@ fn post_val(cell: &Cell, rec: &Record, pv: &PvHandle, events: u16) {
 /// Make `dst` equal to `src`, reusing `dst`'s storage when both hold the
 /// same type (a processing posts a value of VAL's type every time).
 #[inline]
-fn assign_value(dst: &mut Value, src: &Value) {
+pub(super) fn assign_value(dst: &mut Value, src: &Value) {
     // One double, the common record: no call to copy one element.
     if let (Value::Double(d), Value::Double(s)) = (&mut *dst, src) {
         if let ([d], [s]) = (d.as_mut_slice(), s.as_slice()) {

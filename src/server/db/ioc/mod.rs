@@ -14,9 +14,10 @@
 //! [`super::record`].
 
 mod engine;
+mod quick;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use crate::server::{DynamicPvs, Pv, PvDatabase, PvGroup, ServerError};
@@ -106,8 +107,22 @@ impl DbIoc {
                 }
             }
         }
+        let cells: Vec<Arc<Cell>> = cells
+            .into_iter()
+            .zip(&cp)
+            .map(|(mut cell, followers)| {
+                cell.followed = !followers.is_empty();
+                Arc::new(cell)
+            })
+            .collect();
+        let pvs = cells.iter().map(|_| OnceLock::new()).collect();
         Ok(DbIoc {
-            engine: Arc::new(Engine { cells, index, cp }),
+            engine: Arc::new(Engine {
+                cells,
+                pvs,
+                index,
+                cp,
+            }),
             names,
             warnings,
         })
@@ -143,21 +158,18 @@ impl DbIoc {
             let weak = Arc::downgrade(engine);
             pv = pv.on_put_handled(move |_, v| put(&weak, i, "VAL", v));
             let weak = Arc::downgrade(engine);
-            pv = pv.on_plain_write(move |t, n, data| weak.upgrade()?.put_plain(i, t, n, data));
+            let quick = Arc::clone(cell);
+            pv = pv.on_plain_write(move |pv, t, n, data| quick.put_quick(pv, &weak, i, t, n, data));
             let handle = group.add(pv);
             // The PV API stamps a new PV with the current time; a record
             // never processed has none, as in softIoc.
             let _ = handle.publish(rec.val().clone(), rec.metadata(), 0);
-            let _ = cell.pv.set(handle);
+            let _ = engine.pvs[i].set(handle);
         }
         group.on_startup(run_scans(Arc::clone(engine)));
         db.add_group(group)?;
         for alias in &self.names[engine.cells.len()..] {
-            if let Some(pv) = engine
-                .index
-                .get(alias)
-                .and_then(|&i| engine.cells[i].pv.get())
-            {
+            if let Some(pv) = engine.index.get(alias).and_then(|&i| engine.pvs[i].get()) {
                 db.alias(alias, pv.clone())?;
             }
         }
@@ -202,7 +214,7 @@ fn field_channel(engine: &Arc<Engine>, name: &str) -> Option<crate::server::PvHa
     let (i, field) = field_of(engine, name)?;
     let cell = &engine.cells[i];
     if field == "VAL" {
-        return cell.pv.get().cloned();
+        return engine.pvs[i].get().cloned();
     }
     let mut fields = crate::sync::lock(&cell.fields);
     if let Some(pv) = fields.get(field) {

@@ -238,3 +238,167 @@ record(ai, scanned) { field(SCAN, "10 second") }"#;
     );
     assert_eq!(x.value(), before);
 }
+
+/// A subscription on `name` wanting `events`.
+fn watch(db: &PvDatabase, name: &str, events: u16) -> std::sync::Arc<Subscription> {
+    let sub = std::sync::Arc::new(Subscription::new(
+        0,
+        0,
+        DbrType::DOUBLE,
+        1,
+        events,
+        std::sync::Arc::new(CircuitEvents::default()),
+    ));
+    pv(db, name).subscribe(&sub);
+    sub
+}
+
+/// What a client sees of each channel and subscription, as [`observed`],
+/// plus whether each channel has a time stamp and each event's alarm status.
+fn seen(db: &PvDatabase, names: &[&str], subs: &[std::sync::Arc<Subscription>]) -> String {
+    let mut seen = String::new();
+    for name in names {
+        let s = pv(db, name).snapshot();
+        seen += &format!(
+            "{name}={:?} {:?}/{:?} stamped {}; ",
+            s.value,
+            s.meta.status,
+            s.meta.severity,
+            s.meta.stamp.secs > 0
+        );
+    }
+    for sub in subs {
+        let mut out = Vec::new();
+        sub.drain(100, &mut out);
+        let got: Vec<_> = out
+            .iter()
+            .map(|s| (&s.value, s.meta.status, s.meta.severity))
+            .collect();
+        seen += &format!("events {got:?}; ");
+    }
+    seen
+}
+
+/// Records whose writes take the quick path (analog, passive, linkless),
+/// written through it and the decoded way: alarms with HYST, limits and
+/// severities set after start, deadbands, drive limits, NaN, field
+/// channels opened and monitors attached half-way through.
+#[test]
+fn quick_puts_process_as_decoded_writes_do() {
+    let text = r#"record(ai, q) { field(HIGH, "5") field(HSV, "MINOR") field(HIHI, "8") field(HHSV, "MAJOR")
+                   field(LOW, "-5") field(LSV, "MINOR") field(HYST, "1") field(MDEL, "0.5") field(ADEL, "2") }
+record(ai, bare) { field(UDFS, "MAJOR") }
+record(ao, o) { field(DRVH, "10") field(DRVL, "-10") field(LOLO, "-8") field(LLSV, "MAJOR") field(MDEL, "-1") }
+record(longin, li) { field(HIGH, "3") field(HSV, "MINOR") }
+record(ai, off) { field(DISV, "0") }"#;
+    let (quick_ioc, quick) = serve(text);
+    let (_decoded_ioc, decoded) = serve(text);
+    let takes_quick = |name: &str| {
+        let e = &quick_ioc.engine;
+        e.cells[e.index[name]].rec().takes_quick_put()
+    };
+    for name in ["q", "bare", "o", "li"] {
+        assert!(takes_quick(name), "{name}");
+    }
+    // `off` is disabled (DISA 0 == DISV 0): it takes the usual path.
+    assert!(!takes_quick("off"));
+    let names = ["q", "bare", "o", "li", "off", "off.STAT"];
+    let mut names: Vec<&str> = names.to_vec();
+    let mut quick_subs = Vec::new();
+    let mut decoded_subs = Vec::new();
+    for (name, events) in [
+        ("q", mask::VALUE | mask::ALARM),
+        ("q", mask::LOG),
+        ("o", mask::VALUE | mask::ALARM),
+        ("li", mask::VALUE | mask::ALARM),
+    ] {
+        quick_subs.push(watch(&quick, name, events));
+        decoded_subs.push(watch(&decoded, name, events));
+    }
+    // "+NAME": subscribe from now on; "NAME.FIELD": a field write; else a
+    // write to VAL, plain on one side and decoded on the other.
+    let steps: Vec<(&str, Value)> = vec![
+        ("q", Value::Double(vec![1.0])),
+        ("q", Value::Double(vec![1.2])),
+        ("q", Value::Double(vec![5.5])),
+        ("q", Value::Double(vec![4.5])),
+        ("q", Value::Double(vec![3.9])),
+        ("q", Value::Double(vec![9.0])),
+        ("q", Value::Double(vec![7.5])),
+        ("q", Value::Double(vec![-6.0])),
+        ("q", Value::Double(vec![f64::NAN])),
+        ("q", Value::Double(vec![0.0])),
+        // No monitor and no field channel yet on `bare`.
+        ("bare", Value::Double(vec![2.0])),
+        ("bare", Value::Double(vec![f64::NAN])),
+        ("bare", Value::Double(vec![3.0])),
+        ("+bare", Value::Double(vec![])),
+        ("bare", Value::Double(vec![3.0])),
+        ("bare", Value::Double(vec![4.0])),
+        // Limits that were off, set after start through field channels.
+        ("bare.HIHI", Value::Double(vec![10.0])),
+        ("bare", Value::Double(vec![11.0])),
+        ("bare.HHSV", Value::Enum(vec![2])),
+        ("bare", Value::Double(vec![11.0])),
+        ("bare.HYST", Value::Double(vec![2.0])),
+        ("bare", Value::Double(vec![9.0])),
+        ("bare", Value::Double(vec![7.0])),
+        ("+bare.SEVR", Value::Double(vec![])),
+        ("bare", Value::Double(vec![12.0])),
+        ("bare.HHSV", Value::Enum(vec![0])),
+        ("bare", Value::Double(vec![13.0])),
+        ("bare.MDEL", Value::Double(vec![5.0])),
+        ("bare", Value::Double(vec![14.0])),
+        ("bare", Value::Double(vec![20.0])),
+        ("o", Value::Double(vec![20.0])),
+        ("o", Value::Double(vec![20.0])),
+        ("o", Value::Double(vec![-9.0])),
+        ("o", Value::Double(vec![f64::NAN])),
+        ("li", Value::Long(vec![7])),
+        ("li", Value::Long(vec![1])),
+        ("off", Value::Double(vec![1.0])),
+        ("off.DISA", Value::Short(vec![1])),
+        ("off", Value::Double(vec![2.0])),
+    ];
+    for (step, v) in steps {
+        if let Some(name) = step.strip_prefix('+') {
+            let events = mask::VALUE | mask::LOG | mask::ALARM;
+            quick_subs.push(watch(&quick, name, events));
+            decoded_subs.push(watch(&decoded, name, events));
+            if name.contains('.') {
+                names.push(name);
+            }
+        } else if step.contains('.') {
+            pv(&quick, step).client_put_now(v.clone()).unwrap();
+            pv(&decoded, step).client_put_now(v.clone()).unwrap();
+        } else {
+            let mut data = Vec::new();
+            let t = DbrType::plain(v.native_type());
+            crate::proto::dbr::encode(t, &v, &Default::default(), &mut data).unwrap();
+            let taken = pv(&quick, step).client_write_plain(t, 1, &data);
+            assert_eq!(taken, Some(Ok(())), "{step} <- {v:?}");
+            pv(&decoded, step).client_put_now(v.clone()).unwrap();
+        }
+        assert_eq!(
+            seen(&quick, &names, &quick_subs),
+            seen(&decoded, &names, &decoded_subs),
+            "after {step} <- {v:?}"
+        );
+    }
+    assert!(takes_quick("off"), "enabled by its DISA write");
+}
+
+/// The VAL channels' write hooks hold their records' cells; nothing holds
+/// the engine or a cell once the served database and the IOC are gone.
+#[test]
+fn dropping_the_database_frees_the_records() {
+    let (ioc, db) = serve("record(ai, q) {}\nrecord(ai, r) { field(FLNK, \"q\") }");
+    let _ = pv(&db, "q.SEVR");
+    let engine = std::sync::Arc::downgrade(&ioc.engine);
+    let cell = std::sync::Arc::downgrade(&ioc.engine.cells[0]);
+    drop(ioc);
+    assert!(engine.upgrade().is_some(), "the database serves it");
+    drop(db);
+    assert!(engine.upgrade().is_none());
+    assert!(cell.upgrade().is_none());
+}

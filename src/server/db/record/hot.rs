@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::link::Link;
 use super::process::CALC_INPUTS;
-use super::Record;
+use super::{Kind, Record};
 
 /// The links one processing follows, parsed from the link fields.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -39,6 +39,11 @@ pub(super) struct Hot {
     pub(super) drvl: f64,
     /// No SDIS, input, OUT or FLNK link to a record.
     pub(super) linkless: bool,
+    /// A client's write to VAL may take [`Record::put_val_quick`]: an
+    /// analog record (not calc) that is passive, enabled and linkless.
+    pub(super) quick: bool,
+    /// HHSV, HSV, LSV and LLSV are all NO_ALARM: the limits raise nothing.
+    pub(super) alarms_off: bool,
     pub(super) links: Arc<Links>,
 }
 
@@ -54,17 +59,30 @@ impl Record {
                 flnk: self.link("FLNK"),
             };
             let db = |l: &Link| matches!(l, Link::Db { .. });
+            let passive = self.num("SCAN") == 0.0;
+            let disabled = self.num("DISA") == self.num("DISV");
+            let linkless =
+                !db(&links.sdis) && links.inputs.is_empty() && !db(&links.out) && !db(&links.flnk);
+            let limits = self.limits();
+            let off = crate::proto::status::AlarmSeverity::NO_ALARM;
             Hot {
-                passive: self.num("SCAN") == 0.0,
-                disabled: self.num("DISA") == self.num("DISV"),
+                passive,
+                disabled,
                 mdel: self.num("MDEL"),
                 adel: self.num("ADEL"),
                 drvh: self.num("DRVH"),
                 drvl: self.num("DRVL"),
-                linkless: !db(&links.sdis)
-                    && links.inputs.is_empty()
-                    && !db(&links.out)
-                    && !db(&links.flnk),
+                linkless,
+                quick: passive
+                    && !disabled
+                    && linkless
+                    && matches!(
+                        self.kind,
+                        Kind::Ai | Kind::Ao | Kind::Longin | Kind::Longout
+                    ),
+                alarms_off: [limits.hhsv, limits.hsv, limits.lsv, limits.llsv]
+                    .iter()
+                    .all(|&s| s == off),
                 links: Arc::new(links),
             }
         })

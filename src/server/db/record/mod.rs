@@ -26,6 +26,7 @@ pub mod link;
 pub mod meta;
 mod process;
 mod put;
+mod quick;
 mod table;
 mod value;
 
@@ -43,6 +44,7 @@ pub use hot::Links;
 use kind::Kind;
 pub use link::Link;
 pub use process::{Inputs, Processed};
+pub use quick::QuickPut;
 use table::{table, Table};
 
 /// The record types a `.db` file may use here.
