@@ -81,6 +81,17 @@ pub struct Endpoints {
     pub role: Role,
 }
 
+/// Displays the command its function builds, built only when a subscriber
+/// records the `command` field: for a sender that encodes from borrowed
+/// parts and holds no [`Command`] (its text is the command's own).
+pub(crate) struct Built<F>(pub F);
+
+impl<F: Fn() -> Command> fmt::Display for Built<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&(self.0)(), f)
+    }
+}
+
 /// Lazily displays a command; formatting runs only when a subscriber records
 /// the `command` field.
 struct Shown<'a>(&'a Command);

@@ -103,26 +103,6 @@ pub enum Event {
     },
 }
 
-/// A SEARCH request's log text, made (with a copy of the name) only if a
-/// subscriber records it: the same text as the command's own `Display`.
-struct SearchShown<'a> {
-    name: &'a str,
-    cid: u32,
-    reply: bool,
-}
-
-impl std::fmt::Display for SearchShown<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let cmd = Command::SearchRequest {
-            name: self.name.to_string(),
-            cid: self.cid,
-            version: PROTOCOL_VERSION,
-            reply: self.reply,
-        };
-        std::fmt::Display::fmt(&cmd, f)
-    }
-}
-
 /// The UDP state machine of a client or a server. See the module docs.
 #[derive(Debug)]
 pub struct Broadcaster {
@@ -259,7 +239,12 @@ impl Broadcaster {
                 out.truncate(before);
                 break;
             }
-            let shown = SearchShown { name, cid, reply };
+            let shown = trace::Built(|| Command::SearchRequest {
+                name: name.to_string(),
+                cid,
+                version: PROTOCOL_VERSION,
+                reply,
+            });
             trace::record(
                 Target::Search,
                 &ends,

@@ -375,7 +375,11 @@ impl VirtualCircuit {
             out.truncate(start);
             return refused(v);
         }
-        let shown = CreateChanShown { name, cid };
+        let shown = trace::Built(|| Command::CreateChanRequest {
+            name: name.to_string(),
+            cid,
+            version: PROTOCOL_VERSION,
+        });
         trace::record(
             Target::Circ,
             &self.ends,
@@ -528,24 +532,6 @@ impl VirtualCircuit {
     }
 }
 
-/// A CREATE_CHAN request's log text, made (with a copy of the name) only if a
-/// subscriber records it: the same text as the command's own `Display`.
-struct CreateChanShown<'a> {
-    name: &'a str,
-    cid: u32,
-}
-
-impl std::fmt::Display for CreateChanShown<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let cmd = Command::CreateChanRequest {
-            name: self.name.to_string(),
-            cid: self.cid,
-            version: PROTOCOL_VERSION,
-        };
-        std::fmt::Display::fmt(&cmd, f)
-    }
-}
-
 /// Extra payload allowed on top of `EPICS_CA_MAX_ARRAY_BYTES` for DBR
 /// metadata, padding and the longest string payloads (PV names).
 const METADATA_ROOM: usize = 2048 + EXTENDED_HEADER_LEN;
@@ -602,14 +588,22 @@ mod buffer_tests {
     /// same bytes, same table entry, same refusals.
     #[test]
     fn create_from_a_shared_name_is_sending_the_command() {
-        let circuit = || {
-            let mut vc = VirtualCircuit::new(
-                Role::Client,
-                "127.0.0.1:40000".parse().unwrap(),
-                "127.0.0.1:5064".parse().unwrap(),
+        let fresh = |role| {
+            let (client, server) = ("127.0.0.1:40000", "127.0.0.1:5064");
+            let (ours, theirs) = match role {
+                Role::Client => (client, server),
+                Role::Server => (server, client),
+            };
+            VirtualCircuit::new(
+                role,
+                ours.parse().unwrap(),
+                theirs.parse().unwrap(),
                 0,
                 1 << 20,
-            );
+            )
+        };
+        let circuit = || {
+            let mut vc = fresh(Role::Client);
             let version = Command::VersionRequest {
                 priority: 0,
                 version: PROTOCOL_VERSION,
@@ -639,26 +633,12 @@ mod buffer_tests {
             Err(CircuitError::Local(Violation::DuplicateCid(7)))
         ));
         assert_eq!(a, b, "nothing written on a refusal");
-        let mut fresh = VirtualCircuit::new(
-            Role::Client,
-            "127.0.0.1:40000".parse().unwrap(),
-            "127.0.0.1:5064".parse().unwrap(),
-            0,
-            1 << 20,
-        );
         assert!(matches!(
-            fresh.send_create_channel(&name, 1, &mut Vec::new()),
+            fresh(Role::Client).send_create_channel(&name, 1, &mut Vec::new()),
             Err(CircuitError::Local(Violation::BeforeVersion))
         ));
-        let mut server = VirtualCircuit::new(
-            Role::Server,
-            "127.0.0.1:5064".parse().unwrap(),
-            "127.0.0.1:40000".parse().unwrap(),
-            0,
-            1 << 20,
-        );
         assert!(matches!(
-            server.send_create_channel(&name, 1, &mut Vec::new()),
+            fresh(Role::Server).send_create_channel(&name, 1, &mut Vec::new()),
             Err(CircuitError::Local(Violation::WrongSender { .. }))
         ));
         shared.disconnect();
