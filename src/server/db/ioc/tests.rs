@@ -137,26 +137,6 @@ fn posts_update_the_record_channel_and_leave_held_snapshots_alone() {
     assert_eq!(now.meta.severity, AlarmSeverity::NO_ALARM);
 }
 
-/// Every channel's value, alarm and the events each VAL subscriber got,
-/// after each write: what a client sees, time stamps aside.
-fn observed(db: &PvDatabase, names: &[&str], subs: &[std::sync::Arc<Subscription>]) -> String {
-    let mut seen = String::new();
-    for name in names {
-        let s = pv(db, name).snapshot();
-        seen += &format!(
-            "{name}={:?} {:?}/{:?}; ",
-            s.value, s.meta.status, s.meta.severity
-        );
-    }
-    for sub in subs {
-        let mut out = Vec::new();
-        sub.drain(100, &mut out);
-        let got: Vec<_> = out.iter().map(|s| (&s.value, s.meta.severity)).collect();
-        seen += &format!("events {got:?}; ");
-    }
-    seen
-}
-
 #[test]
 fn plain_writes_process_as_decoded_writes_do() {
     let text = r#"record(ai, x) { field(HIGH, "5") field(HSV, "MINOR") field(HYST, "1")
@@ -203,15 +183,10 @@ record(ai, scanned) { field(SCAN, "10 second") }"#;
         ("scanned", Value::Double(vec![9.0])),
     ];
     for (name, v) in writes {
-        let mut data = Vec::new();
-        let t = DbrType::plain(v.native_type());
-        crate::proto::dbr::encode(t, &v, &Default::default(), &mut data).unwrap();
-        let taken = pv(&plain, name).client_write_plain(t, 1, &data);
-        assert_eq!(taken, Some(Ok(())), "{name} <- {v:?}");
-        pv(&decoded, name).client_put_now(v.clone()).unwrap();
+        write_both(&plain, &decoded, name, &v);
         assert_eq!(
-            observed(&plain, &names, &plain_subs),
-            observed(&decoded, &names, &decoded_subs),
+            seen(&plain, &names, &plain_subs),
+            seen(&decoded, &names, &decoded_subs),
             "after {name} <- {v:?}"
         );
     }
@@ -239,6 +214,17 @@ record(ai, scanned) { field(SCAN, "10 second") }"#;
     assert_eq!(x.value(), before);
 }
 
+/// `v` written to `name` as a client's plain write on `plain` (which must
+/// take it) and as a decoded put on `decoded`.
+fn write_both(plain: &PvDatabase, decoded: &PvDatabase, name: &str, v: &Value) {
+    let mut data = Vec::new();
+    let t = DbrType::plain(v.native_type());
+    crate::proto::dbr::encode(t, v, &Default::default(), &mut data).unwrap();
+    let taken = pv(plain, name).client_write_plain(t, 1, &data);
+    assert_eq!(taken, Some(Ok(())), "{name} <- {v:?}");
+    pv(decoded, name).client_put_now(v.clone()).unwrap();
+}
+
 /// A subscription on `name` wanting `events`.
 fn watch(db: &PvDatabase, name: &str, events: u16) -> std::sync::Arc<Subscription> {
     let sub = std::sync::Arc::new(Subscription::new(
@@ -253,8 +239,9 @@ fn watch(db: &PvDatabase, name: &str, events: u16) -> std::sync::Arc<Subscriptio
     sub
 }
 
-/// What a client sees of each channel and subscription, as [`observed`],
-/// plus whether each channel has a time stamp and each event's alarm status.
+/// What a client sees after each write, time stamps aside: each channel's
+/// value, alarm and whether it has a stamp, and the events (value, alarm)
+/// each subscriber got.
 fn seen(db: &PvDatabase, names: &[&str], subs: &[std::sync::Arc<Subscription>]) -> String {
     let mut seen = String::new();
     for name in names {
@@ -372,12 +359,7 @@ record(ai, off) { field(DISV, "0") }"#;
             pv(&quick, step).client_put_now(v.clone()).unwrap();
             pv(&decoded, step).client_put_now(v.clone()).unwrap();
         } else {
-            let mut data = Vec::new();
-            let t = DbrType::plain(v.native_type());
-            crate::proto::dbr::encode(t, &v, &Default::default(), &mut data).unwrap();
-            let taken = pv(&quick, step).client_write_plain(t, 1, &data);
-            assert_eq!(taken, Some(Ok(())), "{step} <- {v:?}");
-            pv(&decoded, step).client_put_now(v.clone()).unwrap();
+            write_both(&quick, &decoded, step, &v);
         }
         assert_eq!(
             seen(&quick, &names, &quick_subs),
