@@ -30,6 +30,11 @@ use super::shared::{
 };
 use crate::proto::dbr::{DbrClass, DbrType};
 
+/// Channels created between two yields to the runtime when many are made
+/// at once: the context task sends the first searches while later
+/// channels are still being made, so the server starts answering sooner.
+const CREATE_CHUNK: usize = 2048;
+
 /// What [`Context::monitor_many`] subscribes to on each PV.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MonitorSpec {
@@ -144,13 +149,19 @@ impl Readings {
     pub async fn next(&mut self) -> Option<Result<Reading, ClientError>> {
         let i = self.next;
         let ch = match self.channels.get_mut(i)? {
-            Ok(ch) => ch.clone(),
+            Ok(ch) => ch,
             Err(e) => {
                 self.next += 1;
                 return Some(Err(std::mem::replace(&mut **e, ClientError::Closed)));
             }
         };
         let index = i as u32;
+        // Most results are in by the time they are asked for (replies come
+        // in bursts): take one without a wake-up or a look at the clock.
+        if let SlotPoll::Ready(result) = self.batch.poll(index) {
+            self.next += 1;
+            return Some(*result);
+        }
         let result = loop {
             let notified = self.batch.notified();
             tokio::pin!(notified);
@@ -237,23 +248,25 @@ impl Context {
             self.shared.config.max_payload(),
         );
         self.reserve_channels(names.len());
-        let channels = names
-            .iter()
-            .enumerate()
-            .map(|(index, name)| {
-                let read = BatchRead {
-                    batch: batch.clone(),
-                    index: index as u32,
-                };
+        let mut channels = Vec::with_capacity(names.len());
+        for (index, name) in names.iter().enumerate() {
+            if index % CREATE_CHUNK == CREATE_CHUNK - 1 {
+                tokio::task::yield_now().await;
+            }
+            let read = BatchRead {
+                batch: batch.clone(),
+                index: index as u32,
+            };
+            channels.push(
                 self.channel_with(name.as_ref(), |shared| {
                     shared.subs().read_once = Some(read);
                 })
                 .map_err(|e| {
                     batch.abandon(index as u32);
                     Box::new(e)
-                })
-            })
-            .collect();
+                }),
+            );
+        }
         Readings {
             channels,
             batch,
