@@ -29,6 +29,11 @@ use crate::proto::Role;
 /// Datagrams handled per wake-up before the schedule is looked at again.
 const DATAGRAMS_PER_TURN: usize = 64;
 
+/// Messages handled between two reads of the clock in one burst: times
+/// taken for them (a new search's first due time, a hold's start) are at
+/// most this many messages stale, a fraction of a millisecond.
+const MSGS_PER_CLOCK_READ: usize = 256;
+
 /// The context's own task state.
 pub(super) struct ContextTask {
     shared: Arc<ContextShared>,
@@ -111,12 +116,20 @@ impl ContextTask {
                 biased;
                 msg = rx.recv() => {
                     let Some(msg) = msg else { break };
-                    if let Some(done) = self.handle_msg(msg) {
+                    let mut now = Instant::now();
+                    if let Some(done) = self.handle_msg(msg, now) {
                         self.shutdown(done).await;
                         return;
                     }
+                    // A burst (100 000 channels added at once) reads the
+                    // clock every so often, not once per message.
+                    let mut taken = 1usize;
                     while let Ok(msg) = rx.try_recv() {
-                        if let Some(done) = self.handle_msg(msg) {
+                        taken += 1;
+                        if taken.is_multiple_of(MSGS_PER_CLOCK_READ) {
+                            now = Instant::now();
+                        }
+                        if let Some(done) = self.handle_msg(msg, now) {
                             self.shutdown(done).await;
                             return;
                         }
@@ -138,9 +151,9 @@ impl ContextTask {
         self.shutdown(None).await;
     }
 
-    /// Handle one message; returns `Some(reply)` when asked to close.
-    fn handle_msg(&mut self, msg: CtxMsg) -> Option<Option<oneshot::Sender<()>>> {
-        let now = Instant::now();
+    /// Handle one message, read at `now`; returns `Some(reply)` when asked
+    /// to close.
+    fn handle_msg(&mut self, msg: CtxMsg, now: Instant) -> Option<Option<oneshot::Sender<()>>> {
         match msg {
             CtxMsg::Add(shared) => {
                 tracing::debug!(target: "caproto::ch", pv = %shared.name, role = ROLE_CLIENT,
@@ -185,7 +198,7 @@ impl ContextTask {
             CtxMsg::Found { cid, server } => {
                 self.pacer.forget(cid);
                 self.bc.cancel_search(cid);
-                self.found(cid, *server)
+                self.found(cid, *server, now)
             }
             CtxMsg::Close(reply) => return Some(reply),
         }
@@ -228,14 +241,13 @@ impl ContextTask {
     /// The search is no longer pending in `bc` (the caller took it out):
     /// there, as in the schedule, a lookup of an id that is gone probes
     /// through the tombstones its neighbours left (see `SearchScheduler`).
-    fn found(&mut self, cid: u32, server: SocketAddr) {
+    fn found(&mut self, cid: u32, server: SocketAddr, now: Instant) {
         if !self.sched.remove(cid) {
             return; // Already found (another server answered first) or dropped.
         }
         let Some(shared) = self.channels.get(&cid).cloned() else {
             return;
         };
-        let now = Instant::now();
         if let Some(until) = self.governor.server_held(server, now.into_std()) {
             // The server keeps failing: no circuit before its hold ends.
             let until = Instant::from_std(until);
@@ -386,7 +398,7 @@ impl ContextTask {
                     if !self.sched.contains(cid) {
                         self.dropped.stray_replies += 1;
                     }
-                    self.found(cid, server)
+                    self.found(cid, server, now)
                 }
                 Event::Unmatched { .. } => {
                     self.dropped.stray_replies += 1;
