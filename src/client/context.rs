@@ -17,6 +17,7 @@ use super::channel::Channel;
 use super::config::Config;
 use super::context_task::ContextTask;
 use super::error::ClientError;
+use super::many::CREATE_CHUNK;
 use super::shared::{ChannelInfo, ChannelShared, ContextShared, CtxMsg};
 use crate::proto::MAX_PV_NAME_LEN;
 
@@ -176,10 +177,13 @@ impl Context {
     ) -> Vec<Result<T, Box<ClientError>>> {
         let deadline = Instant::now() + timeout;
         self.reserve_channels(names.len());
-        let pending: Vec<Result<Channel, Box<ClientError>>> = names
-            .iter()
-            .map(|n| self.channel(n.as_ref()).map_err(Box::new))
-            .collect();
+        let mut pending: Vec<Result<Channel, Box<ClientError>>> = Vec::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            if i % CREATE_CHUNK == CREATE_CHUNK - 1 {
+                tokio::task::yield_now().await; // searching starts meanwhile
+            }
+            pending.push(self.channel(name.as_ref()).map_err(Box::new));
+        }
         let mut out = Vec::with_capacity(pending.len());
         for ch in pending {
             out.push(match ch {

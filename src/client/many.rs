@@ -33,7 +33,7 @@ use crate::proto::dbr::{DbrClass, DbrType};
 /// Channels created between two yields to the runtime when many are made
 /// at once: the context task sends the first searches while later
 /// channels are still being made, so the server starts answering sooner.
-const CREATE_CHUNK: usize = 2048;
+pub(super) const CREATE_CHUNK: usize = 2048;
 
 /// What [`Context::monitor_many`] subscribes to on each PV.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
