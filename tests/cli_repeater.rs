@@ -10,7 +10,7 @@ mod common;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use caproto::cli::tools::repeater::{serve, RepeaterStats};
 use caproto::proto::command::id;
@@ -170,30 +170,17 @@ fn spawn_repeater(env: &CaEnv) -> ChildGuard {
     let mut cmd = env.own(REPEATER_EXE);
     cmd.arg("-vvv");
     let mut rep = env.spawn("caproto-repeater", &mut cmd);
-    let deadline = Instant::now() + PATIENCE;
-    while !common::ports::udp_port_in_use(env.repeater_port()) {
-        rep.assert_running();
-        assert!(Instant::now() < deadline, "repeater never bound its port");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    rep.wait_until("repeater port bound", PATIENCE, |_| {
+        common::ports::udp_port_in_use(env.repeater_port())
+    });
     rep
 }
 
 /// Waits until `child`'s log has a line for which `found` gives a value.
 fn wait_line<T>(child: &mut ChildGuard, what: &str, found: impl Fn(&str) -> Option<T>) -> T {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(v) = child.log_contents().lines().find_map(&found) {
-            return v;
-        }
-        child.assert_running();
-        assert!(
-            Instant::now() < deadline,
-            "no {what} in the repeater log:\n{}",
-            child.log_contents()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    child
+        .wait_for(PATIENCE, |c| c.log_contents().lines().find_map(&found))
+        .unwrap_or_else(|| panic!("no {what} in the repeater log:\n{}", child.log_contents()))
 }
 
 #[test]

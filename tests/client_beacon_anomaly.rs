@@ -26,12 +26,9 @@ fn start_ioc(env: &CaEnv) -> ChildGuard {
     let mut cmd = env.own(IOC_EXE);
     cmd.args(["simple", "--prefix", "ba:"]);
     let mut ioc = env.spawn("caproto-ioc", &mut cmd);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", env.server_port())).is_err() {
-        ioc.assert_running();
-        assert!(Instant::now() < deadline, "caproto-ioc never listened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    ioc.wait_until("caproto-ioc listening", Duration::from_secs(60), |_| {
+        std::net::TcpStream::connect(("127.0.0.1", env.server_port())).is_ok()
+    });
     ioc
 }
 
@@ -40,12 +37,9 @@ async fn restarted_server_is_found_through_its_beacons() {
     let env = CaEnv::new();
     let mut rep = env.own(REPEATER_EXE);
     let mut repeater = env.spawn("caproto-repeater", &mut rep);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !common::ports::udp_port_in_use(env.repeater_port()) {
-        repeater.assert_running();
-        assert!(Instant::now() < deadline, "repeater never bound its port");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    repeater.wait_until("repeater port bound", Duration::from_secs(30), |_| {
+        common::ports::udp_port_in_use(env.repeater_port())
+    });
     let mut ioc = start_ioc(&env);
 
     let mut cfg = client_support::config(&env, true);

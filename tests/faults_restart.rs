@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{CaEnv, ChildGuard};
 
@@ -21,20 +21,19 @@ fn start_ioc(env: &CaEnv, args: &[&str], probe: &str) -> ChildGuard {
     let mut cmd = env.own(IOC_EXE);
     cmd.args(args);
     let mut server = env.spawn("caproto-ioc", &mut cmd);
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        server.assert_running();
+    let mut last = None;
+    let served = server.wait_for(PATIENCE, |_| {
         let mut get = env.own(GET_EXE);
         get.args(["--no-repeater", "--timeout", "5", probe]);
         let out = env.run(&mut get, PATIENCE);
-        if out.success() {
-            return server;
-        }
-        if Instant::now() >= deadline {
-            panic!("{args:?} never served {probe}:\n{out}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
+        let ok = out.success();
+        last = Some(out);
+        ok.then_some(())
+    });
+    if served.is_none() {
+        panic!("{args:?} never served {probe}:\n{}", last.unwrap());
     }
+    server
 }
 
 /// Values (last word) of the monitor's lines for `pv`, in order.
@@ -50,22 +49,17 @@ fn values(log: &str, pv: &str) -> Vec<i64> {
 
 /// Waits until the monitor log holds at least `n` values for `pv`.
 fn wait_values(monitor: &mut ChildGuard, pv: &str, n: usize, what: &str) -> Vec<i64> {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let v = values(&monitor.log_contents(), pv);
-        if v.len() >= n {
-            return v;
-        }
-        monitor.assert_running();
-        if Instant::now() >= deadline {
+    monitor
+        .wait_for(PATIENCE, |m| {
+            Some(values(&m.log_contents(), pv)).filter(|v| v.len() >= n)
+        })
+        .unwrap_or_else(|| {
+            let log = monitor.log_contents();
             panic!(
-                "{what}: only {} values of {pv} in {PATIENCE:?}\n--- monitor log ---\n{}",
-                v.len(),
-                monitor.log_contents()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+                "{what}: only {} values of {pv} in {PATIENCE:?}\n--- monitor log ---\n{log}",
+                values(&log, pv).len()
+            )
+        })
 }
 
 #[test]
@@ -96,16 +90,9 @@ fn monitor_survives_server_restart_on_same_port() {
         log.lines()
             .any(|l| l.starts_with(pv) && l.ends_with("*** disconnected"))
     };
-    let deadline = Instant::now() + PATIENCE;
-    while !reported_lost(&monitor.log_contents()) {
-        monitor.assert_running();
-        assert!(
-            Instant::now() < deadline,
-            "the monitor never reported the dead server\n{}",
-            monitor.log_contents()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    monitor.wait_until("the dead server reported", PATIENCE, |m| {
+        reported_lost(&m.log_contents())
+    });
     let during = values(&monitor.log_contents(), pv).len();
     assert!(
         during <= seen + 1,

@@ -61,6 +61,13 @@ struct Ioc {
     prefix: String,
 }
 
+/// `<prefix>A` read with our own caproto-get.
+fn get_a(env: &CaEnv, prefix: &str) -> common::RunOutput {
+    let mut cmd: Command = env.own(GET_EXE);
+    cmd.args(["--no-repeater", "--timeout", "10", &format!("{prefix}A")]);
+    env.run(&mut cmd, IO_TIMEOUT)
+}
+
 impl Ioc {
     /// Starts `caproto-ioc simple` on fresh loopback ports and waits (with our
     /// own caproto-get, so no peer is needed) until `<prefix>A` answers.
@@ -68,36 +75,26 @@ impl Ioc {
         let env = CaEnv::new();
         let mut cmd = common::servers::our_ioc_command(&env);
         cmd.args(["simple", "--prefix", prefix]);
-        let server = common::servers::spawn_our_ioc(&env, "caproto-ioc-simple", &mut cmd);
-        let mut ioc = Ioc {
+        let mut server = common::servers::spawn_our_ioc(&env, "caproto-ioc-simple", &mut cmd);
+        let mut last = None;
+        let answered = server.wait_for(Duration::from_secs(60), |_| {
+            let out = get_a(&env, prefix);
+            let ok = out.success();
+            last = Some(out);
+            ok.then_some(())
+        });
+        if answered.is_none() {
+            panic!("caproto-ioc never answered:\n{}", last.unwrap());
+        }
+        Ioc {
             env,
             server,
             prefix: prefix.to_owned(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            ioc.server.assert_running();
-            let out = ioc.get_a();
-            if out.success() {
-                break;
-            }
-            if Instant::now() >= deadline {
-                panic!("caproto-ioc never answered:\n{out}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
         }
-        ioc
     }
 
     fn get_a(&self) -> common::RunOutput {
-        let mut cmd: Command = self.env.own(GET_EXE);
-        cmd.args([
-            "--no-repeater",
-            "--timeout",
-            "10",
-            &format!("{}A", self.prefix),
-        ]);
-        self.env.run(&mut cmd, IO_TIMEOUT)
+        get_a(&self.env, &self.prefix)
     }
 
     fn tcp(&self) -> TcpStream {

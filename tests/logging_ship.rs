@@ -25,17 +25,12 @@ fn start_ioc(env: &CaEnv, args: &[&str], probe: &str) -> ChildGuard {
     let mut cmd = common::servers::our_ioc_command(env);
     cmd.args(args);
     let mut server = common::servers::spawn_our_ioc(env, "caproto-ioc", &mut cmd);
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        server.assert_running();
+    server.wait_until(&format!("{args:?} serving {probe}"), PATIENCE, |_| {
         let mut get = env.own(GET_EXE);
         get.args(["--no-repeater", "--timeout", "5", probe]);
-        if env.run(&mut get, PATIENCE).success() {
-            return server;
-        }
-        assert!(Instant::now() < deadline, "{args:?} never served {probe}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        env.run(&mut get, PATIENCE).success()
+    });
+    server
 }
 
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{softioc_fixture, CaEnv};
 
@@ -51,24 +51,20 @@ fn without_user_or_logname_the_client_names_the_account_and_the_kernel_host_name
     let mut monitor = env.spawn("caproto-monitor", &mut cmd);
 
     let expected = format!("User '{user}'");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        monitor.assert_running();
+    let listed = monitor.wait_for(Duration::from_secs(20), |_| {
         ioc.send_line("casr 2").expect("softIoc shell");
         std::thread::sleep(Duration::from_millis(300));
         let log = ioc.log_contents();
         // Per TCP client: "TCP client at 127.0.0.1:port 'host':" then
         // "User 'name', V4.13, ...".
         let lines: Vec<&str> = log.lines().collect();
-        if let Some(i) = lines.iter().position(|l| l.contains("TCP client at")) {
-            assert!(lines[i].contains(&format!("'{host}'")), "{}", lines[i]);
-            let next = lines.get(i + 1).copied().unwrap_or_default();
-            assert!(next.contains(&expected), "{next}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "softIoc never listed our client:\n{log}"
-        );
-    }
+        let i = lines.iter().position(|l| l.contains("TCP client at"))?;
+        let next = lines.get(i + 1).copied().unwrap_or_default();
+        Some((lines[i].to_owned(), next.to_owned()))
+    });
+    let Some((client, next)) = listed else {
+        panic!("softIoc never listed our client:\n{}", ioc.log_contents());
+    };
+    assert!(client.contains(&format!("'{host}'")), "{client}");
+    assert!(next.contains(&expected), "{next}");
 }

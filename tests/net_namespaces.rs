@@ -70,18 +70,14 @@ fn get(lab: &Lab, host: &Host, pvs: &[&str], extra: &[(&str, &str)]) -> RunOutpu
 /// Retry a caproto-get from `host` until it succeeds (servers take a moment
 /// to start), panicking with the last attempt and the server log otherwise.
 fn wait_get(lab: &Lab, host: &Host, pv: &str, server: &mut ChildGuard) -> String {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        server.assert_running();
+    let mut last = None;
+    let answered = server.wait_for(WAIT, |_| {
         let out = get(lab, host, &[pv], &[]);
-        if out.success() {
-            return out.stdout;
-        }
-        if Instant::now() > deadline {
-            panic!("{pv} never answered from {host:?}:\n{out}");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        let stdout = out.success().then(|| out.stdout.clone());
+        last = Some(out);
+        stdout
+    });
+    answered.unwrap_or_else(|| panic!("{pv} never answered from {host:?}:\n{}", last.unwrap()))
 }
 
 fn two_hosts() -> Option<(Lab, Host, Host)> {
@@ -299,14 +295,9 @@ fn intf_addr_list_restricts_the_server_and_ignore_list_is_honoured() {
             ],
         )
     };
-    let deadline = Instant::now() + WAIT;
-    while !via("10.78.0.255").success() {
-        ignoring.assert_running();
-        assert!(
-            Instant::now() < deadline,
-            "ign:A never answered via 10.78.0.0/24"
-        );
-    }
+    ignoring.wait_until("ign:A answering via 10.78.0.0/24", WAIT, |_| {
+        via("10.78.0.255").success()
+    });
     let out = via("10.77.0.255");
     assert!(
         !out.success(),

@@ -264,12 +264,7 @@ fn caproto_client_on_a_million_doubles_and_100k_chars() {
 
 /// Polls `guard` until `done`, failing if it exits or after [`RUN`].
 fn wait(guard: &mut ChildGuard, what: &str, done: impl Fn(&ChildGuard) -> bool) {
-    let deadline = Instant::now() + RUN;
-    while !done(guard) {
-        guard.assert_running();
-        assert!(Instant::now() < deadline, "no {what} within {RUN:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    guard.wait_until(what, RUN, done);
 }
 
 /// Sends a 17 MiB WRITE_NOTIFY (above the server's 16 MiB floor) for `wave`
@@ -340,12 +335,9 @@ fn server_array_limit_above_its_floor() {
             cmd.env("EPICS_CA_MAX_ARRAY_BYTES", limit);
         }
         let mut server = common::servers::spawn_our_ioc(&env, "caproto-ioc-big_arrays", &mut cmd);
-        let deadline = Instant::now() + RUN;
-        while std::net::TcpStream::connect(("127.0.0.1", env.server_port())).is_err() {
-            server.assert_running();
-            assert!(Instant::now() < deadline, "server never listened");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        server.wait_until("server listening", RUN, |_| {
+            std::net::TcpStream::connect(("127.0.0.1", env.server_port())).is_ok()
+        });
         let (ids, closed) = oversized_write(env.server_port());
         if answered {
             assert!(

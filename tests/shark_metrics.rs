@@ -10,7 +10,7 @@ mod server_support;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::tcpdump::{start_capture, stop_capture};
 use common::{ports, CaEnv};
@@ -79,25 +79,23 @@ fn piped_capture_counts_agree_with_decoded_records() {
         .args(["--repeater-port", &env.repeater_port().to_string()])
         .args(["--metrics-top", "3", "--metrics-pv", "shm:*"]);
     let mut shark = env.spawn_stderr_apart("caproto-shark", &mut cmd);
-    let deadline = Instant::now() + T;
-    while !std::fs::read_to_string(shark.log_path().with_extension("stderr"))
-        .unwrap_or_default()
-        .contains("metrics on")
-    {
-        shark.assert_running();
-        assert!(Instant::now() < deadline, "shark never served metrics");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    shark.wait_until("metrics served", T, |s| {
+        std::fs::read_to_string(s.log_path().with_extension("stderr"))
+            .unwrap_or_default()
+            .contains("metrics on")
+    });
     shark.send_and_close(&capture).unwrap();
-    let text = loop {
-        let text = http_get(addr, "/metrics", "text/plain");
-        if text.contains("\ncaproto_shark_input_finished 1\n") {
-            break text;
-        }
-        shark.assert_running();
-        assert!(Instant::now() < deadline, "input never finished:\n{text}");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let mut last = String::new();
+    let text = shark
+        .wait_for(T, |_| {
+            let text = http_get(addr, "/metrics", "text/plain");
+            if text.contains("\ncaproto_shark_input_finished 1\n") {
+                return Some(text);
+            }
+            last = text;
+            None
+        })
+        .unwrap_or_else(|| panic!("input never finished:\n{last}"));
 
     // The records it printed, counted by command label and sender role.
     let mut decoded: BTreeMap<(String, String), u64> = BTreeMap::new();

@@ -130,16 +130,9 @@ log {{ source(s_sys); source(s_udp); source(s_unix); destination(d_sys); }};
             .arg("--control")
             .arg(d.join("syslog-ng.ctl"));
         let mut child = ChildGuard::spawn(&format!("syslog-ng-{}", self.starts), &mut cmd, d);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !child.log_contents().contains("syslog-ng starting up") {
-            child.assert_running();
-            assert!(
-                Instant::now() < deadline,
-                "syslog-ng did not start:\n{}",
-                child.log_contents()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        child.wait_until("syslog-ng started", Duration::from_secs(30), |c| {
+            c.log_contents().contains("syslog-ng starting up")
+        });
         self.child = Some(child);
     }
 

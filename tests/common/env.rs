@@ -171,18 +171,12 @@ impl CaEnv {
         };
         self.apply(&mut cmd);
         let mut guard = ChildGuard::spawn("caRepeater", &mut cmd, self.dir());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !ports::udp_port_in_use(self.repeater_port) {
-            guard.assert_running();
-            if Instant::now() >= deadline {
-                panic!(
-                    "caRepeater did not bind port {} within 10 s\n{}",
-                    self.repeater_port,
-                    guard.log_contents()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let port = self.repeater_port;
+        guard.wait_until(
+            &format!("caRepeater on port {port}"),
+            Duration::from_secs(10),
+            |_| ports::udp_port_in_use(port),
+        );
         *slot = Some(guard);
         true
     }

@@ -22,6 +22,10 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// Poll interval while waiting for a child.
 const POLL: Duration = Duration::from_millis(10);
 
+/// Poll interval of [`ChildGuard::wait_for`]: a port bound, a log line, a
+/// probe that answers.
+const WAIT_POLL: Duration = Duration::from_millis(20);
+
 fn unique_file(dir: &Path, stem: &str, ext: &str) -> PathBuf {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let safe: String = stem
@@ -170,6 +174,49 @@ impl ChildGuard {
         let _ = self.child.kill();
         self.stdin = None;
         self.child.wait().ok()
+    }
+
+    /// Polls `ready` until it gives a value, panicking with the log if the
+    /// process exits first. `None` once `patience` has run out, so the
+    /// caller can say what it waited for and what it last saw. The one wait
+    /// loop of the harness: waits on what the process does, never a sleep.
+    pub fn wait_for<T>(
+        &mut self,
+        patience: Duration,
+        mut ready: impl FnMut(&Self) -> Option<T>,
+    ) -> Option<T> {
+        let deadline = Instant::now() + patience;
+        loop {
+            if let Some(v) = ready(self) {
+                return Some(v);
+            }
+            self.assert_running();
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(WAIT_POLL);
+        }
+    }
+
+    /// [`ChildGuard::wait_for`] a condition; panics with `what` and the log
+    /// when `patience` runs out.
+    pub fn wait_until(
+        &mut self,
+        what: &str,
+        patience: Duration,
+        mut ready: impl FnMut(&Self) -> bool,
+    ) {
+        if self
+            .wait_for(patience, |c| ready(c).then_some(()))
+            .is_none()
+        {
+            panic!(
+                "{}: {what} not within {patience:?}; command: {}\n--- log ---\n{}",
+                self.name,
+                self.command,
+                self.log_contents()
+            );
+        }
     }
 
     /// Panics with the log if the process has exited: use after a failed

@@ -50,12 +50,9 @@ pub fn start_capture(env: &CaEnv, file: &Path) -> Option<ChildGuard> {
         env.repeater_port()
     ));
     let mut guard = env.spawn("tcpdump", &mut cmd);
-    let deadline = Instant::now() + START;
-    while !guard.log_contents().contains("listening on") {
-        guard.assert_running();
-        assert!(Instant::now() < deadline, "tcpdump did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    guard.wait_until("tcpdump listening", START, |g| {
+        g.log_contents().contains("listening on")
+    });
     Some(guard)
 }
 
@@ -63,16 +60,11 @@ pub fn start_capture(env: &CaEnv, file: &Path) -> Option<ChildGuard> {
 /// flow in it (FIN from both sides or a reset: the server's last answers come before its FIN),
 /// waits for it to exit and checks that the kernel dropped nothing.
 pub fn stop_capture(mut guard: ChildGuard, file: &Path) {
-    let deadline = Instant::now() + START;
-    while !all_flows_closed(&std::fs::read(file).unwrap_or_default()) {
-        guard.assert_running();
-        assert!(
-            Instant::now() < deadline,
-            "some TCP flow in {} never closed",
-            file.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    guard.wait_until(
+        &format!("every TCP flow in {} closed", file.display()),
+        START,
+        |_| all_flows_closed(&std::fs::read(file).unwrap_or_default()),
+    );
     let _ = Command::new("kill")
         .args(["-TERM", &guard.pid().to_string()])
         .status();
