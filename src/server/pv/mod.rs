@@ -519,6 +519,7 @@ impl PvHandle {
     /// beyond the PV's or of 0, a string, a shared snapshot); nothing was
     /// changed: decode the payload and use
     /// [`client_put_now`](Self::client_put_now).
+    #[inline]
     pub(crate) fn client_write_in_place(
         &self,
         data_type: DbrType,
