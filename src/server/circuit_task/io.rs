@@ -84,7 +84,16 @@ impl Circuit {
             Ok(rights) => {
                 let data = owned.unwrap_or_else(|| self.vc.io_payload());
                 let old = rights.trapwrite.then(|| ch.pv.snapshot());
-                let result = write_value(&ch.pv, req, data);
+                // A record's VAL takes its writes undecoded; tried here
+                // rather than in `write_value`, so that its call does not
+                // pay for saving what the general path needs.
+                let result = match ch
+                    .pv
+                    .client_write_plain(req.data_type, req.data_count, data)
+                {
+                    Some(done) => done,
+                    None => write_value(&ch.pv, req, data),
+                };
                 if let (Ok(()), Some(old)) = (&result, old) {
                     self.putlog(&ch.pv, &old);
                 }
@@ -212,13 +221,10 @@ pub(super) fn command_payload(cmd: &Command) -> &[u8] {
     }
 }
 
-/// Store a client's write: undecoded to the PV's plain-write hook (a
-/// record) or in place when the PV allows it, else decoded into a new value
-/// and put (running a synchronous put hook).
+/// Store a client's write that the PV's plain-write hook (a record's)
+/// did not take: in place when the PV allows it, else decoded into a new
+/// value and put (running a synchronous put hook).
 fn write_value(pv: &PvHandle, req: &IoRequest, data: &[u8]) -> Result<(), PutError> {
-    if let Some(done) = pv.client_write_plain(req.data_type, req.data_count, data) {
-        return done;
-    }
     if pv.client_write_in_place(req.data_type, req.data_count, data)? {
         return Ok(());
     }

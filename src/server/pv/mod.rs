@@ -414,7 +414,12 @@ impl PvHandle {
     #[inline]
     pub(crate) fn publish_in_place(&self, edit: impl FnOnce(&mut PvSnapshot) -> u16) {
         let mut state = lock(&self.0.state);
-        let events = edit(Arc::make_mut(&mut state.current));
+        // `get_mut` first: inlined, it is the whole cost when nobody holds
+        // the snapshot (`make_mut` is a call that checks the same thing).
+        let events = match Arc::get_mut(&mut state.current) {
+            Some(snap) => edit(snap),
+            None => edit(Arc::make_mut(&mut state.current)),
+        };
         Self::offer_current(&mut state, events);
     }
 
@@ -514,6 +519,7 @@ impl PvHandle {
     /// beyond the PV's or of 0, a string, a shared snapshot); nothing was
     /// changed: decode the payload and use
     /// [`client_put_now`](Self::client_put_now).
+    #[inline]
     pub(crate) fn client_write_in_place(
         &self,
         data_type: DbrType,

@@ -15,11 +15,11 @@
 use std::sync::atomic::Ordering;
 use std::sync::Weak;
 
-use crate::proto::dbr::{DbrType, EpicsTime, Value};
+use crate::proto::dbr::{DbrError, DbrType, EpicsTime, Value};
 use crate::server::error::eca;
 use crate::server::{PutError, PvHandle};
 
-use super::super::record::Processed;
+use super::super::record::{Processed, QuickPut};
 use super::engine::{assign_value, post_val, Cell, Engine};
 
 impl Cell {
@@ -49,10 +49,10 @@ impl Cell {
         };
         let done = match taken {
             Some(Ok(done)) => done,
-            Some(Err(e)) => return Some(Err(PutError::Status(eca::BADTYPE, e.to_string()))),
+            Some(Err(e)) => return Some(Err(bad_payload(e))),
             None => {
                 drop(rec);
-                return engine.upgrade()?.put_plain(i, data_type, count, data);
+                return declined(engine, i, data_type, count, data);
             }
         };
         if self.posted_meta.load(Ordering::Relaxed) == rec.meta_version() {
@@ -73,16 +73,46 @@ impl Cell {
         }
         drop(rec);
         if self.fields_open.load(Ordering::Acquire) || self.followed {
-            if let Some(engine) = engine.upgrade() {
-                let out = Processed {
-                    val_events: done.val_events,
-                    changed: done.changed(),
-                    output: None,
-                };
-                engine.post_fields(i, &out);
-            }
+            post_fields(engine, i, done);
         }
         Some(Ok(()))
+    }
+}
+
+// The paths a common put does not take are calls, out of the way: the
+// put's own code stays small enough to keep its locks inline.
+
+/// A payload the record could not decode.
+#[cold]
+#[inline(never)]
+fn bad_payload(e: DbrError) -> PutError {
+    PutError::Status(eca::BADTYPE, e.to_string())
+}
+
+/// A write the quick path does not take, given to the engine.
+#[cold]
+#[inline(never)]
+fn declined(
+    engine: &Weak<Engine>,
+    i: usize,
+    data_type: DbrType,
+    count: u32,
+    data: &[u8],
+) -> Option<Result<(), PutError>> {
+    engine.upgrade()?.put_plain(i, data_type, count, data)
+}
+
+/// Post record `i`'s open field channels and CP followers after a quick put.
+#[cold]
+#[inline(never)]
+fn post_fields(engine: &Weak<Engine>, i: usize, done: QuickPut) {
+    if let Some(engine) = engine.upgrade() {
+        let out = Processed {
+            val_events: done.val_events,
+            changed: done.changed(),
+            output: None,
+        };
+        engine.post_fields(i, &out);
     }
 }
 

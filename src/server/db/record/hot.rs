@@ -44,6 +44,8 @@ pub(super) struct Hot {
     pub(super) quick: bool,
     /// HHSV, HSV, LSV and LLSV are all NO_ALARM: the limits raise nothing.
     pub(super) alarms_off: bool,
+    /// An ao or longout whose drive limits clamp a write (DRVH > DRVL).
+    pub(super) clamps: bool,
     pub(super) links: Arc<Links>,
 }
 
@@ -65,13 +67,14 @@ impl Record {
                 !db(&links.sdis) && links.inputs.is_empty() && !db(&links.out) && !db(&links.flnk);
             let limits = self.limits();
             let off = crate::proto::status::AlarmSeverity::NO_ALARM;
+            let (drvh, drvl) = (self.num("DRVH"), self.num("DRVL"));
             Hot {
                 passive,
                 disabled,
                 mdel: self.num("MDEL"),
                 adel: self.num("ADEL"),
-                drvh: self.num("DRVH"),
-                drvl: self.num("DRVL"),
+                drvh,
+                drvl,
                 linkless,
                 quick: passive
                     && !disabled
@@ -83,6 +86,7 @@ impl Record {
                 alarms_off: [limits.hhsv, limits.hsv, limits.lsv, limits.llsv]
                     .iter()
                     .all(|&s| s == off),
+                clamps: matches!(self.kind, Kind::Ao | Kind::Longout) && drvh > drvl,
                 links: Arc::new(links),
             }
         })

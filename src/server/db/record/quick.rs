@@ -89,12 +89,14 @@ impl Record {
     fn process_quick(&mut self, now: EpicsTime) -> QuickPut {
         let hot = self.hot();
         let (mdel, adel, alarms_off) = (hot.mdel, hot.adel, hot.alarms_off);
-        let (drvh, drvl) = (hot.drvh, hot.drvl);
+        let clamp = hot.clamps.then_some((hot.drvh, hot.drvl));
         let mut x = self.val_f64();
         self.udf = false;
-        if matches!(self.kind, Kind::Ao | Kind::Longout) && drvh > drvl && (x > drvh || x < drvl) {
-            self.val = self.fit(Value::Double(vec![x.clamp(drvl, drvh)]));
-            x = self.val_f64();
+        if let Some((drvh, drvl)) = clamp {
+            if x > drvh || x < drvl {
+                self.val = self.fit(Value::Double(vec![x.clamp(drvl, drvh)]));
+                x = self.val_f64();
+            }
         }
         if matches!(self.kind, Kind::Ai | Kind::Ao) {
             self.udf = x.is_nan();
