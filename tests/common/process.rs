@@ -179,7 +179,8 @@ impl ChildGuard {
     /// Polls `ready` until it gives a value, panicking with the log if the
     /// process exits first. `None` once `patience` has run out, so the
     /// caller can say what it waited for and what it last saw. The one wait
-    /// loop of the harness: waits on what the process does, never a sleep.
+    /// loop of the harness: it waits on what the process does, not for a
+    /// fixed time.
     pub fn wait_for<T>(
         &mut self,
         patience: Duration,
