@@ -235,10 +235,11 @@ fn payload_len(cmd: &Command) -> usize {
     }
 }
 
-fn check_string(cmd: &Command, s: &str) -> Result<(), CommandError> {
+/// A string sent NUL-terminated in command `command` must hold no NUL.
+fn check_string(command: u16, s: &str) -> Result<(), CommandError> {
     if s.as_bytes().contains(&0) {
         return Err(CommandError::InteriorNul {
-            command: id::name(cmd.command_id()).unwrap_or("?"),
+            command: id::name(command).unwrap_or("?"),
         });
     }
     Ok(())
@@ -285,11 +286,7 @@ pub(crate) fn encode_create_chan_request(
 /// Header `h` and its payload `name`, NUL-terminated and padded: the form of
 /// every command whose payload is one string.
 fn encode_named(mut h: Header, name: &str, out: &mut Vec<u8>) -> Result<usize, CommandError> {
-    if name.as_bytes().contains(&0) {
-        return Err(CommandError::InteriorNul {
-            command: id::name(h.command).unwrap_or("?"),
-        });
-    }
+    check_string(h.command, name)?;
     let padded = padded_len(name.len() + 1);
     h.payload_size = u32::try_from(padded).map_err(|_| CommandError::PayloadTooLarge {
         size: padded as u64,
@@ -321,7 +318,7 @@ pub(super) fn encode(cmd: &Command, out: &mut Vec<u8>) -> Result<usize, CommandE
         });
     }
     if let ErrorResponse { error_message, .. } = cmd {
-        check_string(cmd, error_message)?;
+        check_string(cmd.command_id(), error_message)?;
     }
     let start = out.len();
     let h = header(cmd);
