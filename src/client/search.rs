@@ -33,6 +33,16 @@ struct Pending {
     live: bool,
 }
 
+impl Pending {
+    /// Make the name due at `due`; the bucket it now falls in, if it moved
+    /// (the caller queues it there).
+    fn move_to(&mut self, due: Instant, epoch: Instant) -> Option<u64> {
+        self.due = due;
+        let bucket = bucket_of(epoch, due);
+        (std::mem::replace(&mut self.bucket, bucket) != bucket).then_some(bucket)
+    }
+}
+
 /// Which names to search for next, and when.
 ///
 /// Names wait in buckets, one per millisecond of due time; a burst of
@@ -225,9 +235,7 @@ impl SearchScheduler {
             .saturating_mul(1u32 << p.attempts.min(20))
             .min(self.max_period);
         p.attempts = p.attempts.saturating_add(1);
-        p.due = now + backoff;
-        let bucket = bucket_of(epoch, p.due);
-        if std::mem::replace(&mut p.bucket, bucket) != bucket {
+        if let Some(bucket) = p.move_to(now + backoff, epoch) {
             self.enqueue(bucket, cid);
         }
     }
@@ -252,9 +260,7 @@ impl SearchScheduler {
             return false;
         };
         if p.due < due {
-            p.due = due;
-            let bucket = bucket_of(epoch, due);
-            if std::mem::replace(&mut p.bucket, bucket) != bucket {
+            if let Some(bucket) = p.move_to(due, epoch) {
                 self.enqueue(bucket, cid);
             }
         }
