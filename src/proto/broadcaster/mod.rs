@@ -216,11 +216,7 @@ impl Broadcaster {
             sequence: 0,
         };
         self.send(&version, their_addr, out)?;
-        let ends = Endpoints {
-            our_addr: self.our_addr,
-            their_addr,
-            role: self.role,
-        };
+        let ends = self.ends(their_addr);
         let mut used = 0;
         let mut searches = 0;
         for &cid in cids {
@@ -465,11 +461,16 @@ impl Broadcaster {
         bytes: usize,
         cmd: &Command,
     ) {
-        let ends = Endpoints {
+        let ends = self.ends(their_addr);
+        trace::command(Target::for_datagram(cmd), &ends, flow, pv, bytes, cmd);
+    }
+
+    /// Our side and `their_addr`, for log records.
+    fn ends(&self, their_addr: SocketAddr) -> Endpoints {
+        Endpoints {
             our_addr: self.our_addr,
             their_addr,
             role: self.role,
-        };
-        trace::command(Target::for_datagram(cmd), &ends, flow, pv, bytes, cmd);
+        }
     }
 }
