@@ -17,9 +17,12 @@ use super::channel::Channel;
 use super::config::Config;
 use super::context_task::ContextTask;
 use super::error::ClientError;
-use super::many::CREATE_CHUNK;
 use super::shared::{ChannelInfo, ChannelShared, ContextShared, CtxMsg};
 use crate::proto::MAX_PV_NAME_LEN;
+
+/// Channels made between two turns of the runtime when many are made at
+/// once ([`Context::make_channels`]).
+const CREATE_CHUNK: usize = 2048;
 
 /// Receive buffer asked for on the search socket.
 const SEARCH_RECV_BUFFER: usize = 1 << 20;
@@ -150,6 +153,28 @@ impl Context {
         }
     }
 
+    /// One channel per name, made by `make` (given the name's index and
+    /// the name), for a many-PV call: the context task's tables are sized
+    /// for all of them first, and the runtime gets a turn every
+    /// [`CREATE_CHUNK`] channels, so the context task sends the first
+    /// searches (and the server starts answering) while later channels
+    /// are still being made.
+    pub(crate) async fn make_channels<S: AsRef<str>, T>(
+        &self,
+        names: &[S],
+        mut make: impl FnMut(usize, &str) -> T,
+    ) -> Vec<T> {
+        self.reserve_channels(names.len());
+        let mut made = Vec::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            if i % CREATE_CHUNK == CREATE_CHUNK - 1 {
+                tokio::task::yield_now().await;
+            }
+            made.push(make(i, name.as_ref()));
+        }
+        made
+    }
+
     /// Connect many channels concurrently: all names are searched for in
     /// one batch of datagrams, and the call returns when every one has
     /// connected or `timeout` has passed. Results are in `names` order;
@@ -176,14 +201,9 @@ impl Context {
         mut then: impl FnMut(Channel, ChannelInfo) -> Result<T, ClientError>,
     ) -> Vec<Result<T, Box<ClientError>>> {
         let deadline = Instant::now() + timeout;
-        self.reserve_channels(names.len());
-        let mut pending: Vec<Result<Channel, Box<ClientError>>> = Vec::with_capacity(names.len());
-        for (i, name) in names.iter().enumerate() {
-            if i % CREATE_CHUNK == CREATE_CHUNK - 1 {
-                tokio::task::yield_now().await; // searching starts meanwhile
-            }
-            pending.push(self.channel(name.as_ref()).map_err(Box::new));
-        }
+        let pending = self
+            .make_channels(names, |_, name| self.channel(name).map_err(Box::new))
+            .await;
         let mut out = Vec::with_capacity(pending.len());
         for ch in pending {
             out.push(match ch {

@@ -30,11 +30,6 @@ use super::shared::{
 };
 use crate::proto::dbr::{DbrClass, DbrType};
 
-/// Channels created between two yields to the runtime when many are made
-/// at once: the context task sends the first searches while later
-/// channels are still being made, so the server starts answering sooner.
-pub(super) const CREATE_CHUNK: usize = 2048;
-
 /// What [`Context::monitor_many`] subscribes to on each PV.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MonitorSpec {
@@ -247,26 +242,21 @@ impl Context {
             Box::new(pick),
             self.shared.config.max_payload(),
         );
-        self.reserve_channels(names.len());
-        let mut channels = Vec::with_capacity(names.len());
-        for (index, name) in names.iter().enumerate() {
-            if index % CREATE_CHUNK == CREATE_CHUNK - 1 {
-                tokio::task::yield_now().await;
-            }
-            let read = BatchRead {
-                batch: batch.clone(),
-                index: index as u32,
-            };
-            channels.push(
-                self.channel_with(name.as_ref(), |shared| {
+        let channels = self
+            .make_channels(names, |index, name| {
+                let read = BatchRead {
+                    batch: batch.clone(),
+                    index: index as u32,
+                };
+                self.channel_with(name, |shared| {
                     shared.subs().read_once = Some(read);
                 })
                 .map_err(|e| {
                     batch.abandon(index as u32);
                     Box::new(e)
-                }),
-            );
-        }
+                })
+            })
+            .await;
         Readings {
             channels,
             batch,
