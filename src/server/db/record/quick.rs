@@ -14,7 +14,7 @@
 //! the alarm reset and the MDEL/ADEL deadbands. The shell posts the result
 //! as it posts a processing's. A write this path does not take leaves the
 //! record unchanged and goes the usual way; the unit test
-//! `plain_writes_process_as_decoded_writes_do` holds the two paths equal.
+//! `quick_puts_process_as_decoded_writes_do` holds the two paths equal.
 
 use crate::proto::command::mask;
 use crate::proto::dbr::{self, DbrError, DbrType, EpicsTime, Value};
