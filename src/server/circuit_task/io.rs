@@ -221,7 +221,7 @@ pub(super) fn command_payload(cmd: &Command) -> &[u8] {
     }
 }
 
-/// Store a client's write that the PV's plain-write hook (a record's)
+/// Store a client's write that the record the PV is bound to (if any)
 /// did not take: in place when the PV allows it, else decoded into a new
 /// value and put (running a synchronous put hook).
 fn write_value(pv: &PvHandle, req: &IoRequest, data: &[u8]) -> Result<(), PutError> {

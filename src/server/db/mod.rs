@@ -27,6 +27,7 @@ use std::collections::HashMap;
 
 pub use error::{DbError, DbErrorKind};
 pub use ioc::DbIoc;
+pub(crate) use ioc::ValBinding;
 pub use load::{load_file, load_files, DEFAULT_INCLUDE_PATH};
 pub use macros::Macros;
 pub use parse::IncludeReader;

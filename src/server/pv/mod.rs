@@ -19,7 +19,8 @@
 //! ```
 
 mod database;
-mod plain_write;
+mod deferred;
+mod record_val;
 mod value;
 
 pub use database::{PvDatabase, PvGroup};
@@ -31,6 +32,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 
 use crate::proto::command::mask;
@@ -79,7 +81,7 @@ pub struct Pv {
     max_count: Option<usize>,
     record_type: Option<String>,
     hook: Option<PutHook>,
-    plain_write: Option<Arc<plain_write::PlainWriteHook>>,
+    record: Option<crate::server::db::ValBinding>,
     access_group: Arc<str>,
     access_level: u32,
 }
@@ -96,7 +98,7 @@ impl Pv {
             max_count: None,
             record_type: None,
             hook: None,
-            plain_write: None,
+            record: None,
             access_group: Arc::from(DEFAULT_GROUP),
             access_level: 0,
         }
@@ -239,7 +241,9 @@ impl Pv {
             read_only: self.read_only,
             record_type,
             hook: self.hook,
-            plain_write: self.plain_write,
+            record: self.record,
+            stale: AtomicBool::new(false),
+            watchers: AtomicUsize::new(0),
             access_group: self.access_group,
             access_level: self.access_level,
             state: Mutex::new(PvState {
@@ -260,7 +264,13 @@ struct PvInner {
     read_only: bool,
     record_type: String,
     hook: Option<PutHook>,
-    plain_write: Option<Arc<plain_write::PlainWriteHook>>,
+    /// The record this PV is the VAL of (see [`record_val`]).
+    record: Option<crate::server::db::ValBinding>,
+    /// The record's state is ahead of the snapshot: bring it up to date
+    /// before reading it (see [`deferred`]).
+    stale: AtomicBool,
+    /// Subscriptions in [`PvState::subs`], and any being registered.
+    watchers: AtomicUsize,
     access_group: Arc<str>,
     access_level: u32,
     state: Mutex<PvState>,
@@ -337,6 +347,7 @@ impl PvHandle {
 
     /// The current value and metadata.
     pub fn snapshot(&self) -> Arc<PvSnapshot> {
+        self.fresh();
         Arc::clone(&lock(&self.0.state).current)
     }
 
@@ -345,6 +356,7 @@ impl PvHandle {
     /// atomic operations per read on the hottest path). Posts to this PV
     /// wait meanwhile, as a record's scan waits on a channel access get.
     pub(crate) fn with_snapshot<R>(&self, f: impl FnOnce(&PvSnapshot) -> R) -> R {
+        self.fresh();
         f(&lock(&self.0.state).current)
     }
 
@@ -383,6 +395,7 @@ impl PvHandle {
         edit: impl FnOnce(&mut Metadata),
     ) -> Result<(), PutError> {
         let value = self.coerce(value)?;
+        self.fresh();
         let mut state = lock(&self.0.state);
         let mut meta = state.current.meta.clone();
         meta.stamp = EpicsTime::now();
@@ -420,12 +433,13 @@ impl PvHandle {
             Some(snap) => edit(snap),
             None => edit(Arc::make_mut(&mut state.current)),
         };
-        Self::offer_current(&mut state, events);
+        self.offer_current(&mut state, events);
     }
 
     /// Change metadata only (units, limits, enum strings, alarm). Subscribers
     /// with DBE_PROPERTY (or DBE_ALARM for alarm changes) get the new state.
     pub fn update_metadata(&self, edit: impl FnOnce(&mut Metadata)) {
+        self.fresh();
         let mut state = lock(&self.0.state);
         let mut meta = state.current.meta.clone();
         edit(&mut meta);
@@ -436,21 +450,23 @@ impl PvHandle {
 
     fn publish_locked(&self, state: &mut PvState, snap: PvSnapshot, events: u16) {
         state.current = Arc::new(snap);
-        Self::offer_current(state, events);
+        self.offer_current(state, events);
     }
 
     /// Queue the current snapshot for every live subscriber wanting
     /// `events`, then wake each circuit concerned once. Inlined: most
     /// writes have nobody to offer to, and that test is all they pay.
     #[inline]
-    fn offer_current(state: &mut PvState, events: u16) {
+    fn offer_current(&self, state: &mut PvState, events: u16) {
         if events != 0 && !state.subs.is_empty() {
-            Self::offer_to_subscribers(state, events);
+            self.offer_to_subscribers(state, events);
         }
     }
 
-    fn offer_to_subscribers(state: &mut PvState, events: u16) {
+    fn offer_to_subscribers(&self, state: &mut PvState, events: u16) {
+        let before = state.subs.len();
         state.subs.retain(|_, s| !s.is_cancelled());
+        self.unwatch(before - state.subs.len());
         let mut wakes = Wakes::default();
         for s in state.subs.values() {
             s.offer_batched(&state.current, events, &mut wakes);
@@ -543,7 +559,7 @@ impl PvHandle {
             Err(e) => return Err(PutError::Status(eca::BADTYPE, e.to_string())),
         }
         snap.meta.stamp = EpicsTime::now();
-        Self::offer_current(&mut state, mask::VALUE | mask::LOG);
+        self.offer_current(&mut state, mask::VALUE | mask::LOG);
         Ok(true)
     }
 
@@ -567,15 +583,21 @@ impl PvHandle {
 
     /// Register a subscription and queue the current state as its first event.
     pub(crate) fn subscribe(&self, sub: &Arc<Subscription>) {
+        self.watch();
         let mut state = lock(&self.0.state);
-        state.subs.insert(sub_key(sub), Arc::clone(sub));
+        if state.subs.insert(sub_key(sub), Arc::clone(sub)).is_some() {
+            // Registered twice: counted once.
+            self.unwatch(1);
+        }
         let current = Arc::clone(&state.current);
         sub.offer(&current, u16::MAX);
     }
 
     /// Forget a subscription (it should already be cancelled).
     pub(crate) fn unsubscribe(&self, sub: &Arc<Subscription>) {
-        lock(&self.0.state).subs.remove(&sub_key(sub));
+        if lock(&self.0.state).subs.remove(&sub_key(sub)).is_some() {
+            self.unwatch(1);
+        }
     }
 
     /// Number of live subscriptions (for tests and diagnostics).
@@ -702,5 +724,40 @@ mod tests {
         rt.block_on(slow.client_put(Value::Double(vec![2.5])))
             .unwrap();
         assert_eq!(slow.value(), Value::Double(vec![2.5]));
+    }
+
+    /// A PV counts as watched from the moment a subscription starts
+    /// registering until it leaves, whether unsubscribed or found
+    /// cancelled by a post; registering one twice counts it once.
+    #[test]
+    fn watchers_are_counted_once_until_they_leave() {
+        let mut g = PvGroup::new("");
+        let pv = g.add(Pv::new("x", 1.0));
+        let events = Arc::new(CircuitEvents::default());
+        let sub = |id| {
+            Arc::new(Subscription::new(
+                id,
+                1,
+                DbrType::DOUBLE,
+                1,
+                mask::VALUE,
+                Arc::clone(&events),
+            ))
+        };
+        let (a, b) = (sub(1), sub(2));
+        assert!(!pv.is_watched());
+        pv.subscribe(&a);
+        pv.subscribe(&a);
+        pv.subscribe(&b);
+        assert!(pv.is_watched());
+        pv.unsubscribe(&a);
+        pv.unsubscribe(&a);
+        assert!(pv.is_watched(), "b is still on");
+        b.cancel();
+        assert!(pv.is_watched(), "cancelled, not yet found so");
+        pv.post(2.0).unwrap();
+        assert!(!pv.is_watched(), "the post dropped the cancelled one");
+        pv.subscribe(&a);
+        assert!(pv.is_watched());
     }
 }

@@ -58,8 +58,8 @@ impl Cell {
 
 /// All records of the served files.
 pub(super) struct Engine {
-    /// Shared with the plain-write hooks of the records' VAL channels (a
-    /// cell does not hold its channel, so that makes no cycle).
+    /// Shared with the bindings of the records' VAL channels (a cell does
+    /// not hold its channel, so that makes no cycle).
     pub(super) cells: Vec<Arc<Cell>>,
     /// Each record's VAL channel, set at install.
     pub(super) pvs: Vec<OnceLock<PvHandle>>,
@@ -366,7 +366,7 @@ pub(super) fn post_val(cell: &Cell, rec: &Record, pv: &PvHandle, events: u16) {
     if native != pv.native_type() || count > pv.max_count() {
         // Not the shape the channel was made with: convert (never expected).
         let mut events = events;
-        if property_changed(&pv.snapshot().meta, &rec.metadata()) {
+        if property_changed(&pv.snapshot_as_is().meta, &rec.metadata()) {
             events |= mask::PROPERTY;
         }
         let _ = pv.publish(rec.val().clone(), rec.metadata(), events);

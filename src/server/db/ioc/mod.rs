@@ -16,6 +16,8 @@
 mod engine;
 mod quick;
 
+pub(crate) use quick::ValBinding;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
@@ -157,9 +159,7 @@ impl DbIoc {
             }
             let weak = Arc::downgrade(engine);
             pv = pv.on_put_handled(move |_, v| put(&weak, i, "VAL", v));
-            let weak = Arc::downgrade(engine);
-            let quick = Arc::clone(cell);
-            pv = pv.on_plain_write(move |pv, t, n, data| quick.put_quick(pv, &weak, i, t, n, data));
+            pv = pv.bound_to_record(ValBinding::new(cell, engine, i));
             let handle = group.add(pv);
             // The PV API stamps a new PV with the current time; a record
             // never processed has none, as in softIoc.

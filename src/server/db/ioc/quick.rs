@@ -2,18 +2,22 @@
 //! reads and writes nothing but itself (see [`Record::put_val_quick`]),
 //! handled by the record's cell and its channel alone.
 //!
-//! The VAL channel's plain-write hook holds the cell itself, not only a
-//! weak reference to the [`Engine`](super::Engine): the common put then
-//! takes the record's lock once, processes, posts VAL and returns, with
-//! no reference to upgrade and drop. The engine is reached (through the
-//! weak reference) only for what the cell cannot do alone: open field
-//! channels and CP followers to post to, and writes this path does not
-//! take.
+//! The VAL channel is bound to its record by a [`ValBinding`], which holds
+//! the cell itself, not only a weak reference to the
+//! [`Engine`](super::Engine): the common put takes the record's lock once,
+//! processes and returns, with no reference to upgrade and drop. When no
+//! client monitors VAL, the put does not copy VAL, alarm and time into the
+//! channel's snapshot either (that would take the channel's lock too): it
+//! marks the snapshot stale, and the next read has [`ValBinding::refresh`]
+//! copy them (see `crate::server::pv`'s `deferred`). The engine is
+//! reached (through the weak reference) only for what the cell cannot do
+//! alone: open field channels and CP followers to post to, and writes
+//! this path does not take.
 //!
 //! [`Record::put_val_quick`]: super::super::record::Record::put_val_quick
 
 use std::sync::atomic::Ordering;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 use crate::proto::dbr::{DbrError, DbrType, EpicsTime, Value};
 use crate::server::error::eca;
@@ -22,13 +26,60 @@ use crate::server::{PutError, PvHandle};
 use super::super::record::{Processed, QuickPut};
 use super::engine::{assign_value, post_val, Cell, Engine};
 
+/// What binds a record's VAL channel to the record: the channel calls it
+/// directly (no closure behind a pointer) to hand over a client's write
+/// undecoded and to bring its snapshot up to date.
+pub(crate) struct ValBinding {
+    cell: Arc<Cell>,
+    engine: Weak<Engine>,
+    /// The record's index in the engine.
+    index: usize,
+}
+
+impl ValBinding {
+    /// The binding of record `index`, whose cell is `cell`, of `engine`.
+    pub(super) fn new(cell: &Arc<Cell>, engine: &Arc<Engine>, index: usize) -> ValBinding {
+        ValBinding {
+            cell: Arc::clone(cell),
+            engine: Arc::downgrade(engine),
+            index,
+        }
+    }
+
+    /// A client's write of `count` elements of plain `data_type` to VAL,
+    /// `pv` being the channel: `None` declines it (decode it and put it
+    /// the usual way), else the put's result.
+    #[inline]
+    pub(crate) fn write(
+        &self,
+        pv: &PvHandle,
+        data_type: DbrType,
+        count: u32,
+        data: &[u8],
+    ) -> Option<Result<(), PutError>> {
+        self.cell
+            .put_quick(pv, &self.engine, self.index, data_type, count, data)
+    }
+
+    /// Post VAL as the quick puts since the last post left it, if they
+    /// left the snapshot stale. Nobody watched the channel meanwhile, so
+    /// no monitor is offered anything.
+    pub(crate) fn refresh(&self, pv: &PvHandle) {
+        let rec = self.cell.rec();
+        if pv.take_stale() {
+            post_val(&self.cell, &rec, pv, 0);
+        }
+    }
+}
+
 impl Cell {
     /// A client's write of `count` elements of `data_type` to record
     /// `i`'s VAL, `pv` being its channel and this its cell: decoded,
-    /// processed and posted under one lock of the record when the record
+    /// processed and posted (or the snapshot marked stale, when nobody
+    /// monitors VAL) under one lock of the record when the record
     /// takes quick puts and is not being processed, else handed to
-    /// [`Engine::put_plain`] (reached through `engine`). The result is the
-    /// plain-write hook's (`None`: decode the write and put it).
+    /// [`Engine::put_plain`] (reached through `engine`). The result is
+    /// [`ValBinding::write`]'s (`None`: decode the write and put it).
     #[inline]
     pub(super) fn put_quick(
         &self,
@@ -55,7 +106,11 @@ impl Cell {
                 return declined(engine, i, data_type, count, data);
             }
         };
-        if self.posted_meta.load(Ordering::Relaxed) == rec.meta_version() {
+        if !pv.is_watched() {
+            // Nobody monitors VAL: the next read copies it
+            // ([`ValBinding::refresh`]).
+            pv.mark_stale();
+        } else if self.posted_meta.load(Ordering::Relaxed) == rec.meta_version() {
             // VAL's metadata as posted: only value, alarm and time move.
             // The record's VAL has the channel's type and one element (not
             // a waveform), as when the channel was made from it.

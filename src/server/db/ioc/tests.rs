@@ -1,6 +1,7 @@
 use super::*;
 use crate::proto::command::mask;
 use crate::proto::dbr::{DbrType, NativeType, Value};
+use crate::proto::status::{AlarmSeverity, AlarmStatus};
 use crate::server::db::{parse, Macros};
 use crate::server::subscription::{CircuitEvents, Subscription};
 use crate::server::{PutError, PvHandle};
@@ -383,4 +384,59 @@ fn dropping_the_database_frees_the_records() {
     drop(db);
     assert!(engine.upgrade().is_none());
     assert!(cell.upgrade().is_none());
+}
+
+/// With no monitor on VAL, a quick put leaves the channel's snapshot
+/// behind the record (it is copied on the next read), yet every read and
+/// every monitor that comes later sees the last write, alarm and time
+/// included; while a monitor is on, puts post at once again.
+#[test]
+fn unwatched_quick_puts_are_copied_on_read_and_monitors_start_current() {
+    let (_ioc, db) = serve(r#"record(ai, q) { field(HIGH, "5") field(HSV, "MINOR") }"#);
+    let q = pv(&db, "q");
+    let double = |v: f64| Value::Double(vec![v]);
+    let write = |v: f64| {
+        let mut data = Vec::new();
+        crate::proto::dbr::encode(DbrType::DOUBLE, &double(v), &Default::default(), &mut data)
+            .unwrap();
+        assert_eq!(
+            q.client_write_plain(DbrType::DOUBLE, 1, &data),
+            Some(Ok(()))
+        );
+    };
+    let alarm = |s: &crate::server::PvSnapshot| (s.meta.status, s.meta.severity);
+    let high = (AlarmStatus::HIGH, AlarmSeverity::MINOR);
+
+    write(1.0);
+    write(7.0);
+    assert_eq!(q.snapshot_as_is().value, double(0.0), "not copied yet");
+    let read = q.snapshot();
+    assert_eq!((read.value.clone(), alarm(&read)), (double(7.0), high));
+    assert!(read.meta.stamp.secs > 0);
+    assert_eq!(q.snapshot_as_is().value, double(7.0), "copied by the read");
+
+    write(2.0);
+    let sub = watch(&db, "q", mask::VALUE | mask::ALARM);
+    let mut got = Vec::new();
+    sub.drain(10, &mut got);
+    let first: Vec<_> = got.iter().map(|s| (s.value.clone(), alarm(s))).collect();
+    assert_eq!(
+        first,
+        [(
+            double(2.0),
+            (AlarmStatus::NO_ALARM, AlarmSeverity::NO_ALARM)
+        )]
+    );
+
+    write(6.0);
+    assert_eq!(q.snapshot_as_is().value, double(6.0), "posted at once");
+    got.clear();
+    sub.drain(10, &mut got);
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].value.clone(), alarm(&got[0])), (double(6.0), high));
+
+    q.unsubscribe(&sub);
+    write(3.0);
+    assert_eq!(q.snapshot_as_is().value, double(6.0), "behind again");
+    assert_eq!(q.value(), double(3.0));
 }
