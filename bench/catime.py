@@ -14,7 +14,8 @@ in odd rounds, ours first in even ones) so that drift of the machine's load
 hits both sides alike. Each catime row (channel connect, DBR_DOUBLE async put,
 async get, synchronous get, get latency) gets the per-round values, the medians
 and the ratio of the medians, ours / softIoc for rates and softIoc / ours for
-the latency: above 1 means ours is better.
+the latency: above 1 means ours is better. A last column (information) gives
+the median of each round's own ratio, whose two runs were back to back.
 
 events: `caEventRate PV 1000` (1000 subscriptions to one PV) against a softIoc
 calc record scanned at 1 kHz and `caproto-ioc ticker --rate 1000`, alternating
@@ -22,6 +23,13 @@ the same way. caEventRate prints a sample after 1 s, then after 2, 4, 8... s
 more; the first sample is the warm-up, the rate is the event count over the
 following samples (their duration-weighted mean), as many as cover
 --event-secs (5 s: the 2 s and 4 s samples).
+
+`--baseline simple` puts `caproto-ioc simple` (simple:B) where softIoc was, for
+catime only: with `--ioc-arg=-d --ioc-arg=bench/catime.db --ours-pv bench:ai` it
+compares the catime record served from a .db file against `simple:B` (issue 25's
+"no slower than `caproto-ioc simple`"), both from the same build; with
+`--ours-pv simple:B` instead (the .db IOC serves the example too) the two sides
+are the same PV, which shows how far apart equal servers come out.
 
 The report ends with whether every row is at least 1.0x. The machine's load
 (/proc/loadavg) is recorded at start and end: numbers from a loaded machine
@@ -45,6 +53,8 @@ import run as common  # noqa: E402  (bench/run.py: processes, servers, parsers)
 
 SIDES = ("epics", "ours")
 SIDE_NAMES = {"epics": "softIoc", "ours": "ours"}
+# The other side's catime PV, per --baseline.
+BASELINE_PV = {"softioc": "bench:ai", "simple": "simple:B"}
 EVENT_SUBS = 1000
 EVENT_KEY = "events"
 
@@ -77,11 +87,14 @@ def catime_rounds(env, results):
     dbd, static_db = env.files[:2]
     servers = {}
     try:
-        servers["epics"] = common.start_softioc(env, "softioc-catime", dbd, static_db)
+        if env.args.baseline == "simple":
+            servers["epics"] = common.start_ours_ioc(env, "simple", name="ours-baseline")
+        else:
+            servers["epics"] = common.start_softioc(env, "softioc-catime", dbd, static_db)
         servers["ours"] = common.start_ours_ioc(env, "simple", *env.args.ioc_arg)
         if servers["ours"] is None:
             raise RuntimeError(f"caproto-ioc not found in {env.ours_bin} (build it, or see --ours-dir)")
-        pvs = {"epics": "bench:ai", "ours": env.args.ours_pv}
+        pvs = {"epics": BASELINE_PV[env.args.baseline], "ours": env.args.ours_pv}
         keys = [k for k, _, _ in common.CATIME_MEASURES] + ["cpu"]
         for k in keys:
             results.setdefault(k, {s: [] for s in SIDES})
@@ -233,16 +246,30 @@ def row_ratio(results, key, lower_is_better):
     return e / o if lower_is_better else o / e
 
 
+def paired_ratio(results, key, lower_is_better):
+    """Median over rounds of each round's own ratio (its two runs were back
+    to back): less moved by the machine drifting between rounds than the
+    ratio of the medians, which stays the verdict."""
+    pairs = [
+        (e / o if lower_is_better else o / e)
+        for e, o in zip(results[key]["epics"], results[key]["ours"])
+        if e and o
+    ]
+    return statistics.median(pairs) if pairs else None
+
+
 def report(args, header, results):
+    base = SIDE_NAMES["epics"]
     lines = [
-        "## catime and caEventRate: softIoc vs ours, alternating",
+        f"## catime and caEventRate: {base} vs ours, alternating",
         "",
         header.rstrip(),
-        f"- rounds: {args.rounds} (softIoc first in odd rounds, ours first in even ones)",
+        f"- rounds: {args.rounds} ({base} first in odd rounds, ours first in even ones)",
     ]
     if "connect" in results:
         ours = " ".join(["caproto-ioc simple", *args.ioc_arg])
-        lines.append(f"- catime: `catime bench:ai {args.count}` (softIoc) / `catime {args.ours_pv} {args.count}` "
+        lines.append(f"- catime: `catime {BASELINE_PV[args.baseline]} {args.count}` ({base}) / "
+                     f"`catime {args.ours_pv} {args.count}` "
                      f"(`{ours}`); rates in operations/s, latency is catime's mean")
     if EVENT_KEY in results:
         k, covered = samples_needed(args.event_secs)
@@ -251,8 +278,9 @@ def report(args, header, results):
                      f"mean over {covered:g} s after a 1 s warm-up sample")
     lines += [
         "",
-        "| measure | softIoc, per round | ours, per round | softIoc median | ours median | ours vs softIoc |",
-        "|---|---|---|---|---|---|",
+        f"| measure | {base}, per round | ours, per round | {base} median | ours median | ours vs {base} "
+        "| per-round ratio, median (info) |",
+        "|---|---|---|---|---|---|---|",
     ]
     verdict, below, missing = [], [], []
     for key, label, lower, counts in ROWS:
@@ -270,10 +298,12 @@ def report(args, header, results):
             elif r < 1.0:
                 below.append(f"{label} {r:.3f}×")
             verdict.append(r)
-        lines.append(f"| {label} | {cells[0]} | {cells[1]} | {meds[0]} | {meds[1]} | {rtext} |")
+        p = paired_ratio(results, key, lower)
+        ptext = common.fmt_ratio(p) if p is not None else "—"
+        lines.append(f"| {label} | {cells[0]} | {cells[1]} | {meds[0]} | {meds[1]} | {rtext} | {ptext} |")
     lines.append("")
     lines.append(
-        "Ratios: ours / softIoc for rates, softIoc / ours for latency and CPU (above 1: ours is better); "
+        f"Ratios: ours / {base} for rates, {base} / ours for latency and CPU (above 1: ours is better); "
         "rows marked (info) are not part of the verdict."
     )
     lines.append("")
@@ -286,7 +316,7 @@ def report(args, header, results):
     else:
         ok = "**yes**"
         detail = f"lowest {min(verdict):.3f}×" if verdict else "no rows"
-    lines.append(f"Every row >= 1.0x softIoc: {ok} ({detail}).")
+    lines.append(f"Every row >= 1.0x {base}: {ok} ({detail}).")
     return "\n".join(lines) + "\n"
 
 
@@ -308,12 +338,19 @@ def main():
                     help="PV of ours that catime uses (default %(default)s); with --ioc-arg=-d "
                          "--ioc-arg=FILE, a record of that database (e.g. bench:ai)")
     ap.add_argument("--only", choices=("catime", "events"), help="run one of the two parts")
+    ap.add_argument("--baseline", choices=("softioc", "simple"), default="softioc",
+                    help="what ours is compared with (default %(default)s); simple: `caproto-ioc "
+                         "simple`'s simple:B from the same build, catime only")
     ap.add_argument("--no-build", action="store_true", help="do not run cargo build --release --bins")
     ap.add_argument("--timeout", type=float, default=120.0, help="limit per catime run, s (default %(default)s)")
     ap.add_argument("--out", help="also write the markdown report to this file")
     args = ap.parse_args()
     if args.rounds < 1 or args.count < 1 or args.event_secs <= 0:
         ap.error("--rounds, --count and --event-secs must be positive")
+    if args.baseline == "simple":
+        if args.only != "catime":
+            ap.error("--baseline simple needs --only catime (caEventRate runs against softIoc)")
+        SIDE_NAMES["epics"] = "caproto-ioc simple"
 
     env = common.Env(args)
     if not args.no_build:

@@ -485,12 +485,12 @@ def start_softioc(env, name, dbd, db, big=False):
     return Server(env, name, [softioc, "-D", dbd, "-S", "-d", db], port, big=big)
 
 
-def start_ours_ioc(env, example, *extra):
+def start_ours_ioc(env, example, *extra, name=None):
     exe = env.ours("caproto-ioc")
     if not exe:
         return None
     port = free_port()
-    return Server(env, f"ours-{example}", [exe, example, *extra], port)
+    return Server(env, name or f"ours-{example}", [exe, example, *extra], port)
 
 
 def start_caproto_ioc(env, example):
