@@ -7,9 +7,10 @@
 //! while the channel is not [watched](PvHandle::is_watched), the record
 //! may [mark the snapshot stale](PvHandle::mark_stale) instead of copying,
 //! and every read of the snapshot ([`PvHandle::snapshot`], a client's get)
-//! first has the record ([`super::record_val`]) bring it up to date. A client sees what it would have seen had
-//! the copy been made at once; monitors see every post, as subscribing
-//! counts as watching before it reads the snapshot.
+//! first has the record ([`super::record_val`]) bring it up to date. A
+//! client sees what it would have seen had the copy been made at once;
+//! monitors see every post, as subscribing counts as watching before it
+//! reads the snapshot.
 //!
 //! The record marks and [takes](PvHandle::take_stale) the mark, and
 //! decides to mark, under its own lock; a refresh takes that lock. That is
