@@ -100,6 +100,11 @@ impl Circuit {
                 result
             }
         };
+        if result.is_ok() && req.op != IoOp::WriteNotify {
+            // A plain WRITE that worked is not answered: nothing to finish
+            // (catime's async put sends nothing else).
+            return;
+        }
         let failed_on = result.as_ref().err().map(|_| (ch.pv.name_arc(), ch.cid));
         self.finish_write(req, failed_on, result);
     }
