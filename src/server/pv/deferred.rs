@@ -12,9 +12,10 @@
 //! monitors see every post, as subscribing counts as watching before it
 //! reads the snapshot.
 //!
-//! The record marks and [takes](PvHandle::take_stale) the mark, and
-//! decides to mark, under its own lock; a refresh takes that lock. That is
-//! the whole protocol: a subscription counts itself, then refreshes, so a
+//! The record sets the mark, decides to, and [clears](PvHandle::clear_stale)
+//! it, all under its own lock; a refresh takes that lock, and clears the
+//! mark only once the snapshot is up to date, so a read that finds no mark
+//! finds the copy. A subscription counts itself, then refreshes, so a
 //! write that saw no watcher has marked the snapshot by the time the
 //! refresh has the record's lock, and every later write sees the watcher.
 //! The record must not read the snapshot through a refreshing call while
@@ -48,11 +49,19 @@ impl PvHandle {
         self.0.stale.store(true, Ordering::Release);
     }
 
-    /// Take the stale mark (the record's refresh, with its lock held):
-    /// whether the snapshot needs bringing up to date.
+    /// Whether the snapshot is marked stale (the record's refresh, with
+    /// its lock held).
     #[inline]
-    pub(crate) fn take_stale(&self) -> bool {
-        self.0.stale.load(Ordering::Acquire) && self.0.stale.swap(false, Ordering::AcqRel)
+    pub(crate) fn is_stale(&self) -> bool {
+        self.0.stale.load(Ordering::Acquire)
+    }
+
+    /// Clear the stale mark once the snapshot is up to date, with the
+    /// record's lock held. Not before: a read on another thread that finds
+    /// no mark goes straight to the snapshot, which must then be the copy.
+    #[inline]
+    pub(crate) fn clear_stale(&self) {
+        self.0.stale.store(false, Ordering::Release);
     }
 
     /// The snapshot as it stands, not brought up to date: for the record,

@@ -66,8 +66,9 @@ impl ValBinding {
     /// no monitor is offered anything.
     pub(crate) fn refresh(&self, pv: &PvHandle) {
         let rec = self.cell.rec();
-        if pv.take_stale() {
+        if pv.is_stale() {
             post_val(&self.cell, &rec, pv, 0);
+            pv.clear_stale();
         }
     }
 }

@@ -440,3 +440,69 @@ fn unwatched_quick_puts_are_copied_on_read_and_monitors_start_current() {
     assert_eq!(q.snapshot_as_is().value, double(6.0), "behind again");
     assert_eq!(q.value(), double(3.0));
 }
+
+/// Quick puts racing with reads on other threads and with monitors that
+/// come and go (so that the channel is watched only part of the time): a
+/// read never misses a put that returned before it began, nor goes back
+/// in time; a monitor never starts from before such a put; and after the
+/// last put a read and a new monitor both see it.
+#[test]
+fn racing_puts_reads_and_monitors_never_see_an_older_value() {
+    use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+    const N: u64 = 20_000;
+    let (_ioc, db) = serve("record(ai, q) {}");
+    let q = pv(&db, "q");
+    let as_u64 = |v: &Value| match v {
+        Value::Double(d) => d[0] as u64,
+        other => panic!("{other:?}"),
+    };
+    // The last value whose put has returned.
+    let done = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for v in 1..=N {
+                let mut data = Vec::new();
+                let value = Value::Double(vec![v as f64]);
+                crate::proto::dbr::encode(DbrType::DOUBLE, &value, &Default::default(), &mut data)
+                    .unwrap();
+                assert_eq!(
+                    q.client_write_plain(DbrType::DOUBLE, 1, &data),
+                    Some(Ok(()))
+                );
+                done.store(v, SeqCst);
+            }
+        });
+        for _ in 0..2 {
+            s.spawn(|| {
+                let mut last = 0;
+                while last < N {
+                    let before = done.load(SeqCst);
+                    let seen = as_u64(&q.snapshot().value);
+                    assert!(seen >= before, "read {seen} after put {before} returned");
+                    assert!(seen >= last, "read {seen} after reading {last}");
+                    last = seen;
+                }
+            });
+        }
+        s.spawn(|| {
+            let mut got = Vec::new();
+            while done.load(SeqCst) < N {
+                let before = done.load(SeqCst);
+                let sub = watch(&db, "q", mask::VALUE);
+                got.clear();
+                sub.drain(100, &mut got);
+                let first = as_u64(&got[0].value);
+                assert!(
+                    first >= before,
+                    "monitor began at {first} after put {before} returned"
+                );
+                q.unsubscribe(&sub);
+            }
+        });
+    });
+    assert_eq!(as_u64(&q.value()), N);
+    let sub = watch(&db, "q", mask::VALUE);
+    let mut got = Vec::new();
+    sub.drain(100, &mut got);
+    assert_eq!(as_u64(&got[0].value), N);
+}
