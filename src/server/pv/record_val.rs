@@ -46,7 +46,7 @@ impl PvHandle {
         count: u32,
         data: &[u8],
     ) -> Option<Result<(), PutError>> {
-        let record = self.0.record.as_ref()?;
+        let record = self.record()?;
         if self.0.read_only {
             // The usual path refuses it.
             return None;

@@ -46,21 +46,6 @@ impl ValBinding {
         }
     }
 
-    /// A client's write of `count` elements of plain `data_type` to VAL,
-    /// `pv` being the channel: `None` declines it (decode it and put it
-    /// the usual way), else the put's result.
-    #[inline]
-    pub(crate) fn write(
-        &self,
-        pv: &PvHandle,
-        data_type: DbrType,
-        count: u32,
-        data: &[u8],
-    ) -> Option<Result<(), PutError>> {
-        self.cell
-            .put_quick(pv, &self.engine, self.index, data_type, count, data)
-    }
-
     /// Post VAL as the quick puts since the last post left it, if they
     /// left the snapshot stale. Nobody watched the channel meanwhile, so
     /// no monitor is offered anything.
@@ -71,30 +56,26 @@ impl ValBinding {
             pv.clear_stale();
         }
     }
-}
 
-impl Cell {
-    /// A client's write of `count` elements of `data_type` to record
-    /// `i`'s VAL, `pv` being its channel and this its cell: decoded,
-    /// processed and posted (or the snapshot marked stale, when nobody
-    /// monitors VAL) under one lock of the record when the record
-    /// takes quick puts and is not being processed, else handed to
-    /// [`Engine::put_plain`] (reached through `engine`). The result is
-    /// [`ValBinding::write`]'s (`None`: decode the write and put it).
+    /// A client's write of `count` elements of plain `data_type` to VAL,
+    /// `pv` being the channel: decoded, processed and posted (or the
+    /// snapshot marked stale, when nobody monitors VAL) under one lock of
+    /// the record when the record takes quick puts and is not being
+    /// processed, else handed to [`Engine::put_plain`]. `None`: declined
+    /// (decode the write and put it the usual way), else the put's result.
     #[inline]
-    pub(super) fn put_quick(
+    pub(crate) fn write(
         &self,
         pv: &PvHandle,
-        engine: &Weak<Engine>,
-        i: usize,
         data_type: DbrType,
         count: u32,
         data: &[u8],
     ) -> Option<Result<(), PutError>> {
-        let mut rec = self.rec();
+        let cell = &*self.cell;
+        let mut rec = cell.rec();
         // No link reaches back to this record, so it cannot be in a
         // processing of its own; a scan of it waits on the lock.
-        let taken = if self.busy.load(Ordering::Acquire) {
+        let taken = if cell.busy.load(Ordering::Acquire) {
             None
         } else {
             rec.put_val_quick(data_type, count, data, EpicsTime::now())
@@ -104,14 +85,14 @@ impl Cell {
             Some(Err(e)) => return Some(Err(bad_payload(e))),
             None => {
                 drop(rec);
-                return declined(engine, i, data_type, count, data);
+                return self.declined(data_type, count, data);
             }
         };
         if !pv.is_watched() {
             // Nobody monitors VAL: the next read copies it
             // ([`ValBinding::refresh`]).
             pv.mark_stale();
-        } else if self.posted_meta.load(Ordering::Relaxed) == rec.meta_version() {
+        } else if cell.posted_meta.load(Ordering::Relaxed) == rec.meta_version() {
             // VAL's metadata as posted: only value, alarm and time move.
             // The record's VAL has the channel's type and one element (not
             // a waveform), as when the channel was made from it.
@@ -125,11 +106,11 @@ impl Cell {
                 done.val_events
             });
         } else {
-            post_val(self, &rec, pv, done.val_events);
+            post_val(cell, &rec, pv, done.val_events);
         }
         drop(rec);
-        if self.fields_open.load(Ordering::Acquire) || self.followed {
-            post_fields(engine, i, done);
+        if cell.fields_open.load(Ordering::Acquire) || cell.followed {
+            self.post_fields(done);
         }
         Some(Ok(()))
     }
@@ -145,30 +126,34 @@ fn bad_payload(e: DbrError) -> PutError {
     PutError::Status(eca::BADTYPE, e.to_string())
 }
 
-/// A write the quick path does not take, given to the engine.
-#[cold]
-#[inline(never)]
-fn declined(
-    engine: &Weak<Engine>,
-    i: usize,
-    data_type: DbrType,
-    count: u32,
-    data: &[u8],
-) -> Option<Result<(), PutError>> {
-    engine.upgrade()?.put_plain(i, data_type, count, data)
-}
+impl ValBinding {
+    /// A write the quick path does not take, given to the engine.
+    #[cold]
+    #[inline(never)]
+    fn declined(
+        &self,
+        data_type: DbrType,
+        count: u32,
+        data: &[u8],
+    ) -> Option<Result<(), PutError>> {
+        self.engine
+            .upgrade()?
+            .put_plain(self.index, data_type, count, data)
+    }
 
-/// Post record `i`'s open field channels and CP followers after a quick put.
-#[cold]
-#[inline(never)]
-fn post_fields(engine: &Weak<Engine>, i: usize, done: QuickPut) {
-    if let Some(engine) = engine.upgrade() {
-        let out = Processed {
-            val_events: done.val_events,
-            changed: done.changed(),
-            output: None,
-        };
-        engine.post_fields(i, &out);
+    /// Post the record's open field channels and CP followers after a
+    /// quick put.
+    #[cold]
+    #[inline(never)]
+    fn post_fields(&self, done: QuickPut) {
+        if let Some(engine) = self.engine.upgrade() {
+            let out = Processed {
+                val_events: done.val_events,
+                changed: done.changed(),
+                output: None,
+            };
+            engine.post_fields(self.index, &out);
+        }
     }
 }
 
